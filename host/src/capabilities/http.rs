@@ -1,0 +1,306 @@
+//! The `http` capability: the single choke point for a plugin's network access.
+//!
+//! Every request a plugin makes passes through [`HttpClient::send`], which in order:
+//! 1. parses the URL and checks it against the instance's [`EgressPolicy`];
+//! 2. strips credential headers the plugin set and injects the instance's
+//!    [`Credentials`] (the plugin never sees a secret);
+//! 3. sends with reqwest, no redirects (a redirect could leave the allowlist; the
+//!    plugin follows a 3xx itself and that request is checked again), and a resolver
+//!    that refuses names resolving to private addresses unless the operator allowed them;
+//! 4. reads the body up to a size cap within a timeout.
+//!
+//! Failures are values ([`HttpFailure`]) handed back to the plugin, never traps.
+
+use std::error::Error as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use super::egress::{EgressPolicy, ip_allowed};
+use crate::auth::Credentials;
+
+/// HTTP methods a plugin may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// A request as the plugin made it.
+#[derive(Clone, Debug)]
+pub struct OutboundRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// A whole response, headers lowercased.
+#[derive(Clone, Debug)]
+pub struct InboundResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no response (the WIT `http-error`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HttpFailure {
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connection(String),
+    #[error("rate limited")]
+    RateLimited(Option<u32>),
+    #[error("response larger than {0} bytes")]
+    TooLarge(u64),
+}
+
+/// Limits applied to every request.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    /// Whole request, connect to last body byte.
+    pub timeout: Duration,
+    /// Largest response body handed to a plugin.
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            timeout: Duration::from_secs(60),
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// Counters for `/metrics` and status.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    pub requests: AtomicU64,
+    pub denied: AtomicU64,
+    pub failures: AtomicU64,
+    pub status_2xx: AtomicU64,
+    pub status_4xx: AtomicU64,
+    pub status_5xx: AtomicU64,
+    pub bytes_in: AtomicU64,
+}
+
+/// What one instance's requests need besides the request itself.
+#[derive(Clone, Debug)]
+pub struct InstanceNet {
+    pub policy: EgressPolicy,
+    pub credentials: Credentials,
+}
+
+/// Shared HTTP client for all instances (connection pools are per process).
+#[derive(Clone)]
+pub struct HttpClient {
+    /// Refuses names that resolve to private addresses.
+    strict: reqwest::Client,
+    /// For instances whose operator allowed private networks.
+    permissive: reqwest::Client,
+    limits: HttpLimits,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marker error so a refused resolution surfaces as `denied`, not `connection`.
+#[derive(Debug)]
+struct PrivateAddress(String);
+
+impl std::fmt::Display for PrivateAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} resolves only to private, loopback or link-local addresses; connect with --allow-private-network to allow it",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PrivateAddress {}
+
+/// DNS resolution that drops private addresses (defeats DNS rebinding to internal hosts).
+struct PublicOnlyResolver;
+
+impl Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| ip_allowed(a.ip(), false))
+                .collect();
+            if addrs.is_empty() {
+                return Err(Box::new(PrivateAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl HttpClient {
+    pub fn new(limits: HttpLimits) -> anyhow::Result<HttpClient> {
+        let base = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(limits.timeout)
+                .connect_timeout(limits.timeout.min(Duration::from_secs(15)))
+                .pool_idle_timeout(Duration::from_secs(60))
+                .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
+        };
+        Ok(HttpClient {
+            strict: base().dns_resolver(Arc::new(PublicOnlyResolver)).build()?,
+            permissive: base().build()?,
+            limits,
+            metrics: Arc::new(HttpMetrics::default()),
+        })
+    }
+
+    /// Send a plugin's request under the instance's policy and credentials.
+    pub async fn send(
+        &self,
+        net: &InstanceNet,
+        req: OutboundRequest,
+    ) -> Result<InboundResponse, HttpFailure> {
+        self.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.send_inner(net, req).await;
+        match &result {
+            Ok(r) => {
+                let counter = match r.status {
+                    200..=399 => &self.metrics.status_2xx,
+                    400..=499 => &self.metrics.status_4xx,
+                    _ => &self.metrics.status_5xx,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .bytes_in
+                    .fetch_add(r.body.len() as u64, Ordering::Relaxed);
+            }
+            Err(HttpFailure::Denied(_)) => {
+                self.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    async fn send_inner(
+        &self,
+        net: &InstanceNet,
+        req: OutboundRequest,
+    ) -> Result<InboundResponse, HttpFailure> {
+        let url = Url::parse(&req.url)
+            .map_err(|e| HttpFailure::InvalidRequest(format!("bad URL `{}`: {e}", req.url)))?;
+        net.policy.check(&url).map_err(HttpFailure::Denied)?;
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in &req.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpFailure::InvalidRequest(format!("bad header name `{name}`")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                HttpFailure::InvalidRequest(format!("bad value for header `{name}`"))
+            })?;
+            headers.append(name, value);
+        }
+        for name in net.credentials.header_names() {
+            headers.remove(name);
+        }
+        net.credentials.apply(&mut headers);
+
+        let method = match req.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let client = if net.policy.allow_private {
+            &self.permissive
+        } else {
+            &self.strict
+        };
+        let mut builder = client.request(method, url).headers(headers);
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        let mut resp = builder.send().await.map_err(classify)?;
+
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let cap = self.limits.max_response_bytes;
+        if resp.content_length().is_some_and(|n| n > cap) {
+            return Err(HttpFailure::TooLarge(cap));
+        }
+        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(HttpFailure::TooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(InboundResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Map a reqwest error to the plugin-facing failure, without leaking header values.
+fn classify(e: reqwest::Error) -> HttpFailure {
+    let e = e.without_url();
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(p) = s.downcast_ref::<PrivateAddress>() {
+            return HttpFailure::Denied(p.to_string());
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        HttpFailure::Timeout
+    } else {
+        // The chain's innermost cause says the most ("connection refused").
+        let mut msg = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            msg = s.to_string();
+            source = s.source();
+        }
+        HttpFailure::Connection(msg)
+    }
+}

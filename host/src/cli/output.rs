@@ -1,0 +1,409 @@
+//! Printing results: aligned tables for people, JSON for scripts.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::model::{Kind, Permissions, Record, format_millis};
+use crate::registry::Registry;
+use crate::scan::KindReport;
+use crate::store::{Instance, InstanceStatus, StoredRecord, Store};
+
+/// A plain text table with left-aligned columns.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            rows: vec![header.iter().map(|s| s.to_string()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn print(&self) {
+        print!("{}", self.render());
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "-".into())
+}
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn plugins(registry: &Registry, dir: &Path, json: bool) -> anyhow::Result<()> {
+    if json {
+        let loaded: Vec<Value> = registry
+            .plugins()
+            .map(|e| {
+                json!({
+                    "id": e.plugin.info.id,
+                    "name": e.plugin.info.name,
+                    "version": e.plugin.info.version,
+                    "wit_version": e.plugin.wit.as_str(),
+                    "sha256": e.plugin.sha256,
+                    "capabilities": e.plugin.info.capabilities,
+                    "actions": e.plugin.info.actions,
+                    "file": e.file,
+                    "builtin": e.builtin,
+                    "loaded_at": e.loaded_at,
+                })
+            })
+            .collect();
+        return print_json(&json!({ "plugins": loaded, "rejected": registry.rejected() }));
+    }
+    let mut t = Table::new(&["ID", "VERSION", "WIT", "SHA256", "FILE"]);
+    for e in registry.plugins() {
+        t.row(vec![
+            e.plugin.info.id.clone(),
+            e.plugin.info.version.clone(),
+            e.plugin.wit.as_str().into(),
+            e.plugin.sha256[..12].to_string(),
+            e.file.display().to_string(),
+        ]);
+    }
+    t.print();
+    println!("\nplugins dir: {}", dir.display());
+    for r in registry.rejected() {
+        println!("rejected {}: {}", r.file.display(), r.reason);
+    }
+    Ok(())
+}
+
+pub fn connectors(registry: &Registry, json: bool) -> anyhow::Result<()> {
+    let cols = super::matrix_columns();
+    if json {
+        let rows: Vec<Value> = registry
+            .plugins()
+            .map(|e| {
+                let info = &e.plugin.info;
+                json!({
+                    "id": info.id,
+                    "name": info.name,
+                    "version": info.version,
+                    "provider": info.provider,
+                    "capabilities": info.capabilities,
+                    "actions": info.actions,
+                    "auth": info.auth.name(),
+                    "egress": info.egress,
+                    "config": info.config,
+                })
+            })
+            .collect();
+        return print_json(&rows);
+    }
+    let mut header = vec!["CONNECTOR"];
+    header.extend(cols.iter().map(|c| c.heading()));
+    header.push("ACTIONS");
+    let mut t = Table::new(&header);
+    for e in registry.plugins() {
+        let info = &e.plugin.info;
+        let mut row = vec![info.name.clone()];
+        row.extend(cols.iter().map(|c| {
+            if info.capabilities.contains(c) {
+                "✔".to_string()
+            } else {
+                "—".to_string()
+            }
+        }));
+        row.push(if info.actions.is_empty() {
+            "—".into()
+        } else {
+            info.actions
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        t.row(row);
+    }
+    t.print();
+    Ok(())
+}
+
+pub fn connected(
+    instance: &Instance,
+    permissions: &Permissions,
+    registry: &Registry,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&json!({ "instance": instance, "permissions": permissions }));
+    }
+    println!(
+        "connected `{}` ({} {}, id {})",
+        instance.name, instance.connector, instance.connector_version, instance.id
+    );
+    if let Some(p) = &permissions.principal {
+        println!("  as:          {p}");
+    }
+    if !permissions.granted.is_empty() {
+        println!("  granted:     {}", permissions.granted.join(", "));
+    }
+    for (cap, why) in &permissions.missing {
+        println!("  missing:     {} — {why}", cap.heading());
+    }
+    if let Some(e) = registry.get(&instance.connector) {
+        if let Ok(p) = crate::capabilities::egress::EgressPolicy::from_templates(
+            &e.plugin.info.egress,
+            &instance.config,
+            instance.allow_private_network,
+        ) {
+            println!("  egress:      {}", p.destinations().join(", "));
+        }
+        if !e.plugin.info.actions.is_empty() {
+            let actions: Vec<_> = e.plugin.info.actions.iter().map(|a| a.as_str()).collect();
+            println!("  actions:     {}", actions.join(", "));
+        }
+    }
+    println!("next: sluice scan {}", instance.name);
+    Ok(())
+}
+
+fn status_detail(s: &InstanceStatus) -> String {
+    match s {
+        InstanceStatus::Connected { last_success } => {
+            format!("last success {}", format_millis(*last_success))
+        }
+        InstanceStatus::Scanning {
+            kind,
+            pages,
+            records,
+        } => format!("{kind}: {pages} pages, {records} records"),
+        InstanceStatus::Error { reason, at, .. } => {
+            format!("{} at {}", short(reason, 80), format_millis(*at))
+        }
+        _ => String::new(),
+    }
+}
+
+pub fn instances(store: &Store, json: bool) -> anyhow::Result<()> {
+    let all = store.instances()?;
+    if json {
+        return print_json(&all);
+    }
+    if all.is_empty() {
+        println!("no instances; connect one with `sluice connect CONNECTOR --name NAME …`");
+        return Ok(());
+    }
+    let mut t = Table::new(&["NAME", "CONNECTOR", "STATUS", "USERS", "ACTIVITIES", "DETAIL"]);
+    for i in &all {
+        let (users, _) = store.count(&i.id, Kind::Users)?;
+        let (acts, _) = store.count(&i.id, Kind::Activities)?;
+        t.row(vec![
+            i.name.clone(),
+            i.connector.clone(),
+            i.status.label(),
+            users.to_string(),
+            acts.to_string(),
+            status_detail(&i.status),
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
+pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
+    let inst = store.instance(name)?;
+    let mut kinds = serde_json::Map::new();
+    for kind in Kind::ALL {
+        let (live, deleted) = store.count(&inst.id, kind)?;
+        let state = store.scan_state(&inst.id, kind)?;
+        kinds.insert(
+            kind.to_string(),
+            json!({ "records": live, "deleted": deleted, "scan": state }),
+        );
+    }
+    let runs = store.runs(&inst.id, 10)?;
+    if json {
+        return print_json(&json!({ "instance": inst, "kinds": kinds, "recent_scans": runs }));
+    }
+    println!("{} ({} {}, id {})", inst.name, inst.connector, inst.connector_version, inst.id);
+    println!("  status:   {} {}", inst.status.label(), status_detail(&inst.status));
+    println!("  enabled:  {}", inst.enabled);
+    println!("  created:  {}", format_millis(inst.created));
+    for (k, v) in &inst.config {
+        println!("  config:   {k} = {v}");
+    }
+    if inst.allow_private_network {
+        println!("  network:  private addresses allowed");
+    }
+    if let Some(p) = &inst.permissions {
+        println!("  as:       {}", opt(&p.principal));
+        println!("  granted:  {}", p.granted.join(", "));
+    }
+    let mut t = Table::new(&["KIND", "RECORDS", "DELETED", "LAST COMPLETED", "CURSOR"]);
+    for kind in Kind::ALL {
+        let v = &kinds[kind.as_str()];
+        let state = store.scan_state(&inst.id, kind)?;
+        t.row(vec![
+            kind.to_string(),
+            v["records"].to_string(),
+            v["deleted"].to_string(),
+            state.last_completed.map(format_millis).unwrap_or("-".into()),
+            state
+                .cursor
+                .as_deref()
+                .map(|c| short(c, 40))
+                .unwrap_or("-".into()),
+        ]);
+    }
+    println!();
+    t.print();
+    if !runs.is_empty() {
+        println!();
+        let mut t = Table::new(&["SCAN STARTED", "KIND", "PAGES", "RECORDS", "DELETED", "RESULT"]);
+        for r in runs {
+            t.row(vec![
+                format_millis(r.started),
+                r.kind.to_string(),
+                r.pages.to_string(),
+                r.records.to_string(),
+                r.deleted.to_string(),
+                r.error.map(|e| e.to_string()).unwrap_or("ok".into()),
+            ]);
+        }
+        t.print();
+    }
+    Ok(())
+}
+
+pub fn scan_reports(name: &str, reports: &[KindReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&reports);
+    }
+    let mut t = Table::new(&["KIND", "PAGES", "RECORDS", "DELETED", "RESULT"]);
+    for r in reports {
+        t.row(vec![
+            r.kind.to_string(),
+            r.pages.to_string(),
+            r.records.to_string(),
+            r.deleted.to_string(),
+            match (&r.error, r.skipped) {
+                (Some(e), _) => e.to_string(),
+                (None, true) => "skipped (unsupported)".into(),
+                (None, false) => "ok".into(),
+            },
+        ]);
+    }
+    println!("scan of `{name}`:");
+    t.print();
+    Ok(())
+}
+
+/// A record as JSON: its fields plus the store's bookkeeping.
+pub fn record_json(r: &StoredRecord) -> Value {
+    let mut v = serde_json::to_value(&r.record).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("deleted".into(), json!(r.deleted));
+        m.insert("first_seen".into(), json!(r.first_seen));
+        m.insert("last_seen".into(), json!(r.last_seen));
+    }
+    v
+}
+
+pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        let arr: Vec<Value> = records.iter().map(record_json).collect();
+        return print_json(&arr);
+    }
+    let mut t = match kind {
+        Kind::Users => Table::new(&["ID", "LOGIN", "NAME / EMAIL", "STATUS", "ADMIN", "EXTERNAL", "ROLES"]),
+        Kind::Groups => Table::new(&["ID", "NAME", "MEMBERS"]),
+        Kind::Activities => Table::new(&["TIME", "KIND", "ACTOR", "ACTION", "TARGETS", "IP"]),
+        Kind::Files => Table::new(&["ID", "NAME", "OWNER", "EXTERNAL", "PUBLIC"]),
+        Kind::AppPermissions => Table::new(&["ID", "APP", "GRANTEE", "SCOPES"]),
+        Kind::Findings => Table::new(&["RESULT", "SEVERITY", "ID", "TITLE"]),
+    };
+    for r in records {
+        let gone = if r.deleted { " (deleted)" } else { "" };
+        let row = match &r.record {
+            Record::User(u) => vec![
+                u.id.clone(),
+                opt(&u.login),
+                u.display_name.clone().or(u.email.clone()).unwrap_or("-".into()),
+                format!("{:?}{gone}", u.status).to_lowercase(),
+                if u.is_admin { "yes" } else { "no" }.into(),
+                if u.is_external { "yes" } else { "no" }.into(),
+                u.roles.join(","),
+            ],
+            Record::Group(g) => vec![g.id.clone(), format!("{}{gone}", g.name), g.members.len().to_string()],
+            Record::Activity(a) => vec![
+                format_millis(a.time),
+                format!("{:?}", a.kind).to_lowercase(),
+                opt(&a.actor),
+                a.action.clone(),
+                short(&a.targets.join(","), 40),
+                opt(&a.ip),
+            ],
+            Record::File(f) => vec![
+                f.id.clone(),
+                format!("{}{gone}", f.name),
+                opt(&f.owner),
+                f.shared_externally.to_string(),
+                f.public.to_string(),
+            ],
+            Record::AppPermission(a) => vec![
+                format!("{}{gone}", a.id),
+                a.app_name.clone().unwrap_or(a.app_id.clone()),
+                opt(&a.grantee),
+                short(&a.scopes.join(","), 50),
+            ],
+            Record::Finding(f) => vec![
+                if f.passed { "pass" } else { "FAIL" }.into(),
+                format!("{:?}", f.severity).to_lowercase(),
+                f.id.clone(),
+                f.title.clone(),
+            ],
+        };
+        t.row(row);
+    }
+    t.print();
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Connecting an app instance: validating the operator's config against what the
+//! connector declares, checking the connection, and saving the instance.
+//!
+//! Also builds the [`CallContext`] for an instance (egress policy and credentials from
+//! its config and secrets), used by every later call.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::auth::Credentials;
+use crate::capabilities::egress::EgressPolicy;
+use crate::capabilities::http::InstanceNet;
+use crate::model::{ConnectorError, ConnectorInfo, Permissions, now_millis};
+use crate::registry::Registry;
+use crate::runtime::{CallContext, LoadedPlugin};
+use crate::store::{Instance, InstanceStatus, Secret, Secrets, Store, StoreError, new_instance_id};
+
+/// What the operator asked for.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectRequest {
+    pub connector: String,
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, Secret>,
+    pub allow_private_network: bool,
+}
+
+/// Why connecting failed. Nothing was saved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unknown connector `{id}` (loaded: {})", if .known.is_empty() { "none — is the plugins dir right?".to_string() } else { .known.join(", ") })]
+    UnknownConnector { id: String, known: Vec<String> },
+    #[error("invalid instance name `{0}`: use letters, digits, `-`, `_` or `.`, at most 64")]
+    BadName(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("connection check failed: {0}")]
+    Check(ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn field_hint(f: &crate::model::ConfigField) -> String {
+    match &f.example {
+        Some(ex) => format!("`{}` ({}, e.g. {ex})", f.name, f.label),
+        None => format!("`{}` ({})", f.name, f.label),
+    }
+}
+
+/// Check the operator's config and secrets against the connector's declared fields;
+/// returns the config with defaults applied.
+pub fn validate_config(
+    info: &ConnectorInfo,
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in config {
+        match info.config.iter().find(|f| &f.name == k) {
+            None => {
+                return Err(format!(
+                    "unknown config field `{k}` for connector `{}` (fields: {})",
+                    info.id,
+                    info.config
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Some(f) if f.secret => {
+                return Err(format!(
+                    "`{k}` is a secret: pass it with --secret {k}=… so it is stored encrypted"
+                ));
+            }
+            Some(_) => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for k in secrets.keys() {
+        match info.config.iter().find(|f| &f.name == k) {
+            None => return Err(format!("unknown secret `{k}` for connector `{}`", info.id)),
+            Some(f) if !f.secret => {
+                return Err(format!("`{k}` is not a secret: pass it with --config {k}=…"));
+            }
+            Some(_) => {}
+        }
+    }
+    for f in &info.config {
+        let given = if f.secret {
+            secrets.get(&f.name).is_some_and(|s| !s.expose().is_empty())
+        } else {
+            out.contains_key(&f.name)
+        };
+        if given {
+            continue;
+        }
+        if let (Some(d), false) = (&f.default, f.secret) {
+            out.insert(f.name.clone(), d.clone());
+        } else if f.required {
+            let flag = if f.secret { "--secret" } else { "--config" };
+            return Err(format!(
+                "missing required {} {}: pass {flag} {}=…",
+                if f.secret { "secret" } else { "config field" },
+                field_hint(f),
+                f.name
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Build the per-call context for an instance.
+pub fn call_context(
+    plugin: &LoadedPlugin,
+    instance: &Instance,
+    secrets: &Secrets,
+) -> Result<CallContext, ConnectorError> {
+    let policy = EgressPolicy::from_templates(
+        &plugin.info.egress,
+        &instance.config,
+        instance.allow_private_network,
+    )
+    .map_err(ConnectorError::InvalidConfig)?;
+    let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
+        .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
+    Ok(CallContext {
+        instance_id: instance.id.clone(),
+        instance_name: instance.name.clone(),
+        config: Arc::new(instance.config.clone()),
+        net: Arc::new(InstanceNet {
+            policy,
+            credentials,
+        }),
+        since: None,
+        page_size: 100,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Validate, `check`, and save a new instance. Nothing is written unless `check` passes.
+pub async fn connect(
+    store: &Store,
+    registry: &Registry,
+    req: ConnectRequest,
+) -> Result<(Instance, Permissions), ConnectError> {
+    let entry = registry
+        .get(&req.connector)
+        .ok_or_else(|| ConnectError::UnknownConnector {
+            id: req.connector.clone(),
+            known: registry.ids().into_iter().map(String::from).collect(),
+        })?;
+    if !valid_name(&req.name) {
+        return Err(ConnectError::BadName(req.name));
+    }
+    if store.instance(&req.name).is_ok() {
+        return Err(StoreError::DuplicateName(req.name).into());
+    }
+    let plugin = &entry.plugin;
+    let config = validate_config(&plugin.info, &req.config, &req.secrets)
+        .map_err(ConnectError::InvalidConfig)?;
+    let mut instance = Instance {
+        id: new_instance_id(),
+        name: req.name,
+        connector: plugin.info.id.clone(),
+        connector_version: plugin.info.version.clone(),
+        config,
+        allow_private_network: req.allow_private_network,
+        enabled: true,
+        created: now_millis(),
+        status: InstanceStatus::Connecting,
+        permissions: None,
+    };
+    let secrets: Secrets = req.secrets;
+    let ctx = call_context(plugin, &instance, &secrets).map_err(|e| match e {
+        ConnectorError::InvalidConfig(m) => ConnectError::InvalidConfig(m),
+        other => ConnectError::Check(other),
+    })?;
+    let permissions = plugin.check(ctx).await.map_err(ConnectError::Check)?;
+    instance.permissions = Some(permissions.clone());
+    store.create_instance(&instance, &secrets)?;
+    Ok((instance, permissions))
+}

@@ -1,0 +1,20 @@
+//! Sluice hosts SaaS app connectors as sandboxed WebAssembly components.
+//!
+//! The pieces, each in its own module:
+//! - [`runtime`]: the wasmtime sandbox (engine, per-call stores, limits, WIT versions).
+//! - [`capabilities`]: what plugins may import (HTTP through an egress policy, log, config).
+//! - [`auth`]: credential injection; plugins never hold secrets.
+//! - [`store`]: everything persistent, in sled.
+//! - [`registry`]: finding, compiling and caching plugins.
+//! - [`scan`]: running a connector's listings into the store, resumably.
+//! - [`cli`]: the `sluice` command line.
+
+pub mod auth;
+pub mod capabilities;
+pub mod cli;
+pub mod connect;
+pub mod model;
+pub mod registry;
+pub mod runtime;
+pub mod scan;
+pub mod store;

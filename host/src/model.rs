@@ -1,0 +1,505 @@
+//! The host's own view of what connectors return.
+//!
+//! These mirror the WIT records but are plain serde types, so the store, the CLI and
+//! (later) the admin API never depend on generated bindings or on a particular WIT
+//! version: each bindings module converts into these.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch, UTC (the WIT `timestamp`).
+pub type Millis = i64;
+
+/// A record kind: what a listing returns and how the store groups records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Users,
+    Groups,
+    Activities,
+    Files,
+    AppPermissions,
+    Findings,
+}
+
+impl Kind {
+    /// Every kind, in the order a full scan collects them (users first, as design.md asks).
+    pub const ALL: [Kind; 6] = [
+        Kind::Users,
+        Kind::Groups,
+        Kind::Activities,
+        Kind::Files,
+        Kind::AppPermissions,
+        Kind::Findings,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Users => "users",
+            Kind::Groups => "groups",
+            Kind::Activities => "activities",
+            Kind::Files => "files",
+            Kind::AppPermissions => "app-permissions",
+            Kind::Findings => "findings",
+        }
+    }
+
+    /// Snapshot kinds are re-read whole each scan; records missing from a completed
+    /// scan are marked deleted. Activities are an append-only feed instead.
+    pub fn is_snapshot(self) -> bool {
+        !matches!(self, Kind::Activities)
+    }
+
+    /// The capability a connector must declare for this kind to be scanned.
+    pub fn capability(self) -> Capability {
+        match self {
+            Kind::Users => Capability::Accounts,
+            Kind::Groups => Capability::Groups,
+            Kind::Activities => Capability::AdminActivity,
+            Kind::Files => Capability::Files,
+            Kind::AppPermissions => Capability::AppPermissions,
+            Kind::Findings => Capability::Posture,
+        }
+    }
+
+    /// Whether a connector with these capabilities supports this kind.
+    pub fn supported_by(self, caps: &[Capability]) -> bool {
+        match self {
+            Kind::Activities => caps.iter().any(|c| {
+                matches!(
+                    c,
+                    Capability::LogonActivity | Capability::UserActivity | Capability::AdminActivity
+                )
+            }),
+            other => caps.contains(&other.capability()),
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s || (s == "posture" && *k == Kind::Findings))
+            .ok_or_else(|| {
+                format!(
+                    "unknown kind `{s}` (expected one of: users, groups, activities, files, app-permissions, posture)"
+                )
+            })
+    }
+}
+
+/// What a connector can collect or do (WIT `capability`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    Accounts,
+    Groups,
+    Privileges,
+    LogonActivity,
+    UserActivity,
+    AdminActivity,
+    Files,
+    AppPermissions,
+    Posture,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 9] = [
+        Capability::Accounts,
+        Capability::Groups,
+        Capability::Privileges,
+        Capability::LogonActivity,
+        Capability::UserActivity,
+        Capability::AdminActivity,
+        Capability::Files,
+        Capability::AppPermissions,
+        Capability::Posture,
+    ];
+
+    /// Column heading in the capability matrix, in the words of the provider docs' tables.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Capability::Accounts => "Accounts",
+            Capability::Groups => "Groups",
+            Capability::Privileges => "Privileges",
+            Capability::LogonActivity => "Logon activity",
+            Capability::UserActivity => "User activity",
+            Capability::AdminActivity => "Admin activity",
+            Capability::Files => "Files",
+            Capability::AppPermissions => "App permissions",
+            Capability::Posture => "Posture",
+        }
+    }
+}
+
+/// A governance action (WIT `action-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    SuspendUser,
+    UnsuspendUser,
+    RequireSignIn,
+    RevokeAppPermission,
+    QuarantineFile,
+    RemoveExternalSharing,
+    RemoveGroupMember,
+    RemoveCollaborator,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::SuspendUser => "suspend-user",
+            ActionKind::UnsuspendUser => "unsuspend-user",
+            ActionKind::RequireSignIn => "require-sign-in",
+            ActionKind::RevokeAppPermission => "revoke-app-permission",
+            ActionKind::QuarantineFile => "quarantine-file",
+            ActionKind::RemoveExternalSharing => "remove-external-sharing",
+            ActionKind::RemoveGroupMember => "remove-group-member",
+            ActionKind::RemoveCollaborator => "remove-collaborator",
+        }
+    }
+}
+
+/// One config field a connector needs (WIT `config-field`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigField {
+    pub name: String,
+    pub label: String,
+    pub required: bool,
+    pub secret: bool,
+    pub default: Option<String>,
+    pub example: Option<String>,
+    pub description: Option<String>,
+}
+
+/// How the host authenticates a connector's requests (WIT `auth-scheme`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "scheme")]
+pub enum AuthScheme {
+    None,
+    Bearer {
+        token_field: String,
+    },
+    Basic {
+        username_field: String,
+        password_field: String,
+    },
+    ApiKey {
+        header: String,
+        prefix: String,
+        key_field: String,
+    },
+    Oauth2ClientCredentials {
+        token_url: String,
+        client_id_field: String,
+        client_secret_field: String,
+        scopes: Vec<String>,
+    },
+    Oauth2RefreshToken {
+        token_url: String,
+        client_id_field: String,
+        client_secret_field: Option<String>,
+        refresh_token_field: String,
+        scopes: Vec<String>,
+    },
+    JwtBearer {
+        token_url: String,
+        issuer_field: String,
+        subject_field: String,
+        audience: String,
+        private_key_field: String,
+        scopes: Vec<String>,
+    },
+}
+
+impl AuthScheme {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthScheme::None => "none",
+            AuthScheme::Bearer { .. } => "bearer",
+            AuthScheme::Basic { .. } => "basic",
+            AuthScheme::ApiKey { .. } => "api-key",
+            AuthScheme::Oauth2ClientCredentials { .. } => "oauth2-client-credentials",
+            AuthScheme::Oauth2RefreshToken { .. } => "oauth2-refresh-token",
+            AuthScheme::JwtBearer { .. } => "jwt-bearer",
+        }
+    }
+}
+
+/// A request budget (WIT `rate-limit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub scope: String,
+    pub requests: u32,
+    pub per_seconds: u32,
+    pub burst: u32,
+    pub max_concurrency: u32,
+}
+
+/// Everything `describe` says about a connector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub provider: String,
+    pub description: String,
+    pub capabilities: Vec<Capability>,
+    pub actions: Vec<ActionKind>,
+    pub config: Vec<ConfigField>,
+    pub auth: AuthScheme,
+    pub egress: Vec<String>,
+    pub rate_limits: Vec<RateLimit>,
+}
+
+/// Why a connector call failed (WIT `connector-error`), plus host-side failures of a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case", tag = "error", content = "detail")]
+pub enum ConnectorError {
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("rate limited{}", .0.map(|s| format!(" (retry after {s}s)")).unwrap_or_default())]
+    RateLimited(Option<u32>),
+    #[error("upstream error: {0}")]
+    Upstream(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Other(String),
+    /// The plugin trapped (panic, deadline, memory cap); only this call failed.
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+}
+
+impl ConnectorError {
+    /// Short machine name of the case, as shown in status.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectorError::Unauthorized(_) => "unauthorized",
+            ConnectorError::Forbidden(_) => "forbidden",
+            ConnectorError::NotFound(_) => "not-found",
+            ConnectorError::RateLimited(_) => "rate-limited",
+            ConnectorError::Upstream(_) => "upstream",
+            ConnectorError::InvalidConfig(_) => "invalid-config",
+            ConnectorError::Unsupported(_) => "unsupported",
+            ConnectorError::Other(_) => "other",
+            ConnectorError::Trap(_) => "trap",
+        }
+    }
+
+    /// Whether trying again later may succeed without operator action.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::RateLimited(_) | ConnectorError::Upstream(_) | ConnectorError::Trap(_)
+        )
+    }
+}
+
+/// What `check` found (WIT `permissions`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Permissions {
+    pub principal: Option<String>,
+    pub granted: Vec<String>,
+    pub missing: Vec<(Capability, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserStatus {
+    Active,
+    Suspended,
+    Disabled,
+    Deleted,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub status: UserStatus,
+    pub is_admin: bool,
+    pub is_external: bool,
+    pub roles: Vec<String>,
+    pub group_ids: Vec<String>,
+    pub last_sign_in: Option<Millis>,
+    pub created: Option<Millis>,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub members: Vec<String>,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActivityKind {
+    Logon,
+    User,
+    Admin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: String,
+    pub time: Millis,
+    pub kind: ActivityKind,
+    pub actor: Option<String>,
+    pub action: String,
+    pub targets: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub outcome: Outcome,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct File {
+    pub id: String,
+    pub name: String,
+    pub path: Option<String>,
+    pub owner: Option<String>,
+    pub mime_type: Option<String>,
+    pub size: Option<u64>,
+    pub modified: Option<Millis>,
+    pub shared_externally: bool,
+    pub public: bool,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppPermission {
+    pub id: String,
+    pub app_id: String,
+    pub app_name: Option<String>,
+    pub grantee: Option<String>,
+    pub scopes: Vec<String>,
+    pub granted_at: Option<Millis>,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub passed: bool,
+    pub detail: String,
+    pub remediation: String,
+    pub raw: serde_json::Value,
+}
+
+/// Any record a connector returns, tagged with its kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum Record {
+    User(User),
+    Group(Group),
+    Activity(Activity),
+    File(File),
+    AppPermission(AppPermission),
+    Finding(Finding),
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::User(_) => Kind::Users,
+            Record::Group(_) => Kind::Groups,
+            Record::Activity(_) => Kind::Activities,
+            Record::File(_) => Kind::Files,
+            Record::AppPermission(_) => Kind::AppPermissions,
+            Record::Finding(_) => Kind::Findings,
+        }
+    }
+
+    /// The provider id: with the instance and kind, the record's key.
+    pub fn id(&self) -> &str {
+        match self {
+            Record::User(r) => &r.id,
+            Record::Group(r) => &r.id,
+            Record::Activity(r) => &r.id,
+            Record::File(r) => &r.id,
+            Record::AppPermission(r) => &r.id,
+            Record::Finding(r) => &r.id,
+        }
+    }
+
+    /// The event time, for kinds that are indexed by time.
+    pub fn time(&self) -> Option<Millis> {
+        match self {
+            Record::Activity(a) => Some(a.time),
+            _ => None,
+        }
+    }
+}
+
+/// One page from a listing call: records plus where to continue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// Snapshot kinds: next page's cursor, none at the end. Activities: the position to
+    /// save (none keeps the previous one).
+    pub next_cursor: Option<String>,
+    /// Activities only: more events are available right now.
+    pub more: bool,
+}
+
+/// Parse a connector's `raw` text: JSON when it is JSON, else kept as a string.
+pub fn raw_json(text: String) -> serde_json::Value {
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+}
+
+/// Current time in milliseconds.
+pub fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Render a timestamp for people.
+pub fn format_millis(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}

@@ -1,0 +1,666 @@
+//! The sandbox: one wasmtime [`Engine`] per process, plugins pre-instantiated, and a
+//! fresh [`Store`] for every call.
+//!
+//! Setup, in order:
+//! 1. [`Runtime::new`] builds the engine (component model, async, epoch interruption)
+//!    and a linker with WASI p2 granting nothing (no files, env, args, sockets or name
+//!    lookups) plus the connector imports of each supported WIT version.
+//! 2. [`Runtime::load`] compiles a component (through the on-disk cache keyed by
+//!    content hash and wasmtime version), checks which WIT version it targets from its
+//!    import and export names, pre-instantiates it and calls `describe`.
+//! 3. Each call ([`LoadedPlugin::check`], [`LoadedPlugin::list`], …) gets its own store
+//!    with a memory cap, a CPU-time budget enforced by epoch interruption, and a
+//!    wall-clock limit. A trap fails that call only.
+//!
+//! Instantiation costs microseconds, so statelessness is cheap: a plugin can never
+//! carry data (or secrets) from one call, or one instance, to the next.
+
+mod v0_1;
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::capabilities::http::{HttpClient, InstanceNet};
+use crate::model::{ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Page, Permissions};
+use crate::model::{Finding, Record};
+
+/// How long the epoch ticker sleeps between ticks; CPU budgets are checked this often.
+const EPOCH_TICK: Duration = Duration::from_millis(20);
+
+/// Per-call sandbox limits.
+#[derive(Clone, Debug)]
+pub struct SandboxLimits {
+    /// Linear memory a plugin may grow to, per call.
+    pub memory_bytes: usize,
+    /// Time a call may spend executing wasm (time waiting on host calls such as HTTP
+    /// does not count): a runaway loop is stopped after this.
+    pub cpu_time: Duration,
+    /// Time a whole call may take, HTTP waits included.
+    pub wall_time: Duration,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_bytes: 256 * 1024 * 1024,
+            cpu_time: Duration::from_secs(1),
+            wall_time: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Runtime settings.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeConfig {
+    pub limits: SandboxLimits,
+    /// Where compiled components are cached; none disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Why a plugin file could not be loaded. Shown to operators as is.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("unsupported connector WIT version: {0}")]
+    UnsupportedWit(String),
+    #[error("describe() failed: {0}")]
+    Describe(String),
+    #[error("describe() is malformed: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The WIT package versions this host can load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum WitVersion {
+    #[serde(rename = "0.1.0")]
+    V0_1,
+}
+
+impl WitVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WitVersion::V0_1 => "0.1.0",
+        }
+    }
+}
+
+/// Everything a call for one instance needs from the host.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    pub instance_id: String,
+    pub instance_name: String,
+    /// Non-secret config; what `config.get` answers.
+    pub config: Arc<BTreeMap<String, String>>,
+    /// Egress policy and credentials.
+    pub net: Arc<InstanceNet>,
+    /// First activity scan: collect from this time on.
+    pub since: Option<Millis>,
+    /// Preferred page size.
+    pub page_size: u32,
+}
+
+/// Per-store data: what host functions see during one call.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryCap,
+    http: HttpClient,
+    ctx: CallContext,
+    plugin_id: Arc<str>,
+    /// For the CPU budget: wall time spent inside host calls is not guest time.
+    started: Instant,
+    in_host: Duration,
+    cpu_budget: Duration,
+    cpu_exceeded: bool,
+    logs_left: u32,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and remembers that it did, for a clear error.
+struct MemoryCap {
+    max: usize,
+    hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.hit = true;
+            wasmtime::bail!("plugin exceeded its memory cap of {} MiB", self.max >> 20);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The per-process wasm runtime.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    http: HttpClient,
+    config: RuntimeConfig,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig, http: HttpClient) -> anyhow::Result<Runtime> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&wasm)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasm engine")?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI")?;
+        v0_1::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking the connector imports")?;
+
+        // One thread advances the epoch for every store; each call's deadline
+        // callback then checks its own CPU budget.
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let stop_thread = stop.clone();
+        std::thread::Builder::new()
+            .name("sluice-epoch".into())
+            .spawn(move || {
+                while !stop_thread.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .context("starting the epoch thread")?;
+
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                http,
+                config,
+                stop_ticker: stop,
+            }),
+        })
+    }
+
+    pub fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.inner.config.limits
+    }
+
+    /// Compile (or load from cache), validate and describe a plugin.
+    pub async fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component = self.compile_cached(bytes, &sha256)?;
+        let wit = wit_version(&self.inner.engine, &component)?;
+        let pre = match wit {
+            WitVersion::V0_1 => {
+                VersionedPre::V0_1(v0_1::pre(&self.inner.linker, &component).map_err(|e| {
+                    LoadError::UnsupportedWit(format!("cannot link the component: {e:#}"))
+                })?)
+            }
+        };
+        let mut plugin = LoadedPlugin {
+            runtime: self.clone(),
+            pre: Arc::new(pre),
+            info: Arc::new(placeholder_info()),
+            sha256,
+            wit,
+        };
+        let info = plugin
+            .describe()
+            .await
+            .map_err(|e| LoadError::Describe(e.to_string()))?;
+        validate_info(&info).map_err(LoadError::Malformed)?;
+        plugin.info = Arc::new(info);
+        Ok(plugin)
+    }
+
+    fn compile_cached(&self, bytes: &[u8], sha256: &str) -> Result<Component, LoadError> {
+        let engine = &self.inner.engine;
+        let Some(dir) = &self.inner.config.cache_dir else {
+            return compile(engine, bytes);
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let path = dir.join(format!(
+            "{sha256}-wasmtime{}-{:016x}.cwasm",
+            "48.0.8",
+            h.finish()
+        ));
+        if path.exists() {
+            // SAFETY: the file was written by `precompile_component` of this same
+            // wasmtime build (the name carries the version and engine compatibility
+            // hash) into the operator's cache dir, which only sluice writes.
+            #[allow(unsafe_code)]
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e:#}"),
+            }
+        }
+        let compiled = engine
+            .precompile_component(bytes)
+            .map_err(|e| LoadError::NotAComponent(first_line(&e)))?;
+        if let Err(e) = write_atomically(dir, &path, &compiled) {
+            tracing::warn!(path = %path.display(), "cannot write compile cache: {e}");
+        }
+        // SAFETY: `compiled` was produced just now by this engine.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(engine, &compiled) }
+            .map_err(|e| LoadError::NotAComponent(first_line(&e)))?;
+        Ok(component)
+    }
+
+    fn new_store(&self, ctx: CallContext, plugin_id: Arc<str>) -> Store<CallState> {
+        let limits = &self.inner.config.limits;
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = CallState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryCap {
+                max: limits.memory_bytes,
+                hit: false,
+            },
+            http: self.inner.http.clone(),
+            ctx,
+            plugin_id,
+            started: Instant::now(),
+            in_host: Duration::ZERO,
+            cpu_budget: limits.cpu_time,
+            cpu_exceeded: false,
+            logs_left: 10_000,
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut cx| {
+            let s = cx.data_mut();
+            let guest = s.started.elapsed().saturating_sub(s.in_host);
+            if guest > s.cpu_budget {
+                s.cpu_exceeded = true;
+                wasmtime::bail!(
+                    "plugin exceeded its CPU time budget of {:?}",
+                    s.cpu_budget
+                );
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        store
+    }
+}
+
+fn first_line(e: &impl std::fmt::Display) -> String {
+    format!("{e:#}").lines().next().unwrap_or_default().to_string()
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+    if !wasmparser_is_component(bytes) {
+        return Err(LoadError::NotAComponent(
+            if bytes.starts_with(b"\0asm") {
+                "this is a core wasm module; build a component (cargo build --target wasm32-wasip2)".into()
+            } else {
+                "the file does not start with the wasm magic number".into()
+            },
+        ));
+    }
+    Component::new(engine, bytes).map_err(|e| LoadError::NotAComponent(first_line(&e)))
+}
+
+/// A component's preamble is `\0asm` with layer 1 (version 0x0d, layer 0x01).
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Which connector WIT version a component targets, from its import and export names.
+fn wit_version(engine: &Engine, component: &Component) -> Result<WitVersion, LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let ours = exports
+        .iter()
+        .find(|n| n.starts_with("sluice:connector/connector@"))
+        .ok_or_else(|| {
+            LoadError::UnsupportedWit(format!(
+                "the component exports no `sluice:connector/connector` interface (exports: {})",
+                if exports.is_empty() {
+                    "none".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            ))
+        })?;
+    let version = ours.rsplit('@').next().unwrap_or_default();
+    for import in imports.iter().filter(|n| n.starts_with("sluice:connector/")) {
+        if !import.ends_with(&format!("@{version}")) {
+            return Err(LoadError::UnsupportedWit(format!(
+                "mixed WIT versions: exports {ours} but imports {import}"
+            )));
+        }
+    }
+    match version {
+        "0.1.0" => Ok(WitVersion::V0_1),
+        other => Err(LoadError::UnsupportedWit(format!(
+            "sluice:connector@{other} (this host supports 0.1.0)"
+        ))),
+    }
+}
+
+/// Checks on `describe()` output that the WIT types cannot express.
+fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
+    let id_ok = !info.id.is_empty()
+        && info
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !id_ok {
+        return Err(format!("id `{}` must be lowercase [a-z0-9-]", info.id));
+    }
+    if info.version.split('.').count() != 3
+        || !info
+            .version
+            .split(['.', '-', '+'])
+            .next()
+            .is_some_and(|major| major.parse::<u64>().is_ok())
+    {
+        return Err(format!("version `{}` is not semver (MAJOR.MINOR.PATCH)", info.version));
+    }
+    let mut names = std::collections::HashSet::new();
+    for f in &info.config {
+        if !names.insert(f.name.as_str()) {
+            return Err(format!("config field `{}` is declared twice", f.name));
+        }
+    }
+    let secret_fields = info.auth_secret_fields();
+    for name in secret_fields {
+        match info.config.iter().find(|f| f.name == name) {
+            Some(f) if f.secret => {}
+            Some(_) => return Err(format!("auth uses config field `{name}`, which is not marked secret")),
+            None => return Err(format!("auth uses config field `{name}`, which is not declared")),
+        }
+    }
+    for t in &info.egress {
+        let mut rest = t.as_str();
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| format!("egress template `{t}` has an unclosed `{{`"))?;
+            let name = &rest[start + 1..start + end];
+            match info.config.iter().find(|f| f.name == name) {
+                Some(f) if f.secret => {
+                    return Err(format!("egress template `{t}` uses secret field `{name}`"));
+                }
+                Some(_) => {}
+                None => return Err(format!("egress template `{t}` uses undeclared field `{name}`")),
+            }
+            rest = &rest[start + end + 1..];
+        }
+    }
+    Ok(())
+}
+
+impl ConnectorInfo {
+    /// Config fields the auth scheme reads as secrets.
+    pub fn auth_secret_fields(&self) -> Vec<&str> {
+        use crate::model::AuthScheme::*;
+        match &self.auth {
+            None => vec![],
+            Bearer { token_field } => vec![token_field],
+            Basic { password_field, .. } => vec![password_field],
+            ApiKey { key_field, .. } => vec![key_field],
+            Oauth2ClientCredentials {
+                client_secret_field,
+                ..
+            } => vec![client_secret_field],
+            Oauth2RefreshToken {
+                client_secret_field,
+                refresh_token_field,
+                ..
+            } => {
+                let mut v = vec![refresh_token_field.as_str()];
+                v.extend(client_secret_field.as_deref());
+                v
+            }
+            JwtBearer {
+                private_key_field, ..
+            } => vec![private_key_field],
+        }
+    }
+}
+
+fn placeholder_info() -> ConnectorInfo {
+    ConnectorInfo {
+        id: String::new(),
+        name: String::new(),
+        version: String::new(),
+        provider: String::new(),
+        description: String::new(),
+        capabilities: vec![],
+        actions: vec![],
+        config: vec![],
+        auth: crate::model::AuthScheme::None,
+        egress: vec![],
+        rate_limits: vec![],
+    }
+}
+
+/// Pre-instantiated component, per supported WIT version.
+enum VersionedPre {
+    V0_1(v0_1::Pre),
+}
+
+/// A compiled, validated plugin, ready for calls. Cheap to clone.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    runtime: Runtime,
+    pre: Arc<VersionedPre>,
+    /// What `describe` returned at load time.
+    pub info: Arc<ConnectorInfo>,
+    /// Content hash of the `.wasm` file.
+    pub sha256: String,
+    pub wit: WitVersion,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("id", &self.info.id)
+            .field("version", &self.info.version)
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+/// A governance action request (host side of WIT `action`).
+#[derive(Clone, Debug)]
+pub struct ActionRequest {
+    pub kind: ActionKind,
+    pub target: String,
+    pub params: Vec<(String, String)>,
+    pub reason: Option<String>,
+    pub dry_run: bool,
+}
+
+/// How an action ended (host side of WIT `action-outcome`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ActionOutcome {
+    pub status: String,
+    pub message: String,
+    pub requests: Vec<String>,
+}
+
+impl LoadedPlugin {
+    /// Run `f` against a fresh instance in a fresh store, turning traps and timeouts
+    /// into [`ConnectorError::Trap`].
+    async fn call<R>(
+        &self,
+        ctx: CallContext,
+        f: impl AsyncFnOnce(
+            &VersionedPre,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<R, ConnectorError>>,
+    ) -> Result<R, ConnectorError> {
+        let rt = &self.runtime;
+        let mut store = rt.new_store(ctx, Arc::from(self.info.id.as_str()));
+        let wall = rt.limits().wall_time;
+        let result = tokio::time::timeout(wall, f(&self.pre, &mut store)).await;
+        match result {
+            Ok(Ok(r)) => r,
+            Ok(Err(trap)) => {
+                let data = store.data();
+                let reason = if data.cpu_exceeded {
+                    format!("exceeded its CPU time budget of {:?}", data.cpu_budget)
+                } else if data.limiter.hit {
+                    format!("exceeded its memory cap of {} MiB", data.limiter.max >> 20)
+                } else {
+                    first_line(&trap)
+                };
+                tracing::warn!(plugin = %self.info.id, instance = %data.ctx.instance_name, "plugin trapped: {reason}");
+                Err(ConnectorError::Trap(reason))
+            }
+            Err(_) => Err(ConnectorError::Trap(format!(
+                "call exceeded the wall-clock limit of {wall:?}"
+            ))),
+        }
+    }
+
+    /// `describe()`, called with an empty context.
+    pub async fn describe(&self) -> Result<ConnectorInfo, ConnectorError> {
+        let ctx = CallContext {
+            instance_id: String::new(),
+            instance_name: String::new(),
+            config: Arc::default(),
+            net: Arc::new(InstanceNet {
+                policy: Default::default(),
+                credentials: Default::default(),
+            }),
+            since: None,
+            page_size: 100,
+        };
+        self.call(ctx, async |pre, store| match pre {
+            VersionedPre::V0_1(p) => p.describe(store).await.map(Ok),
+        })
+        .await
+    }
+
+    pub async fn check(&self, ctx: CallContext) -> Result<Permissions, ConnectorError> {
+        self.call(ctx, async |pre, store| match pre {
+            VersionedPre::V0_1(p) => p.check(store).await,
+        })
+        .await
+    }
+
+    /// One page of a listing kind (everything except findings).
+    pub async fn list(
+        &self,
+        ctx: CallContext,
+        kind: Kind,
+        cursor: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        self.call(ctx, async |pre, store| match pre {
+            VersionedPre::V0_1(p) => p.list(store, kind, cursor).await,
+        })
+        .await
+    }
+
+    pub async fn posture(&self, ctx: CallContext) -> Result<Vec<Finding>, ConnectorError> {
+        self.call(ctx, async |pre, store| match pre {
+            VersionedPre::V0_1(p) => p.posture(store).await,
+        })
+        .await
+    }
+
+    pub async fn act(
+        &self,
+        ctx: CallContext,
+        action: ActionRequest,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        self.call(ctx, async |pre, store| match pre {
+            VersionedPre::V0_1(p) => p.act(store, action).await,
+        })
+        .await
+    }
+}
+
+/// Findings as records, for the store.
+pub fn findings_page(findings: Vec<Finding>) -> Page {
+    Page {
+        records: findings.into_iter().map(Record::Finding).collect(),
+        next_cursor: None,
+        more: false,
+    }
+}

@@ -1,0 +1,232 @@
+//! Running a connector's listings into the store, one committed page at a time.
+//!
+//! Snapshot kinds (users, groups, files, app permissions, findings) are read whole:
+//! a scan gets a new generation, each page is committed with the cursor of the page
+//! after it, and the last page's commit marks records missing from this generation as
+//! deleted. An interrupted scan (crash, error) resumes from its saved cursor in the same
+//! generation, so nothing is lost or duplicated and nothing is wrongly marked deleted.
+//!
+//! Activities are a feed: each page is committed with the connector's position, so the
+//! next run fetches only what is new.
+
+use std::time::Duration;
+
+use crate::connect::call_context;
+use crate::model::{ConnectorError, Kind, Millis, Page, now_millis};
+use crate::runtime::{CallContext, LoadedPlugin, findings_page};
+use crate::store::{Instance, InstanceStatus, ScanRun, ScanState, Store, StoreError};
+
+/// Knobs for a scan.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// First activity scan: how far back to collect.
+    pub activity_lookback: Duration,
+    /// Records per page asked of the connector.
+    pub page_size: u32,
+    /// Safety bound on pages per kind per run (a connector that never ends).
+    pub max_pages: u64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            activity_lookback: Duration::from_secs(90 * 24 * 3600),
+            page_size: 100,
+            max_pages: 1_000_000,
+        }
+    }
+}
+
+/// What one kind's scan did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KindReport {
+    pub kind: Kind,
+    pub pages: u64,
+    pub records: u64,
+    pub deleted: u64,
+    /// None: completed (or skipped as unsupported, see `skipped`).
+    pub error: Option<ConnectorError>,
+    pub skipped: bool,
+}
+
+/// Scan failures that are not the connector's.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn set_status(store: &Store, id: &str, status: InstanceStatus) -> Result<(), StoreError> {
+    store.set_status(id, status).map(|_| ())
+}
+
+/// Scan one kind to completion (or first error), committing page by page.
+pub async fn scan_kind(
+    store: &Store,
+    plugin: &LoadedPlugin,
+    instance: &Instance,
+    base: &CallContext,
+    kind: Kind,
+    opts: &ScanOptions,
+) -> Result<KindReport, ScanError> {
+    let started = now_millis();
+    let mut state = store.scan_state(&instance.id, kind)?;
+    if kind.is_snapshot() && !state.in_progress {
+        state = ScanState {
+            generation: state.generation + 1,
+            cursor: None,
+            in_progress: true,
+            pages: 0,
+            records: 0,
+            started: Some(started),
+            last_completed: state.last_completed,
+        };
+        store.put_scan_state(&instance.id, kind, &state)?;
+    }
+    let mut report = KindReport {
+        kind,
+        pages: 0,
+        records: 0,
+        deleted: 0,
+        error: None,
+        skipped: false,
+    };
+    let mut ctx = base.clone();
+    ctx.page_size = opts.page_size;
+    loop {
+        if report.pages >= opts.max_pages {
+            report.error = Some(ConnectorError::Other(format!(
+                "stopped after {} pages; the scan resumes from its cursor next time",
+                opts.max_pages
+            )));
+            break;
+        }
+        if kind == Kind::Activities && state.cursor.is_none() {
+            ctx.since = Some(started - opts.activity_lookback.as_millis() as Millis);
+        }
+        let result = if kind == Kind::Findings {
+            plugin.posture(ctx.clone()).await.map(findings_page)
+        } else {
+            plugin.list(ctx.clone(), kind, state.cursor.clone()).await
+        };
+        let page: Page = match result {
+            Ok(p) => p,
+            Err(ConnectorError::Unsupported(why)) if report.pages == 0 => {
+                tracing::info!(instance = %instance.name, %kind, "skipped: {why}");
+                report.skipped = true;
+                if kind.is_snapshot() {
+                    state.in_progress = false;
+                    store.put_scan_state(&instance.id, kind, &state)?;
+                }
+                break;
+            }
+            Err(e) => {
+                report.error = Some(e);
+                break;
+            }
+        };
+        let n = page.records.len() as u64;
+        let previous_cursor = state.cursor.clone();
+        let last = if kind.is_snapshot() {
+            state.cursor = page.next_cursor.clone();
+            page.next_cursor.is_none()
+        } else {
+            if page.next_cursor.is_some() {
+                state.cursor = page.next_cursor.clone();
+            }
+            // A feed that claims more but does not move would loop forever.
+            !page.more || (n == 0 && state.cursor == previous_cursor)
+        };
+        state.pages += 1;
+        state.records += n;
+        if last {
+            state.in_progress = false;
+            state.last_completed = Some(now_millis());
+        }
+        let deleted = store.commit_page(&instance.id, kind, &page.records, &state, last)?;
+        report.pages += 1;
+        report.records += n;
+        report.deleted += deleted;
+        set_status(
+            store,
+            &instance.id,
+            InstanceStatus::Scanning {
+                kind,
+                pages: report.pages,
+                records: report.records,
+            },
+        )?;
+        if last {
+            break;
+        }
+    }
+    store.record_run(
+        &instance.id,
+        &ScanRun {
+            kind,
+            started,
+            finished: now_millis(),
+            pages: report.pages,
+            records: report.records,
+            deleted: report.deleted,
+            error: report.error.clone(),
+        },
+    )?;
+    Ok(report)
+}
+
+/// Scan the given kinds (all the connector supports when empty), in connect order.
+/// Stops early on errors that will fail every kind (bad credentials, bad config).
+pub async fn scan_instance(
+    store: &Store,
+    plugin: &LoadedPlugin,
+    instance: &Instance,
+    kinds: &[Kind],
+    opts: &ScanOptions,
+) -> Result<Vec<KindReport>, ScanError> {
+    let secrets = store.secrets(&instance.id)?;
+    let ctx = match call_context(plugin, instance, &secrets) {
+        Ok(c) => c,
+        Err(e) => {
+            set_status(store, &instance.id, InstanceStatus::from_error(&e, 1, None))?;
+            return Ok(vec![KindReport {
+                kind: kinds.first().copied().unwrap_or(Kind::Users),
+                pages: 0,
+                records: 0,
+                deleted: 0,
+                error: Some(e),
+                skipped: false,
+            }]);
+        }
+    };
+    let caps = &plugin.info.capabilities;
+    let wanted: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| kinds.is_empty() || kinds.contains(k))
+        .filter(|k| k.supported_by(caps))
+        .collect();
+    let mut reports = Vec::new();
+    let mut first_error = None;
+    for kind in wanted {
+        let report = scan_kind(store, plugin, instance, &ctx, kind, opts).await?;
+        let fatal = matches!(
+            report.error,
+            Some(ConnectorError::Unauthorized(_) | ConnectorError::InvalidConfig(_))
+        );
+        if let (Some(e), None) = (&report.error, &first_error) {
+            first_error = Some(e.clone());
+        }
+        reports.push(report);
+        if fatal {
+            break;
+        }
+    }
+    let status = match first_error {
+        Some(e) => InstanceStatus::from_error(&e, 1, None),
+        None => InstanceStatus::Connected {
+            last_success: now_millis(),
+        },
+    };
+    set_status(store, &instance.id, status)?;
+    Ok(reports)
+}

@@ -1,0 +1,604 @@
+//! All persistent state, in sled. Nothing else in the crate touches sled.
+//!
+//! Trees:
+//! - `instances`: instance id → [`Instance`] (JSON); `instance_names`: name → id.
+//! - `secrets`: instance id → sealed secret map (see [`secrets`]).
+//! - `records`: `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON kept).
+//! - `activity_time`: `instance \0 time(be) \0 id` → `()`: newest-first activity queries.
+//! - `scan_state`: `instance \0 kind` → [`ScanState`]: cursor and generation.
+//! - `runs`: `instance \0 started(be) \0 kind` → [`ScanRun`]: history for status.
+//!
+//! A page of records and the cursor that produced it are committed in one sled
+//! transaction ([`Store::commit_page`]), so a crash at any point either keeps both or
+//! neither: a resumed scan re-reads exactly the page that was lost. Records are keyed by
+//! provider id, so re-reading is idempotent.
+
+mod secrets;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::model::{ConnectorError, Kind, Millis, Permissions, Record, now_millis};
+
+pub use secrets::{Secret, Secrets};
+use secrets::{SecretBox, write_private};
+
+/// Store failures. sled's own error type stays inside this module.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("data dir {path} is in use by another sluice process (is a daemon running?)")]
+    Locked { path: PathBuf },
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unknown instance `{0}`")]
+    UnknownInstance(String),
+    #[error("an instance named `{0}` already exists")]
+    DuplicateName(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// A connected app instance: which connector, its (non-secret) config, and its state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Stable id; records and cursors are keyed by it, so renames are cheap.
+    pub id: String,
+    /// Operator-given unique name used on the CLI.
+    pub name: String,
+    /// Connector id (`describe().id`).
+    pub connector: String,
+    /// Connector version at connect time (informational).
+    pub connector_version: String,
+    /// Non-secret config, defaults applied. Secrets live in the `secrets` tree.
+    pub config: BTreeMap<String, String>,
+    /// Operator allowed private and loopback destinations (self-hosted apps, mocks).
+    pub allow_private_network: bool,
+    /// Disabled instances keep config, credentials and data but are not scanned.
+    pub enabled: bool,
+    pub created: Millis,
+    pub status: InstanceStatus,
+    /// What `check` reported at connect time or on the last full scan.
+    pub permissions: Option<Permissions>,
+}
+
+/// Where an instance is in its life, as shown by `sluice instances`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum InstanceStatus {
+    Connecting,
+    Scanning {
+        kind: Kind,
+        pages: u64,
+        records: u64,
+    },
+    Connected {
+        last_success: Millis,
+    },
+    Error {
+        /// The error case (`unauthorized`, `rate-limited`, …).
+        code: String,
+        reason: String,
+        at: Millis,
+        attempts: u32,
+        next_retry: Option<Millis>,
+    },
+    Disabled,
+}
+
+impl InstanceStatus {
+    pub fn from_error(err: &ConnectorError, attempts: u32, next_retry: Option<Millis>) -> Self {
+        InstanceStatus::Error {
+            code: err.code().to_string(),
+            reason: err.to_string(),
+            at: now_millis(),
+            attempts,
+            next_retry,
+        }
+    }
+
+    /// One-word state for tables.
+    pub fn label(&self) -> String {
+        match self {
+            InstanceStatus::Connecting => "connecting".into(),
+            InstanceStatus::Scanning { kind, .. } => format!("scanning {kind}"),
+            InstanceStatus::Connected { .. } => "connected".into(),
+            InstanceStatus::Error { code, .. } => format!("error: {code}"),
+            InstanceStatus::Disabled => "disabled".into(),
+        }
+    }
+}
+
+/// A stored record with the bookkeeping that makes rescans idempotent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Snapshot generation that last saw this record (0 for activities).
+    pub generation: u64,
+    /// Missing from a completed snapshot scan: kept, but marked.
+    pub deleted: bool,
+    pub deleted_at: Option<Millis>,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    pub record: Record,
+}
+
+/// Saved progress of one kind's scan for one instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScanState {
+    /// Snapshot kinds: the generation of the current (or last) scan.
+    pub generation: u64,
+    /// Where to continue: the next page of an interrupted snapshot scan, or the
+    /// activity feed position.
+    pub cursor: Option<String>,
+    /// A snapshot scan started and has not reached its last page.
+    pub in_progress: bool,
+    /// Pages and records committed by the current (or last) scan.
+    pub pages: u64,
+    pub records: u64,
+    pub started: Option<Millis>,
+    pub last_completed: Option<Millis>,
+}
+
+/// One finished (or failed) scan of one kind, for history and status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanRun {
+    pub kind: Kind,
+    pub started: Millis,
+    pub finished: Millis,
+    pub pages: u64,
+    pub records: u64,
+    /// Records marked deleted at the end of a snapshot scan.
+    pub deleted: u64,
+    /// None on success.
+    pub error: Option<ConnectorError>,
+}
+
+/// What to list from the store.
+#[derive(Clone, Debug, Default)]
+pub struct RecordQuery {
+    /// At most this many records.
+    pub limit: Option<usize>,
+    /// Include records marked deleted.
+    pub include_deleted: bool,
+}
+
+/// The embedded database, shared by every part of a sluice process.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    instances: sled::Tree,
+    names: sled::Tree,
+    secrets_tree: sled::Tree,
+    records: sled::Tree,
+    activity_time: sled::Tree,
+    scan_state: sled::Tree,
+    runs: sled::Tree,
+    secret_box: std::sync::Arc<SecretBox>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+const SEP: u8 = 0;
+
+fn key(parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(SEP);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+fn prefix(parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = key(parts);
+    k.push(SEP);
+    k
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Io(format!("creating {}: {e}", data_dir.display())))?;
+        let db_path = data_dir.join("db");
+        let db = sled::Config::new().path(&db_path).open().map_err(|e| match e {
+            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                StoreError::Locked {
+                    path: data_dir.to_path_buf(),
+                }
+            }
+            sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked {
+                path: data_dir.to_path_buf(),
+            },
+            other => other.into(),
+        })?;
+        let secret_box = SecretBox::open(&data_dir.join("secret.key"))?;
+        Ok(Store {
+            instances: db.open_tree("instances")?,
+            names: db.open_tree("instance_names")?,
+            secrets_tree: db.open_tree("secrets")?,
+            records: db.open_tree("records")?,
+            activity_time: db.open_tree("activity_time")?,
+            scan_state: db.open_tree("scan_state")?,
+            runs: db.open_tree("runs")?,
+            secret_box: std::sync::Arc::new(secret_box),
+            db,
+        })
+    }
+
+    /// Write everything to disk now (sled also flushes periodically).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    // ---- instances -------------------------------------------------------------
+
+    /// Create an instance and its secrets atomically; names are unique.
+    pub fn create_instance(&self, inst: &Instance, secrets: &Secrets) -> Result<(), StoreError> {
+        let sealed = self.secret_box.seal(&inst.id, secrets)?;
+        let value = to_json(inst)?;
+        (&self.instances, &self.names, &self.secrets_tree)
+            .transaction(|(instances, names, secrets_tree)| {
+                if names.get(inst.name.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::DuplicateName(
+                        inst.name.clone(),
+                    )));
+                }
+                names.insert(inst.name.as_bytes(), inst.id.as_bytes())?;
+                instances.insert(inst.id.as_bytes(), value.clone())?;
+                secrets_tree.insert(inst.id.as_bytes(), sealed.clone())?;
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// Every instance, by name.
+    pub fn instances(&self) -> Result<Vec<Instance>, StoreError> {
+        let mut all = self
+            .instances
+            .iter()
+            .values()
+            .map(|v| from_json::<Instance>(&v?))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// Look an instance up by name (or id).
+    pub fn instance(&self, name_or_id: &str) -> Result<Instance, StoreError> {
+        let id = match self.names.get(name_or_id.as_bytes())? {
+            Some(id) => id,
+            None => sled::IVec::from(name_or_id.as_bytes()),
+        };
+        match self.instances.get(&id)? {
+            Some(v) => from_json(&v),
+            None => Err(StoreError::UnknownInstance(name_or_id.to_string())),
+        }
+    }
+
+    /// Read-modify-write an instance.
+    pub fn update_instance(
+        &self,
+        id: &str,
+        f: impl Fn(&mut Instance),
+    ) -> Result<Instance, StoreError> {
+        let mut out = None;
+        let mut err = None;
+        self.instances.update_and_fetch(id.as_bytes(), |old| {
+            let old = old?;
+            match from_json::<Instance>(old) {
+                Ok(mut inst) => {
+                    f(&mut inst);
+                    match to_json(&inst) {
+                        Ok(v) => {
+                            out = Some(inst);
+                            Some(v)
+                        }
+                        Err(e) => {
+                            err = Some(e);
+                            Some(old.to_vec())
+                        }
+                    }
+                }
+                Err(e) => {
+                    err = Some(e);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        out.ok_or_else(|| StoreError::UnknownInstance(id.to_string()))
+    }
+
+    pub fn set_status(&self, id: &str, status: InstanceStatus) -> Result<Instance, StoreError> {
+        self.update_instance(id, |i| i.status = status.clone())
+    }
+
+    /// The instance's secrets, decrypted.
+    pub fn secrets(&self, id: &str) -> Result<Secrets, StoreError> {
+        match self.secrets_tree.get(id.as_bytes())? {
+            Some(b) => self.secret_box.open_sealed(id, &b),
+            None => Ok(Secrets::new()),
+        }
+    }
+
+    /// Delete an instance with all its records, cursors, runs and secrets.
+    pub fn remove_instance(&self, name_or_id: &str) -> Result<Instance, StoreError> {
+        let inst = self.instance(name_or_id)?;
+        let p = prefix(&[inst.id.as_bytes()]);
+        for tree in [&self.records, &self.activity_time, &self.scan_state, &self.runs] {
+            let mut batch = sled::Batch::default();
+            for k in tree.scan_prefix(&p).keys() {
+                batch.remove(k?);
+            }
+            tree.apply_batch(batch)?;
+        }
+        self.secrets_tree.remove(inst.id.as_bytes())?;
+        self.names.remove(inst.name.as_bytes())?;
+        self.instances.remove(inst.id.as_bytes())?;
+        self.flush()?;
+        Ok(inst)
+    }
+
+    // ---- scan state and pages ----------------------------------------------------
+
+    pub fn scan_state(&self, instance_id: &str, kind: Kind) -> Result<ScanState, StoreError> {
+        match self
+            .scan_state
+            .get(key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]))?
+        {
+            Some(v) => from_json(&v),
+            None => Ok(ScanState::default()),
+        }
+    }
+
+    /// Save scan state on its own (scan start), with no records.
+    pub fn put_scan_state(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        state: &ScanState,
+    ) -> Result<(), StoreError> {
+        self.scan_state.insert(
+            key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]),
+            to_json(state)?,
+        )?;
+        Ok(())
+    }
+
+    /// Commit one page: its records and the scan state that follows it, atomically.
+    ///
+    /// `sweep`: this is the last page of snapshot generation `state.generation`; every
+    /// record of the kind not seen in this generation is marked deleted in the same
+    /// transaction. Returns the number of records newly marked deleted.
+    pub fn commit_page(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        records: &[Record],
+        state: &ScanState,
+        sweep: bool,
+    ) -> Result<u64, StoreError> {
+        let now = now_millis();
+        let generation = if kind.is_snapshot() {
+            state.generation
+        } else {
+            0
+        };
+        let mut batch = sled::Batch::default();
+        let mut time_batch = sled::Batch::default();
+        let mut seen = HashSet::with_capacity(records.len());
+        for r in records {
+            let k = key(&[
+                instance_id.as_bytes(),
+                kind.as_str().as_bytes(),
+                r.id().as_bytes(),
+            ]);
+            // Keep first_seen across rescans. Activities are immutable and
+            // high-volume, so they skip the read.
+            let first_seen = if kind.is_snapshot() {
+                match self.records.get(&k)? {
+                    Some(old) => from_json::<StoredRecord>(&old)?.first_seen,
+                    None => now,
+                }
+            } else {
+                now
+            };
+            let stored = StoredRecord {
+                generation,
+                deleted: false,
+                deleted_at: None,
+                first_seen,
+                last_seen: now,
+                record: r.clone(),
+            };
+            if let Some(t) = r.time() {
+                time_batch.insert(
+                    key(&[instance_id.as_bytes(), &t.to_be_bytes(), r.id().as_bytes()]),
+                    &[],
+                );
+            }
+            seen.insert(k.clone());
+            batch.insert(k, to_json(&stored)?);
+        }
+        let mut deleted = 0;
+        if sweep && kind.is_snapshot() {
+            let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
+            for item in self.records.scan_prefix(&p) {
+                let (k, v) = item?;
+                if seen.contains(k.as_ref()) {
+                    continue;
+                }
+                let mut old: StoredRecord = from_json(&v)?;
+                if old.generation < generation && !old.deleted {
+                    old.deleted = true;
+                    old.deleted_at = Some(now);
+                    batch.insert(k, to_json(&old)?);
+                    deleted += 1;
+                }
+            }
+        }
+        let state_key = key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
+        let state_value = to_json(state)?;
+        (&self.records, &self.activity_time, &self.scan_state).transaction(
+            |(rec, times, st)| {
+                rec.apply_batch(&batch)?;
+                times.apply_batch(&time_batch)?;
+                st.insert(state_key.as_slice(), state_value.as_slice())?;
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            },
+        )?;
+        Ok(deleted)
+    }
+
+    pub fn record_run(&self, instance_id: &str, run: &ScanRun) -> Result<(), StoreError> {
+        self.runs.insert(
+            key(&[
+                instance_id.as_bytes(),
+                &run.started.to_be_bytes(),
+                run.kind.as_str().as_bytes(),
+            ]),
+            to_json(run)?,
+        )?;
+        Ok(())
+    }
+
+    /// Scan history, newest first.
+    pub fn runs(&self, instance_id: &str, limit: usize) -> Result<Vec<ScanRun>, StoreError> {
+        self.runs
+            .scan_prefix(prefix(&[instance_id.as_bytes()]))
+            .values()
+            .rev()
+            .take(limit)
+            .map(|v| from_json(&v?))
+            .collect()
+    }
+
+    // ---- queries -----------------------------------------------------------------
+
+    /// Records of one kind, in key order (activities: newest first).
+    pub fn records(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        query: &RecordQuery,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        if kind == Kind::Activities {
+            for k in self
+                .activity_time
+                .scan_prefix(prefix(&[instance_id.as_bytes()]))
+                .keys()
+                .rev()
+            {
+                if out.len() >= limit {
+                    break;
+                }
+                let k = k?;
+                // instance \0 time(8) \0 id
+                let id = &k[instance_id.len() + 1 + 8 + 1..];
+                let rk = key(&[instance_id.as_bytes(), kind.as_str().as_bytes(), id]);
+                if let Some(v) = self.records.get(rk)? {
+                    out.push(from_json(&v)?);
+                }
+            }
+            return Ok(out);
+        }
+        for v in self
+            .records
+            .scan_prefix(prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]))
+            .values()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let r: StoredRecord = from_json(&v?)?;
+            if r.deleted && !query.include_deleted {
+                continue;
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Count records of a kind: (live, deleted).
+    pub fn count(&self, instance_id: &str, kind: Kind) -> Result<(u64, u64), StoreError> {
+        let (mut live, mut deleted) = (0, 0);
+        for v in self
+            .records
+            .scan_prefix(prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]))
+            .values()
+        {
+            let v = v?;
+            // Cheap check without a full parse: the envelope starts with its flags.
+            let r: StoredRecordFlags = from_json(&v)?;
+            if r.deleted {
+                deleted += 1
+            } else {
+                live += 1
+            }
+        }
+        Ok((live, deleted))
+    }
+}
+
+/// Just the flags of a [`StoredRecord`], for counting without parsing raw JSON into values.
+#[derive(Deserialize)]
+struct StoredRecordFlags {
+    deleted: bool,
+}
+
+/// Create a file only the owner can read; used for tokens and keys beside the database.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_private(path, bytes)
+}
+
+/// A fresh random instance id.
+pub fn new_instance_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+
+#[cfg(test)]
+mod tests;

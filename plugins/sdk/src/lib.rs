@@ -1,0 +1,83 @@
+//! Guest SDK for Sluice connectors.
+//!
+//! A connector is a wasm32-wasip2 component implementing the `sluice:connector@0.1.0`
+//! world `plugin` (see `wit/v0.1/`). This crate owns the generated bindings for that
+//! world and the few helpers every connector needs, so that each connector is mostly
+//! "map the provider's JSON to records" and does every mechanical thing the same way:
+//!
+//! - [`http`]: a request builder over the host's `http.send`, and a [`http::Response`]
+//!   that maps HTTP statuses to typed [`ConnectorError`]s;
+//! - [`pagination`]: `Link` headers, next-URL-in-body and opaque cursors;
+//! - [`json`] and [`time`]: reading fields out of provider JSON, timestamps included;
+//! - [`config`] and [`log`]: the instance's non-secret config, and the host's log.
+//!
+//! # Writing a connector
+//!
+//! 1. Make a `cdylib` crate depending on `sluice-sdk`; build it with
+//!    `cargo build --release --target wasm32-wasip2` to get a component directly.
+//! 2. Implement [`Guest`] for a unit struct, using `use sluice_sdk::prelude::*;`.
+//! 3. Export it with one line: `sluice_sdk::export_connector!(MyConnector);`.
+//!
+//! ```ignore
+//! use sluice_sdk::prelude::*;
+//!
+//! struct Example;
+//!
+//! impl Guest for Example {
+//!     fn describe() -> ConnectorInfo { /* … */ }
+//!     fn check(ctx: Context) -> Result<Permissions, ConnectorError> { /* … */ }
+//!     // … every other export of the `connector` interface …
+//! }
+//!
+//! sluice_sdk::export_connector!(Example);
+//! ```
+//!
+//! Connectors never hold secrets: the host injects credentials into requests, so
+//! [`config::get`] only ever sees non-secret fields.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod log;
+pub mod pagination;
+pub mod time;
+
+/// Generated bindings for world `plugin` of `sluice:connector@0.1.0`.
+///
+/// Generated once here so every connector shares one copy of the types; connectors
+/// normally reach them through [`prelude`] and export through [`export_connector!`].
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/v0.1",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "export_connector",
+        default_bindings_module: "sluice_sdk::bindings",
+        additional_derives: [PartialEq, Eq],
+    });
+}
+
+/// Exports a type implementing [`Guest`] as the component's `connector` interface.
+///
+/// Use once per connector crate, at the crate root: `sluice_sdk::export_connector!(MyConnector);`.
+/// The connector crate must depend on this crate under the name `sluice_sdk`.
+pub use bindings::export_connector;
+
+pub use bindings::exports::sluice::connector::connector::Guest;
+pub use bindings::sluice::connector::types::ConnectorError;
+
+/// Everything a connector usually needs: the WIT record types, [`Guest`], and the
+/// helper modules.
+///
+/// The WIT `cursor` alias (a plain `String`) is deliberately replaced here by
+/// [`pagination::Cursor`], the helper that encodes and decodes cursors.
+pub mod prelude {
+    pub use crate::bindings::sluice::connector::types::*;
+    pub use crate::http::{self, Response};
+    pub use crate::pagination::{self, Cursor};
+    pub use crate::{Guest, config, json, log, time};
+    pub use serde::{Deserialize, Serialize};
+    pub use serde_json::Value;
+}

@@ -1,0 +1,492 @@
+//! The organisation audit log: generated events, the `phrase` search syntax and
+//! GitHub's cursor paging (`after` / `before` from the `Link` header).
+//!
+//! Event *i* happens at 2024-01-01T00:00:00Z + *i* seconds and is derived from *i*
+//! alone, so the log can hold hundreds of thousands of events without storing them and
+//! appending events never changes earlier ones. Cursors encode the event's timestamp
+//! and `_document_id` (as GitHub's opaque cursors do), so a cursor stays valid while
+//! the log grows and works in either `order`.
+
+use std::ops::Range;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, TimeDelta};
+use serde_json::{Map, Value, json};
+
+use super::model::{BASE_TIME_MS, ORG_ID, Person, pick, splitmix64};
+use crate::server::RequestUrl;
+
+/// Milliseconds between consecutive events.
+const SPACING_MS: i64 = 1_000;
+
+/// What an event was about, which decides its target fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    User,
+    TeamUser,
+    Repo,
+    Git,
+}
+
+/// The actions generated events cycle through: (action, operation_type, target).
+const ACTIONS: [(&str, &str, Target); 11] = [
+    ("org.add_member", "create", Target::User),
+    ("team.add_member", "modify", Target::TeamUser),
+    ("repo.create", "create", Target::Repo),
+    ("git.clone", "access", Target::Git),
+    ("org.sso_response", "authentication", Target::User),
+    ("oauth_authorization.create", "create", Target::User),
+    ("repo.destroy", "remove", Target::Repo),
+    ("org.update_member", "modify", Target::User),
+    ("git.push", "access", Target::Git),
+    ("team.remove_member", "modify", Target::TeamUser),
+    ("org.remove_member", "remove", Target::User),
+];
+
+/// Generates the events of one organisation's log.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditLog {
+    org: String,
+    /// The organisation as first generated; history keeps naming removed members.
+    roster: Vec<Person>,
+    /// The roster's admins, who act in administrative events.
+    admins: Vec<Person>,
+    teams: usize,
+}
+
+/// The fields a search can match without building the whole JSON body.
+#[derive(Debug, Clone)]
+struct Facts {
+    action: &'static str,
+    operation: &'static str,
+    target: Target,
+    actor: Person,
+    user: Person,
+    team: u64,
+    repo: u64,
+}
+
+impl AuditLog {
+    pub(crate) fn new(org: &str, roster: Vec<Person>, teams: usize) -> AuditLog {
+        AuditLog {
+            org: org.to_owned(),
+            admins: roster.iter().filter(|p| p.admin).cloned().collect(),
+            roster,
+            teams,
+        }
+    }
+
+    fn facts(&self, index: usize) -> Facts {
+        let (action, operation, target) = ACTIONS[index % ACTIONS.len()];
+        // Admins administer; anyone may clone or push.
+        let actor = if target == Target::Git || self.admins.is_empty() {
+            pick(&self.roster, index * 7)
+        } else {
+            pick(&self.admins, index)
+        };
+        Facts {
+            action,
+            operation,
+            target,
+            actor,
+            user: pick(&self.roster, index * 3 + 1),
+            team: (index % self.teams.max(1)) as u64 + 1,
+            repo: (index % 7) as u64 + 1,
+        }
+    }
+
+    /// The `audit-log-event` body of event `index`.
+    pub(crate) fn event_json(&self, index: usize) -> Value {
+        let facts = self.facts(index);
+        let org = &self.org;
+        let at = timestamp_ms(index);
+        let mut event = Map::new();
+        let mut put = |key: &str, value: Value| {
+            event.insert(key.to_owned(), value);
+        };
+        put("@timestamp", json!(at));
+        put("_document_id", json!(document_id(index)));
+        put("action", json!(facts.action));
+        put("actor", json!(facts.actor.login));
+        put("actor_id", json!(facts.actor.id));
+        put("created_at", json!(at));
+        put("operation_type", json!(facts.operation));
+        put("org", json!(org));
+        put("org_id", json!(ORG_ID));
+        match facts.target {
+            Target::User => {
+                put("user", json!(facts.user.login));
+                put("user_id", json!(facts.user.id));
+            }
+            Target::TeamUser => {
+                put("team", json!(format!("{org}/team-{}", facts.team)));
+                put("user", json!(facts.user.login));
+                put("user_id", json!(facts.user.id));
+            }
+            Target::Repo => {
+                put("repo", json!(format!("{org}/repo-{}", facts.repo)));
+                put("repo_id", json!(700_000 + facts.repo));
+                put("visibility", json!("private"));
+            }
+            Target::Git => {
+                let repo = format!("{org}/repo-{}", facts.repo);
+                put("repo", json!(repo));
+                put("repository", json!(repo));
+                put("repository_public", json!(false));
+                put("transport_protocol", json!(1));
+                put("transport_protocol_name", json!("http"));
+            }
+        }
+        // Only some events carry the client's address and agent, as on GitHub (IP
+        // disclosure and the client decide); connectors must cope with both.
+        if index % 3 == 0 {
+            put("actor_ip", json!(format!("203.0.113.{}", index % 250 + 1)));
+            put("actor_location", json!({ "country_code": "US" }));
+        }
+        if index % 4 == 1 {
+            let agent = if facts.target == Target::Git {
+                "git/2.43.0"
+            } else {
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+            };
+            put("user_agent", json!(agent));
+        }
+        Value::Object(event)
+    }
+
+    /// How many of the first `len` events `include=web` (the default) returns.
+    pub(crate) fn web_events(&self, len: usize) -> usize {
+        (0..len.min(ACTIONS.len()))
+            .filter(|&i| ACTIONS[i].2 != Target::Git)
+            .map(|i| (len - i).div_ceil(ACTIONS.len()))
+            .sum()
+    }
+
+    /// Answers one `GET /orgs/{org}/audit-log` over the first `len` events.
+    pub(crate) fn page(&self, query: &AuditQuery, len: usize) -> AuditPage {
+        let all = query.created_range(len);
+        let bounded = query.cursor_range(all.clone());
+        let matches = |&index: &usize| query.matches(&self.facts(index));
+        // Walk from the cursor outwards: `before` pages end next to the cursor.
+        let walk_up = query.ascending != query.before.is_some();
+        let mut found: Vec<usize> = if walk_up {
+            bounded.filter(matches).take(query.per_page).collect()
+        } else {
+            bounded.rev().filter(matches).take(query.per_page).collect()
+        };
+        if query.before.is_some() {
+            found.reverse();
+        }
+        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
+            return AuditPage::default();
+        };
+        // Listing order → which side of an index comes "after" it.
+        let following = |index: usize| -> Range<usize> {
+            if query.ascending {
+                index + 1..all.end
+            } else {
+                all.start..index
+            }
+        };
+        let preceding = |index: usize| -> Range<usize> {
+            if query.ascending {
+                all.start..index
+            } else {
+                index + 1..all.end
+            }
+        };
+        AuditPage {
+            next: following(last)
+                .into_iter()
+                .any(|i| matches(&i))
+                .then(|| cursor(last)),
+            prev: preceding(first)
+                .into_iter()
+                .any(|i| matches(&i))
+                .then(|| cursor(first)),
+            events: found,
+        }
+    }
+}
+
+/// One page of events (by index, in listing order) and the cursors for its links.
+#[derive(Debug, Default)]
+pub(crate) struct AuditPage {
+    pub(crate) events: Vec<usize>,
+    /// `after=` cursor for rel="next", when more events follow.
+    pub(crate) next: Option<String>,
+    /// `before=` cursor for rel="prev", when events precede this page.
+    pub(crate) prev: Option<String>,
+}
+
+fn timestamp_ms(index: usize) -> i64 {
+    BASE_TIME_MS + index as i64 * SPACING_MS
+}
+
+/// The first event index whose timestamp is at or after `ms`.
+fn first_index_at_or_after(ms: i64, len: usize) -> usize {
+    if ms <= BASE_TIME_MS {
+        return 0;
+    }
+    let index = (ms - BASE_TIME_MS).div_euclid(SPACING_MS)
+        + i64::from((ms - BASE_TIME_MS).rem_euclid(SPACING_MS) != 0);
+    usize::try_from(index).map_or(len, |index| index.min(len))
+}
+
+/// A 22-character URL-safe id, unique per event, in the style of GitHub's.
+fn document_id(index: usize) -> String {
+    let index = index as u64;
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&splitmix64(index).to_be_bytes());
+    bytes[8..].copy_from_slice(&splitmix64(index ^ 0x5EED_5EED_5EED_5EED).to_be_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The opaque cursor of event `index`: URL-safe base64 of `<@timestamp>|<_document_id>`.
+pub(crate) fn cursor(index: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", timestamp_ms(index), document_id(index)))
+}
+
+/// The timestamp a cursor points at, or `None` if it is not one of ours.
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (timestamp, _document_id) = text.split_once('|')?;
+    timestamp.parse().ok()
+}
+
+/// Which events `include` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Include {
+    /// Everything but Git events (GitHub's default).
+    Web,
+    Git,
+    All,
+}
+
+/// A `key:value` search term other than `created`; `-key:value` negates it.
+#[derive(Debug, Clone)]
+struct Term {
+    key: String,
+    value: String,
+    negated: bool,
+}
+
+/// A parsed audit-log request.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditQuery {
+    ascending: bool,
+    include: Include,
+    /// `created:` bounds as a half-open millisecond range.
+    created: Range<i64>,
+    terms: Vec<Term>,
+    per_page: usize,
+    after: Option<i64>,
+    before: Option<i64>,
+}
+
+impl AuditQuery {
+    /// Reads `phrase`, `include`, `order`, `per_page`, `after` and `before`; the error is
+    /// the message of GitHub's 422 answer.
+    pub(crate) fn parse(url: &RequestUrl, max_per_page: usize) -> Result<AuditQuery, String> {
+        let include = match url.param("include") {
+            None | Some("web") => Include::Web,
+            Some("git") => Include::Git,
+            Some("all") => Include::All,
+            Some(other) => return Err(format!("Invalid include value: {other}")),
+        };
+        let ascending = match url.param("order") {
+            None | Some("desc") => false,
+            Some("asc") => true,
+            Some(other) => return Err(format!("Invalid order value: {other}")),
+        };
+        let cursor = |name: &str| -> Result<Option<i64>, String> {
+            url.param(name)
+                .map(|value| decode_cursor(value).ok_or_else(|| format!("Invalid {name} cursor")))
+                .transpose()
+        };
+        let mut query = AuditQuery {
+            ascending,
+            include,
+            created: i64::MIN..i64::MAX,
+            terms: Vec::new(),
+            per_page: super::routes::per_page(url, max_per_page),
+            after: cursor("after")?,
+            before: cursor("before")?,
+        };
+        for word in url.param("phrase").unwrap_or_default().split_whitespace() {
+            let Some((key, value)) = word.split_once(':') else {
+                continue; // Free text has no meaning in the audit log; GitHub ignores it.
+            };
+            if key == "created" {
+                let range = created_range(value)
+                    .ok_or_else(|| format!("Invalid created qualifier: {value}"))?;
+                query.created =
+                    query.created.start.max(range.start)..query.created.end.min(range.end);
+            } else {
+                let (key, negated) = key.strip_prefix('-').map_or((key, false), |k| (k, true));
+                query.terms.push(Term {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                    negated,
+                });
+            }
+        }
+        Ok(query)
+    }
+
+    /// Indices of the events inside the `created:` bounds.
+    fn created_range(&self, len: usize) -> Range<usize> {
+        let start = first_index_at_or_after(self.created.start, len);
+        let end = first_index_at_or_after(self.created.end, len);
+        start..end.max(start)
+    }
+
+    /// Narrows `range` to what lies beyond the `after` cursor / before the `before` one,
+    /// in listing order.
+    fn cursor_range(&self, mut range: Range<usize>) -> Range<usize> {
+        let len = range.end;
+        let newer_than = |ms: i64| first_index_at_or_after(ms.saturating_add(1), len);
+        let older_than = |ms: i64| first_index_at_or_after(ms, len);
+        // `after` continues the listing; `before` goes back towards its start.
+        for (cursor, towards_newer) in
+            [(self.after, self.ascending), (self.before, !self.ascending)]
+        {
+            if let Some(ms) = cursor {
+                if towards_newer {
+                    range.start = range.start.max(newer_than(ms));
+                } else {
+                    range.end = range.end.min(older_than(ms));
+                }
+            }
+        }
+        range.start..range.end.max(range.start)
+    }
+
+    fn matches(&self, facts: &Facts) -> bool {
+        let git = facts.target == Target::Git;
+        let included = match self.include {
+            Include::Web => !git,
+            Include::Git => git,
+            Include::All => true,
+        };
+        included && self.terms.iter().all(|term| term.matches(facts))
+    }
+}
+
+impl Term {
+    fn matches(&self, facts: &Facts) -> bool {
+        let hit = match self.key.as_str() {
+            // `action:team` means the whole `team.*` category.
+            "action" if !self.value.contains('.') => facts
+                .action
+                .split_once('.')
+                .is_some_and(|(category, _)| category == self.value),
+            "action" => facts.action == self.value,
+            "actor" => facts.actor.login == self.value,
+            "user" => {
+                matches!(facts.target, Target::User | Target::TeamUser)
+                    && facts.user.login == self.value
+            }
+            "repo" => {
+                matches!(facts.target, Target::Repo | Target::Git)
+                    && self.value.ends_with(&format!("/repo-{}", facts.repo))
+            }
+            "team" => {
+                facts.target == Target::TeamUser
+                    && self.value.ends_with(&format!("/team-{}", facts.team))
+            }
+            "operation" => facts.operation == self.value,
+            // Unknown qualifiers do not narrow the search.
+            _ => true,
+        };
+        hit != self.negated
+    }
+}
+
+/// The millisecond range a `created:` value selects: `>=T`, `>T`, `<=T`, `<T`, `T` or
+/// `A..B` (either side may be `*`), where each T is a date (`2024-01-01`, the whole day)
+/// or an RFC 3339 time (`2024-01-01T00:00:00Z`, that second).
+fn created_range(value: &str) -> Option<Range<i64>> {
+    if let Some((from, to)) = value.split_once("..") {
+        let start = if from == "*" {
+            i64::MIN
+        } else {
+            moment(from)?.start
+        };
+        let end = if to == "*" { i64::MAX } else { moment(to)?.end };
+        return Some(start..end);
+    }
+    let (op, rest) = [">=", "<=", ">", "<"]
+        .into_iter()
+        .find_map(|op| value.strip_prefix(op).map(|rest| (op, rest)))
+        .unwrap_or(("", value));
+    let at = moment(rest)?;
+    Some(match op {
+        ">=" => at.start..i64::MAX,
+        ">" => at.end..i64::MAX,
+        "<=" => i64::MIN..at.end,
+        "<" => i64::MIN..at.start,
+        _ => at,
+    })
+}
+
+/// The span one date or time value covers, in milliseconds.
+fn moment(value: &str) -> Option<Range<i64>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        let start = at.timestamp_millis();
+        return Some(start..start + 1_000);
+    }
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let start = day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
+    Some(start..start + TimeDelta::days(1).num_milliseconds())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_qualifiers_select_the_documented_spans() {
+        let day = 86_400_000;
+        assert_eq!(created_range(">=2024-01-01"), Some(BASE_TIME_MS..i64::MAX));
+        assert_eq!(
+            created_range(">2024-01-01"),
+            Some(BASE_TIME_MS + day..i64::MAX)
+        );
+        assert_eq!(created_range("<2024-01-01"), Some(i64::MIN..BASE_TIME_MS));
+        assert_eq!(
+            created_range(">=2024-01-01T00:00:10Z"),
+            Some(BASE_TIME_MS + 10_000..i64::MAX)
+        );
+        assert_eq!(
+            created_range(">2024-01-01T00:00:10Z"),
+            Some(BASE_TIME_MS + 11_000..i64::MAX)
+        );
+        assert_eq!(
+            created_range("2024-01-01..2024-01-02"),
+            Some(BASE_TIME_MS..BASE_TIME_MS + 2 * day)
+        );
+        assert_eq!(created_range(">=yesterday"), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_document_ids_are_unique() {
+        assert_eq!(decode_cursor(&cursor(41)), Some(timestamp_ms(41)));
+        assert_eq!(decode_cursor("not a cursor"), None);
+        let ids: std::collections::HashSet<String> = (0..10_000).map(document_id).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.len() == 22));
+    }
+
+    #[test]
+    fn web_event_count_matches_a_scan() {
+        let log = AuditLog::new("acme", Vec::new(), 0);
+        for len in [0, 1, 3, 4, 11, 250, 1001] {
+            let scanned = (0..len)
+                .filter(|&i| log.facts(i).target != Target::Git)
+                .count();
+            assert_eq!(log.web_events(len), scanned, "len {len}");
+        }
+    }
+}

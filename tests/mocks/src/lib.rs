@@ -1,0 +1,32 @@
+//! Loopback mocks of the SaaS providers Sluice connects to, shared by the integration
+//! tests, the benchmarks and `sluice demo`.
+//!
+//! Tests never touch the internet, yet the host's paging, rate limiting, retries and
+//! governance actions are only worth something if they are exercised against the
+//! providers' documented behaviour. Each mock reproduces one provider's API on
+//! `127.0.0.1:<ephemeral port>`: its auth check, its paging style, its rate-limit
+//! headers, its 429/5xx answers on demand, and bodies in the provider's published
+//! shapes, with deterministic data whose exact counts the mock can report.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use sluice_mocks::{GithubMock, GithubMockConfig};
+//!
+//! let github = GithubMock::start(GithubMockConfig::default()).await?;
+//! // Point the GitHub connector at github.base_url() with token "ghp_mock_token",
+//! // scan, then compare what was stored with github.expected().
+//! assert_eq!(github.expected().users, 17);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: [`github`] (the GitHub mock); `server` (binding, serving, request log,
+//! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
+
+mod faults;
+pub mod github;
+mod server;
+
+pub use faults::Faults;
+pub use github::{Expected, GithubMock, GithubMockConfig};
+pub use server::RequestRecord;
