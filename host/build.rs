@@ -30,14 +30,20 @@ fn main() {
         ensure_target();
         build_plugins(&plugins);
     }
-    println!("cargo:rustc-env=SLUICE_PLUGIN_BUILD_DIR={}", out_dir.display());
+    println!(
+        "cargo:rustc-env=SLUICE_PLUGIN_BUILD_DIR={}",
+        out_dir.display()
+    );
 
     // The built-in table: (connector file stem, bytes).
     let mut table = String::from("&[\n");
     for name in BUILTIN {
         let wasm = out_dir.join(format!("{name}.wasm"));
         if skip && !wasm.exists() {
-            println!("cargo:warning={} is missing; the built-in {name} connector is left out", wasm.display());
+            println!(
+                "cargo:warning={} is missing; the built-in {name} connector is left out",
+                wasm.display()
+            );
             continue;
         }
         assert!(
@@ -93,7 +99,10 @@ fn build_plugins(plugins: &Path) {
         .env_remove("RUSTC_WORKSPACE_WRAPPER");
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("CARGO_PROFILE_") || k.starts_with("CARGO_FEATURE_") || k.starts_with("CARGO_CFG_") {
+        if k.starts_with("CARGO_PROFILE_")
+            || k.starts_with("CARGO_FEATURE_")
+            || k.starts_with("CARGO_CFG_")
+        {
             cmd.env_remove(k);
         }
     }

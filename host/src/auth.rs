@@ -141,7 +141,10 @@ mod tests {
         )
         .unwrap();
         let mut h = HeaderMap::new();
-        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer plugin-made-this-up"));
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer plugin-made-this-up"),
+        );
         creds.apply(&mut h);
         assert_eq!(h[AUTHORIZATION], "Bearer t0k");
         assert!(h[AUTHORIZATION].is_sensitive());

@@ -82,7 +82,9 @@ pub fn validate_config(
         match info.config.iter().find(|f| &f.name == k) {
             None => return Err(format!("unknown secret `{k}` for connector `{}`", info.id)),
             Some(f) if !f.secret => {
-                return Err(format!("`{k}` is not a secret: pass it with --config {k}=…"));
+                return Err(format!(
+                    "`{k}` is not a secret: pass it with --config {k}=…"
+                ));
             }
             Some(_) => {}
         }

@@ -7,7 +7,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default = match cli.global.verbose {
-        0 => "warn,sluice=info",
+        0 => "warn",
         1 => "info,sluice=debug,plugin=debug",
         _ => "debug,sluice=trace,plugin=trace",
     };
@@ -19,7 +19,10 @@ fn main() -> std::process::ExitCode {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

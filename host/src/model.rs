@@ -70,7 +70,9 @@ impl Kind {
             Kind::Activities => caps.iter().any(|c| {
                 matches!(
                     c,
-                    Capability::LogonActivity | Capability::UserActivity | Capability::AdminActivity
+                    Capability::LogonActivity
+                        | Capability::UserActivity
+                        | Capability::AdminActivity
                 )
             }),
             other => caps.contains(&other.capability()),

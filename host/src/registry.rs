@@ -137,10 +137,13 @@ impl Registry {
             }
             if !existing.builtin {
                 let replaced = existing.file.clone();
-                self.reject(&replaced, format!("superseded by {} ({new})", file.display()));
+                self.reject(
+                    &replaced,
+                    format!("superseded by {} ({new})", file.display()),
+                );
             }
         }
-        tracing::info!(connector = %id, version = %plugin.info.version, file = %file.display(), "plugin loaded");
+        tracing::debug!(connector = %id, version = %plugin.info.version, file = %file.display(), "plugin loaded");
         self.plugins.insert(
             id.clone(),
             PluginEntry {

@@ -1,1 +1,122 @@
+//! Shared setup for the end-to-end tests: a temp data dir with a store, the wasm
+//! runtime, the built-in connectors, and helpers to connect mock providers.
 
+use std::path::PathBuf;
+
+use sluice::capabilities::http::{HttpClient, HttpLimits};
+use sluice::connect::{ConnectRequest, connect};
+use sluice::model::{Kind, Permissions};
+use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
+use sluice::runtime::{LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits};
+use sluice::scan::{KindReport, ScanOptions, scan_instance};
+use sluice::store::{Instance, RecordQuery, Secret, Store, StoredRecord};
+use sluice_mocks::GithubMock;
+
+/// A sluice "process" in a temp dir.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub runtime: Runtime,
+    pub registry: Registry,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Harness::with_limits(SandboxLimits::default()).await
+    }
+
+    pub async fn with_limits(limits: SandboxLimits) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let runtime = Runtime::new(
+            RuntimeConfig {
+                limits,
+                cache_dir: Some(dir.path().join("cache")),
+            },
+            HttpClient::new(HttpLimits::default()).unwrap(),
+        )
+        .unwrap();
+        let registry = Registry::load(&runtime, &dir.path().join("plugins")).await;
+        Harness {
+            dir,
+            store,
+            runtime,
+            registry,
+        }
+    }
+
+    pub fn github(&self) -> LoadedPlugin {
+        self.registry
+            .get("github")
+            .expect("built-in github")
+            .plugin
+            .clone()
+    }
+
+    /// Connect a GitHub instance to `mock` with `token`.
+    pub async fn connect_github(
+        &self,
+        mock: &GithubMock,
+        name: &str,
+        token: &str,
+    ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
+        connect(
+            &self.store,
+            &self.registry,
+            ConnectRequest {
+                connector: "github".into(),
+                name: name.into(),
+                config: [
+                    ("org".to_string(), mock.config().org.clone()),
+                    ("base_url".to_string(), mock.base_url()),
+                ]
+                .into(),
+                secrets: [("token".to_string(), Secret::new(token))].into(),
+                allow_private_network: true,
+            },
+        )
+        .await
+    }
+
+    pub async fn scan(&self, inst: &Instance, kinds: &[Kind], page_size: u32) -> Vec<KindReport> {
+        let opts = ScanOptions {
+            page_size,
+            ..Default::default()
+        };
+        let inst = self.store.instance(&inst.id).unwrap();
+        scan_instance(&self.store, &self.github(), &inst, kinds, &opts)
+            .await
+            .unwrap()
+    }
+
+    pub fn records(&self, inst: &Instance, kind: Kind, deleted: bool) -> Vec<StoredRecord> {
+        self.store
+            .records(
+                &inst.id,
+                kind,
+                &RecordQuery {
+                    limit: None,
+                    include_deleted: deleted,
+                },
+            )
+            .unwrap()
+    }
+
+    pub fn live(&self, inst: &Instance, kind: Kind) -> usize {
+        self.store.count(&inst.id, kind).unwrap().0 as usize
+    }
+}
+
+/// A test-only guest built by `host/build.rs` (e.g. `probe`).
+pub fn test_plugin(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(PLUGIN_BUILD_DIR).join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `../shared/fixtures` (or `SLUICE_FIXTURES_DIR`), when present.
+pub fn shared_fixtures() -> Option<PathBuf> {
+    let dir = std::env::var_os("SLUICE_FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+    dir.is_dir().then_some(dir)
+}

@@ -30,7 +30,10 @@ pub struct EgressPolicy {
 }
 
 /// Expand `{name}` placeholders in `template` from `config`.
-pub fn expand_template(template: &str, config: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn expand_template(
+    template: &str,
+    config: &BTreeMap<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -39,9 +42,9 @@ pub fn expand_template(template: &str, config: &BTreeMap<String, String>) -> Res
             .find('}')
             .ok_or_else(|| format!("unclosed `{{` in egress template `{template}`"))?;
         let name = &rest[start + 1..start + end];
-        let value = config.get(name).ok_or_else(|| {
-            format!("egress template `{template}` needs config field `{name}`")
-        })?;
+        let value = config
+            .get(name)
+            .ok_or_else(|| format!("egress template `{template}` needs config field `{name}`"))?;
         out.push_str(value.trim_end_matches('/'));
         rest = &rest[start + end + 1..];
     }
@@ -208,7 +211,10 @@ mod tests {
     fn templates_expand_over_config() {
         let p = EgressPolicy::from_templates(
             &["https://{domain}.okta.com".into(), "{base_url}".into()],
-            &cfg(&[("domain", "acme"), ("base_url", "https://ghe.acme.io/api/v3/")]),
+            &cfg(&[
+                ("domain", "acme"),
+                ("base_url", "https://ghe.acme.io/api/v3/"),
+            ]),
             false,
         )
         .unwrap();
@@ -216,8 +222,9 @@ mod tests {
             p.destinations(),
             vec!["https://acme.okta.com/", "https://ghe.acme.io/api/v3/"]
         );
-        let err = EgressPolicy::from_templates(&["https://{domain}.okta.com".into()], &cfg(&[]), false)
-            .unwrap_err();
+        let err =
+            EgressPolicy::from_templates(&["https://{domain}.okta.com".into()], &cfg(&[]), false)
+                .unwrap_err();
         assert!(err.contains("`domain`"), "{err}");
     }
 
@@ -243,15 +250,37 @@ mod tests {
     fn private_addresses_need_the_operator() {
         let conf = cfg(&[("base_url", "http://127.0.0.1:8080")]);
         let strict = EgressPolicy::from_templates(&["{base_url}".into()], &conf, false).unwrap();
-        let err = strict.check(&Url::parse("http://127.0.0.1:8080/x").unwrap()).unwrap_err();
+        let err = strict
+            .check(&Url::parse("http://127.0.0.1:8080/x").unwrap())
+            .unwrap_err();
         assert!(err.contains("--allow-private-network"), "{err}");
         let open = EgressPolicy::from_templates(&["{base_url}".into()], &conf, true).unwrap();
-        assert!(open.check(&Url::parse("http://127.0.0.1:8080/x").unwrap()).is_ok());
-        for ip in ["10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0"] {
-            assert!(!ip_allowed(ip.parse().unwrap(), false), "{ip} should be private");
+        assert!(
+            open.check(&Url::parse("http://127.0.0.1:8080/x").unwrap())
+                .is_ok()
+        );
+        for ip in [
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(
+                !ip_allowed(ip.parse().unwrap(), false),
+                "{ip} should be private"
+            );
         }
         for ip in ["140.82.112.3", "2606:50c0:8000::154"] {
-            assert!(ip_allowed(ip.parse().unwrap(), false), "{ip} should be public");
+            assert!(
+                ip_allowed(ip.parse().unwrap(), false),
+                "{ip} should be public"
+            );
         }
     }
 }

@@ -153,7 +153,9 @@ impl Resolve for PublicOnlyResolver {
                 .filter(|a| ip_allowed(a.ip(), false))
                 .collect();
             if addrs.is_empty() {
-                return Err(Box::new(PrivateAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(PrivateAddress(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })

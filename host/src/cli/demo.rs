@@ -67,7 +67,9 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     let mut mocks = Vec::new();
     for cfg in orgs {
         let (org, token) = (cfg.org.clone(), cfg.token.clone());
-        let mock = GithubMock::start(cfg).await.context("starting the mock GitHub")?;
+        let mock = GithubMock::start(cfg)
+            .await
+            .context("starting the mock GitHub")?;
         println!("mock GitHub for org `{org}` on {}", mock.base_url());
         let name = format!("github-{org}");
         let inst = match store.instance(&name) {
@@ -123,7 +125,13 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     store.flush()?;
 
     let (_, first) = &mocks[0];
-    for kind in [Kind::Users, Kind::Groups, Kind::Activities, Kind::AppPermissions, Kind::Findings] {
+    for kind in [
+        Kind::Users,
+        Kind::Groups,
+        Kind::Activities,
+        Kind::AppPermissions,
+        Kind::Findings,
+    ] {
         let rows = store.records(
             &first.id,
             kind,
@@ -133,15 +141,33 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             },
         )?;
         let (total, _) = store.count(&first.id, kind)?;
-        println!("\n{} {kind} in `{}` (first {}):", total, first.name, rows.len());
+        println!(
+            "\n{} {kind} in `{}` (first {}):",
+            total,
+            first.name,
+            rows.len()
+        );
         output::records(kind, &rows, false)?;
     }
 
     println!();
-    let mut t = Table::new(&["INSTANCE", "USERS", "GROUPS", "ACTIVITIES", "APP PERMISSIONS", "FINDINGS"]);
+    let mut t = Table::new(&[
+        "INSTANCE",
+        "USERS",
+        "GROUPS",
+        "ACTIVITIES",
+        "APP PERMISSIONS",
+        "FINDINGS",
+    ]);
     for (_, inst) in &mocks {
         let mut row = vec![inst.name.clone()];
-        for kind in [Kind::Users, Kind::Groups, Kind::Activities, Kind::AppPermissions, Kind::Findings] {
+        for kind in [
+            Kind::Users,
+            Kind::Groups,
+            Kind::Activities,
+            Kind::AppPermissions,
+            Kind::Findings,
+        ] {
             row.push(store.count(&inst.id, kind)?.0.to_string());
         }
         t.row(row);

@@ -25,7 +25,12 @@ use crate::store::{RecordQuery, Secret, Store};
 /// apps (GitHub, Okta, Microsoft 365, …), collect accounts, groups, activity, app grants
 /// and posture findings into one local store, and act on them.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "sluice",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -317,9 +322,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     bail!("connector `{}` does not support {k}", inst.connector);
                 }
             }
-            let reports =
-                scan_instance(&store, &entry.plugin, &inst, &kinds, &ScanOptions::default())
-                    .await?;
+            let reports = scan_instance(
+                &store,
+                &entry.plugin,
+                &inst,
+                &kinds,
+                &ScanOptions::default(),
+            )
+            .await?;
             store.flush()?;
             output::scan_reports(&inst.name, &reports, json)?;
             if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::model::{Kind, Permissions, Record, format_millis};
 use crate::registry::Registry;
 use crate::scan::KindReport;
-use crate::store::{Instance, InstanceStatus, StoredRecord, Store};
+use crate::store::{Instance, InstanceStatus, Store, StoredRecord};
 
 /// A plain text table with left-aligned columns.
 pub struct Table {
@@ -232,7 +232,14 @@ pub fn instances(store: &Store, json: bool) -> anyhow::Result<()> {
         println!("no instances; connect one with `sluice connect CONNECTOR --name NAME …`");
         return Ok(());
     }
-    let mut t = Table::new(&["NAME", "CONNECTOR", "STATUS", "USERS", "ACTIVITIES", "DETAIL"]);
+    let mut t = Table::new(&[
+        "NAME",
+        "CONNECTOR",
+        "STATUS",
+        "USERS",
+        "ACTIVITIES",
+        "DETAIL",
+    ]);
     for i in &all {
         let (users, _) = store.count(&i.id, Kind::Users)?;
         let (acts, _) = store.count(&i.id, Kind::Activities)?;
@@ -264,8 +271,15 @@ pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(&json!({ "instance": inst, "kinds": kinds, "recent_scans": runs }));
     }
-    println!("{} ({} {}, id {})", inst.name, inst.connector, inst.connector_version, inst.id);
-    println!("  status:   {} {}", inst.status.label(), status_detail(&inst.status));
+    println!(
+        "{} ({} {}, id {})",
+        inst.name, inst.connector, inst.connector_version, inst.id
+    );
+    println!(
+        "  status:   {} {}",
+        inst.status.label(),
+        status_detail(&inst.status)
+    );
     println!("  enabled:  {}", inst.enabled);
     println!("  created:  {}", format_millis(inst.created));
     for (k, v) in &inst.config {
@@ -286,7 +300,10 @@ pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
             kind.to_string(),
             v["records"].to_string(),
             v["deleted"].to_string(),
-            state.last_completed.map(format_millis).unwrap_or("-".into()),
+            state
+                .last_completed
+                .map(format_millis)
+                .unwrap_or("-".into()),
             state
                 .cursor
                 .as_deref()
@@ -298,7 +315,14 @@ pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
     t.print();
     if !runs.is_empty() {
         println!();
-        let mut t = Table::new(&["SCAN STARTED", "KIND", "PAGES", "RECORDS", "DELETED", "RESULT"]);
+        let mut t = Table::new(&[
+            "SCAN STARTED",
+            "KIND",
+            "PAGES",
+            "RECORDS",
+            "DELETED",
+            "RESULT",
+        ]);
         for r in runs {
             t.row(vec![
                 format_millis(r.started),
@@ -354,7 +378,15 @@ pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Resu
         return print_json(&arr);
     }
     let mut t = match kind {
-        Kind::Users => Table::new(&["ID", "LOGIN", "NAME / EMAIL", "STATUS", "ADMIN", "EXTERNAL", "ROLES"]),
+        Kind::Users => Table::new(&[
+            "ID",
+            "LOGIN",
+            "NAME / EMAIL",
+            "STATUS",
+            "ADMIN",
+            "EXTERNAL",
+            "ROLES",
+        ]),
         Kind::Groups => Table::new(&["ID", "NAME", "MEMBERS"]),
         Kind::Activities => Table::new(&["TIME", "KIND", "ACTOR", "ACTION", "TARGETS", "IP"]),
         Kind::Files => Table::new(&["ID", "NAME", "OWNER", "EXTERNAL", "PUBLIC"]),
@@ -367,13 +399,20 @@ pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Resu
             Record::User(u) => vec![
                 u.id.clone(),
                 opt(&u.login),
-                u.display_name.clone().or(u.email.clone()).unwrap_or("-".into()),
+                u.display_name
+                    .clone()
+                    .or(u.email.clone())
+                    .unwrap_or("-".into()),
                 format!("{:?}{gone}", u.status).to_lowercase(),
                 if u.is_admin { "yes" } else { "no" }.into(),
                 if u.is_external { "yes" } else { "no" }.into(),
                 u.roles.join(","),
             ],
-            Record::Group(g) => vec![g.id.clone(), format!("{}{gone}", g.name), g.members.len().to_string()],
+            Record::Group(g) => vec![
+                g.id.clone(),
+                format!("{}{gone}", g.name),
+                g.members.len().to_string(),
+            ],
             Record::Activity(a) => vec![
                 format_millis(a.time),
                 format!("{:?}", a.kind).to_lowercase(),

@@ -278,6 +278,7 @@ impl Runtime {
 
     fn compile_cached(&self, bytes: &[u8], sha256: &str) -> Result<Component, LoadError> {
         let engine = &self.inner.engine;
+        check_component_preamble(bytes)?;
         let Some(dir) = &self.inner.config.cache_dir else {
             return compile(engine, bytes);
         };
@@ -295,7 +296,9 @@ impl Runtime {
             #[allow(unsafe_code)]
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e:#}")
+                }
             }
         }
         let compiled = engine
@@ -342,10 +345,7 @@ impl Runtime {
             let guest = s.started.elapsed().saturating_sub(s.in_host);
             if guest > s.cpu_budget {
                 s.cpu_exceeded = true;
-                wasmtime::bail!(
-                    "plugin exceeded its CPU time budget of {:?}",
-                    s.cpu_budget
-                );
+                wasmtime::bail!("plugin exceeded its CPU time budget of {:?}", s.cpu_budget);
             }
             Ok(UpdateDeadline::Continue(1))
         });
@@ -354,25 +354,33 @@ impl Runtime {
 }
 
 fn first_line(e: &impl std::fmt::Display) -> String {
-    format!("{e:#}").lines().next().unwrap_or_default().to_string()
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
-    if !wasmparser_is_component(bytes) {
-        return Err(LoadError::NotAComponent(
-            if bytes.starts_with(b"\0asm") {
-                "this is a core wasm module; build a component (cargo build --target wasm32-wasip2)".into()
-            } else {
-                "the file does not start with the wasm magic number".into()
-            },
-        ));
-    }
+    check_component_preamble(bytes)?;
     Component::new(engine, bytes).map_err(|e| LoadError::NotAComponent(first_line(&e)))
 }
 
-/// A component's preamble is `\0asm` with layer 1 (version 0x0d, layer 0x01).
-fn wasmparser_is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [1, 0]
+/// Tell the common mistakes apart before the compiler's generic parse errors: a
+/// component's preamble is `\0asm`, a version, then layer 1 (a core module has layer 0).
+fn check_component_preamble(bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+        return Err(LoadError::NotAComponent(
+            "the file does not start with the wasm magic number".into(),
+        ));
+    }
+    if bytes[6..8] != [1, 0] {
+        return Err(LoadError::NotAComponent(
+            "this is a core wasm module; build a component (cargo build --target wasm32-wasip2)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -387,10 +395,7 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
 fn wit_version(engine: &Engine, component: &Component) -> Result<WitVersion, LoadError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let imports: Vec<String> = ty
-        .imports(engine)
-        .map(|(n, _)| n.to_string())
-        .collect();
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
     let ours = exports
         .iter()
         .find(|n| n.starts_with("sluice:connector/connector@"))
@@ -405,7 +410,10 @@ fn wit_version(engine: &Engine, component: &Component) -> Result<WitVersion, Loa
             ))
         })?;
     let version = ours.rsplit('@').next().unwrap_or_default();
-    for import in imports.iter().filter(|n| n.starts_with("sluice:connector/")) {
+    for import in imports
+        .iter()
+        .filter(|n| n.starts_with("sluice:connector/"))
+    {
         if !import.ends_with(&format!("@{version}")) {
             return Err(LoadError::UnsupportedWit(format!(
                 "mixed WIT versions: exports {ours} but imports {import}"
@@ -430,14 +438,12 @@ fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
     if !id_ok {
         return Err(format!("id `{}` must be lowercase [a-z0-9-]", info.id));
     }
-    if info.version.split('.').count() != 3
-        || !info
-            .version
-            .split(['.', '-', '+'])
-            .next()
-            .is_some_and(|major| major.parse::<u64>().is_ok())
-    {
-        return Err(format!("version `{}` is not semver (MAJOR.MINOR.PATCH)", info.version));
+    let core = info.version.split(['-', '+']).next().unwrap_or_default();
+    if core.split('.').count() != 3 || core.split('.').any(|n| n.parse::<u64>().is_err()) {
+        return Err(format!(
+            "version `{}` is not semver (MAJOR.MINOR.PATCH)",
+            info.version
+        ));
     }
     let mut names = std::collections::HashSet::new();
     for f in &info.config {
@@ -449,8 +455,16 @@ fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
     for name in secret_fields {
         match info.config.iter().find(|f| f.name == name) {
             Some(f) if f.secret => {}
-            Some(_) => return Err(format!("auth uses config field `{name}`, which is not marked secret")),
-            None => return Err(format!("auth uses config field `{name}`, which is not declared")),
+            Some(_) => {
+                return Err(format!(
+                    "auth uses config field `{name}`, which is not marked secret"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "auth uses config field `{name}`, which is not declared"
+                ));
+            }
         }
     }
     for t in &info.egress {
@@ -465,7 +479,11 @@ fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
                     return Err(format!("egress template `{t}` uses secret field `{name}`"));
                 }
                 Some(_) => {}
-                None => return Err(format!("egress template `{t}` uses undeclared field `{name}`")),
+                None => {
+                    return Err(format!(
+                        "egress template `{t}` uses undeclared field `{name}`"
+                    ));
+                }
             }
             rest = &rest[start + end + 1..];
         }

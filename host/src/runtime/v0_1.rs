@@ -52,7 +52,10 @@ fn wit_context(state: &CallState) -> wit::Context {
 }
 
 impl Pre {
-    async fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<generated::Plugin> {
+    async fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<generated::Plugin> {
         self.0.instantiate_async(store).await
     }
 

@@ -235,17 +235,20 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", data_dir.display())))?;
         let db_path = data_dir.join("db");
-        let db = sled::Config::new().path(&db_path).open().map_err(|e| match e {
-            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                StoreError::Locked {
-                    path: data_dir.to_path_buf(),
+        let db = sled::Config::new()
+            .path(&db_path)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked {
+                        path: data_dir.to_path_buf(),
+                    }
                 }
-            }
-            sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked {
-                path: data_dir.to_path_buf(),
-            },
-            other => other.into(),
-        })?;
+                sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked {
+                    path: data_dir.to_path_buf(),
+                },
+                other => other.into(),
+            })?;
         let secret_box = SecretBox::open(&data_dir.join("secret.key"))?;
         Ok(Store {
             instances: db.open_tree("instances")?,
@@ -272,18 +275,19 @@ impl Store {
     pub fn create_instance(&self, inst: &Instance, secrets: &Secrets) -> Result<(), StoreError> {
         let sealed = self.secret_box.seal(&inst.id, secrets)?;
         let value = to_json(inst)?;
-        (&self.instances, &self.names, &self.secrets_tree)
-            .transaction(|(instances, names, secrets_tree)| {
+        (&self.instances, &self.names, &self.secrets_tree).transaction(
+            |(instances, names, secrets_tree)| {
                 if names.get(inst.name.as_bytes())?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(StoreError::DuplicateName(
-                        inst.name.clone(),
-                    )));
+                    return Err(ConflictableTransactionError::Abort(
+                        StoreError::DuplicateName(inst.name.clone()),
+                    ));
                 }
                 names.insert(inst.name.as_bytes(), inst.id.as_bytes())?;
                 instances.insert(inst.id.as_bytes(), value.clone())?;
                 secrets_tree.insert(inst.id.as_bytes(), sealed.clone())?;
                 Ok(())
-            })?;
+            },
+        )?;
         Ok(())
     }
 
@@ -363,7 +367,12 @@ impl Store {
     pub fn remove_instance(&self, name_or_id: &str) -> Result<Instance, StoreError> {
         let inst = self.instance(name_or_id)?;
         let p = prefix(&[inst.id.as_bytes()]);
-        for tree in [&self.records, &self.activity_time, &self.scan_state, &self.runs] {
+        for tree in [
+            &self.records,
+            &self.activity_time,
+            &self.scan_state,
+            &self.runs,
+        ] {
             let mut batch = sled::Batch::default();
             for k in tree.scan_prefix(&p).keys() {
                 batch.remove(k?);
@@ -570,11 +579,7 @@ impl Store {
             let v = v?;
             // Cheap check without a full parse: the envelope starts with its flags.
             let r: StoredRecordFlags = from_json(&v)?;
-            if r.deleted {
-                deleted += 1
-            } else {
-                live += 1
-            }
+            if r.deleted { deleted += 1 } else { live += 1 }
         }
         Ok((live, deleted))
     }
@@ -598,7 +603,6 @@ pub fn new_instance_id() -> String {
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
 }
-
 
 #[cfg(test)]
 mod tests;

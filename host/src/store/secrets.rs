@@ -98,7 +98,11 @@ impl SecretBox {
         Ok(out)
     }
 
-    pub(crate) fn open_sealed(&self, instance_id: &str, bytes: &[u8]) -> Result<Secrets, StoreError> {
+    pub(crate) fn open_sealed(
+        &self,
+        instance_id: &str,
+        bytes: &[u8],
+    ) -> Result<Secrets, StoreError> {
         if bytes.len() < 12 {
             return Err(StoreError::Corrupt("sealed secrets too short".into()));
         }
@@ -151,7 +155,10 @@ mod tests {
         let mut s = Secrets::new();
         s.insert("token".into(), Secret::new("ghp_supersecret"));
         let sealed = sb.seal("i1", &s).unwrap();
-        assert!(!sealed.windows(6).any(|w| w == b"ghp_su"), "plaintext leaked");
+        assert!(
+            !sealed.windows(6).any(|w| w == b"ghp_su"),
+            "plaintext leaked"
+        );
         assert_eq!(sb.open_sealed("i1", &sealed).unwrap(), s);
         assert!(sb.open_sealed("i2", &sealed).is_err());
         // Reopening reads the same key.
@@ -160,7 +167,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -78,8 +78,12 @@ fn a_completed_snapshot_marks_missing_records_deleted_and_keeps_them() {
         generation: 1,
         ..Default::default()
     };
-    store.commit_page(i, Kind::Users, &[user("a"), user("b")], &gen1, false).unwrap();
-    store.commit_page(i, Kind::Users, &[user("c")], &gen1, true).unwrap();
+    store
+        .commit_page(i, Kind::Users, &[user("a"), user("b")], &gen1, false)
+        .unwrap();
+    store
+        .commit_page(i, Kind::Users, &[user("c")], &gen1, true)
+        .unwrap();
     assert_eq!(ids(&store, i, Kind::Users, false), ["a", "b", "c"]);
 
     // Generation 2 sees a and c (b left the org) over two pages.
@@ -87,10 +91,14 @@ fn a_completed_snapshot_marks_missing_records_deleted_and_keeps_them() {
         generation: 2,
         ..Default::default()
     };
-    store.commit_page(i, Kind::Users, &[user("a")], &gen2, false).unwrap();
+    store
+        .commit_page(i, Kind::Users, &[user("a")], &gen2, false)
+        .unwrap();
     // Mid-scan nothing is deleted yet: b might still come on a later page.
     assert!(ids(&store, i, Kind::Users, true).is_empty());
-    let deleted = store.commit_page(i, Kind::Users, &[user("c")], &gen2, true).unwrap();
+    let deleted = store
+        .commit_page(i, Kind::Users, &[user("c")], &gen2, true)
+        .unwrap();
     assert_eq!(deleted, 1);
     assert_eq!(ids(&store, i, Kind::Users, true), ["b"]);
     assert_eq!(ids(&store, i, Kind::Users, false), ["a", "c"]);
@@ -98,7 +106,14 @@ fn a_completed_snapshot_marks_missing_records_deleted_and_keeps_them() {
 
     // b comes back: live again, first_seen kept.
     let first_seen_b = store
-        .records(i, Kind::Users, &RecordQuery { limit: None, include_deleted: true })
+        .records(
+            i,
+            Kind::Users,
+            &RecordQuery {
+                limit: None,
+                include_deleted: true,
+            },
+        )
         .unwrap()
         .into_iter()
         .find(|r| r.record.id() == "b")
@@ -109,7 +124,13 @@ fn a_completed_snapshot_marks_missing_records_deleted_and_keeps_them() {
         ..Default::default()
     };
     store
-        .commit_page(i, Kind::Users, &[user("a"), user("b"), user("c")], &gen3, true)
+        .commit_page(
+            i,
+            Kind::Users,
+            &[user("a"), user("b"), user("c")],
+            &gen3,
+            true,
+        )
         .unwrap();
     let b = store
         .records(i, Kind::Users, &RecordQuery::default())
@@ -132,7 +153,13 @@ fn a_page_and_its_cursor_are_saved_together() {
         ..Default::default()
     };
     store
-        .commit_page("i", Kind::Activities, &[activity("e1", 10), activity("e2", 20)], &state, false)
+        .commit_page(
+            "i",
+            Kind::Activities,
+            &[activity("e1", 10), activity("e2", 20)],
+            &state,
+            false,
+        )
         .unwrap();
     drop(store);
     let store = Store::open(dir.path()).unwrap();
@@ -146,11 +173,23 @@ fn activities_list_newest_first_and_overlaps_are_idempotent() {
     let store = Store::open(dir.path()).unwrap();
     let st = ScanState::default();
     store
-        .commit_page("i", Kind::Activities, &[activity("old", 1), activity("mid", 5)], &st, false)
+        .commit_page(
+            "i",
+            Kind::Activities,
+            &[activity("old", 1), activity("mid", 5)],
+            &st,
+            false,
+        )
         .unwrap();
     // The next run re-reads an overlap window.
     store
-        .commit_page("i", Kind::Activities, &[activity("mid", 5), activity("new", 9)], &st, false)
+        .commit_page(
+            "i",
+            Kind::Activities,
+            &[activity("mid", 5), activity("new", 9)],
+            &st,
+            false,
+        )
         .unwrap();
     // Another instance's events never mix in.
     store
@@ -164,7 +203,14 @@ fn activities_list_newest_first_and_overlaps_are_idempotent() {
         .collect();
     assert_eq!(got, ["new", "mid", "old"]);
     let limited = store
-        .records("i", Kind::Activities, &RecordQuery { limit: Some(1), include_deleted: false })
+        .records(
+            "i",
+            Kind::Activities,
+            &RecordQuery {
+                limit: Some(1),
+                include_deleted: false,
+            },
+        )
         .unwrap();
     assert_eq!(limited.len(), 1);
 }
@@ -185,10 +231,19 @@ fn instances_have_unique_names_and_removal_takes_everything() {
     assert_eq!(store.instance("acme").unwrap().id, a.id);
     assert_eq!(store.secrets(&a.id).unwrap(), secrets);
     store
-        .commit_page(&a.id, Kind::Users, &[user("u")], &ScanState::default(), false)
+        .commit_page(
+            &a.id,
+            Kind::Users,
+            &[user("u")],
+            &ScanState::default(),
+            false,
+        )
         .unwrap();
     store.remove_instance("acme").unwrap();
-    assert!(matches!(store.instance("acme"), Err(StoreError::UnknownInstance(_))));
+    assert!(matches!(
+        store.instance("acme"),
+        Err(StoreError::UnknownInstance(_))
+    ));
     assert_eq!(store.count(&a.id, Kind::Users).unwrap(), (0, 0));
     assert!(store.secrets(&a.id).unwrap().is_empty());
     // The secret never hits the disk in the clear.
@@ -197,7 +252,11 @@ fn instances_have_unique_names_and_removal_takes_everything() {
         let path = entry.unwrap().path();
         if path.is_file() {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(!bytes.windows(12).any(|w| w == b"s3cret-value"), "{}", path.display());
+            assert!(
+                !bytes.windows(12).any(|w| w == b"s3cret-value"),
+                "{}",
+                path.display()
+            );
         }
     }
 }

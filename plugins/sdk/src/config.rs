@@ -5,12 +5,11 @@
 //! domains, base URLs. Missing or malformed values become `invalid-config` errors that
 //! name the field, which is what the operator has to fix.
 
-use crate::bindings::sluice::connector::config as host;
 use crate::bindings::sluice::connector::types::ConnectorError;
 
 /// The value of config field `name`, trimmed; none when unset or blank.
 pub fn get(name: &str) -> Option<String> {
-    host::get(name)
+    crate::imports::config_get(name)
         .map(|value| value.trim().to_owned())
         .filter(|value| !value.is_empty())
 }

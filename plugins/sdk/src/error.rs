@@ -65,9 +65,9 @@ impl From<HttpError> for ConnectorError {
             HttpError::Timeout => Self::Upstream("request timed out".into()),
             HttpError::Connection(reason) => Self::Upstream(format!("connection failed: {reason}")),
             HttpError::RateLimited(retry_after) => Self::RateLimited(retry_after),
-            HttpError::TooLarge(cap) => {
-                Self::Upstream(format!("response larger than the host's cap of {cap} bytes"))
-            }
+            HttpError::TooLarge(cap) => Self::Upstream(format!(
+                "response larger than the host's cap of {cap} bytes"
+            )),
         }
     }
 }

@@ -71,11 +71,10 @@ pub fn delete(url: impl Into<String>) -> Request {
     request(Method::Delete, url)
 }
 
-/// Percent-encodes `text` for use as one URL path segment or query component.
+/// Percent-encodes `text` for use in a query component (see [`path_segment`] for paths).
 ///
-/// Everything except RFC 3986 unreserved characters is encoded, so a value taken from
-/// an operator (an action target, an org name) can never add path segments or query
-/// parameters of its own.
+/// Everything except RFC 3986 unreserved characters is encoded, so a value can never
+/// add path segments or query parameters of its own.
 pub fn encode_component(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
@@ -89,8 +88,22 @@ pub fn encode_component(text: &str) -> String {
     encoded
 }
 
+/// `text` percent-encoded as one URL path segment, or none if it cannot be one.
+///
+/// Empty, `.` and `..` are refused: URL parsers resolve dot segments (even
+/// percent-encoded ones), so a target of `..` would turn
+/// `DELETE /orgs/acme/outside_collaborators/..` into `DELETE /orgs/acme`. Use this for
+/// every path segment that comes from config, an action target or provider data.
+pub fn path_segment(text: &str) -> Option<String> {
+    match text {
+        "" | "." | ".." => None,
+        _ => Some(encode_component(text)),
+    }
+}
+
 /// A request being built; send it with [`Request::send`].
 #[derive(Debug, Clone)]
+#[must_use = "a request does nothing until `.send()`"]
 pub struct Request {
     /// HTTP method.
     method: Method,
@@ -172,9 +185,7 @@ impl Request {
             headers: self.headers,
             body: self.body,
         };
-        host::send(&request)
-            .map(Response::from)
-            .map_err(ConnectorError::from)
+        crate::imports::send(request).map_err(ConnectorError::from)
     }
 }
 
@@ -419,13 +430,20 @@ mod tests {
             "https://api.example.com/orgs/acme/audit-log?include=all\
              &phrase=created%3A%3E%3D2024-01-01T00%3A00%3A00Z&per_page=100"
         );
-        assert_eq!(get("https://x.test/a").query("q", "a b").url(), "https://x.test/a?q=a%20b");
+        assert_eq!(
+            get("https://x.test/a").query("q", "a b").url(),
+            "https://x.test/a?q=a%20b"
+        );
     }
 
     #[test]
     fn path_segments_cannot_escape() {
         assert_eq!(encode_component("../admin?x=1"), "..%2Fadmin%3Fx%3D1");
         assert_eq!(encode_component("octo-cat_1.x~"), "octo-cat_1.x~");
+        assert_eq!(path_segment("a/b").as_deref(), Some("a%2Fb"));
+        assert_eq!(path_segment(".."), None);
+        assert_eq!(path_segment("."), None);
+        assert_eq!(path_segment(""), None);
     }
 
     #[test]
@@ -457,17 +475,31 @@ mod tests {
         let bad_token = response(401, &[], r#"{"message":"Bad credentials"}"#);
         assert_eq!(
             bad_token.error_for_status(),
-            Err(ConnectorError::Unauthorized("HTTP 401: Bad credentials".into()))
+            Err(ConnectorError::Unauthorized(
+                "HTTP 401: Bad credentials".into()
+            ))
         );
-        let okta = response(401, &[], r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided"}"#);
+        let okta = response(
+            401,
+            &[],
+            r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided"}"#,
+        );
         assert_eq!(
             okta.error_for_status(),
-            Err(ConnectorError::Unauthorized("HTTP 401: Invalid token provided".into()))
+            Err(ConnectorError::Unauthorized(
+                "HTTP 401: Invalid token provided".into()
+            ))
         );
-        let graph = response(403, &[], r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}"#);
+        let graph = response(
+            403,
+            &[],
+            r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}"#,
+        );
         assert_eq!(
             graph.error_for_status(),
-            Err(ConnectorError::Forbidden("HTTP 403: Insufficient privileges".into()))
+            Err(ConnectorError::Forbidden(
+                "HTTP 403: Insufficient privileges".into()
+            ))
         );
         assert!(matches!(
             response(404, &[], "").error_for_status(),
@@ -491,13 +523,18 @@ mod tests {
             Err(ConnectorError::RateLimited(Some(30)))
         );
         assert_eq!(
-            response(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "").error_for_status(),
+            response(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "")
+                .error_for_status(),
             Err(ConnectorError::RateLimited(None))
         );
         // GitHub's primary limit: 403 with the remaining budget at zero.
         assert_eq!(
-            response(403, &[("x-ratelimit-remaining", "0")], r#"{"message":"API rate limit exceeded"}"#)
-                .error_for_status(),
+            response(
+                403,
+                &[("x-ratelimit-remaining", "0")],
+                r#"{"message":"API rate limit exceeded"}"#
+            )
+            .error_for_status(),
             Err(ConnectorError::RateLimited(None))
         );
         assert_eq!(
@@ -510,7 +547,12 @@ mod tests {
             Err(ConnectorError::RateLimited(Some(60)))
         );
         assert_eq!(
-            response(403, &[], r#"{"message":"You have exceeded a secondary rate limit."}"#).error_for_status(),
+            response(
+                403,
+                &[],
+                r#"{"message":"You have exceeded a secondary rate limit."}"#
+            )
+            .error_for_status(),
             Err(ConnectorError::RateLimited(None))
         );
         assert!(matches!(
@@ -527,7 +569,10 @@ mod tests {
         let ConnectorError::Upstream(message) = error else {
             panic!("expected upstream, got {error:?}")
         };
-        assert!(message.contains("<!DOCTYPE html> <html>maintenance</html>"), "{message}");
+        assert!(
+            message.contains("<!DOCTYPE html> <html>maintenance</html>"),
+            "{message}"
+        );
         let long = "x".repeat(1000);
         let ConnectorError::Upstream(message) = response(200, &[], &long).json_value().unwrap_err()
         else {

@@ -79,6 +79,32 @@ pub fn strings_at(value: &Value, path: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Maps provider items to records, skipping (with a warning in the host's log) items
+/// `map` rejects, typically for lacking an id: one malformed item should not fail a
+/// page, and a record without an id could not be stored anyway.
+pub fn map_items<T>(
+    items: &[Value],
+    what: &str,
+    mut map: impl FnMut(&Value) -> Option<T>,
+) -> Vec<T> {
+    let mut skipped = 0_usize;
+    let records = items
+        .iter()
+        .filter_map(|item| {
+            let record = map(item);
+            skipped += usize::from(record.is_none());
+            record
+        })
+        .collect();
+    if skipped > 0 {
+        crate::log::warn(format_args!(
+            "skipped {skipped} of {} {what} without the fields a record needs",
+            items.len()
+        ));
+    }
+    records
+}
+
 /// The provider's JSON as compact text, for a record's `raw` field.
 pub fn raw(value: &Value) -> String {
     value.to_string()

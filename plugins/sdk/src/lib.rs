@@ -9,7 +9,9 @@
 //!   that maps HTTP statuses to typed [`ConnectorError`]s;
 //! - [`pagination`]: `Link` headers, next-URL-in-body and opaque cursors;
 //! - [`json`] and [`time`]: reading fields out of provider JSON, timestamps included;
-//! - [`config`] and [`log`]: the instance's non-secret config, and the host's log.
+//! - [`config`] and [`log`]: the instance's non-secret config, and the host's log;
+//! - `testing` (native builds only): a fake host so `cargo test` can run a connector's
+//!   paging logic against recorded responses.
 //!
 //! # Writing a connector
 //!
@@ -38,9 +40,12 @@
 pub mod config;
 pub mod error;
 pub mod http;
+mod imports;
 pub mod json;
 pub mod log;
 pub mod pagination;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod time;
 
 /// Generated bindings for world `plugin` of `sluice:connector@0.1.0`.

@@ -6,7 +6,8 @@
 
 use std::fmt::Display;
 
-use crate::bindings::sluice::connector::log::{Level, log};
+use crate::bindings::sluice::connector::log::Level;
+use crate::imports::log;
 
 /// Very detailed tracing.
 pub fn trace(message: impl Display) {

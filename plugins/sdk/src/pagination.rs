@@ -190,8 +190,15 @@ mod tests {
         let response = Response::new(
             200,
             vec![
-                ("link".into(), r#"<https://acme.okta.com/api/v1/users?limit=200>; rel="self""#.into()),
-                ("link".into(), r#"<https://acme.okta.com/api/v1/users?after=a,b&limit=200>; rel="next""#.into()),
+                (
+                    "link".into(),
+                    r#"<https://acme.okta.com/api/v1/users?limit=200>; rel="self""#.into(),
+                ),
+                (
+                    "link".into(),
+                    r#"<https://acme.okta.com/api/v1/users?after=a,b&limit=200>; rel="next""#
+                        .into(),
+                ),
             ],
             "[]",
         );

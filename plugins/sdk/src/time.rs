@@ -41,10 +41,16 @@ mod tests {
         assert_eq!(parse("1970-01-01T00:00:01Z"), Some(1_000));
         assert_eq!(parse("2011-01-26T19:06:43Z"), Some(1_296_068_803_000));
         // GitHub installations: fraction and a negative offset.
-        assert_eq!(parse("2017-05-16T08:47:09.000-07:00"), Some(1_494_949_629_000));
+        assert_eq!(
+            parse("2017-05-16T08:47:09.000-07:00"),
+            Some(1_494_949_629_000)
+        );
         assert_eq!(parse("2017-05-16 15:47:09.5Z"), Some(1_494_949_629_500));
         // Salesforce: offset without a colon.
-        assert_eq!(parse("2013-05-14T19:35:01.000+0000"), Some(1_368_560_101_000));
+        assert_eq!(
+            parse("2013-05-14T19:35:01.000+0000"),
+            Some(1_368_560_101_000)
+        );
         assert_eq!(parse("2013-05-14T19:35:01"), Some(1_368_560_101_000));
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse(""), None);
@@ -52,8 +58,14 @@ mod tests {
 
     #[test]
     fn formats_utc_whole_seconds() {
-        assert_eq!(to_rfc3339(1_704_067_200_000).as_deref(), Some("2024-01-01T00:00:00Z"));
-        assert_eq!(to_rfc3339(1_606_929_874_512).as_deref(), Some("2020-12-02T17:24:34Z"));
+        assert_eq!(
+            to_rfc3339(1_704_067_200_000).as_deref(),
+            Some("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            to_rfc3339(1_606_929_874_512).as_deref(),
+            Some("2020-12-02T17:24:34Z")
+        );
         assert_eq!(to_rfc3339(i64::MAX), None);
     }
 }

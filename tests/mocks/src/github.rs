@@ -43,7 +43,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::faults::{FaultPlan, Faults, RateBudget};
 use crate::server::{MockServer, RequestRecord};
@@ -51,6 +51,11 @@ use crate::server::{MockServer, RequestRecord};
 use audit::AuditLog;
 use fixtures::Fixtures;
 use model::OrgState;
+
+/// 2024-01-01T00:00:00Z in milliseconds since the epoch: the anchor of the generated
+/// dates (accounts, installations, credential authorizations), and a fixed
+/// [`GithubMockConfig::audit_start`] for tests that assert exact audit times.
+pub const GITHUB_MOCK_EPOCH_MS: i64 = 1_704_067_200_000;
 
 /// What the mock organisation looks like and how the API behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +74,15 @@ pub struct GithubMockConfig {
     pub teams: usize,
     /// Members per team, drawn in turn from admins then members (capped at their number).
     pub members_per_team: usize,
-    /// Audit events at start, one per second from 2024-01-01T00:00:00Z.
+    /// Audit events at start, one per second from [`audit_start`](Self::audit_start).
     pub audit_events: usize,
+    /// `@timestamp` of audit event 0, in milliseconds since the epoch. `None` (the
+    /// default) places the log relative to when the mock starts: event 0 at that moment,
+    /// floored to a whole second, minus `audit_events` seconds minus one hour. So a scan
+    /// looking back a few days sees every event, and events added later with
+    /// [`GithubMock::add_audit_events`] follow on one second apart. `Some(ms)` pins the
+    /// log, e.g. at [`GITHUB_MOCK_EPOCH_MS`], for tests asserting exact times.
+    pub audit_start: Option<i64>,
     /// SAML SSO credential authorizations (served only when `saml_sso`).
     pub credential_authorizations: usize,
     /// GitHub App installations.
@@ -105,6 +117,7 @@ impl Default for GithubMockConfig {
             teams: 4,
             members_per_team: 3,
             audit_events: 250,
+            audit_start: None,
             credential_authorizations: 3,
             installations: 2,
             two_factor_required: false,
@@ -161,6 +174,8 @@ pub struct GithubMock {
 #[derive(Debug)]
 pub(crate) struct Shared {
     config: GithubMockConfig,
+    /// The only token accepted now: `config.token` until [`GithubMock::set_token`].
+    token: Mutex<String>,
     /// Members, teams, grants and the audit log's length: what tests change.
     state: Mutex<OrgState>,
     /// Event generator over the roster as first generated.
@@ -183,6 +198,14 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The token requests must present now.
+    fn token(&self) -> String {
+        self.token
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// An id in the shape of GitHub's `x-github-request-id` (`XXXX:XXXX:XXXXXX:XXXXXX:XXXXXXXX`).
     fn next_request_id(&self) -> String {
         let n = self.requests_seen.fetch_add(1, Ordering::Relaxed) + 1;
@@ -200,6 +223,26 @@ impl Shared {
 
 const HOUR: Duration = Duration::from_secs(3_600);
 
+/// Where audit event 0 goes when [`GithubMockConfig::audit_start`] is `None`: `now`
+/// (ms since the epoch) floored to a whole second, minus one second per initial event,
+/// minus an hour.
+fn default_audit_start(now_ms: i64, audit_events: usize) -> i64 {
+    let events_ms = i64::try_from(audit_events)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000);
+    (now_ms - now_ms.rem_euclid(1_000))
+        .saturating_sub(events_ms)
+        .saturating_sub(3_600_000)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
 impl GithubMock {
     /// Binds `127.0.0.1:0` and serves on the current tokio runtime. Fails if the
     /// listener cannot be bound or a fixture file cannot be read or parsed.
@@ -209,9 +252,18 @@ impl GithubMock {
             .as_deref()
             .map(Fixtures::load)
             .transpose()?;
+        let audit_start = config
+            .audit_start
+            .unwrap_or_else(|| default_audit_start(now_ms(), config.audit_events));
         let shared = Arc::new(Shared {
+            token: Mutex::new(config.token.clone()),
             state: Mutex::new(OrgState::generate(&config)),
-            audit: AuditLog::new(&config.org, model::roster(&config), config.teams),
+            audit: AuditLog::new(
+                &config.org,
+                model::roster(&config),
+                config.teams,
+                audit_start,
+            ),
             fixtures,
             budget: RateBudget::new(config.rate_limit_per_hour, HOUR),
             anonymous_budget: RateBudget::new(60, HOUR),
@@ -233,14 +285,37 @@ impl GithubMock {
         self.server.addr()
     }
 
-    /// The configuration the mock was started with.
+    /// The configuration the mock was started with (its `token` stays the starting
+    /// one after [`set_token`](Self::set_token)).
     pub fn config(&self) -> &GithubMockConfig {
         &self.shared.config
+    }
+
+    /// From now on only `token` is accepted, as when the old token is revoked or
+    /// rotated: requests with any other answer 401 `Bad credentials`.
+    pub fn set_token(&self, token: &str) {
+        *self
+            .shared
+            .token
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token.to_owned();
     }
 
     /// Appends `n` events, each one second after the newest so far.
     pub fn add_audit_events(&self, n: usize) {
         self.shared.state().audit_len += n;
+    }
+
+    /// The `_document_id` of every audit event in the log now, oldest first: what
+    /// `include=all` lists in all (in fixtures mode, the example's events in file order).
+    pub fn audit_event_ids(&self) -> Vec<String> {
+        match &self.shared.fixtures {
+            Some(fixtures) => fixtures.audit_document_ids.clone(),
+            None => self
+                .shared
+                .audit
+                .document_ids(self.shared.state().audit_len),
+        }
     }
 
     /// Removes an admin or member (and their team memberships); false if no such member
@@ -338,4 +413,22 @@ impl GithubMock {
 
 fn logins(people: &[model::Person]) -> Vec<String> {
     people.iter().map(|p| p.login.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_audit_start_is_an_hour_and_the_events_before_now_in_whole_seconds() {
+        let now = GITHUB_MOCK_EPOCH_MS + 86_400_000 + 123;
+        assert_eq!(
+            default_audit_start(now, 250),
+            GITHUB_MOCK_EPOCH_MS + 86_400_000 - 250_000 - 3_600_000
+        );
+        assert!(
+            default_audit_start(now, usize::MAX) < 0,
+            "saturates, no overflow"
+        );
+    }
 }

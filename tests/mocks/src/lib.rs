@@ -28,5 +28,5 @@ pub mod github;
 mod server;
 
 pub use faults::Faults;
-pub use github::{Expected, GithubMock, GithubMockConfig};
+pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
 pub use server::RequestRecord;

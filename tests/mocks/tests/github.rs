@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use sluice_mocks::{Faults, GithubMock, GithubMockConfig};
+use sluice_mocks::{Faults, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
 
 const TOKEN: &str = "ghp_mock_token";
 
@@ -48,6 +48,31 @@ fn logins(body: &Value) -> Vec<String> {
         .iter()
         .map(|user| user["login"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The default config with the audit log pinned at 2024-01-01T00:00:00Z, for tests that
+/// assert exact event times.
+fn pinned_audit() -> GithubMockConfig {
+    GithubMockConfig {
+        audit_start: Some(GITHUB_MOCK_EPOCH_MS),
+        ..GithubMockConfig::default()
+    }
+}
+
+/// Every event `url` leads to, following `next` links.
+async fn all_events(url: String) -> Vec<Value> {
+    let mut url = url;
+    let mut events = Vec::new();
+    loop {
+        let response = get(&url).await;
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let next = link(&response, "next");
+        events.extend(json(response).await.as_array().unwrap().clone());
+        match next {
+            Some(next) => url = next,
+            None => return events,
+        }
+    }
 }
 
 fn now_epoch() -> u64 {
@@ -154,7 +179,7 @@ async fn links_follow_the_host_header_and_per_page_is_clamped() {
 
 #[tokio::test]
 async fn audit_cursors_reach_every_event_exactly_once_in_ascending_order() {
-    let github = start(GithubMockConfig::default()).await;
+    let github = start(pinned_audit()).await;
     let mut url = format!(
         "{}/orgs/acme/audit-log?include=all&order=asc&per_page=100",
         github.base_url()
@@ -179,6 +204,11 @@ async fn audit_cursors_reach_every_event_exactly_once_in_ascending_order() {
         }
     }
     assert_eq!(timestamps.len(), github.expected().audit_events);
+    let listed: HashSet<String> = github.audit_event_ids().into_iter().collect();
+    assert_eq!(
+        listed, ids,
+        "audit_event_ids lists what include=all returns"
+    );
     assert!(timestamps.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(timestamps[0], 1_704_067_200_000, "2024-01-01T00:00:00Z");
     assert_eq!(github.requests().len(), 3);
@@ -243,27 +273,13 @@ async fn audit_log_defaults_to_newest_first_web_events_and_pages_back_with_befor
 
 #[tokio::test]
 async fn phrase_created_qualifiers_filter_events() {
-    let github = start(GithubMockConfig::default()).await;
+    let github = start(pinned_audit()).await;
     let count = |phrase: &'static str| {
-        let url = format!(
+        all_events(format!(
             "{}/orgs/acme/audit-log?include=all&per_page=100&phrase={}",
             github.base_url(),
             phrase
-        );
-        async move {
-            let mut url = url;
-            let mut events = Vec::new();
-            loop {
-                let response = get(&url).await;
-                assert_eq!(response.status(), StatusCode::OK, "{phrase}");
-                let next = link(&response, "next");
-                events.extend(json(response).await.as_array().unwrap().clone());
-                match next {
-                    Some(next) => url = next,
-                    None => return events,
-                }
-            }
-        }
+        ))
     };
     // Event i is at 00:00:00 + i seconds; 00:01:40 is event 100.
     let since = count("created%3A%3E%3D2024-01-01T00%3A01%3A40Z").await;
@@ -289,6 +305,76 @@ async fn phrase_created_qualifiers_filter_events() {
     ))
     .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn default_audit_log_ends_just_before_the_mock_started() {
+    let before_start = now_epoch() as i64 * 1_000;
+    let github = start(GithubMockConfig::default()).await;
+    let base = github.base_url();
+    let now = now_epoch() as i64 * 1_000 + 1_000;
+    let day = 86_400_000;
+    let events = all_events(format!(
+        "{base}/orgs/acme/audit-log?include=all&order=asc&per_page=100"
+    ))
+    .await;
+    assert_eq!(events.len(), 250);
+    let stamps: Vec<i64> = events
+        .iter()
+        .map(|e| e["@timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(
+        stamps.iter().all(|&at| at > now - day && at < now),
+        "{stamps:?}"
+    );
+    assert!(stamps.windows(2).all(|w| w[1] - w[0] == 1_000));
+    assert_eq!(stamps[0] % 1_000, 0, "whole seconds");
+    assert!(
+        *stamps.last().unwrap() < before_start - 3_500_000,
+        "an hour before start"
+    );
+
+    // A host looking back 90 days, by date or by time, sees every event.
+    let since = chrono::DateTime::from_timestamp_millis(now - 90 * day).unwrap();
+    for bound in [
+        since.format("%Y-%m-%d").to_string(),
+        since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    ] {
+        let url = format!(
+            "{base}/orgs/acme/audit-log?include=all&per_page=100&phrase=created%3A%3E%3D{bound}"
+        );
+        assert_eq!(all_events(url).await.len(), 250, "created:>={bound}");
+    }
+
+    // Events added later are newer, still one second apart.
+    github.add_audit_events(3);
+    let newest = all_events(format!("{base}/orgs/acme/audit-log?include=all&per_page=3")).await;
+    assert_eq!(newest.len(), 253);
+    let top: Vec<i64> = newest[..4]
+        .iter()
+        .map(|e| e["@timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(top[3], *stamps.last().unwrap());
+    assert!(top.windows(2).all(|w| w[0] - w[1] == 1_000), "{top:?}");
+    assert_eq!(github.audit_event_ids().len(), 253);
+}
+
+#[tokio::test]
+async fn set_token_refuses_the_old_token() {
+    let github = start(GithubMockConfig::default()).await;
+    let url = format!("{}/orgs/acme/teams", github.base_url());
+    assert_eq!(get(&url).await.status(), StatusCode::OK);
+    github.set_token("ghp_rotated");
+    let old = get(&url).await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json(old).await["message"], "Bad credentials");
+    let rotated = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("ghp_rotated")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -519,12 +605,20 @@ async fn deletes_remove_and_are_recorded_as_writes() {
 
 #[tokio::test]
 async fn fixtures_mode_serves_githubs_examples_verbatim() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/github");
-    assert!(
-        dir.is_dir(),
-        "shared fixtures expected beside the repository at {}",
-        dir.display()
+    // `SLUICE_FIXTURES_DIR` is the fixtures root (holding `github/`); otherwise the
+    // shared folder beside the repository. Machines without it skip this test.
+    let root = std::env::var_os("SLUICE_FIXTURES_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
+        PathBuf::from,
     );
+    let dir = root.join("github");
+    if !dir.is_dir() {
+        eprintln!(
+            "skipping fixtures mode: no GitHub fixtures at {} (set SLUICE_FIXTURES_DIR)",
+            dir.display()
+        );
+        return;
+    }
     let github = start(GithubMockConfig {
         fixtures_dir: Some(dir.clone()),
         ..GithubMockConfig::default()
@@ -566,6 +660,7 @@ async fn fixtures_mode_serves_githubs_examples_verbatim() {
     let expected = github.expected();
     assert_eq!((expected.users, expected.audit_events), (1, 3));
     assert_eq!(expected.app_permissions, 5 + 1);
+    assert_eq!(github.audit_event_ids().len(), 3);
 }
 
 #[tokio::test]
@@ -581,4 +676,10 @@ async fn dropping_the_mock_stops_the_server() {
     })
     .await;
     assert!(stopped.is_ok(), "listener still accepting after drop");
+}
+
+#[test]
+fn the_mock_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<GithubMock>();
 }

@@ -1,11 +1,14 @@
 //! The organisation audit log: generated events, the `phrase` search syntax and
 //! GitHub's cursor paging (`after` / `before` from the `Link` header).
 //!
-//! Event *i* happens at 2024-01-01T00:00:00Z + *i* seconds and is derived from *i*
-//! alone, so the log can hold hundreds of thousands of events without storing them and
-//! appending events never changes earlier ones. Cursors encode the event's timestamp
+//! Event *i* happens at the log's anchor ([`GithubMockConfig::audit_start`]) + *i*
+//! seconds and is otherwise derived from *i* alone, so the log can hold hundreds of
+//! thousands of events without storing them and appending events never changes earlier
+//! ones. Cursors encode the event's timestamp
 //! and `_document_id` (as GitHub's opaque cursors do), so a cursor stays valid while
 //! the log grows and works in either `order`.
+//!
+//! [`GithubMockConfig::audit_start`]: super::GithubMockConfig::audit_start
 
 use std::ops::Range;
 
@@ -14,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, TimeDelta};
 use serde_json::{Map, Value, json};
 
-use super::model::{BASE_TIME_MS, ORG_ID, Person, pick, splitmix64};
+use super::model::{ORG_ID, Person, pick, splitmix64};
 use crate::server::RequestUrl;
 
 /// Milliseconds between consecutive events.
@@ -53,6 +56,8 @@ pub(crate) struct AuditLog {
     /// The roster's admins, who act in administrative events.
     admins: Vec<Person>,
     teams: usize,
+    /// `@timestamp` of event 0, in milliseconds since the epoch.
+    start_ms: i64,
 }
 
 /// The fields a search can match without building the whole JSON body.
@@ -68,13 +73,45 @@ struct Facts {
 }
 
 impl AuditLog {
-    pub(crate) fn new(org: &str, roster: Vec<Person>, teams: usize) -> AuditLog {
+    /// A log whose event 0 happens at `start_ms` (milliseconds since the epoch).
+    pub(crate) fn new(org: &str, roster: Vec<Person>, teams: usize, start_ms: i64) -> AuditLog {
         AuditLog {
             org: org.to_owned(),
             admins: roster.iter().filter(|p| p.admin).cloned().collect(),
             roster,
             teams,
+            start_ms,
         }
+    }
+
+    /// `@timestamp` of event `index`.
+    fn timestamp_ms(&self, index: usize) -> i64 {
+        self.start_ms
+            .saturating_add((index as i64).saturating_mul(SPACING_MS))
+    }
+
+    /// The first event index (capped at `len`) whose timestamp is at or after `ms`.
+    fn first_index_at_or_after(&self, ms: i64, len: usize) -> usize {
+        if ms <= self.start_ms {
+            return 0;
+        }
+        let offset = ms.saturating_sub(self.start_ms);
+        let index = offset.div_euclid(SPACING_MS) + i64::from(offset.rem_euclid(SPACING_MS) != 0);
+        usize::try_from(index).map_or(len, |index| index.min(len))
+    }
+
+    /// The opaque cursor of event `index`: URL-safe base64 of `<@timestamp>|<_document_id>`.
+    fn cursor(&self, index: usize) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}",
+            self.timestamp_ms(index),
+            document_id(index)
+        ))
+    }
+
+    /// The `_document_id` of each of the first `len` events, oldest first.
+    pub(crate) fn document_ids(&self, len: usize) -> Vec<String> {
+        (0..len).map(document_id).collect()
     }
 
     fn facts(&self, index: usize) -> Facts {
@@ -100,7 +137,7 @@ impl AuditLog {
     pub(crate) fn event_json(&self, index: usize) -> Value {
         let facts = self.facts(index);
         let org = &self.org;
-        let at = timestamp_ms(index);
+        let at = self.timestamp_ms(index);
         let mut event = Map::new();
         let mut put = |key: &str, value: Value| {
             event.insert(key.to_owned(), value);
@@ -140,7 +177,7 @@ impl AuditLog {
         }
         // Only some events carry the client's address and agent, as on GitHub (IP
         // disclosure and the client decide); connectors must cope with both.
-        if index % 3 == 0 {
+        if index.is_multiple_of(3) {
             put("actor_ip", json!(format!("203.0.113.{}", index % 250 + 1)));
             put("actor_location", json!({ "country_code": "US" }));
         }
@@ -165,8 +202,8 @@ impl AuditLog {
 
     /// Answers one `GET /orgs/{org}/audit-log` over the first `len` events.
     pub(crate) fn page(&self, query: &AuditQuery, len: usize) -> AuditPage {
-        let all = query.created_range(len);
-        let bounded = query.cursor_range(all.clone());
+        let all = query.created_range(self, len);
+        let bounded = query.cursor_range(self, all.clone());
         let matches = |&index: &usize| query.matches(&self.facts(index));
         // Walk from the cursor outwards: `before` pages end next to the cursor.
         let walk_up = query.ascending != query.before.is_some();
@@ -200,11 +237,11 @@ impl AuditLog {
             next: following(last)
                 .into_iter()
                 .any(|i| matches(&i))
-                .then(|| cursor(last)),
+                .then(|| self.cursor(last)),
             prev: preceding(first)
                 .into_iter()
                 .any(|i| matches(&i))
-                .then(|| cursor(first)),
+                .then(|| self.cursor(first)),
             events: found,
         }
     }
@@ -220,20 +257,6 @@ pub(crate) struct AuditPage {
     pub(crate) prev: Option<String>,
 }
 
-fn timestamp_ms(index: usize) -> i64 {
-    BASE_TIME_MS + index as i64 * SPACING_MS
-}
-
-/// The first event index whose timestamp is at or after `ms`.
-fn first_index_at_or_after(ms: i64, len: usize) -> usize {
-    if ms <= BASE_TIME_MS {
-        return 0;
-    }
-    let index = (ms - BASE_TIME_MS).div_euclid(SPACING_MS)
-        + i64::from((ms - BASE_TIME_MS).rem_euclid(SPACING_MS) != 0);
-    usize::try_from(index).map_or(len, |index| index.min(len))
-}
-
 /// A 22-character URL-safe id, unique per event, in the style of GitHub's.
 fn document_id(index: usize) -> String {
     let index = index as u64;
@@ -241,11 +264,6 @@ fn document_id(index: usize) -> String {
     bytes[..8].copy_from_slice(&splitmix64(index).to_be_bytes());
     bytes[8..].copy_from_slice(&splitmix64(index ^ 0x5EED_5EED_5EED_5EED).to_be_bytes());
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The opaque cursor of event `index`: URL-safe base64 of `<@timestamp>|<_document_id>`.
-pub(crate) fn cursor(index: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", timestamp_ms(index), document_id(index)))
 }
 
 /// The timestamp a cursor points at, or `None` if it is not one of ours.
@@ -336,18 +354,18 @@ impl AuditQuery {
     }
 
     /// Indices of the events inside the `created:` bounds.
-    fn created_range(&self, len: usize) -> Range<usize> {
-        let start = first_index_at_or_after(self.created.start, len);
-        let end = first_index_at_or_after(self.created.end, len);
+    fn created_range(&self, log: &AuditLog, len: usize) -> Range<usize> {
+        let start = log.first_index_at_or_after(self.created.start, len);
+        let end = log.first_index_at_or_after(self.created.end, len);
         start..end.max(start)
     }
 
     /// Narrows `range` to what lies beyond the `after` cursor / before the `before` one,
     /// in listing order.
-    fn cursor_range(&self, mut range: Range<usize>) -> Range<usize> {
+    fn cursor_range(&self, log: &AuditLog, mut range: Range<usize>) -> Range<usize> {
         let len = range.end;
-        let newer_than = |ms: i64| first_index_at_or_after(ms.saturating_add(1), len);
-        let older_than = |ms: i64| first_index_at_or_after(ms, len);
+        let newer_than = |ms: i64| log.first_index_at_or_after(ms.saturating_add(1), len);
+        let older_than = |ms: i64| log.first_index_at_or_after(ms, len);
         // `after` continues the listing; `before` goes back towards its start.
         for (cursor, towards_newer) in
             [(self.after, self.ascending), (self.before, !self.ascending)]
@@ -445,6 +463,7 @@ fn moment(value: &str) -> Option<Range<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::github::model::BASE_TIME_MS;
 
     #[test]
     fn created_qualifiers_select_the_documented_spans() {
@@ -472,7 +491,8 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_document_ids_are_unique() {
-        assert_eq!(decode_cursor(&cursor(41)), Some(timestamp_ms(41)));
+        let log = AuditLog::new("acme", Vec::new(), 0, BASE_TIME_MS);
+        assert_eq!(decode_cursor(&log.cursor(41)), Some(BASE_TIME_MS + 41_000));
         assert_eq!(decode_cursor("not a cursor"), None);
         let ids: std::collections::HashSet<String> = (0..10_000).map(document_id).collect();
         assert_eq!(ids.len(), 10_000);
@@ -480,8 +500,19 @@ mod tests {
     }
 
     #[test]
+    fn created_bounds_follow_the_logs_anchor() {
+        let log = AuditLog::new("acme", Vec::new(), 0, BASE_TIME_MS + 500);
+        assert_eq!(log.timestamp_ms(2), BASE_TIME_MS + 2_500);
+        assert_eq!(log.first_index_at_or_after(BASE_TIME_MS, 10), 0);
+        assert_eq!(log.first_index_at_or_after(BASE_TIME_MS + 1_000, 10), 1);
+        assert_eq!(log.first_index_at_or_after(BASE_TIME_MS + 1_500, 10), 1);
+        assert_eq!(log.first_index_at_or_after(BASE_TIME_MS + 1_501, 10), 2);
+        assert_eq!(log.first_index_at_or_after(i64::MAX, 10), 10);
+    }
+
+    #[test]
     fn web_event_count_matches_a_scan() {
-        let log = AuditLog::new("acme", Vec::new(), 0);
+        let log = AuditLog::new("acme", Vec::new(), 0, BASE_TIME_MS);
         for len in [0, 1, 3, 4, 11, 250, 1001] {
             let scanned = (0..len)
                 .filter(|&i| log.facts(i).target != Target::Git)

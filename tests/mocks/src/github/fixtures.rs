@@ -28,6 +28,8 @@ pub(crate) struct Fixtures {
     pub(crate) distinct_users: usize,
     pub(crate) team_count: usize,
     pub(crate) audit_actions: Vec<String>,
+    /// `_document_id` of each example audit event, in file order.
+    pub(crate) audit_document_ids: Vec<String>,
     pub(crate) installation_count: usize,
 }
 
@@ -72,6 +74,7 @@ impl Fixtures {
             distinct_users,
             team_count: items(&teams_json).count(),
             audit_actions: strings(&audit_json, "action"),
+            audit_document_ids: strings(&audit_json, "_document_id"),
             installation_count: items(&installations_json["installations"]).count(),
             members,
             outside_collaborators,

@@ -7,7 +7,7 @@
 //! GitHub's REST description (see `shared/fixtures/github`).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -18,8 +18,9 @@ pub(crate) const BOT_LOGIN: &str = "sluice-bot";
 pub(crate) const BOT_ID: u64 = 1000;
 /// The organisation's numeric id.
 pub(crate) const ORG_ID: u64 = 90_000;
-/// 2024-01-01T00:00:00Z: the first audit event and the anchor of every generated date.
-pub(crate) const BASE_TIME_MS: i64 = 1_704_067_200_000;
+/// 2024-01-01T00:00:00Z: the anchor of every generated date but the audit events'
+/// (which [`GithubMockConfig::audit_start`] places).
+pub(crate) const BASE_TIME_MS: i64 = super::GITHUB_MOCK_EPOCH_MS;
 
 /// An account in the organisation: an admin, a member or an outside collaborator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +134,7 @@ fn account(config: &GithubMockConfig, index: usize, prefix: &str, n: usize, admi
         admin,
         // Every fourth account lacks 2FA, unless the org enforces it (GitHub then
         // removes such accounts, so none remain).
-        two_factor: config.two_factor_required || id % 4 != 0,
+        two_factor: config.two_factor_required || !id.is_multiple_of(4),
     }
 }
 
@@ -324,7 +325,7 @@ pub(crate) fn team_json(base: &str, org: &str, team: &Team) -> Value {
         "name": format!("Team {id}"),
         "slug": team_slug(id),
         "description": format!("Generated team {id}"),
-        "privacy": if id % 3 == 0 { "secret" } else { "closed" },
+        "privacy": if id.is_multiple_of(3) { "secret" } else { "closed" },
         "notification_setting": "notifications_enabled",
         "permission": "pull",
         "members_url": format!("{api}/members{{/member}}"),
@@ -360,7 +361,7 @@ pub(crate) fn credential_json(credential: &Credential) -> Value {
     });
     let extra = if kind == "SSH key" {
         json!({
-            "fingerprint": format!("SHA256:{}", STANDARD.encode(format!("sluice-mock-key-{seq}"))),
+            "fingerprint": ssh_fingerprint(seq),
             "authorized_credential_title": format!("laptop key {seq}")
         })
     } else {
@@ -379,40 +380,48 @@ pub(crate) fn credential_json(credential: &Credential) -> Value {
     body
 }
 
-/// Apps that organisations commonly install, cycled: (slug, app id, permissions, events).
-const APPS: [(&str, u64, &[(&str, &str)], &[&str]); 4] = [
-    (
-        "dependabot",
-        29_110,
-        &[
+/// A GitHub App that organisations commonly install.
+struct App {
+    slug: &'static str,
+    app_id: u64,
+    permissions: &'static [(&'static str, &'static str)],
+    events: &'static [&'static str],
+}
+
+/// Installed apps, cycled over the installations.
+const APPS: [App; 4] = [
+    App {
+        slug: "dependabot",
+        app_id: 29_110,
+        permissions: &[
             ("contents", "write"),
             ("metadata", "read"),
             ("pull_requests", "write"),
         ],
-        &["pull_request", "push"],
-    ),
-    (
-        "slack",
-        7_100,
-        &[("issues", "read"), ("metadata", "read")],
-        &["issues", "pull_request"],
-    ),
-    (
-        "codecov",
-        254,
-        &[
+        events: &["pull_request", "push"],
+    },
+    App {
+        slug: "slack",
+        app_id: 7_100,
+        permissions: &[("issues", "read"), ("metadata", "read")],
+        events: &["issues", "pull_request"],
+    },
+    App {
+        slug: "codecov",
+        app_id: 254,
+        permissions: &[
             ("checks", "write"),
             ("metadata", "read"),
             ("statuses", "write"),
         ],
-        &["check_run", "push"],
-    ),
-    (
-        "vercel",
-        8_329,
-        &[("deployments", "write"), ("metadata", "read")],
-        &["deployment", "deployment_status"],
-    ),
+        events: &["check_run", "push"],
+    },
+    App {
+        slug: "vercel",
+        app_id: 8_329,
+        permissions: &[("deployments", "write"), ("metadata", "read")],
+        events: &["deployment", "deployment_status"],
+    },
 ];
 
 pub(crate) fn installation_id(seq: u64) -> u64 {
@@ -421,9 +430,10 @@ pub(crate) fn installation_id(seq: u64) -> u64 {
 
 /// `installation`, as in `installation-paginated`.
 pub(crate) fn installation_json(base: &str, org: &str, seq: u64) -> Value {
-    let (slug, app_id, permissions, events) = APPS[(seq as usize - 1) % APPS.len()];
+    let app = &APPS[(seq as usize - 1) % APPS.len()];
     let id = installation_id(seq);
-    let permissions: serde_json::Map<String, Value> = permissions
+    let permissions: serde_json::Map<String, Value> = app
+        .permissions
         .iter()
         .map(|(name, level)| ((*name).to_owned(), json!(level)))
         .collect();
@@ -432,24 +442,32 @@ pub(crate) fn installation_json(base: &str, org: &str, seq: u64) -> Value {
     json!({
         "id": id,
         "account": simple_user(base, org, ORG_ID, "Organization"),
-        "repository_selection": if seq % 2 == 0 { "selected" } else { "all" },
+        "repository_selection": if seq.is_multiple_of(2) { "selected" } else { "all" },
         "access_tokens_url": format!("{base}/app/installations/{id}/access_tokens"),
         "repositories_url": format!("{base}/installation/repositories"),
         "html_url": format!("https://github.com/organizations/{org}/settings/installations/{id}"),
-        "app_id": app_id,
+        "app_id": app.app_id,
         "target_id": ORG_ID,
         "target_type": "Organization",
         "permissions": permissions,
-        "events": events,
+        "events": app.events,
         "created_at": stamp(created),
         "updated_at": stamp(created + ChronoDuration::days(7)),
         "single_file_name": null,
         "has_multiple_single_files": false,
         "single_file_paths": [],
-        "app_slug": slug,
+        "app_slug": app.slug,
         "suspended_at": null,
         "suspended_by": null
     })
+}
+
+/// `SHA256:` plus 43 characters of unpadded base64, the form `ssh-keygen -l` prints.
+fn ssh_fingerprint(seq: u64) -> String {
+    let digest: Vec<u8> = (0..4)
+        .flat_map(|part| splitmix64(seq * 4 + part).to_be_bytes())
+        .collect();
+    format!("SHA256:{}", STANDARD_NO_PAD.encode(digest))
 }
 
 /// A bijective mixer: distinct inputs give distinct, random-looking outputs, which is

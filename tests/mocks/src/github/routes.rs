@@ -28,7 +28,7 @@ pub(crate) const TOKEN_SCOPES: &str = "admin:org, read:audit_log, read:org";
 const DEFAULT_PER_PAGE: usize = 30;
 
 /// What handlers return: the body, or GitHub's error answer.
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, ApiError>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -68,7 +68,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let request_id = shared.next_request_id();
     let (mut response, budget, authenticated) =
-        match authenticate(request.headers(), &shared.config.token) {
+        match authenticate(request.headers(), &shared.token()) {
             Err(message) => {
                 // Failed logins count against the small unauthenticated budget, as on GitHub.
                 let budget = shared.anonymous_budget.consume();
@@ -201,25 +201,52 @@ fn error(status: StatusCode, message: &str, documentation_url: &str) -> Response
     )
 }
 
-fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "Not Found", DOCS)
+/// The client errors handlers answer with, in GitHub's body shapes.
+#[derive(Debug)]
+enum ApiError {
+    /// 404 `Not Found`: unknown org, team, user or grant, or an unserved route.
+    NotFound,
+    /// 422: a parameter GitHub would reject.
+    Invalid {
+        resource: &'static str,
+        field: &'static str,
+        message: String,
+    },
 }
 
-async fn not_found_answer() -> Response {
-    not_found()
+impl ApiError {
+    fn invalid(resource: &'static str, field: &'static str, message: &str) -> ApiError {
+        ApiError::Invalid {
+            resource,
+            field,
+            message: message.to_owned(),
+        }
+    }
 }
 
-/// 422 for a parameter GitHub would reject.
-fn validation_failed(resource: &str, field: &str, message: &str) -> Response {
-    json_body(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &json!({
-            "message": message,
-            "errors": [{ "resource": resource, "field": field, "code": "invalid" }],
-            "documentation_url": DOCS,
-            "status": "422"
-        }),
-    )
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound => error(StatusCode::NOT_FOUND, "Not Found", DOCS),
+            ApiError::Invalid {
+                resource,
+                field,
+                message,
+            } => json_body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({
+                    "message": message,
+                    "errors": [{ "resource": resource, "field": field, "code": "invalid" }],
+                    "documentation_url": DOCS,
+                    "status": "422"
+                }),
+            ),
+        }
+    }
+}
+
+async fn not_found_answer() -> ApiError {
+    ApiError::NotFound
 }
 
 fn no_content() -> Response {
@@ -228,11 +255,11 @@ fn no_content() -> Response {
 
 impl Shared {
     /// 404 unless `org` names the mock's organisation (case-insensitively, as GitHub).
-    fn check_org(&self, org: &str) -> Result<(), Response> {
+    fn check_org(&self, org: &str) -> Result<(), ApiError> {
         if org.eq_ignore_ascii_case(&self.config.org) {
             Ok(())
         } else {
-            Err(not_found())
+            Err(ApiError::NotFound)
         }
     }
 }
@@ -318,11 +345,11 @@ fn fixture_page(url: &RequestUrl, body: &str, empty: &str) -> Response {
 }
 
 /// `filter=2fa_disabled|all` on member and collaborator lists.
-fn two_factor_filter(url: &RequestUrl, people: Vec<Person>) -> Result<Vec<Person>, Response> {
+fn two_factor_filter(url: &RequestUrl, people: Vec<Person>) -> Result<Vec<Person>, ApiError> {
     match url.param("filter") {
         None | Some("all") => Ok(people),
         Some("2fa_disabled") => Ok(people.into_iter().filter(|p| !p.two_factor).collect()),
-        Some(_) => Err(validation_failed(
+        Some(_) => Err(ApiError::invalid(
             "Organization",
             "filter",
             "Validation Failed",
@@ -368,7 +395,7 @@ async fn members(
     shared.check_org(&org)?;
     let role = url.param("role").unwrap_or("all");
     if !matches!(role, "all" | "admin" | "member") {
-        return Err(validation_failed(
+        return Err(ApiError::invalid(
             "Organization",
             "role",
             "Validation Failed",
@@ -428,12 +455,12 @@ async fn remove_outside_collaborator(
         return if fixtures.outside_logins.contains(&username) {
             Ok(no_content())
         } else {
-            Err(not_found())
+            Err(ApiError::NotFound)
         };
     }
     let mut state = shared.state();
     if state.members.iter().any(|p| p.login == username) {
-        return Err(validation_failed(
+        return Err(ApiError::invalid(
             "Organization",
             "username",
             "You cannot specify an organization member to remove as an outside collaborator.",
@@ -442,7 +469,7 @@ async fn remove_outside_collaborator(
     let before = state.outside.len();
     state.outside.retain(|p| p.login != username);
     if state.outside.len() == before {
-        return Err(not_found());
+        return Err(ApiError::NotFound);
     }
     Ok(no_content())
 }
@@ -478,7 +505,7 @@ async fn team_members(
         _ => true,
     };
     if !matches!(role, "all" | "maintainer" | "member") {
-        return Err(validation_failed("Team", "role", "Validation Failed"));
+        return Err(ApiError::invalid("Team", "role", "Validation Failed"));
     }
     let people: Vec<Person> = {
         let state = shared.state();
@@ -486,7 +513,7 @@ async fn team_members(
             .teams
             .iter()
             .find(|team| model::team_slug(team.id) == slug)
-            .ok_or_else(not_found)?;
+            .ok_or(ApiError::NotFound)?;
         team.members
             .iter()
             .filter(|member| keep(member))
@@ -533,7 +560,7 @@ async fn credential_authorizations(
     shared.check_org(&org)?;
     // The endpoint exists only for organisations using SAML SSO.
     if !shared.config.saml_sso {
-        return Err(not_found());
+        return Err(ApiError::NotFound);
     }
     if let Some(fixtures) = &shared.fixtures {
         return Ok(fixture_page(
@@ -561,14 +588,14 @@ async fn remove_credential_authorization(
 ) -> Answer {
     shared.check_org(&org)?;
     if !shared.config.saml_sso {
-        return Err(not_found());
+        return Err(ApiError::NotFound);
     }
-    let credential_id: u64 = credential_id.parse().map_err(|_| not_found())?;
+    let credential_id: u64 = credential_id.parse().map_err(|_| ApiError::NotFound)?;
     if let Some(fixtures) = &shared.fixtures {
         return if fixtures.credential_ids.contains(&credential_id) {
             Ok(no_content())
         } else {
-            Err(not_found())
+            Err(ApiError::NotFound)
         };
     }
     let mut state = shared.state();
@@ -577,7 +604,7 @@ async fn remove_credential_authorization(
         .credentials
         .retain(|c| c.credential_id != credential_id);
     if state.credentials.len() == before {
-        return Err(not_found());
+        return Err(ApiError::NotFound);
     }
     Ok(no_content())
 }
@@ -592,7 +619,7 @@ async fn audit_log(
         return Ok(raw_json(StatusCode::OK, fixtures.audit_log.clone()));
     }
     let query = AuditQuery::parse(&url, shared.config.max_per_page)
-        .map_err(|message| validation_failed("AuditLog", "phrase", &message))?;
+        .map_err(|message| ApiError::invalid("AuditLog", "phrase", &message))?;
     let len = shared.state().audit_len;
     let page = shared.audit.page(&query, len);
     let cursor_link = |rel: &str, param: &str, cursor: &str| {

@@ -1,0 +1,224 @@
+//! The real `sluice` binary: one-line errors for bad input, and crash safety
+//! (SIGKILL mid-scan, rescan, exactly the provider's records).
+//!
+//! These live in the host package because only its own integration tests get the
+//! binary's path from cargo (`CARGO_BIN_EXE_sluice`).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sluice_mocks::{GithubMock, GithubMockConfig};
+
+const TOKEN: &str = "ghp_cli_token";
+
+fn sluice(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("SLUICE_PLUGINS_DIR", data_dir.join("plugins"))
+        .output()
+        .expect("running sluice")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The command failed with exactly one `error:` line that contains `needle`.
+fn assert_one_line_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    let lines: Vec<_> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got:\n{err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(lines[0].contains(needle), "`{needle}` not in: {err}");
+}
+
+fn connect_args<'a>(base_url: &'a str, token: &'a str) -> Vec<String> {
+    [
+        "connect",
+        "github",
+        "--name",
+        "acme",
+        "--config",
+        "org=acme",
+        "--config",
+        &format!("base_url={base_url}"),
+        "--secret",
+        &format!("token={token}"),
+        "--allow-private-network",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run(dir: &Path, args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    sluice(dir, &refs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_one_line_errors() {
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    assert_one_line_error(
+        &sluice(d, &["connect", "nope", "--name", "x"]),
+        "unknown connector `nope`",
+    );
+    assert_one_line_error(
+        &sluice(
+            d,
+            &["connect", "github", "--name", "x", "--secret", "token=t"],
+        ),
+        "missing required config field `org`",
+    );
+    assert_one_line_error(
+        &sluice(
+            d,
+            &[
+                "connect", "github", "--name", "x", "--config", "org=a", "--config", "token=t",
+            ],
+        ),
+        "is a secret",
+    );
+    let bad = run(d, &connect_args(&mock.base_url(), "ghp_wrong"));
+    assert_one_line_error(&bad, "unauthorized");
+    assert!(
+        !stderr(&bad).contains("ghp_wrong"),
+        "secret leaked into the error"
+    );
+    assert_one_line_error(
+        &run(d, &connect_args("http://127.0.0.1:9", TOKEN)),
+        "connection check failed",
+    );
+    assert_one_line_error(&sluice(d, &["users", "ghost"]), "unknown instance `ghost`");
+    assert_one_line_error(&sluice(d, &["scan", "ghost"]), "unknown instance `ghost`");
+
+    let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_one_line_error(
+        &run(d, &connect_args(&mock.base_url(), TOKEN)),
+        "already exists",
+    );
+    assert_one_line_error(&sluice(d, &["instances", "remove", "acme"]), "--yes");
+    // Garbage and core modules in the plugins dir are rejected with a reason; the
+    // built-in connectors keep working.
+    let plugins = d.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(plugins.join("garbage.wasm"), b"this is not wasm").unwrap();
+    std::fs::write(plugins.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let list = sluice(d, &["plugins", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        out.contains("garbage.wasm: not a WebAssembly component"),
+        "{out}"
+    );
+    assert!(
+        out.contains("core.wasm: not a WebAssembly component: this is a core wasm module"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("github ")), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        members: 250,
+        audit_events: 2_500,
+        latency: Duration::from_millis(15),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["scan", "acme"])
+        .env("SLUICE_PLUGINS_DIR", d.join("plugins"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the activity scan is well under way, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let audit = mock
+            .requests()
+            .iter()
+            .filter(|r| r.path().ends_with("/audit-log"))
+            .count();
+        if audit >= 6 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "scan finished before the kill"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "scan never reached the audit log"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let partial = sluice(d, &["activities", "acme", "--json"]);
+    let partial: serde_json::Value = serde_json::from_slice(&partial.stdout).unwrap();
+    let partial = partial.as_array().unwrap().len();
+    assert!(
+        partial > 0 && partial < 2_500,
+        "killed mid-scan, got {partial}"
+    );
+
+    let again = sluice(d, &["scan", "acme"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+
+    let exp = mock.expected();
+    for (cmd, want) in [
+        ("activities", exp.audit_events),
+        ("users", exp.users),
+        ("groups", exp.groups),
+    ] {
+        let out = sluice(d, &[cmd, "acme", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        let unique: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{cmd}: duplicates");
+        assert_eq!(ids.len(), want, "{cmd}: gaps or extras");
+    }
+    let act_ids: std::collections::HashSet<String> = {
+        let out = sluice(d, &["activities", "acme", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mock_ids: std::collections::HashSet<String> = mock.audit_event_ids().into_iter().collect();
+    assert_eq!(act_ids, mock_ids);
+}

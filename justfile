@@ -1,0 +1,25 @@
+# Everyday recipes. Plain cargo works too: host/build.rs builds the wasm plugins.
+
+# List recipes
+default:
+    @just --list
+
+# Build the wasm plugins (plugins/ workspace) for wasm32-wasip2
+build-plugins:
+    rustup target add wasm32-wasip2
+    cd plugins && cargo build --release --target wasm32-wasip2 --workspace
+
+# Run the demo against the built-in mock providers
+demo *ARGS:
+    cargo run -p sluice -- demo {{ARGS}}
+
+# The whole test suite (what .ci/run runs)
+test:
+    cargo test --workspace
+
+# Formatting and lints for both workspaces
+lint:
+    cargo fmt --all --check
+    cd plugins && cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cd plugins && cargo clippy --release --workspace -- -D warnings

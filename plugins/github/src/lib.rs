@@ -1,0 +1,180 @@
+//! The GitHub connector: one GitHub organisation through the REST API.
+//!
+//! Works against github.com, GitHub Enterprise Cloud and GitHub Enterprise Server
+//! (`base_url` = `https://HOST/api/v3`). Each export lives in its own module and is
+//! mostly "map GitHub's JSON to Sluice records"; requests, paging and error mapping
+//! come from `sluice-sdk`, and the GitHub-specific request conventions from `api`.
+//!
+//! | export | GitHub API |
+//! |---|---|
+//! | `check` | `GET /user`, `GET /orgs/{org}` |
+//! | `list-users` | org owners, members, outside collaborators |
+//! | `list-groups` | teams and their members |
+//! | `list-activities` | the organisation audit log |
+//! | `list-app-permissions` | SAML credential authorizations, GitHub App installations |
+//! | `posture` | organisation settings |
+//! | `act` | remove outside collaborator, revoke credential authorization |
+
+mod actions;
+mod api;
+mod app_permissions;
+mod audit_log;
+mod check;
+mod members;
+mod posture;
+mod teams;
+
+use sluice_sdk::prelude::*;
+
+/// The connector; stateless, as every Sluice connector is.
+struct GitHub;
+
+impl Guest for GitHub {
+    fn describe() -> ConnectorInfo {
+        describe()
+    }
+
+    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
+        check::check(&ctx)
+    }
+
+    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
+        members::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
+        teams::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_activities(
+        ctx: Context,
+        cursor: Option<String>,
+    ) -> Result<ActivityPage, ConnectorError> {
+        audit_log::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
+        Err(ConnectorError::unsupported(
+            "GitHub connector does not list files",
+        ))
+    }
+
+    fn list_app_permissions(
+        ctx: Context,
+        cursor: Option<String>,
+    ) -> Result<AppPermissionPage, ConnectorError> {
+        app_permissions::list(&ctx, cursor.as_deref())
+    }
+
+    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
+        posture::findings(&ctx)
+    }
+
+    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
+        actions::act(&ctx, &action)
+    }
+}
+
+sluice_sdk::export_connector!(GitHub);
+
+/// What the operator sees before connecting an organisation.
+fn describe() -> ConnectorInfo {
+    ConnectorInfo {
+        id: "github".into(),
+        name: "GitHub".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        provider: "GitHub, Inc.".into(),
+        description: "Members, outside collaborators, teams, the organisation audit log, \
+                      SAML credential authorizations and GitHub App installations, and \
+                      organisation security settings of one GitHub organisation \
+                      (github.com, Enterprise Cloud or Enterprise Server). Can remove \
+                      outside collaborators and revoke credential authorizations."
+            .into(),
+        capabilities: vec![
+            Capability::Accounts,
+            Capability::Groups,
+            Capability::Privileges,
+            Capability::LogonActivity,
+            Capability::AdminActivity,
+            Capability::UserActivity,
+            Capability::AppPermissions,
+            Capability::Posture,
+        ],
+        actions: vec![
+            ActionKind::RemoveCollaborator,
+            ActionKind::RevokeAppPermission,
+        ],
+        config: vec![
+            ConfigField {
+                name: "org".into(),
+                label: "Organization".into(),
+                required: true,
+                secret: false,
+                default: None,
+                example: Some("acme".into()),
+                description: Some(
+                    "The organization's login, as in https://github.com/acme.".into(),
+                ),
+            },
+            ConfigField {
+                name: "base_url".into(),
+                label: "API base URL".into(),
+                required: false,
+                secret: false,
+                default: Some(api::DEFAULT_BASE_URL.into()),
+                example: Some("https://github.example.com/api/v3".into()),
+                description: Some(
+                    "REST API root. Leave unset for github.com; GitHub Enterprise Server \
+                     uses https://HOST/api/v3; also for data-residency clouds and mocks."
+                        .into(),
+                ),
+            },
+            ConfigField {
+                name: "token".into(),
+                label: "Personal access token or GitHub App token".into(),
+                required: true,
+                secret: true,
+                default: None,
+                example: None,
+                description: Some(
+                    "An organization owner's token. Classic tokens need read:org \
+                     (admin:org for posture, app permissions and actions) and \
+                     read:audit_log for activities."
+                        .into(),
+                ),
+            },
+        ],
+        auth: AuthScheme::Bearer(BearerAuth {
+            token_field: "token".into(),
+        }),
+        egress: vec!["{base_url}".into()],
+        rate_limits: vec![RateLimit {
+            scope: "*".into(),
+            requests: 5000,
+            per_seconds: 3600,
+            burst: 100,
+            max_concurrency: 4,
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_declares_what_the_connector_does() {
+        let info = describe();
+        assert_eq!(info.id, "github");
+        assert_eq!(info.version, "0.1.0");
+        assert_eq!(info.egress, vec!["{base_url}".to_owned()]);
+        let secret: Vec<_> = info
+            .config
+            .iter()
+            .filter(|f| f.secret)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(secret, ["token"]);
+        assert!(matches!(&info.auth, AuthScheme::Bearer(b) if b.token_field == "token"));
+    }
+}

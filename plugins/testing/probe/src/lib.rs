@@ -1,0 +1,188 @@
+//! A test-only connector that probes the sandbox from inside.
+//!
+//! The host's integration tests load `probe.wasm` and call `check` with config `mode`
+//! set to one misbehaviour at a time, then assert the host contained it:
+//!
+//! | `mode` | what the probe does | what the host must do |
+//! |---|---|---|
+//! | `egress` | `http.send` GET to config `url` | allow or deny per egress grant; principal `status:<code>`, or `other("denied: …")` / `other("http-error:…")` |
+//! | `spin` | loops forever | stop it at the epoch deadline |
+//! | `alloc` | allocates 1 MiB chunks forever | stop it at the memory cap (trap, or `other("alloc-failed")`) |
+//! | `fs-env` | reads `/`, `/etc/passwd`, env vars, args | grant nothing: `granted` = `read_dir:err`, `read:err`, `env:0`, `args:0` |
+//! | `secret` | `config.get("token")` | never reveal secrets: principal `none` |
+//! | `trap` | panics | fail only this call |
+//!
+//! It deliberately bypasses the SDK's HTTP error mapping to see the host's raw
+//! `http-error`. `describe` never traps; every other export is `unsupported`.
+
+use std::hint::black_box;
+
+use sluice_sdk::bindings::sluice::connector::http::{self as host_http, HttpError, Method};
+use sluice_sdk::prelude::*;
+
+/// One MiB: big enough to reach a memory cap quickly, small enough to land close to it.
+const CHUNK: usize = 1 << 20;
+
+/// The probe; stateless.
+struct Probe;
+
+impl Guest for Probe {
+    fn describe() -> ConnectorInfo {
+        ConnectorInfo {
+            id: "probe".into(),
+            name: "Sandbox probe".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            provider: "Sluice tests".into(),
+            description: "Test-only: misbehaves on purpose so host tests can check the sandbox."
+                .into(),
+            capabilities: Vec::new(),
+            actions: Vec::new(),
+            config: vec![
+                field("mode", "Probe mode", true, "egress"),
+                field(
+                    "url",
+                    "URL for the egress probe",
+                    false,
+                    "https://example.test/",
+                ),
+            ],
+            auth: AuthScheme::None,
+            egress: vec!["{url}".into()],
+            rate_limits: Vec::new(),
+        }
+    }
+
+    fn check(_ctx: Context) -> Result<Permissions, ConnectorError> {
+        match config::required("mode")?.as_str() {
+            "egress" => egress(),
+            "spin" => spin(),
+            "alloc" => alloc(),
+            "fs-env" => Ok(fs_env()),
+            "secret" => Ok(principal(
+                config::get("token").unwrap_or_else(|| "none".into()),
+            )),
+            "trap" => panic!("probe trap"),
+            other => Err(ConnectorError::invalid_config(format!(
+                "unknown probe mode `{other}`"
+            ))),
+        }
+    }
+
+    fn list_users(_: Context, _: Option<String>) -> Result<UserPage, ConnectorError> {
+        Err(unsupported())
+    }
+
+    fn list_groups(_: Context, _: Option<String>) -> Result<GroupPage, ConnectorError> {
+        Err(unsupported())
+    }
+
+    fn list_activities(_: Context, _: Option<String>) -> Result<ActivityPage, ConnectorError> {
+        Err(unsupported())
+    }
+
+    fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
+        Err(unsupported())
+    }
+
+    fn list_app_permissions(
+        _: Context,
+        _: Option<String>,
+    ) -> Result<AppPermissionPage, ConnectorError> {
+        Err(unsupported())
+    }
+
+    fn posture(_: Context) -> Result<Vec<Finding>, ConnectorError> {
+        Err(unsupported())
+    }
+
+    fn act(_: Context, _: Action) -> Result<ActionOutcome, ConnectorError> {
+        Err(unsupported())
+    }
+}
+
+sluice_sdk::export_connector!(Probe);
+
+/// A non-secret config field.
+fn field(name: &str, label: &str, required: bool, example: &str) -> ConfigField {
+    ConfigField {
+        name: name.into(),
+        label: label.into(),
+        required,
+        secret: false,
+        default: None,
+        example: Some(example.into()),
+        description: None,
+    }
+}
+
+/// What every export but `describe` and `check` answers.
+fn unsupported() -> ConnectorError {
+    ConnectorError::unsupported("the probe only implements describe and check")
+}
+
+/// Permissions carrying only `principal`, the probe's way of reporting a result.
+fn principal(principal: String) -> Permissions {
+    Permissions {
+        principal: Some(principal),
+        granted: Vec::new(),
+        missing: Vec::new(),
+    }
+}
+
+/// `egress`: one GET to config `url`, reporting the host's raw answer.
+fn egress() -> Result<Permissions, ConnectorError> {
+    let request = host_http::Request {
+        method: Method::Get,
+        url: config::required("url")?,
+        headers: Vec::new(),
+        body: None,
+    };
+    match host_http::send(&request) {
+        Ok(response) => Ok(principal(format!("status:{}", response.status))),
+        Err(HttpError::Denied(reason)) => Err(ConnectorError::other(format!("denied: {reason}"))),
+        Err(error) => Err(ConnectorError::other(format!("http-error:{error:?}"))),
+    }
+}
+
+/// `spin`: burns CPU until the host's epoch deadline stops it.
+fn spin() -> ! {
+    let mut counter = 0_u64;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+/// `alloc`: grows memory 1 MiB at a time until the host's cap stops it, touching every
+/// page so the memory is really used; returns `alloc-failed` if allocation fails
+/// gracefully instead of trapping.
+fn alloc() -> Result<Permissions, ConnectorError> {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = Vec::new();
+        if chunks.try_reserve(1).is_err() || chunk.try_reserve_exact(CHUNK).is_err() {
+            return Err(ConnectorError::other("alloc-failed"));
+        }
+        chunk.resize(CHUNK, 0xA5);
+        chunks.push(black_box(chunk));
+    }
+}
+
+/// `fs-env`: what WASI lets the guest see; the host grants nothing, so expect
+/// `["read_dir:err", "read:err", "env:0", "args:0"]`.
+fn fs_env() -> Permissions {
+    let outcome = |ok: bool| if ok { "ok" } else { "err" };
+    let granted = vec![
+        format!("read_dir:{}", outcome(std::fs::read_dir("/").is_ok())),
+        format!(
+            "read:{}",
+            outcome(std::fs::read_to_string("/etc/passwd").is_ok())
+        ),
+        format!("env:{}", std::env::vars().count()),
+        format!("args:{}", std::env::args().count()),
+    ];
+    Permissions {
+        principal: Some("fs-env".into()),
+        granted,
+        missing: Vec::new(),
+    }
+}

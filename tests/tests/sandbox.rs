@@ -1,0 +1,194 @@
+//! The sandbox, proven from inside by the test-only `probe` guest
+//! (`plugins/testing/probe`): egress policy, CPU deadline, memory cap, and no ambient
+//! authority (files, environment, arguments, secrets).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice::capabilities::egress::EgressPolicy;
+use sluice::capabilities::http::InstanceNet;
+use sluice::model::ConnectorError;
+use sluice::runtime::{CallContext, LoadedPlugin, SandboxLimits};
+use sluice_mocks::{GithubMock, GithubMockConfig};
+use sluice_tests::{Harness, test_plugin};
+
+async fn probe(limits: SandboxLimits) -> (Harness, LoadedPlugin) {
+    let h = Harness::with_limits(limits).await;
+    let plugin = h
+        .runtime
+        .load(&test_plugin("probe"))
+        .await
+        .expect("probe loads");
+    (h, plugin)
+}
+
+/// A call context whose egress allows only `allowed` (private networks per flag).
+fn ctx(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext {
+    let config: BTreeMap<String, String> = [
+        ("mode".to_string(), mode.to_string()),
+        ("url".to_string(), url.to_string()),
+    ]
+    .into();
+    let allow: BTreeMap<String, String> = [("url".to_string(), allowed.to_string())].into();
+    CallContext {
+        instance_id: "probe-1".into(),
+        instance_name: "probe".into(),
+        config: Arc::new(config),
+        net: Arc::new(InstanceNet {
+            policy: EgressPolicy::from_templates(&["{url}".into()], &allow, allow_private).unwrap(),
+            credentials: Default::default(),
+        }),
+        since: None,
+        page_size: 10,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_outside_the_allowlist_or_to_private_addresses_is_denied() {
+    let mock = GithubMock::start(GithubMockConfig::default())
+        .await
+        .unwrap();
+    let (_h, plugin) = probe(SandboxLimits::default()).await;
+    let target = format!("{}/user", mock.base_url());
+
+    // Allowed host, private networks allowed: the request goes out.
+    let ok = plugin
+        .check(ctx("egress", &target, &mock.base_url(), true))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.principal.as_deref(),
+        Some("status:401"),
+        "no credentials were injected"
+    );
+    assert_eq!(mock.requests().len(), 1);
+
+    // Not in the allowlist.
+    let err = plugin
+        .check(ctx("egress", &target, "https://api.github.com", true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Other(m) if m.starts_with("denied:") && m.contains("allowlist")),
+        "{err}"
+    );
+
+    // In the allowlist, but loopback without the operator's consent.
+    let err = plugin
+        .check(ctx("egress", &target, &mock.base_url(), false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Other(m) if m.contains("--allow-private-network")),
+        "{err}"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "denied requests never left the host"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_by_the_deadline_and_the_host_keeps_serving() {
+    let (_h, plugin) = probe(SandboxLimits {
+        cpu_time: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let started = Instant::now();
+    let err = plugin
+        .check(ctx("spin", "https://x.example", "https://x.example", false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Trap(m) if m.contains("CPU time")),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The same plugin serves the next call.
+    let info = plugin.describe().await.unwrap();
+    assert_eq!(info.id, "probe");
+    let seen = plugin
+        .check(ctx(
+            "fs-env",
+            "https://x.example",
+            "https://x.example",
+            false,
+        ))
+        .await
+        .unwrap();
+    assert!(!seen.granted.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_allocation_hits_the_memory_cap() {
+    let (_h, plugin) = probe(SandboxLimits {
+        memory_bytes: 64 << 20,
+        ..Default::default()
+    })
+    .await;
+    let err = plugin
+        .check(ctx(
+            "alloc",
+            "https://x.example",
+            "https://x.example",
+            false,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Trap(m) if m.contains("memory cap"))
+            || matches!(&err, ConnectorError::Other(m) if m == "alloc-failed"),
+        "{err}"
+    );
+    assert_eq!(plugin.describe().await.unwrap().id, "probe");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_environment_arguments_and_secrets_are_out_of_reach() {
+    // Put something in our own environment: the guest must not see it.
+    // SAFETY-free: set_var is unsafe in edition 2024, so use what the process has.
+    assert!(std::env::vars().count() > 0);
+    let (_h, plugin) = probe(SandboxLimits::default()).await;
+    let seen = plugin
+        .check(ctx(
+            "fs-env",
+            "https://x.example",
+            "https://x.example",
+            false,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.granted,
+        ["read_dir:err", "read:err", "env:0", "args:0"]
+    );
+
+    let secret = plugin
+        .check(ctx(
+            "secret",
+            "https://x.example",
+            "https://x.example",
+            false,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(secret.principal.as_deref(), Some("none"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_fails_only_that_call() {
+    let (_h, plugin) = probe(SandboxLimits::default()).await;
+    let err = plugin
+        .check(ctx("trap", "https://x.example", "https://x.example", false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Trap(_)), "{err}");
+    assert_eq!(plugin.describe().await.unwrap().id, "probe");
+}
