@@ -192,3 +192,39 @@ async fn a_trap_fails_only_that_call() {
     assert!(matches!(err, ConnectorError::Trap(_)), "{err}");
     assert_eq!(plugin.describe().await.unwrap().id, "probe");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_components_are_cached_by_content_hash_and_wasmtime_version() {
+    let (h, plugin) = probe(SandboxLimits::default()).await;
+    let cache = h.dir.path().join("cache");
+    let entries: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let name = format!("{}-wasmtime48.0.8-", plugin.sha256);
+    let entry = entries
+        .iter()
+        .find(|n| n.starts_with(&name) && n.ends_with(".cwasm"))
+        .unwrap_or_else(|| panic!("no cache entry for the probe in {entries:?}"));
+    // A second load is served from the cache: the entry is not rewritten.
+    let before = std::fs::metadata(cache.join(entry))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    h.runtime.load(&test_plugin("probe")).await.unwrap();
+    let after = std::fs::metadata(cache.join(entry))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "a cached component was recompiled");
+    // A corrupt entry is noticed and replaced by a fresh compile.
+    std::fs::write(cache.join(entry), b"not a compiled component").unwrap();
+    let again = h.runtime.load(&test_plugin("probe")).await.unwrap();
+    assert_eq!(again.sha256, plugin.sha256);
+    let rewritten = std::fs::read(cache.join(entry)).unwrap();
+    assert_ne!(
+        rewritten, b"not a compiled component",
+        "the cache entry was rewritten"
+    );
+}

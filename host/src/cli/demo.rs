@@ -17,6 +17,15 @@ use crate::model::Kind;
 use crate::scan::{ScanOptions, scan_instance};
 use crate::store::{RecordQuery, Secret};
 
+/// The kinds the demo summarises, in connect order.
+const SHOWN: [Kind; 5] = [
+    Kind::Users,
+    Kind::Groups,
+    Kind::Activities,
+    Kind::AppPermissions,
+    Kind::Findings,
+];
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Keep the demo's database here (default: a new temporary dir, kept afterwards so
@@ -72,15 +81,10 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             .context("starting the mock GitHub")?;
         println!("mock GitHub for org `{org}` on {}", mock.base_url());
         let name = format!("github-{org}");
-        let inst = match store.instance(&name) {
-            Ok(existing) => {
-                // A rerun with --demo-dir: the old mock's port is gone, so reconnect.
-                store.remove_instance(&existing.id)?;
-                None
-            }
-            Err(_) => None::<()>,
-        };
-        let _ = inst;
+        if let Ok(existing) = store.instance(&name) {
+            // A rerun with --demo-dir: the old mock's port is gone, so reconnect.
+            store.remove_instance(&existing.id)?;
+        }
         let (instance, perms) = connect(
             &store,
             &registry,
@@ -125,13 +129,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     store.flush()?;
 
     let (_, first) = &mocks[0];
-    for kind in [
-        Kind::Users,
-        Kind::Groups,
-        Kind::Activities,
-        Kind::AppPermissions,
-        Kind::Findings,
-    ] {
+    for kind in SHOWN {
         let rows = store.records(
             &first.id,
             kind,
@@ -161,13 +159,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     ]);
     for (_, inst) in &mocks {
         let mut row = vec![inst.name.clone()];
-        for kind in [
-            Kind::Users,
-            Kind::Groups,
-            Kind::Activities,
-            Kind::AppPermissions,
-            Kind::Findings,
-        ] {
+        for kind in SHOWN {
             row.push(store.count(&inst.id, kind)?.0.to_string());
         }
         t.row(row);
