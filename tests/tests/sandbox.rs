@@ -44,6 +44,11 @@ fn ctx(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext
     }
 }
 
+/// A context for the modes that make no request (egress allows a dummy host).
+fn offline(mode: &str) -> CallContext {
+    ctx(mode, "https://x.example", "https://x.example", false)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_outside_the_allowlist_or_to_private_addresses_is_denied() {
     let mock = GithubMock::start(GithubMockConfig::default())
@@ -98,10 +103,7 @@ async fn an_infinite_loop_is_stopped_by_the_deadline_and_the_host_keeps_serving(
     })
     .await;
     let started = Instant::now();
-    let err = plugin
-        .check(ctx("spin", "https://x.example", "https://x.example", false))
-        .await
-        .unwrap_err();
+    let err = plugin.check(offline("spin")).await.unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Trap(m) if m.contains("CPU time")),
         "{err}"
@@ -114,15 +116,7 @@ async fn an_infinite_loop_is_stopped_by_the_deadline_and_the_host_keeps_serving(
     // The same plugin serves the next call.
     let info = plugin.describe().await.unwrap();
     assert_eq!(info.id, "probe");
-    let seen = plugin
-        .check(ctx(
-            "fs-env",
-            "https://x.example",
-            "https://x.example",
-            false,
-        ))
-        .await
-        .unwrap();
+    let seen = plugin.check(offline("fs-env")).await.unwrap();
     assert!(!seen.granted.is_empty());
 }
 
@@ -133,15 +127,7 @@ async fn unbounded_allocation_hits_the_memory_cap() {
         ..Default::default()
     })
     .await;
-    let err = plugin
-        .check(ctx(
-            "alloc",
-            "https://x.example",
-            "https://x.example",
-            false,
-        ))
-        .await
-        .unwrap_err();
+    let err = plugin.check(offline("alloc")).await.unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Trap(m) if m.contains("memory cap"))
             || matches!(&err, ConnectorError::Other(m) if m == "alloc-failed"),
@@ -152,43 +138,23 @@ async fn unbounded_allocation_hits_the_memory_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_environment_arguments_and_secrets_are_out_of_reach() {
-    // Put something in our own environment: the guest must not see it.
-    // SAFETY-free: set_var is unsafe in edition 2024, so use what the process has.
+    // The test process has an environment; the guest must see none of it.
     assert!(std::env::vars().count() > 0);
     let (_h, plugin) = probe(SandboxLimits::default()).await;
-    let seen = plugin
-        .check(ctx(
-            "fs-env",
-            "https://x.example",
-            "https://x.example",
-            false,
-        ))
-        .await
-        .unwrap();
+    let seen = plugin.check(offline("fs-env")).await.unwrap();
     assert_eq!(
         seen.granted,
         ["read_dir:err", "read:err", "env:0", "args:0"]
     );
 
-    let secret = plugin
-        .check(ctx(
-            "secret",
-            "https://x.example",
-            "https://x.example",
-            false,
-        ))
-        .await
-        .unwrap();
+    let secret = plugin.check(offline("secret")).await.unwrap();
     assert_eq!(secret.principal.as_deref(), Some("none"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trap_fails_only_that_call() {
     let (_h, plugin) = probe(SandboxLimits::default()).await;
-    let err = plugin
-        .check(ctx("trap", "https://x.example", "https://x.example", false))
-        .await
-        .unwrap_err();
+    let err = plugin.check(offline("trap")).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Trap(_)), "{err}");
     assert_eq!(plugin.describe().await.unwrap().id, "probe");
 }
