@@ -17,4 +17,5 @@ pub mod model;
 pub mod registry;
 pub mod runtime;
 pub mod scan;
+pub mod scheduler;
 pub mod store;

@@ -9,6 +9,8 @@
 //! Activities are a feed: each page is committed with the connector's position, so the
 //! next run fetches only what is new.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::connect::call_context;
@@ -37,16 +39,53 @@ impl Default for ScanOptions {
     }
 }
 
+/// Asks a running scan to stop at the next page boundary (disable, shutdown).
+///
+/// Checked between pages only: a page and its cursor are committed together, so a scan
+/// stopped this way resumes exactly where it stopped.
+#[derive(Clone, Debug, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    pub fn new() -> StopSignal {
+        StopSignal::default()
+    }
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// What one kind's scan did.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KindReport {
     pub kind: Kind,
     pub pages: u64,
     pub records: u64,
     pub deleted: u64,
-    /// None: completed (or skipped as unsupported, see `skipped`).
+    /// None: completed (or skipped as unsupported, see `skipped`, or stopped).
     pub error: Option<ConnectorError>,
     pub skipped: bool,
+    /// Stopped at a page boundary by a [`StopSignal`]; resumes from its cursor.
+    #[serde(default)]
+    pub stopped: bool,
+}
+
+impl KindReport {
+    /// A report for a scan that failed before its first page.
+    pub fn failed(kind: Kind, error: ConnectorError) -> KindReport {
+        KindReport {
+            kind,
+            pages: 0,
+            records: 0,
+            deleted: 0,
+            error: Some(error),
+            skipped: false,
+            stopped: false,
+        }
+    }
 }
 
 /// Scan failures that are not the connector's.
@@ -68,6 +107,7 @@ pub async fn scan_kind(
     base: &CallContext,
     kind: Kind,
     opts: &ScanOptions,
+    stop: &StopSignal,
 ) -> Result<KindReport, ScanError> {
     let started = now_millis();
     let mut state = store.scan_state(&instance.id, kind)?;
@@ -90,10 +130,15 @@ pub async fn scan_kind(
         deleted: 0,
         error: None,
         skipped: false,
+        stopped: false,
     };
     let mut ctx = base.clone();
     ctx.page_size = opts.page_size;
     loop {
+        if stop.is_stopped() {
+            report.stopped = true;
+            break;
+        }
         if report.pages >= opts.max_pages {
             report.error = Some(ConnectorError::Other(format!(
                 "stopped after {} pages; the scan resumes from its cursor next time",
@@ -189,14 +234,8 @@ pub async fn scan_instance(
         Ok(c) => c,
         Err(e) => {
             set_status(store, &instance.id, InstanceStatus::from_error(&e, 1, None))?;
-            return Ok(vec![KindReport {
-                kind: kinds.first().copied().unwrap_or(Kind::Users),
-                pages: 0,
-                records: 0,
-                deleted: 0,
-                error: Some(e),
-                skipped: false,
-            }]);
+            let kind = kinds.first().copied().unwrap_or(Kind::Users);
+            return Ok(vec![KindReport::failed(kind, e)]);
         }
     };
     let caps = &plugin.info.capabilities;
@@ -208,7 +247,16 @@ pub async fn scan_instance(
     let mut reports = Vec::new();
     let mut first_error = None;
     for kind in wanted {
-        let report = scan_kind(store, plugin, instance, &ctx, kind, opts).await?;
+        let report = scan_kind(
+            store,
+            plugin,
+            instance,
+            &ctx,
+            kind,
+            opts,
+            &StopSignal::new(),
+        )
+        .await?;
         let fatal = matches!(
             report.error,
             Some(ConnectorError::Unauthorized(_) | ConnectorError::InvalidConfig(_))

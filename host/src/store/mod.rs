@@ -351,8 +351,14 @@ impl Store {
         out.ok_or_else(|| StoreError::UnknownInstance(id.to_string()))
     }
 
+    /// Record an instance's status. A disabled instance stays `disabled` whatever a
+    /// scan that was still finishing reports.
     pub fn set_status(&self, id: &str, status: InstanceStatus) -> Result<Instance, StoreError> {
-        self.update_instance(id, |i| i.status = status.clone())
+        self.update_instance(id, |i| {
+            if i.enabled || status == InstanceStatus::Disabled {
+                i.status = status.clone()
+            }
+        })
     }
 
     /// The instance's secrets, decrypted.
