@@ -23,6 +23,8 @@ pub struct ConnectRequest {
     pub config: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, Secret>,
     pub allow_private_network: bool,
+    /// Rescan intervals (defaults for kinds not listed).
+    pub schedule: crate::scheduler::Schedule,
 }
 
 /// Why connecting failed. Nothing was saved.
@@ -180,6 +182,7 @@ pub async fn connect(
         created: now_millis(),
         status: InstanceStatus::Connecting,
         permissions: None,
+        schedule: req.schedule,
     };
     let secrets: Secrets = req.secrets;
     let ctx = call_context(plugin, &instance, &secrets).map_err(|e| match e {

@@ -9,10 +9,14 @@
 //! - [`scan`]: running a connector's listings into the store, resumably.
 //! - [`cli`]: the `sluice` command line.
 
+pub mod api;
 pub mod auth;
 pub mod capabilities;
 pub mod cli;
 pub mod connect;
+pub mod control;
+pub mod daemon;
+pub mod metrics;
 pub mod model;
 pub mod registry;
 pub mod runtime;

@@ -505,3 +505,28 @@ pub fn format_millis(ms: Millis) -> String {
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
+
+/// Parse a point in time given by a person or a client: RFC 3339
+/// (`2026-11-22T10:00:00Z`), a date (`2026-11-22`, midnight UTC), milliseconds since
+/// the epoch, or a duration meaning "that long ago" (`90m`, `24h`, `7d`).
+pub fn parse_time(text: &str) -> Result<Millis, String> {
+    let t = text.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis());
+    }
+    if let Ok(ago) = humantime::parse_duration(t) {
+        return Ok(now_millis() - ago.as_millis() as Millis);
+    }
+    Err(format!(
+        "invalid time `{text}` (expected RFC 3339 like 2026-11-22T10:00:00Z, a date like 2026-11-22, epoch milliseconds, or a duration ago like 24h)"
+    ))
+}

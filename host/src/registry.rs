@@ -27,7 +27,7 @@ pub struct PluginEntry {
 }
 
 /// A file that was not loaded, and why.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     pub file: PathBuf,
     pub reason: String,

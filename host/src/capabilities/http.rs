@@ -14,7 +14,6 @@
 use std::error::Error as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -23,6 +22,7 @@ use url::Url;
 
 use super::egress::{EgressPolicy, ip_allowed};
 use crate::auth::Credentials;
+use crate::metrics::Metrics;
 
 /// HTTP methods a plugin may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,18 +87,6 @@ impl Default for HttpLimits {
     }
 }
 
-/// Counters for `/metrics` and status.
-#[derive(Debug, Default)]
-pub struct HttpMetrics {
-    pub requests: AtomicU64,
-    pub denied: AtomicU64,
-    pub failures: AtomicU64,
-    pub status_2xx: AtomicU64,
-    pub status_4xx: AtomicU64,
-    pub status_5xx: AtomicU64,
-    pub bytes_in: AtomicU64,
-}
-
 /// What one instance's requests need besides the request itself.
 #[derive(Clone, Debug)]
 pub struct InstanceNet {
@@ -114,7 +102,8 @@ pub struct HttpClient {
     /// For instances whose operator allowed private networks.
     permissive: reqwest::Client,
     limits: HttpLimits,
-    pub metrics: Arc<HttpMetrics>,
+    /// Process-wide counters; the daemon exports them at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -177,36 +166,25 @@ impl HttpClient {
             strict: base().dns_resolver(Arc::new(PublicOnlyResolver)).build()?,
             permissive: base().build()?,
             limits,
-            metrics: Arc::new(HttpMetrics::default()),
+            metrics: Arc::new(Metrics::new()),
         })
     }
 
     /// Send a plugin's request under the instance's policy and credentials.
     pub async fn send(
         &self,
+        instance: &str,
         net: &InstanceNet,
         req: OutboundRequest,
     ) -> Result<InboundResponse, HttpFailure> {
-        self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let result = self.send_inner(net, req).await;
         match &result {
             Ok(r) => {
-                let counter = match r.status {
-                    200..=399 => &self.metrics.status_2xx,
-                    400..=499 => &self.metrics.status_4xx,
-                    _ => &self.metrics.status_5xx,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .bytes_in
-                    .fetch_add(r.body.len() as u64, Ordering::Relaxed);
+                self.metrics.http_result(instance, &r.status.to_string());
+                self.metrics.http_bytes_in.inc_by(r.body.len() as u64);
             }
-            Err(HttpFailure::Denied(_)) => {
-                self.metrics.denied.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                self.metrics.failures.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(HttpFailure::Denied(_)) => self.metrics.http_result(instance, "denied"),
+            Err(_) => self.metrics.http_result(instance, "failed"),
         }
         result
     }

@@ -4,6 +4,7 @@
 //! runtime, plugins) through [`Env`], runs, and returns an `anyhow` error that `main`
 //! prints as one line.
 
+mod client;
 mod demo;
 mod output;
 
@@ -14,12 +15,17 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::http::{HttpClient, HttpLimits};
-use crate::connect::{ConnectRequest, connect};
-use crate::model::{Capability, Kind};
+use crate::control::{ConnectInput, Control, ScanInput};
+use crate::daemon::{self, DaemonConfig, DaemonInfo};
+use crate::model::{Capability, Kind, parse_time};
 use crate::registry::Registry;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scan::{ScanOptions, scan_instance};
-use crate::store::{RecordQuery, Secret, Store};
+use crate::scan::ScanOptions;
+use crate::scheduler::{Schedule, SchedulerConfig};
+use crate::store::{MAX_PAGE, RecordFilter, Secret, Store, StoreError};
+
+use client::ApiClient;
+pub use client::Backend;
 
 /// Sluice hosts SaaS app connectors as sandboxed WebAssembly components: connect your
 /// apps (GitHub, Okta, Microsoft 365, …), collect accounts, groups, activity, app grants
@@ -64,8 +70,15 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the demo: mock providers on loopback, connected, scanned, and summarised.
+    /// Run the service: schedule every enabled instance and serve the admin API.
+    ///
+    /// While it runs, the other commands talk to it through the API.
+    Daemon(DaemonArgs),
+    /// Run the demo: mock providers on loopback, a daemon with two GitHub instances,
+    /// the first full scan, the status table, and the API until Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Print the admin API's bearer token (created on first use, mode 0600).
+    Token,
     /// Loaded connector plugins and rejected files.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -78,14 +91,16 @@ pub enum Command {
     ///
     /// Example: sluice connect github --name acme --config org=acme --secret token=@token.txt
     Connect(ConnectArgs),
-    /// List instances, or show / remove one.
+    /// List instances, or show, disable, enable, reschedule or remove one.
     Instances {
         #[command(subcommand)]
         command: Option<InstancesCommand>,
         #[arg(long)]
         json: bool,
     },
-    /// Scan an instance now (one-shot): all kinds the connector supports, or those given.
+    /// Scan an instance now: all kinds the connector supports, or those given.
+    ///
+    /// With a daemon running, the daemon runs the scan and this waits for it.
     Scan {
         /// Instance name.
         instance: String,
@@ -93,6 +108,9 @@ pub enum Command {
         /// app-permissions, posture.
         #[arg(long = "kind", value_name = "KIND")]
         kinds: Vec<Kind>,
+        /// With a daemon: start the scan and return without waiting.
+        #[arg(long)]
+        no_wait: bool,
         #[arg(long)]
         json: bool,
     },
@@ -110,6 +128,17 @@ pub enum Command {
     Findings(QueryArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Address of the admin API. Loopback by default; anything else exposes the API
+    /// (token-protected) to the network.
+    #[arg(long, default_value = daemon::DEFAULT_LISTEN, env = "SLUICE_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// Scans running at once across all instances.
+    #[arg(long, default_value_t = SchedulerConfig::default().max_concurrent)]
+    pub max_concurrent_scans: usize,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
     /// Every loaded connector (id, version, WIT version, sha256, file) and rejected files.
@@ -123,8 +152,22 @@ pub enum PluginsCommand {
 pub enum InstancesCommand {
     /// Every instance with its status (the default).
     List,
-    /// One instance in detail: config, permissions, scan state, recent scans.
+    /// One instance in detail: config, permissions, scan state and schedule per kind,
+    /// recent scans.
     Show { instance: String },
+    /// Stop scanning an instance; a scan in flight stops at its next page. Config,
+    /// credentials and data are kept.
+    Disable { instance: String },
+    /// Resume scanning a disabled instance from its saved cursors.
+    Enable { instance: String },
+    /// Set rescan intervals, e.g. `activities=2m users=6h` (`KIND=default` resets one).
+    Schedule {
+        instance: String,
+        #[arg(value_name = "KIND=INTERVAL", value_parser = parse_pair, required = true)]
+        intervals: Vec<(String, String)>,
+    },
+    /// The webhook URL and secret that let a provider trigger scans of this instance.
+    Webhook { instance: String },
     /// Delete an instance with its credentials and all collected data.
     Remove {
         instance: String,
@@ -151,6 +194,10 @@ pub struct ConnectArgs {
     /// Let this instance reach private and loopback addresses (self-hosted apps, mocks).
     #[arg(long)]
     pub allow_private_network: bool,
+    /// Rescan interval for a kind, KIND=INTERVAL (repeatable), e.g. activities=2m.
+    /// Defaults: activities 5m, users/groups/app-permissions 1h, files 12h, posture 1d.
+    #[arg(long = "every", value_name = "KIND=INTERVAL", value_parser = parse_pair)]
+    pub every: Vec<(String, String)>,
     #[arg(long)]
     pub json: bool,
 }
@@ -162,12 +209,34 @@ pub struct QueryArgs {
     /// Print one JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// At most this many records.
+    /// At most this many records (the rest can be fetched with --cursor).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Continue after a previous listing (the cursor it printed).
+    #[arg(long)]
+    pub cursor: Option<String>,
     /// Include records marked deleted (gone from the provider since a scan).
     #[arg(long)]
     pub deleted: bool,
+    /// Activities at or after this time: RFC 3339, a date, epoch ms, or an age like 24h.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Activities at or before this time (same formats as --since).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Activities by this actor; files by this owner; app permissions of this grantee.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Activities of this kind: logon, user or admin.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Users in this status (active, suspended, disabled, deleted); findings that pass
+    /// or fail.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Free text, matched anywhere in the record (raw provider JSON included).
+    #[arg(long, short = 'q')]
+    pub search: Option<String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -177,7 +246,20 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Paths and lazily opened services for one command.
+/// Apply KIND=INTERVAL pairs to a schedule (`default` removes the override).
+fn apply_intervals(schedule: &mut Schedule, pairs: &[(String, String)]) -> anyhow::Result<()> {
+    for (k, v) in pairs {
+        let kind: Kind = k.parse().map_err(anyhow::Error::msg)?;
+        if v.trim() == "default" {
+            schedule.intervals.remove(&kind);
+        } else {
+            schedule.set(kind, v).map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok(())
+}
+
+/// Paths for one command, and how to reach sluice's state.
 pub struct Env {
     pub data_dir: PathBuf,
     pub plugins_dir: PathBuf,
@@ -199,10 +281,6 @@ impl Env {
         })
     }
 
-    pub fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.data_dir)?)
-    }
-
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
         Runtime::new(
             RuntimeConfig {
@@ -213,8 +291,34 @@ impl Env {
         )
     }
 
-    pub async fn registry(&self, runtime: &Runtime) -> Registry {
-        Registry::load(runtime, &self.plugins_dir).await
+    /// Local when the data dir is free; the daemon's API when a daemon owns it.
+    pub async fn backend(&self) -> anyhow::Result<Backend> {
+        match Store::open(&self.data_dir) {
+            Ok(store) => {
+                let runtime = self.runtime()?;
+                let registry = Registry::load(&runtime, &self.plugins_dir).await;
+                Ok(Backend::Local(Control {
+                    store,
+                    runtime,
+                    registry: std::sync::Arc::new(registry),
+                    plugins_dir: self.plugins_dir.clone(),
+                    scheduler: None,
+                    scan_options: ScanOptions::default(),
+                }))
+            }
+            Err(e @ StoreError::Locked { .. }) => match DaemonInfo::read(&self.data_dir) {
+                Some(info) => {
+                    let token = daemon::api_token(&self.data_dir)?;
+                    Ok(Backend::Remote(ApiClient::new(info, token)?))
+                }
+                None => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn daemon_config(&self, listen: std::net::SocketAddr) -> DaemonConfig {
+        DaemonConfig::new(self.data_dir.clone(), self.plugins_dir.clone(), listen)
     }
 }
 
@@ -251,113 +355,203 @@ fn read_secret(name: &str, value: &str) -> anyhow::Result<Secret> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let env = Env::new(&cli.global)?;
     match cli.command {
+        Command::Daemon(args) => {
+            let mut cfg = env.daemon_config(args.listen);
+            cfg.scheduler.max_concurrent = args.max_concurrent_scans.max(1);
+            let d = daemon::Daemon::start(cfg).await?;
+            println!(
+                "sluice daemon: API on http://{} (token: sluice token), data dir {}; Ctrl-C to stop",
+                d.addr,
+                env.data_dir.display()
+            );
+            daemon::shutdown_signal().await;
+            println!("stopping: letting running scans reach a page boundary…");
+            d.shutdown().await
+        }
         Command::Demo(args) => demo::run(&cli.global, args).await,
+        Command::Token => {
+            println!("{}", daemon::api_token(&env.data_dir)?.expose());
+            Ok(())
+        }
         Command::Plugins(PluginsCommand::List { json }) => {
-            let runtime = env.runtime()?;
-            let registry = env.registry(&runtime).await;
-            output::plugins(&registry, &env.plugins_dir, json)
+            let b = env.backend().await?;
+            output::plugins(&b.plugins().await?, json)
         }
         Command::Connectors { json } => {
-            let runtime = env.runtime()?;
-            let registry = env.registry(&runtime).await;
-            output::connectors(&registry, json)
+            let b = env.backend().await?;
+            output::connectors(&b.connectors().await?, json)
         }
         Command::Connect(args) => {
-            let store = env.store()?;
-            let runtime = env.runtime()?;
-            let registry = env.registry(&runtime).await;
             let mut secrets = BTreeMap::new();
             for (k, v) in &args.secrets {
                 secrets.insert(k.clone(), read_secret(k, v)?);
             }
-            let req = ConnectRequest {
+            let mut schedule = Schedule::default();
+            apply_intervals(&mut schedule, &args.every)?;
+            let input = ConnectInput {
                 connector: args.connector,
                 name: args.name,
                 config: args.config.into_iter().collect(),
                 secrets,
                 allow_private_network: args.allow_private_network,
+                schedule,
             };
-            let (instance, permissions) = connect(&store, &registry, req).await?;
-            store.flush()?;
-            output::connected(&instance, &permissions, &registry, args.json)
+            let b = env.backend().await?;
+            let connected = b.connect(input).await?;
+            output::connected(&connected, b.is_remote(), args.json)
         }
         Command::Instances { command, json } => {
-            let store = env.store()?;
-            match command.unwrap_or(InstancesCommand::List) {
-                InstancesCommand::List => output::instances(&store, json),
-                InstancesCommand::Show { instance } => output::instance(&store, &instance, json),
-                InstancesCommand::Remove { instance, yes } => {
-                    let inst = store.instance(&instance)?;
-                    if !yes {
-                        bail!(
-                            "this deletes `{}` with its credentials and all collected data; add --yes to confirm",
-                            inst.name
-                        );
-                    }
-                    store.remove_instance(&inst.id)?;
-                    println!("removed instance `{}`", inst.name);
-                    Ok(())
-                }
-            }
+            instances(&env, command.unwrap_or(InstancesCommand::List), json).await
         }
         Command::Scan {
             instance,
             kinds,
+            no_wait,
             json,
         } => {
-            let store = env.store()?;
-            let inst = store.instance(&instance)?;
-            let runtime = env.runtime()?;
-            let registry = env.registry(&runtime).await;
-            let entry = registry.get(&inst.connector).with_context(|| {
-                format!(
-                    "connector `{}` of instance `{}` is not loaded (check the plugins dir {})",
-                    inst.connector,
-                    inst.name,
-                    env.plugins_dir.display()
+            let b = env.backend().await?;
+            let out = b
+                .scan(
+                    &instance,
+                    ScanInput {
+                        kinds,
+                        wait: !no_wait,
+                    },
                 )
-            })?;
-            for k in &kinds {
-                if !k.supported_by(&entry.plugin.info.capabilities) {
-                    bail!("connector `{}` does not support {k}", inst.connector);
-                }
+                .await?;
+            if no_wait && b.is_remote() {
+                println!("scan of `{instance}` started by the daemon");
+                return Ok(());
             }
-            let reports = scan_instance(
-                &store,
-                &entry.plugin,
-                &inst,
-                &kinds,
-                &ScanOptions::default(),
-            )
-            .await?;
-            store.flush()?;
-            output::scan_reports(&inst.name, &reports, json)?;
-            if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {
-                bail!("scan of `{}` failed: {e}", inst.name);
+            output::scan_reports(&instance, &out.reports, json)?;
+            if let Some(e) = out.reports.iter().find_map(|r| r.error.as_ref()) {
+                bail!("scan of `{instance}` failed: {e}");
             }
             Ok(())
         }
-        Command::Users(q) => query(&env, Kind::Users, q),
-        Command::Groups(q) => query(&env, Kind::Groups, q),
-        Command::Activities(q) => query(&env, Kind::Activities, q),
-        Command::Files(q) => query(&env, Kind::Files, q),
-        Command::AppPermissions(q) => query(&env, Kind::AppPermissions, q),
-        Command::Findings(q) => query(&env, Kind::Findings, q),
+        Command::Users(q) => query(&env, Kind::Users, q).await,
+        Command::Groups(q) => query(&env, Kind::Groups, q).await,
+        Command::Activities(q) => query(&env, Kind::Activities, q).await,
+        Command::Files(q) => query(&env, Kind::Files, q).await,
+        Command::AppPermissions(q) => query(&env, Kind::AppPermissions, q).await,
+        Command::Findings(q) => query(&env, Kind::Findings, q).await,
     }
 }
 
-fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
-    let store = env.store()?;
-    let inst = store.instance(&q.instance)?;
-    let records = store.records(
-        &inst.id,
-        kind,
-        &RecordQuery {
-            limit: q.limit,
-            include_deleted: q.deleted,
-        },
-    )?;
-    output::records(kind, &records, q.json)
+async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::Result<()> {
+    let b = env.backend().await?;
+    match command {
+        InstancesCommand::List => output::instances(&b.instances().await?, json),
+        InstancesCommand::Show { instance } => {
+            output::instance(&b.instance(&instance).await?, json)
+        }
+        InstancesCommand::Disable { instance } => {
+            let i = b.disable(&instance).await?;
+            println!(
+                "disabled `{}`: not scanned until `sluice instances enable {}`",
+                i.name, i.name
+            );
+            Ok(())
+        }
+        InstancesCommand::Enable { instance } => {
+            let i = b.enable(&instance).await?;
+            if b.is_remote() {
+                println!(
+                    "enabled `{}`: scans resume from their saved cursors",
+                    i.name
+                );
+            } else {
+                println!(
+                    "enabled `{}`: the daemon scans it when running (or run `sluice scan {}`)",
+                    i.name, i.name
+                );
+            }
+            Ok(())
+        }
+        InstancesCommand::Schedule {
+            instance,
+            intervals,
+        } => {
+            let mut schedule = b.instance(&instance).await?.instance.schedule;
+            apply_intervals(&mut schedule, &intervals)?;
+            let i = b.set_schedule(&instance, schedule).await?;
+            output::schedule(&i);
+            Ok(())
+        }
+        InstancesCommand::Webhook { instance } => {
+            let i = b.instance(&instance).await?.instance;
+            let secret = daemon::hook_secret(&env.data_dir, &i.id)?;
+            let listen = DaemonInfo::read(&env.data_dir)
+                .map(|d| d.listen.to_string())
+                .unwrap_or_else(|| daemon::DEFAULT_LISTEN.to_string());
+            println!("URL:    http://{listen}/hooks/{}", i.name);
+            println!("secret: {}", secret.expose());
+            println!(
+                "\nA POST to the URL starts an incremental activities scan (add ?kind=users,groups for\nothers). Authenticate with `Authorization: Bearer SECRET`, or sign the body with\nHMAC-SHA256 in `X-Hub-Signature-256: sha256=HEX` (set SECRET as a GitHub webhook's secret)."
+            );
+            Ok(())
+        }
+        InstancesCommand::Remove { instance, yes } => {
+            if !yes {
+                let i = b.instance(&instance).await?.instance;
+                bail!(
+                    "this deletes `{}` with its credentials and all collected data; add --yes to confirm",
+                    i.name
+                );
+            }
+            let i = b.remove(&instance).await?;
+            println!("removed instance `{}`", i.name);
+            Ok(())
+        }
+    }
+}
+
+async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
+    let time = |t: &Option<String>| {
+        t.as_deref()
+            .map(parse_time)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
+    let filter = RecordFilter {
+        since: time(&q.since)?,
+        until: time(&q.until)?,
+        actor: q.actor,
+        kind: q.kind,
+        status: q.status,
+        q: q.search,
+        include_deleted: q.deleted,
+    };
+    filter.validate(kind).map_err(anyhow::Error::msg)?;
+    if q.limit == Some(0) {
+        bail!("--limit must be at least 1");
+    }
+    let b = env.backend().await?;
+    let want = q.limit.unwrap_or(usize::MAX);
+    let mut cursor = q.cursor;
+    let mut records = Vec::new();
+    loop {
+        let page_size = (want - records.len()).min(MAX_PAGE);
+        let page = b
+            .query(
+                &q.instance,
+                kind,
+                &filter,
+                cursor.as_deref(),
+                Some(page_size),
+            )
+            .await?;
+        records.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() || records.len() >= want {
+            break;
+        }
+    }
+    output::records(kind, &records, q.json)?;
+    if let (Some(c), Some(_)) = (&cursor, q.limit) {
+        eprintln!("more: add --cursor {c}");
+    }
+    Ok(())
 }
 
 /// The capability columns of the matrix, in the provider docs' order.

@@ -1,13 +1,11 @@
 //! Printing results: aligned tables for people, JSON for scripts.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
-use crate::model::{Kind, Permissions, Record, format_millis};
-use crate::registry::Registry;
+use crate::control::{Connected, InstanceDetail, InstanceSummary, PluginList};
+use crate::model::{ConnectorInfo, Kind, Record, format_millis};
 use crate::scan::KindReport;
-use crate::store::{Instance, InstanceStatus, Store, StoredRecord};
+use crate::store::{Instance, InstanceStatus, StoredRecord};
 
 /// A plain text table with left-aligned columns.
 pub struct Table {
@@ -77,73 +75,38 @@ fn short(s: &str, max: usize) -> String {
     }
 }
 
-pub fn plugins(registry: &Registry, dir: &Path, json: bool) -> anyhow::Result<()> {
+pub fn plugins(list: &PluginList, json: bool) -> anyhow::Result<()> {
     if json {
-        let loaded: Vec<Value> = registry
-            .plugins()
-            .map(|e| {
-                json!({
-                    "id": e.plugin.info.id,
-                    "name": e.plugin.info.name,
-                    "version": e.plugin.info.version,
-                    "wit_version": e.plugin.wit.as_str(),
-                    "sha256": e.plugin.sha256,
-                    "capabilities": e.plugin.info.capabilities,
-                    "actions": e.plugin.info.actions,
-                    "file": e.file,
-                    "builtin": e.builtin,
-                    "loaded_at": e.loaded_at,
-                })
-            })
-            .collect();
-        return print_json(&json!({ "plugins": loaded, "rejected": registry.rejected() }));
+        return print_json(list);
     }
     let mut t = Table::new(&["ID", "VERSION", "WIT", "SHA256", "FILE"]);
-    for e in registry.plugins() {
+    for p in &list.plugins {
         t.row(vec![
-            e.plugin.info.id.clone(),
-            e.plugin.info.version.clone(),
-            e.plugin.wit.as_str().into(),
-            e.plugin.sha256[..12].to_string(),
-            e.file.display().to_string(),
+            p.id.clone(),
+            p.version.clone(),
+            p.wit_version.clone(),
+            p.sha256.chars().take(12).collect(),
+            p.file.display().to_string(),
         ]);
     }
     t.print();
-    println!("\nplugins dir: {}", dir.display());
-    for r in registry.rejected() {
+    println!("\nplugins dir: {}", list.plugins_dir.display());
+    for r in &list.rejected {
         println!("rejected {}: {}", r.file.display(), r.reason);
     }
     Ok(())
 }
 
-pub fn connectors(registry: &Registry, json: bool) -> anyhow::Result<()> {
-    let cols = super::matrix_columns();
+pub fn connectors(infos: &[ConnectorInfo], json: bool) -> anyhow::Result<()> {
     if json {
-        let rows: Vec<Value> = registry
-            .plugins()
-            .map(|e| {
-                let info = &e.plugin.info;
-                json!({
-                    "id": info.id,
-                    "name": info.name,
-                    "version": info.version,
-                    "provider": info.provider,
-                    "capabilities": info.capabilities,
-                    "actions": info.actions,
-                    "auth": info.auth.name(),
-                    "egress": info.egress,
-                    "config": info.config,
-                })
-            })
-            .collect();
-        return print_json(&rows);
+        return print_json(&infos);
     }
+    let cols = super::matrix_columns();
     let mut header = vec!["CONNECTOR"];
     header.extend(cols.iter().map(|c| c.heading()));
     header.push("ACTIONS");
     let mut t = Table::new(&header);
-    for e in registry.plugins() {
-        let info = &e.plugin.info;
+    for info in infos {
         let mut row = vec![info.name.clone()];
         row.extend(cols.iter().map(|c| {
             if info.capabilities.contains(c) {
@@ -167,15 +130,11 @@ pub fn connectors(registry: &Registry, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn connected(
-    instance: &Instance,
-    permissions: &Permissions,
-    registry: &Registry,
-    json: bool,
-) -> anyhow::Result<()> {
+pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> {
     if json {
-        return print_json(&json!({ "instance": instance, "permissions": permissions }));
+        return print_json(c);
     }
+    let (instance, permissions) = (&c.instance, &c.permissions);
     println!(
         "connected `{}` ({} {}, id {})",
         instance.name, instance.connector, instance.connector_version, instance.id
@@ -189,20 +148,24 @@ pub fn connected(
     for (cap, why) in &permissions.missing {
         println!("  missing:     {} — {why}", cap.heading());
     }
-    if let Some(e) = registry.get(&instance.connector) {
-        if let Ok(p) = crate::capabilities::egress::EgressPolicy::from_templates(
-            &e.plugin.info.egress,
-            &instance.config,
-            instance.allow_private_network,
-        ) {
-            println!("  egress:      {}", p.destinations().join(", "));
-        }
-        if !e.plugin.info.actions.is_empty() {
-            let actions: Vec<_> = e.plugin.info.actions.iter().map(|a| a.as_str()).collect();
-            println!("  actions:     {}", actions.join(", "));
-        }
+    if !c.egress.is_empty() {
+        println!("  egress:      {}", c.egress.join(", "));
     }
-    println!("next: sluice scan {}", instance.name);
+    if !c.actions.is_empty() {
+        let actions: Vec<_> = c.actions.iter().map(|a| a.as_str()).collect();
+        println!("  actions:     {}", actions.join(", "));
+    }
+    if daemon {
+        println!(
+            "the daemon is scanning it now: sluice instances show {}",
+            instance.name
+        );
+    } else {
+        println!(
+            "next: sluice scan {} (or start `sluice daemon`)",
+            instance.name
+        );
+    }
     Ok(())
 }
 
@@ -216,22 +179,24 @@ fn status_detail(s: &InstanceStatus) -> String {
             pages,
             records,
         } => format!("{kind}: {pages} pages, {records} records"),
-        InstanceStatus::Error { reason, at, .. } => {
-            format!("{} at {}", short(reason, 80), format_millis(*at))
+        InstanceStatus::Error {
+            reason,
+            attempts,
+            next_retry,
+            ..
+        } => {
+            let retry = match next_retry {
+                Some(t) => format!(", retry {}", format_millis(*t)),
+                None => String::new(),
+            };
+            format!("{} (attempt {attempts}{retry})", short(reason, 80))
         }
         _ => String::new(),
     }
 }
 
-pub fn instances(store: &Store, json: bool) -> anyhow::Result<()> {
-    let all = store.instances()?;
-    if json {
-        return print_json(&all);
-    }
-    if all.is_empty() {
-        println!("no instances; connect one with `sluice connect CONNECTOR --name NAME …`");
-        return Ok(());
-    }
+/// The status table of `sluice instances` (also printed by the demo).
+pub fn instances_table(all: &[InstanceSummary]) -> Table {
     let mut t = Table::new(&[
         "NAME",
         "CONNECTOR",
@@ -240,37 +205,54 @@ pub fn instances(store: &Store, json: bool) -> anyhow::Result<()> {
         "ACTIVITIES",
         "DETAIL",
     ]);
-    for i in &all {
-        let (users, _) = store.count(&i.id, Kind::Users)?;
-        let (acts, _) = store.count(&i.id, Kind::Activities)?;
+    for s in all {
+        let i = &s.instance;
         t.row(vec![
             i.name.clone(),
             i.connector.clone(),
             i.status.label(),
-            users.to_string(),
-            acts.to_string(),
+            s.users.to_string(),
+            s.activities.to_string(),
             status_detail(&i.status),
         ]);
     }
-    t.print();
+    t
+}
+
+pub fn instances(all: &[InstanceSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&all);
+    }
+    if all.is_empty() {
+        println!("no instances; connect one with `sluice connect CONNECTOR --name NAME …`");
+        return Ok(());
+    }
+    instances_table(all).print();
     Ok(())
 }
 
-pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
-    let inst = store.instance(name)?;
-    let mut kinds = serde_json::Map::new();
-    for kind in Kind::ALL {
-        let (live, deleted) = store.count(&inst.id, kind)?;
-        let state = store.scan_state(&inst.id, kind)?;
-        kinds.insert(
-            kind.to_string(),
-            json!({ "records": live, "deleted": deleted, "scan": state }),
-        );
-    }
-    let runs = store.runs(&inst.id, 10)?;
+fn interval_text(secs: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}
+
+pub fn schedule(inst: &Instance) {
+    let intervals: Vec<String> = Kind::ALL
+        .iter()
+        .map(|k| {
+            format!(
+                "{k} every {}",
+                interval_text(inst.schedule.interval(*k).as_secs())
+            )
+        })
+        .collect();
+    println!("`{}` rescans: {}", inst.name, intervals.join(", "));
+}
+
+pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
     if json {
-        return print_json(&json!({ "instance": inst, "kinds": kinds, "recent_scans": runs }));
+        return print_json(d);
     }
+    let inst = &d.instance;
     println!(
         "{} ({} {}, id {})",
         inst.name, inst.connector, inst.connector_version, inst.id
@@ -292,19 +274,37 @@ pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
         println!("  as:       {}", opt(&p.principal));
         println!("  granted:  {}", p.granted.join(", "));
     }
-    let mut t = Table::new(&["KIND", "RECORDS", "DELETED", "LAST COMPLETED", "CURSOR"]);
-    for kind in Kind::ALL {
-        let v = &kinds[kind.as_str()];
-        let state = store.scan_state(&inst.id, kind)?;
+    let mut t = Table::new(&[
+        "KIND",
+        "RECORDS",
+        "DELETED",
+        "EVERY",
+        "LAST COMPLETED",
+        "NEXT RUN",
+        "CURSOR",
+    ]);
+    for k in &d.kinds {
+        let next = match &k.schedule {
+            Some(s) if s.running => "running".to_string(),
+            Some(s) => match (s.next_run, s.attempts) {
+                (Some(t), 0) => format_millis(t),
+                (Some(t), n) => format!("{} (retry {n})", format_millis(t)),
+                (None, _) => "after users".into(),
+            },
+            None if d.daemon => "-".into(),
+            None => "(no daemon)".into(),
+        };
         t.row(vec![
-            kind.to_string(),
-            v["records"].to_string(),
-            v["deleted"].to_string(),
-            state
+            k.kind.to_string(),
+            k.records.to_string(),
+            k.deleted.to_string(),
+            interval_text(inst.schedule.interval(k.kind).as_secs()),
+            k.scan
                 .last_completed
                 .map(format_millis)
                 .unwrap_or("-".into()),
-            state
+            next,
+            k.scan
                 .cursor
                 .as_deref()
                 .map(|c| short(c, 40))
@@ -313,7 +313,7 @@ pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
     }
     println!();
     t.print();
-    if !runs.is_empty() {
+    if !d.recent_scans.is_empty() {
         println!();
         let mut t = Table::new(&[
             "SCAN STARTED",
@@ -323,14 +323,17 @@ pub fn instance(store: &Store, name: &str, json: bool) -> anyhow::Result<()> {
             "DELETED",
             "RESULT",
         ]);
-        for r in runs {
+        for r in &d.recent_scans {
             t.row(vec![
                 format_millis(r.started),
                 r.kind.to_string(),
                 r.pages.to_string(),
                 r.records.to_string(),
                 r.deleted.to_string(),
-                r.error.map(|e| e.to_string()).unwrap_or("ok".into()),
+                r.error
+                    .as_ref()
+                    .map(|e| e.to_string())
+                    .unwrap_or("ok".into()),
             ]);
         }
         t.print();
@@ -349,10 +352,11 @@ pub fn scan_reports(name: &str, reports: &[KindReport], json: bool) -> anyhow::R
             r.pages.to_string(),
             r.records.to_string(),
             r.deleted.to_string(),
-            match (&r.error, r.skipped) {
-                (Some(e), _) => e.to_string(),
-                (None, true) => "skipped (unsupported)".into(),
-                (None, false) => "ok".into(),
+            match (&r.error, r.skipped, r.stopped) {
+                (Some(e), _, _) => e.to_string(),
+                (None, true, _) => "skipped (unsupported)".into(),
+                (None, _, true) => "stopped (resumes from its cursor)".into(),
+                (None, false, false) => "ok".into(),
             },
         ]);
     }

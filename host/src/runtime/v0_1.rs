@@ -211,7 +211,10 @@ impl http::Host for CallState {
             headers: req.headers,
             body: req.body,
         };
-        let result = self.http.send(&self.ctx.net, out).await;
+        let result = self
+            .http
+            .send(&self.ctx.instance_name, &self.ctx.net, out)
+            .await;
         self.in_host += started.elapsed();
         Ok(result
             .map(|r| http::Response {

@@ -211,7 +211,7 @@ pub enum ScheduleError {
 
 enum Command {
     Upsert(InstancePlan),
-    Remove(String),
+    Remove(String, oneshot::Sender<()>),
     Trigger {
         id: String,
         kinds: Vec<Kind>,
@@ -234,9 +234,16 @@ impl SchedulerHandle {
     }
 
     /// Stop scheduling an instance (disable, remove); its running scans stop at the
-    /// next page boundary.
-    pub fn remove(&self, instance_id: &str) {
-        let _ = self.tx.send(Command::Remove(instance_id.to_string()));
+    /// next page boundary, and the returned future resolves once they have.
+    pub async fn remove(&self, instance_id: &str) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Command::Remove(instance_id.to_string(), reply))
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
     }
 
     /// Make `kinds` (all when empty) due now. The returned future resolves with one
@@ -302,6 +309,7 @@ pub fn start<R: ScanRunner>(config: SchedulerConfig, runner: Arc<R>) -> Schedule
         rng,
         done_tx,
         shutdown: None,
+        removals: HashMap::new(),
     };
     tokio::spawn(actor.run(rx, done_rx));
     SchedulerHandle { tx }
@@ -353,6 +361,8 @@ struct Actor<R> {
     rng: StdRng,
     done_tx: mpsc::UnboundedSender<Done>,
     shutdown: Option<Vec<oneshot::Sender<()>>>,
+    /// Removed instances whose scans are still stopping, and who waits for them.
+    removals: HashMap<String, Vec<oneshot::Sender<()>>>,
 }
 
 fn wall_clock(at: Instant) -> Millis {
@@ -411,13 +421,18 @@ impl<R: ScanRunner> Actor<R> {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Upsert(plan) => self.upsert(plan),
-            Command::Remove(id) => {
+            Command::Remove(id, reply) => {
                 if let Some(entry) = self.entries.remove(&id) {
                     for slot in &entry.slots {
                         if let Some((_, stop)) = &slot.running {
                             stop.stop();
                         }
                     }
+                }
+                if self.running.values().any(|(i, _)| *i == id) {
+                    self.removals.entry(id).or_default().push(reply);
+                } else {
+                    let _ = reply.send(());
                 }
             }
             Command::Trigger { id, kinds, reply } => {
@@ -600,7 +615,13 @@ impl<R: ScanRunner> Actor<R> {
         let success_jitter = self.rng.gen_range(0.0..=1.0);
         let config = self.config.clone();
         let Some(entry) = self.entries.get_mut(&id) else {
-            return; // removed or disabled while running
+            // Removed or disabled while running.
+            if !self.running.values().any(|(i, _)| *i == id) {
+                for w in self.removals.remove(&id).unwrap_or_default() {
+                    let _ = w.send(());
+                }
+            }
+            return;
         };
         let gate = entry.gate;
         let name = entry.name.clone();

@@ -420,7 +420,15 @@ async fn removing_an_instance_stops_its_scan_at_a_page_boundary() {
     h.upsert(plan("a", &[Kind::Users], None));
     h.upsert(plan("b", &[Kind::Users], None));
     advance(Duration::from_secs(5)).await;
-    h.remove("a");
+    let removed = tokio::spawn({
+        let h = h.clone();
+        async move { h.remove("a").await }
+    });
+    advance(Duration::from_secs(2)).await;
+    assert!(
+        removed.is_finished(),
+        "remove resolves once the scan has stopped"
+    );
     advance(Duration::from_secs(60)).await;
     let stopped = runner.stopped.lock().unwrap().clone();
     assert_eq!(stopped.len(), 1, "{stopped:?}");

@@ -13,6 +13,7 @@
 //! neither: a resumed scan re-reads exactly the page that was lost. Records are keyed by
 //! provider id, so re-reading is idempotent.
 
+mod query;
 mod secrets;
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,7 +24,9 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::model::{ConnectorError, Kind, Millis, Permissions, Record, now_millis};
+use crate::scheduler::Schedule;
 
+pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
 pub use secrets::{Secret, Secrets};
 use secrets::{SecretBox, write_private};
 
@@ -42,6 +45,8 @@ pub enum StoreError {
     UnknownInstance(String),
     #[error("an instance named `{0}` already exists")]
     DuplicateName(String),
+    #[error("invalid cursor `{0}`: pass back the `next_cursor` of an earlier page")]
+    BadCursor(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -78,8 +83,11 @@ pub struct Instance {
     pub enabled: bool,
     pub created: Millis,
     pub status: InstanceStatus,
-    /// What `check` reported at connect time or on the last full scan.
+    /// What `check` reported at connect time or at the start of the last connect flow.
     pub permissions: Option<Permissions>,
+    /// Operator's rescan intervals (defaults for kinds not listed).
+    #[serde(default)]
+    pub schedule: Schedule,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.

@@ -49,6 +49,7 @@ fn instance(name: &str) -> Instance {
         created: 0,
         status: InstanceStatus::Connecting,
         permissions: None,
+        schedule: Default::default(),
     }
 }
 

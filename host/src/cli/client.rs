@@ -1,0 +1,266 @@
+//! Where a CLI command runs: in this process, or through a running daemon's API.
+//!
+//! sled lets one process open a data dir. When a daemon owns it, the store is locked and
+//! `daemon.json` says where the daemon's API listens; the CLI then sends the same
+//! operation over HTTP and gets the same types back. Either way the command prints the
+//! same output and the same errors, so the operator never has to know which.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::control::{
+    ConnectInput, Connected, Control, InstanceDetail, InstanceSummary, PluginList, ScanInput,
+    ScanOutput,
+};
+use crate::daemon::DaemonInfo;
+use crate::model::{ConnectorInfo, Kind};
+use crate::scheduler::Schedule;
+use crate::store::{Instance, RecordFilter, RecordPage, Secret};
+
+/// The daemon's admin API, as the CLI uses it.
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+    info: DaemonInfo,
+}
+
+impl ApiClient {
+    pub fn new(info: DaemonInfo, token: Secret) -> anyhow::Result<ApiClient> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(ApiClient {
+            http,
+            base: format!("http://{}", info.listen),
+            token,
+            info,
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+    ) -> anyhow::Result<T> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.expose())
+            .query(query);
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&b)?);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!(
+                "cannot reach the sluice daemon (pid {}) at {} that owns this data dir",
+                self.info.pid, self.info.listen
+            )
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.context("reading the daemon's answer")?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(String::from))
+                .unwrap_or_else(|| format!("daemon answered {status}"));
+            return Err(anyhow!(message));
+        }
+        serde_json::from_slice(&bytes).context("the daemon's answer is not what this CLI expects")
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call(reqwest::Method::GET, path, &[], None).await
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: Value) -> anyhow::Result<T> {
+        self.call(reqwest::Method::POST, path, &[], Some(body))
+            .await
+    }
+}
+
+/// Instance names are restricted to URL-safe characters by `connect`, but a mistyped
+/// name may not be; encode it so the daemon answers "unknown instance".
+fn seg(name: &str) -> String {
+    url::form_urlencoded::byte_serialize(name.as_bytes()).collect()
+}
+
+/// The CLI's view of sluice: local or through the daemon.
+pub enum Backend {
+    Local(Control),
+    Remote(ApiClient),
+}
+
+impl Backend {
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Backend::Remote(_))
+    }
+
+    pub async fn connectors(&self) -> anyhow::Result<Vec<ConnectorInfo>> {
+        match self {
+            Backend::Local(c) => Ok(c.connectors()),
+            Backend::Remote(api) => api.get("/v1/connectors").await,
+        }
+    }
+
+    pub async fn plugins(&self) -> anyhow::Result<PluginList> {
+        match self {
+            Backend::Local(c) => Ok(c.plugins()),
+            Backend::Remote(api) => api.get("/v1/plugins").await,
+        }
+    }
+
+    pub async fn instances(&self) -> anyhow::Result<Vec<InstanceSummary>> {
+        match self {
+            Backend::Local(c) => Ok(c.instances()?),
+            Backend::Remote(api) => api.get("/v1/instances").await,
+        }
+    }
+
+    pub async fn instance(&self, name: &str) -> anyhow::Result<InstanceDetail> {
+        match self {
+            Backend::Local(c) => Ok(c.instance(name).await?),
+            Backend::Remote(api) => api.get(&format!("/v1/instances/{}", seg(name))).await,
+        }
+    }
+
+    pub async fn connect(&self, input: ConnectInput) -> anyhow::Result<Connected> {
+        match self {
+            Backend::Local(c) => Ok(c.connect(input).await?),
+            Backend::Remote(api) => {
+                // Secrets have no Serialize on purpose; this is the one place they are
+                // written out, to the daemon over loopback.
+                let secrets: serde_json::Map<String, Value> = input
+                    .secrets
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
+                    .collect();
+                let body = json!({
+                    "connector": input.connector,
+                    "name": input.name,
+                    "config": input.config,
+                    "secrets": secrets,
+                    "allow_private_network": input.allow_private_network,
+                    "schedule": input.schedule,
+                });
+                api.post("/v1/instances", body).await
+            }
+        }
+    }
+
+    pub async fn disable(&self, name: &str) -> anyhow::Result<Instance> {
+        match self {
+            Backend::Local(c) => Ok(c.disable(name).await?),
+            Backend::Remote(api) => {
+                api.post(&format!("/v1/instances/{}/disable", seg(name)), json!({}))
+                    .await
+            }
+        }
+    }
+
+    pub async fn enable(&self, name: &str) -> anyhow::Result<Instance> {
+        match self {
+            Backend::Local(c) => Ok(c.enable(name).await?),
+            Backend::Remote(api) => {
+                api.post(&format!("/v1/instances/{}/enable", seg(name)), json!({}))
+                    .await
+            }
+        }
+    }
+
+    pub async fn remove(&self, name: &str) -> anyhow::Result<Instance> {
+        match self {
+            Backend::Local(c) => Ok(c.remove(name).await?),
+            Backend::Remote(api) => {
+                api.call(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/instances/{}", seg(name)),
+                    &[],
+                    None,
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn set_schedule(&self, name: &str, schedule: Schedule) -> anyhow::Result<Instance> {
+        match self {
+            Backend::Local(c) => Ok(c.set_schedule(name, schedule).await?),
+            Backend::Remote(api) => {
+                api.call(
+                    reqwest::Method::PUT,
+                    &format!("/v1/instances/{}/schedule", seg(name)),
+                    &[],
+                    Some(serde_json::to_value(&schedule)?),
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn scan(&self, name: &str, input: ScanInput) -> anyhow::Result<ScanOutput> {
+        match self {
+            Backend::Local(c) => Ok(c.scan(name, input).await?),
+            Backend::Remote(api) => {
+                api.post(
+                    &format!("/v1/instances/{}/scan", seg(name)),
+                    serde_json::to_value(&input)?,
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn query(
+        &self,
+        name: &str,
+        kind: Kind,
+        filter: &RecordFilter,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> anyhow::Result<RecordPage> {
+        match self {
+            Backend::Local(c) => Ok(c.query(name, kind, filter, cursor, limit)?),
+            Backend::Remote(api) => {
+                let mut q: Vec<(&str, String)> = Vec::new();
+                let opt = |q: &mut Vec<(&str, String)>, k, v: &Option<String>| {
+                    if let Some(v) = v {
+                        q.push((k, v.clone()));
+                    }
+                };
+                if let Some(s) = filter.since {
+                    q.push(("since", s.to_string()));
+                }
+                if let Some(u) = filter.until {
+                    q.push(("until", u.to_string()));
+                }
+                opt(&mut q, "actor", &filter.actor);
+                opt(&mut q, "kind", &filter.kind);
+                opt(&mut q, "status", &filter.status);
+                opt(&mut q, "q", &filter.q);
+                if filter.include_deleted {
+                    q.push(("deleted", "true".into()));
+                }
+                opt(&mut q, "cursor", &cursor.map(String::from));
+                if let Some(l) = limit {
+                    q.push(("limit", l.to_string()));
+                }
+                api.call(
+                    reqwest::Method::GET,
+                    &format!("/v1/instances/{}/{kind}", seg(name)),
+                    &q,
+                    None,
+                )
+                .await
+            }
+        }
+    }
+}

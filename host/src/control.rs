@@ -1,0 +1,525 @@
+//! The operations operators run, shared by the admin API and the CLI.
+//!
+//! The CLI calls [`Control`] directly when no daemon owns the data dir, and the daemon's
+//! API calls the same methods, so both surfaces behave (and fail) the same way. The
+//! request and response types here are the API's JSON bodies; the CLI's remote client
+//! deserializes into them too.
+//!
+//! With a scheduler (inside the daemon), connecting or enabling an instance schedules
+//! it and a scan request triggers the scheduler; without one (plain CLI), a scan runs
+//! in the calling process.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::egress::EgressPolicy;
+use crate::connect::{ConnectError, ConnectRequest, connect};
+use crate::model::{ActionKind, ConnectorInfo, Kind, Millis, Permissions};
+use crate::registry::{Registry, Rejected};
+use crate::runtime::Runtime;
+use crate::scan::{KindReport, ScanOptions, scan_instance};
+use crate::scheduler::{InstancePlan, KindPlan, KindSchedule, Schedule, SchedulerHandle};
+use crate::store::{
+    DEFAULT_PAGE, Instance, InstanceStatus, RecordFilter, RecordPage, ScanRun, ScanState, Secret,
+    Store, StoreError,
+};
+
+/// Why an operation failed; each case maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The provider refused the connection check.
+    #[error("{0}")]
+    CheckFailed(String),
+    /// The instance's connector is not loaded, or the scheduler has stopped.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ControlError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControlError::NotFound(_) => "not-found",
+            ControlError::BadRequest(_) => "bad-request",
+            ControlError::Conflict(_) => "conflict",
+            ControlError::CheckFailed(_) => "check-failed",
+            ControlError::Unavailable(_) => "unavailable",
+            ControlError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ControlError::NotFound(_) => 404,
+            ControlError::BadRequest(_) => 400,
+            ControlError::Conflict(_) => 409,
+            ControlError::CheckFailed(_) => 422,
+            ControlError::Unavailable(_) => 503,
+            ControlError::Internal(_) => 500,
+        }
+    }
+}
+
+impl From<StoreError> for ControlError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownInstance(_) => ControlError::NotFound(e.to_string()),
+            StoreError::DuplicateName(_) => ControlError::Conflict(e.to_string()),
+            StoreError::BadCursor(_) => ControlError::BadRequest(e.to_string()),
+            other => ControlError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ConnectError> for ControlError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::UnknownConnector { .. } => ControlError::NotFound(e.to_string()),
+            ConnectError::BadName(_) | ConnectError::InvalidConfig(_) => {
+                ControlError::BadRequest(e.to_string())
+            }
+            ConnectError::Check(_) => ControlError::CheckFailed(e.to_string()),
+            ConnectError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// A loaded plugin, as listed by `sluice plugins list` and `GET /v1/plugins`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginView {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub wit_version: String,
+    pub sha256: String,
+    pub capabilities: Vec<crate::model::Capability>,
+    pub actions: Vec<ActionKind>,
+    pub file: PathBuf,
+    pub builtin: bool,
+    pub loaded_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginList {
+    pub plugins_dir: PathBuf,
+    pub plugins: Vec<PluginView>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// One row of `sluice instances`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSummary {
+    pub instance: Instance,
+    pub users: u64,
+    pub activities: u64,
+}
+
+/// One kind of an instance in detail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindDetail {
+    pub kind: Kind,
+    pub records: u64,
+    pub deleted: u64,
+    pub scan: ScanState,
+    /// The daemon's schedule for this kind; absent without a daemon or when the
+    /// instance is not scheduled.
+    pub schedule: Option<KindSchedule>,
+}
+
+/// `sluice instances show`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceDetail {
+    pub instance: Instance,
+    pub kinds: Vec<KindDetail>,
+    pub recent_scans: Vec<ScanRun>,
+    /// Whether a daemon schedules this data dir (next runs are only known then).
+    pub daemon: bool,
+}
+
+/// `POST /v1/instances`: connect an instance.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectInput {
+    pub connector: String,
+    pub name: String,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Secret config fields; stored encrypted and never returned.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
+    #[serde(default)]
+    pub allow_private_network: bool,
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// The answer to a connect: the saved instance, what `check` found, and what the
+/// connector may reach and do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Connected {
+    pub instance: Instance,
+    pub permissions: Permissions,
+    pub egress: Vec<String>,
+    pub actions: Vec<ActionKind>,
+}
+
+/// `POST /v1/instances/{name}/scan`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanInput {
+    /// Kinds to scan; all the connector supports when empty.
+    #[serde(default)]
+    pub kinds: Vec<Kind>,
+    /// Wait for the scans to finish and return their reports.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanOutput {
+    /// One report per kind when the caller waited.
+    pub reports: Vec<KindReport>,
+}
+
+/// Everything the operations need. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Control {
+    pub store: Store,
+    pub runtime: Runtime,
+    pub registry: Arc<Registry>,
+    pub plugins_dir: PathBuf,
+    /// Present inside the daemon.
+    pub scheduler: Option<SchedulerHandle>,
+    pub scan_options: ScanOptions,
+}
+
+impl Control {
+    pub fn connectors(&self) -> Vec<ConnectorInfo> {
+        self.registry
+            .plugins()
+            .map(|e| (*e.plugin.info).clone())
+            .collect()
+    }
+
+    pub fn plugins(&self) -> PluginList {
+        PluginList {
+            plugins_dir: self.plugins_dir.clone(),
+            plugins: self
+                .registry
+                .plugins()
+                .map(|e| PluginView {
+                    id: e.plugin.info.id.clone(),
+                    name: e.plugin.info.name.clone(),
+                    version: e.plugin.info.version.clone(),
+                    wit_version: e.plugin.wit.as_str().to_string(),
+                    sha256: e.plugin.sha256.clone(),
+                    capabilities: e.plugin.info.capabilities.clone(),
+                    actions: e.plugin.info.actions.clone(),
+                    file: e.file.clone(),
+                    builtin: e.builtin,
+                    loaded_at: e.loaded_at,
+                })
+                .collect(),
+            rejected: self.registry.rejected().to_vec(),
+        }
+    }
+
+    pub fn instances(&self) -> Result<Vec<InstanceSummary>, ControlError> {
+        self.store
+            .instances()?
+            .into_iter()
+            .map(|instance| {
+                let (users, _) = self.store.count(&instance.id, Kind::Users)?;
+                let (activities, _) = self.store.count(&instance.id, Kind::Activities)?;
+                Ok(InstanceSummary {
+                    instance,
+                    users,
+                    activities,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn instance(&self, name: &str) -> Result<InstanceDetail, ControlError> {
+        let instance = self.store.instance(name)?;
+        let mut schedule = match &self.scheduler {
+            Some(s) => s.snapshot().await.remove(&instance.id).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut kinds = Vec::new();
+        for kind in Kind::ALL {
+            let (records, deleted) = self.store.count(&instance.id, kind)?;
+            let scan = self.store.scan_state(&instance.id, kind)?;
+            let sched = schedule
+                .iter()
+                .position(|s| s.kind == kind)
+                .map(|i| schedule.swap_remove(i));
+            kinds.push(KindDetail {
+                kind,
+                records,
+                deleted,
+                scan,
+                schedule: sched,
+            });
+        }
+        Ok(InstanceDetail {
+            recent_scans: self.store.runs(&instance.id, 10)?,
+            instance,
+            kinds,
+            daemon: self.scheduler.is_some(),
+        })
+    }
+
+    /// Validate, `check`, save, and (in the daemon) schedule the connect flow.
+    pub async fn connect(&self, input: ConnectInput) -> Result<Connected, ControlError> {
+        input
+            .schedule
+            .validate()
+            .map_err(ControlError::BadRequest)?;
+        let req = ConnectRequest {
+            connector: input.connector,
+            name: input.name,
+            config: input.config,
+            secrets: input.secrets,
+            allow_private_network: input.allow_private_network,
+            schedule: input.schedule,
+        };
+        let (instance, permissions) = connect(&self.store, &self.registry, req).await?;
+        self.store.flush()?;
+        let info = self
+            .registry
+            .get(&instance.connector)
+            .map(|e| e.plugin.info.clone());
+        let egress = info
+            .as_ref()
+            .and_then(|i| {
+                EgressPolicy::from_templates(
+                    &i.egress,
+                    &instance.config,
+                    instance.allow_private_network,
+                )
+                .ok()
+            })
+            .map(|p| p.destinations())
+            .unwrap_or_default();
+        self.schedule(&instance)?;
+        Ok(Connected {
+            permissions,
+            egress,
+            actions: info.map(|i| i.actions.clone()).unwrap_or_default(),
+            instance,
+        })
+    }
+
+    /// The scheduler's view of an instance: its kinds in connect order with progress.
+    pub fn plan(&self, instance: &Instance) -> Result<Option<InstancePlan>, ControlError> {
+        let Some(entry) = self.registry.get(&instance.connector) else {
+            return Ok(None);
+        };
+        let caps = &entry.plugin.info.capabilities;
+        let mut kinds = Vec::new();
+        for kind in Kind::ALL.into_iter().filter(|k| k.supported_by(caps)) {
+            let state = self.store.scan_state(&instance.id, kind)?;
+            kinds.push(KindPlan {
+                kind,
+                interval: instance.schedule.interval(kind),
+                last_completed: state.last_completed,
+                interrupted: state.in_progress,
+            });
+        }
+        Ok(Some(InstancePlan {
+            id: instance.id.clone(),
+            name: instance.name.clone(),
+            kinds,
+        }))
+    }
+
+    /// Hand an enabled instance to the scheduler (no-op without one). An instance whose
+    /// connector is not loaded is put in error instead.
+    pub fn schedule(&self, instance: &Instance) -> Result<(), ControlError> {
+        let Some(scheduler) = &self.scheduler else {
+            return Ok(());
+        };
+        if !instance.enabled {
+            return Ok(());
+        }
+        match self.plan(instance)? {
+            Some(plan) => scheduler.upsert(plan),
+            None => {
+                self.store.set_status(
+                    &instance.id,
+                    InstanceStatus::Error {
+                        code: "connector-not-loaded".into(),
+                        reason: format!("connector `{}` is not loaded", instance.connector),
+                        at: crate::model::now_millis(),
+                        attempts: 0,
+                        next_retry: None,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop scheduling; a scan in flight stops at its next page boundary before this
+    /// returns. Config, credentials and data are kept.
+    pub async fn disable(&self, name: &str) -> Result<Instance, ControlError> {
+        let inst = self.store.instance(name)?;
+        self.store.update_instance(&inst.id, |i| {
+            i.enabled = false;
+            i.status = InstanceStatus::Disabled;
+        })?;
+        if let Some(s) = &self.scheduler {
+            s.remove(&inst.id).await;
+        }
+        self.store.flush()?;
+        Ok(self.store.instance(&inst.id)?)
+    }
+
+    /// Resume scheduling from the saved cursors.
+    pub async fn enable(&self, name: &str) -> Result<Instance, ControlError> {
+        let inst = self.store.instance(name)?;
+        let scanned = Kind::ALL.into_iter().any(|k| {
+            self.store
+                .scan_state(&inst.id, k)
+                .is_ok_and(|s| s.last_completed.is_some())
+        });
+        let inst = self.store.update_instance(&inst.id, |i| {
+            i.enabled = true;
+            if i.status == InstanceStatus::Disabled {
+                i.status = if scanned {
+                    InstanceStatus::Connected {
+                        last_success: crate::model::now_millis(),
+                    }
+                } else {
+                    InstanceStatus::Connecting
+                };
+            }
+        })?;
+        self.store.flush()?;
+        self.schedule(&inst)?;
+        Ok(self.store.instance(&inst.id)?)
+    }
+
+    /// Delete an instance with its credentials and data (after stopping its scans).
+    pub async fn remove(&self, name: &str) -> Result<Instance, ControlError> {
+        let inst = self.store.instance(name)?;
+        if let Some(s) = &self.scheduler {
+            s.remove(&inst.id).await;
+        }
+        Ok(self.store.remove_instance(&inst.id)?)
+    }
+
+    /// Replace an instance's rescan intervals.
+    pub async fn set_schedule(
+        &self,
+        name: &str,
+        schedule: Schedule,
+    ) -> Result<Instance, ControlError> {
+        schedule.validate().map_err(ControlError::BadRequest)?;
+        let inst = self.store.instance(name)?;
+        let inst = self
+            .store
+            .update_instance(&inst.id, |i| i.schedule = schedule.clone())?;
+        self.store.flush()?;
+        self.schedule(&inst)?;
+        Ok(inst)
+    }
+
+    /// Scan now: through the scheduler in the daemon (waiting when asked), in this
+    /// process otherwise.
+    pub async fn scan(&self, name: &str, input: ScanInput) -> Result<ScanOutput, ControlError> {
+        let inst = self.store.instance(name)?;
+        let entry = self.registry.get(&inst.connector).ok_or_else(|| {
+            ControlError::Unavailable(format!(
+                "connector `{}` of instance `{}` is not loaded (check the plugins dir {})",
+                inst.connector,
+                inst.name,
+                self.plugins_dir.display()
+            ))
+        })?;
+        for k in &input.kinds {
+            if !k.supported_by(&entry.plugin.info.capabilities) {
+                return Err(ControlError::BadRequest(format!(
+                    "connector `{}` does not support {k}",
+                    inst.connector
+                )));
+            }
+        }
+        if !inst.enabled {
+            return Err(ControlError::Conflict(format!(
+                "instance `{}` is disabled; enable it first",
+                inst.name
+            )));
+        }
+        match &self.scheduler {
+            Some(s) => {
+                let wait = s
+                    .trigger(&inst.id, &input.kinds)
+                    .await
+                    .map_err(|e| ControlError::Unavailable(e.to_string()))?;
+                let reports = if input.wait { wait.await } else { Vec::new() };
+                Ok(ScanOutput { reports })
+            }
+            None => {
+                let reports = scan_instance(
+                    &self.store,
+                    &entry.plugin,
+                    &inst,
+                    &input.kinds,
+                    &self.scan_options,
+                )
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))?;
+                self.store.flush()?;
+                Ok(ScanOutput { reports })
+            }
+        }
+    }
+
+    /// One page of an instance's records of `kind`.
+    pub fn query(
+        &self,
+        name: &str,
+        kind: Kind,
+        filter: &RecordFilter,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<RecordPage, ControlError> {
+        filter.validate(kind).map_err(ControlError::BadRequest)?;
+        let inst = self.store.instance(name)?;
+        Ok(self.store.query(
+            &inst.id,
+            kind,
+            filter,
+            cursor,
+            limit.unwrap_or(DEFAULT_PAGE),
+        )?)
+    }
+
+    /// Instances per status label, for the metrics gauge.
+    pub fn status_counts(&self) -> Result<Vec<(String, i64)>, ControlError> {
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for i in self.store.instances()? {
+            let state = match i.status {
+                InstanceStatus::Connecting => "connecting",
+                InstanceStatus::Scanning { .. } => "scanning",
+                InstanceStatus::Connected { .. } => "connected",
+                InstanceStatus::Error { .. } => "error",
+                InstanceStatus::Disabled => "disabled",
+            };
+            *counts.entry(state.to_string()).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
+}

@@ -1,0 +1,343 @@
+//! `sluice daemon`: the long-running service. It owns the data dir, schedules every
+//! enabled instance, and serves the admin API.
+//!
+//! Start-up, in order:
+//! 1. Open the store (sled allows one process per data dir; a second daemon fails
+//!    here with "in use").
+//! 2. Load the plugins, start the scheduler with the [`DaemonRunner`], and hand it every
+//!    enabled instance; interrupted scans resume from their cursors.
+//! 3. Bind the API, then write `daemon.json` (address and pid) so the CLI knows to talk
+//!    to the API instead of opening the store.
+//!
+//! Shutdown ([`Daemon::shutdown`], on SIGINT/SIGTERM): stop accepting requests, let
+//! running scans stop at their next page boundary (each page is committed with its
+//! cursor, so nothing is partial), flush the store, remove `daemon.json`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::oneshot;
+
+use crate::api;
+use crate::capabilities::http::{HttpClient, HttpLimits};
+use crate::connect::call_context;
+use crate::control::Control;
+use crate::metrics::{InstanceLabels, Metrics};
+use crate::model::{ConnectorError, Millis, now_millis};
+use crate::registry::Registry;
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::scan::{KindReport, ScanOptions, scan_kind};
+use crate::scheduler::{self, Job, ScanRunner, SchedulerConfig, SchedulerHandle};
+use crate::store::{InstanceStatus, Secret, Store, write_private_file};
+
+/// The API's default address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7780";
+
+/// Files the daemon keeps beside the database.
+pub const TOKEN_FILE: &str = "api.token";
+pub const HOOKS_KEY_FILE: &str = "hooks.key";
+pub const DAEMON_FILE: &str = "daemon.json";
+
+/// How to run a daemon.
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    pub data_dir: PathBuf,
+    pub plugins_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub scheduler: SchedulerConfig,
+    pub scan: ScanOptions,
+    pub runtime: RuntimeConfig,
+    /// How long shutdown waits for running scans to reach a page boundary.
+    pub shutdown_grace: Duration,
+}
+
+impl DaemonConfig {
+    pub fn new(data_dir: PathBuf, plugins_dir: PathBuf, listen: SocketAddr) -> DaemonConfig {
+        DaemonConfig {
+            runtime: RuntimeConfig {
+                cache_dir: Some(data_dir.join("cache")),
+                ..Default::default()
+            },
+            data_dir,
+            plugins_dir,
+            listen,
+            scheduler: SchedulerConfig::default(),
+            scan: ScanOptions::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What `daemon.json` says: where the running daemon's API is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub listen: SocketAddr,
+    pub started: Millis,
+    pub version: String,
+}
+
+impl DaemonInfo {
+    /// The running daemon of a data dir, if it wrote its file.
+    pub fn read(data_dir: &Path) -> Option<DaemonInfo> {
+        let bytes = std::fs::read(data_dir.join(DAEMON_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+fn read_or_create_key(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Ok(_) => anyhow::bail!(
+            "{} is empty; delete it to generate a new one",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use rand::RngCore;
+            let mut b = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            let value = hex::encode(b);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            write_private_file(path, value.as_bytes())?;
+            Ok(value)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The admin API's bearer token, generated (mode 0600) on first use.
+pub fn api_token(data_dir: &Path) -> anyhow::Result<Secret> {
+    read_or_create_key(&data_dir.join(TOKEN_FILE)).map(Secret::new)
+}
+
+/// The secret a provider's webhook must present (or sign with) for one instance:
+/// derived from the data dir's hooks key, so it never needs storing or showing in the
+/// API, and differs per instance.
+pub fn hook_secret(data_dir: &Path, instance_id: &str) -> anyhow::Result<Secret> {
+    let key = read_or_create_key(&data_dir.join(HOOKS_KEY_FILE))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
+        .map_err(|e| anyhow::anyhow!("hooks key: {e}"))?;
+    mac.update(b"sluice-hook:");
+    mac.update(instance_id.as_bytes());
+    Ok(Secret::new(hex::encode(mac.finalize().into_bytes())))
+}
+
+/// Runs the scheduler's jobs: wasm connector calls into the store.
+pub struct DaemonRunner {
+    store: Store,
+    registry: Arc<Registry>,
+    options: ScanOptions,
+    metrics: Arc<Metrics>,
+}
+
+impl DaemonRunner {
+    async fn run_job(&self, job: &Job) -> Result<(KindReport, String, String), ConnectorError> {
+        let other = |e: crate::store::StoreError| ConnectorError::Other(e.to_string());
+        let inst = self.store.instance(&job.instance_id).map_err(other)?;
+        let entry = self.registry.get(&inst.connector).ok_or_else(|| {
+            ConnectorError::Other(format!("connector `{}` is not loaded", inst.connector))
+        })?;
+        let secrets = self.store.secrets(&inst.id).map_err(other)?;
+        let ctx = call_context(&entry.plugin, &inst, &secrets)?;
+        if job.check {
+            let permissions = entry.plugin.check(ctx.clone()).await?;
+            self.store
+                .update_instance(&inst.id, |i| i.permissions = Some(permissions.clone()))
+                .map_err(other)?;
+        }
+        let report = scan_kind(
+            &self.store,
+            &entry.plugin,
+            &inst,
+            &ctx,
+            job.kind,
+            &self.options,
+            &job.stop,
+        )
+        .await
+        .map_err(|e| ConnectorError::Other(e.to_string()))?;
+        Ok((report, inst.name, inst.connector))
+    }
+}
+
+impl ScanRunner for DaemonRunner {
+    async fn run(&self, job: Job) -> KindReport {
+        let (report, name, connector) = match self.run_job(&job).await {
+            Ok(r) => r,
+            Err(e) => {
+                let inst = self.store.instance(&job.instance_id).ok();
+                let name = inst.as_ref().map(|i| i.name.clone()).unwrap_or_default();
+                let connector = inst.map(|i| i.connector).unwrap_or_default();
+                (KindReport::failed(job.kind, e), name, connector)
+            }
+        };
+        self.metrics.scan_finished(&name, &connector, &report);
+        if let Some(ConnectorError::RateLimited(Some(secs))) = &report.error {
+            self.metrics
+                .ratelimit_wait_seconds
+                .get_or_create(&InstanceLabels { instance: name })
+                .inc_by(f64::from(*secs));
+        }
+        report
+    }
+
+    fn set_status(&self, instance_id: &str, status: InstanceStatus) {
+        if let Err(e) = self.store.set_status(instance_id, status) {
+            tracing::debug!(instance = instance_id, "status not saved: {e}");
+        }
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub control: Arc<Control>,
+    /// The API's bound address (useful with port 0).
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    scheduler: SchedulerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop_server: oneshot::Sender<()>,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Open the data dir, schedule every enabled instance and serve the API.
+    pub async fn start(cfg: DaemonConfig) -> anyhow::Result<Daemon> {
+        let store = Store::open(&cfg.data_dir)?;
+        let token = api_token(&cfg.data_dir)?;
+        let runtime = Runtime::new(cfg.runtime.clone(), HttpClient::new(HttpLimits::default())?)?;
+        let registry = Arc::new(Registry::load(&runtime, &cfg.plugins_dir).await);
+        for r in registry.rejected() {
+            tracing::warn!(file = %r.file.display(), "plugin rejected: {}", r.reason);
+        }
+        let metrics = runtime.http().metrics.clone();
+        let runner = Arc::new(DaemonRunner {
+            store: store.clone(),
+            registry: registry.clone(),
+            options: cfg.scan.clone(),
+            metrics: metrics.clone(),
+        });
+        let scheduler = scheduler::start(cfg.scheduler.clone(), runner);
+        let control = Arc::new(Control {
+            store: store.clone(),
+            runtime,
+            registry,
+            plugins_dir: cfg.plugins_dir.clone(),
+            scheduler: Some(scheduler.clone()),
+            scan_options: cfg.scan.clone(),
+        });
+        for inst in store.instances()? {
+            if inst.enabled {
+                control.schedule(&inst)?;
+            } else if inst.status != InstanceStatus::Disabled {
+                store.set_status(&inst.id, InstanceStatus::Disabled)?;
+            }
+        }
+
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the admin API listens beyond loopback; protect the token");
+        }
+        let app = api::router(api::ApiState {
+            control: control.clone(),
+            token,
+            metrics,
+            data_dir: cfg.data_dir.clone(),
+        });
+        let (stop_server, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let info = DaemonInfo {
+            pid: std::process::id(),
+            listen: addr,
+            started: now_millis(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        std::fs::write(
+            cfg.data_dir.join(DAEMON_FILE),
+            serde_json::to_vec_pretty(&info)?,
+        )
+        .context("writing daemon.json")?;
+        tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "daemon started");
+        Ok(Daemon {
+            control,
+            addr,
+            data_dir: cfg.data_dir,
+            scheduler,
+            server,
+            stop_server,
+            grace: cfg.shutdown_grace,
+        })
+    }
+
+    pub fn scheduler(&self) -> &SchedulerHandle {
+        &self.scheduler
+    }
+
+    /// Stop serving, stop scans at a page boundary, flush, and remove `daemon.json`.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop_server.send(());
+        if tokio::time::timeout(self.grace, self.scheduler.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "scans did not stop within {:?}; their last pages are not committed and will be re-read",
+                self.grace
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        let _ = std::fs::remove_file(self.data_dir.join(DAEMON_FILE));
+        self.control.store.flush()?;
+        tracing::info!("daemon stopped");
+        Ok(())
+    }
+}
+
+/// Resolve on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,284 @@
+//! Filtered, cursor-paginated reads of collected records (the API's and CLI's queries).
+//!
+//! Cursors are positions in the key space, not offsets: a page continues strictly after
+//! the last key returned, so records added while a client pages (new activities, a
+//! rescan) never shift or repeat what it already read. Activities page newest first
+//! through the time index; other kinds in provider-id order.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::{SEP, Store, StoreError, StoredRecord, from_json, key, prefix};
+use crate::model::{Kind, Millis, Record, UserStatus};
+
+/// Most records one page may hold.
+pub const MAX_PAGE: usize = 1000;
+/// Records per page when the caller does not say.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// What to select. Each field narrows the result; a field that does not apply to the
+/// kind is refused by [`RecordFilter::validate`] rather than silently ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordFilter {
+    /// Activities at or after this time (ms since the epoch).
+    pub since: Option<Millis>,
+    /// Activities at or before this time.
+    pub until: Option<Millis>,
+    /// Activities by this actor; files by this owner; app permissions granted to this
+    /// principal (case-insensitive).
+    pub actor: Option<String>,
+    /// Activities of this kind: `logon`, `user` or `admin`.
+    pub kind: Option<String>,
+    /// Users in this status (`active`, `suspended`, `disabled`, `deleted`); findings
+    /// that `pass` or `fail`.
+    pub status: Option<String>,
+    /// Free text, matched case-insensitively anywhere in the record (raw JSON included).
+    pub q: Option<String>,
+    /// Include records marked deleted (gone from the provider since a scan).
+    #[serde(default)]
+    pub include_deleted: bool,
+}
+
+/// One page of a query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordPage {
+    pub items: Vec<StoredRecord>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl RecordFilter {
+    /// Refuse filters that do not apply to `kind`, with the reason.
+    pub fn validate(&self, kind: Kind) -> Result<(), String> {
+        let only = |field: &str, ok: bool, kinds: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the `{field}` filter applies to {kinds}, not {kind}"
+                ))
+            }
+        };
+        if self.since.is_some() || self.until.is_some() {
+            only("since/until", kind == Kind::Activities, "activities")?;
+        }
+        if let (Some(s), Some(u)) = (self.since, self.until)
+            && s > u
+        {
+            return Err("`since` is after `until`".into());
+        }
+        if self.actor.is_some() {
+            only(
+                "actor",
+                matches!(kind, Kind::Activities | Kind::Files | Kind::AppPermissions),
+                "activities, files and app-permissions",
+            )?;
+        }
+        if let Some(k) = &self.kind {
+            only("kind", kind == Kind::Activities, "activities")?;
+            if !["logon", "user", "admin"].contains(&k.as_str()) {
+                return Err(format!(
+                    "unknown activity kind `{k}` (expected logon, user or admin)"
+                ));
+            }
+        }
+        if let Some(s) = &self.status {
+            match kind {
+                Kind::Users => {
+                    if serde_json::from_value::<UserStatus>(serde_json::Value::String(s.clone()))
+                        .is_err()
+                    {
+                        return Err(format!(
+                            "unknown user status `{s}` (expected active, suspended, disabled or deleted)"
+                        ));
+                    }
+                }
+                Kind::Findings => {
+                    if s != "pass" && s != "fail" {
+                        return Err(format!(
+                            "unknown finding status `{s}` (expected pass or fail)"
+                        ));
+                    }
+                }
+                _ => only("status", false, "users and findings")?,
+            }
+        }
+        Ok(())
+    }
+
+    fn matches(&self, r: &StoredRecord) -> bool {
+        if r.deleted && !self.include_deleted {
+            return false;
+        }
+        let eq = |a: &Option<String>, want: &str| {
+            a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(want))
+        };
+        match &r.record {
+            Record::Activity(a) => {
+                if self.since.is_some_and(|s| a.time < s) || self.until.is_some_and(|u| a.time > u)
+                {
+                    return false;
+                }
+                if let Some(actor) = &self.actor
+                    && !eq(&a.actor, actor)
+                {
+                    return false;
+                }
+                if let Some(k) = &self.kind
+                    && serde_json::to_value(a.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        != Some(k.clone())
+                {
+                    return false;
+                }
+            }
+            Record::File(f) => {
+                if let Some(actor) = &self.actor
+                    && !eq(&f.owner, actor)
+                {
+                    return false;
+                }
+            }
+            Record::AppPermission(p) => {
+                if let Some(actor) = &self.actor
+                    && !eq(&p.grantee, actor)
+                {
+                    return false;
+                }
+            }
+            Record::User(u) => {
+                if let Some(s) = &self.status
+                    && serde_json::to_value(u.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        != Some(s.clone())
+                {
+                    return false;
+                }
+            }
+            Record::Finding(f) => {
+                if let Some(s) = &self.status
+                    && (s == "pass") != f.passed
+                {
+                    return false;
+                }
+            }
+            Record::Group(_) => {}
+        }
+        if let Some(q) = &self.q {
+            let text = serde_json::to_string(&r.record).unwrap_or_default();
+            if !contains_ignore_case(&text, q) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+fn encode_cursor(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_cursor(cursor: &str) -> Result<Vec<u8>, StoreError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::BadCursor(cursor.to_string()))
+}
+
+/// The first key after every key that starts with `p`.
+fn prefix_end(p: &[u8]) -> Vec<u8> {
+    let mut end = p.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1; // prefixes end in SEP (0), so this cannot overflow
+    }
+    end
+}
+
+impl Store {
+    /// One page of `kind` records of an instance that match `filter`, after `cursor`.
+    pub fn query(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        filter: &RecordFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<RecordPage, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let after = cursor.map(decode_cursor).transpose()?;
+        let mut items = Vec::new();
+        let mut last_pos: Option<Vec<u8>> = None;
+        if kind == Kind::Activities {
+            let p = prefix(&[instance_id.as_bytes()]);
+            let lo = match filter.since {
+                Some(s) => [p.as_slice(), &s.to_be_bytes()].concat(),
+                None => p.clone(),
+            };
+            let mut hi = match filter.until {
+                Some(u) => [p.as_slice(), &(u.saturating_add(1)).to_be_bytes()].concat(),
+                None => prefix_end(&p),
+            };
+            if let Some(a) = &after {
+                let pos = [p.as_slice(), a].concat();
+                hi = hi.min(pos);
+            }
+            if lo >= hi {
+                return Ok(RecordPage {
+                    items,
+                    next_cursor: None,
+                });
+            }
+            for k in self.activity_time.range(lo..hi).keys().rev() {
+                let k = k?;
+                let pos = &k[p.len()..];
+                // time(8) \0 id
+                if pos.len() < 10 || pos[8] != SEP {
+                    return Err(StoreError::Corrupt("activity index key".into()));
+                }
+                let id = &pos[9..];
+                let rk = key(&[instance_id.as_bytes(), kind.as_str().as_bytes(), id]);
+                let Some(v) = self.records.get(rk)? else {
+                    continue;
+                };
+                let r: StoredRecord = from_json(&v)?;
+                if filter.matches(&r) {
+                    items.push(r);
+                    last_pos = Some(pos.to_vec());
+                    if items.len() == limit {
+                        break;
+                    }
+                }
+            }
+        } else {
+            let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
+            let lo = match &after {
+                // Strictly after the cursor's id: append a byte that sorts first.
+                Some(a) => [p.as_slice(), a, &[0u8]].concat(),
+                None => p.clone(),
+            };
+            for item in self.records.range(lo..prefix_end(&p)) {
+                let (k, v) = item?;
+                let r: StoredRecord = from_json(&v)?;
+                if filter.matches(&r) {
+                    items.push(r);
+                    last_pos = Some(k[p.len()..].to_vec());
+                    if items.len() == limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let next_cursor = if items.len() == limit {
+            last_pos.map(|p| encode_cursor(&p))
+        } else {
+            None
+        };
+        Ok(RecordPage { items, next_cursor })
+    }
+}
