@@ -21,6 +21,8 @@ pub enum Kind {
     Activities,
     Files,
     AppPermissions,
+    /// Posture findings; `posture` is accepted as a synonym.
+    #[serde(alias = "posture")]
     Findings,
 }
 
@@ -94,7 +96,7 @@ impl FromStr for Kind {
             .find(|k| k.as_str() == s || (s == "posture" && *k == Kind::Findings))
             .ok_or_else(|| {
                 format!(
-                    "unknown kind `{s}` (expected one of: users, groups, activities, files, app-permissions, posture)"
+                    "unknown kind `{s}` (expected one of: users, groups, activities, files, app-permissions, findings or posture)"
                 )
             })
     }

@@ -222,3 +222,125 @@ async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
     let mock_ids: std::collections::HashSet<String> = mock.audit_event_ids().into_iter().collect();
     assert_eq!(act_ids, mock_ids);
 }
+
+/// Wait (bounded) for the daemon to write `daemon.json`.
+fn wait_for_daemon(dir: &Path, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join("daemon.json").exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the daemon exited early"
+        );
+        assert!(Instant::now() < deadline, "the daemon never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .env("SLUICE_PLUGINS_DIR", d.join("plugins"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_daemon(d, &mut daemon);
+
+    // The store is the daemon's; every command below goes through its API.
+    let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("the daemon is scanning it now"));
+    let scan = sluice(d, &["scan", "acme", "--json"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let users = sluice(d, &["users", "acme", "--json"]);
+    assert!(users.status.success(), "{}", stderr(&users));
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), mock.expected().users);
+    let limited = sluice(
+        d,
+        &["activities", "acme", "--limit", "3", "--kind", "admin"],
+    );
+    assert!(limited.status.success(), "{}", stderr(&limited));
+    assert!(stderr(&limited).contains("--cursor"), "a next-page hint");
+    assert_one_line_error(&sluice(d, &["users", "ghost"]), "unknown instance `ghost`");
+    assert_one_line_error(
+        &sluice(d, &["instances", "schedule", "acme", "users=1s"]),
+        "out of range",
+    );
+    let sched = sluice(d, &["instances", "schedule", "acme", "activities=2m"]);
+    assert!(sched.status.success(), "{}", stderr(&sched));
+    let show = sluice(d, &["instances", "show", "acme"]);
+    let show_out = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{}", stderr(&show));
+    assert!(show_out.contains("NEXT RUN"), "{show_out}");
+    assert!(show_out.contains("2m"), "{show_out}");
+    let disable = sluice(d, &["instances", "disable", "acme"]);
+    assert!(disable.status.success(), "{}", stderr(&disable));
+    let token = sluice(d, &["token"]);
+    assert_eq!(String::from_utf8_lossy(&token.stdout).trim().len(), 64);
+
+    // SIGTERM: a clean exit that releases the data dir.
+    let kill = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "daemon exit: {status:?}");
+    assert!(!d.join("daemon.json").exists());
+    // Now the CLI opens the store itself and sees what the daemon left.
+    let list = sluice(d, &["instances", "--json"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["instance"]["status"]["state"], "disabled");
+    assert_eq!(list[0]["users"], mock.expected().users as u64);
+}
+
+#[test]
+fn demo_once_scans_two_instances_through_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["demo", "--once", "--demo-dir"])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+    for name in ["github-acme", "github-globex"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(" connected ")),
+            "{name} not connected in:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains(
+            "`github-acme`: 17 users, 4 groups, 250 audit events, 5 app permissions (mock has 17, 4, 250, 5)"
+        ),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("daemon.json").exists());
+}

@@ -1,6 +1,8 @@
 //! Shared setup for the end-to-end tests: a temp data dir with a store, the wasm
 //! runtime, the built-in connectors, and helpers to connect mock providers.
 
+pub mod daemon;
+
 use std::path::PathBuf;
 
 use sluice::capabilities::http::{HttpClient, HttpLimits};
@@ -73,6 +75,7 @@ impl Harness {
                 .into(),
                 secrets: [("token".to_string(), Secret::new(token))].into(),
                 allow_private_network: true,
+                schedule: Default::default(),
             },
         )
         .await

@@ -139,12 +139,12 @@ fn json_rejection(e: JsonRejection) -> ApiError {
     } else {
         "bad-request"
     };
+    let status = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE => status,
+        _ => StatusCode::BAD_REQUEST,
+    };
     ApiError::new(
-        if status.is_client_error() {
-            status
-        } else {
-            StatusCode::BAD_REQUEST
-        },
+        status,
         code,
         format!("invalid JSON body: {}", e.body_text()),
     )
@@ -193,21 +193,24 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn require_token(State(st): St, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = bearer(req.headers());
     match given {
         None => ApiError::unauthorized(
             "missing bearer token: send `Authorization: Bearer TOKEN` (`sluice token` prints it)",
         )
         .into_response(),
-        Some(t) if bool::from(t.trim().as_bytes().ct_eq(st.token.expose().as_bytes())) => {
+        Some(t) if bool::from(t.as_bytes().ct_eq(st.token.expose().as_bytes())) => {
             next.run(req).await
         }
         Some(_) => ApiError::unauthorized("wrong bearer token").into_response(),
     }
+}
+
+/// The credentials of an `Authorization: Bearer …` header (scheme case-insensitive).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
 }
 
 async fn no_route() -> ApiError {
@@ -415,8 +418,8 @@ async fn hook(
 
 fn hook_authentic(headers: &HeaderMap, body: &[u8], secret: &Secret) -> bool {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-    if let Some(token) = header("authorization").and_then(|v| v.strip_prefix("Bearer ")) {
-        return bool::from(token.trim().as_bytes().ct_eq(secret.expose().as_bytes()));
+    if let Some(token) = bearer(headers) {
+        return bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes()));
     }
     let Some(sig) = header("x-hub-signature-256")
         .or_else(|| header("x-sluice-signature-256"))

@@ -56,6 +56,7 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// An instance's schedule as the operator configured it (stored with the instance).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Rescan interval per kind in seconds; kinds not listed use [`default_interval`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
