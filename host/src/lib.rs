@@ -7,6 +7,12 @@
 //! - [`store`]: everything persistent, in sled.
 //! - [`registry`]: finding, compiling and caching plugins.
 //! - [`scan`]: running a connector's listings into the store, resumably.
+//! - [`scheduler`]: which (instance, kind) scan runs when: intervals, jitter,
+//!   concurrency cap, backoff, triggers.
+//! - [`daemon`]: the long-running service: scheduler + admin API over one data dir.
+//! - [`control`]: the operations the API and the CLI share.
+//! - [`api`]: the admin HTTP API (axum).
+//! - [`metrics`]: Prometheus counters.
 //! - [`cli`]: the `sluice` command line.
 
 pub mod api;

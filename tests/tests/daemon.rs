@@ -456,6 +456,15 @@ async fn disable_stops_a_scan_at_a_page_and_enable_resumes_to_the_same_data() {
     let d = TestDaemon::start(dir.path()).await;
     d.connect_github(&mock, "acme").await;
     wait_activity_pages(&d, "acme", 2).await;
+    // Activities collected so far are queryable while the first scan still runs.
+    let (_, partial) = d
+        .api("GET", "/v1/instances/acme/activities?limit=1000", None)
+        .await;
+    let partial = partial["items"].as_array().unwrap().len();
+    assert!(
+        partial >= 100 && partial < 1500,
+        "{partial} activities mid-scan"
+    );
 
     let (status, body) = d.api("POST", "/v1/instances/acme/disable", None).await;
     assert_eq!(status, 200, "{body}");
