@@ -25,6 +25,8 @@ pub struct ConnectRequest {
     pub allow_private_network: bool,
     /// Rescan intervals (defaults for kinds not listed).
     pub schedule: crate::scheduler::Schedule,
+    /// Operator's rate-limit settings.
+    pub limits: crate::ratelimit::InstanceLimitConfig,
 }
 
 /// Why connecting failed. Nothing was saved.
@@ -129,6 +131,13 @@ pub fn call_context(
     .map_err(ConnectorError::InvalidConfig)?;
     let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
         .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
+    plugin.runtime().http().limits.register(
+        &instance.id,
+        &instance.name,
+        &plugin.info.rate_limits,
+        &instance.config,
+        &instance.limits,
+    );
     Ok(CallContext {
         instance_id: instance.id.clone(),
         instance_name: instance.name.clone(),
@@ -169,6 +178,7 @@ pub async fn connect(
         return Err(StoreError::DuplicateName(req.name).into());
     }
     let plugin = &entry.plugin;
+    req.limits.validate().map_err(ConnectError::InvalidConfig)?;
     let config = validate_config(&plugin.info, &req.config, &req.secrets)
         .map_err(ConnectError::InvalidConfig)?;
     let mut instance = Instance {
@@ -183,6 +193,7 @@ pub async fn connect(
         status: InstanceStatus::Connecting,
         permissions: None,
         schedule: req.schedule,
+        limits: req.limits,
     };
     let secrets: Secrets = req.secrets;
     let ctx = call_context(plugin, &instance, &secrets).map_err(|e| match e {

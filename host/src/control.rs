@@ -17,7 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::capabilities::egress::EgressPolicy;
 use crate::connect::{ConnectError, ConnectRequest, connect};
-use crate::model::{ActionKind, ConnectorInfo, Kind, Millis, Permissions};
+use crate::model::{ActionKind, ConnectorInfo, Kind, Millis, Permissions, RateLimit};
+use crate::ratelimit::{
+    Budget, EffectiveRule, InstanceLimitConfig, InstanceLimitState, SharedScopeState,
+    effective_rules, validate_scope_name,
+};
 use crate::registry::{Registry, Rejected};
 use crate::runtime::Runtime;
 use crate::scan::{KindReport, ScanOptions, scan_instance};
@@ -122,6 +126,8 @@ pub struct InstanceSummary {
     pub instance: Instance,
     pub users: u64,
     pub activities: u64,
+    /// Seconds its requests waited on rate limits in the serving process.
+    pub waited_secs: f64,
 }
 
 /// One kind of an instance in detail.
@@ -136,12 +142,49 @@ pub struct KindDetail {
     pub schedule: Option<KindSchedule>,
 }
 
+/// One instance's request budgets: what the connector declares, what is in force and
+/// who set it, and the limiters' live state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceLimits {
+    pub instance: String,
+    pub connector: String,
+    /// The connector's declared defaults (`describe().rate_limits`).
+    pub connector_defaults: Vec<RateLimit>,
+    /// The budgets in force, each with its source.
+    pub rules: Vec<EffectiveRule>,
+    /// The shared scope it draws from, if any.
+    pub shared: Option<String>,
+    /// Live state (waits, provider-reported quota) in the process serving this answer;
+    /// absent until the instance has made a request there.
+    pub state: Option<InstanceLimitState>,
+}
+
+/// A shared scope: its budget, members and live state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScopeLimits {
+    pub name: String,
+    /// The operator's budget; absent when the scope uses a member connector's default.
+    pub configured: Option<Budget>,
+    pub members: Vec<String>,
+    pub state: Option<SharedScopeState>,
+}
+
+/// `sluice limits` and `GET /v1/limits`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LimitsView {
+    pub instances: Vec<InstanceLimits>,
+    pub scopes: Vec<ScopeLimits>,
+    /// Process-wide budgets per API host, set by the operator.
+    pub hosts: BTreeMap<String, Budget>,
+}
+
 /// `sluice instances show`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceDetail {
     pub instance: Instance,
     pub kinds: Vec<KindDetail>,
     pub recent_scans: Vec<ScanRun>,
+    pub limits: InstanceLimits,
     /// Whether a daemon schedules this data dir (next runs are only known then).
     pub daemon: bool,
 }
@@ -161,6 +204,8 @@ pub struct ConnectInput {
     pub allow_private_network: bool,
     #[serde(default)]
     pub schedule: Schedule,
+    #[serde(default)]
+    pub limits: InstanceLimitConfig,
 }
 
 /// The answer to a connect: the saved instance, what `check` found, and what the
@@ -204,6 +249,27 @@ pub struct Control {
 }
 
 impl Control {
+    /// Assemble the operations over opened parts; applies the stored daemon-wide
+    /// limit settings to the runtime's limiters.
+    pub fn new(
+        store: Store,
+        runtime: Runtime,
+        registry: Arc<Registry>,
+        plugins_dir: PathBuf,
+        scheduler: Option<SchedulerHandle>,
+        scan_options: ScanOptions,
+    ) -> Result<Control, ControlError> {
+        runtime.http().limits.configure(&store.global_limits()?);
+        Ok(Control {
+            store,
+            runtime,
+            registry,
+            plugins_dir,
+            scheduler,
+            scan_options,
+        })
+    }
+
     pub fn connectors(&self) -> Vec<ConnectorInfo> {
         self.registry
             .plugins()
@@ -241,10 +307,17 @@ impl Control {
             .map(|instance| {
                 let (users, _) = self.store.count(&instance.id, Kind::Users)?;
                 let (activities, _) = self.store.count(&instance.id, Kind::Activities)?;
+                let waited_secs = self
+                    .runtime
+                    .http()
+                    .limits
+                    .instance_state(&instance.id)
+                    .map_or(0.0, |s| s.stats.wait_secs);
                 Ok(InstanceSummary {
                     instance,
                     users,
                     activities,
+                    waited_secs,
                 })
             })
             .collect()
@@ -274,6 +347,7 @@ impl Control {
         }
         Ok(InstanceDetail {
             recent_scans: self.store.runs(&instance.id, 10)?,
+            limits: self.limits_of(&instance),
             instance,
             kinds,
             daemon: self.scheduler.is_some(),
@@ -293,6 +367,7 @@ impl Control {
             secrets: input.secrets,
             allow_private_network: input.allow_private_network,
             schedule: input.schedule,
+            limits: input.limits,
         };
         let (instance, permissions) = connect(&self.store, &self.registry, req).await?;
         self.store.flush()?;
@@ -417,6 +492,7 @@ impl Control {
         if let Some(s) = &self.scheduler {
             s.remove(&inst.id).await;
         }
+        self.runtime.http().limits.forget(&inst.id);
         Ok(self.store.remove_instance(&inst.id)?)
     }
 
@@ -505,6 +581,138 @@ impl Control {
             cursor,
             limit.unwrap_or(DEFAULT_PAGE),
         )?)
+    }
+
+    fn limits_of(&self, inst: &Instance) -> InstanceLimits {
+        let declared = self
+            .registry
+            .get(&inst.connector)
+            .map(|e| e.plugin.info.rate_limits.clone())
+            .unwrap_or_default();
+        InstanceLimits {
+            instance: inst.name.clone(),
+            connector: inst.connector.clone(),
+            rules: effective_rules(&declared, &inst.config, &inst.limits),
+            connector_defaults: declared,
+            shared: inst.limits.shared.clone(),
+            state: self.runtime.http().limits.instance_state(&inst.id),
+        }
+    }
+
+    /// Every instance's limits (or one's), shared scopes and host budgets.
+    pub fn limits(&self, name: Option<&str>) -> Result<LimitsView, ControlError> {
+        let all = self.store.instances()?;
+        let instances = match name {
+            Some(n) => vec![self.store.instance(n)?],
+            None => all.clone(),
+        };
+        let global = self.store.global_limits()?;
+        let live = self.runtime.http().limits.shared_scopes();
+        let mut names: Vec<String> = global.scopes.keys().cloned().collect();
+        for i in &all {
+            if let Some(s) = &i.limits.shared
+                && !names.contains(s)
+            {
+                names.push(s.clone());
+            }
+        }
+        names.sort();
+        let scopes = names
+            .into_iter()
+            .map(|name| ScopeLimits {
+                configured: global.scopes.get(&name).copied(),
+                members: all
+                    .iter()
+                    .filter(|i| i.limits.shared.as_deref() == Some(name.as_str()))
+                    .map(|i| i.name.clone())
+                    .collect(),
+                state: live.iter().find(|s| s.name == name).cloned(),
+                name,
+            })
+            .collect();
+        Ok(LimitsView {
+            instances: instances.iter().map(|i| self.limits_of(i)).collect(),
+            scopes,
+            hosts: global.hosts,
+        })
+    }
+
+    /// Replace an instance's budgets and shared scope.
+    pub fn set_instance_limits(
+        &self,
+        name: &str,
+        limits: InstanceLimitConfig,
+    ) -> Result<InstanceLimits, ControlError> {
+        limits.validate().map_err(ControlError::BadRequest)?;
+        let inst = self.store.instance(name)?;
+        let inst = self
+            .store
+            .update_instance(&inst.id, |i| i.limits = limits.clone())?;
+        self.store.flush()?;
+        if let Some(e) = self.registry.get(&inst.connector) {
+            self.runtime.http().limits.register(
+                &inst.id,
+                &inst.name,
+                &e.plugin.info.rate_limits,
+                &inst.config,
+                &inst.limits,
+            );
+        }
+        Ok(self.limits_of(&inst))
+    }
+
+    /// Set (or with `None` remove) a shared scope's budget.
+    pub fn set_scope_limit(
+        &self,
+        scope: &str,
+        budget: Option<Budget>,
+    ) -> Result<LimitsView, ControlError> {
+        validate_scope_name(scope).map_err(ControlError::BadRequest)?;
+        self.update_global(|g| match budget {
+            Some(b) => {
+                b.validate().map_err(ControlError::BadRequest)?;
+                g.scopes.insert(scope.to_string(), b);
+                Ok(())
+            }
+            None => g.scopes.remove(scope).map(|_| ()).ok_or_else(|| {
+                ControlError::NotFound(format!("no budget is set for shared scope `{scope}`"))
+            }),
+        })
+    }
+
+    /// Set (or with `None` remove) a process-wide budget for an API host.
+    pub fn set_host_limit(
+        &self,
+        host: &str,
+        budget: Option<Budget>,
+    ) -> Result<LimitsView, ControlError> {
+        let host = host.trim().to_ascii_lowercase();
+        if host.is_empty() || host.contains(['/', ' ', ':']) {
+            return Err(ControlError::BadRequest(format!(
+                "invalid host `{host}`: give a bare host name such as api.github.com"
+            )));
+        }
+        self.update_global(|g| match budget {
+            Some(b) => {
+                b.validate().map_err(ControlError::BadRequest)?;
+                g.hosts.insert(host.clone(), b);
+                Ok(())
+            }
+            None => g.hosts.remove(&host).map(|_| ()).ok_or_else(|| {
+                ControlError::NotFound(format!("no budget is set for host `{host}`"))
+            }),
+        })
+    }
+
+    fn update_global(
+        &self,
+        f: impl FnOnce(&mut crate::ratelimit::GlobalLimitConfig) -> Result<(), ControlError>,
+    ) -> Result<LimitsView, ControlError> {
+        let mut g = self.store.global_limits()?;
+        f(&mut g)?;
+        self.store.put_global_limits(&g)?;
+        self.runtime.http().limits.configure(&g);
+        self.limits(None)
     }
 
     /// Instances per status label, for the metrics gauge.

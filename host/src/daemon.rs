@@ -53,6 +53,8 @@ pub struct DaemonConfig {
     pub scheduler: SchedulerConfig,
     pub scan: ScanOptions,
     pub runtime: RuntimeConfig,
+    /// Request timeout, body cap, retries.
+    pub http: HttpLimits,
     /// How long shutdown waits for running scans to reach a page boundary.
     pub shutdown_grace: Duration,
 }
@@ -69,6 +71,7 @@ impl DaemonConfig {
             listen,
             scheduler: SchedulerConfig::default(),
             scan: ScanOptions::default(),
+            http: HttpLimits::default(),
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -223,7 +226,7 @@ impl Daemon {
     pub async fn start(cfg: DaemonConfig) -> anyhow::Result<Daemon> {
         let store = Store::open(&cfg.data_dir)?;
         let token = api_token(&cfg.data_dir)?;
-        let runtime = Runtime::new(cfg.runtime.clone(), HttpClient::new(HttpLimits::default())?)?;
+        let runtime = Runtime::new(cfg.runtime.clone(), HttpClient::new(cfg.http.clone())?)?;
         let registry = Arc::new(Registry::load(&runtime, &cfg.plugins_dir).await);
         for r in registry.rejected() {
             tracing::warn!(file = %r.file.display(), "plugin rejected: {}", r.reason);
@@ -236,14 +239,14 @@ impl Daemon {
             metrics: metrics.clone(),
         });
         let scheduler = scheduler::start(cfg.scheduler.clone(), runner);
-        let control = Arc::new(Control {
-            store: store.clone(),
+        let control = Arc::new(Control::new(
+            store.clone(),
             runtime,
             registry,
-            plugins_dir: cfg.plugins_dir.clone(),
-            scheduler: Some(scheduler.clone()),
-            scan_options: cfg.scan.clone(),
-        });
+            cfg.plugins_dir.clone(),
+            Some(scheduler.clone()),
+            cfg.scan.clone(),
+        )?);
         for inst in store.instances()? {
             if inst.enabled {
                 control.schedule(&inst)?;

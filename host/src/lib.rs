@@ -4,6 +4,7 @@
 //! - [`runtime`]: the wasmtime sandbox (engine, per-call stores, limits, WIT versions).
 //! - [`capabilities`]: what plugins may import (HTTP through an egress policy, log, config).
 //! - [`auth`]: credential injection; plugins never hold secrets.
+//! - [`ratelimit`]: request budgets per instance, shared scope and host; retries.
 //! - [`store`]: everything persistent, in sled.
 //! - [`registry`]: finding, compiling and caching plugins.
 //! - [`scan`]: running a connector's listings into the store, resumably.
@@ -24,6 +25,7 @@ pub mod control;
 pub mod daemon;
 pub mod metrics;
 pub mod model;
+pub mod ratelimit;
 pub mod registry;
 pub mod runtime;
 pub mod scan;

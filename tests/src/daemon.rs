@@ -21,6 +21,11 @@ pub const WAIT: Duration = Duration::from_secs(60);
 
 impl TestDaemon {
     pub async fn start(data_dir: &Path) -> TestDaemon {
+        TestDaemon::start_with(data_dir, |_| {}).await
+    }
+
+    /// Start with the test defaults changed by `tune`.
+    pub async fn start_with(data_dir: &Path, tune: impl FnOnce(&mut DaemonConfig)) -> TestDaemon {
         let mut cfg = DaemonConfig::new(
             data_dir.to_path_buf(),
             data_dir.join("plugins"),
@@ -31,6 +36,7 @@ impl TestDaemon {
             ..Default::default()
         };
         cfg.shutdown_grace = Duration::from_secs(20);
+        tune(&mut cfg);
         let daemon = Daemon::start(cfg).await.expect("daemon starts");
         let token = sluice::daemon::api_token(data_dir)
             .unwrap()

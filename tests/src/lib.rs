@@ -28,6 +28,15 @@ impl Harness {
     }
 
     pub async fn with_limits(limits: SandboxLimits) -> Harness {
+        Harness::with(limits, HttpLimits::default()).await
+    }
+
+    /// Fast timeouts and retries, for fault tests.
+    pub async fn with_http(http: HttpLimits) -> Harness {
+        Harness::with(SandboxLimits::default(), http).await
+    }
+
+    pub async fn with(limits: SandboxLimits, http: HttpLimits) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let runtime = Runtime::new(
@@ -35,7 +44,7 @@ impl Harness {
                 limits,
                 cache_dir: Some(dir.path().join("cache")),
             },
-            HttpClient::new(HttpLimits::default()).unwrap(),
+            HttpClient::new(http).unwrap(),
         )
         .unwrap();
         let registry = Registry::load(&runtime, &dir.path().join("plugins")).await;
@@ -76,6 +85,7 @@ impl Harness {
                 secrets: [("token".to_string(), Secret::new(token))].into(),
                 allow_private_network: true,
                 schedule: Default::default(),
+                limits: Default::default(),
             },
         )
         .await

@@ -23,6 +23,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+
+use crate::ratelimit::{Budget, InstanceLimitConfig};
 use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -56,6 +58,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/instances/{name}/schedule"),
     ("POST", "/v1/instances/{name}/scan"),
     ("GET", "/v1/instances/{name}/{kind}"),
+    ("GET", "/v1/instances/{name}/limits"),
+    ("PUT", "/v1/instances/{name}/limits"),
+    ("GET", "/v1/limits"),
+    ("PUT", "/v1/limits/scopes/{scope}"),
+    ("DELETE", "/v1/limits/scopes/{scope}"),
+    ("PUT", "/v1/limits/hosts/{host}"),
+    ("DELETE", "/v1/limits/hosts/{host}"),
     ("POST", "/hooks/{name}"),
 ];
 
@@ -182,6 +191,19 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/instances/{name}/schedule", put(set_schedule))
         .route("/v1/instances/{name}/scan", post(scan))
         .route("/v1/instances/{name}/{kind}", get(records))
+        .route(
+            "/v1/instances/{name}/limits",
+            get(instance_limits).put(set_instance_limits),
+        )
+        .route("/v1/limits", get(limits))
+        .route(
+            "/v1/limits/scopes/{scope}",
+            put(set_scope_limit).delete(remove_scope_limit),
+        )
+        .route(
+            "/v1/limits/hosts/{host}",
+            put(set_host_limit).delete(remove_host_limit),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -310,6 +332,60 @@ async fn scan(State(st): St, Path(name): Path<String>, body: Bytes) -> Result<Re
         StatusCode::ACCEPTED
     };
     Ok((status, Json(out)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsParams {
+    /// Only this instance.
+    instance: Option<String>,
+}
+
+async fn limits(
+    State(st): St,
+    QueryParams(p): QueryParams<LimitsParams>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.limits(p.instance.as_deref())?).into_response())
+}
+
+async fn instance_limits(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let mut v = st.control.limits(Some(&name))?;
+    Ok(Json(v.instances.remove(0)).into_response())
+}
+
+async fn set_instance_limits(
+    State(st): St,
+    Path(name): Path<String>,
+    JsonBody(cfg): JsonBody<InstanceLimitConfig>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.set_instance_limits(&name, cfg)?).into_response())
+}
+
+async fn set_scope_limit(
+    State(st): St,
+    Path(scope): Path<String>,
+    JsonBody(b): JsonBody<Budget>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.set_scope_limit(&scope, Some(b))?).into_response())
+}
+
+async fn remove_scope_limit(
+    State(st): St,
+    Path(scope): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.set_scope_limit(&scope, None)?).into_response())
+}
+
+async fn set_host_limit(
+    State(st): St,
+    Path(host): Path<String>,
+    JsonBody(b): JsonBody<Budget>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.set_host_limit(&host, Some(b))?).into_response())
+}
+
+async fn remove_host_limit(State(st): St, Path(host): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(st.control.set_host_limit(&host, None)?).into_response())
 }
 
 /// Query parameters of the record listings.

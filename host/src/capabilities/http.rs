@@ -7,7 +7,11 @@
 //! 3. sends with reqwest, no redirects (a redirect could leave the allowlist; the
 //!    plugin follows a 3xx itself and that request is checked again), and a resolver
 //!    that refuses names resolving to private addresses unless the operator allowed them;
-//! 4. reads the body up to a size cap within a timeout.
+//! 4. reads the body up to a size cap within a timeout;
+//! 5. all of it under the instance's rate limits with bounded retries
+//!    ([`RateLimits::send`]): permits from every applicable budget first, provider
+//!    throttling and transient failures retried, longer waits handed to the plugin as
+//!    `rate-limited`.
 //!
 //! Failures are values ([`HttpFailure`]) handed back to the plugin, never traps.
 
@@ -22,7 +26,8 @@ use url::Url;
 
 use super::egress::{EgressPolicy, ip_allowed};
 use crate::auth::Credentials;
-use crate::metrics::Metrics;
+use crate::metrics::{InstanceLabels, Metrics};
+use crate::ratelimit::{RateLimits, RetryPolicy};
 
 /// HTTP methods a plugin may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,13 +81,16 @@ pub struct HttpLimits {
     pub timeout: Duration,
     /// Largest response body handed to a plugin.
     pub max_response_bytes: u64,
+    /// Retries of throttled and failed requests.
+    pub retry: RetryPolicy,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
             max_response_bytes: 32 * 1024 * 1024,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -101,15 +109,17 @@ pub struct HttpClient {
     strict: reqwest::Client,
     /// For instances whose operator allowed private networks.
     permissive: reqwest::Client,
-    limits: HttpLimits,
+    config: HttpLimits,
     /// Process-wide counters; the daemon exports them at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Every instance's, shared scope's and host's request budget.
+    pub limits: Arc<RateLimits>,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
-            .field("limits", &self.limits)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -165,39 +175,71 @@ impl HttpClient {
         Ok(HttpClient {
             strict: base().dns_resolver(Arc::new(PublicOnlyResolver)).build()?,
             permissive: base().build()?,
-            limits,
             metrics: Arc::new(Metrics::new()),
+            limits: Arc::new(RateLimits::new(limits.retry.clone())),
+            config: limits,
         })
     }
 
-    /// Send a plugin's request under the instance's policy and credentials.
+    /// Send a plugin's request under the instance's policy, credentials and limits.
     pub async fn send(
         &self,
+        instance_id: &str,
         instance: &str,
         net: &InstanceNet,
         req: OutboundRequest,
     ) -> Result<InboundResponse, HttpFailure> {
-        let result = self.send_inner(net, req).await;
-        match &result {
-            Ok(r) => {
-                self.metrics.http_result(instance, &r.status.to_string());
-                self.metrics.http_bytes_in.inc_by(r.body.len() as u64);
+        let url = match Url::parse(&req.url) {
+            Ok(u) => u,
+            Err(e) => {
+                return Err(HttpFailure::InvalidRequest(format!(
+                    "bad URL `{}`: {e}",
+                    req.url
+                )));
             }
-            Err(HttpFailure::Denied(_)) => self.metrics.http_result(instance, "denied"),
-            Err(_) => self.metrics.http_result(instance, "failed"),
+        };
+        if let Err(why) = net.policy.check(&url) {
+            self.metrics.http_result(instance, "denied");
+            return Err(HttpFailure::Denied(why));
+        }
+        let host = url.host_str().unwrap_or_default().to_string();
+        let idempotent = matches!(
+            req.method,
+            Method::Get | Method::Head | Method::Put | Method::Delete
+        );
+        let (result, waited) = self
+            .limits
+            .send(instance_id, &host, idempotent, || async {
+                let r = self.send_once(net, &url, &req).await;
+                match &r {
+                    Ok(resp) => {
+                        self.metrics.http_result(instance, &resp.status.to_string());
+                        self.metrics.http_bytes_in.inc_by(resp.body.len() as u64);
+                    }
+                    Err(HttpFailure::Denied(_)) => self.metrics.http_result(instance, "denied"),
+                    Err(_) => self.metrics.http_result(instance, "failed"),
+                }
+                r
+            })
+            .await;
+        if !waited.is_zero() {
+            self.metrics
+                .ratelimit_wait_seconds
+                .get_or_create(&InstanceLabels {
+                    instance: instance.to_string(),
+                })
+                .inc_by(waited.as_secs_f64());
         }
         result
     }
 
-    async fn send_inner(
+    /// One attempt: headers, credentials, send, read the body under the cap.
+    async fn send_once(
         &self,
         net: &InstanceNet,
-        req: OutboundRequest,
+        url: &Url,
+        req: &OutboundRequest,
     ) -> Result<InboundResponse, HttpFailure> {
-        let url = Url::parse(&req.url)
-            .map_err(|e| HttpFailure::InvalidRequest(format!("bad URL `{}`: {e}", req.url)))?;
-        net.policy.check(&url).map_err(HttpFailure::Denied)?;
-
         let mut headers = HeaderMap::new();
         for (name, value) in &req.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -225,9 +267,9 @@ impl HttpClient {
         } else {
             &self.strict
         };
-        let mut builder = client.request(method, url).headers(headers);
-        if let Some(body) = req.body {
-            builder = builder.body(body);
+        let mut builder = client.request(method, url.clone()).headers(headers);
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
         }
         let mut resp = builder.send().await.map_err(classify)?;
 
@@ -242,7 +284,7 @@ impl HttpClient {
                 )
             })
             .collect();
-        let cap = self.limits.max_response_bytes;
+        let cap = self.config.max_response_bytes;
         if resp.content_length().is_some_and(|n| n > cap) {
             return Err(HttpFailure::TooLarge(cap));
         }

@@ -12,11 +12,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::control::{
-    ConnectInput, Connected, Control, InstanceDetail, InstanceSummary, PluginList, ScanInput,
-    ScanOutput,
+    ConnectInput, Connected, Control, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView,
+    PluginList, ScanInput, ScanOutput,
 };
 use crate::daemon::DaemonInfo;
 use crate::model::{ConnectorInfo, Kind};
+use crate::ratelimit::{Budget, InstanceLimitConfig};
 use crate::scheduler::Schedule;
 use crate::store::{Instance, RecordFilter, RecordPage, Secret};
 
@@ -150,6 +151,7 @@ impl Backend {
                     "secrets": secrets,
                     "allow_private_network": input.allow_private_network,
                     "schedule": input.schedule,
+                    "limits": input.limits,
                 });
                 api.post("/v1/instances", body).await
             }
@@ -215,6 +217,90 @@ impl Backend {
                     serde_json::to_value(&input)?,
                 )
                 .await
+            }
+        }
+    }
+
+    pub async fn limits(&self, name: Option<&str>) -> anyhow::Result<LimitsView> {
+        match self {
+            Backend::Local(c) => Ok(c.limits(name)?),
+            Backend::Remote(api) => {
+                let q: Vec<(&str, String)> = name
+                    .map(|n| ("instance", n.to_string()))
+                    .into_iter()
+                    .collect();
+                api.call(reqwest::Method::GET, "/v1/limits", &q, None).await
+            }
+        }
+    }
+
+    pub async fn set_instance_limits(
+        &self,
+        name: &str,
+        limits: &InstanceLimitConfig,
+    ) -> anyhow::Result<InstanceLimits> {
+        match self {
+            Backend::Local(c) => Ok(c.set_instance_limits(name, limits.clone())?),
+            Backend::Remote(api) => {
+                api.call(
+                    reqwest::Method::PUT,
+                    &format!("/v1/instances/{}/limits", seg(name)),
+                    &[],
+                    Some(serde_json::to_value(limits)?),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Set or (with `None`) remove a shared scope's budget.
+    pub async fn set_scope_limit(
+        &self,
+        scope: &str,
+        budget: Option<Budget>,
+    ) -> anyhow::Result<LimitsView> {
+        match self {
+            Backend::Local(c) => Ok(c.set_scope_limit(scope, budget)?),
+            Backend::Remote(api) => {
+                let path = format!("/v1/limits/scopes/{}", seg(scope));
+                match budget {
+                    Some(b) => {
+                        api.call(
+                            reqwest::Method::PUT,
+                            &path,
+                            &[],
+                            Some(serde_json::to_value(b)?),
+                        )
+                        .await
+                    }
+                    None => api.call(reqwest::Method::DELETE, &path, &[], None).await,
+                }
+            }
+        }
+    }
+
+    /// Set or (with `None`) remove an API host's budget.
+    pub async fn set_host_limit(
+        &self,
+        host: &str,
+        budget: Option<Budget>,
+    ) -> anyhow::Result<LimitsView> {
+        match self {
+            Backend::Local(c) => Ok(c.set_host_limit(host, budget)?),
+            Backend::Remote(api) => {
+                let path = format!("/v1/limits/hosts/{}", seg(host));
+                match budget {
+                    Some(b) => {
+                        api.call(
+                            reqwest::Method::PUT,
+                            &path,
+                            &[],
+                            Some(serde_json::to_value(b)?),
+                        )
+                        .await
+                    }
+                    None => api.call(reqwest::Method::DELETE, &path, &[], None).await,
+                }
             }
         }
     }

@@ -110,6 +110,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
                 secrets: [("token".to_string(), Secret::new(token))].into(),
                 allow_private_network: true,
                 schedule: Default::default(),
+                limits: Default::default(),
             })
             .await?;
         println!(

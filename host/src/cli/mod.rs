@@ -18,6 +18,7 @@ use crate::capabilities::http::{HttpClient, HttpLimits};
 use crate::control::{ConnectInput, Control, ScanInput};
 use crate::daemon::{self, DaemonConfig, DaemonInfo};
 use crate::model::{Capability, Kind, parse_time};
+use crate::ratelimit::{Budget, InstanceLimitConfig};
 use crate::registry::Registry;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scan::ScanOptions;
@@ -95,6 +96,17 @@ pub enum Command {
     Instances {
         #[command(subcommand)]
         command: Option<InstancesCommand>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Request budgets: connector defaults, operator settings and live state, or change
+    /// them (`limits set`, `limits share`, `limits scope`, `limits host`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Limits {
+        #[command(subcommand)]
+        command: Option<LimitsCommand>,
+        /// Only this instance.
+        instance: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -177,6 +189,104 @@ pub enum InstancesCommand {
     },
 }
 
+/// How a budget is given on the command line.
+#[derive(Debug, Args)]
+pub struct RateArgs {
+    /// REQUESTS/DURATION, e.g. 5000/1h or 100/1m.
+    pub rate: String,
+    /// Requests allowed back to back (default: 2% of the budget).
+    #[arg(long)]
+    pub burst: Option<u32>,
+    /// Requests in flight at once (default: no limit).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+}
+
+impl RateArgs {
+    fn budget(&self) -> anyhow::Result<Budget> {
+        let mut b = Budget::parse(&self.rate).map_err(anyhow::Error::msg)?;
+        if let Some(burst) = self.burst {
+            b.burst = burst;
+        }
+        if let Some(c) = self.concurrency {
+            b.max_concurrency = c;
+        }
+        b.validate().map_err(anyhow::Error::msg)?;
+        Ok(b)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LimitsCommand {
+    /// Set an instance's budget for all its requests (or, with --scope, one API host's),
+    /// replacing the connector's default for that scope.
+    Set {
+        instance: String,
+        #[command(flatten)]
+        rate: RateArgs,
+        /// `*` (every request, the default) or an API host such as api.github.com.
+        #[arg(long, default_value = "*")]
+        scope: String,
+    },
+    /// Go back to the connector's default budget for a scope.
+    Unset {
+        instance: String,
+        #[arg(long, default_value = "*")]
+        scope: String,
+    },
+    /// Make an instance draw from a shared scope (`--none` to leave it).
+    Share {
+        instance: String,
+        scope: Option<String>,
+        #[arg(long, conflicts_with = "scope")]
+        none: bool,
+    },
+    /// Set (or --remove) the budget of a shared scope. Without one, a shared scope
+    /// uses its first member connector's default.
+    Scope {
+        name: String,
+        rate: Option<String>,
+        #[arg(long)]
+        burst: Option<u32>,
+        #[arg(long)]
+        concurrency: Option<u32>,
+        #[arg(long, conflicts_with = "rate")]
+        remove: bool,
+    },
+    /// Set (or --remove) a budget for every request to an API host, across instances.
+    Host {
+        host: String,
+        rate: Option<String>,
+        #[arg(long)]
+        burst: Option<u32>,
+        #[arg(long)]
+        concurrency: Option<u32>,
+        #[arg(long, conflicts_with = "rate")]
+        remove: bool,
+    },
+}
+
+/// A budget from optional rate arguments, or `None` with `--remove`.
+fn optional_budget(
+    what: &str,
+    rate: Option<String>,
+    burst: Option<u32>,
+    concurrency: Option<u32>,
+    remove: bool,
+) -> anyhow::Result<Option<Budget>> {
+    match (rate, remove) {
+        (_, true) => Ok(None),
+        (Some(rate), false) => RateArgs {
+            rate,
+            burst,
+            concurrency,
+        }
+        .budget()
+        .map(Some),
+        (None, false) => bail!("give a rate such as 5000/1h for {what}, or --remove"),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// Connector id, e.g. `github` (see `sluice connectors`).
@@ -198,6 +308,14 @@ pub struct ConnectArgs {
     /// Defaults: activities 5m, users/groups/app-permissions 1h, files 12h, posture 1d.
     #[arg(long = "every", value_name = "KIND=INTERVAL", value_parser = parse_pair)]
     pub every: Vec<(String, String)>,
+    /// Request budget for all of this instance's requests, REQUESTS/DURATION (e.g.
+    /// 1000/1h), replacing the connector's default.
+    #[arg(long, value_name = "RATE")]
+    pub limit: Option<String>,
+    /// Draw from a shared budget together with other instances naming it (e.g. two
+    /// instances on one API token).
+    #[arg(long, value_name = "SCOPE")]
+    pub share_limits: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -297,14 +415,14 @@ impl Env {
             Ok(store) => {
                 let runtime = self.runtime()?;
                 let registry = Registry::load(&runtime, &self.plugins_dir).await;
-                Ok(Backend::Local(Control {
+                Ok(Backend::Local(Control::new(
                     store,
                     runtime,
-                    registry: std::sync::Arc::new(registry),
-                    plugins_dir: self.plugins_dir.clone(),
-                    scheduler: None,
-                    scan_options: ScanOptions::default(),
-                }))
+                    std::sync::Arc::new(registry),
+                    self.plugins_dir.clone(),
+                    None,
+                    ScanOptions::default(),
+                )?))
             }
             Err(e @ StoreError::Locked { .. }) => match DaemonInfo::read(&self.data_dir) {
                 Some(info) => {
@@ -388,6 +506,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let mut schedule = Schedule::default();
             apply_intervals(&mut schedule, &args.every)?;
+            let mut limits = InstanceLimitConfig {
+                shared: args.share_limits,
+                ..Default::default()
+            };
+            if let Some(rate) = &args.limit {
+                limits
+                    .budgets
+                    .insert("*".into(), Budget::parse(rate).map_err(anyhow::Error::msg)?);
+            }
             let input = ConnectInput {
                 connector: args.connector,
                 name: args.name,
@@ -395,6 +522,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 secrets,
                 allow_private_network: args.allow_private_network,
                 schedule,
+                limits,
             };
             let b = env.backend().await?;
             let connected = b.connect(input).await?;
@@ -403,6 +531,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Instances { command, json } => {
             instances(&env, command.unwrap_or(InstancesCommand::List), json).await
         }
+        Command::Limits {
+            command,
+            instance,
+            json,
+        } => limits(&env, command, instance, json).await,
         Command::Scan {
             instance,
             kinds,
@@ -502,6 +635,78 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             let i = b.remove(&instance).await?;
             println!("removed instance `{}`", i.name);
             Ok(())
+        }
+    }
+}
+
+async fn limits(
+    env: &Env,
+    command: Option<LimitsCommand>,
+    instance: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let b = env.backend().await?;
+    let Some(command) = command else {
+        return output::limits(&b.limits(instance.as_deref()).await?, json);
+    };
+    let show = |name: &str| {
+        let name = name.to_string();
+        let b = &b;
+        async move { output::limits(&b.limits(Some(&name)).await?, json) }
+    };
+    match command {
+        LimitsCommand::Set {
+            instance,
+            rate,
+            scope,
+        } => {
+            let mut cfg = b.instance(&instance).await?.instance.limits;
+            cfg.budgets
+                .insert(scope.to_ascii_lowercase(), rate.budget()?);
+            b.set_instance_limits(&instance, &cfg).await?;
+            show(&instance).await
+        }
+        LimitsCommand::Unset { instance, scope } => {
+            let mut cfg = b.instance(&instance).await?.instance.limits;
+            if cfg.budgets.remove(&scope.to_ascii_lowercase()).is_none() {
+                bail!("`{instance}` has no operator budget for scope `{scope}`");
+            }
+            b.set_instance_limits(&instance, &cfg).await?;
+            show(&instance).await
+        }
+        LimitsCommand::Share {
+            instance,
+            scope,
+            none,
+        } => {
+            let mut cfg = b.instance(&instance).await?.instance.limits;
+            cfg.shared = match (scope, none) {
+                (Some(s), _) => Some(s),
+                (None, true) => None,
+                (None, false) => bail!("name a shared scope, or pass --none to leave one"),
+            };
+            b.set_instance_limits(&instance, &cfg).await?;
+            show(&instance).await
+        }
+        LimitsCommand::Scope {
+            name,
+            rate,
+            burst,
+            concurrency,
+            remove,
+        } => {
+            let budget = optional_budget(&name, rate, burst, concurrency, remove)?;
+            output::limits(&b.set_scope_limit(&name, budget).await?, json)
+        }
+        LimitsCommand::Host {
+            host,
+            rate,
+            burst,
+            concurrency,
+            remove,
+        } => {
+            let budget = optional_budget(&host, rate, burst, concurrency, remove)?;
+            output::limits(&b.set_host_limit(&host, budget).await?, json)
         }
     }
 }

@@ -2,8 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::control::{Connected, InstanceDetail, InstanceSummary, PluginList};
+use crate::control::{
+    Connected, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView, PluginList,
+};
 use crate::model::{ConnectorInfo, Kind, Record, format_millis};
+use crate::ratelimit::{ProviderQuota, Source};
 use crate::scan::KindReport;
 use crate::store::{Instance, InstanceStatus, StoredRecord};
 
@@ -203,6 +206,7 @@ pub fn instances_table(all: &[InstanceSummary]) -> Table {
         "STATUS",
         "USERS",
         "ACTIVITIES",
+        "LIMIT WAIT",
         "DETAIL",
     ]);
     for s in all {
@@ -213,6 +217,7 @@ pub fn instances_table(all: &[InstanceSummary]) -> Table {
             i.status.label(),
             s.users.to_string(),
             s.activities.to_string(),
+            seconds(s.waited_secs),
             status_detail(&i.status),
         ]);
     }
@@ -313,6 +318,18 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
     }
     println!();
     t.print();
+    let (rows, notes) = instance_limits_lines(&d.limits);
+    if !rows.is_empty() {
+        println!();
+        let mut t = Table::new(&LIMIT_HEADER);
+        for r in rows {
+            t.row(r);
+        }
+        t.print();
+        for n in notes {
+            println!("{n}");
+        }
+    }
     if !d.recent_scans.is_empty() {
         println!();
         let mut t = Table::new(&[
@@ -448,5 +465,140 @@ pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Resu
         t.row(row);
     }
     t.print();
+    Ok(())
+}
+
+fn source_text(s: Source) -> &'static str {
+    match s {
+        Source::Connector => "connector default",
+        Source::Operator => "operator",
+    }
+}
+
+fn seconds(s: f64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(s.round() as u64)).to_string()
+}
+
+fn quota_text(q: &ProviderQuota) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(r) = q.remaining {
+        match q.limit {
+            Some(l) => parts.push(format!("{r}/{l} left")),
+            None => parts.push(format!("{r} left")),
+        }
+    }
+    if let Some(t) = q.reset_in_secs {
+        parts.push(format!("resets in {}", seconds(t)));
+    }
+    if let Some(t) = q.paused_for_secs {
+        parts.push(format!("paused for {}", seconds(t)));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// One instance's rules and state, as `limits` and `instances show` print them.
+fn instance_limits_lines(l: &InstanceLimits) -> (Vec<Vec<String>>, Vec<String>) {
+    let rows = l
+        .rules
+        .iter()
+        .map(|r| {
+            vec![
+                l.instance.clone(),
+                r.scope.clone(),
+                r.budget.describe(),
+                source_text(r.source).to_string(),
+                r.connector_default
+                    .map(|b| b.describe())
+                    .unwrap_or("-".into()),
+                l.state
+                    .as_ref()
+                    .and_then(|s| s.in_flight.get(&r.scope))
+                    .map(|n| n.to_string())
+                    .unwrap_or("-".into()),
+            ]
+        })
+        .collect();
+    let mut notes = Vec::new();
+    if let Some(shared) = &l.shared {
+        notes.push(format!(
+            "{}: draws from shared scope `{shared}`",
+            l.instance
+        ));
+    }
+    if let Some(st) = &l.state {
+        let s = &st.stats;
+        let mut line = format!(
+            "{}: {} requests, {} delayed (waited {}), {} throttled by the provider, {} retries",
+            l.instance,
+            s.requests,
+            s.delayed,
+            seconds(s.wait_secs),
+            s.throttled,
+            s.retries
+        );
+        if let Some(q) = quota_text(&st.provider) {
+            line.push_str(&format!("; provider: {q}"));
+        }
+        notes.push(line);
+    }
+    (rows, notes)
+}
+
+const LIMIT_HEADER: [&str; 6] = [
+    "INSTANCE",
+    "SCOPE",
+    "BUDGET",
+    "SET BY",
+    "CONNECTOR DEFAULT",
+    "IN FLIGHT",
+];
+
+pub fn limits(v: &LimitsView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(v);
+    }
+    let mut t = Table::new(&LIMIT_HEADER);
+    let mut notes = Vec::new();
+    for l in &v.instances {
+        let (rows, n) = instance_limits_lines(l);
+        for r in rows {
+            t.row(r);
+        }
+        notes.extend(n);
+    }
+    t.print();
+    for n in notes {
+        println!("{n}");
+    }
+    if !v.scopes.is_empty() {
+        println!();
+        let mut t = Table::new(&["SHARED SCOPE", "BUDGET", "SET BY", "MEMBERS", "PROVIDER"]);
+        for s in &v.scopes {
+            let (budget, by) = match (&s.configured, &s.state) {
+                (Some(b), _) => (b.describe(), "operator".to_string()),
+                (None, Some(st)) => (st.budget.describe(), source_text(st.source).to_string()),
+                (None, None) => ("a member's connector default".into(), "-".into()),
+            };
+            t.row(vec![
+                s.name.clone(),
+                budget,
+                by,
+                s.members.join(", "),
+                s.state
+                    .as_ref()
+                    .and_then(|st| quota_text(&st.provider))
+                    .unwrap_or("-".into()),
+            ]);
+        }
+        t.print();
+    }
+    if !v.hosts.is_empty() {
+        println!();
+        let mut t = Table::new(&["API HOST", "BUDGET"]);
+        for (h, b) in &v.hosts {
+            t.row(vec![h.clone(), b.describe()]);
+        }
+        t.print();
+    }
     Ok(())
 }

@@ -582,6 +582,11 @@ pub struct ActionOutcome {
 }
 
 impl LoadedPlugin {
+    /// The runtime this plugin was loaded into (its HTTP client and limiters).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// Run `f` against a fresh instance in a fresh store, turning traps and timeouts
     /// into [`ConnectorError::Trap`].
     async fn call<R>(

@@ -213,7 +213,12 @@ impl http::Host for CallState {
         };
         let result = self
             .http
-            .send(&self.ctx.instance_name, &self.ctx.net, out)
+            .send(
+                &self.ctx.instance_id,
+                &self.ctx.instance_name,
+                &self.ctx.net,
+                out,
+            )
             .await;
         self.in_host += started.elapsed();
         Ok(result

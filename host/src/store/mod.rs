@@ -7,6 +7,7 @@
 //! - `activity_time`: `instance \0 time(be) \0 id` → `()`: newest-first activity queries.
 //! - `scan_state`: `instance \0 kind` → [`ScanState`]: cursor and generation.
 //! - `runs`: `instance \0 started(be) \0 kind` → [`ScanRun`]: history for status.
+//! - `settings`: daemon-wide operator settings by name (`limits` → [`GlobalLimitConfig`]).
 //!
 //! A page of records and the cursor that produced it are committed in one sled
 //! transaction ([`Store::commit_page`]), so a crash at any point either keeps both or
@@ -24,6 +25,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::model::{ConnectorError, Kind, Millis, Permissions, Record, now_millis};
+use crate::ratelimit::GlobalLimitConfig;
+use crate::ratelimit::InstanceLimitConfig;
 use crate::scheduler::Schedule;
 
 pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
@@ -88,6 +91,9 @@ pub struct Instance {
     /// Operator's rescan intervals (defaults for kinds not listed).
     #[serde(default)]
     pub schedule: Schedule,
+    /// Operator's rate-limit budgets and shared scope.
+    #[serde(default)]
+    pub limits: InstanceLimitConfig,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.
@@ -201,6 +207,7 @@ pub struct Store {
     activity_time: sled::Tree,
     scan_state: sled::Tree,
     runs: sled::Tree,
+    settings: sled::Tree,
     secret_box: std::sync::Arc<SecretBox>,
 }
 
@@ -266,6 +273,7 @@ impl Store {
             activity_time: db.open_tree("activity_time")?,
             scan_state: db.open_tree("scan_state")?,
             runs: db.open_tree("runs")?,
+            settings: db.open_tree("settings")?,
             secret_box: std::sync::Arc::new(secret_box),
             db,
         })
@@ -398,6 +406,21 @@ impl Store {
         self.instances.remove(inst.id.as_bytes())?;
         self.flush()?;
         Ok(inst)
+    }
+
+    // ---- settings -----------------------------------------------------------------
+
+    /// Shared-scope and host budgets.
+    pub fn global_limits(&self) -> Result<GlobalLimitConfig, StoreError> {
+        match self.settings.get("limits")? {
+            Some(v) => from_json(&v),
+            None => Ok(GlobalLimitConfig::default()),
+        }
+    }
+
+    pub fn put_global_limits(&self, limits: &GlobalLimitConfig) -> Result<(), StoreError> {
+        self.settings.insert("limits", to_json(limits)?)?;
+        self.flush()
     }
 
     // ---- scan state and pages ----------------------------------------------------

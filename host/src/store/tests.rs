@@ -50,6 +50,7 @@ fn instance(name: &str) -> Instance {
         status: InstanceStatus::Connecting,
         permissions: None,
         schedule: Default::default(),
+        limits: Default::default(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! A loopback GitHub REST API for one organisation, faithful to what GitHub documents:
 //! token auth, page-number paging with `Link` headers, the audit log's cursor paging
-//! and `phrase` search, `x-ratelimit-*` headers with a real hourly budget, secondary
-//! limits and 5xx bursts on demand, and bodies in GitHub's published shapes.
+//! and `phrase` search, `x-ratelimit-*` headers with a real hourly budget, and bodies in
+//! GitHub's published shapes. On demand ([`GithubMock::inject_faults`]) it also
+//! misbehaves: secondary limits (for a while or until told otherwise), 5xx bursts,
+//! bodies cut off mid-transfer or truncated, and slow answers.
 //!
 //! The GitHub connector, the host's integration tests, the benchmarks and `sluice demo`
 //! all point at this instead of api.github.com. Data is generated deterministically from

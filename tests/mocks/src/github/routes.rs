@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::audit::AuditQuery;
 use super::model::{self, BOT_ID, Person, TeamMember};
-use crate::faults::{BudgetSnapshot, Fault};
+use crate::faults::{self, BudgetSnapshot, Fault};
 use crate::server::RequestUrl;
 
 /// Where GitHub's error bodies point.
@@ -85,27 +85,10 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
                 };
                 (response, budget, false)
             }
-            Ok(()) => match shared.faults.take() {
-                Some(fault) => (fault_answer(fault, &request_id), shared.budget.peek(), true),
-                None => {
-                    // `GET /rate_limit` is free, as GitHub documents.
-                    let budget = if request.uri().path() == "/rate_limit" {
-                        shared.budget.peek()
-                    } else {
-                        shared.budget.consume()
-                    };
-                    let response = if budget.allowed {
-                        next.run(request).await
-                    } else {
-                        let message = format!(
-                            "API rate limit exceeded for user ID {BOT_ID}. If you reach out to \
-                             GitHub Support for help, please include the request ID {request_id}."
-                        );
-                        error(StatusCode::FORBIDDEN, &message, RATE_LIMIT_DOCS)
-                    };
-                    (response, budget, true)
-                }
-            },
+            Ok(()) => {
+                let (response, budget) = authorized(&shared, request, next, &request_id).await;
+                (response, budget, true)
+            }
         };
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -127,6 +110,70 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     response
 }
 
+/// An authenticated request: the one place injected faults are applied. The pending
+/// fault, if any, decides the answer; refusals and damaged bodies leave the primary
+/// budget alone, while a slow answer is a real one and counts like any other.
+async fn authorized(
+    shared: &Shared,
+    request: Request,
+    next: Next,
+    request_id: &str,
+) -> (Response, BudgetSnapshot) {
+    match shared.faults.take() {
+        None => budgeted(shared, request, next, request_id).await,
+        Some(Fault::SecondaryLimit {
+            retry_after_secs,
+            as_403,
+        }) => (
+            secondary_limit_answer(retry_after_secs, as_403, request_id),
+            shared.budget.peek(),
+        ),
+        Some(Fault::ServerError { status }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (error(status, "Server Error", DOCS), shared.budget.peek())
+        }
+        // The endpoint answers (and acts) as usual; only its body is damaged.
+        Some(Fault::ResetMidBody) => (
+            faults::reset_mid_body(next.run(request).await).await,
+            shared.budget.peek(),
+        ),
+        Some(Fault::TruncatedBody) => (
+            faults::truncate_body(next.run(request).await).await,
+            shared.budget.peek(),
+        ),
+        Some(Fault::Slow { delay }) => {
+            let answer = budgeted(shared, request, next, request_id).await;
+            tokio::time::sleep(delay).await;
+            answer
+        }
+    }
+}
+
+/// The normal path: the request is counted against the primary budget (`GET
+/// /rate_limit` is free, as GitHub documents) and served if the budget allows.
+async fn budgeted(
+    shared: &Shared,
+    request: Request,
+    next: Next,
+    request_id: &str,
+) -> (Response, BudgetSnapshot) {
+    let budget = if request.uri().path() == "/rate_limit" {
+        shared.budget.peek()
+    } else {
+        shared.budget.consume()
+    };
+    let response = if budget.allowed {
+        next.run(request).await
+    } else {
+        let message = format!(
+            "API rate limit exceeded for user ID {BOT_ID}. If you reach out to \
+             GitHub Support for help, please include the request ID {request_id}."
+        );
+        error(StatusCode::FORBIDDEN, &message, RATE_LIMIT_DOCS)
+    };
+    (response, budget)
+}
+
 /// Accepts `Authorization: Bearer <token>` and `Authorization: token <token>` (scheme
 /// case-insensitive); the error is GitHub's 401 message.
 fn authenticate(headers: &HeaderMap, token: &str) -> Result<(), &'static str> {
@@ -144,34 +191,27 @@ fn authenticate(headers: &HeaderMap, token: &str) -> Result<(), &'static str> {
     }
 }
 
-fn fault_answer(fault: Fault, request_id: &str) -> Response {
-    match fault {
-        Fault::SecondaryLimit {
-            retry_after_secs,
-            as_403,
-        } => {
-            let status = if as_403 {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::TOO_MANY_REQUESTS
-            };
-            let message = format!(
-                "You have exceeded a secondary rate limit. Please wait a few minutes before you \
-                 try again. If you reach out to GitHub Support for help, please include the \
-                 request ID {request_id}."
-            );
-            let mut response = error(
-                status,
-                &message,
-                &format!("{RATE_LIMIT_DOCS}#about-secondary-rate-limits"),
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            response
-        }
-        Fault::ServerError => error(StatusCode::BAD_GATEWAY, "Server Error", DOCS),
-    }
+/// GitHub's secondary-limit refusal: 429 (or 403) with `retry-after`.
+fn secondary_limit_answer(retry_after_secs: u64, as_403: bool, request_id: &str) -> Response {
+    let status = if as_403 {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::TOO_MANY_REQUESTS
+    };
+    let message = format!(
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you \
+         try again. If you reach out to GitHub Support for help, please include the \
+         request ID {request_id}."
+    );
+    let mut response = error(
+        status,
+        &message,
+        &format!("{RATE_LIMIT_DOCS}#about-secondary-rate-limits"),
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
 }
 
 /// A JSON body with GitHub's content type.

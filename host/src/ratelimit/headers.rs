@@ -1,0 +1,205 @@
+//! What providers say about their limits in response headers.
+//!
+//! Header names arrive lowercased. Families understood:
+//! - `x-ratelimit-{limit,remaining,reset}` (GitHub, DocuSign: `X-RateLimit-*`),
+//!   `x-rate-limit-{limit,remaining,reset}` (Okta): reset is either epoch seconds or
+//!   seconds from now (values under 10^9 are read as a delta);
+//! - `x-burstlimit-{limit,remaining}` (DocuSign's burst window, documented as 30 s);
+//! - `sforce-limit-info: api-usage=USED/LIMIT` (Salesforce, a rolling 24 h window);
+//! - `retry-after` in seconds (fractions allowed, as Microsoft Graph sends) or as an
+//!   HTTP date.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// DocuSign documents its burst limit as per 30 seconds and sends no reset for it.
+pub const BURST_WINDOW: Duration = Duration::from_secs(30);
+/// Salesforce's `api-usage` counts a rolling 24 hours.
+pub const SFORCE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// One response's rate-limit information.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// Time until the window resets.
+    pub reset: Option<Duration>,
+    /// The provider asked us to wait this long.
+    pub retry_after: Option<Duration>,
+}
+
+impl Observation {
+    pub fn is_empty(&self) -> bool {
+        *self == Observation::default()
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        .map(|(_, v)| v.trim())
+}
+
+fn number(v: &str) -> Option<f64> {
+    v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
+}
+
+/// Seconds from now of a reset header: epoch seconds or a delta.
+fn reset_in(v: &str, now: SystemTime) -> Option<Duration> {
+    let n = number(v)?;
+    if n >= 1e9 {
+        let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+        Some(Duration::from_secs_f64((n - now_secs).max(0.0)))
+    } else {
+        Some(Duration::from_secs_f64(n))
+    }
+}
+
+/// `Retry-After`: seconds or an HTTP date.
+pub fn retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+    if let Some(n) = number(v) {
+        return Some(Duration::from_secs_f64(n.min(7.0 * 24.0 * 3600.0)));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Read every rate-limit header family from a response.
+pub fn observe(headers: &[(String, String)], now: SystemTime) -> Observation {
+    let mut o = Observation {
+        retry_after: header(headers, &["retry-after"]).and_then(|v| retry_after(v, now)),
+        ..Default::default()
+    };
+    let whole = |v: Option<&str>| v.and_then(number).map(|n| n as u64);
+    o.limit = whole(header(
+        headers,
+        &["x-ratelimit-limit", "x-rate-limit-limit"],
+    ));
+    o.remaining = whole(header(
+        headers,
+        &["x-ratelimit-remaining", "x-rate-limit-remaining"],
+    ));
+    o.reset = header(headers, &["x-ratelimit-reset", "x-rate-limit-reset"])
+        .and_then(|v| reset_in(v, now));
+
+    // A burst window that is nearly used up is the tighter constraint right now.
+    let burst_limit = whole(header(headers, &["x-burstlimit-limit"]));
+    let burst_remaining = whole(header(headers, &["x-burstlimit-remaining"]));
+    if let (Some(br), Some(bl)) = (burst_remaining, burst_limit)
+        && o.remaining.is_none_or(|r| br < r)
+    {
+        o.limit = Some(bl);
+        o.remaining = Some(br);
+        o.reset = Some(BURST_WINDOW);
+    }
+
+    if o.remaining.is_none()
+        && let Some(info) = header(headers, &["sforce-limit-info"])
+        && let Some(usage) = info
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix("api-usage="))
+        && let Some((used, limit)) = usage.split_once('/')
+        && let (Some(used), Some(limit)) = (number(used), number(limit))
+    {
+        o.limit = Some(limit as u64);
+        o.remaining = Some((limit - used).max(0.0) as u64);
+        o.reset = Some(SFORCE_WINDOW);
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    #[test]
+    fn github_and_docusign_x_ratelimit_with_epoch_reset() {
+        let o = observe(
+            &h(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "4990"),
+                ("x-ratelimit-reset", &(NOW + 120).to_string()),
+            ]),
+            now(),
+        );
+        assert_eq!(o.limit, Some(5000));
+        assert_eq!(o.remaining, Some(4990));
+        assert_eq!(o.reset, Some(Duration::from_secs(120)));
+        assert_eq!(o.retry_after, None);
+    }
+
+    #[test]
+    fn okta_x_rate_limit_and_delta_resets() {
+        let o = observe(
+            &h(&[
+                ("X-Rate-Limit-Limit", "1200"),
+                ("X-Rate-Limit-Remaining", "0"),
+                ("X-Rate-Limit-Reset", "42"),
+            ]),
+            now(),
+        );
+        assert_eq!((o.limit, o.remaining), (Some(1200), Some(0)));
+        assert_eq!(o.reset, Some(Duration::from_secs(42)));
+    }
+
+    #[test]
+    fn docusign_burst_limit_wins_when_tighter() {
+        let o = observe(
+            &h(&[
+                ("x-ratelimit-limit", "3000"),
+                ("x-ratelimit-remaining", "2500"),
+                ("x-burstlimit-limit", "500"),
+                ("x-burstlimit-remaining", "3"),
+            ]),
+            now(),
+        );
+        assert_eq!((o.limit, o.remaining), (Some(500), Some(3)));
+        assert_eq!(o.reset, Some(BURST_WINDOW));
+    }
+
+    #[test]
+    fn salesforce_limit_info() {
+        let o = observe(
+            &h(&[(
+                "sforce-limit-info",
+                "api-usage=10018/100000, api-bursts=1/750",
+            )]),
+            now(),
+        );
+        assert_eq!((o.limit, o.remaining), (Some(100000), Some(89982)));
+        assert_eq!(o.reset, Some(SFORCE_WINDOW));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_fractions_and_http_dates() {
+        assert_eq!(retry_after("10", now()), Some(Duration::from_secs(10)));
+        assert_eq!(
+            retry_after("2.128", now()),
+            Some(Duration::from_millis(2128))
+        );
+        let date = httpdate::fmt_http_date(now() + Duration::from_secs(90));
+        assert_eq!(retry_after(&date, now()), Some(Duration::from_secs(90)));
+        let past = httpdate::fmt_http_date(now() - Duration::from_secs(90));
+        assert_eq!(retry_after(&past, now()), Some(Duration::ZERO));
+        assert_eq!(retry_after("soon", now()), None);
+        assert_eq!(retry_after("-3", now()), None);
+    }
+
+    #[test]
+    fn nothing_to_observe() {
+        assert!(observe(&h(&[("content-type", "application/json")]), now()).is_empty());
+    }
+}
