@@ -17,6 +17,10 @@ demo *ARGS:
 test:
     cargo test --workspace
 
+# Benchmarks measured side by side, as a table and target/bench-results.json (--quick for a smoke run)
+bench *ARGS:
+    cargo run --release -p sluice-bench -- {{ARGS}}
+
 # Formatting and lints for both workspaces
 lint:
     cargo fmt --all --check

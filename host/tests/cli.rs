@@ -344,3 +344,57 @@ fn demo_once_scans_two_instances_through_the_daemon() {
     );
     assert!(!dir.path().join("daemon.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_shown_with_their_source_and_changed_from_the_cli() {
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = |args: &[&str]| {
+        let o = sluice(d, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = out(&["limits"]);
+    assert!(
+        shown.contains("5000/1h, burst 100, 4 at once  connector default"),
+        "{shown}"
+    );
+    let set = out(&["limits", "set", "acme", "1000/1m", "--burst", "10"]);
+    assert!(
+        set.contains("1000/1m, burst 10  operator  5000/1h"),
+        "{set}"
+    );
+    out(&["limits", "share", "acme", "org-token"]);
+    let scoped = out(&["limits", "scope", "org-token", "3000/1m"]);
+    assert!(
+        scoped.contains("org-token     3000/1m, burst 60  operator  acme"),
+        "{scoped}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out(&["limits", "acme", "--json"])).unwrap();
+    assert_eq!(v["instances"][0]["shared"], "org-token");
+    assert_eq!(v["instances"][0]["rules"][0]["budget"]["requests"], 1000);
+    assert_one_line_error(
+        &sluice(d, &["limits", "set", "acme", "lots"]),
+        "REQUESTS/DURATION",
+    );
+    assert_one_line_error(
+        &sluice(d, &["limits", "set", "acme", "10/1s", "--burst", "11"]),
+        "burst must be between 1",
+    );
+    assert_one_line_error(
+        &sluice(d, &["limits", "scope", "nope", "--remove"]),
+        "no budget",
+    );
+    assert_one_line_error(&sluice(d, &["limits", "ghost"]), "unknown instance");
+    // The scan still completes under the operator's budget.
+    let scan = sluice(d, &["scan", "acme"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+}

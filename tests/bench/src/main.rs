@@ -1,0 +1,132 @@
+//! `just bench`: benchmarks measured side by side in one run, printed as a table and
+//! written as JSON. These are measurements, not tests: nothing here asserts a timing.
+//!
+//! Every row states what it measured and, where the question is "how much does X
+//! cost", the same work without X in the same run, as a ratio.
+
+mod limits;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Serialize;
+
+/// Benchmarks of the sluice host, against the loopback mock providers.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Where to write the results as JSON.
+    #[arg(long, default_value = "target/bench-results.json")]
+    out: PathBuf,
+    /// Smaller sizes, for a smoke run.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// One measured quantity.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub group: &'static str,
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    /// The same measurement without the thing under test, when there is one.
+    pub baseline: Option<f64>,
+    /// value / baseline.
+    pub ratio: Option<f64>,
+    pub note: String,
+}
+
+impl Row {
+    pub fn new(
+        group: &'static str,
+        name: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Row {
+        Row {
+            group,
+            name: name.into(),
+            value,
+            unit,
+            baseline: None,
+            ratio: None,
+            note: String::new(),
+        }
+    }
+
+    pub fn against(mut self, baseline: f64) -> Row {
+        self.baseline = Some(baseline);
+        self.ratio = (baseline != 0.0).then(|| self.value / baseline);
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Row {
+        self.note = note.into();
+        self
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn print(rows: &[Row]) {
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.group.to_string(),
+                r.name.clone(),
+                format!("{} {}", fmt(r.value), r.unit),
+                r.baseline
+                    .map(|b| format!("{} {}", fmt(b), r.unit))
+                    .unwrap_or_default(),
+                r.ratio.map(|x| format!("{x:.3}")).unwrap_or_default(),
+                r.note.clone(),
+            ]
+        })
+        .collect();
+    let header = ["GROUP", "MEASURE", "VALUE", "BASELINE", "RATIO", "NOTE"];
+    let mut widths = header.map(str::len);
+    for c in &cells {
+        for (i, v) in c.iter().enumerate() {
+            widths[i] = widths[i].max(v.chars().count());
+        }
+    }
+    let line = |c: &[String]| {
+        let mut s = String::new();
+        for (i, v) in c.iter().enumerate() {
+            s.push_str(&format!("{v:<w$}  ", w = widths[i]));
+        }
+        println!("{}", s.trim_end());
+    };
+    line(&header.map(String::from));
+    for c in &cells {
+        line(c);
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut rows = Vec::new();
+    rt.block_on(async {
+        rows.extend(limits::run(args.quick).await?);
+        anyhow::Ok(())
+    })?;
+    print(&rows);
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_vec_pretty(&rows)?)?;
+    println!("\nresults: {}", args.out.display());
+    Ok(())
+}
