@@ -69,6 +69,10 @@ pub struct Metrics {
     /// Time scans were held back by provider rate limits, in seconds.
     pub ratelimit_wait_seconds: Family<InstanceLabels, Counter<f64>>,
     pub http_requests: Family<HttpLabels, Counter>,
+    /// Requests sent again after a throttle, 5xx, timeout or connection error.
+    pub http_retries: Family<InstanceLabels, Counter>,
+    /// Throttling answers from providers.
+    pub provider_throttles: Family<InstanceLabels, Counter>,
     pub http_bytes_in: Counter,
     /// Instances per status (connected, scanning, error, disabled, …).
     pub instances: Family<StateLabels, Gauge>,
@@ -97,6 +101,8 @@ impl Metrics {
             plugin_traps: Family::default(),
             ratelimit_wait_seconds: Family::default(),
             http_requests: Family::default(),
+            http_retries: Family::default(),
+            provider_throttles: Family::default(),
             http_bytes_in: Counter::default(),
             instances: Family::default(),
         };
@@ -128,6 +134,16 @@ impl Metrics {
             "http_requests",
             "Outbound requests made for plugins, by instance and status",
             m.http_requests.clone(),
+        );
+        m.registry.register(
+            "http_retries",
+            "Outbound requests sent again after a throttle, 5xx, timeout or reset",
+            m.http_retries.clone(),
+        );
+        m.registry.register(
+            "provider_throttles",
+            "Throttling answers from providers (429, 503 with retry-after, 403 limits)",
+            m.provider_throttles.clone(),
         );
         m.registry.register(
             "http_received_bytes",
@@ -187,6 +203,28 @@ impl Metrics {
                 status: status.to_string(),
             })
             .inc();
+    }
+
+    /// Count what the limiter and retries did for one request.
+    pub fn limited(&self, instance: &str, r: &crate::ratelimit::SendReport) {
+        let l = InstanceLabels {
+            instance: instance.to_string(),
+        };
+        if !r.waited.is_zero() {
+            self.ratelimit_wait_seconds
+                .get_or_create(&l)
+                .inc_by(r.waited.as_secs_f64());
+        }
+        if r.retries > 0 {
+            self.http_retries
+                .get_or_create(&l)
+                .inc_by(u64::from(r.retries));
+        }
+        if r.throttled > 0 {
+            self.provider_throttles
+                .get_or_create(&l)
+                .inc_by(u64::from(r.throttled));
+        }
     }
 
     /// Set the instances-by-status gauge from a full count.

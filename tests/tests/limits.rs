@@ -135,6 +135,14 @@ async fn bursts_of_5xx_resets_and_slow_answers_are_retried_and_every_record_arri
         .unwrap()
         .stats;
     assert!(stats.retries >= 6, "{stats:?}");
+    let metrics = h.runtime.http().metrics.encode();
+    let retries: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"sluice_http_retries_total{instance="acme"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_eq!(retries, stats.retries as f64);
+    assert!(metrics.contains(r#"sluice_http_requests_total{instance="acme",status="502"} 1"#));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,6 +210,16 @@ async fn a_provider_that_throttles_forever_ends_in_rate_limited_with_a_retry_sch
     );
     let sent = m.requests().len();
     assert!(sent <= 4, "bounded attempts, no busy loop: {sent}");
+    let resp = d
+        .raw(d.client().get(d.url("/metrics")).bearer_auth(&d.token))
+        .await;
+    let metrics = String::from_utf8_lossy(&resp.bytes().await.unwrap()).into_owned();
+    assert!(
+        metrics.contains(&format!(
+            r#"sluice_provider_throttles_total{{instance="acme"}} {sent}"#
+        )),
+        "{metrics}"
+    );
     let detail = d
         .wait_until("acme", |v| v["instance"]["status"]["state"] == "error")
         .await;

@@ -26,7 +26,7 @@ use url::Url;
 
 use super::egress::{EgressPolicy, ip_allowed};
 use crate::auth::Credentials;
-use crate::metrics::{InstanceLabels, Metrics};
+use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimits, RetryPolicy};
 
 /// HTTP methods a plugin may use.
@@ -207,7 +207,7 @@ impl HttpClient {
             req.method,
             Method::Get | Method::Head | Method::Put | Method::Delete
         );
-        let (result, waited) = self
+        let (result, report) = self
             .limits
             .send(instance_id, &host, idempotent, || async {
                 let r = self.send_once(net, &url, &req).await;
@@ -222,14 +222,7 @@ impl HttpClient {
                 r
             })
             .await;
-        if !waited.is_zero() {
-            self.metrics
-                .ratelimit_wait_seconds
-                .get_or_create(&InstanceLabels {
-                    instance: instance.to_string(),
-                })
-                .inc_by(waited.as_secs_f64());
-        }
+        self.metrics.limited(instance, &report);
         result
     }
 

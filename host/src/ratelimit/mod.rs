@@ -496,6 +496,16 @@ pub struct Permit {
     pub waited: Duration,
 }
 
+/// What sending one request took besides the request itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SendReport {
+    /// Time waiting for permits, provider pauses and backoff.
+    pub waited: Duration,
+    pub retries: u32,
+    /// Throttling answers (429, 503 with retry-after, 403 limits).
+    pub throttled: u32,
+}
+
 /// Provider-reported state of one quota, for views.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderQuota {
@@ -813,13 +823,19 @@ impl RateLimits {
         host: &str,
         idempotent: bool,
         mut attempt: F,
-    ) -> (Result<InboundResponse, HttpFailure>, Duration)
+    ) -> (Result<InboundResponse, HttpFailure>, SendReport)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<InboundResponse, HttpFailure>>,
     {
         let p = &self.retry;
         let mut waited = Duration::ZERO;
+        let (mut retries, mut throttles) = (0u32, 0u32);
+        let report = |waited, retries, throttled| SendReport {
+            waited,
+            retries,
+            throttled,
+        };
         let mut n = 0;
         loop {
             n += 1;
@@ -827,7 +843,12 @@ impl RateLimits {
             let budget_left = p.max_wait.saturating_sub(waited);
             let permit = match self.acquire(id, host, budget_left).await {
                 Ok(permit) => permit,
-                Err(wait) => return (Err(HttpFailure::RateLimited(Some(ceil_secs(wait)))), waited),
+                Err(wait) => {
+                    return (
+                        Err(HttpFailure::RateLimited(Some(ceil_secs(wait)))),
+                        report(waited, retries, throttles),
+                    );
+                }
             };
             waited += permit.waited;
             let result = attempt().await;
@@ -841,6 +862,7 @@ impl RateLimits {
                             && (o.retry_after.is_some() || o.remaining == Some(0)));
                     if throttled {
                         self.count(id, |s| s.throttled += 1);
+                        throttles += 1;
                         let told = o
                             .retry_after
                             .or_else(|| o.reset.filter(|_| o.remaining == Some(0)));
@@ -853,7 +875,10 @@ impl RateLimits {
                             }
                         };
                         if last || waited + wait > p.max_wait {
-                            return (Err(HttpFailure::RateLimited(Some(ceil_secs(wait)))), waited);
+                            return (
+                                Err(HttpFailure::RateLimited(Some(ceil_secs(wait)))),
+                                report(waited, retries, throttles),
+                            );
                         }
                         // The paused quota makes the next acquire wait.
                         Some(Duration::ZERO)
@@ -869,11 +894,14 @@ impl RateLimits {
                 Err(_) => None,
             };
             match retry_in {
-                None => return (result, waited),
+                None => return (result, report(waited, retries, throttles)),
                 // Out of patience: the plugin gets this answer and may come back later.
-                Some(d) if waited + d > p.max_wait => return (result, waited),
+                Some(d) if waited + d > p.max_wait => {
+                    return (result, report(waited, retries, throttles));
+                }
                 Some(d) => {
                     self.count(id, |s| s.retries += 1);
+                    retries += 1;
                     if !d.is_zero() {
                         tokio::time::sleep(d).await;
                         waited += d;
