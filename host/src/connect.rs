@@ -200,7 +200,14 @@ pub async fn connect(
         ConnectorError::InvalidConfig(m) => ConnectError::InvalidConfig(m),
         other => ConnectError::Check(other),
     })?;
-    let permissions = plugin.check(ctx).await.map_err(ConnectError::Check)?;
+    let permissions = match plugin.check(ctx).await {
+        Ok(p) => p,
+        Err(e) => {
+            // Nothing was saved, so nothing of it may linger in the limiters either.
+            plugin.runtime().http().limits.forget(&instance.id);
+            return Err(ConnectError::Check(e));
+        }
+    };
     instance.permissions = Some(permissions.clone());
     store.create_instance(&instance, &secrets)?;
     Ok((instance, permissions))

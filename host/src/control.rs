@@ -155,7 +155,8 @@ pub struct InstanceLimits {
     /// The shared scope it draws from, if any.
     pub shared: Option<String>,
     /// Live state (waits, provider-reported quota) in the process serving this answer;
-    /// absent until the instance has made a request there.
+    /// absent until the instance's limiters were set up there (first plugin call or a
+    /// limits change).
     pub state: Option<InstanceLimitState>,
 }
 

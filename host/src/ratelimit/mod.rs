@@ -444,7 +444,7 @@ pub struct LimitStats {
     pub requests: u64,
     /// Of those, how many had to wait.
     pub delayed: u64,
-    /// Total time spent waiting for permits (limiter pacing and provider pauses).
+    /// Total time spent waiting: limiter pacing, provider pauses and retry backoff.
     pub wait_secs: f64,
     /// Throttling answers from the provider (429, 503 with retry-after, 403 limits).
     pub throttled: u64,
@@ -647,9 +647,11 @@ impl RateLimits {
                 .copied()
                 .map(|b| (b, Source::Operator))
                 .or_else(|| {
+                    // The connector's budget for every request, else its first one.
                     declared
                         .iter()
                         .find(|r| r.scope == "*")
+                        .or_else(|| declared.first())
                         .map(|r| (Budget::from_declared(r), Source::Connector))
                 });
             if let Some((b, source)) = budget {
@@ -903,6 +905,7 @@ impl RateLimits {
                     self.count(id, |s| s.retries += 1);
                     retries += 1;
                     if !d.is_zero() {
+                        self.count(id, |s| s.wait_secs += d.as_secs_f64());
                         tokio::time::sleep(d).await;
                         waited += d;
                     }
