@@ -61,7 +61,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     limits.register(
         "one",
         "one",
-        &[rule.clone()],
+        std::slice::from_ref(&rule),
         &BTreeMap::new(),
         &Default::default(),
     );
