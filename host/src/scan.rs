@@ -88,6 +88,33 @@ impl KindReport {
     }
 }
 
+/// Where pages come from. The wasm plugin in production; the benchmarks also feed the
+/// same mapping compiled natively through it, so both take the identical store path.
+pub trait Lister {
+    /// One page of `kind` (findings: the whole posture check as one page).
+    fn page(
+        &self,
+        ctx: CallContext,
+        kind: Kind,
+        cursor: Option<String>,
+    ) -> impl std::future::Future<Output = Result<Page, ConnectorError>> + Send;
+}
+
+impl Lister for LoadedPlugin {
+    async fn page(
+        &self,
+        ctx: CallContext,
+        kind: Kind,
+        cursor: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        if kind == Kind::Findings {
+            self.posture(ctx).await.map(findings_page)
+        } else {
+            self.list(ctx, kind, cursor).await
+        }
+    }
+}
+
 /// Scan failures that are not the connector's.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -102,7 +129,7 @@ fn set_status(store: &Store, id: &str, status: InstanceStatus) -> Result<(), Sto
 /// Scan one kind to completion (or first error), committing page by page.
 pub async fn scan_kind(
     store: &Store,
-    plugin: &LoadedPlugin,
+    plugin: &impl Lister,
     instance: &Instance,
     base: &CallContext,
     kind: Kind,
@@ -149,11 +176,7 @@ pub async fn scan_kind(
         if kind == Kind::Activities && state.cursor.is_none() {
             ctx.since = Some(started - opts.activity_lookback.as_millis() as Millis);
         }
-        let result = if kind == Kind::Findings {
-            plugin.posture(ctx.clone()).await.map(findings_page)
-        } else {
-            plugin.list(ctx.clone(), kind, state.cursor.clone()).await
-        };
+        let result = plugin.page(ctx.clone(), kind, state.cursor.clone()).await;
         let page: Page = match result {
             Ok(p) => p,
             Err(ConnectorError::Unsupported(why)) if report.pages == 0 => {

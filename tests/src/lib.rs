@@ -43,6 +43,7 @@ impl Harness {
             RuntimeConfig {
                 limits,
                 cache_dir: Some(dir.path().join("cache")),
+                ..Default::default()
             },
             HttpClient::new(http).unwrap(),
         )

@@ -65,6 +65,10 @@ pub struct RuntimeConfig {
     pub limits: SandboxLimits,
     /// Where compiled components are cached; none disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Instances drawn from a pre-reserved pool of this many slots instead of being
+    /// allocated on demand (`None`). Pooling trades reserved address space for
+    /// cheaper instantiation; `just bench` measures both.
+    pub pooling_slots: Option<u32>,
 }
 
 /// Why a plugin file could not be loaded. Shown to operators as is.
@@ -199,6 +203,15 @@ impl Runtime {
     pub fn new(config: RuntimeConfig, http: HttpClient) -> anyhow::Result<Runtime> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
+        if let Some(slots) = config.pooling_slots {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(slots)
+                .total_core_instances(slots * 4)
+                .total_memories(slots * 2)
+                .total_tables(slots * 4)
+                .max_memory_size(config.limits.memory_bytes);
+            wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&wasm)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
@@ -621,20 +634,18 @@ impl LoadedPlugin {
         }
     }
 
+    /// Instantiate in a fresh store and call nothing: what every call pays before its
+    /// export runs (for benchmarks and health checks).
+    pub async fn instantiate(&self) -> Result<(), ConnectorError> {
+        self.call(empty_context(), async |pre, store| match pre {
+            VersionedPre::V0_1(p) => p.instantiate(store).await.map(|_| Ok(())),
+        })
+        .await
+    }
+
     /// `describe()`, called with an empty context.
     pub async fn describe(&self) -> Result<ConnectorInfo, ConnectorError> {
-        let ctx = CallContext {
-            instance_id: String::new(),
-            instance_name: String::new(),
-            config: Arc::default(),
-            net: Arc::new(InstanceNet {
-                policy: Default::default(),
-                credentials: Default::default(),
-            }),
-            since: None,
-            page_size: 100,
-        };
-        self.call(ctx, async |pre, store| match pre {
+        self.call(empty_context(), async |pre, store| match pre {
             VersionedPre::V0_1(p) => p.describe(store).await.map(Ok),
         })
         .await
@@ -676,6 +687,21 @@ impl LoadedPlugin {
             VersionedPre::V0_1(p) => p.act(store, action).await,
         })
         .await
+    }
+}
+
+/// The context of calls that belong to no instance.
+fn empty_context() -> CallContext {
+    CallContext {
+        instance_id: String::new(),
+        instance_name: String::new(),
+        config: Arc::default(),
+        net: Arc::new(InstanceNet {
+            policy: Default::default(),
+            credentials: Default::default(),
+        }),
+        since: None,
+        page_size: 100,
     }
 }
 

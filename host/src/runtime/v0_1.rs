@@ -52,7 +52,7 @@ fn wit_context(state: &CallState) -> wit::Context {
 }
 
 impl Pre {
-    async fn instantiate(
+    pub(super) async fn instantiate(
         &self,
         store: &mut Store<CallState>,
     ) -> wasmtime::Result<generated::Plugin> {

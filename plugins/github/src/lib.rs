@@ -26,8 +26,9 @@ mod teams;
 
 use sluice_sdk::prelude::*;
 
-/// The connector; stateless, as every Sluice connector is.
-struct GitHub;
+/// The connector; stateless, as every Sluice connector is. Public so `just bench`
+/// can run the same mapping natively as its baseline.
+pub struct GitHub;
 
 impl Guest for GitHub {
     fn describe() -> ConnectorInfo {

@@ -4,6 +4,7 @@
 //! Every row states what it measured and, where the question is "how much does X
 //! cost", the same work without X in the same run, as a ratio.
 
+mod ingest;
 mod limits;
 
 use std::path::PathBuf;
@@ -119,6 +120,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let mut rows = Vec::new();
     rt.block_on(async {
+        rows.extend(ingest::run(args.quick).await?);
         rows.extend(limits::run(args.quick).await?);
         anyhow::Ok(())
     })?;

@@ -1,0 +1,385 @@
+//! Ingest: activities per second end to end (mock GitHub on loopback → GitHub
+//! connector → sled), the wasm component against the same connector source compiled
+//! natively and driven through the identical HTTP capability and store path, and a
+//! parse-only ceiling (the native mapping over responses already in memory).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use github::GitHub;
+use sluice::capabilities::http::{HttpClient, HttpFailure, HttpLimits, Method, OutboundRequest};
+use sluice::connect::call_context;
+use sluice::model::{self, ConnectorError, Kind, Page, Record};
+use sluice::runtime::CallContext;
+use sluice::scan::{Lister, ScanOptions, StopSignal, scan_kind};
+use sluice_mocks::{GithubMock, GithubMockConfig};
+use sluice_sdk::Guest;
+use sluice_sdk::bindings::sluice::connector::http::{HttpError, Method as GuestMethod};
+use sluice_sdk::bindings::sluice::connector::types as guest;
+use sluice_sdk::testing::FakeHost;
+use sluice_tests::Harness;
+
+use crate::Row;
+
+const TOKEN: &str = "ghp_bench";
+
+type Resp = sluice::capabilities::http::InboundResponse;
+type Recorder = Arc<Mutex<Vec<Resp>>>;
+
+/// Answers the connector's requests: the real capability, or recorded bodies.
+#[derive(Clone)]
+enum Transport {
+    Live {
+        http: HttpClient,
+        handle: tokio::runtime::Handle,
+    },
+    /// Recorded responses served in the order they were recorded.
+    Replay(Arc<Vec<Resp>>, Arc<AtomicUsize>),
+}
+
+/// The GitHub connector compiled natively, behind the same [`Lister`] seam as the
+/// wasm plugin.
+struct NativeGithub {
+    transport: Transport,
+    /// Live runs can record what they fetched, for the replay ceiling.
+    record: Option<Recorder>,
+}
+
+fn guest_method(m: GuestMethod) -> Method {
+    match m {
+        GuestMethod::Get => Method::Get,
+        GuestMethod::Head => Method::Head,
+        GuestMethod::Post => Method::Post,
+        GuestMethod::Put => Method::Put,
+        GuestMethod::Patch => Method::Patch,
+        GuestMethod::Delete => Method::Delete,
+    }
+}
+
+fn guest_error(e: HttpFailure) -> HttpError {
+    match e {
+        HttpFailure::Denied(m) => HttpError::Denied(m),
+        HttpFailure::InvalidRequest(m) => HttpError::InvalidRequest(m),
+        HttpFailure::Timeout => HttpError::Timeout,
+        HttpFailure::Connection(m) => HttpError::Connection(m),
+        HttpFailure::RateLimited(s) => HttpError::RateLimited(s),
+        HttpFailure::TooLarge(n) => HttpError::TooLarge(n),
+    }
+}
+
+fn host_error(e: guest::ConnectorError) -> ConnectorError {
+    use guest::ConnectorError as G;
+    match e {
+        G::Unauthorized(m) => ConnectorError::Unauthorized(m),
+        G::Forbidden(m) => ConnectorError::Forbidden(m),
+        G::NotFound(m) => ConnectorError::NotFound(m),
+        G::RateLimited(s) => ConnectorError::RateLimited(s),
+        G::Upstream(m) => ConnectorError::Upstream(m),
+        G::InvalidConfig(m) => ConnectorError::InvalidConfig(m),
+        G::Unsupported(m) => ConnectorError::Unsupported(m),
+        G::Other(m) => ConnectorError::Other(m),
+    }
+}
+
+fn host_activity(a: guest::Activity) -> model::Activity {
+    model::Activity {
+        id: a.id,
+        time: a.time,
+        kind: match a.kind {
+            guest::ActivityKind::Logon => model::ActivityKind::Logon,
+            guest::ActivityKind::User => model::ActivityKind::User,
+            guest::ActivityKind::Admin => model::ActivityKind::Admin,
+        },
+        actor: a.actor,
+        action: a.action,
+        targets: a.targets,
+        ip: a.ip,
+        user_agent: a.user_agent,
+        outcome: match a.outcome {
+            guest::Outcome::Success => model::Outcome::Success,
+            guest::Outcome::Failure => model::Outcome::Failure,
+            guest::Outcome::Unknown => model::Outcome::Unknown,
+        },
+        raw: model::raw_json(a.raw),
+    }
+}
+
+impl NativeGithub {
+    /// One page, synchronously (the connector's code is synchronous, as in wasm).
+    fn page_blocking(
+        &self,
+        ctx: &CallContext,
+        cursor: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let mut host = FakeHost::new();
+        for (k, v) in ctx.config.iter() {
+            host = host.config(k, v);
+        }
+        let transport = self.transport.clone();
+        let record = self.record.clone();
+        let (id, name, net) = (
+            ctx.instance_id.clone(),
+            ctx.instance_name.clone(),
+            ctx.net.clone(),
+        );
+        let host = host.on_request(move |req| {
+            let resp = match &transport {
+                Transport::Live { http, handle } => {
+                    let out = OutboundRequest {
+                        method: guest_method(req.method),
+                        url: req.url.clone(),
+                        headers: req.headers.clone(),
+                        body: req.body.clone(),
+                    };
+                    let r = handle
+                        .block_on(http.send(&id, &name, &net, out))
+                        .map_err(guest_error)?;
+                    if let Some(rec) = &record {
+                        rec.lock().unwrap().push(r.clone());
+                    }
+                    r
+                }
+                Transport::Replay(bodies, next) => bodies
+                    .get(next.fetch_add(1, Ordering::Relaxed))
+                    .cloned()
+                    .ok_or_else(|| HttpError::Connection(format!("not recorded: {}", req.url)))?,
+            };
+            Ok(sluice_sdk::http::Response::new(
+                resp.status,
+                resp.headers,
+                resp.body,
+            ))
+        });
+        let wctx = guest::Context {
+            instance_id: ctx.instance_id.clone(),
+            instance_name: ctx.instance_name.clone(),
+            since: ctx.since,
+            page_size: ctx.page_size,
+        };
+        let (result, _) = host.run(|| <GitHub as Guest>::list_activities(wctx, cursor));
+        let page = result.map_err(host_error)?;
+        Ok(Page {
+            records: page
+                .items
+                .into_iter()
+                .map(|a| Record::Activity(host_activity(a)))
+                .collect(),
+            next_cursor: page.next_cursor,
+            more: page.more,
+        })
+    }
+}
+
+/// [`NativeGithub`] shared with the blocking threads its pages run on.
+struct NativeLister(Arc<NativeGithub>);
+
+impl Lister for NativeLister {
+    async fn page(
+        &self,
+        ctx: CallContext,
+        kind: Kind,
+        cursor: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        if kind != Kind::Activities {
+            return Err(ConnectorError::Unsupported("bench: activities only".into()));
+        }
+        let this = self.0.clone();
+        tokio::task::spawn_blocking(move || this.page_blocking(&ctx, cursor))
+            .await
+            .map_err(|e| ConnectorError::Other(e.to_string()))?
+    }
+}
+
+struct Run {
+    records: u64,
+    secs: f64,
+    bytes: u64,
+}
+
+impl Run {
+    fn per_sec(&self) -> f64 {
+        self.records as f64 / self.secs
+    }
+    fn mb_per_sec(&self) -> f64 {
+        self.bytes as f64 / self.secs / 1e6
+    }
+}
+
+/// Scan `events` activities into a fresh store with either the wasm plugin or the
+/// native build, through the same `scan_kind`.
+async fn ingest(events: usize, native: bool, record: Option<Recorder>) -> anyhow::Result<Run> {
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        audit_events: events,
+        rate_limit_per_hour: u32::MAX,
+        ..Default::default()
+    })
+    .await?;
+    let h = Harness::with_http(HttpLimits::default()).await;
+    let (inst, _) = h
+        .connect_github(&mock, "acme", TOKEN)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The connector's 5,000/hour default would make this a rate-limit benchmark.
+    h.store.update_instance(&inst.id, |i| {
+        i.limits.budgets.insert(
+            "*".into(),
+            sluice::ratelimit::Budget {
+                requests: u32::MAX,
+                per_secs: 1,
+                burst: u32::MAX / 2,
+                max_concurrency: 0,
+            },
+        );
+    })?;
+    let inst = h.store.instance(&inst.id)?;
+    let plugin = h.github();
+    let secrets = h.store.secrets(&inst.id)?;
+    let ctx = call_context(&plugin, &inst, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = ScanOptions::default();
+    let bytes_before = h.runtime.http().metrics.http_bytes_in.get();
+    let start = Instant::now();
+    let report = if native {
+        let lister = NativeLister(Arc::new(NativeGithub {
+            transport: Transport::Live {
+                http: h.runtime.http().clone(),
+                handle: tokio::runtime::Handle::current(),
+            },
+            record,
+        }));
+        scan_kind(
+            &h.store,
+            &lister,
+            &inst,
+            &ctx,
+            Kind::Activities,
+            &opts,
+            &StopSignal::new(),
+        )
+        .await?
+    } else {
+        scan_kind(
+            &h.store,
+            &plugin,
+            &inst,
+            &ctx,
+            Kind::Activities,
+            &opts,
+            &StopSignal::new(),
+        )
+        .await?
+    };
+    h.store.flush()?;
+    let secs = start.elapsed().as_secs_f64();
+    if let Some(e) = report.error {
+        anyhow::bail!("ingest scan failed: {e}");
+    }
+    anyhow::ensure!(
+        report.records as usize >= events,
+        "scanned {} of {events} events",
+        report.records
+    );
+    Ok(Run {
+        records: report.records,
+        secs,
+        bytes: h.runtime.http().metrics.http_bytes_in.get() - bytes_before,
+    })
+}
+
+/// The native mapping alone, over recorded responses: no HTTP, no store.
+fn parse_only(recorded: Arc<Vec<Resp>>, ctx: &CallContext, rounds: usize) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let native = NativeGithub {
+        transport: Transport::Replay(recorded.clone(), next.clone()),
+        record: None,
+    };
+    let bytes: u64 = recorded.iter().map(|r| r.body.len() as u64).sum();
+    let start = Instant::now();
+    let mut records = 0u64;
+    for _ in 0..rounds {
+        next.store(0, Ordering::Relaxed);
+        let mut cursor = None;
+        for _ in 0..1_000_000 {
+            let page = native
+                .page_blocking(ctx, cursor.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            records += page.records.len() as u64;
+            if !page.more
+                || page.next_cursor.is_none()
+                || next.load(Ordering::Relaxed) >= recorded.len()
+            {
+                break;
+            }
+            cursor = page.next_cursor;
+        }
+    }
+    Ok(Run {
+        records,
+        secs: start.elapsed().as_secs_f64(),
+        bytes: bytes * rounds as u64,
+    })
+}
+
+pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
+    let sizes: &[usize] = if quick {
+        &[20_000]
+    } else {
+        &[100_000, 1_000_000]
+    };
+    let mut rows = Vec::new();
+    let mut ceiling_input = None;
+    for &n in sizes {
+        let recorder: Recorder = Arc::new(Mutex::new(Vec::new()));
+        let native = ingest(n, true, (ceiling_input.is_none()).then(|| recorder.clone())).await?;
+        let wasm = ingest(n, false, None).await?;
+        if ceiling_input.is_none() {
+            ceiling_input = Some(Arc::new(std::mem::take(&mut *recorder.lock().unwrap())));
+        }
+        let label = if n >= 1_000_000 {
+            format!("{}M", n / 1_000_000)
+        } else {
+            format!("{}k", n / 1000)
+        };
+        rows.push(
+            Row::new("ingest", format!("{label} activities, wasm end to end"), wasm.per_sec(), "records/s")
+                .against(native.per_sec())
+                .note(format!(
+                    "baseline: same connector native, same HTTP + store path; wasm {:.1} MB/s, native {:.1} MB/s",
+                    wasm.mb_per_sec(),
+                    native.mb_per_sec()
+                )),
+        );
+    }
+    // The ceiling: the native mapping replaying the first size's responses.
+    if let Some(recorded) = ceiling_input {
+        let mock = GithubMock::start(GithubMockConfig {
+            token: TOKEN.into(),
+            ..Default::default()
+        })
+        .await?;
+        let h = Harness::with_http(HttpLimits::default()).await;
+        let (inst, _) = h
+            .connect_github(&mock, "acme", TOKEN)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let plugin = h.github();
+        let secrets = h.store.secrets(&inst.id)?;
+        let mut ctx = call_context(&plugin, &inst, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;
+        ctx.since = Some(0);
+        let ceiling = tokio::task::spawn_blocking(move || parse_only(recorded, &ctx, 3)).await??;
+        rows.push(
+            Row::new(
+                "ingest",
+                "parse-only ceiling (native, in memory)",
+                ceiling.per_sec(),
+                "records/s",
+            )
+            .note(format!(
+                "{:.1} MB/s; no HTTP, no store",
+                ceiling.mb_per_sec()
+            )),
+        );
+    }
+    Ok(rows)
+}
