@@ -4,8 +4,10 @@
 //! Every row states what it measured and, where the question is "how much does X
 //! cost", the same work without X in the same run, as a ratio.
 
+mod calls;
 mod ingest;
 mod limits;
+mod storage;
 
 use std::path::PathBuf;
 
@@ -121,6 +123,8 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     rt.block_on(async {
         rows.extend(ingest::run(args.quick).await?);
+        rows.extend(calls::run(args.quick).await?);
+        rows.extend(tokio::task::spawn_blocking(move || storage::run(args.quick)).await??);
         rows.extend(limits::run(args.quick).await?);
         anyhow::Ok(())
     })?;

@@ -1,0 +1,194 @@
+//! Per call and per load: instantiation with the pooling vs on-demand allocator, a
+//! `describe()` call, an `http.send` round trip through the capability vs reqwest
+//! directly, and compiling a plugin cold vs loading it from the compile cache.
+
+use std::time::Instant;
+
+use sluice::capabilities::http::{HttpClient, HttpLimits, Method, OutboundRequest};
+use sluice::connect::call_context;
+use sluice::registry::BUILTIN;
+use sluice::runtime::{LoadedPlugin, Runtime, RuntimeConfig};
+use sluice_mocks::{GithubMock, GithubMockConfig};
+use sluice_tests::{Harness, test_plugin};
+
+use crate::Row;
+
+const TOKEN: &str = "ghp_bench";
+
+fn runtime(cache: Option<std::path::PathBuf>, pooling: bool) -> anyhow::Result<Runtime> {
+    Runtime::new(
+        RuntimeConfig {
+            cache_dir: cache,
+            pooling_slots: pooling.then_some(64),
+            ..Default::default()
+        },
+        HttpClient::new(HttpLimits::default())?,
+    )
+}
+
+/// Microseconds per call of `f`, after a warm-up.
+async fn per_call<F, Fut>(n: u32, mut f: F) -> anyhow::Result<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    for _ in 0..n.min(100) {
+        f().await?;
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        f().await?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / f64::from(n))
+}
+
+async fn instantiate(p: &LoadedPlugin, n: u32) -> anyhow::Result<f64> {
+    per_call(n, || async {
+        p.instantiate().await.map_err(anyhow::Error::msg)
+    })
+    .await
+}
+
+pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let n = if quick { 2_000 } else { 20_000 };
+    let github = BUILTIN
+        .iter()
+        .find(|(name, _)| *name == "github")
+        .map(|(_, b)| *b)
+        .ok_or_else(|| anyhow::anyhow!("no built-in github plugin"))?;
+
+    let cache = tempfile::tempdir()?;
+    let on_demand = runtime(Some(cache.path().to_path_buf()), false)?;
+    let pooling = runtime(Some(cache.path().to_path_buf()), true)?;
+    let p_demand = on_demand.load(github).await?;
+    let p_pool = pooling.load(github).await?;
+    let demand = instantiate(&p_demand, n).await?;
+    let pool = instantiate(&p_pool, n).await?;
+    rows.push(
+        Row::new("per call", "instantiate, pooling allocator", pool, "µs")
+            .against(demand)
+            .note("baseline: on-demand allocator; fresh store + WASI context each time"),
+    );
+    let d_demand = per_call(n / 2, || async {
+        p_demand
+            .describe()
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::msg)
+    })
+    .await?;
+    let d_pool = per_call(n / 2, || async {
+        p_pool
+            .describe()
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::msg)
+    })
+    .await?;
+    rows.push(
+        Row::new("per call", "describe() call, pooling", d_pool, "µs")
+            .against(d_demand)
+            .note("baseline: on-demand; instantiate + call + lift the result"),
+    );
+
+    // http.send through the capability (egress check, credentials, limiter) vs reqwest.
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        rate_limit_per_hour: u32::MAX,
+        ..Default::default()
+    })
+    .await?;
+    let h = Harness::with_http(HttpLimits::default()).await;
+    let (inst, _) = h
+        .connect_github(&mock, "acme", TOKEN)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    h.store.update_instance(&inst.id, |i| {
+        i.limits.budgets.insert(
+            "*".into(),
+            sluice::ratelimit::Budget {
+                requests: u32::MAX,
+                per_secs: 1,
+                burst: u32::MAX / 2,
+                max_concurrency: 0,
+            },
+        );
+    })?;
+    let inst = h.store.instance(&inst.id)?;
+    let ctx = call_context(&h.github(), &inst, &h.store.secrets(&inst.id)?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let url = format!("{}/orgs/acme/teams?per_page=1", mock.base_url());
+    let http = h.runtime.http().clone();
+    let reqs = if quick { 300 } else { 3_000 };
+    let through = per_call(reqs, || async {
+        let r = http
+            .send(
+                &inst.id,
+                &inst.name,
+                &ctx.net,
+                OutboundRequest {
+                    method: Method::Get,
+                    url: url.clone(),
+                    headers: vec![],
+                    body: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(r.status == 200, "status {}", r.status);
+        Ok(())
+    })
+    .await?;
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let direct = per_call(reqs, || async {
+        let r = client.get(&url).bearer_auth(TOKEN).send().await?;
+        anyhow::ensure!(r.status() == 200, "status {}", r.status());
+        std::hint::black_box(r.bytes().await?);
+        Ok(())
+    })
+    .await?;
+    rows.push(
+        Row::new(
+            "per call",
+            "http.send round trip via the capability",
+            through,
+            "µs",
+        )
+        .against(direct)
+        .note("baseline: reqwest directly, same loopback request"),
+    );
+
+    // Plugin load: cold compile vs the on-disk compile cache.
+    let probe = test_plugin("probe");
+    for (name, bytes) in [("github", github), ("probe", probe.as_slice())] {
+        let rounds = if quick { 2 } else { 4 };
+        let cold_rt = runtime(None, false)?;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            cold_rt.load(bytes).await?;
+        }
+        let cold = start.elapsed().as_secs_f64() * 1e3 / f64::from(rounds);
+        let dir = tempfile::tempdir()?;
+        runtime(Some(dir.path().to_path_buf()), false)?
+            .load(bytes)
+            .await?;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            // A fresh runtime each time: what a daemon restart pays.
+            runtime(Some(dir.path().to_path_buf()), false)?
+                .load(bytes)
+                .await?;
+        }
+        let cached = start.elapsed().as_secs_f64() * 1e3 / f64::from(rounds);
+        rows.push(
+            Row::new("plugin load", format!("{name}: cold compile"), cold, "ms")
+                .against(cached)
+                .note(format!(
+                    "baseline: cached load; {} KB component; both include describe()",
+                    bytes.len() / 1024
+                )),
+        );
+    }
+    Ok(rows)
+}
