@@ -19,7 +19,8 @@ test:
 
 # Benchmarks measured side by side, as a table and target/bench-results.json (--quick for a smoke run)
 bench *ARGS:
-    cargo run --release -p sluice-bench -- {{ARGS}}
+    cargo build --release -p sluice -p sluice-bench
+    target/release/sluice-bench {{ARGS}}
 
 # Formatting and lints for both workspaces
 lint:

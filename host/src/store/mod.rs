@@ -3,14 +3,18 @@
 //! Trees:
 //! - `instances`: instance id → [`Instance`] (JSON); `instance_names`: name → id.
 //! - `secrets`: instance id → sealed secret map (see [`secrets`]).
-//! - `records`: `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON kept).
-//! - `activity_time`: `instance \0 time(be) \0 id` → `()`: newest-first activity queries.
-//! - `scan_state`: `instance \0 kind` → [`ScanState`]: cursor and generation.
+//! - `records`, three key spaces in one tree (so that one page commits as one atomic
+//!   `apply_batch`, which is much cheaper than a multi-tree transaction):
+//!   - `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON kept);
+//!   - `0x01 instance \0 time(be) \0 id` → `()`: newest-first activity queries;
+//!   - `0x02 instance \0 kind` → [`ScanState`]: cursor and generation.
+//!
+//!   Instance ids are hex, so the one-byte tags never collide with record keys.
 //! - `runs`: `instance \0 started(be) \0 kind` → [`ScanRun`]: history for status.
 //! - `settings`: daemon-wide operator settings by name (`limits` → [`GlobalLimitConfig`]).
 //!
-//! A page of records and the cursor that produced it are committed in one sled
-//! transaction ([`Store::commit_page`]), so a crash at any point either keeps both or
+//! A page of records and the cursor that produced it are committed in one atomic sled
+//! batch ([`Store::commit_page`]), so a crash at any point either keeps both or
 //! neither: a resumed scan re-reads exactly the page that was lost. Records are keyed by
 //! provider id, so re-reading is idempotent.
 
@@ -204,8 +208,6 @@ pub struct Store {
     names: sled::Tree,
     secrets_tree: sled::Tree,
     records: sled::Tree,
-    activity_time: sled::Tree,
-    scan_state: sled::Tree,
     runs: sled::Tree,
     settings: sled::Tree,
     secret_box: std::sync::Arc<SecretBox>,
@@ -218,6 +220,28 @@ impl std::fmt::Debug for Store {
 }
 
 const SEP: u8 = 0;
+/// Key-space tags inside the `records` tree (see the module docs).
+const TIME_TAG: u8 = 0x01;
+const STATE_TAG: u8 = 0x02;
+
+fn tagged(tag: u8, k: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(k.len() + 1);
+    out.push(tag);
+    out.extend_from_slice(&k);
+    out
+}
+
+fn state_key(instance_id: &str, kind: Kind) -> Vec<u8> {
+    tagged(
+        STATE_TAG,
+        key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]),
+    )
+}
+
+/// The time-index prefix of an instance's activities.
+fn time_prefix(instance_id: &str) -> Vec<u8> {
+    tagged(TIME_TAG, prefix(&[instance_id.as_bytes()]))
+}
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
@@ -265,13 +289,12 @@ impl Store {
                 other => other.into(),
             })?;
         let secret_box = SecretBox::open(&data_dir.join("secret.key"))?;
+        migrate_separate_index_trees(&db)?;
         Ok(Store {
             instances: db.open_tree("instances")?,
             names: db.open_tree("instance_names")?,
             secrets_tree: db.open_tree("secrets")?,
             records: db.open_tree("records")?,
-            activity_time: db.open_tree("activity_time")?,
-            scan_state: db.open_tree("scan_state")?,
             runs: db.open_tree("runs")?,
             settings: db.open_tree("settings")?,
             secret_box: std::sync::Arc::new(secret_box),
@@ -389,11 +412,11 @@ impl Store {
     pub fn remove_instance(&self, name_or_id: &str) -> Result<Instance, StoreError> {
         let inst = self.instance(name_or_id)?;
         let p = prefix(&[inst.id.as_bytes()]);
-        for tree in [
-            &self.records,
-            &self.activity_time,
-            &self.scan_state,
-            &self.runs,
+        for (tree, p) in [
+            (&self.records, p.clone()),
+            (&self.records, tagged(TIME_TAG, p.clone())),
+            (&self.records, tagged(STATE_TAG, p.clone())),
+            (&self.runs, p),
         ] {
             let mut batch = sled::Batch::default();
             for k in tree.scan_prefix(&p).keys() {
@@ -426,10 +449,7 @@ impl Store {
     // ---- scan state and pages ----------------------------------------------------
 
     pub fn scan_state(&self, instance_id: &str, kind: Kind) -> Result<ScanState, StoreError> {
-        match self
-            .scan_state
-            .get(key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]))?
-        {
+        match self.records.get(state_key(instance_id, kind))? {
             Some(v) => from_json(&v),
             None => Ok(ScanState::default()),
         }
@@ -442,10 +462,8 @@ impl Store {
         kind: Kind,
         state: &ScanState,
     ) -> Result<(), StoreError> {
-        self.scan_state.insert(
-            key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]),
-            to_json(state)?,
-        )?;
+        self.records
+            .insert(state_key(instance_id, kind), to_json(state)?)?;
         Ok(())
     }
 
@@ -469,7 +487,6 @@ impl Store {
             0
         };
         let mut batch = sled::Batch::default();
-        let mut time_batch = sled::Batch::default();
         let mut seen = HashSet::with_capacity(records.len());
         for r in records {
             let k = key(&[
@@ -487,21 +504,26 @@ impl Store {
             } else {
                 now
             };
-            let stored = StoredRecord {
+            let stored = StoredRecordRef {
                 generation,
                 deleted: false,
                 deleted_at: None,
                 first_seen,
                 last_seen: now,
-                record: r.clone(),
+                record: r,
             };
             if let Some(t) = r.time() {
-                time_batch.insert(
-                    key(&[instance_id.as_bytes(), &t.to_be_bytes(), r.id().as_bytes()]),
+                batch.insert(
+                    tagged(
+                        TIME_TAG,
+                        key(&[instance_id.as_bytes(), &t.to_be_bytes(), r.id().as_bytes()]),
+                    ),
                     &[],
                 );
             }
-            seen.insert(k.clone());
+            if kind.is_snapshot() {
+                seen.insert(k.clone());
+            }
             batch.insert(k, to_json(&stored)?);
         }
         let mut deleted = 0;
@@ -521,16 +543,9 @@ impl Store {
                 }
             }
         }
-        let state_key = key(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
-        let state_value = to_json(state)?;
-        (&self.records, &self.activity_time, &self.scan_state).transaction(
-            |(rec, times, st)| {
-                rec.apply_batch(&batch)?;
-                times.apply_batch(&time_batch)?;
-                st.insert(state_key.as_slice(), state_value.as_slice())?;
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            },
-        )?;
+        batch.insert(state_key(instance_id, kind), to_json(state)?);
+        // One batch on one tree: atomic, and crash-safe through sled's batch manifest.
+        self.records.apply_batch(batch)?;
         Ok(deleted)
     }
 
@@ -569,18 +584,14 @@ impl Store {
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
         if kind == Kind::Activities {
-            for k in self
-                .activity_time
-                .scan_prefix(prefix(&[instance_id.as_bytes()]))
-                .keys()
-                .rev()
-            {
+            let tp = time_prefix(instance_id);
+            for k in self.records.scan_prefix(&tp).keys().rev() {
                 if out.len() >= limit {
                     break;
                 }
                 let k = k?;
-                // instance \0 time(8) \0 id
-                let id = &k[instance_id.len() + 1 + 8 + 1..];
+                // tag instance \0 time(8) \0 id
+                let id = &k[tp.len() + 8 + 1..];
                 let rk = key(&[instance_id.as_bytes(), kind.as_str().as_bytes(), id]);
                 if let Some(v) = self.records.get(rk)? {
                     out.push(from_json(&v)?);
@@ -620,6 +631,39 @@ impl Store {
         }
         Ok((live, deleted))
     }
+}
+
+/// [`StoredRecord`]'s serialized form, borrowing the record: committing a page does not
+/// clone every record (and its raw JSON) just to write it.
+#[derive(Serialize)]
+struct StoredRecordRef<'a> {
+    generation: u64,
+    deleted: bool,
+    deleted_at: Option<Millis>,
+    first_seen: Millis,
+    last_seen: Millis,
+    record: &'a Record,
+}
+
+/// Stores written before the index and scan state moved into the `records` tree kept
+/// them in trees of their own; move them over once, at open.
+fn migrate_separate_index_trees(db: &sled::Db) -> Result<(), StoreError> {
+    let names = db.tree_names();
+    let records = db.open_tree("records")?;
+    for (name, tag) in [("activity_time", TIME_TAG), ("scan_state", STATE_TAG)] {
+        if !names.iter().any(|n| n.as_ref() == name.as_bytes()) {
+            continue;
+        }
+        let old = db.open_tree(name)?;
+        let mut batch = sled::Batch::default();
+        for item in old.iter() {
+            let (k, v) = item?;
+            batch.insert(tagged(tag, k.to_vec()), v);
+        }
+        records.apply_batch(batch)?;
+        db.drop_tree(name)?;
+    }
+    Ok(())
 }
 
 /// Just the flags of a [`StoredRecord`], for counting without parsing raw JSON into values.

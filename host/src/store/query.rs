@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::{SEP, Store, StoreError, StoredRecord, from_json, key, prefix};
+use super::{SEP, Store, StoreError, StoredRecord, from_json, key, prefix, time_prefix};
 use crate::model::{Kind, Millis, Record, UserStatus};
 
 /// Most records one page may hold.
@@ -215,7 +215,7 @@ impl Store {
         let mut items = Vec::new();
         let mut last_pos: Option<Vec<u8>> = None;
         if kind == Kind::Activities {
-            let p = prefix(&[instance_id.as_bytes()]);
+            let p = time_prefix(instance_id);
             let lo = match filter.since {
                 Some(s) => [p.as_slice(), &s.to_be_bytes()].concat(),
                 None => p.clone(),
@@ -234,7 +234,7 @@ impl Store {
                     next_cursor: None,
                 });
             }
-            for k in self.activity_time.range(lo..hi).keys().rev() {
+            for k in self.records.range(lo..hi).keys().rev() {
                 let k = k?;
                 let pos = &k[p.len()..];
                 // time(8) \0 id

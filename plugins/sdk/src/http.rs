@@ -10,7 +10,7 @@
 //!   the token" (401) from "back off" (429, throttling 403s) from "provider is down" (5xx).
 //! - [`Response::json`] parses bodies and reports bad JSON as `upstream` with an excerpt.
 //!
-//! ```ignore
+//! ```text
 //! let members: Vec<Value> = http::get(format!("{base}/orgs/{org}/members"))
 //!     .query("per_page", 100)
 //!     .header("accept", "application/json")

@@ -20,7 +20,7 @@
 //! 2. Implement [`Guest`] for a unit struct, using `use sluice_sdk::prelude::*;`.
 //! 3. Export it with one line: `sluice_sdk::export_connector!(MyConnector);`.
 //!
-//! ```ignore
+//! ```text
 //! use sluice_sdk::prelude::*;
 //!
 //! struct Example;

@@ -5,7 +5,7 @@
 //! tests do that) they call the [`FakeHost`] installed on the current thread instead,
 //! so a connector's whole paging logic can run against recorded provider responses:
 //!
-//! ```ignore
+//! ```text
 //! use sluice_sdk::testing::FakeHost;
 //!
 //! let (page, host) = FakeHost::new()

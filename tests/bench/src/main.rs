@@ -7,6 +7,7 @@
 mod calls;
 mod ingest;
 mod limits;
+mod scale;
 mod storage;
 
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ struct Args {
     /// Smaller sizes, for a smoke run.
     #[arg(long)]
     quick: bool,
+    /// Only these groups (repeatable): ingest, calls, storage, limiter, scale.
+    #[arg(long = "only", value_name = "GROUP")]
+    only: Vec<String>,
 }
 
 /// One measured quantity.
@@ -121,11 +125,24 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let mut rows = Vec::new();
+    let want = |g: &str| args.only.is_empty() || args.only.iter().any(|o| o == g);
+    let quick = args.quick;
     rt.block_on(async {
-        rows.extend(ingest::run(args.quick).await?);
-        rows.extend(calls::run(args.quick).await?);
-        rows.extend(tokio::task::spawn_blocking(move || storage::run(args.quick)).await??);
-        rows.extend(limits::run(args.quick).await?);
+        if want("ingest") {
+            rows.extend(ingest::run(quick).await?);
+        }
+        if want("calls") {
+            rows.extend(calls::run(quick).await?);
+        }
+        if want("storage") {
+            rows.extend(tokio::task::spawn_blocking(move || storage::run(quick)).await??);
+        }
+        if want("limiter") {
+            rows.extend(limits::run(quick).await?);
+        }
+        if want("scale") {
+            rows.extend(scale::run(quick).await?);
+        }
         anyhow::Ok(())
     })?;
     print(&rows);
