@@ -86,6 +86,21 @@ impl ApiClient {
         self.call(reqwest::Method::POST, path, &[], Some(body))
             .await
     }
+
+    /// `PUT` a budget, or `DELETE` it when there is none.
+    async fn put_or_delete<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        budget: Option<Budget>,
+    ) -> anyhow::Result<T> {
+        match budget {
+            Some(b) => {
+                let body = serde_json::to_value(b)?;
+                self.call(reqwest::Method::PUT, path, &[], Some(body)).await
+            }
+            None => self.call(reqwest::Method::DELETE, path, &[], None).await,
+        }
+    }
 }
 
 /// Instance names are restricted to URL-safe characters by `connect`, but a mistyped
@@ -262,19 +277,8 @@ impl Backend {
         match self {
             Backend::Local(c) => Ok(c.set_scope_limit(scope, budget)?),
             Backend::Remote(api) => {
-                let path = format!("/v1/limits/scopes/{}", seg(scope));
-                match budget {
-                    Some(b) => {
-                        api.call(
-                            reqwest::Method::PUT,
-                            &path,
-                            &[],
-                            Some(serde_json::to_value(b)?),
-                        )
-                        .await
-                    }
-                    None => api.call(reqwest::Method::DELETE, &path, &[], None).await,
-                }
+                api.put_or_delete(&format!("/v1/limits/scopes/{}", seg(scope)), budget)
+                    .await
             }
         }
     }
@@ -288,19 +292,8 @@ impl Backend {
         match self {
             Backend::Local(c) => Ok(c.set_host_limit(host, budget)?),
             Backend::Remote(api) => {
-                let path = format!("/v1/limits/hosts/{}", seg(host));
-                match budget {
-                    Some(b) => {
-                        api.call(
-                            reqwest::Method::PUT,
-                            &path,
-                            &[],
-                            Some(serde_json::to_value(b)?),
-                        )
-                        .await
-                    }
-                    None => api.call(reqwest::Method::DELETE, &path, &[], None).await,
-                }
+                api.put_or_delete(&format!("/v1/limits/hosts/{}", seg(host)), budget)
+                    .await
             }
         }
     }

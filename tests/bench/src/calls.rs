@@ -5,15 +5,11 @@
 use std::time::Instant;
 
 use sluice::capabilities::http::{HttpClient, HttpLimits, Method, OutboundRequest};
-use sluice::connect::call_context;
 use sluice::registry::BUILTIN;
 use sluice::runtime::{LoadedPlugin, Runtime, RuntimeConfig};
-use sluice_mocks::{GithubMock, GithubMockConfig};
-use sluice_tests::{Harness, test_plugin};
+use sluice_tests::test_plugin;
 
-use crate::Row;
-
-const TOKEN: &str = "ghp_bench";
+use crate::{Row, TOKEN};
 
 fn runtime(cache: Option<std::path::PathBuf>, pooling: bool) -> anyhow::Result<Runtime> {
     Runtime::new(
@@ -93,31 +89,8 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     );
 
     // http.send through the capability (egress check, credentials, limiter) vs reqwest.
-    let mock = GithubMock::start(GithubMockConfig {
-        token: TOKEN.into(),
-        rate_limit_per_hour: u32::MAX,
-        ..Default::default()
-    })
-    .await?;
-    let h = Harness::with_http(HttpLimits::default()).await;
-    let (inst, _) = h
-        .connect_github(&mock, "acme", TOKEN)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    h.store.update_instance(&inst.id, |i| {
-        i.limits.budgets.insert(
-            "*".into(),
-            sluice::ratelimit::Budget {
-                requests: u32::MAX,
-                per_secs: 1,
-                burst: u32::MAX / 2,
-                max_concurrency: 0,
-            },
-        );
-    })?;
-    let inst = h.store.instance(&inst.id)?;
-    let ctx = call_context(&h.github(), &inst, &h.store.secrets(&inst.id)?)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mock = crate::mock(250).await?;
+    let (h, inst, ctx) = crate::connected(&mock, crate::UNLIMITED).await?;
     let url = format!("{}/orgs/acme/teams?per_page=1", mock.base_url());
     let http = h.runtime.http().clone();
     let reqs = if quick { 300 } else { 3_000 };

@@ -8,21 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use github::GitHub;
-use sluice::capabilities::http::{HttpClient, HttpFailure, HttpLimits, Method, OutboundRequest};
-use sluice::connect::call_context;
+use sluice::capabilities::http::{HttpClient, HttpFailure, Method, OutboundRequest};
 use sluice::model::{self, ConnectorError, Kind, Page, Record};
 use sluice::runtime::CallContext;
 use sluice::scan::{Lister, ScanOptions, StopSignal, scan_kind};
-use sluice_mocks::{GithubMock, GithubMockConfig};
 use sluice_sdk::Guest;
 use sluice_sdk::bindings::sluice::connector::http::{HttpError, Method as GuestMethod};
 use sluice_sdk::bindings::sluice::connector::types as guest;
 use sluice_sdk::testing::FakeHost;
-use sluice_tests::Harness;
 
 use crate::Row;
-
-const TOKEN: &str = "ghp_bench";
 
 type Resp = sluice::capabilities::http::InboundResponse;
 type Recorder = Arc<Mutex<Vec<Resp>>>;
@@ -209,34 +204,9 @@ impl Run {
 /// Scan `events` activities into a fresh store with either the wasm plugin or the
 /// native build, through the same `scan_kind`.
 async fn ingest(events: usize, native: bool, record: Option<Recorder>) -> anyhow::Result<Run> {
-    let mock = GithubMock::start(GithubMockConfig {
-        token: TOKEN.into(),
-        audit_events: events,
-        rate_limit_per_hour: u32::MAX,
-        ..Default::default()
-    })
-    .await?;
-    let h = Harness::with_http(HttpLimits::default()).await;
-    let (inst, _) = h
-        .connect_github(&mock, "acme", TOKEN)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // The connector's 5,000/hour default would make this a rate-limit benchmark.
-    h.store.update_instance(&inst.id, |i| {
-        i.limits.budgets.insert(
-            "*".into(),
-            sluice::ratelimit::Budget {
-                requests: u32::MAX,
-                per_secs: 1,
-                burst: u32::MAX / 2,
-                max_concurrency: 0,
-            },
-        );
-    })?;
-    let inst = h.store.instance(&inst.id)?;
+    let mock = crate::mock(events).await?;
+    let (h, inst, ctx) = crate::connected(&mock, crate::UNLIMITED).await?;
     let plugin = h.github();
-    let secrets = h.store.secrets(&inst.id)?;
-    let ctx = call_context(&plugin, &inst, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = ScanOptions::default();
     let bytes_before = h.runtime.http().metrics.http_bytes_in.get();
     let start = Instant::now();
@@ -353,19 +323,8 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     }
     // The ceiling: the native mapping replaying the first size's responses.
     if let Some(recorded) = ceiling_input {
-        let mock = GithubMock::start(GithubMockConfig {
-            token: TOKEN.into(),
-            ..Default::default()
-        })
-        .await?;
-        let h = Harness::with_http(HttpLimits::default()).await;
-        let (inst, _) = h
-            .connect_github(&mock, "acme", TOKEN)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let plugin = h.github();
-        let secrets = h.store.secrets(&inst.id)?;
-        let mut ctx = call_context(&plugin, &inst, &secrets).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mock = crate::mock(250).await?;
+        let (_h, _inst, mut ctx) = crate::connected(&mock, crate::UNLIMITED).await?;
         ctx.since = Some(0);
         let ceiling = tokio::task::spawn_blocking(move || parse_only(recorded, &ctx, 3)).await??;
         rows.push(

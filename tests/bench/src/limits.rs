@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use sluice::capabilities::http::HttpLimits;
 use sluice::model::{Kind, RateLimit};
 use sluice::ratelimit::{Budget, GlobalLimitConfig, InstanceLimitConfig, RateLimits};
 use sluice_mocks::{GithubMock, GithubMockConfig};
-use sluice_tests::Harness;
 
 use crate::Row;
 
@@ -43,12 +41,7 @@ async fn loopback_request(mock: &GithubMock, n: u32) -> anyhow::Result<f64> {
 pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let n = if quick { 20_000 } else { 500_000 };
-    let huge = Budget {
-        requests: u32::MAX,
-        per_secs: 1,
-        burst: u32::MAX / 2,
-        max_concurrency: 0,
-    };
+    let huge = crate::UNLIMITED;
     let limits = RateLimits::default();
     let none = permits(&limits, "unregistered", n).await;
     let rule = RateLimit {
@@ -107,21 +100,8 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
         max_concurrency: 0,
     };
     let events = if quick { 600 } else { 3000 };
-    let mock = GithubMock::start(GithubMockConfig {
-        token: TOKEN.into(),
-        audit_events: events,
-        rate_limit_per_hour: u32::MAX,
-        ..Default::default()
-    })
-    .await?;
-    let h = Harness::with_http(HttpLimits::default()).await;
-    let (inst, _) = h
-        .connect_github(&mock, "acme", TOKEN)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    h.store.update_instance(&inst.id, |i| {
-        i.limits.budgets.insert("*".into(), budget);
-    })?;
+    let mock = crate::mock(events).await?;
+    let (h, inst, _) = crate::connected(&mock, budget).await?;
     mock.clear_requests();
     let reports = h.scan(&inst, &[Kind::Activities], 10).await;
     if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {

@@ -14,6 +14,55 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde::Serialize;
+use sluice::capabilities::http::HttpLimits;
+use sluice::ratelimit::Budget;
+use sluice::runtime::CallContext;
+use sluice::store::Instance;
+use sluice_mocks::{GithubMock, GithubMockConfig};
+use sluice_tests::Harness;
+
+/// The mock GitHub's token in every benchmark.
+pub const TOKEN: &str = "ghp_bench";
+
+/// A budget so large the limiter never waits.
+pub const UNLIMITED: Budget = Budget {
+    requests: u32::MAX,
+    per_secs: 1,
+    burst: u32::MAX / 2,
+    max_concurrency: 0,
+};
+
+/// A mock GitHub org with `events` audit events and no provider rate limit.
+pub async fn mock(events: usize) -> anyhow::Result<GithubMock> {
+    Ok(GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        audit_events: events,
+        rate_limit_per_hour: u32::MAX,
+        ..Default::default()
+    })
+    .await?)
+}
+
+/// A fresh harness with one GitHub instance connected to `mock` under `budget` (the
+/// connector's 5,000/hour default would make most rows rate-limit benchmarks), and
+/// the instance's call context.
+pub async fn connected(
+    mock: &GithubMock,
+    budget: Budget,
+) -> anyhow::Result<(Harness, Instance, CallContext)> {
+    let h = Harness::with_http(HttpLimits::default()).await;
+    let (inst, _) = h
+        .connect_github(mock, "acme", TOKEN)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    h.store.update_instance(&inst.id, |i| {
+        i.limits.budgets.insert("*".into(), budget);
+    })?;
+    let inst = h.store.instance(&inst.id)?;
+    let ctx = sluice::connect::call_context(&h.github(), &inst, &h.store.secrets(&inst.id)?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((h, inst, ctx))
+}
 
 /// Benchmarks of the sluice host, against the loopback mock providers.
 #[derive(Debug, Parser)]
