@@ -3,13 +3,17 @@
 //! Trees:
 //! - `instances`: instance id → [`Instance`] (JSON); `instance_names`: name → id.
 //! - `secrets`: instance id → sealed secret map (see [`secrets`]).
-//! - `records`, three key spaces in one tree (so that one page commits as one atomic
-//!   `apply_batch`, which is much cheaper than a multi-tree transaction):
-//!   - `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON kept);
-//!   - `0x01 instance \0 time(be) \0 id` → `()`: newest-first activity queries;
+//! - `records`, records and scan state in one tree (so that one page commits as one
+//!   atomic `apply_batch`, much cheaper than a multi-tree transaction):
+//!   - `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON
+//!     kept) for snapshot kinds;
+//!   - `instance \0 activities \0 time(be) \0 id` → [`StoredRecord`] for activities:
+//!     the key is the time index, so newest-first queries read records directly and a
+//!     page writes one key per event (an event's time never changes, so a re-read
+//!     lands on the same key);
 //!   - `0x02 instance \0 kind` → [`ScanState`]: cursor and generation.
 //!
-//!   Instance ids are hex, so the one-byte tags never collide with record keys.
+//!   Instance ids are hex, so the one-byte tag never collides with record keys.
 //! - `runs`: `instance \0 started(be) \0 kind` → [`ScanRun`]: history for status.
 //! - `settings`: daemon-wide operator settings by name (`limits` → [`GlobalLimitConfig`]).
 //!
@@ -220,7 +224,8 @@ impl std::fmt::Debug for Store {
 }
 
 const SEP: u8 = 0;
-/// Key-space tags inside the `records` tree (see the module docs).
+/// Key-space tags inside the `records` tree (see the module docs). `TIME_TAG` marked
+/// the separate activity time index of older stores, migrated away at open.
 const TIME_TAG: u8 = 0x01;
 const STATE_TAG: u8 = 0x02;
 
@@ -238,9 +243,21 @@ fn state_key(instance_id: &str, kind: Kind) -> Vec<u8> {
     )
 }
 
-/// The time-index prefix of an instance's activities.
-fn time_prefix(instance_id: &str) -> Vec<u8> {
-    tagged(TIME_TAG, prefix(&[instance_id.as_bytes()]))
+/// The key of a record: activities by time then id, everything else by id.
+fn record_key(instance_id: &str, kind: Kind, r: &Record) -> Vec<u8> {
+    match (kind, r.time()) {
+        (Kind::Activities, Some(t)) => key(&[
+            instance_id.as_bytes(),
+            kind.as_str().as_bytes(),
+            &t.to_be_bytes(),
+            r.id().as_bytes(),
+        ]),
+        _ => key(&[
+            instance_id.as_bytes(),
+            kind.as_str().as_bytes(),
+            r.id().as_bytes(),
+        ]),
+    }
 }
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -489,11 +506,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         let mut seen = HashSet::with_capacity(records.len());
         for r in records {
-            let k = key(&[
-                instance_id.as_bytes(),
-                kind.as_str().as_bytes(),
-                r.id().as_bytes(),
-            ]);
+            let k = record_key(instance_id, kind, r);
             // Keep first_seen across rescans. Activities are immutable and
             // high-volume, so they skip the read.
             let first_seen = if kind.is_snapshot() {
@@ -512,15 +525,6 @@ impl Store {
                 last_seen: now,
                 record: r,
             };
-            if let Some(t) = r.time() {
-                batch.insert(
-                    tagged(
-                        TIME_TAG,
-                        key(&[instance_id.as_bytes(), &t.to_be_bytes(), r.id().as_bytes()]),
-                    ),
-                    &[],
-                );
-            }
             if kind.is_snapshot() {
                 seen.insert(k.clone());
             }
@@ -584,18 +588,12 @@ impl Store {
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
         if kind == Kind::Activities {
-            let tp = time_prefix(instance_id);
-            for k in self.records.scan_prefix(&tp).keys().rev() {
+            let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
+            for v in self.records.scan_prefix(&p).values().rev() {
                 if out.len() >= limit {
                     break;
                 }
-                let k = k?;
-                // tag instance \0 time(8) \0 id
-                let id = &k[tp.len() + 8 + 1..];
-                let rk = key(&[instance_id.as_bytes(), kind.as_str().as_bytes(), id]);
-                if let Some(v) = self.records.get(rk)? {
-                    out.push(from_json(&v)?);
-                }
+                out.push(from_json(&v?)?);
             }
             return Ok(out);
         }
@@ -662,6 +660,36 @@ fn migrate_separate_index_trees(db: &sled::Db) -> Result<(), StoreError> {
         }
         records.apply_batch(batch)?;
         db.drop_tree(name)?;
+    }
+    // Then the time index itself: activities move to time-ordered keys.
+    let mut batch = sled::Batch::default();
+    let mut moved = 0usize;
+    for item in records.scan_prefix([TIME_TAG]) {
+        let (k, _) = item?;
+        // tag instance \0 time(8) \0 id
+        let body = &k[1..];
+        let Some(sep) = body.iter().position(|b| *b == SEP) else {
+            continue;
+        };
+        let (instance, rest) = (&body[..sep], &body[sep + 1..]);
+        if rest.len() < 10 {
+            continue;
+        }
+        let (time, id) = (&rest[..8], &rest[9..]);
+        let old = key(&[instance, Kind::Activities.as_str().as_bytes(), id]);
+        if let Some(v) = records.get(&old)? {
+            batch.insert(
+                key(&[instance, Kind::Activities.as_str().as_bytes(), time, id]),
+                v,
+            );
+            batch.remove(old);
+        }
+        batch.remove(k);
+        moved += 1;
+    }
+    if moved > 0 {
+        records.apply_batch(batch)?;
+        tracing::info!("migrated {moved} activities to time-ordered keys");
     }
     Ok(())
 }

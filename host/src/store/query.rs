@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::{SEP, Store, StoreError, StoredRecord, from_json, key, prefix, time_prefix};
+use super::{SEP, Store, StoreError, StoredRecord, from_json, prefix};
 use crate::model::{Kind, Millis, Record, UserStatus};
 
 /// Most records one page may hold.
@@ -215,7 +215,8 @@ impl Store {
         let mut items = Vec::new();
         let mut last_pos: Option<Vec<u8>> = None;
         if kind == Kind::Activities {
-            let p = time_prefix(instance_id);
+            // instance \0 activities \0 time(8) \0 id: the keys are the time index.
+            let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
             let lo = match filter.since {
                 Some(s) => [p.as_slice(), &s.to_be_bytes()].concat(),
                 None => p.clone(),
@@ -234,18 +235,13 @@ impl Store {
                     next_cursor: None,
                 });
             }
-            for k in self.records.range(lo..hi).keys().rev() {
-                let k = k?;
+            for item in self.records.range(lo..hi).rev() {
+                let (k, v) = item?;
                 let pos = &k[p.len()..];
                 // time(8) \0 id
                 if pos.len() < 10 || pos[8] != SEP {
-                    return Err(StoreError::Corrupt("activity index key".into()));
+                    return Err(StoreError::Corrupt("activity key".into()));
                 }
-                let id = &pos[9..];
-                let rk = key(&[instance_id.as_bytes(), kind.as_str().as_bytes(), id]);
-                let Some(v) = self.records.get(rk)? else {
-                    continue;
-                };
                 let r: StoredRecord = from_json(&v)?;
                 if filter.matches(&r) {
                     items.push(r);

@@ -275,3 +275,52 @@ fn a_second_process_gets_a_clear_locked_error() {
     };
     assert!(e.to_string().contains("daemon"));
 }
+
+#[test]
+fn stores_with_a_separate_activity_index_are_migrated_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // The layout before activities were keyed by time: a record under its id, and
+        // its time in an index tree of its own.
+        // No background flusher: it would hold the lock for a moment after drop.
+        let db = sled::Config::new()
+            .path(dir.path().join("db"))
+            .flush_every_ms(None)
+            .open()
+            .unwrap();
+        let records = db.open_tree("records").unwrap();
+        let index = db.open_tree("activity_time").unwrap();
+        let a = activity("ev1", 42);
+        let stored = StoredRecord {
+            generation: 0,
+            deleted: false,
+            deleted_at: None,
+            first_seen: 1,
+            last_seen: 1,
+            record: a,
+        };
+        records
+            .insert(
+                key(&[b"i", b"activities", b"ev1"]),
+                to_json(&stored).unwrap(),
+            )
+            .unwrap();
+        index
+            .insert(key(&[b"i", &42i64.to_be_bytes(), b"ev1"]), &[])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let got = store
+        .records("i", Kind::Activities, &RecordQuery::default())
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].record.id(), "ev1");
+    assert_eq!(store.count("i", Kind::Activities).unwrap(), (1, 0));
+    // Re-reading the event lands on the same (new) key: still one record.
+    let st = ScanState::default();
+    store
+        .commit_page("i", Kind::Activities, &[activity("ev1", 42)], &st, false)
+        .unwrap();
+    assert_eq!(store.count("i", Kind::Activities).unwrap(), (1, 0));
+}
