@@ -99,7 +99,7 @@ pub fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     Ok(vec![
         Row::new(
             "storage",
-            "page commit (records + time index + cursor)",
+            "page commit (records keyed by time + cursor)",
             commit,
             "records/s",
         )
