@@ -465,20 +465,17 @@ impl Control {
     /// Resume scheduling from the saved cursors.
     pub async fn enable(&self, name: &str) -> Result<Instance, ControlError> {
         let inst = self.store.instance(name)?;
-        let scanned = Kind::ALL.into_iter().any(|k| {
-            self.store
-                .scan_state(&inst.id, k)
-                .is_ok_and(|s| s.last_completed.is_some())
-        });
+        let mut last_success = None;
+        for k in Kind::ALL {
+            let done = self.store.scan_state(&inst.id, k)?.last_completed;
+            last_success = last_success.max(done);
+        }
         let inst = self.store.update_instance(&inst.id, |i| {
             i.enabled = true;
             if i.status == InstanceStatus::Disabled {
-                i.status = if scanned {
-                    InstanceStatus::Connected {
-                        last_success: crate::model::now_millis(),
-                    }
-                } else {
-                    InstanceStatus::Connecting
+                i.status = match last_success {
+                    Some(last_success) => InstanceStatus::Connected { last_success },
+                    None => InstanceStatus::Connecting,
                 };
             }
         })?;

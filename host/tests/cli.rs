@@ -315,6 +315,20 @@ async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(list[0]["instance"]["status"]["state"], "disabled");
     assert_eq!(list[0]["users"], mock.expected().users as u64);
+    // Enabling again reports the real last success, not the moment of enabling.
+    let enable = sluice(d, &["instances", "enable", "acme"]);
+    assert!(enable.status.success(), "{}", stderr(&enable));
+    let show = sluice(d, &["instances", "--json", "show", "acme"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let newest = show["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["scan"]["last_completed"].as_i64())
+        .max()
+        .unwrap();
+    assert_eq!(show["instance"]["status"]["state"], "connected");
+    assert_eq!(show["instance"]["status"]["last_success"], newest);
 }
 
 #[test]
