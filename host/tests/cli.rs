@@ -56,6 +56,16 @@ fn connect_args<'a>(base_url: &'a str, token: &'a str) -> Vec<String> {
     .collect()
 }
 
+/// A default mock GitHub org that accepts [`TOKEN`].
+async fn mock() -> GithubMock {
+    GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn run(dir: &Path, args: &[String]) -> Output {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     sluice(dir, &refs)
@@ -63,12 +73,7 @@ fn run(dir: &Path, args: &[String]) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_one_line_errors() {
-    let mock = GithubMock::start(GithubMockConfig {
-        token: TOKEN.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
@@ -238,12 +243,7 @@ fn wait_for_daemon(dir: &Path, child: &mut std::process::Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
-    let mock = GithubMock::start(GithubMockConfig {
-        token: TOKEN.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -361,12 +361,7 @@ fn demo_once_scans_two_instances_through_the_daemon() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_shown_with_their_source_and_changed_from_the_cli() {
-    let mock = GithubMock::start(GithubMockConfig {
-        token: TOKEN.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let mock = mock().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ok = run(d, &connect_args(&mock.base_url(), TOKEN));

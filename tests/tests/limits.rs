@@ -41,6 +41,16 @@ async fn mock(audit_events: usize) -> GithubMock {
     .unwrap()
 }
 
+/// The instance's limiter counters in the harness's process.
+fn stats(h: &Harness, inst: &sluice::store::Instance) -> sluice::ratelimit::LimitStats {
+    h.runtime
+        .http()
+        .limits
+        .instance_state(&inst.id)
+        .expect("the instance made requests")
+        .stats
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -81,13 +91,7 @@ async fn an_operator_budget_is_never_exceeded_against_a_real_provider() {
         }
         assert!(hi - lo < 20, "more than 20 requests within one second");
     }
-    let waited = h
-        .runtime
-        .http()
-        .limits
-        .instance_state(&inst.id)
-        .unwrap()
-        .stats;
+    let waited = stats(&h, &inst);
     assert!(waited.delayed > 0 && waited.wait_secs > 0.5, "{waited:?}");
 }
 
@@ -127,13 +131,7 @@ async fn bursts_of_5xx_resets_and_slow_answers_are_retried_and_every_record_arri
     assert_eq!(unique.len(), acts.len());
     assert_eq!(sorted(acts), sorted(m.audit_event_ids()));
     assert_eq!(h.live(&inst, Kind::Users), m.expected().users);
-    let stats = h
-        .runtime
-        .http()
-        .limits
-        .instance_state(&inst.id)
-        .unwrap()
-        .stats;
+    let stats = stats(&h, &inst);
     assert!(stats.retries >= 6, "{stats:?}");
     let metrics = h.runtime.http().metrics.encode();
     let retries: f64 = metrics

@@ -245,45 +245,47 @@ pub enum LimitsCommand {
     /// uses its first member connector's default.
     Scope {
         name: String,
-        rate: Option<String>,
-        #[arg(long)]
-        burst: Option<u32>,
-        #[arg(long)]
-        concurrency: Option<u32>,
-        #[arg(long, conflicts_with = "rate")]
-        remove: bool,
+        #[command(flatten)]
+        budget: OptionalRate,
     },
     /// Set (or --remove) a budget for every request to an API host, across instances.
     Host {
         host: String,
-        rate: Option<String>,
-        #[arg(long)]
-        burst: Option<u32>,
-        #[arg(long)]
-        concurrency: Option<u32>,
-        #[arg(long, conflicts_with = "rate")]
-        remove: bool,
+        #[command(flatten)]
+        budget: OptionalRate,
     },
 }
 
-/// A budget from optional rate arguments, or `None` with `--remove`.
-fn optional_budget(
-    what: &str,
-    rate: Option<String>,
-    burst: Option<u32>,
-    concurrency: Option<u32>,
-    remove: bool,
-) -> anyhow::Result<Option<Budget>> {
-    match (rate, remove) {
-        (_, true) => Ok(None),
-        (Some(rate), false) => RateArgs {
-            rate,
-            burst,
-            concurrency,
+/// A budget to set, or `--remove` to drop it (shared scopes and hosts).
+#[derive(Debug, Args)]
+pub struct OptionalRate {
+    /// REQUESTS/DURATION, e.g. 5000/1h or 100/1m.
+    pub rate: Option<String>,
+    /// Requests allowed back to back (default: 2% of the budget).
+    #[arg(long)]
+    pub burst: Option<u32>,
+    /// Requests in flight at once (default: no limit).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Remove the budget instead.
+    #[arg(long, conflicts_with = "rate")]
+    pub remove: bool,
+}
+
+impl OptionalRate {
+    /// The budget, or `None` with `--remove`.
+    fn budget(self, what: &str) -> anyhow::Result<Option<Budget>> {
+        match (self.rate, self.remove) {
+            (_, true) => Ok(None),
+            (Some(rate), false) => RateArgs {
+                rate,
+                burst: self.burst,
+                concurrency: self.concurrency,
+            }
+            .budget()
+            .map(Some),
+            (None, false) => bail!("give a rate such as 5000/1h for {what}, or --remove"),
         }
-        .budget()
-        .map(Some),
-        (None, false) => bail!("give a rate such as 5000/1h for {what}, or --remove"),
     }
 }
 
@@ -688,24 +690,12 @@ async fn limits(
             b.set_instance_limits(&instance, &cfg).await?;
             show(&instance).await
         }
-        LimitsCommand::Scope {
-            name,
-            rate,
-            burst,
-            concurrency,
-            remove,
-        } => {
-            let budget = optional_budget(&name, rate, burst, concurrency, remove)?;
+        LimitsCommand::Scope { name, budget } => {
+            let budget = budget.budget(&name)?;
             output::limits(&b.set_scope_limit(&name, budget).await?, json)
         }
-        LimitsCommand::Host {
-            host,
-            rate,
-            burst,
-            concurrency,
-            remove,
-        } => {
-            let budget = optional_budget(&host, rate, burst, concurrency, remove)?;
+        LimitsCommand::Host { host, budget } => {
+            let budget = budget.budget(&host)?;
             output::limits(&b.set_host_limit(&host, budget).await?, json)
         }
     }
