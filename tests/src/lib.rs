@@ -6,10 +6,12 @@ pub mod daemon;
 use std::path::PathBuf;
 
 use sluice::capabilities::http::{HttpClient, HttpLimits};
-use sluice::connect::{ConnectRequest, connect};
-use sluice::model::{Kind, Permissions};
+use sluice::connect::{ConnectRequest, call_context, connect};
+use sluice::model::{ConnectorError, Kind, Permissions};
 use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
-use sluice::runtime::{LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits};
+use sluice::runtime::{
+    ActionOutcome, ActionRequest, LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits,
+};
 use sluice::scan::{KindReport, ScanOptions, scan_instance};
 use sluice::store::{Instance, RecordQuery, Secret, Store, StoredRecord};
 use sluice_mocks::GithubMock;
@@ -58,11 +60,60 @@ impl Harness {
     }
 
     pub fn github(&self) -> LoadedPlugin {
+        self.plugin("github")
+    }
+
+    /// A loaded connector by id (built-in or from the plugins dir).
+    pub fn plugin(&self, id: &str) -> LoadedPlugin {
         self.registry
-            .get("github")
-            .expect("built-in github")
+            .get(id)
+            .unwrap_or_else(|| panic!("connector `{id}` is not loaded"))
             .plugin
             .clone()
+    }
+
+    /// Connect an instance of any connector: `config` pairs are plain config, `secrets`
+    /// are stored encrypted. Private networks are allowed (mocks live on loopback).
+    pub async fn connect_to(
+        &self,
+        connector: &str,
+        name: &str,
+        config: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+    ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
+        connect(
+            &self.store,
+            &self.registry,
+            ConnectRequest {
+                connector: connector.into(),
+                name: name.into(),
+                config: config
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                secrets: secrets
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+                    .collect(),
+                allow_private_network: true,
+                schedule: Default::default(),
+                limits: Default::default(),
+            },
+        )
+        .await
+    }
+
+    /// Run governance `action` on an instance through its connector's `act`.
+    pub async fn act(
+        &self,
+        inst: &Instance,
+        action: ActionRequest,
+    ) -> Result<ActionOutcome, ConnectorError> {
+        let inst = self.store.instance(&inst.id).unwrap();
+        let plugin = self.plugin(&inst.connector);
+        let secrets = self.store.secrets(&inst.id).unwrap();
+        let ctx = call_context(&plugin, &inst, &secrets)?;
+        plugin.act(ctx, action).await
     }
 
     /// Connect a GitHub instance to `mock` with `token`.
@@ -92,15 +143,22 @@ impl Harness {
         .await
     }
 
+    /// Scan `kinds` (all when empty) of an instance with its own connector.
     pub async fn scan(&self, inst: &Instance, kinds: &[Kind], page_size: u32) -> Vec<KindReport> {
         let opts = ScanOptions {
             page_size,
             ..Default::default()
         };
         let inst = self.store.instance(&inst.id).unwrap();
-        scan_instance(&self.store, &self.github(), &inst, kinds, &opts)
-            .await
-            .unwrap()
+        scan_instance(
+            &self.store,
+            &self.plugin(&inst.connector),
+            &inst,
+            kinds,
+            &opts,
+        )
+        .await
+        .unwrap()
     }
 
     pub fn records(&self, inst: &Instance, kind: Kind, deleted: bool) -> Vec<StoredRecord> {
