@@ -64,6 +64,7 @@ impl DaemonConfig {
         DaemonConfig {
             runtime: RuntimeConfig {
                 cache_dir: Some(data_dir.join("cache")),
+                pooling_slots: Some(pool_slots(SchedulerConfig::default().max_concurrent)),
                 ..Default::default()
             },
             data_dir,
@@ -75,6 +76,13 @@ impl DaemonConfig {
             shutdown_grace: Duration::from_secs(30),
         }
     }
+}
+
+/// Pool slots for a daemon running `max_concurrent_scans`: one per scan, as many again
+/// for calls made by the API (connect checks, actions) and plugin loads. Calls beyond
+/// the pool wait for a slot.
+pub fn pool_slots(max_concurrent_scans: usize) -> u32 {
+    (max_concurrent_scans.max(1) * 2 + 8).min(1024) as u32
 }
 
 /// What `daemon.json` says: where the running daemon's API is.

@@ -39,13 +39,24 @@ impl Harness {
     }
 
     pub async fn with(limits: SandboxLimits, http: HttpLimits) -> Harness {
+        Harness::with_runtime(
+            RuntimeConfig {
+                limits,
+                ..Default::default()
+            },
+            http,
+        )
+        .await
+    }
+
+    /// Any runtime configuration (the compile cache goes into the temp dir).
+    pub async fn with_runtime(config: RuntimeConfig, http: HttpLimits) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let runtime = Runtime::new(
             RuntimeConfig {
-                limits,
                 cache_dir: Some(dir.path().join("cache")),
-                ..Default::default()
+                ..config
             },
             HttpClient::new(http).unwrap(),
         )

@@ -478,6 +478,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daemon(args) => {
             let mut cfg = env.daemon_config(args.listen);
             cfg.scheduler.max_concurrent = args.max_concurrent_scans.max(1);
+            cfg.runtime.pooling_slots = Some(daemon::pool_slots(cfg.scheduler.max_concurrent));
             let d = daemon::Daemon::start(cfg).await?;
             println!(
                 "sluice daemon: API on http://{} (token: sluice token), data dir {}; Ctrl-C to stop",

@@ -59,6 +59,10 @@ impl Default for SandboxLimits {
     }
 }
 
+/// How much of a pooled instance's linear memory stays mapped (and is zeroed in place)
+/// for the next call.
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+
 /// Runtime settings.
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeConfig {
@@ -183,6 +187,9 @@ struct RuntimeInner {
     http: HttpClient,
     config: RuntimeConfig,
     stop_ticker: Arc<AtomicBool>,
+    /// With the pooling allocator: one permit per pool slot, so a call beyond the pool
+    /// waits for a slot instead of failing to instantiate.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Drop for RuntimeInner {
@@ -209,7 +216,12 @@ impl Runtime {
                 .total_core_instances(slots * 4)
                 .total_memories(slots * 2)
                 .total_tables(slots * 4)
-                .max_memory_size(config.limits.memory_bytes);
+                .max_memory_size(config.limits.memory_bytes)
+                // A connector call touches a MiB or more (response body, parsed JSON,
+                // records); keeping them mapped between calls saves a page fault and a
+                // zeroing per page per call, which is most of what a fresh instance costs.
+                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+                .table_keep_resident(64 << 10);
             wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm)
@@ -247,6 +259,9 @@ impl Runtime {
                 engine,
                 linker,
                 http,
+                slots: config
+                    .pooling_slots
+                    .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
                 config,
                 stop_ticker: stop,
             }),
@@ -611,6 +626,16 @@ impl LoadedPlugin {
         ) -> wasmtime::Result<Result<R, ConnectorError>>,
     ) -> Result<R, ConnectorError> {
         let rt = &self.runtime;
+        // Held until the store (and its pool slot) is dropped at the end of the call.
+        let _slot =
+            match &rt.inner.slots {
+                Some(slots) => {
+                    Some(slots.clone().acquire_owned().await.map_err(|_| {
+                        ConnectorError::Other("the runtime is shutting down".into())
+                    })?)
+                }
+                None => None,
+            };
         let mut store = rt.new_store(ctx, Arc::from(self.info.id.as_str()));
         let wall = rt.limits().wall_time;
         let result = tokio::time::timeout(wall, f(&self.pre, &mut store)).await;

@@ -12,6 +12,10 @@
 //! `ts` is the newest event time seen so far (starting from the host's `since`), so a
 //! caught-up cursor never moves backwards, even after an empty page.
 //!
+//! Audit logs are the one listing that runs to millions of records, so events are not
+//! parsed into `Value` trees: each item's text is split off the page, the few fields
+//! a record needs are deserialized from it, and the text itself is `raw`.
+//!
 //! Events are classed by action: Git, pull request, issue and content events are
 //! `user` activity, `org.sso_response` is `logon`, everything else is `admin`.
 
@@ -40,8 +44,25 @@ const USER_ACTION_PREFIXES: &[&str] = &[
     "repository_content",
 ];
 
-/// Fields naming what an event acted on, in the order they are reported.
-const TARGET_FIELDS: &[&str] = &["user", "team", "repo", "org"];
+/// The fields of an audit event a record needs, read as leniently as `json::str_at`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct AuditEvent {
+    #[serde(rename = "_document_id")]
+    id: json::Text,
+    #[serde(rename = "@timestamp")]
+    timestamp: json::Time,
+    created_at: json::Time,
+    action: json::Text,
+    actor: json::Text,
+    actor_ip: json::Text,
+    user_agent: json::Text,
+    // What the event acted on, reported in this order.
+    user: json::Text,
+    team: json::Text,
+    repo: json::Text,
+    org: json::Text,
+}
 
 /// One page of audit events.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
@@ -57,8 +78,10 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
         Some(url) => url,
         None => search_url(&api, previous.ts),
     };
-    let (events, next) = api.get_array_page(&url)?;
-    let items = json::map_items(&events, "audit-log events", activity);
+    let response = api.get(&url).send()?.error_for_status()?;
+    let events = response.json_items()?;
+    let next = pagination::next_link(&response);
+    let items = json::map_items(&events, "audit-log events", |event| activity(event.get()));
     let newest = items.iter().map(|a| a.time).chain(previous.ts).max();
     let more = next.is_some();
     let position = AuditCursor { next, ts: newest };
@@ -84,24 +107,25 @@ fn search_url(api: &Api, since: Option<i64>) -> String {
     .to_owned()
 }
 
-/// The activity record for one audit-log event; none without an id or a time.
-fn activity(event: &Value) -> Option<Activity> {
-    let action = json::str_at(event, "action").unwrap_or_default();
+/// The activity record for one audit-log event (its JSON text); none without an id
+/// or a time, or when it is not a JSON object.
+fn activity(event: &str) -> Option<Activity> {
+    let fields: AuditEvent = serde_json::from_str(event).ok()?;
+    let action = fields.action.0.unwrap_or_default();
     Some(Activity {
-        id: json::str_at(event, "_document_id")?,
-        time: json::timestamp_at(event, "@timestamp")
-            .or_else(|| json::timestamp_at(event, "created_at"))?,
+        id: fields.id.0?,
+        time: fields.timestamp.0.or(fields.created_at.0)?,
         kind: kind_of(&action),
-        actor: json::str_at(event, "actor"),
-        targets: TARGET_FIELDS
-            .iter()
-            .filter_map(|field| json::str_at(event, field))
+        actor: fields.actor.0,
+        targets: [fields.user, fields.team, fields.repo, fields.org]
+            .into_iter()
+            .filter_map(|target| target.0)
             .collect(),
-        ip: json::str_at(event, "actor_ip"),
-        user_agent: json::str_at(event, "user_agent"),
+        ip: fields.actor_ip.0,
+        user_agent: fields.user_agent.0,
         outcome: Outcome::Unknown,
         action,
-        raw: json::raw(event),
+        raw: event.to_owned(),
     })
 }
 
@@ -139,7 +163,7 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(activity)
+            .filter_map(|event| activity(&event.to_string()))
             .collect();
         assert_eq!(activities.len(), 3);
         let first = &activities[0];

@@ -25,6 +25,7 @@ use std::fmt::{self, Display, Write as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::bindings::sluice::connector::http as host;
 use crate::bindings::sluice::connector::types::ConnectorError;
@@ -279,6 +280,19 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|error| {
             ConnectorError::Upstream(format!(
                 "unexpected JSON in HTTP {} response ({error}): {}",
+                self.status,
+                self.excerpt()
+            ))
+        })
+    }
+
+    /// Splits a JSON array body into its items' text without parsing the items: the
+    /// cheap way to list many records, each deserialized into a small struct of the
+    /// fields it needs and kept verbatim as `raw` (see [`crate::json`]).
+    pub fn json_items(&self) -> Result<Vec<&RawValue>, ConnectorError> {
+        serde_json::from_slice(&self.body).map_err(|error| {
+            ConnectorError::Upstream(format!(
+                "expected a JSON array in HTTP {} response ({error}): {}",
                 self.status,
                 self.excerpt()
             ))

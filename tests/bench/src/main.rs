@@ -16,7 +16,7 @@ use clap::Parser;
 use serde::Serialize;
 use sluice::capabilities::http::HttpLimits;
 use sluice::ratelimit::Budget;
-use sluice::runtime::CallContext;
+use sluice::runtime::{CallContext, RuntimeConfig};
 use sluice::store::Instance;
 use sluice_mocks::{GithubMock, GithubMockConfig};
 use sluice_tests::Harness;
@@ -50,7 +50,14 @@ pub async fn connected(
     mock: &GithubMock,
     budget: Budget,
 ) -> anyhow::Result<(Harness, Instance, CallContext)> {
-    let h = Harness::with_http(HttpLimits::default()).await;
+    let h = Harness::with_runtime(
+        RuntimeConfig {
+            pooling_slots: Some(16),
+            ..Default::default()
+        },
+        HttpLimits::default(),
+    )
+    .await;
     let (inst, _) = h
         .connect_github(mock, "acme", TOKEN)
         .await
