@@ -26,11 +26,13 @@
 
 mod faults;
 pub mod github;
+pub mod netdocuments;
 pub mod oauth;
 mod server;
 
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use netdocuments::{NetDocumentsExpected, NetDocumentsMock, NetDocumentsMockConfig};
 pub use oauth::{
     Grant, JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure, TokenInfo,
     TokenRequest,
