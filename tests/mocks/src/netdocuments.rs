@@ -343,13 +343,11 @@ fn ok(body: Value) -> Response {
         .into_response()
 }
 
-/// Whether `repo` is the mock's repository (ids are case-insensitive at NetDocuments).
-fn known(shared: &Shared, repo: &str) -> Result<(), Response> {
-    if repo.eq_ignore_ascii_case(&shared.config.repository_id) {
-        Ok(())
-    } else {
-        Err(error(StatusCode::NOT_FOUND, "Repository not found"))
-    }
+/// The 404 for a repository other than the mock's (ids are case-insensitive at
+/// NetDocuments), none for the mock's own.
+fn unknown(shared: &Shared, repo: &str) -> Option<Response> {
+    (!repo.eq_ignore_ascii_case(&shared.config.repository_id))
+        .then(|| error(StatusCode::NOT_FOUND, "Repository not found"))
 }
 
 fn user_id(i: usize) -> String {
@@ -395,7 +393,7 @@ async fn user_info(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn repository_info(State(shared): State<Arc<Shared>>, Path(repo): Path<String>) -> Response {
-    if let Err(response) = known(&shared, &repo) {
+    if let Some(response) = unknown(&shared, &repo) {
         return response;
     }
     let config = &shared.config;
@@ -458,7 +456,7 @@ async fn users(
     Path(repo): Path<String>,
     url: RequestUrl,
 ) -> Response {
-    if let Err(response) = known(&shared, &repo) {
+    if let Some(response) = unknown(&shared, &repo) {
         return response;
     }
     let config = &shared.config;
@@ -471,7 +469,7 @@ async fn groups(
     Path(repo): Path<String>,
     url: RequestUrl,
 ) -> Response {
-    if let Err(response) = known(&shared, &repo) {
+    if let Some(response) = unknown(&shared, &repo) {
         return response;
     }
     let config = &shared.config;
@@ -563,7 +561,7 @@ async fn log(
     Path(repo): Path<String>,
     url: RequestUrl,
 ) -> Response {
-    if let Err(response) = known(&shared, &repo) {
+    if let Some(response) = unknown(&shared, &repo) {
         return response;
     }
     if url.param("format") != Some("json") {
