@@ -32,6 +32,19 @@ pub fn to_rfc3339(millis: i64) -> Option<String> {
         .map(|time| time.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
+/// Parses the Microsoft JSON date form `/Date(1582261200000-0500)/` (milliseconds since
+/// the epoch, then an optional offset that only says which zone it was shown in) that
+/// .NET-based APIs such as NetDocuments write; none for anything else.
+pub fn parse_ms_json_date(text: &str) -> Option<i64> {
+    let inner = text.trim().strip_prefix("/Date(")?.strip_suffix(")/")?;
+    // The offset does not move the instant: the milliseconds are already UTC.
+    let end = inner
+        .get(1..)
+        .and_then(|rest| rest.find(['+', '-']))
+        .map_or(inner.len(), |at| at + 1);
+    inner[..end].parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +67,21 @@ mod tests {
         assert_eq!(parse("2013-05-14T19:35:01"), Some(1_368_560_101_000));
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn parses_microsoft_json_dates() {
+        assert_eq!(
+            parse_ms_json_date("/Date(1582261200000-0500)/"),
+            Some(1_582_261_200_000)
+        );
+        assert_eq!(
+            parse_ms_json_date("/Date(1582261200000)/"),
+            Some(1_582_261_200_000)
+        );
+        assert_eq!(parse_ms_json_date("/Date(-1000+0100)/"), Some(-1_000));
+        assert_eq!(parse_ms_json_date("2020-02-21T05:00:00Z"), None);
+        assert_eq!(parse_ms_json_date("/Date()/"), None);
     }
 
     #[test]
