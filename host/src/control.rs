@@ -491,6 +491,7 @@ impl Control {
             s.remove(&inst.id).await;
         }
         self.runtime.http().limits.forget(&inst.id);
+        self.runtime.http().tokens.forget(&inst.id);
         Ok(self.store.remove_instance(&inst.id)?)
     }
 

@@ -1,0 +1,373 @@
+//! Host-managed OAuth, end to end: the test-only `oauth-probe` guest
+//! (`plugins/testing/oauth-probe`) calls a protected resource without any credentials
+//! of its own, and the host fetches, caches, refreshes and injects tokens from the
+//! reusable mock token endpoint (`sluice_mocks::oauth`) on loopback.
+//!
+//! The probe declares client credentials; the refresh-token and JWT bearer schemes are
+//! given to the same guest through call contexts built from those schemes, since the
+//! guest never sees which one produced its `Authorization` header.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice::auth::Credentials;
+use sluice::connect::{ConnectError, ConnectRequest, call_context, connect, persist_to_store};
+use sluice::model::{AuthScheme, ConnectorError};
+use sluice::registry::PLUGIN_BUILD_DIR;
+use sluice::runtime::{CallContext, LoadedPlugin};
+use sluice::store::{Instance, Secret, Store};
+use sluice_mocks::oauth::{OTHER_RSA_PRIVATE_KEY_PKCS8_PEM, TEST_RSA_PRIVATE_KEY_PKCS1_PEM};
+use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure};
+use sluice_tests::Harness;
+
+const CLIENT_SECRET: &str = "mock-client-secret";
+
+/// A harness with the oauth probe loaded from this checkout's plugins build dir
+/// (`host/build.rs` builds it; the registry's build-dir constant can name another
+/// checkout when several share one cargo target dir).
+async fn harness() -> Harness {
+    let mut h = Harness::new().await;
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/oauth_probe.wasm");
+    let file = if own.exists() {
+        own
+    } else {
+        PathBuf::from(PLUGIN_BUILD_DIR).join("oauth_probe.wasm")
+    };
+    let loaded = h.registry.load_file(&h.runtime, &file).await.is_some();
+    assert!(loaded, "oauth probe loads: {:?}", h.registry.rejected());
+    h
+}
+
+fn probe(h: &Harness) -> LoadedPlugin {
+    h.plugin("oauth-probe")
+}
+
+/// Connects an `oauth-probe` instance to `server` with `secret` as client secret.
+async fn connect_probe(
+    h: &Harness,
+    server: &OAuthServer,
+    name: &str,
+    secret: &str,
+    allow_private_network: bool,
+) -> Result<Instance, ConnectError> {
+    let config: BTreeMap<String, String> = [
+        ("token_url", server.token_url()),
+        ("api_url", server.base_url()),
+        ("client_id", "mock-client-id".to_string()),
+        ("scope", "users.read".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    connect(
+        &h.store,
+        &h.registry,
+        ConnectRequest {
+            connector: "oauth-probe".into(),
+            name: name.into(),
+            config,
+            secrets: [("client_secret".to_string(), Secret::new(secret))].into(),
+            allow_private_network,
+            schedule: Default::default(),
+            limits: Default::default(),
+        },
+    )
+    .await
+    .map(|(inst, _)| inst)
+}
+
+/// A fresh call context for a stored instance, as every call and scan builds one.
+fn context(h: &Harness, inst: &Instance) -> CallContext {
+    let inst = h.store.instance(&inst.id).unwrap();
+    call_context(&probe(h), &inst, &h.store.secrets(&inst.id).unwrap()).unwrap()
+}
+
+/// `ctx` with its credentials replaced by `scheme`'s over the instance's config and
+/// secrets (the egress policy stays the instance's).
+fn with_scheme(
+    mut ctx: CallContext,
+    scheme: &AuthScheme,
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, Secret>,
+) -> CallContext {
+    let mut net = (*ctx.net).clone();
+    net.credentials = Credentials::prepare(scheme, config, secrets).unwrap();
+    ctx.net = Arc::new(net);
+    ctx
+}
+
+/// Every file below `dir` (bounded depth: the data dir is shallow).
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() && depth < 4 {
+                pending.push((path, depth + 1));
+            } else if path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Requests the protected resource answered with `status`.
+fn resource_hits(server: &OAuthServer, status: u16) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/me" && r.status == status)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_fetched_once_and_reused_across_calls() {
+    let mock = OAuthMock::new(OAuthMockConfig::default());
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let h = harness().await;
+    let inst = connect_probe(&h, &server, "cc", CLIENT_SECRET, true)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let permissions = probe(&h).check(context(&h, &inst)).await.unwrap();
+        assert_eq!(permissions.principal.as_deref(), Some("mock-client-id"));
+        assert_eq!(permissions.granted, ["users.read"]);
+    }
+    // connect's check plus three calls, each with a new call context: one token.
+    assert_eq!(mock.issued(), 1);
+    assert_eq!(resource_hits(&server, 200), 4);
+    let request = &mock.requests()[0];
+    assert_eq!(request.field("grant_type"), Some("client_credentials"));
+    assert_eq!(request.field("client_secret"), Some(CLIENT_SECRET));
+    assert_eq!(request.field("scope"), Some("users.read"));
+    // The guest's config never holds the secret, and no Debug output shows it.
+    let ctx = context(&h, &inst);
+    assert!(!format!("{ctx:?}").contains(CLIENT_SECRET));
+    assert!(!format!("{:?}", h.runtime.http()).contains("mock-at-"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_drops_the_token_and_retries_exactly_once() {
+    let mock = OAuthMock::new(OAuthMockConfig::default());
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let h = harness().await;
+    let inst = connect_probe(&h, &server, "cc", CLIENT_SECRET, true)
+        .await
+        .unwrap();
+    assert_eq!(mock.issued(), 1);
+
+    // The provider revokes the token early: one 401, one new token, one retry.
+    mock.expire_all();
+    probe(&h).check(context(&h, &inst)).await.unwrap();
+    assert_eq!(mock.issued(), 2);
+    assert_eq!(resource_hits(&server, 401), 1);
+    assert_eq!(resource_hits(&server, 200), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_that_keeps_refusing_gets_one_retry_then_unauthorized() {
+    // Tokens that are dead on arrival: every API answer is a 401.
+    let mock = OAuthMock::new(OAuthMockConfig {
+        token_lifetime: Duration::ZERO,
+        ..OAuthMockConfig::default()
+    });
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let h = harness().await;
+    let err = connect_probe(&h, &server, "cc", CLIENT_SECRET, true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectError::Check(ConnectorError::Unauthorized(_))),
+        "{err:?}"
+    );
+    assert_eq!(mock.issued(), 2);
+    assert_eq!(resource_hits(&server, 401), 2);
+    assert!(h.store.instance("cc").is_err(), "nothing saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_errors_are_unauthorized_with_the_provider_message_and_no_secret() {
+    let mock = OAuthMock::new(OAuthMockConfig::default());
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let h = harness().await;
+    let wrong = "wrong-secret-value-42";
+    let err = connect_probe(&h, &server, "cc", wrong, true)
+        .await
+        .unwrap_err();
+    let ConnectError::Check(ConnectorError::Unauthorized(message)) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("Client authentication failed."),
+        "{message}"
+    );
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains(wrong), "{shown}");
+    }
+    assert_eq!(resource_hits(&server, 200) + resource_hits(&server, 401), 0);
+
+    // A provider that quotes the secret back has it redacted.
+    mock.set_failure(Some(TokenFailure::new(
+        400,
+        "invalid_request",
+        &format!("AADSTS90014: client_secret '{CLIENT_SECRET}' is malformed"),
+    )));
+    let err = connect_probe(&h, &server, "cc", CLIENT_SECRET, true)
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("AADSTS90014: client_secret '[redacted]' is malformed"),
+        "{shown}"
+    );
+    assert!(!shown.contains(CLIENT_SECRET), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_refresh_token_is_persisted_to_the_encrypted_store_before_use() {
+    let mock = OAuthMock::new(OAuthMockConfig {
+        refresh_token: Some("rt-initial".into()),
+        rotate_refresh_tokens: true,
+        ..OAuthMockConfig::default()
+    });
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let h = harness().await;
+    let inst = connect_probe(&h, &server, "rt", CLIENT_SECRET, true)
+        .await
+        .unwrap();
+    h.store
+        .replace_secret(&inst.id, "refresh_token", &Secret::new("rt-initial"))
+        .unwrap();
+    let scheme = AuthScheme::Oauth2RefreshToken {
+        token_url: "{token_url}".into(),
+        client_id_field: "client_id".into(),
+        client_secret_field: Some("client_secret".into()),
+        refresh_token_field: "refresh_token".into(),
+        scopes: vec!["{scope}".into()],
+    };
+    let call = |h: &Harness| {
+        let inst = h.store.instance(&inst.id).unwrap();
+        persist_to_store(&probe(h), &h.store, &inst.id);
+        let secrets = h.store.secrets(&inst.id).unwrap();
+        with_scheme(context(h, &inst), &scheme, &inst.config, &secrets)
+    };
+
+    let permissions = probe(&h).check(call(&h)).await.unwrap();
+    assert_eq!(permissions.granted, ["users.read"]);
+    let stored = h.store.secrets(&inst.id).unwrap();
+    assert_eq!(stored["refresh_token"].expose(), "mock-rt-1");
+    assert_eq!(mock.refresh_token().as_deref(), Some("mock-rt-1"));
+    assert_eq!(
+        stored["client_secret"].expose(),
+        CLIENT_SECRET,
+        "others kept"
+    );
+
+    // Next refresh (token revoked) uses the rotated token and saves the next one.
+    mock.expire_all();
+    probe(&h).check(call(&h)).await.unwrap();
+    let refreshes: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.field("grant_type") == Some("refresh_token"))
+        .collect();
+    assert_eq!(refreshes.len(), 2);
+    assert_eq!(refreshes[1].field("refresh_token"), Some("mock-rt-1"));
+
+    // It is on disk, encrypted: a re-opened store reads it back.
+    // Close the database: the token cache's save hook holds the last store handle.
+    h.runtime.http().tokens.forget(&inst.id);
+    let Harness {
+        dir,
+        store,
+        runtime,
+        registry,
+    } = h;
+    drop((store, registry, runtime));
+    let reopened = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        reopened.secrets(&inst.id).unwrap()["refresh_token"].expose(),
+        "mock-rt-2"
+    );
+    let files = files_under(dir.path());
+    assert!(!files.is_empty());
+    let raw = files.iter().any(|file| {
+        std::fs::read(file).is_ok_and(|bytes| bytes.windows(9).any(|w| w == b"mock-rt-2"))
+    });
+    assert!(!raw, "the refresh token is stored encrypted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_bearer_assertion_is_signed_by_the_host_and_verified_by_the_mock() {
+    let mock = OAuthMock::new(OAuthMockConfig {
+        jwt: Some(JwtAcceptance::test_key(
+            "integration-key",
+            "user-guid",
+            "account-d.example",
+        )),
+        ..OAuthMockConfig::default()
+    });
+    let server = mock.serve("/oauth/token").await.unwrap();
+    let h = harness().await;
+    let inst = connect_probe(&h, &server, "cc", CLIENT_SECRET, true)
+        .await
+        .unwrap();
+    let scheme = AuthScheme::JwtBearer {
+        token_url: "{token_url}".into(),
+        issuer_field: "issuer".into(),
+        subject_field: "subject".into(),
+        audience: "{audience}".into(),
+        private_key_field: "private_key".into(),
+        scopes: vec!["signature".into(), "impersonation".into()],
+    };
+    let mut config = inst.config.clone();
+    config.extend(
+        [
+            ("issuer", "integration-key"),
+            ("subject", "user-guid"),
+            ("audience", "account-d.example"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let secrets = |pem: &str| -> BTreeMap<String, Secret> {
+        [("private_key".to_string(), Secret::new(pem))].into()
+    };
+    let before = mock.issued();
+
+    let ctx = with_scheme(
+        context(&h, &inst),
+        &scheme,
+        &config,
+        &secrets(TEST_RSA_PRIVATE_KEY_PKCS1_PEM),
+    );
+    assert!(!format!("{ctx:?}").contains("PRIVATE KEY"));
+    let permissions = probe(&h).check(ctx).await.unwrap();
+    assert_eq!(permissions.principal.as_deref(), Some("user-guid"));
+    assert_eq!(permissions.granted, ["signature impersonation"]);
+    assert_eq!(mock.issued(), before + 1);
+    let claims = mock.assertions().pop().unwrap();
+    assert_eq!(claims["iss"], "integration-key");
+    assert_eq!(claims["sub"], "user-guid");
+    assert_eq!(claims["aud"], "account-d.example");
+
+    // Signed with a key the provider does not know: refused, reported, nothing leaked.
+    h.runtime.http().tokens.forget(&inst.id);
+    let ctx = with_scheme(
+        context(&h, &inst),
+        &scheme,
+        &config,
+        &secrets(OTHER_RSA_PRIVATE_KEY_PKCS8_PEM),
+    );
+    let err = probe(&h).check(ctx).await.unwrap_err();
+    let ConnectorError::Unauthorized(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("InvalidSignature"), "{message}");
+    assert!(!format!("{err:?}").contains("PRIVATE KEY"));
+    assert_eq!(mock.issued(), before + 1);
+}
