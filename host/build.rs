@@ -17,7 +17,14 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
     let plugins = root.join("plugins");
-    for p in ["Cargo.toml", "Cargo.lock", "sdk", "github", "docusign", "testing"] {
+    for p in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "sdk",
+        "github",
+        "docusign",
+        "testing",
+    ] {
         println!("cargo:rerun-if-changed={}", plugins.join(p).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
