@@ -92,8 +92,12 @@ pub struct DocusignExpected {
     pub users: usize,
     /// Of those, administrators.
     pub admins: usize,
-    /// Monitor events.
+    /// Monitor events, and of those the sign-ins, account-level envelope events
+    /// (user activity) and organization-level administration.
     pub events: usize,
+    pub logon_events: usize,
+    pub user_events: usize,
+    pub admin_events: usize,
     /// Posture findings, and how many of them fail.
     pub findings: usize,
     pub failing_findings: usize,
@@ -252,6 +256,7 @@ impl DocusignMock {
             .iter()
             .filter(|u| u["membership_status"] == "activation_sent")
             .count();
+        let by_action = |action: &str| data.events.iter().filter(|e| e["action"] == action).count();
         // few-administrators fails above 4 admins; SCIM fails (every user is managed
         // manually); stale invitations fail with any pending user.
         let failing = usize::from(admins > 4) + usize::from(users > 0) + usize::from(pending > 0);
@@ -259,6 +264,9 @@ impl DocusignMock {
             users,
             admins,
             events: data.events.len(),
+            logon_events: by_action("Login"),
+            user_events: by_action("Sent"),
+            admin_events: by_action("Update"),
             findings: 3,
             failing_findings: failing,
         }
