@@ -24,12 +24,16 @@
 //! mounts, with the test RSA key pair for JWT grants); `server` (binding, serving, request log,
 //! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
 
+pub mod docusign;
 mod faults;
 pub mod github;
 pub mod netdocuments;
 pub mod oauth;
 mod server;
 
+pub use docusign::{
+    DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
+};
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
 pub use netdocuments::{NetDocumentsExpected, NetDocumentsMock, NetDocumentsMockConfig};

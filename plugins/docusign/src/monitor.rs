@@ -1,0 +1,222 @@
+//! `list-activities`: the DocuSign Monitor stream, read incrementally.
+//!
+//! `GET /api/v2.0/datasets/monitor/stream?cursor=C&limit=N` answers
+//! `{"endCursor": "...", "data": [event, ...]}` in event-time order. `cursor` is either
+//! an ISO time or the previous answer's `endCursor`; without one Monitor starts seven
+//! days back. The first run starts at the host's `since`; afterwards the cursor the
+//! host saved is Monitor's own `endCursor`, passed back verbatim. When caught up
+//! Monitor answers the same `endCursor` with no (or fewer than `limit`) events: that
+//! cursor is kept, so the next incremental run asks only for newer events.
+//!
+//! Monitor reports both account-level events (eSignature: envelopes, templates,
+//! account settings, sign-ins to an account) and organization-level events (the
+//! organization admin console: users, domains, identity providers). They map to:
+//! - `logon`: `action` `Login`/`Logout` (or an object of `Login`/`Session`);
+//! - `user`: account-level events on content (envelopes, documents, templates,
+//!   recipients, bulk sends, PowerForms);
+//! - `admin`: everything else, which includes every organization-level event (no
+//!   `accountId`): those are administrative by nature.
+
+use sluice_sdk::prelude::*;
+
+use crate::api::Api;
+
+/// Objects whose events are what users did to data.
+const CONTENT_OBJECTS: &[&str] = &[
+    "envelope",
+    "document",
+    "template",
+    "recipient",
+    "bulksend",
+    "powerform",
+    "folder",
+];
+
+/// One page of Monitor events.
+pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
+    let api = Api::new(ctx)?;
+    let start = match cursor {
+        Some(cursor) => Some(cursor.to_owned()),
+        None => ctx.since.and_then(time::to_rfc3339),
+    };
+    let limit = api.monitor_limit();
+    let body = api
+        .monitor_stream(start.as_deref(), limit)
+        .send()?
+        .error_for_status()?
+        .json_value()?;
+    let events = body
+        .get("data")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let items = json::map_items(events, "Monitor events", activity);
+    let end = json::str_at(&body, "endCursor");
+    // A full page whose cursor moved may have more behind it; the same cursor back means
+    // Monitor has nothing newer yet.
+    let moved = end.is_some() && end != start;
+    let more = moved && events.len() >= limit as usize;
+    Ok(ActivityPage {
+        items,
+        next_cursor: end.or(start),
+        more,
+    })
+}
+
+/// The activity record for one Monitor event; none without `eventId` or `timestamp`.
+pub fn activity(event: &Value) -> Option<Activity> {
+    let action = json::str_at(event, "action").unwrap_or_default();
+    let object = json::str_at(event, "object");
+    let targets = ["object", "property", "field", "affectedUserId"]
+        .iter()
+        .filter_map(|field| json::str_at(event, field))
+        .collect();
+    Some(Activity {
+        id: json::str_at(event, "eventId")?,
+        time: json::timestamp_at(event, "timestamp")?,
+        kind: kind_of(
+            &action,
+            object.as_deref(),
+            json::str_at(event, "accountId").is_some(),
+        ),
+        actor: json::str_at(event, "userEmail")
+            .or_else(|| json::str_at(event, "userName"))
+            .or_else(|| json::str_at(event, "userId")),
+        targets,
+        ip: json::str_at(event, "ipAddress"),
+        user_agent: json::str_at(event, "userAgent"),
+        outcome: match json::str_at(event, "result").map(|r| r.to_ascii_lowercase()) {
+            Some(r) if r == "success" => Outcome::Success,
+            Some(r) if r == "failure" || r == "failed" => Outcome::Failure,
+            _ => Outcome::Unknown,
+        },
+        action,
+        raw: json::raw(event),
+    })
+}
+
+/// Which audit trail an event belongs to (see the module docs).
+fn kind_of(action: &str, object: Option<&str>, account_level: bool) -> ActivityKind {
+    let action = action.to_ascii_lowercase();
+    let object = object.unwrap_or_default().to_ascii_lowercase();
+    if matches!(action.as_str(), "login" | "logout")
+        || matches!(object.as_str(), "login" | "session")
+    {
+        ActivityKind::Logon
+    } else if account_level && CONTENT_OBJECTS.contains(&object.as_str()) {
+        ActivityKind::User
+    } else {
+        ActivityKind::Admin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::fake;
+
+    /// 2024-01-01T00:00:00Z.
+    const NEW_YEAR: i64 = 1_704_067_200_000;
+
+    fn event(id: &str, action: &str, object: &str, account: bool) -> Value {
+        let mut e = json!({
+            "eventId": id, "timestamp": "2024-01-01T00:00:01Z", "action": action,
+            "object": object, "userEmail": "ann@acme.test", "userId": "u-1",
+            "ipAddress": "203.0.113.9", "userAgent": "Mozilla/5.0", "result": "Success",
+            "organizationId": fake::ORG,
+        });
+        if account {
+            e["accountId"] = json!(fake::ACCOUNT);
+        }
+        e
+    }
+
+    #[test]
+    fn classifies_account_and_organization_events() {
+        assert_eq!(kind_of("Login", Some("User"), true), ActivityKind::Logon);
+        assert_eq!(kind_of("Sent", Some("Envelope"), true), ActivityKind::User);
+        assert_eq!(
+            kind_of("Update", Some("AccountSettings"), true),
+            ActivityKind::Admin
+        );
+        // Organization-level events are administrative even on content objects.
+        assert_eq!(
+            kind_of("Delete", Some("Envelope"), false),
+            ActivityKind::Admin
+        );
+        let a = activity(&event("e1", "Sent", "Envelope", true)).unwrap();
+        assert_eq!(a.time, NEW_YEAR + 1_000);
+        assert_eq!(a.actor.as_deref(), Some("ann@acme.test"));
+        assert_eq!(a.ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(a.outcome, Outcome::Success);
+        assert_eq!(a.targets, ["Envelope"]);
+        assert!(activity(&json!({"timestamp": "2024-01-01T00:00:01Z"})).is_none());
+    }
+
+    #[test]
+    fn starts_at_since_then_follows_end_cursor_and_keeps_it_when_caught_up() {
+        let first = "https://lens.ds.test/api/v2.0/datasets/monitor/stream\
+                     ?cursor=2024-01-01T00%3A00%3A00Z&limit=2";
+        let second = "https://lens.ds.test/api/v2.0/datasets/monitor/stream?cursor=c2&limit=2";
+        let third = "https://lens.ds.test/api/v2.0/datasets/monitor/stream?cursor=c3&limit=2";
+        let host = fake::docusign(vec![
+            (
+                first.into(),
+                fake::json(&json!({"endCursor": "c2", "data": [
+                    event("a", "Login", "User", true), event("b", "Sent", "Envelope", true)]})),
+            ),
+            (
+                second.into(),
+                fake::json(
+                    &json!({"endCursor": "c3", "data": [event("c", "Create", "User", false)]}),
+                ),
+            ),
+            (
+                third.into(),
+                fake::json(&json!({"endCursor": "c3", "data": []})),
+            ),
+        ]);
+        let ctx = fake::ctx(2, Some(NEW_YEAR));
+        let (pages, host) = host.run(|| {
+            let one = list(&ctx, None).unwrap();
+            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
+            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
+            [one, two, three]
+        });
+        assert_eq!(host.requests().len(), 3);
+        assert!(pages[0].more);
+        assert_eq!(pages[0].next_cursor.as_deref(), Some("c2"));
+        assert_eq!(pages[0].items[0].kind, ActivityKind::Logon);
+        assert!(!pages[1].more);
+        assert_eq!(pages[1].items[0].kind, ActivityKind::Admin);
+        assert!(pages[2].items.is_empty() && !pages[2].more);
+        assert_eq!(pages[2].next_cursor.as_deref(), Some("c3"));
+    }
+
+    /// Every property the mapping reads from a stream answer is in the published schema.
+    #[test]
+    fn reads_only_properties_of_the_published_stream_schema() {
+        let Some(schema) = fake::schema("_SCHEMA-monitor-stream.json") else {
+            return;
+        };
+        let props = &schema["definitions.CursoredResult"]["properties"];
+        for read in ["endCursor", "data"] {
+            assert!(props.get(read).is_some(), "`{read}` not in the schema");
+        }
+        assert_eq!(props["data"]["type"], "array");
+        let params: Vec<_> = schema["operation"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for sent in ["cursor", "limit"] {
+            assert!(
+                params.contains(&sent),
+                "`{sent}` is no documented parameter"
+            );
+        }
+    }
+}
