@@ -24,11 +24,17 @@ pub fn required(name: &str) -> Result<String, ConnectorError> {
 ///
 /// Fails with `invalid-config` unless it is an `http://` or `https://` URL.
 pub fn base_url(default: &str) -> Result<String, ConnectorError> {
-    normalise_base_url(get("base_url").as_deref().unwrap_or(default))
+    normalise_url("base_url", get("base_url").as_deref().unwrap_or(default))
 }
 
-/// Checks the scheme and trims trailing slashes.
-fn normalise_base_url(url: &str) -> Result<String, ConnectorError> {
+/// The required URL config field `name` (e.g. Okta's org URL `domain`), without
+/// trailing slashes; `invalid-config` when missing or not an `http://`/`https://` URL.
+pub fn url(name: &str) -> Result<String, ConnectorError> {
+    normalise_url(name, &required(name)?)
+}
+
+/// Checks the scheme of field `name`'s value and trims trailing slashes.
+fn normalise_url(name: &str, url: &str) -> Result<String, ConnectorError> {
     let trimmed = url.trim().trim_end_matches('/');
     let lower = trimmed.to_ascii_lowercase();
     let host = lower
@@ -37,7 +43,7 @@ fn normalise_base_url(url: &str) -> Result<String, ConnectorError> {
     match host {
         Some(rest) if !rest.is_empty() => Ok(trimmed.to_owned()),
         _ => Err(ConnectorError::InvalidConfig(format!(
-            "config field `base_url` must be an http:// or https:// URL, got `{url}`"
+            "config field `{name}` must be an http:// or https:// URL, got `{url}`"
         ))),
     }
 }
@@ -49,17 +55,17 @@ mod tests {
     #[test]
     fn base_urls_lose_trailing_slashes_and_need_a_scheme() {
         assert_eq!(
-            normalise_base_url("https://ghe.example.com/api/v3/").as_deref(),
+            normalise_url("base_url", "https://ghe.example.com/api/v3/").as_deref(),
             Ok("https://ghe.example.com/api/v3")
         );
         assert_eq!(
-            normalise_base_url("http://127.0.0.1:8080").as_deref(),
+            normalise_url("base_url", "http://127.0.0.1:8080").as_deref(),
             Ok("http://127.0.0.1:8080")
         );
         assert!(matches!(
-            normalise_base_url("api.github.com"),
+            normalise_url("base_url", "api.github.com"),
             Err(ConnectorError::InvalidConfig(m)) if m.contains("base_url")
         ));
-        assert!(normalise_base_url("https://").is_err());
+        assert!(normalise_url("base_url", "https://").is_err());
     }
 }

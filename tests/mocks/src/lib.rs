@@ -20,13 +20,15 @@
 //! # }
 //! ```
 //!
-//! Modules: [`github`] (the GitHub mock); `server` (binding, serving, request log,
+//! Modules: [`github`] (the GitHub mock), [`okta`] (the Okta mock); `server` (binding, serving, request log,
 //! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
 
 mod faults;
 pub mod github;
+pub mod okta;
 mod server;
 
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use server::RequestRecord;
