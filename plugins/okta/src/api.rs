@@ -135,6 +135,7 @@ pub mod fake {
     /// The published examples whose file name starts with `prefix`, parsed, in name
     /// order; empty (with a note) when the folder is absent, so the suite passes on a
     /// checkout without `../shared`.
+    #[allow(clippy::print_stderr)] // a test's note on why it checked less
     pub fn fixtures(prefix: &str) -> Vec<(String, Value)> {
         let dir = fixtures_dir();
         let Ok(entries) = std::fs::read_dir(&dir) else {
