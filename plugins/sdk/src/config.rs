@@ -36,7 +36,13 @@ pub fn url(name: &str, default: &str) -> Result<String, ConnectorError> {
     normalise_url(name, get(name).as_deref().unwrap_or(default))
 }
 
-/// Checks the scheme and trims trailing slashes.
+/// The required URL config field `name` (e.g. Okta's org URL `domain`), without
+/// trailing slashes; `invalid-config` when missing or not an `http://`/`https://` URL.
+pub fn required_url(name: &str) -> Result<String, ConnectorError> {
+    normalise_url(name, &required(name)?)
+}
+
+/// Checks the scheme of field `name`'s value and trims trailing slashes.
 fn normalise_url(name: &str, url: &str) -> Result<String, ConnectorError> {
     let trimmed = url.trim().trim_end_matches('/');
     let lower = trimmed.to_ascii_lowercase();

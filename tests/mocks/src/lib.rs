@@ -20,8 +20,9 @@
 //! # }
 //! ```
 //!
-//! Modules: [`github`] (the GitHub mock); [`oauth`] (a token endpoint any provider mock
-//! mounts, with the test RSA key pair for JWT grants); `server` (binding, serving, request log,
+//! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
+//! [`m365`]); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
+//! key pair for JWT grants); `server` (binding, serving, request log,
 //! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
 
 pub mod docusign;
@@ -29,6 +30,7 @@ mod faults;
 pub mod github;
 pub mod netdocuments;
 pub mod oauth;
+pub mod okta;
 mod server;
 
 pub use docusign::{
@@ -41,4 +43,5 @@ pub use oauth::{
     Grant, JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure, TokenInfo,
     TokenRequest,
 };
+pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use server::RequestRecord;

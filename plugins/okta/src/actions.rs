@@ -1,0 +1,216 @@
+//! `act`: Okta's user lifecycle and session governance.
+//!
+//! | action | request |
+//! |---|---|
+//! | `suspend-user` | `POST /api/v1/users/{id}/lifecycle/suspend` |
+//! | `unsuspend-user` | `POST /api/v1/users/{id}/lifecycle/unsuspend` |
+//! | `require-sign-in` | `DELETE /api/v1/users/{id}/sessions?oauthTokens=true` |
+//!
+//! Okta refuses to suspend a user who is not `ACTIVE` and to unsuspend one who is not
+//! `SUSPENDED` (400), so both first read `GET /api/v1/users/{id}`: a user already in
+//! the asked-for state is `already`, and nothing is written. Sessions cannot be
+//! listed per user, so `require-sign-in` always sends its DELETE (which Okta answers
+//! 204 whether or not sessions existed); `oauthTokens=true` also revokes the user's
+//! OAuth tokens, without which apps holding refresh tokens would stay signed in.
+//!
+//! A dry run sends nothing at all and lists the write request it would send.
+
+use sluice_sdk::http::Request;
+use sluice_sdk::prelude::*;
+
+use crate::api::Api;
+
+/// Performs or plans `action`.
+pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorError> {
+    let api = Api::new(ctx)?;
+    let target = action.target.trim();
+    let (request, what, already_if) = match action.kind {
+        ActionKind::SuspendUser => (
+            api.post(api.user_url(target, "/lifecycle/suspend")?),
+            format!("suspend Okta user {target}"),
+            Some(is_suspended as fn(&str) -> bool),
+        ),
+        ActionKind::UnsuspendUser => (
+            api.post(api.user_url(target, "/lifecycle/unsuspend")?),
+            format!("unsuspend Okta user {target}"),
+            Some(is_not_suspended as fn(&str) -> bool),
+        ),
+        ActionKind::RequireSignIn => (
+            api.delete(api.user_url(target, "/sessions")?)
+                .query("oauthTokens", "true"),
+            format!("end every session and OAuth token of Okta user {target}"),
+            None,
+        ),
+        kind => {
+            return Err(ConnectorError::unsupported(format!(
+                "Okta connector does not perform {kind:?}"
+            )));
+        }
+    };
+    let requests = vec![request.line()];
+    if action.dry_run {
+        return Ok(ActionOutcome {
+            status: ActionStatus::Planned,
+            message: format!("would {what}"),
+            requests,
+        });
+    }
+    if let Some(already) = already_if {
+        let status = user_status(&api, target)?;
+        if already(&status) {
+            return Ok(ActionOutcome {
+                status: ActionStatus::Already,
+                message: format!("nothing to do: Okta user {target} is {status}"),
+                requests: Vec::new(),
+            });
+        }
+    }
+    send(request)?;
+    Ok(ActionOutcome {
+        status: ActionStatus::Done,
+        message: format!("did {what}"),
+        requests,
+    })
+}
+
+/// Suspended already: nothing to suspend.
+fn is_suspended(status: &str) -> bool {
+    status == "SUSPENDED"
+}
+
+/// Not suspended: nothing to unsuspend (Okta unsuspends only `SUSPENDED` users).
+fn is_not_suspended(status: &str) -> bool {
+    !is_suspended(status)
+}
+
+/// The user's Okta lifecycle status, e.g. `ACTIVE`.
+fn user_status(api: &Api, id: &str) -> Result<String, ConnectorError> {
+    let response = api.get(api.user_url(id, "")?).send()?;
+    if response.status() == 404 {
+        return Err(ConnectorError::not_found(format!("no Okta user `{id}`")));
+    }
+    let user = response.error_for_status()?.json_value()?;
+    Ok(json::str_at(&user, "status").unwrap_or_default())
+}
+
+/// Sends a write request; any failure status is a typed error.
+fn send(request: Request) -> Result<(), ConnectorError> {
+    request.send()?.error_for_status().map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use sluice_sdk::http::Response;
+
+    use super::*;
+    use crate::api::fake;
+
+    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
+        Action {
+            kind,
+            target: target.into(),
+            params: Vec::new(),
+            reason: None,
+            dry_run,
+        }
+    }
+
+    fn user(status: &str) -> Response {
+        fake::json(&json!({"id": "00u1", "status": status}), None)
+    }
+
+    #[test]
+    fn dry_runs_send_nothing() {
+        for (kind, line) in [
+            (
+                ActionKind::SuspendUser,
+                "POST https://okta.test/api/v1/users/00u1/lifecycle/suspend",
+            ),
+            (
+                ActionKind::UnsuspendUser,
+                "POST https://okta.test/api/v1/users/00u1/lifecycle/unsuspend",
+            ),
+            (
+                ActionKind::RequireSignIn,
+                "DELETE https://okta.test/api/v1/users/00u1/sessions?oauthTokens=true",
+            ),
+        ] {
+            let (result, host) =
+                fake::okta(vec![]).run(|| act(&fake::ctx(100, None), &action(kind, "00u1", true)));
+            let outcome = result.unwrap();
+            assert_eq!(outcome.status, ActionStatus::Planned);
+            assert_eq!(outcome.requests, [line]);
+            assert!(host.requests().is_empty());
+        }
+    }
+
+    #[test]
+    fn suspends_an_active_user_and_reports_already_suspended() {
+        let user_url = "https://okta.test/api/v1/users/00u1";
+        let suspend = "https://okta.test/api/v1/users/00u1/lifecycle/suspend";
+        let host = fake::okta(vec![
+            (user_url.into(), user("ACTIVE")),
+            (suspend.into(), fake::json(&json!({}), None)),
+        ]);
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::SuspendUser, "00u1", false),
+            )
+        });
+        assert_eq!(result.unwrap().status, ActionStatus::Done);
+        let lines: Vec<_> = host.requests().iter().map(|r| r.line()).collect();
+        assert_eq!(
+            lines,
+            [format!("GET {user_url}"), format!("POST {suspend}")]
+        );
+
+        let host = fake::okta(vec![(user_url.into(), user("SUSPENDED"))]);
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::SuspendUser, "00u1", false),
+            )
+        });
+        assert_eq!(result.unwrap().status, ActionStatus::Already);
+        assert_eq!(host.requests().len(), 1);
+
+        let host = fake::okta(vec![(user_url.into(), user("ACTIVE"))]);
+        let (result, _) = host.run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::UnsuspendUser, "00u1", false),
+            )
+        });
+        assert_eq!(result.unwrap().status, ActionStatus::Already);
+    }
+
+    #[test]
+    fn unknown_users_and_bad_targets_are_errors() {
+        let (result, _) = fake::okta(vec![]).run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::SuspendUser, "00u9", false),
+            )
+        });
+        assert!(matches!(result, Err(ConnectorError::NotFound(_))));
+        for target in ["..", " "] {
+            let (result, host) = fake::okta(vec![]).run(|| {
+                act(
+                    &fake::ctx(100, None),
+                    &action(ActionKind::RequireSignIn, target, false),
+                )
+            });
+            assert!(matches!(result, Err(ConnectorError::Other(_))), "{target}");
+            assert!(host.requests().is_empty());
+        }
+        let (result, _) = fake::okta(vec![]).run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::QuarantineFile, "f", false),
+            )
+        });
+        assert!(matches!(result, Err(ConnectorError::Unsupported(_))));
+    }
+}

@@ -1,0 +1,177 @@
+//! The Okta connector: one Okta org through the Management API, authenticated with an
+//! API token (`Authorization: SSWS <token>`, injected by the host).
+//!
+//! Each export lives in its own module and is mostly "map Okta's JSON to Sluice
+//! records"; requests, `Link` paging and error mapping come from `sluice-sdk`, the
+//! Okta conventions from `api`.
+//!
+//! | export | Okta API |
+//! |---|---|
+//! | `check` | `GET /api/v1/users/me`, `GET /api/v1/users/{id}/roles` |
+//! | `list-users` | `GET /api/v1/users` (+ deprovisioned), `GET /api/v1/iam/assignees/users`, `…/roles` |
+//! | `list-groups` | `GET /api/v1/groups`, `GET /api/v1/groups/{id}/users` |
+//! | `list-activities` | the System Log, `GET /api/v1/logs` (polling) |
+//! | `list-app-permissions` | `GET /api/v1/apps`, `GET /api/v1/apps/{id}/grants` |
+//! | `act` | suspend, unsuspend, clear sessions |
+
+mod actions;
+mod api;
+mod check;
+mod grants;
+mod groups;
+mod logs;
+mod users;
+
+use sluice_sdk::prelude::*;
+
+/// The connector; stateless, as every Sluice connector is.
+pub struct Okta;
+
+impl Guest for Okta {
+    fn describe() -> ConnectorInfo {
+        describe()
+    }
+
+    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
+        check::check(&ctx)
+    }
+
+    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
+        users::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
+        groups::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_activities(
+        ctx: Context,
+        cursor: Option<String>,
+    ) -> Result<ActivityPage, ConnectorError> {
+        logs::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
+        Err(ConnectorError::unsupported("Okta has no files"))
+    }
+
+    fn list_app_permissions(
+        ctx: Context,
+        cursor: Option<String>,
+    ) -> Result<AppPermissionPage, ConnectorError> {
+        grants::list(&ctx, cursor.as_deref())
+    }
+
+    fn posture(_ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
+        Err(ConnectorError::unsupported(
+            "the Okta connector reports no posture findings",
+        ))
+    }
+
+    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
+        actions::act(&ctx, &action)
+    }
+}
+
+sluice_sdk::export_connector!(Okta);
+
+/// What the operator sees before connecting an org.
+fn describe() -> ConnectorInfo {
+    ConnectorInfo {
+        id: "okta".into(),
+        name: "Okta".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        provider: "Okta, Inc.".into(),
+        description: "Users (with lifecycle status and admin roles), groups and their \
+                      members, the System Log (sign-ins, user and admin activity) and \
+                      the OAuth scope grants of apps in one Okta org. Can suspend and \
+                      unsuspend users and end a user's sessions."
+            .into(),
+        capabilities: vec![
+            Capability::Accounts,
+            Capability::Groups,
+            Capability::Privileges,
+            Capability::LogonActivity,
+            Capability::UserActivity,
+            Capability::AdminActivity,
+            Capability::AppPermissions,
+        ],
+        actions: vec![
+            ActionKind::SuspendUser,
+            ActionKind::UnsuspendUser,
+            ActionKind::RequireSignIn,
+        ],
+        config: vec![
+            ConfigField {
+                name: "domain".into(),
+                label: "Okta org URL".into(),
+                required: true,
+                secret: false,
+                default: None,
+                example: Some("https://acme.okta.com".into()),
+                description: Some(
+                    "The org's URL as in the Admin Console address without `-admin` \
+                     (https://acme.okta.com, https://acme.oktapreview.com or a custom \
+                     domain)."
+                        .into(),
+                ),
+            },
+            ConfigField {
+                name: "api_token".into(),
+                label: "API token".into(),
+                required: true,
+                secret: true,
+                default: None,
+                example: None,
+                description: Some(
+                    "An API token (Security → API → Tokens) created by an admin: a \
+                     read-only admin can scan; the actions need a super, org or group \
+                     admin."
+                        .into(),
+                ),
+            },
+        ],
+        auth: AuthScheme::ApiKey(ApiKeyHeader {
+            header: "authorization".into(),
+            prefix: "SSWS ".into(),
+            key_field: "api_token".into(),
+        }),
+        egress: vec!["{domain}".into()],
+        // Okta's Management API rate limits are per org, per endpoint and per minute
+        // (developer.okta.com/docs/reference/rl-global-mgmt/, Workforce orgs):
+        // `/api/v1/users` 600/min, `/api/v1/groups` 500/min, `/api/v1/logs` 120/min.
+        // Budgets here apply per host, not per path, so the default is the users
+        // limit that most of a scan draws on; the System Log's lower limit arrives in
+        // its `X-Rate-Limit-*` headers, which the host's limiter follows.
+        rate_limits: vec![RateLimit {
+            scope: "*".into(),
+            requests: 600,
+            per_seconds: 60,
+            burst: 50,
+            max_concurrency: 4,
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_declares_what_the_connector_does() {
+        let info = describe();
+        assert_eq!(info.id, "okta");
+        assert_eq!(info.egress, ["{domain}"]);
+        let secret: Vec<_> = info
+            .config
+            .iter()
+            .filter(|f| f.secret)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(secret, ["api_token"]);
+        assert!(matches!(&info.auth, AuthScheme::ApiKey(k)
+            if k.header == "authorization" && k.prefix == "SSWS " && k.key_field == "api_token"));
+        assert!(!info.capabilities.contains(&Capability::Posture));
+        assert!(!info.capabilities.contains(&Capability::Files));
+    }
+}

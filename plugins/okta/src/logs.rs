@@ -1,0 +1,266 @@
+//! `list-activities`: the System Log, read incrementally.
+//!
+//! The first run asks `GET /api/v1/logs?since=T&sortOrder=ASCENDING&limit=N` (oldest
+//! first). Okta treats a request without `until` as a *polling* query: its
+//! `Link: rel="next"` (with an opaque `after`) is always present, even when there is
+//! nothing more yet, and following it later returns only events published since. So:
+//!
+//! - the cursor is `{"next":"<url>","ts":<ms>}`: the next link, which resumes after the
+//!   newest event returned, and that event's time as a fallback;
+//! - `more` is true only for a full page (a short page means Okta is caught up, which
+//!   is how Okta's polling guide says to tell);
+//! - without a next link (never seen when polling, but possible), the next call starts
+//!   a new search at `since=<ts>`; re-reading that second is harmless because the host
+//!   keys activities by `uuid`.
+//!
+//! Events are classed by `eventType`: sign-in and session events are `logon`,
+//! administrative changes `admin`, everything else `user`.
+
+use serde::{Deserialize, Serialize};
+use sluice_sdk::prelude::*;
+
+use crate::api::Api;
+
+/// Okta's maximum `limit` for `GET /api/v1/logs`.
+const MAX_LIMIT: u32 = 1000;
+
+/// Where the next `list-activities` call continues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct LogCursor {
+    /// Okta's next link: the position after the newest event returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    /// Newest event time seen (ms), where a new search starts without a next link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ts: Option<i64>,
+}
+
+/// Event types of sign-in and sign-out.
+const LOGON_PREFIXES: &[&str] = &["user.session.", "user.authentication."];
+
+/// Event types of administrative changes: lifecycle, privileges, groups, apps,
+/// policies and org settings. `user.session.clear` is an admin ending someone's
+/// sessions, not a sign-in, so it is listed before the logon prefixes are tried.
+const ADMIN_PREFIXES: &[&str] = &[
+    "user.session.clear",
+    "user.lifecycle.",
+    "user.account.privilege.",
+    "group.",
+    "application.",
+    "app.",
+    "policy.lifecycle.",
+    "policy.rule.",
+    "system.",
+    "iam.",
+    "zone.",
+    "network_zone.",
+    "org.",
+    "security.",
+    "event_hook.",
+    "inline_hook.",
+];
+
+/// One page of System Log events.
+pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
+    let api = Api::new(ctx)?;
+    let previous = match cursor {
+        Some(cursor) => Cursor::decode::<LogCursor>(cursor)?,
+        None => LogCursor {
+            next: None,
+            ts: ctx.since,
+        },
+    };
+    let limit = api.limit(MAX_LIMIT);
+    let url = match &previous.next {
+        Some(url) => url.clone(),
+        None => search_url(&api, previous.ts, limit),
+    };
+    let (events, next) = api.get_array_page(&url)?;
+    let items = json::map_items(&events, "System Log events", activity);
+    let newest = items.iter().map(|a| a.time).chain(previous.ts).max();
+    // A full page may have more behind it; Okta says nothing else about it.
+    let more = next.is_some() && events.len() >= limit as usize;
+    let position = LogCursor { next, ts: newest };
+    Ok(ActivityPage {
+        items,
+        next_cursor: (position != LogCursor::default()).then(|| Cursor::encode(&position)),
+        more,
+    })
+}
+
+/// A polling query for events from `since` (ms) on; Okta's default (the last 7 days)
+/// without one.
+fn search_url(api: &Api, since: Option<i64>, limit: u32) -> String {
+    let request = api.get(api.url("/api/v1/logs"));
+    match since.and_then(time::to_rfc3339) {
+        Some(since) => request.query("since", since),
+        None => request,
+    }
+    .query("sortOrder", "ASCENDING")
+    .query("limit", limit)
+    .url()
+    .to_owned()
+}
+
+/// The activity record for one LogEvent; none without a `uuid` or `published`.
+pub fn activity(event: &Value) -> Option<Activity> {
+    let action = json::str_at(event, "eventType").unwrap_or_default();
+    Some(Activity {
+        id: json::str_at(event, "uuid")?,
+        time: json::timestamp_at(event, "published")?,
+        kind: kind_of(&action),
+        actor: json::str_at(event, "/actor/alternateId")
+            .or_else(|| json::str_at(event, "/actor/id")),
+        targets: json::at(event, "target")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|target| {
+                json::str_at(target, "alternateId")
+                    .filter(|alternate| alternate != "unknown")
+                    .or_else(|| json::str_at(target, "displayName"))
+                    .or_else(|| json::str_at(target, "id"))
+            })
+            .collect(),
+        ip: json::str_at(event, "/client/ipAddress"),
+        user_agent: json::str_at(event, "/client/userAgent/rawUserAgent"),
+        outcome: match json::str_at(event, "/outcome/result").as_deref() {
+            Some("SUCCESS" | "ALLOW") => Outcome::Success,
+            Some("FAILURE" | "DENY") => Outcome::Failure,
+            _ => Outcome::Unknown,
+        },
+        action,
+        raw: json::raw(event),
+    })
+}
+
+/// Which audit trail an event type belongs to.
+pub fn kind_of(event_type: &str) -> ActivityKind {
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| event_type.starts_with(p));
+    if starts(ADMIN_PREFIXES) {
+        ActivityKind::Admin
+    } else if starts(LOGON_PREFIXES) {
+        ActivityKind::Logon
+    } else {
+        ActivityKind::User
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::fake;
+
+    /// 2024-01-01T00:00:00Z.
+    const NEW_YEAR: i64 = 1_704_067_200_000;
+
+    #[test]
+    fn maps_the_published_log_events() {
+        for (name, body) in fake::fixtures("list-logs__") {
+            // One published example is a single event, one a `changeDetails` fragment.
+            let events = match &body {
+                Value::Array(list) => list.clone(),
+                object if object.get("uuid").is_some() => vec![object.clone()],
+                _ => continue,
+            };
+            let activities: Vec<_> = events.iter().filter_map(activity).collect();
+            assert_eq!(activities.len(), events.len(), "{name}");
+            let login = &activities[0];
+            assert_eq!(login.id, "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a");
+            assert_eq!(login.time, 1_723_564_700_353);
+            assert_eq!(login.kind, ActivityKind::Logon);
+            assert_eq!(login.action, "user.session.start");
+            assert_eq!(login.outcome, Outcome::Success);
+            assert_eq!(login.actor.as_deref(), Some("john.doe@example.com"));
+            assert_eq!(login.ip.as_deref(), Some("10.0.0.1"));
+            assert!(
+                login
+                    .user_agent
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("Mozilla/5.0")
+            );
+            assert_eq!(login.targets, ["Okta Verify", "Okta Admin Console"]);
+        }
+    }
+
+    #[test]
+    fn classifies_event_types() {
+        assert_eq!(kind_of("user.session.start"), ActivityKind::Logon);
+        assert_eq!(kind_of("user.authentication.sso"), ActivityKind::Logon);
+        assert_eq!(kind_of("user.session.clear"), ActivityKind::Admin);
+        assert_eq!(kind_of("user.lifecycle.suspend"), ActivityKind::Admin);
+        assert_eq!(kind_of("user.account.privilege.grant"), ActivityKind::Admin);
+        assert_eq!(kind_of("group.user_membership.add"), ActivityKind::Admin);
+        assert_eq!(
+            kind_of("application.user_membership.add"),
+            ActivityKind::Admin
+        );
+        assert_eq!(kind_of("user.account.update_password"), ActivityKind::User);
+        assert_eq!(kind_of("app.oauth2.as.token.grant"), ActivityKind::Admin);
+    }
+
+    #[test]
+    fn polls_with_since_then_follows_the_next_link_even_when_caught_up() {
+        let first = "https://okta.test/api/v1/logs?since=2024-01-01T00%3A00%3A00Z&sortOrder=ASCENDING&limit=2";
+        let second = "https://okta.test/api/v1/logs?since=2024-01-01T00%3A00%3A00Z&sortOrder=ASCENDING&limit=2&after=2";
+        let third = "https://okta.test/api/v1/logs?since=2024-01-01T00%3A00%3A00Z&sortOrder=ASCENDING&limit=2&after=3";
+        let event = |id: &str, ms: i64, kind: &str, result: &str| {
+            json!({"uuid": id, "published": time::to_rfc3339(ms).unwrap(), "eventType": kind,
+                   "outcome": {"result": result}, "actor": {"alternateId": "a@x.test"}})
+        };
+        let host = fake::okta(vec![
+            (
+                first.into(),
+                fake::json(
+                    &json!([
+                        event("a", NEW_YEAR + 1_000, "user.session.start", "FAILURE"),
+                        event(
+                            "b",
+                            NEW_YEAR + 2_000,
+                            "group.user_membership.add",
+                            "SUCCESS"
+                        )
+                    ]),
+                    Some(second),
+                ),
+            ),
+            (
+                second.into(),
+                fake::json(
+                    &json!([event(
+                        "c",
+                        NEW_YEAR + 5_000,
+                        "user.account.update_password",
+                        "SUCCESS"
+                    )]),
+                    Some(third),
+                ),
+            ),
+            (third.into(), fake::json(&json!([]), Some(third))),
+        ]);
+        let ctx = fake::ctx(2, Some(NEW_YEAR));
+        let (pages, host) = host.run(|| {
+            let one = list(&ctx, None).unwrap();
+            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
+            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
+            [one, two, three]
+        });
+        let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(urls, [first, second, third]);
+        assert!(pages[0].more && !pages[1].more && !pages[2].more);
+        assert_eq!(pages[0].items[0].outcome, Outcome::Failure);
+        assert_eq!(pages[0].items[1].kind, ActivityKind::Admin);
+        assert_eq!(pages[1].items[0].kind, ActivityKind::User);
+        let caught_up = Cursor::encode(&LogCursor {
+            next: Some(third.into()),
+            ts: Some(NEW_YEAR + 5_000),
+        });
+        assert_eq!(pages[1].next_cursor.as_deref(), Some(caught_up.as_str()));
+        // An empty page keeps the position after the newest event.
+        assert!(pages[2].items.is_empty());
+        assert_eq!(pages[2].next_cursor.as_deref(), Some(caught_up.as_str()));
+    }
+}
