@@ -17,19 +17,9 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
     let plugins = root.join("plugins");
-    for p in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "sdk",
-        "github",
-<<<<<<< HEAD
-        "docusign",
-        "netdocuments",
-=======
-        "okta",
->>>>>>> okta
-        "testing",
-    ] {
+    // The connectors embedded here, plus what every guest build depends on.
+    let watched = ["Cargo.toml", "Cargo.lock", "sdk", "testing"];
+    for p in watched.iter().chain(BUILTIN) {
         println!("cargo:rerun-if-changed={}", plugins.join(p).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
