@@ -1,9 +1,10 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
-//! Starts two mock GitHub organisations on loopback and a daemon (in this process, with
-//! sled in a fresh data dir), connects one instance per org through the same operation
-//! the API uses, waits for the scheduler's first full scan of both, prints what was
-//! found and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
+//! Starts every built-in connector's mock provider on loopback (two GitHub
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365) and a daemon (in this
+//! process, with sled in a fresh data dir), connects one instance per mock through the
+//! same operation the API uses, waits for the scheduler's first full scan of all, prints
+//! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
 //! exits after the first scan).
 
 use std::collections::HashSet;
@@ -13,7 +14,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use sluice_mocks::{GithubMock, GithubMockConfig};
+use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
+use sluice_mocks::{
+    DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
+    GithubMockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock, OktaMockConfig,
+};
 
 use super::output;
 use super::{Env, GlobalArgs};
@@ -65,92 +70,57 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         ..global.clone()
     })?;
 
-    let orgs = [
-        GithubMockConfig {
-            org: "acme".into(),
-            token: "ghp_demo_acme".into(),
-            ..Default::default()
-        },
-        GithubMockConfig {
-            org: "globex".into(),
-            token: "ghp_demo_globex".into(),
-            admins: 2,
-            members: 30,
-            outside_collaborators: 4,
-            teams: 6,
-            audit_events: 420,
-            two_factor_required: true,
-            ..Default::default()
-        },
-    ];
     println!("sluice demo — data dir {}\n", dir.display());
     let daemon = Daemon::start(env.daemon_config(args.listen)).await?;
     let control = daemon.control.clone();
-    let mut mocks = Vec::new();
-    for cfg in orgs {
-        let (org, token) = (cfg.org.clone(), cfg.token.clone());
-        let mock = GithubMock::start(cfg)
-            .await
-            .context("starting the mock GitHub")?;
-        println!("mock GitHub for org `{org}` on {}", mock.base_url());
-        let name = format!("github-{org}");
-        if control.store.instance(&name).is_ok() {
+    let apps = start_mocks().await?;
+    let mut connected = Vec::new();
+    for app in apps {
+        if control.store.instance(&app.name).is_ok() {
             // A rerun with --demo-dir: the old mock's port is gone, so reconnect.
-            control.remove(&name).await?;
+            control.remove(&app.name).await?;
         }
-        let connected = control
+        let done = control
             .connect(ConnectInput {
-                connector: "github".into(),
-                name: name.clone(),
-                config: [
-                    ("org".to_string(), org.clone()),
-                    ("base_url".to_string(), mock.base_url()),
-                ]
-                .into(),
-                secrets: [("token".to_string(), Secret::new(token))].into(),
+                connector: app.connector.into(),
+                name: app.name.clone(),
+                config: app.config.iter().cloned().collect(),
+                secrets: app
+                    .secrets
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Secret::new(v.as_str())))
+                    .collect(),
                 allow_private_network: true,
                 schedule: Default::default(),
                 limits: Default::default(),
             })
-            .await?;
+            .await
+            .with_context(|| format!("connecting `{}`", app.name))?;
         println!(
-            "connected `{name}` as {} (scopes: {})",
-            connected.permissions.principal.as_deref().unwrap_or("?"),
-            connected.permissions.granted.join(", ")
+            "connected `{}` ({}) as {} (granted: {})",
+            app.name,
+            app.connector,
+            done.permissions.principal.as_deref().unwrap_or("?"),
+            done.permissions.granted.join(", ")
         );
-        mocks.push((mock, connected.instance));
+        connected.push((app, done.instance));
     }
 
     println!("\nthe daemon's scheduler runs the connect flow: check, users, then the rest…");
-    let ids: HashSet<String> = mocks.iter().map(|(_, i)| i.id.clone()).collect();
+    let ids: HashSet<String> = connected.iter().map(|(_, i)| i.id.clone()).collect();
     let failures = wait_for_first_scan(&daemon, &ids).await?;
 
     let store = &control.store;
-    for (mock, instance) in &mocks {
-        let expected = mock.expected();
-        let counts: Vec<u64> = [
-            Kind::Users,
-            Kind::Groups,
-            Kind::Activities,
-            Kind::AppPermissions,
-        ]
-        .iter()
-        .map(|k| store.count(&instance.id, *k).map(|c| c.0))
-        .collect::<Result<_, _>>()?;
-        println!(
-            "`{}`: {} users, {} groups, {} audit events, {} app permissions (mock has {}, {}, {}, {})",
-            instance.name,
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-            expected.users,
-            expected.groups,
-            expected.audit_events,
-            expected.app_permissions
-        );
+    println!();
+    for (app, instance) in &connected {
+        let mut found = Vec::new();
+        for (kind, expected) in &app.expected {
+            let (n, _) = store.count(&instance.id, *kind)?;
+            found.push(format!("{n} {kind} (mock: {expected})"));
+        }
+        println!("`{}`: {}", instance.name, found.join(", "));
     }
-    let (_, first) = &mocks[0];
+    let (_, first) = &connected[0];
     for kind in SHOWN {
         let rows = store.records(
             &first.id,
@@ -194,6 +164,149 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     println!("stopping…");
     daemon.shutdown().await
+}
+
+/// One demo app instance: a mock provider on loopback and how to connect to it.
+struct DemoApp {
+    /// Instance name.
+    name: String,
+    connector: &'static str,
+    config: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+    /// What a complete first scan must store, per kind, by the mock's own count.
+    expected: Vec<(Kind, usize)>,
+    /// Keeps the mock serving for as long as the demo runs.
+    _mock: Box<dyn std::any::Any + Send>,
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every built-in connector's mock provider, one instance each (GitHub twice: two
+/// organisations of one app are two instances).
+async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
+    let mut apps = Vec::new();
+    let orgs = [
+        GithubMockConfig {
+            org: "acme".into(),
+            token: "ghp_demo_acme".into(),
+            ..Default::default()
+        },
+        GithubMockConfig {
+            org: "globex".into(),
+            token: "ghp_demo_globex".into(),
+            admins: 2,
+            members: 30,
+            outside_collaborators: 4,
+            teams: 6,
+            audit_events: 420,
+            two_factor_required: true,
+            ..Default::default()
+        },
+    ];
+    for cfg in orgs {
+        let (org, token) = (cfg.org.clone(), cfg.token.clone());
+        let mock = GithubMock::start(cfg)
+            .await
+            .context("starting the mock GitHub")?;
+        println!("mock GitHub for org `{org}` on {}", mock.base_url());
+        let e = mock.expected();
+        apps.push(DemoApp {
+            name: format!("github-{org}"),
+            connector: "github",
+            config: pairs(&[("org", &org), ("base_url", &mock.base_url())]),
+            secrets: pairs(&[("token", &token)]),
+            expected: vec![
+                (Kind::Users, e.users),
+                (Kind::Groups, e.groups),
+                (Kind::Activities, e.audit_events),
+                (Kind::AppPermissions, e.app_permissions),
+            ],
+            _mock: Box::new(mock),
+        });
+    }
+
+    let okta = OktaMock::start(OktaMockConfig::default())
+        .await
+        .context("starting the mock Okta")?;
+    println!("mock Okta on {}", okta.base_url());
+    let e = okta.expected();
+    apps.push(DemoApp {
+        name: "okta-acme".into(),
+        connector: "okta",
+        config: pairs(&[("domain", &okta.base_url())]),
+        secrets: pairs(&[("api_token", &okta.config().token)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+            (Kind::AppPermissions, e.app_permissions),
+        ],
+        _mock: Box::new(okta),
+    });
+
+    let docusign = DocusignMock::start(DocusignMockConfig::default())
+        .await
+        .context("starting the mock DocuSign")?;
+    println!("mock DocuSign on {}", docusign.base_url());
+    let (base, admin, c) = (
+        docusign.base_url(),
+        docusign.admin_url(),
+        docusign.config().clone(),
+    );
+    let e = docusign.expected();
+    apps.push(DemoApp {
+        name: "docusign-acme".into(),
+        connector: "docusign",
+        config: pairs(&[
+            ("user_id", &c.user_id),
+            ("integration_key", &c.integration_key),
+            ("account_base_uri", &base),
+            ("account_id", DOCUSIGN_ACCOUNT_ID),
+            ("organization_id", DOCUSIGN_ORG_ID),
+            ("auth_url", &base),
+            ("auth_audience", &c.audience),
+            ("monitor_url", &base),
+            ("admin_url", &admin),
+        ]),
+        // The mock trusts the public half of this test-only key pair.
+        secrets: pairs(&[("private_key", TEST_RSA_PRIVATE_KEY_PKCS8_PEM)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Activities, e.events),
+            (Kind::Findings, e.findings),
+        ],
+        _mock: Box::new(docusign),
+    });
+
+    let netdocs = NetDocumentsMock::start(NetDocumentsMockConfig::default())
+        .await
+        .context("starting the mock NetDocuments")?;
+    println!("mock NetDocuments on {}", netdocs.base_url());
+    let c = netdocs.config().clone();
+    let e = netdocs.expected();
+    apps.push(DemoApp {
+        name: "netdocuments-firm".into(),
+        connector: "netdocuments",
+        config: pairs(&[
+            ("api_url", &netdocs.base_url()),
+            ("repository_id", &c.repository_id),
+            ("client_id", &c.client_id),
+        ]),
+        secrets: pairs(&[("client_secret", &c.client_secret)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.admin_events + e.user_events),
+            (Kind::Findings, e.findings),
+        ],
+        _mock: Box::new(netdocs),
+    });
+    Ok(apps)
 }
 
 /// Wait until every kind of every given instance has finished its first scan (success
