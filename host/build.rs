@@ -11,13 +11,13 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 /// Connectors embedded in the binary as built-ins (test-only guests are not).
-const BUILTIN: &[&str] = &["github"];
+const BUILTIN: &[&str] = &["github", "m365"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
     let plugins = root.join("plugins");
-    for p in ["Cargo.toml", "Cargo.lock", "sdk", "github", "testing"] {
+    for p in ["Cargo.toml", "Cargo.lock", "sdk", "github", "m365", "testing"] {
         println!("cargo:rerun-if-changed={}", plugins.join(p).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
