@@ -117,6 +117,22 @@ pub fn validate_config(
     Ok(out)
 }
 
+/// Where instance `id`'s rotated secrets (OAuth refresh tokens) are saved: the
+/// encrypted store. Registered with the HTTP client's token cache by everything that
+/// runs calls for a stored instance.
+pub fn persist_to_store(plugin: &LoadedPlugin, store: &Store, id: &str) {
+    let store = store.clone();
+    let instance = id.to_string();
+    plugin.runtime().http().tokens.persist_with(
+        id,
+        Arc::new(move |field: &str, value: &Secret| {
+            store
+                .replace_secret(&instance, field, value)
+                .map_err(|e| e.to_string())
+        }),
+    );
+}
+
 /// Build the per-call context for an instance.
 pub fn call_context(
     plugin: &LoadedPlugin,
@@ -196,6 +212,19 @@ pub async fn connect(
         limits: req.limits,
     };
     let secrets: Secrets = req.secrets;
+    // A refresh token rotated during the check is saved with the new instance.
+    let rotated: Arc<std::sync::Mutex<Secrets>> = Arc::default();
+    let pending = rotated.clone();
+    plugin.runtime().http().tokens.persist_with(
+        &instance.id,
+        Arc::new(move |field: &str, value: &Secret| {
+            pending
+                .lock()
+                .map_err(|_| "rotation buffer poisoned".to_string())?
+                .insert(field.to_string(), value.clone());
+            Ok(())
+        }),
+    );
     let ctx = call_context(plugin, &instance, &secrets).map_err(|e| match e {
         ConnectorError::InvalidConfig(m) => ConnectError::InvalidConfig(m),
         other => ConnectError::Check(other),
@@ -205,10 +234,14 @@ pub async fn connect(
         Err(e) => {
             // Nothing was saved, so nothing of it may linger in the limiters either.
             plugin.runtime().http().limits.forget(&instance.id);
+            plugin.runtime().http().tokens.forget(&instance.id);
             return Err(ConnectError::Check(e));
         }
     };
     instance.permissions = Some(permissions.clone());
+    let mut secrets = secrets;
+    secrets.extend(rotated.lock().map(|r| r.clone()).unwrap_or_default());
     store.create_instance(&instance, &secrets)?;
+    persist_to_store(plugin, store, &instance.id);
     Ok((instance, permissions))
 }

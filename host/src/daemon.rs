@@ -150,6 +150,7 @@ impl DaemonRunner {
             ConnectorError::Other(format!("connector `{}` is not loaded", inst.connector))
         })?;
         let secrets = self.store.secrets(&inst.id).map_err(other)?;
+        crate::connect::persist_to_store(&entry.plugin, &self.store, &inst.id);
         let ctx = call_context(&entry.plugin, &inst, &secrets)?;
         if job.check {
             let permissions = entry.plugin.check(ctx.clone()).await?;

@@ -253,6 +253,7 @@ pub async fn scan_instance(
     opts: &ScanOptions,
 ) -> Result<Vec<KindReport>, ScanError> {
     let secrets = store.secrets(&instance.id)?;
+    crate::connect::persist_to_store(plugin, store, &instance.id);
     let ctx = match call_context(plugin, instance, &secrets) {
         Ok(c) => c,
         Err(e) => {

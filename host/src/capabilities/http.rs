@@ -3,7 +3,9 @@
 //! Every request a plugin makes passes through [`HttpClient::send`], which in order:
 //! 1. parses the URL and checks it against the instance's [`EgressPolicy`];
 //! 2. strips credential headers the plugin set and injects the instance's
-//!    [`Credentials`] (the plugin never sees a secret);
+//!    [`Credentials`] (the plugin never sees a secret); for OAuth schemes the bearer
+//!    token comes from the per-instance [`TokenCache`], and a 401 drops it and retries
+//!    the request once with a fresh one;
 //! 3. sends with reqwest, no redirects (a redirect could leave the allowlist; the
 //!    plugin follows a 3xx itself and that request is checked again), and a resolver
 //!    that refuses names resolving to private addresses unless the operator allowed them;
@@ -25,9 +27,11 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use super::egress::{EgressPolicy, ip_allowed};
-use crate::auth::Credentials;
+use crate::auth::token::TokenError;
+use crate::auth::{Credentials, TokenCache};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimits, RetryPolicy};
+use crate::store::Secret;
 
 /// HTTP methods a plugin may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +118,8 @@ pub struct HttpClient {
     pub metrics: Arc<Metrics>,
     /// Every instance's, shared scope's and host's request budget.
     pub limits: Arc<RateLimits>,
+    /// Every instance's OAuth tokens, kept across calls and scans.
+    pub tokens: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -177,6 +183,7 @@ impl HttpClient {
             permissive: base().build()?,
             metrics: Arc::new(Metrics::new()),
             limits: Arc::new(RateLimits::new(limits.retry.clone())),
+            tokens: Arc::new(TokenCache::default()),
             config: limits,
         })
     }
@@ -210,7 +217,7 @@ impl HttpClient {
         let (result, report) = self
             .limits
             .send(instance_id, &host, idempotent, || async {
-                let r = self.send_once(net, &url, &req).await;
+                let r = self.send_authorized(instance_id, net, &url, &req).await;
                 match &r {
                     Ok(resp) => {
                         self.metrics.http_result(instance, &resp.status.to_string());
@@ -226,12 +233,68 @@ impl HttpClient {
         result
     }
 
+    /// The client for an instance: private addresses refused unless it allows them.
+    fn client_for(&self, net: &InstanceNet) -> &reqwest::Client {
+        if net.policy.allow_private {
+            &self.permissive
+        } else {
+            &self.strict
+        }
+    }
+
+    /// One attempt with the instance's credentials. For OAuth schemes: take the token
+    /// from the cache (fetching it if needed); a 401 drops it and the request is sent
+    /// once more with a fresh one. A token endpoint's refusal is answered to the plugin
+    /// as a 401 whose `message` is the provider's (secrets redacted), which the SDK
+    /// turns into `unauthorized`.
+    async fn send_authorized(
+        &self,
+        instance_id: &str,
+        net: &InstanceNet,
+        url: &Url,
+        req: &OutboundRequest,
+    ) -> Result<InboundResponse, HttpFailure> {
+        let Some(plan) = net.credentials.tokens() else {
+            return self.send_once(net, url, req, None).await;
+        };
+        if let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = plan.token_url().host()
+            && let Ok(addrs) = plan.token_url().socket_addrs(|| None)
+            && addrs
+                .iter()
+                .any(|a| !ip_allowed(a.ip(), net.policy.allow_private))
+        {
+            return Err(HttpFailure::Denied(format!(
+                "token endpoint {} is a private address; connect with --allow-private-network to allow it",
+                plan.token_url().host_str().unwrap_or_default()
+            )));
+        }
+        let client = self.client_for(net);
+        let mut retried = false;
+        loop {
+            let token = match self.tokens.token(instance_id, plan, url, client).await {
+                Ok(token) => token,
+                Err(TokenError::Rejected(message)) => return Ok(token_refused(&message)),
+                Err(TokenError::Unreachable(message)) => {
+                    return Err(HttpFailure::Connection(message));
+                }
+            };
+            let response = self.send_once(net, url, req, Some(&token.value)).await?;
+            if response.status == 401 && !retried {
+                retried = true;
+                self.tokens.invalidate(instance_id, &token).await;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
     /// One attempt: headers, credentials, send, read the body under the cap.
     async fn send_once(
         &self,
         net: &InstanceNet,
         url: &Url,
         req: &OutboundRequest,
+        bearer: Option<&Secret>,
     ) -> Result<InboundResponse, HttpFailure> {
         let mut headers = HeaderMap::new();
         for (name, value) in &req.headers {
@@ -246,6 +309,16 @@ impl HttpClient {
             headers.remove(name);
         }
         net.credentials.apply(&mut headers);
+        if let Some(token) = bearer {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    HttpFailure::InvalidRequest(
+                        "the token endpoint issued a token not allowed in a header".into(),
+                    )
+                })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
 
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -255,11 +328,7 @@ impl HttpClient {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let client = if net.policy.allow_private {
-            &self.permissive
-        } else {
-            &self.strict
-        };
+        let client = self.client_for(net);
         let mut builder = client.request(method, url.clone()).headers(headers);
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
@@ -293,6 +362,20 @@ impl HttpClient {
             headers,
             body,
         })
+    }
+}
+
+/// The answer a plugin gets when no token could be had: a 401 like the provider's own,
+/// with the token endpoint's message, so the SDK reports `unauthorized(<message>)`.
+fn token_refused(message: &str) -> InboundResponse {
+    let body = serde_json::json!({"error": "token_request_failed", "message": message});
+    InboundResponse {
+        status: 401,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-sluice-auth".into(), "token-endpoint".into()),
+        ],
+        body: body.to_string().into_bytes(),
     }
 }
 

@@ -425,6 +425,21 @@ impl Store {
         }
     }
 
+    /// Replace (or add) one secret of an instance, e.g. a refresh token the provider
+    /// rotated; the others are kept. Flushed before returning, so a crash right after
+    /// cannot lose a token the provider already considers the only valid one.
+    pub fn replace_secret(&self, id: &str, field: &str, value: &Secret) -> Result<(), StoreError> {
+        if self.instances.get(id.as_bytes())?.is_none() {
+            return Err(StoreError::UnknownInstance(id.to_string()));
+        }
+        let mut secrets = self.secrets(id)?;
+        secrets.insert(field.to_string(), value.clone());
+        let sealed = self.secret_box.seal(id, &secrets)?;
+        self.secrets_tree.insert(id.as_bytes(), sealed)?;
+        self.secrets_tree.flush()?;
+        Ok(())
+    }
+
     /// Delete an instance with all its records, cursors, runs and secrets.
     pub fn remove_instance(&self, name_or_id: &str) -> Result<Instance, StoreError> {
         let inst = self.instance(name_or_id)?;

@@ -20,13 +20,19 @@
 //! # }
 //! ```
 //!
-//! Modules: [`github`] (the GitHub mock); `server` (binding, serving, request log,
+//! Modules: [`github`] (the GitHub mock); [`oauth`] (a token endpoint any provider mock
+//! mounts, with the test RSA key pair for JWT grants); `server` (binding, serving, request log,
 //! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
 
 mod faults;
 pub mod github;
+pub mod oauth;
 mod server;
 
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use oauth::{
+    Grant, JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure, TokenInfo,
+    TokenRequest,
+};
 pub use server::RequestRecord;

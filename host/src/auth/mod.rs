@@ -4,8 +4,19 @@
 //! The connector names *which* config fields hold secrets (in `describe`); the host
 //! alone reads them and adds them to outgoing requests, so a plugin never holds a
 //! token it could leak. Header values are marked sensitive so they are never printed.
+//!
+//! Static schemes (bearer, basic, api-key) become fixed headers here. The OAuth schemes
+//! (client credentials, refresh token, JWT bearer) become a [`TokenPlan`]: what to ask
+//! the token endpoint for, with the secrets it needs; the tokens themselves are fetched
+//! lazily and cached per instance by the HTTP client's [`TokenCache`] (see [`token`]).
+//! A plugin sees neither the secrets nor the tokens.
+
+pub mod token;
+
+pub use token::{PersistSecret, TokenCache, TokenPlan};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -26,23 +37,30 @@ pub enum AuthError {
     InvalidHeader(String),
     #[error("auth scheme `{0}` is not supported by this sluice version yet")]
     Unsupported(&'static str),
+    #[error("the connector's token endpoint `{0}` is not a valid http(s) URL")]
+    BadTokenUrl(String),
+    #[error("secret `{0}` is not a PEM RSA private key (PKCS#1 or PKCS#8)")]
+    BadPrivateKey(String),
 }
 
 /// Headers the host adds to every request of one instance.
 #[derive(Clone, Default)]
 pub struct Credentials {
     headers: HeaderMap,
+    /// For the OAuth schemes: how to get the bearer token (fetched per request).
+    tokens: Option<Arc<TokenPlan>>,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
 
-fn secret<'a>(secrets: &'a Secrets, field: &str) -> Result<&'a str, AuthError> {
+pub(crate) fn secret<'a>(secrets: &'a Secrets, field: &str) -> Result<&'a str, AuthError> {
     secrets
         .get(field)
         .map(|s| s.expose())
@@ -50,7 +68,7 @@ fn secret<'a>(secrets: &'a Secrets, field: &str) -> Result<&'a str, AuthError> {
         .ok_or_else(|| AuthError::MissingSecret(field.to_string()))
 }
 
-fn sensitive(value: String, field: &str) -> Result<HeaderValue, AuthError> {
+pub(crate) fn sensitive(value: String, field: &str) -> Result<HeaderValue, AuthError> {
     let mut v =
         HeaderValue::from_str(&value).map_err(|_| AuthError::InvalidSecret(field.to_string()))?;
     v.set_sensitive(true);
@@ -99,9 +117,24 @@ impl Credentials {
                 let key = secret(secrets, key_field)?;
                 headers.insert(name, sensitive(format!("{prefix}{key}"), key_field)?);
             }
-            other => return Err(AuthError::Unsupported(other.name())),
+            AuthScheme::Oauth2ClientCredentials { .. }
+            | AuthScheme::Oauth2RefreshToken { .. }
+            | AuthScheme::JwtBearer { .. } => {
+                return Ok(Credentials {
+                    headers,
+                    tokens: Some(Arc::new(TokenPlan::prepare(scheme, config, secrets)?)),
+                });
+            }
         }
-        Ok(Credentials { headers })
+        Ok(Credentials {
+            headers,
+            tokens: None,
+        })
+    }
+
+    /// The token plan of an OAuth scheme; `None` for static schemes.
+    pub fn tokens(&self) -> Option<&Arc<TokenPlan>> {
+        self.tokens.as_ref()
     }
 
     /// Replace whatever the plugin put in the credential headers with the real ones.
@@ -113,6 +146,7 @@ impl Credentials {
     }
 
     /// Header names this instance's credentials occupy (stripped from plugin requests).
+    /// `Authorization` is always stripped by [`apply`](Self::apply) as well.
     pub fn header_names(&self) -> impl Iterator<Item = &HeaderName> {
         self.headers.keys()
     }

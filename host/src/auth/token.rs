@@ -1,0 +1,1120 @@
+//! OAuth 2.0 tokens acquired by the host: client credentials, refresh token (with
+//! rotation) and the RFC 7523 JWT bearer grant.
+//!
+//! A [`TokenPlan`] is built from the connector's declared scheme and the instance's
+//! config and secrets (templates expanded, private key parsed) each time a call context
+//! is made. The [`TokenCache`], owned by the process-wide HTTP client, keeps the tokens
+//! per instance across calls and scans: a token is reused until 60 s before it expires
+//! or until the API answers 401 with it; one instance fetches one token at a time
+//! (single flight, so a burst of requests costs one token request). A rotated refresh
+//! token is handed to the instance's [`PersistSecret`] hook, which writes it to the
+//! encrypted store, before the access token that came with it is used.
+//!
+//! Token requests go to the connector-declared token URL with the host's client (the
+//! instance's private-network setting applies), never through the plugin's egress list.
+//! Their failures carry the provider's `error_description` (or `error`, or the status
+//! line) with every secret of the plan redacted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::{AuthError, secret};
+use crate::capabilities::egress::expand_template;
+use crate::model::AuthScheme;
+use crate::store::{Secret, Secrets};
+
+/// Tokens are treated as expired this long before the provider says they expire, so a
+/// request never leaves with a token that dies in flight.
+pub const EARLY_EXPIRY: Duration = Duration::from_secs(60);
+/// Lifetime assumed when the token answer has no `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Lifetime of a JWT bearer assertion (`exp` = `iat` + this).
+const ASSERTION_LIFETIME: u64 = 3600;
+/// The RFC 7523 grant type.
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Saves a rotated secret (`field`, new value) of one instance; `Err` carries a message
+/// without the value. Registered per instance with [`TokenCache::persist_with`].
+pub type PersistSecret = Arc<dyn Fn(&str, &Secret) -> Result<(), String> + Send + Sync>;
+
+/// How the token endpoint is asked.
+enum Grant {
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
+    RefreshToken {
+        client_id: String,
+        client_secret: Option<Secret>,
+        /// The secret field holding the refresh token (where a rotation is written).
+        field: String,
+        refresh_token: Secret,
+    },
+    Jwt {
+        issuer: String,
+        subject: String,
+        audience: String,
+        key: EncodingKey,
+    },
+}
+
+impl Grant {
+    fn name(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials { .. } => "client_credentials",
+            Grant::RefreshToken { .. } => "refresh_token",
+            Grant::Jwt { .. } => "jwt_bearer",
+        }
+    }
+}
+
+/// One token the instance needs: the `scope` requested for it and, for
+/// resource-qualified scopes, the origin of the resource it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    scope: Option<String>,
+    origin: Option<url::Origin>,
+}
+
+/// What to ask the token endpoint for, with the secrets it takes. `Debug` shows no secret.
+pub struct TokenPlan {
+    token_url: Url,
+    grant: Grant,
+    /// Scopes, expanded.
+    scopes: Vec<String>,
+    /// One entry per token: several for resource-qualified scopes, else one.
+    targets: Vec<Target>,
+    /// Every secret value of the plan, for redacting provider messages.
+    redact: Vec<String>,
+    /// Identifies the plan's inputs (secrets hashed, the refresh token left out, since
+    /// rotation changes it): a changed config or secret drops cached tokens.
+    fingerprint: [u8; 32],
+    /// Hash of the refresh token the plan was built with.
+    refresh_seed: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for TokenPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPlan")
+            .field("token_url", &self.token_url.as_str())
+            .field("grant", &self.grant.name())
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config_value(config: &BTreeMap<String, String>, field: &str) -> Result<String, AuthError> {
+    config
+        .get(field)
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .ok_or_else(|| AuthError::MissingConfig(field.to_owned()))
+}
+
+/// `template` with `{name}` replaced by config `name`.
+fn expand(template: &str, config: &BTreeMap<String, String>) -> Result<String, AuthError> {
+    expand_template(template, config).map_err(AuthError::MissingConfig)
+}
+
+fn hash(parts: &[&str]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// A scope that names a resource: an absolute http(s) URL ending in `/.default`.
+fn resource_origin(scope: &str) -> Option<url::Origin> {
+    scope.strip_suffix("/.default")?;
+    let url = Url::parse(scope).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin())
+}
+
+/// The tokens a scope list needs (contract point 4): one per resource-qualified scope
+/// when there are several, else one for all scopes together.
+fn targets(scopes: &[String]) -> Vec<Target> {
+    let resources: Vec<Target> = scopes
+        .iter()
+        .filter_map(|s| {
+            resource_origin(s).map(|origin| Target {
+                scope: Some(s.clone()),
+                origin: Some(origin),
+            })
+        })
+        .collect();
+    if resources.len() >= 2 {
+        return resources;
+    }
+    vec![Target {
+        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        origin: None,
+    }]
+}
+
+impl TokenPlan {
+    /// The plan for an OAuth `scheme`; `Unsupported` for the static schemes.
+    pub fn prepare(
+        scheme: &AuthScheme,
+        config: &BTreeMap<String, String>,
+        secrets: &Secrets,
+    ) -> Result<TokenPlan, AuthError> {
+        let (token_url, scopes) = match scheme {
+            AuthScheme::Oauth2ClientCredentials {
+                token_url, scopes, ..
+            }
+            | AuthScheme::Oauth2RefreshToken {
+                token_url, scopes, ..
+            }
+            | AuthScheme::JwtBearer {
+                token_url, scopes, ..
+            } => (token_url, scopes),
+            other => return Err(AuthError::Unsupported(other.name())),
+        };
+        let url_text = expand(token_url, config)?;
+        let token_url = Url::parse(&url_text)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or(AuthError::BadTokenUrl(url_text))?;
+        let scopes = scopes
+            .iter()
+            .map(|s| expand(s, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut redact = Vec::new();
+        let mut parts: Vec<String> = vec![token_url.to_string(), scopes.join(" ")];
+        let mut refresh_seed = None;
+        let grant = match scheme {
+            AuthScheme::Oauth2ClientCredentials {
+                client_id_field,
+                client_secret_field,
+                ..
+            } => {
+                let client_id = client_id_of(config, secrets, client_id_field)?;
+                let client_secret = secret(secrets, client_secret_field)?.to_owned();
+                parts.extend([client_id.clone(), hex::encode(hash(&[&client_secret]))]);
+                redact.push(client_secret.clone());
+                Grant::ClientCredentials {
+                    client_id,
+                    client_secret: Secret::new(client_secret),
+                }
+            }
+            AuthScheme::Oauth2RefreshToken {
+                client_id_field,
+                client_secret_field,
+                refresh_token_field,
+                ..
+            } => {
+                let client_id = client_id_of(config, secrets, client_id_field)?;
+                let client_secret = match client_secret_field {
+                    Some(field) => Some(secret(secrets, field)?.to_owned()),
+                    None => None,
+                };
+                let refresh_token = secret(secrets, refresh_token_field)?.to_owned();
+                parts.extend([
+                    client_id.clone(),
+                    hex::encode(hash(&[client_secret.as_deref().unwrap_or_default()])),
+                    refresh_token_field.clone(),
+                ]);
+                refresh_seed = Some(hash(&[&refresh_token]));
+                redact.extend(client_secret.clone());
+                redact.push(refresh_token.clone());
+                Grant::RefreshToken {
+                    client_id,
+                    client_secret: client_secret.map(Secret::new),
+                    field: refresh_token_field.clone(),
+                    refresh_token: Secret::new(refresh_token),
+                }
+            }
+            AuthScheme::JwtBearer {
+                issuer_field,
+                subject_field,
+                audience,
+                private_key_field,
+                ..
+            } => {
+                let issuer = config_value(config, issuer_field)?;
+                let subject = config_value(config, subject_field)?;
+                let audience = expand(audience, config)?;
+                let pem = secret(secrets, private_key_field)?;
+                let key = EncodingKey::from_rsa_pem(pem.as_bytes())
+                    .map_err(|_| AuthError::BadPrivateKey(private_key_field.clone()))?;
+                parts.extend([
+                    issuer.clone(),
+                    subject.clone(),
+                    audience.clone(),
+                    hex::encode(hash(&[pem])),
+                ]);
+                redact.push(pem.to_owned());
+                Grant::Jwt {
+                    issuer,
+                    subject,
+                    audience,
+                    key,
+                }
+            }
+            _ => unreachable!("static schemes returned above"),
+        };
+        parts.push(grant.name().to_owned());
+        let fingerprint = hash(&parts.iter().map(String::as_str).collect::<Vec<_>>());
+        Ok(TokenPlan {
+            targets: targets(&scopes),
+            token_url,
+            grant,
+            scopes,
+            redact,
+            fingerprint,
+            refresh_seed,
+        })
+    }
+
+    /// The token endpoint (after template expansion).
+    pub fn token_url(&self) -> &Url {
+        &self.token_url
+    }
+
+    /// Index into `targets` of the token a request to `url` carries: the resource
+    /// scope with the same origin, else the first.
+    fn target_for(&self, url: &Url) -> usize {
+        let origin = url.origin();
+        self.targets
+            .iter()
+            .position(|t| t.origin.as_ref() == Some(&origin))
+            .unwrap_or(0)
+    }
+
+    /// The scope requested for the token a request to `url` carries.
+    pub fn scope_for(&self, url: &Url) -> Option<&str> {
+        self.targets[self.target_for(url)].scope.as_deref()
+    }
+
+    /// `text` with every secret of the plan replaced by `[redacted]`.
+    fn redacted(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for value in self.redact.iter().filter(|v| v.len() >= 4) {
+            out = out.replace(value.as_str(), "[redacted]");
+        }
+        out
+    }
+
+    /// The token request's form body; `refresh_token` is the one to use now.
+    fn form(&self, target: &Target, refresh_token: Option<&Secret>) -> Result<String, TokenError> {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        match &self.grant {
+            Grant::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
+                form.append_pair("grant_type", "client_credentials")
+                    .append_pair("client_id", client_id)
+                    .append_pair("client_secret", client_secret.expose());
+            }
+            Grant::RefreshToken {
+                client_id,
+                client_secret,
+                refresh_token: planned,
+                ..
+            } => {
+                form.append_pair("grant_type", "refresh_token")
+                    .append_pair("refresh_token", refresh_token.unwrap_or(planned).expose())
+                    .append_pair("client_id", client_id);
+                if let Some(secret) = client_secret {
+                    form.append_pair("client_secret", secret.expose());
+                }
+            }
+            Grant::Jwt { .. } => {
+                let assertion = self.assertion(target)?;
+                form.append_pair("grant_type", JWT_BEARER_GRANT)
+                    .append_pair("assertion", assertion.expose());
+                return Ok(form.finish());
+            }
+        }
+        if let Some(scope) = &target.scope {
+            form.append_pair("scope", scope);
+        }
+        Ok(form.finish())
+    }
+
+    /// An RS256 assertion: `iss`, `sub`, `aud`, `iat`, `exp` = `iat` + 3600, `scope`.
+    fn assertion(&self, target: &Target) -> Result<Secret, TokenError> {
+        let Grant::Jwt {
+            issuer,
+            subject,
+            audience,
+            key,
+        } = &self.grant
+        else {
+            unreachable!("only the JWT grant signs assertions")
+        };
+        let iat = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut claims = serde_json::json!({
+            "iss": issuer,
+            "sub": subject,
+            "aud": audience,
+            "iat": iat,
+            "exp": iat + ASSERTION_LIFETIME,
+        });
+        if let Some(scope) = &target.scope {
+            claims["scope"] = serde_json::Value::String(scope.clone());
+        }
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key)
+            .map(Secret::new)
+            .map_err(|e| TokenError::Rejected(format!("signing the JWT assertion failed: {e}")))
+    }
+}
+
+/// The client id: a config field, or a secret field if the connector declared it so.
+fn client_id_of(
+    config: &BTreeMap<String, String>,
+    secrets: &Secrets,
+    field: &str,
+) -> Result<String, AuthError> {
+    config_value(config, field).or_else(|_| {
+        secrets
+            .get(field)
+            .map(|s| s.expose().to_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AuthError::MissingConfig(field.to_owned()))
+    })
+}
+
+/// Why no token could be had. Never contains a secret or token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The endpoint refused or answered nonsense: the plugin sees `unauthorized`.
+    #[error("{0}")]
+    Rejected(String),
+    /// The endpoint could not be reached.
+    #[error("token endpoint unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// A token handed out for one request, with what [`TokenCache::invalidate`] needs.
+pub struct IssuedToken {
+    pub(crate) value: Secret,
+    target: usize,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IssuedToken([redacted])")
+    }
+}
+
+struct Cached {
+    value: Secret,
+    /// When the provider says it expires.
+    expires_at: Instant,
+}
+
+#[derive(Default)]
+struct InstanceState {
+    fingerprint: [u8; 32],
+    /// By target index.
+    tokens: HashMap<usize, Cached>,
+    /// A rotated refresh token and the hash of the one it replaced the plan's
+    /// (`refresh_seed`): used while the plan still carries that seed or this token.
+    rotated: Option<(Secret, [u8; 32])>,
+}
+
+#[derive(Default)]
+struct InstanceTokens {
+    /// Held across a token request: one fetch at a time per instance.
+    state: tokio::sync::Mutex<InstanceState>,
+    persist: Mutex<Option<PersistSecret>>,
+}
+
+/// Clock of the cache, replaceable in tests.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// Every instance's tokens, kept for the process's lifetime (shared by all calls).
+pub struct TokenCache {
+    instances: Mutex<HashMap<String, Arc<InstanceTokens>>>,
+    clock: Clock,
+    /// Token requests sent, for tests and metrics.
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("instances", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache::with_clock(Arc::new(Instant::now))
+    }
+}
+
+/// Whether a token expiring at `expires_at` may still be sent at `now`.
+fn usable(expires_at: Instant, now: Instant) -> bool {
+    now + EARLY_EXPIRY < expires_at
+}
+
+/// The provider's message from a token error body: `error_description`, else `error`,
+/// else `None`.
+fn provider_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = |key: &str| {
+        v.get(key)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    text("error_description").or_else(|| text("error"))
+}
+
+impl TokenCache {
+    /// A cache reading time from `clock`.
+    pub fn with_clock(clock: Clock) -> TokenCache {
+        TokenCache {
+            instances: Mutex::new(HashMap::new()),
+            clock,
+            requests: Default::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<InstanceTokens>>> {
+        self.instances.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn instance(&self, id: &str) -> Arc<InstanceTokens> {
+        self.lock().entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Where instance `id` saves rotated refresh tokens (replaces an earlier hook).
+    pub fn persist_with(&self, id: &str, persist: PersistSecret) {
+        *self
+            .instance(id)
+            .persist
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(persist);
+    }
+
+    /// Forget an instance's tokens and hook (deleted, or never saved).
+    pub fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    /// Token requests sent so far by this cache.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The token for a request of instance `id` to `url`: cached, or fetched with
+    /// `client` (one fetch at a time per instance).
+    pub async fn token(
+        &self,
+        id: &str,
+        plan: &TokenPlan,
+        url: &Url,
+        client: &reqwest::Client,
+    ) -> Result<IssuedToken, TokenError> {
+        let target = plan.target_for(url);
+        let instance = self.instance(id);
+        let mut state = instance.state.lock().await;
+        if state.fingerprint != plan.fingerprint {
+            // New config or secrets: nothing cached was made from them.
+            state.fingerprint = plan.fingerprint;
+            state.tokens.clear();
+        }
+        if let Some(cached) = state.tokens.get(&target)
+            && usable(cached.expires_at, (self.clock)())
+        {
+            return Ok(IssuedToken {
+                value: cached.value.clone(),
+                target,
+            });
+        }
+        let refresh_token = match (&state.rotated, plan.refresh_seed) {
+            (Some((current, seed)), Some(planned))
+                if *seed == planned || hash(&[current.expose()]) == planned =>
+            {
+                Some(current.clone())
+            }
+            _ => None,
+        };
+        let fetched = self
+            .fetch(plan, &plan.targets[target], refresh_token.as_ref(), client)
+            .await?;
+        if let Some(rotated) = fetched.refresh_token
+            && let Grant::RefreshToken { field, .. } = &plan.grant
+        {
+            let seed = plan.refresh_seed.unwrap_or_default();
+            // Keep it first: the old one may already be void at the provider.
+            state.rotated = Some((rotated.clone(), seed));
+            let persist = instance
+                .persist
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            match persist {
+                Some(persist) => persist(field, &rotated).map_err(|e| {
+                    TokenError::Rejected(format!(
+                        "the provider rotated the refresh token but saving it failed: {e}"
+                    ))
+                })?,
+                None => tracing::warn!(
+                    instance = id,
+                    "rotated refresh token kept in memory only: no store to save it to"
+                ),
+            }
+        }
+        let expires_at = (self.clock)() + fetched.lifetime;
+        state.tokens.insert(
+            target,
+            Cached {
+                value: fetched.access_token.clone(),
+                expires_at,
+            },
+        );
+        Ok(IssuedToken {
+            value: fetched.access_token,
+            target,
+        })
+    }
+
+    /// Drop `token` (the API answered 401 to it), unless a newer one replaced it.
+    pub async fn invalidate(&self, id: &str, token: &IssuedToken) {
+        let instance = self.instance(id);
+        let mut state = instance.state.lock().await;
+        if state
+            .tokens
+            .get(&token.target)
+            .is_some_and(|c| c.value == token.value)
+        {
+            state.tokens.remove(&token.target);
+        }
+    }
+
+    async fn fetch(
+        &self,
+        plan: &TokenPlan,
+        target: &Target,
+        refresh_token: Option<&Secret>,
+        client: &reqwest::Client,
+    ) -> Result<Fetched, TokenError> {
+        let body = plan.form(target, refresh_token)?;
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let endpoint = plan.token_url.host_str().unwrap_or_default().to_owned();
+        let response = client
+            .post(plan.token_url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| TokenError::Unreachable(plan.redacted(&innermost(e))))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| TokenError::Unreachable(plan.redacted(&e.without_url().to_string())))?;
+        if !status.is_success() {
+            let message = provider_message(&bytes).unwrap_or_else(|| {
+                format!(
+                    "HTTP {} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or_default()
+                )
+            });
+            return Err(TokenError::Rejected(plan.redacted(&format!(
+                "token request to {endpoint} failed: {message}"
+            ))));
+        }
+        parse_answer(&bytes).map_err(|why| {
+            TokenError::Rejected(format!("token endpoint {endpoint} answered {why}"))
+        })
+    }
+}
+
+/// A reqwest error's innermost cause ("connection refused"), without the URL.
+fn innermost(e: reqwest::Error) -> String {
+    use std::error::Error as _;
+    let e = e.without_url();
+    if e.is_timeout() {
+        return "timed out".to_owned();
+    }
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg = s.to_string();
+        source = s.source();
+    }
+    msg
+}
+
+struct Fetched {
+    access_token: Secret,
+    lifetime: Duration,
+    refresh_token: Option<Secret>,
+}
+
+/// `{access_token, token_type, expires_in[, refresh_token]}`; `Err` says what is wrong
+/// without quoting the body (it may hold a token).
+fn parse_answer(body: &[u8]) -> Result<Fetched, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| "a body that is not JSON".to_owned())?;
+    let access_token = v
+        .get("access_token")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| "no access_token".to_owned())?;
+    if let Some(kind) = v.get("token_type").and_then(|t| t.as_str())
+        && !kind.eq_ignore_ascii_case("bearer")
+    {
+        return Err(format!("token_type `{kind}`, not Bearer"));
+    }
+    let lifetime = match v.get("expires_in") {
+        Some(serde_json::Value::Number(n)) => n.as_u64().map(Duration::from_secs),
+        // Some providers (older Azure AD endpoints) send it as a string.
+        Some(serde_json::Value::String(s)) => s.parse().ok().map(Duration::from_secs),
+        _ => None,
+    }
+    .unwrap_or(DEFAULT_LIFETIME);
+    let refresh_token = v
+        .get("refresh_token")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    Ok(Fetched {
+        access_token: Secret::new(access_token),
+        lifetime,
+        refresh_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, TokenFailure};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn secrets(pairs: &[(&str, &str)]) -> Secrets {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+            .collect()
+    }
+
+    fn client_credentials(token_url: &str, scopes: &[&str]) -> AuthScheme {
+        AuthScheme::Oauth2ClientCredentials {
+            token_url: token_url.into(),
+            client_id_field: "client_id".into(),
+            client_secret_field: "client_secret".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn plan(scheme: &AuthScheme, config: &[(&str, &str)]) -> TokenPlan {
+        TokenPlan::prepare(
+            scheme,
+            &map(config),
+            &secrets(&[("client_secret", "mock-client-secret")]),
+        )
+        .unwrap()
+    }
+
+    /// A clock the test moves by hand.
+    fn manual_clock() -> (Clock, Arc<AtomicU64>) {
+        let start = Instant::now();
+        let offset = Arc::new(AtomicU64::new(0));
+        let seen = offset.clone();
+        (
+            Arc::new(move || start + Duration::from_secs(seen.load(Ordering::SeqCst))),
+            offset,
+        )
+    }
+
+    #[test]
+    fn token_url_scopes_and_audience_are_templates_over_config() {
+        let scheme = client_credentials(
+            "https://login.example/{tenant}/oauth2/v2.0/token",
+            &["{graph}/.default", "offline_access"],
+        );
+        let p = plan(
+            &scheme,
+            &[
+                ("tenant", "contoso"),
+                ("graph", "https://graph.example"),
+                ("client_id", "app"),
+            ],
+        );
+        assert_eq!(
+            p.token_url().as_str(),
+            "https://login.example/contoso/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            p.scopes,
+            ["https://graph.example/.default", "offline_access"]
+        );
+
+        let jwt = AuthScheme::JwtBearer {
+            token_url: "https://{auth_host}/oauth/token".into(),
+            issuer_field: "integration_key".into(),
+            subject_field: "user_id".into(),
+            audience: "{auth_host}".into(),
+            private_key_field: "private_key".into(),
+            scopes: vec!["signature".into(), "impersonation".into()],
+        };
+        let p = TokenPlan::prepare(
+            &jwt,
+            &map(&[
+                ("auth_host", "account-d.example"),
+                ("integration_key", "ik"),
+                ("user_id", "u1"),
+            ]),
+            &secrets(&[(
+                "private_key",
+                sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS1_PEM,
+            )]),
+        )
+        .unwrap();
+        assert!(matches!(&p.grant, Grant::Jwt { audience, .. } if audience == "account-d.example"));
+        assert_eq!(
+            p.targets[0].scope.as_deref(),
+            Some("signature impersonation")
+        );
+
+        let missing = TokenPlan::prepare(&scheme, &map(&[("client_id", "app")]), &Secrets::new());
+        assert!(
+            matches!(missing, Err(AuthError::MissingConfig(_))),
+            "{missing:?}"
+        );
+        let bad_key = TokenPlan::prepare(
+            &jwt,
+            &map(&[
+                ("auth_host", "a.example"),
+                ("integration_key", "ik"),
+                ("user_id", "u"),
+            ]),
+            &secrets(&[("private_key", "not a pem at all")]),
+        );
+        assert_eq!(
+            bad_key.unwrap_err(),
+            AuthError::BadPrivateKey("private_key".into())
+        );
+    }
+
+    #[test]
+    fn resource_scopes_pick_the_token_by_request_origin() {
+        let scheme = client_credentials(
+            "https://login.example/token",
+            &[
+                "https://graph.example/.default",
+                "https://management.example:8443/.default",
+            ],
+        );
+        let p = plan(&scheme, &[("client_id", "app")]);
+        let scope = |url: &str| p.scope_for(&Url::parse(url).unwrap()).map(str::to_owned);
+        assert_eq!(
+            scope("https://graph.example/v1.0/users?$top=5").as_deref(),
+            Some("https://graph.example/.default")
+        );
+        assert_eq!(
+            scope("https://management.example:8443/subscriptions").as_deref(),
+            Some("https://management.example:8443/.default")
+        );
+        // Same host, other port: another origin, so the first scope's token.
+        assert_eq!(
+            scope("https://management.example/x").as_deref(),
+            Some("https://graph.example/.default")
+        );
+        assert_eq!(
+            scope("https://elsewhere.example/").as_deref(),
+            Some("https://graph.example/.default")
+        );
+
+        // One resource scope (or none) means one token for all scopes together.
+        let single = plan(
+            &client_credentials(
+                "https://l.example/t",
+                &["https://graph.example/.default", "x"],
+            ),
+            &[("client_id", "app")],
+        );
+        assert_eq!(single.targets.len(), 1);
+        assert_eq!(
+            single.targets[0].scope.as_deref(),
+            Some("https://graph.example/.default x")
+        );
+        let none = plan(
+            &client_credentials("https://l.example/t", &[]),
+            &[("client_id", "a")],
+        );
+        assert_eq!(none.targets[0].scope, None);
+    }
+
+    #[test]
+    fn tokens_count_as_expired_sixty_seconds_early() {
+        let now = Instant::now();
+        assert!(usable(now + Duration::from_secs(61), now));
+        assert!(!usable(now + Duration::from_secs(60), now));
+        assert!(!usable(now, now));
+    }
+
+    #[test]
+    fn plan_debug_shows_no_secret() {
+        let p = plan(
+            &client_credentials("https://l.example/t", &["a"]),
+            &[("client_id", "app")],
+        );
+        let shown = format!("{p:?}");
+        assert!(shown.contains("client_credentials"), "{shown}");
+        assert!(!shown.contains("mock-client-secret"), "{shown}");
+        assert_eq!(
+            p.redacted("bad secret mock-client-secret here"),
+            "bad secret [redacted] here"
+        );
+    }
+
+    #[tokio::test]
+    async fn cached_until_early_expiry_then_fetched_again() {
+        let mock = OAuthMock::new(OAuthMockConfig {
+            token_lifetime: Duration::from_secs(600),
+            ..OAuthMockConfig::default()
+        });
+        let server = mock.serve("/token").await.unwrap();
+        let p = plan(
+            &client_credentials(&server.token_url(), &["read"]),
+            &[("client_id", "mock-client-id")],
+        );
+        let (clock, offset) = manual_clock();
+        let cache = TokenCache::with_clock(clock);
+        let client = reqwest::Client::new();
+        let api = Url::parse(&format!("{}/me", server.base_url())).unwrap();
+        let first = cache.token("i1", &p, &api, &client).await.unwrap();
+        offset.store(539, Ordering::SeqCst);
+        let again = cache.token("i1", &p, &api, &client).await.unwrap();
+        assert_eq!(first.value, again.value);
+        assert_eq!(mock.issued(), 1);
+        offset.store(540, Ordering::SeqCst);
+        let renewed = cache.token("i1", &p, &api, &client).await.unwrap();
+        assert_ne!(first.value, renewed.value);
+        assert_eq!(mock.issued(), 2);
+        // Another instance has its own token.
+        cache.token("i2", &p, &api, &client).await.unwrap();
+        assert_eq!(mock.issued(), 3);
+        // A 401 to the current token drops it; a stale token's 401 does not.
+        cache.invalidate("i1", &first).await;
+        assert_eq!(
+            cache.token("i1", &p, &api, &client).await.unwrap().value,
+            renewed.value
+        );
+        cache.invalidate("i1", &renewed).await;
+        cache.token("i1", &p, &api, &client).await.unwrap();
+        assert_eq!(mock.issued(), 4);
+        let form = &mock.requests()[0];
+        assert_eq!(form.field("grant_type"), Some("client_credentials"));
+        assert_eq!(form.field("client_secret"), Some("mock-client-secret"));
+        assert_eq!(form.field("scope"), Some("read"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_token_request() {
+        let mock = OAuthMock::new(OAuthMockConfig::default());
+        let server = mock.serve("/token").await.unwrap();
+        let p = Arc::new(plan(
+            &client_credentials(&server.token_url(), &[]),
+            &[("client_id", "mock-client-id")],
+        ));
+        let cache = Arc::new(TokenCache::default());
+        let client = reqwest::Client::new();
+        let api = Url::parse(&server.base_url()).unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, p, client, api) =
+                    (cache.clone(), p.clone(), client.clone(), api.clone());
+                tokio::spawn(
+                    async move { cache.token("i1", &p, &api, &client).await.unwrap().value },
+                )
+            })
+            .collect();
+        let mut tokens = Vec::new();
+        for task in tasks {
+            tokens.push(task.await.unwrap());
+        }
+        assert!(tokens.iter().all(|t| *t == tokens[0]));
+        assert_eq!(mock.issued(), 1);
+        assert_eq!(cache.requests_sent(), 1);
+    }
+
+    #[tokio::test]
+    async fn rotated_refresh_token_is_persisted_before_use_and_then_used() {
+        let mock = OAuthMock::new(OAuthMockConfig {
+            refresh_token: Some("rt-0".into()),
+            rotate_refresh_tokens: true,
+            ..OAuthMockConfig::default()
+        });
+        let server = mock.serve("/token").await.unwrap();
+        let scheme = AuthScheme::Oauth2RefreshToken {
+            token_url: server.token_url(),
+            client_id_field: "client_id".into(),
+            client_secret_field: None,
+            refresh_token_field: "refresh_token".into(),
+            scopes: vec![],
+        };
+        let config = map(&[("client_id", "mock-client-id")]);
+        let p =
+            TokenPlan::prepare(&scheme, &config, &secrets(&[("refresh_token", "rt-0")])).unwrap();
+        let cache = TokenCache::default();
+        let client = reqwest::Client::new();
+        let api = Url::parse(&server.base_url()).unwrap();
+
+        // Saving fails: the token that came with the rotation is not handed out.
+        cache.persist_with(
+            "i1",
+            Arc::new(|_: &str, _: &Secret| Err("disk full".into())),
+        );
+        let err = cache.token("i1", &p, &api, &client).await.unwrap_err();
+        assert!(
+            matches!(&err, TokenError::Rejected(m) if m.contains("disk full")),
+            "{err:?}"
+        );
+
+        let saved: Arc<Mutex<Vec<(String, Secret)>>> = Arc::default();
+        let sink = saved.clone();
+        cache.persist_with(
+            "i1",
+            Arc::new(move |field: &str, value: &Secret| {
+                sink.lock().unwrap().push((field.to_owned(), value.clone()));
+                Ok(())
+            }),
+        );
+        // The rotated token kept in memory (mock-rt-1) is what the next refresh uses,
+        // even though the plan still carries rt-0.
+        cache.token("i1", &p, &api, &client).await.unwrap();
+        assert_eq!(
+            *saved.lock().unwrap(),
+            [("refresh_token".to_owned(), Secret::new("mock-rt-2"))]
+        );
+        assert_eq!(mock.requests()[1].field("refresh_token"), Some("mock-rt-1"));
+        // A plan re-read from the store (now holding mock-rt-2) keeps working.
+        let reread = TokenPlan::prepare(
+            &scheme,
+            &config,
+            &secrets(&[("refresh_token", "mock-rt-2")]),
+        )
+        .unwrap();
+        mock.expire_all();
+        cache
+            .invalidate(
+                "i1",
+                &cache.token("i1", &reread, &api, &client).await.unwrap(),
+            )
+            .await;
+        cache.token("i1", &reread, &api, &client).await.unwrap();
+        assert_eq!(mock.refresh_token().as_deref(), Some("mock-rt-3"));
+    }
+
+    #[tokio::test]
+    async fn endpoint_errors_carry_the_provider_message_without_secrets() {
+        let mock = OAuthMock::new(OAuthMockConfig {
+            failure: Some(TokenFailure::new(
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided: mock-client-secret",
+            )),
+            ..OAuthMockConfig::default()
+        });
+        let server = mock.serve("/token").await.unwrap();
+        let p = plan(
+            &client_credentials(&server.token_url(), &[]),
+            &[("client_id", "mock-client-id")],
+        );
+        let cache = TokenCache::default();
+        let api = Url::parse(&server.base_url()).unwrap();
+        let err = cache
+            .token("i1", &p, &api, &reqwest::Client::new())
+            .await
+            .unwrap_err();
+        let TokenError::Rejected(message) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            message.contains("AADSTS7000215: Invalid client secret provided"),
+            "{message}"
+        );
+        assert!(!message.contains("mock-client-secret"), "{message}");
+        assert!(!format!("{err:?}").contains("mock-client-secret"));
+
+        mock.set_failure(Some(TokenFailure {
+            status: 503,
+            error: String::new(),
+            error_description: None,
+        }));
+        let err = cache
+            .token("i1", &p, &api, &reqwest::Client::new())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("HTTP 503 Service Unavailable"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn jwt_assertion_has_the_documented_claims() {
+        let mock = OAuthMock::new(OAuthMockConfig {
+            jwt: Some(JwtAcceptance::test_key("ik", "u1", "account-d.example")),
+            ..OAuthMockConfig::default()
+        });
+        let server = mock.serve("/oauth/token").await.unwrap();
+        let scheme = AuthScheme::JwtBearer {
+            token_url: server.token_url(),
+            issuer_field: "integration_key".into(),
+            subject_field: "user_id".into(),
+            audience: "{aud}".into(),
+            private_key_field: "private_key".into(),
+            scopes: vec!["signature".into(), "impersonation".into()],
+        };
+        let p = TokenPlan::prepare(
+            &scheme,
+            &map(&[
+                ("integration_key", "ik"),
+                ("user_id", "u1"),
+                ("aud", "account-d.example"),
+            ]),
+            &secrets(&[(
+                "private_key",
+                sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM,
+            )]),
+        )
+        .unwrap();
+        let api = Url::parse(&server.base_url()).unwrap();
+        TokenCache::default()
+            .token("i1", &p, &api, &reqwest::Client::new())
+            .await
+            .unwrap();
+        let claims = &mock.assertions()[0];
+        assert_eq!(claims["scope"], "signature impersonation");
+        assert_eq!(
+            claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+            3600
+        );
+        assert!(!format!("{p:?}").contains("PRIVATE KEY"));
+    }
+}

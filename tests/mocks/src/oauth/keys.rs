@@ -1,0 +1,112 @@
+//! A test-only RSA key pair for the JWT bearer grant, generated once with
+//! `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048` and never used for
+//! anything but loopback tests: the host signs assertions with the private key (stored
+//! as an instance secret like an operator's real key) and the mock checks them with the
+//! public one.
+
+/// The private key as PKCS#8 (`BEGIN PRIVATE KEY`), what `openssl genpkey` and most
+/// consoles (DocuSign, Google) hand out.
+pub const TEST_RSA_PRIVATE_KEY_PKCS8_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIIEuwIBADANBgkqhkiG9w0BAQEFAASCBKUwggShAgEAAoIBAQDE72/XVd0RMurw
+PAfdnXLoa9Effr42jqfxEDbJZXgfAaFP8UG+Imf1YR46Rx62APE89Zx3cInKWTjk
+P1MNyQgEODdKBT/W2J4a0c7qYQvSRZuxxinQYJyNpBMT/e7n9/10+dnV5N1Npw+U
+lwvqFCsBDZvC3bE0IEOMiTbMNBgdGyqmOB4r7dU3Q2LugS+NDVzC3D26rL6pJ9Up
+oQAH+Q6sGdBXahUk/g+XwZrOsc23HfbgATD2jh3GTO+EEHzc1MsyvT0rTbOGEHNp
+SHBFKd2TYssunc1REuFq1SEpY4/X2diSQZK1CV9gYxYWJKx8PyUl8V2eH/8YvMut
+m1HvNgxlAgMBAAECgf96MOeil1hqcJBJoa/inUjjJ0hlpTiDT/Sp3g5O3AmDYhyj
+bAg133StC5sYsLadcTJr1Mq6rkG5OgukHwN6yi/AnQmCmFZ+IJgndJ3z2qvGrunx
+jJRZjcbbG4QX9OWSzl2dsSMJgqBBwoNuHUpBYZOTDeRXW58pBDjlUT3jO8yL5IRB
+jh61T1ktwUqxoqzzgHUbig5QhNt6fTJChNuQZb8AB2MOqaw5I8fCLiV81kh1tjbQ
+J6U2/LWyXGLypxSweFgebyAyTn/JZePJBqfeaELt/vv3CLfe8pn/Wgu9Cbj9B3Yi
+qehS+olc6fL8OyBPxqLWpHMa8ce/nLmdcWdZnBkCgYEA40xjJI43an4xUPcsLW6o
+THL0HEzAJjRRaFa5uekXhBOz33L0j0f1LfE5JNSVTKL/DV0l9CCa61YuyNWznC8m
+Jg7M4kEW4cfA9+1jGNTunloeFNtz/DG6Bw63obMVMv0i3y5vdBnfzhC8Edl9eogR
+rqqElTpR4LLnYzpSGbEfjbkCgYEA3c2Jf9b3fRegYnxW3e+p0Suvmt7Nznz/PbiD
+YWKi6zRcYTRga5B9Pv+kRNfjzkpNqdi0xVefcDDtxs0266D2kSTh29JUwm21k2/e
+6qxicyuFPqXE1BiYqx+kjWtBbBYNBfHi05KqLT1YM2T7/qQnijlWRJDiC9h49mND
+xLf3qg0CgYBEham5wnnoS8S4QNt7ksl/yoPW6DhhDBKinsp8xk1Fjt8B9NjPPQUn
+5Xmxpbigkt7K+5LOhunNGn0eJHZyFjCs9ndDmhW42QxOca0XNlH9QPOinAnaNG99
+Yy1uvNseNPvHRmtpF8fFinv38ZYHU2/pNRSlHCDE2Yox+sn3XtNBWQKBgFDZiCJq
+aIJXp2Xe7wctQlh1tSgdySVYmO2VoYZRHxPfXUEth2wOGilppCZYD7j1isO7s4Ev
+xHVv0GykBz3yyY30xMONMspAlWxt3fLq7WQP3B0O7eVmJdhSy3elPg65JvwgxM7c
+al3dO5ZYXCbhDWysI88QhOVOfiFJ470EVinNAoGBAMku7KGUXcOdtiRU42S2wudP
+y1SLrAHsntKu/4LeXftzlRm+Rq0rPCQq7Ky2TjOp5DmpYW8ITtFC2cVnF24W0dSR
+YkIDaVq2COoVX50jD0/9I0/3+7Izzn7huvwrVAtZrJAUb69LQO9tFmcHaAB2QotR
+PNcBZZxYHVo8Iki/w71t
+-----END PRIVATE KEY-----
+";
+
+/// The same private key as PKCS#1 (`BEGIN RSA PRIVATE KEY`), the older form some
+/// providers still issue; the host must accept both.
+pub const TEST_RSA_PRIVATE_KEY_PKCS1_PEM: &str = "-----BEGIN RSA PRIVATE KEY-----
+MIIEoQIBAAKCAQEAxO9v11XdETLq8DwH3Z1y6GvRH36+No6n8RA2yWV4HwGhT/FB
+viJn9WEeOkcetgDxPPWcd3CJylk45D9TDckIBDg3SgU/1tieGtHO6mEL0kWbscYp
+0GCcjaQTE/3u5/f9dPnZ1eTdTacPlJcL6hQrAQ2bwt2xNCBDjIk2zDQYHRsqpjge
+K+3VN0Ni7oEvjQ1cwtw9uqy+qSfVKaEAB/kOrBnQV2oVJP4Pl8GazrHNtx324AEw
+9o4dxkzvhBB83NTLMr09K02zhhBzaUhwRSndk2LLLp3NURLhatUhKWOP19nYkkGS
+tQlfYGMWFiSsfD8lJfFdnh//GLzLrZtR7zYMZQIDAQABAoH/ejDnopdYanCQSaGv
+4p1I4ydIZaU4g0/0qd4OTtwJg2Ico2wINd90rQubGLC2nXEya9TKuq5BuToLpB8D
+esovwJ0JgphWfiCYJ3Sd89qrxq7p8YyUWY3G2xuEF/Tlks5dnbEjCYKgQcKDbh1K
+QWGTkw3kV1ufKQQ45VE94zvMi+SEQY4etU9ZLcFKsaKs84B1G4oOUITben0yQoTb
+kGW/AAdjDqmsOSPHwi4lfNZIdbY20CelNvy1slxi8qcUsHhYHm8gMk5/yWXjyQan
+3mhC7f779wi33vKZ/1oLvQm4/Qd2IqnoUvqJXOny/DsgT8ai1qRzGvHHv5y5nXFn
+WZwZAoGBAONMYySON2p+MVD3LC1uqExy9BxMwCY0UWhWubnpF4QTs99y9I9H9S3x
+OSTUlUyi/w1dJfQgmutWLsjVs5wvJiYOzOJBFuHHwPftYxjU7p5aHhTbc/wxugcO
+t6GzFTL9It8ub3QZ384QvBHZfXqIEa6qhJU6UeCy52M6UhmxH425AoGBAN3NiX/W
+930XoGJ8Vt3vqdErr5rezc58/z24g2Fious0XGE0YGuQfT7/pETX485KTanYtMVX
+n3Aw7cbNNuug9pEk4dvSVMJttZNv3uqsYnMrhT6lxNQYmKsfpI1rQWwWDQXx4tOS
+qi09WDNk+/6kJ4o5VkSQ4gvYePZjQ8S396oNAoGARIWpucJ56EvEuEDbe5LJf8qD
+1ug4YQwSop7KfMZNRY7fAfTYzz0FJ+V5saW4oJLeyvuSzobpzRp9HiR2chYwrPZ3
+Q5oVuNkMTnGtFzZR/UDzopwJ2jRvfWMtbrzbHjT7x0ZraRfHxYp79/GWB1Nv6TUU
+pRwgxNmKMfrJ917TQVkCgYBQ2YgiamiCV6dl3u8HLUJYdbUoHcklWJjtlaGGUR8T
+311BLYdsDhopaaQmWA+49YrDu7OBL8R1b9BspAc98smN9MTDjTLKQJVsbd3y6u1k
+D9wdDu3lZiXYUst3pT4OuSb8IMTO3Gpd3TuWWFwm4Q1srCPPEITlTn4hSeO9BFYp
+zQKBgQDJLuyhlF3DnbYkVONktsLnT8tUi6wB7J7Srv+C3l37c5UZvkatKzwkKuys
+tk4zqeQ5qWFvCE7RQtnFZxduFtHUkWJCA2latgjqFV+dIw9P/SNP9/uyM85+4br8
+K1QLWayQFG+vS0DvbRZnB2gAdkKLUTzXAWWcWB1aPCJIv8O9bQ==
+-----END RSA PRIVATE KEY-----
+";
+
+/// The public half (SubjectPublicKeyInfo, `BEGIN PUBLIC KEY`), for
+/// [`JwtAcceptance::public_key_pem`](super::JwtAcceptance::public_key_pem).
+pub const TEST_RSA_PUBLIC_KEY_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxO9v11XdETLq8DwH3Z1y
+6GvRH36+No6n8RA2yWV4HwGhT/FBviJn9WEeOkcetgDxPPWcd3CJylk45D9TDckI
+BDg3SgU/1tieGtHO6mEL0kWbscYp0GCcjaQTE/3u5/f9dPnZ1eTdTacPlJcL6hQr
+AQ2bwt2xNCBDjIk2zDQYHRsqpjgeK+3VN0Ni7oEvjQ1cwtw9uqy+qSfVKaEAB/kO
+rBnQV2oVJP4Pl8GazrHNtx324AEw9o4dxkzvhBB83NTLMr09K02zhhBzaUhwRSnd
+k2LLLp3NURLhatUhKWOP19nYkkGStQlfYGMWFiSsfD8lJfFdnh//GLzLrZtR7zYM
+ZQIDAQAB
+-----END PUBLIC KEY-----
+";
+
+/// An unrelated private key (PKCS#8): assertions signed with it must be rejected.
+pub const OTHER_RSA_PRIVATE_KEY_PKCS8_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCTFUwCrDjzJTXc
+3xLgU16/qzOId6LT6usIkuO88PNyJtdX5iqyIdp5qs9bxWMns6wcB9rqoY+lHbxL
+lthyMHePdd8jZmxJWI99ohOp04/cTJygGQdmRogHCHXW23uhZv8CBUNDimX0Pkh5
+JY/Khotz2HEmrUAPOFAKbXM677e8xDDkfZ/+STrRlzFMbp454UyvBT4gQM33gFF/
+SIcjlI6g46ok/GossuXdOsZbclMEGPdxOrRJuCG57u1aY9J70h6rd8Ca8huM0UFX
+aa6MduYzPIjAmUgc5koq7Hah6tq3EnIpKZr+vITUQM9VSt0uBoq08hpZ4FrZBnbY
+W3V7vEwvAgMBAAECggEAAcMCixGnCPqMH54oarl07BTP5DWSpLkuoYao5a15LQfc
+Enh2UHXpWQW7wByoKGSVjixl6eOPhenKRJmE9DEybWx7BMCIUYSXC2kylRksovXj
+9mL2XLpBjNwEFVPBslg6e7q2aIuy1u8cDR9vDnz4FKYmDNGMb+I7yzQuailO6Rrn
+2HL9GyI0o2grusc4/FSVLO6/Z7ei1TCATrWjWCFgFu46YPnD06hMjjhkRgr0NkCl
+hfQTfsKP9tP/LO1VR/d1YnATugxdMIa2ESUy6IHE3QCvPiToAEQe7JQv+nAYSFkZ
+iH4qLGJcz90qEYLxcplE5v5xyDy4sa9iPib5/oD8UQKBgQDH7RqkVK4RH935+9zC
+NvAnOKtrksfw1UFdIgFxayR9f7AnnxGPUfL6KwB/Kz5r8q8FUhrIHmlmj4pwcoiA
+r76prJIFkCrHRIEOHsCWWEevkTbZ9VoTL+6slb16osDwk7D7lbTFwOwpeOdTnQiZ
+JOI0HxY2MlxUw/7fMDEPjoPSJwKBgQC8VgOTl5F0LLsg1FXua3B9/1gU7amaAtR6
+p6ZK8+HPJ56zX7cRLYqxzfbv+VddtNfrZ1Og496jO1z8cPwwb4taScDTdbbyKGLr
+2Vkt0sgKWxOgLLTjA8FrIgdXwdSQT+8JImSi1z03FZGY2YTOdS2h1QMZFrg5ecYR
+H3O56FXiuQKBgQC/n1vczCk20qNw+l3CbOPLw/5RkhM/mzcWLATUD8ye2ScfItCy
+3OoVq+fC+9DNqILmh6aRzsxZeBVJ6A07wrbtbDFdUawe6GMGBKW0tJKpDXdUe1zF
+bTjHhJJjG+Hv9K86xGfK7zmsGm0mcCoQlxCUwoMImUZ0HJOKmmc7sO5aGwKBgQCN
+N93ErJDnUKcb7btlY/BcubtdLfvPPLIAKndZmldGUooALBQD8Gcf/bVcqVUmMXT5
+0Wd2q4aEVP3bWAjxdKJEGCtbI9gC6d+Kw1XIM1XF1hb4Mq2Lz4QXhdOFrRRrBVTS
+P5TAOa5wAF9FAk0/1cNapnOFO3D1v+aRbkkDLEBCGQKBgHHa8lc/sF3tvkNCxSgA
+UV83xudwR33eqba5+z6aQxvKnKnX0hmMk/tq1pGgh20z8xG1C4KSLX5g8md/EGj/
+CTZZxidngPQLMw+zm0+kz0S/pPB+k4fYnT9KcmeJQxFZd5q2+ST7nr0ky4tErqts
+rk0hU6PPT8CHqW9FCv/VRGE+
+-----END PRIVATE KEY-----
+";
