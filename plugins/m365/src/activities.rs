@@ -31,6 +31,8 @@ const MAX_AUDIT_TOP: u32 = 1_000;
 const HOUR_MS: i64 = 3_600_000;
 /// The Management API lists content at most 24 h at a time…
 const WINDOW_MS: i64 = 24 * HOUR_MS;
+/// Shortest window worth listing.
+const MIN_WINDOW_MS: i64 = 60_000;
 /// …and at most 7 days back (a minute's margin).
 const RETENTION_MS: i64 = 7 * 24 * HOUR_MS - 60_000;
 
@@ -218,7 +220,9 @@ fn management_step(
                 .unwrap_or(now - WINDOW_MS)
                 .max(now - RETENTION_MS);
             let end = (start + WINDOW_MS).min(now);
-            if start >= end {
+            // Windows shorter than a minute would round to nothing (whole seconds) and
+            // content is published minutes late anyway.
+            if end - start < MIN_WINDOW_MS {
                 return Ok((Vec::new(), advance_content_type(position, types.len())));
             }
             position.end = Some(end);

@@ -26,11 +26,13 @@
 
 mod faults;
 pub mod github;
+pub mod m365;
 pub mod oauth;
 mod server;
 
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use m365::{M365Expected, M365Mock, M365MockConfig};
 pub use oauth::{
     Grant, JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure, TokenInfo,
     TokenRequest,
