@@ -224,6 +224,7 @@ pub mod fake {
     }
 
     /// Whether the published examples are available (tests on them return early without).
+    #[allow(clippy::print_stderr, reason = "tells the test runner why a test did nothing")]
     pub fn fixtures_present() -> bool {
         let present = fixtures_dir().is_dir();
         if !present {

@@ -86,9 +86,14 @@ impl Default for M365MockConfig {
             directory_audits: 12,
             blobs_per_content_type: 3,
             events_per_blob: 2,
-            content_types: ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General"]
-                .map(String::from)
-                .to_vec(),
+            content_types: [
+                "Audit.AzureActiveDirectory",
+                "Audit.Exchange",
+                "Audit.SharePoint",
+                "Audit.General",
+            ]
+            .map(String::from)
+            .to_vec(),
             grants: 5,
             security_defaults: false,
         }
@@ -183,11 +188,21 @@ fn parse_time(text: &str) -> Option<i64> {
 }
 
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, [("content-type", "application/json")], json!({"error": {"code": code, "message": message}}).to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({"error": {"code": code, "message": message}}).to_string(),
+    )
+        .into_response()
 }
 
 fn ok_json(body: Value) -> Response {
-    (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl M365Mock {
@@ -204,18 +219,43 @@ impl M365Mock {
         let token_path = format!("/{}/oauth2/v2.0/token", config.tenant_id);
         let (graph_slot, token_oauth) = (slot.clone(), oauth.clone());
         let graph = MockServer::start(Duration::ZERO, move |_| {
-            token_oauth.router(&token_path).fallback(move |method: Method, uri: Uri, url: RequestUrl, headers: HeaderMap, body: Bytes| {
-                let shared = graph_slot.lock().unwrap().clone();
-                async move { graph_route(&shared.expect("mock started"), method, uri.path(), url, headers, body) }
-            })
+            token_oauth.router(&token_path).fallback(
+                move |method: Method,
+                      uri: Uri,
+                      url: RequestUrl,
+                      headers: HeaderMap,
+                      body: Bytes| {
+                    let shared = graph_slot.lock().unwrap().clone();
+                    async move {
+                        graph_route(
+                            &shared.expect("mock started"),
+                            method,
+                            uri.path(),
+                            url,
+                            headers,
+                            body,
+                        )
+                    }
+                },
+            )
         })
         .await?;
         let management_slot = slot.clone();
         let management = MockServer::start(Duration::ZERO, move |_| {
-            Router::new().fallback(move |method: Method, uri: Uri, url: RequestUrl, headers: HeaderMap| {
-                let shared = management_slot.lock().unwrap().clone();
-                async move { management_route(&shared.expect("mock started"), method, uri.path(), url, headers) }
-            })
+            Router::new().fallback(
+                move |method: Method, uri: Uri, url: RequestUrl, headers: HeaderMap| {
+                    let shared = management_slot.lock().unwrap().clone();
+                    async move {
+                        management_route(
+                            &shared.expect("mock started"),
+                            method,
+                            uri.path(),
+                            url,
+                            headers,
+                        )
+                    }
+                },
+            )
         })
         .await?;
         let shared = Arc::new(Shared {
@@ -235,7 +275,11 @@ impl M365Mock {
             config,
         });
         *slot.lock().unwrap() = Some(shared.clone());
-        Ok(M365Mock { graph, management, shared })
+        Ok(M365Mock {
+            graph,
+            management,
+            shared,
+        })
     }
 
     /// `http://127.0.0.1:PORT` of Graph and the token endpoint (`graph_resource`, `login_url`).
@@ -296,12 +340,19 @@ impl M365Mock {
 
     /// Whether user `id` is enabled now.
     pub fn account_enabled(&self, id: &str) -> bool {
-        (0..self.total_users()).find(|i| user_id(*i) == id).is_some_and(|i| !self.shared.state().disabled.contains(&i))
+        (0..self.total_users())
+            .find(|i| user_id(*i) == id)
+            .is_some_and(|i| !self.shared.state().disabled.contains(&i))
     }
 
     /// How many times `id`'s sessions were revoked.
     pub fn revoked_sessions(&self, id: &str) -> usize {
-        self.shared.state().revoked_sessions.get(id).copied().unwrap_or(0)
+        self.shared
+            .state()
+            .revoked_sessions
+            .get(id)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn total_users(&self) -> usize {
@@ -358,22 +409,34 @@ fn fault(shared: &Shared) -> Option<Response> {
 
 /// Whether the bearer token was issued for `resource`'s `.default` scope.
 fn authorised(shared: &Shared, headers: &HeaderMap, resource: &str) -> bool {
-    shared.oauth.validate(headers).is_some_and(|t| t.has_scope(&format!("{resource}/.default")))
+    shared
+        .oauth
+        .validate(headers)
+        .is_some_and(|t| t.has_scope(&format!("{resource}/.default")))
 }
 
 /// One page of `items` by `$top` / `$skiptoken`, with `@odata.nextLink`.
 fn page(url: &RequestUrl, items: Vec<Value>, max_top: usize, count: bool) -> Response {
-    let top = url.param("$top").and_then(|t| t.parse().ok()).unwrap_or(100).clamp(1, max_top);
-    let skip: usize = url.param("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let top = url
+        .param("$top")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, max_top);
+    let skip: usize = url
+        .param("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let total = items.len();
     let value: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
-    let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata", "value": value});
+    let mut body =
+        json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata", "value": value});
     if count && skip == 0 {
         body["@odata.count"] = json!(total);
     }
     if skip + top < total {
         let next = (skip + top).to_string();
-        body["@odata.nextLink"] = json!(url.with_params(&["$skiptoken", "%24skiptoken"], &[("$skiptoken", &next)]));
+        body["@odata.nextLink"] =
+            json!(url.with_params(&["$skiptoken", "%24skiptoken"], &[("$skiptoken", &next)]));
     }
     ok_json(body)
 }
@@ -385,9 +448,20 @@ fn filter_since(url: &RequestUrl, field: &str) -> Option<i64> {
     parse_time(t)
 }
 
-fn graph_route(shared: &Shared, method: Method, path: &str, url: RequestUrl, headers: HeaderMap, body: Bytes) -> Response {
+fn graph_route(
+    shared: &Shared,
+    method: Method,
+    path: &str,
+    url: RequestUrl,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !authorised(shared, &headers, &shared.graph_base) {
-        return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure.");
+        return graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token validation failure.",
+        );
     }
     if let Some(response) = fault(shared) {
         return response;
@@ -487,12 +561,27 @@ fn graph_route(shared: &Shared, method: Method, path: &str, url: RequestUrl, hea
 /// Blobs per listing page.
 const BLOBS_PER_PAGE: usize = 2;
 
-fn management_route(shared: &Shared, method: Method, path: &str, url: RequestUrl, headers: HeaderMap) -> Response {
+fn management_route(
+    shared: &Shared,
+    method: Method,
+    path: &str,
+    url: RequestUrl,
+    headers: HeaderMap,
+) -> Response {
     let error = |status: StatusCode, code: &str, message: &str| {
-        (status, [("content-type", "application/json")], json!({"error": {"code": code, "message": message}}).to_string()).into_response()
+        (
+            status,
+            [("content-type", "application/json")],
+            json!({"error": {"code": code, "message": message}}).to_string(),
+        )
+            .into_response()
     };
     if !authorised(shared, &headers, &shared.management_base) {
-        return error(StatusCode::UNAUTHORIZED, "AF10001", "Authorization has been denied for this request.");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+            "Authorization has been denied for this request.",
+        );
     }
     if let Some(response) = fault(shared) {
         return response;
@@ -504,7 +593,10 @@ fn management_route(shared: &Shared, method: Method, path: &str, url: RequestUrl
     let blob_time = |n: usize| shared.start_ms + n as i64 * 600_000;
     let mut state = shared.state();
     if let Some(rest) = path.strip_prefix("/blobs/") {
-        let Some((ct, n)) = rest.split_once('/').and_then(|(ct, n)| Some((ct.to_owned(), n.parse::<usize>().ok()?))) else {
+        let Some((ct, n)) = rest
+            .split_once('/')
+            .and_then(|(ct, n)| Some((ct.to_owned(), n.parse::<usize>().ok()?)))
+        else {
             return error(StatusCode::NOT_FOUND, "AF20051", "Content not found.");
         };
         let events: Vec<Value> = (0..c.events_per_blob)
@@ -516,33 +608,71 @@ fn management_route(shared: &Shared, method: Method, path: &str, url: RequestUrl
         return ok_json(Value::Array(events));
     }
     match (method, path.strip_prefix(&prefix).unwrap_or_default()) {
-        (Method::GET, "/subscriptions/list") => ok_json(Value::Array(state.subscriptions.iter()
-            .map(|ct| json!({"contentType": ct, "status": "enabled", "webhook": null})).collect())),
+        (Method::GET, "/subscriptions/list") => ok_json(Value::Array(
+            state
+                .subscriptions
+                .iter()
+                .map(|ct| json!({"contentType": ct, "status": "enabled", "webhook": null}))
+                .collect(),
+        )),
         (Method::POST, "/subscriptions/start") => match url.param("contentType") {
             Some(ct) if known(ct) => {
                 state.subscriptions.insert(ct.to_owned());
                 ok_json(json!({"contentType": ct, "status": "enabled", "webhook": null}))
             }
-            _ => error(StatusCode::BAD_REQUEST, "AF20023", "The subscription was disabled by the tenant administrator."),
+            _ => error(
+                StatusCode::BAD_REQUEST,
+                "AF20023",
+                "The subscription was disabled by the tenant administrator.",
+            ),
         },
         (Method::GET, "/subscriptions/content") => {
-            let Some(ct) = url.param("contentType").filter(|ct| state.subscriptions.contains(*ct)) else {
-                return error(StatusCode::BAD_REQUEST, "AF20022", "No subscription found for the specified content type");
+            let Some(ct) = url
+                .param("contentType")
+                .filter(|ct| state.subscriptions.contains(*ct))
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "AF20022",
+                    "No subscription found for the specified content type",
+                );
             };
-            let (start, end) = match (url.param("startTime").and_then(parse_time), url.param("endTime").and_then(parse_time)) {
+            let (start, end) = match (
+                url.param("startTime").and_then(parse_time),
+                url.param("endTime").and_then(parse_time),
+            ) {
                 (Some(s), Some(e)) if e > s && e - s <= 86_400_000 => (s, e),
-                (None, None) => (Utc::now().timestamp_millis() - 86_400_000, Utc::now().timestamp_millis()),
-                _ => return error(StatusCode::BAD_REQUEST, "AF20055", "Start time and end time must both be specified (or both omitted) and must be less than or equal to 24 hours apart."),
+                (None, None) => (
+                    Utc::now().timestamp_millis() - 86_400_000,
+                    Utc::now().timestamp_millis(),
+                ),
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "AF20055",
+                        "Start time and end time must both be specified (or both omitted) and must be less than or equal to 24 hours apart.",
+                    );
+                }
             };
-            let offset: usize = url.param("nextPage").and_then(|n| n.parse().ok()).unwrap_or(0);
-            let all: Vec<usize> = (0..c.blobs_per_content_type).filter(|n| (start..end).contains(&blob_time(*n))).collect();
+            let offset: usize = url
+                .param("nextPage")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let all: Vec<usize> = (0..c.blobs_per_content_type)
+                .filter(|n| (start..end).contains(&blob_time(*n)))
+                .collect();
             let blobs: Vec<Value> = all.iter().skip(offset).take(BLOBS_PER_PAGE)
                 .map(|n| json!({"contentType": ct, "contentId": format!("{ct}-{n}"), "contentUri": format!("{}/blobs/{ct}/{n}", url.base()), "contentCreated": rfc3339(blob_time(*n))}))
                 .collect();
             let mut response = ok_json(Value::Array(blobs));
             if offset + BLOBS_PER_PAGE < all.len() {
-                let next = url.with_params(&["nextPage"], &[("nextPage", &(offset + BLOBS_PER_PAGE).to_string())]);
-                response.headers_mut().insert("nextpageuri", next.parse().expect("URL is a header value"));
+                let next = url.with_params(
+                    &["nextPage"],
+                    &[("nextPage", &(offset + BLOBS_PER_PAGE).to_string())],
+                );
+                response
+                    .headers_mut()
+                    .insert("nextpageuri", next.parse().expect("URL is a header value"));
             }
             response
         }
