@@ -28,6 +28,7 @@
 pub mod docusign;
 mod faults;
 pub mod github;
+pub mod m365;
 pub mod netdocuments;
 pub mod oauth;
 pub mod okta;
@@ -38,6 +39,7 @@ pub use docusign::{
 };
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use m365::{M365Expected, M365Mock, M365MockConfig};
 pub use netdocuments::{NetDocumentsExpected, NetDocumentsMock, NetDocumentsMockConfig};
 pub use oauth::{
     Grant, JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure, TokenInfo,

@@ -1,0 +1,265 @@
+//! The Microsoft 365 connector: one Entra ID tenant through Microsoft Graph, and its
+//! Office 365 activity through the Management Activity API.
+//!
+//! Authentication is the client-credentials grant against the tenant's token endpoint;
+//! the host gets one token per resource (`{graph_resource}/.default`,
+//! `{management_resource}/.default`) and sends each request with the token of its origin,
+//! so the connector never sees a secret. Each export lives in its own module.
+//!
+//! | export | API |
+//! |---|---|
+//! | `check` | `GET /organization` |
+//! | `list-users` | `/directoryRoles` + members (privileges), then `/users` |
+//! | `list-groups` | `/groups` + `/groups/{id}/members` |
+//! | `list-activities` | `/auditLogs/signIns`, `/auditLogs/directoryAudits`, Management API content |
+//! | `list-app-permissions` | `/oauth2PermissionGrants` (+ `/servicePrincipals/{id}` for names) |
+//! | `posture` | security defaults policy, global admin count, guest accounts |
+//! | `act` | suspend / unsuspend user, revoke sign-in sessions, delete a permission grant |
+//!
+//! Config field `components` selects what an instance reads (`users-groups`, `sign-ins`,
+//! `management-events`, `apps`, `activities`); a disabled component is never requested.
+
+mod actions;
+mod activities;
+mod api;
+mod apps;
+mod check;
+mod groups;
+mod posture;
+mod users;
+
+use sluice_sdk::prelude::*;
+
+/// The connector; stateless, as every Sluice connector is.
+pub struct M365;
+
+impl Guest for M365 {
+    fn describe() -> ConnectorInfo {
+        describe()
+    }
+
+    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
+        check::check(&ctx)
+    }
+
+    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
+        users::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
+        groups::list(&ctx, cursor.as_deref())
+    }
+
+    fn list_activities(
+        ctx: Context,
+        cursor: Option<String>,
+    ) -> Result<ActivityPage, ConnectorError> {
+        activities::list(&ctx, cursor.as_deref(), activities::now_ms())
+    }
+
+    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
+        Err(ConnectorError::unsupported(
+            "Microsoft 365 connector does not list files",
+        ))
+    }
+
+    fn list_app_permissions(
+        ctx: Context,
+        cursor: Option<String>,
+    ) -> Result<AppPermissionPage, ConnectorError> {
+        apps::list(&ctx, cursor.as_deref())
+    }
+
+    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
+        posture::findings(&ctx)
+    }
+
+    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
+        actions::act(&ctx, &action)
+    }
+}
+
+sluice_sdk::export_connector!(M365);
+
+/// One config field.
+fn field(
+    name: &str,
+    label: &str,
+    required: bool,
+    secret: bool,
+    default: Option<&str>,
+    description: &str,
+) -> ConfigField {
+    ConfigField {
+        name: name.into(),
+        label: label.into(),
+        required,
+        secret,
+        default: default.map(Into::into),
+        example: None,
+        description: Some(description.into()),
+    }
+}
+
+/// What the operator sees before connecting a tenant.
+fn describe() -> ConnectorInfo {
+    ConnectorInfo {
+        id: "m365".into(),
+        name: "Microsoft 365".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        provider: "Microsoft Corporation".into(),
+        description: "Entra ID users (with directory roles), groups and members, sign-ins, \
+                      directory audits, Office 365 activity (Exchange, SharePoint, OneDrive, \
+                      Teams) from the Management Activity API, OAuth2 permission grants and \
+                      tenant posture. Can disable and re-enable users, revoke their sign-in \
+                      sessions and delete permission grants."
+            .into(),
+        capabilities: vec![
+            Capability::Accounts,
+            Capability::Groups,
+            Capability::Privileges,
+            Capability::LogonActivity,
+            Capability::UserActivity,
+            Capability::AdminActivity,
+            Capability::AppPermissions,
+            Capability::Posture,
+        ],
+        actions: vec![
+            ActionKind::SuspendUser,
+            ActionKind::UnsuspendUser,
+            ActionKind::RequireSignIn,
+            ActionKind::RevokeAppPermission,
+        ],
+        config: vec![
+            field(
+                "tenant_id",
+                "Directory (tenant) ID",
+                true,
+                false,
+                None,
+                "The tenant's GUID or a verified domain, as in the app registration's overview.",
+            ),
+            field(
+                "client_id",
+                "Application (client) ID",
+                true,
+                false,
+                None,
+                "The app registration with Graph application permissions User.Read.All, \
+                 Group.Read.All, RoleManagement.Read.Directory, AuditLog.Read.All, \
+                 Directory.Read.All, Policy.Read.All (User.EnableDisableAccount.All, \
+                 DelegatedPermissionGrant.ReadWrite.All for actions) and Office 365 \
+                 Management API ActivityFeed.Read.",
+            ),
+            field(
+                "client_secret",
+                "Client secret",
+                true,
+                true,
+                None,
+                "A client secret of that app registration.",
+            ),
+            field(
+                "login_url",
+                "Login URL",
+                false,
+                false,
+                Some(api::DEFAULT_LOGIN_URL),
+                "Microsoft identity platform authority; national clouds differ.",
+            ),
+            field(
+                "graph_resource",
+                "Graph URL",
+                false,
+                false,
+                Some(api::DEFAULT_GRAPH),
+                "Microsoft Graph root; national clouds differ.",
+            ),
+            field(
+                "management_resource",
+                "Management API URL",
+                false,
+                false,
+                Some(api::DEFAULT_MANAGEMENT),
+                "Office 365 Management Activity API root.",
+            ),
+            field(
+                "components",
+                "Components",
+                false,
+                false,
+                Some(api::ALL_COMPONENTS),
+                "Comma list of users-groups, sign-ins, management-events, apps, activities.",
+            ),
+            field(
+                "content_types",
+                "Management content types",
+                false,
+                false,
+                Some(api::DEFAULT_CONTENT_TYPES),
+                "Management Activity API content types to subscribe to.",
+            ),
+        ],
+        auth: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+            token_url: "{login_url}/{tenant_id}/oauth2/v2.0/token".into(),
+            client_id_field: "client_id".into(),
+            client_secret_field: "client_secret".into(),
+            scopes: vec![
+                "{graph_resource}/.default".into(),
+                "{management_resource}/.default".into(),
+            ],
+        }),
+        egress: vec!["{graph_resource}".into(), "{management_resource}".into()],
+        // Graph: Entra ID throttles per app per tenant at 3,500 resource units / 10 s for
+        // the smallest tenants, a list request costing 1–3 units (learn.microsoft.com/graph/
+        // throttling-limits, "Identity and access service limits"): 1,200 requests / 10 s
+        // stays below it. Management Activity API: 2,000 requests per minute per tenant
+        // (learn.microsoft.com/office/office-365-management-api, "API throttling").
+        rate_limits: vec![
+            RateLimit {
+                scope: "{graph_resource}".into(),
+                requests: 1_200,
+                per_seconds: 10,
+                burst: 100,
+                max_concurrency: 4,
+            },
+            RateLimit {
+                scope: "{management_resource}".into(),
+                requests: 2_000,
+                per_seconds: 60,
+                burst: 50,
+                max_concurrency: 4,
+            },
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_declares_oauth_per_resource_and_both_origins() {
+        let info = describe();
+        assert_eq!(info.id, "m365");
+        assert_eq!(info.egress, ["{graph_resource}", "{management_resource}"]);
+        let secret: Vec<_> = info
+            .config
+            .iter()
+            .filter(|f| f.secret)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(secret, ["client_secret"]);
+        let AuthScheme::Oauth2ClientCredentials(auth) = &info.auth else {
+            panic!()
+        };
+        assert_eq!(auth.token_url, "{login_url}/{tenant_id}/oauth2/v2.0/token");
+        assert_eq!(
+            auth.scopes,
+            [
+                "{graph_resource}/.default",
+                "{management_resource}/.default"
+            ]
+        );
+    }
+}
