@@ -17,7 +17,8 @@ use clap::Args;
 use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
-    GithubMockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock, OktaMockConfig,
+    GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
+    OktaMockConfig,
 };
 
 use super::output;
@@ -305,6 +306,40 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Findings, e.findings),
         ],
         _mock: Box::new(netdocs),
+    });
+
+    let m365 = M365Mock::start(M365MockConfig::default())
+        .await
+        .context("starting the mock Microsoft 365")?;
+    let (graph, management, c) = (
+        m365.graph_url(),
+        m365.management_url(),
+        m365.config().clone(),
+    );
+    println!("mock Microsoft 365 on {graph} (Graph, sign-in) and {management} (Management API)");
+    let e = m365.expected();
+    apps.push(DemoApp {
+        name: "m365-contoso".into(),
+        connector: "m365",
+        config: pairs(&[
+            ("tenant_id", &c.tenant_id),
+            ("client_id", &c.client_id),
+            ("login_url", &graph),
+            ("graph_resource", &graph),
+            ("management_resource", &management),
+        ]),
+        secrets: pairs(&[("client_secret", &c.client_secret)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (
+                Kind::Activities,
+                e.sign_ins + e.directory_audits + e.office_events,
+            ),
+            (Kind::AppPermissions, e.grants),
+            (Kind::Findings, e.findings),
+        ],
+        _mock: Box::new(m365),
     });
     Ok(apps)
 }
