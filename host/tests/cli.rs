@@ -332,7 +332,7 @@ async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
 }
 
 #[test]
-fn demo_once_scans_two_instances_through_the_daemon() {
+fn demo_once_scans_every_connector_through_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["demo", "--once", "--demo-dir"])
@@ -342,18 +342,37 @@ fn demo_once_scans_two_instances_through_the_daemon() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
-    for name in ["github-acme", "github-globex"] {
+    let instances = [
+        "github-acme",
+        "github-globex",
+        "okta-acme",
+        "docusign-acme",
+        "netdocuments-firm",
+        "m365-contoso",
+    ];
+    for name in instances {
         assert!(
             stdout
                 .lines()
                 .any(|l| l.starts_with(name) && l.contains(" connected ")),
             "{name} not connected in:\n{stdout}"
         );
+        // `name`: 17 users (mock: 17), 4 groups (mock: 4), …: every count is the mock's.
+        let summary = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("`{name}`: ")))
+            .unwrap_or_else(|| panic!("no summary for {name} in:\n{stdout}"));
+        let counts: Vec<&str> = summary.split_once(": ").unwrap().1.split("), ").collect();
+        assert!(counts.len() >= 3, "{summary}");
+        for count in counts {
+            let (found, expected) = count.trim_end_matches(')').split_once(" (mock: ").unwrap();
+            let found = found.split(' ').next().unwrap();
+            assert_eq!(found, expected, "{name}: {count} in {summary}");
+            assert_ne!(found, "0", "{name}: {count} in {summary}");
+        }
     }
     assert!(
-        stdout.contains(
-            "`github-acme`: 17 users, 4 groups, 250 audit events, 5 app permissions (mock has 17, 4, 250, 5)"
-        ),
+        stdout.contains("`github-acme`: 17 users (mock: 17), 4 groups (mock: 4), 250 activities (mock: 250), 5 app-permissions (mock: 5)"),
         "{stdout}"
     );
     assert!(!dir.path().join("daemon.json").exists());
