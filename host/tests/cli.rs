@@ -426,3 +426,41 @@ async fn limits_are_shown_with_their_source_and_changed_from_the_cli() {
     let scan = sluice(d, &["scan", "acme"]);
     assert!(scan.status.success(), "{}", stderr(&scan));
 }
+
+#[test]
+fn connectors_shows_each_built_in_connectors_capability_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sluice(dir.path(), &["connectors"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Columns: accounts, groups, privileges, logon, user, admin activity, files, app
+    // permissions, posture; then the actions. What each provider's API offers.
+    let rows = [
+        ("DocuSign", "✔ — ✔ ✔ ✔ ✔ — — ✔ —"),
+        (
+            "GitHub",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ remove-collaborator, revoke-app-permission",
+        ),
+        (
+            "Microsoft 365",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ suspend-user, unsuspend-user, require-sign-in, revoke-app-permission",
+        ),
+        // NetDocuments' audit log has no sign-ins: documented as unsupported.
+        ("NetDocuments", "✔ ✔ ✔ — ✔ ✔ — — ✔ —"),
+        (
+            "Okta",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — suspend-user, unsuspend-user, require-sign-in",
+        ),
+    ];
+    for (name, cells) in rows {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name} in:\n{stdout}"));
+        let shown = line[name.len()..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(shown, cells, "{name}");
+    }
+}
