@@ -729,4 +729,4 @@ pub fn new_instance_id() -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

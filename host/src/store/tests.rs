@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::model::{Activity, ActivityKind, Outcome, User, UserStatus};
 
-fn user(id: &str) -> Record {
+pub(crate) fn user(id: &str) -> Record {
     Record::User(User {
         id: id.into(),
         login: Some(format!("login-{id}")),
@@ -22,7 +22,7 @@ fn user(id: &str) -> Record {
     })
 }
 
-fn activity(id: &str, time: i64) -> Record {
+pub(crate) fn activity(id: &str, time: i64) -> Record {
     Record::Activity(Activity {
         id: id.into(),
         time,
@@ -37,7 +37,7 @@ fn activity(id: &str, time: i64) -> Record {
     })
 }
 
-fn instance(name: &str) -> Instance {
+pub(crate) fn instance(name: &str) -> Instance {
     Instance {
         id: new_instance_id(),
         name: name.into(),
@@ -54,7 +54,7 @@ fn instance(name: &str) -> Instance {
     }
 }
 
-fn ids(store: &Store, inst: &str, kind: Kind, deleted: bool) -> Vec<String> {
+pub(crate) fn ids(store: &Store, inst: &str, kind: Kind, deleted: bool) -> Vec<String> {
     store
         .records(
             inst,
