@@ -27,6 +27,8 @@ pub struct ConnectRequest {
     pub schedule: crate::scheduler::Schedule,
     /// Operator's rate-limit settings.
     pub limits: crate::ratelimit::InstanceLimitConfig,
+    /// Pin the instance to this connector version (default: follow the newest).
+    pub pin: Option<String>,
 }
 
 /// Why connecting failed. Nothing was saved.
@@ -181,12 +183,15 @@ pub async fn connect(
     registry: &Registry,
     req: ConnectRequest,
 ) -> Result<(Instance, Permissions), ConnectError> {
-    let entry = registry
-        .get(&req.connector)
-        .ok_or_else(|| ConnectError::UnknownConnector {
+    if registry.get(&req.connector).is_none() {
+        return Err(ConnectError::UnknownConnector {
             id: req.connector.clone(),
             known: registry.ids().into_iter().map(String::from).collect(),
-        })?;
+        });
+    }
+    let entry = registry
+        .resolve(&req.connector, req.pin.as_deref())
+        .map_err(|e| ConnectError::InvalidConfig(e.to_string()))?;
     if !valid_name(&req.name) {
         return Err(ConnectError::BadName(req.name));
     }
@@ -210,6 +215,7 @@ pub async fn connect(
         permissions: None,
         schedule: req.schedule,
         limits: req.limits,
+        pinned_version: req.pin.as_ref().map(|_| plugin.info.version.clone()),
     };
     let secrets: Secrets = req.secrets;
     // A refresh token rotated during the check is saved with the new instance.

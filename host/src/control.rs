@@ -11,18 +11,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::capabilities::egress::EgressPolicy;
 use crate::connect::{ConnectError, ConnectRequest, connect};
-use crate::model::{ActionKind, ConnectorInfo, Kind, Millis, Permissions, RateLimit};
+use crate::model::{
+    ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Permissions, RateLimit,
+};
 use crate::ratelimit::{
     Budget, EffectiveRule, InstanceLimitConfig, InstanceLimitState, SharedScopeState,
     effective_rules, validate_scope_name,
 };
-use crate::registry::{Registry, Rejected};
+use crate::registry::{Change, PluginEntry, Plugins, Rejected};
 use crate::runtime::Runtime;
 use crate::scan::{KindReport, ScanOptions, scan_instance};
 use crate::scheduler::{InstancePlan, KindPlan, KindSchedule, Schedule, SchedulerHandle};
@@ -111,6 +112,10 @@ pub struct PluginView {
     pub file: PathBuf,
     pub builtin: bool,
     pub loaded_at: Millis,
+    /// The newest version of its connector: serves every instance not pinned to
+    /// another version.
+    #[serde(default)]
+    pub serving: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -207,6 +212,9 @@ pub struct ConnectInput {
     pub schedule: Schedule,
     #[serde(default)]
     pub limits: InstanceLimitConfig,
+    /// Pin to this connector version instead of following the newest.
+    #[serde(default)]
+    pub pin: Option<String>,
 }
 
 /// The answer to a connect: the saved instance, what `check` found, and what the
@@ -237,12 +245,26 @@ pub struct ScanOutput {
     pub reports: Vec<KindReport>,
 }
 
+/// The status of an instance that resumes (re-enabled, connector back): connected as
+/// of its last completed scan, or still connecting if it never completed one.
+fn resumed_status(store: &Store, inst: &Instance) -> Result<InstanceStatus, StoreError> {
+    let mut last_success = None;
+    for k in Kind::ALL {
+        last_success = last_success.max(store.scan_state(&inst.id, k)?.last_completed);
+    }
+    Ok(match last_success {
+        Some(last_success) => InstanceStatus::Connected { last_success },
+        None => InstanceStatus::Connecting,
+    })
+}
+
 /// Everything the operations need. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Control {
     pub store: Store,
     pub runtime: Runtime,
-    pub registry: Arc<Registry>,
+    /// The loaded plugins; swapped underneath as the plugins folder changes.
+    pub registry: Plugins,
     pub plugins_dir: PathBuf,
     /// Present inside the daemon.
     pub scheduler: Option<SchedulerHandle>,
@@ -255,7 +277,7 @@ impl Control {
     pub fn new(
         store: Store,
         runtime: Runtime,
-        registry: Arc<Registry>,
+        registry: Plugins,
         plugins_dir: PathBuf,
         scheduler: Option<SchedulerHandle>,
         scan_options: ScanOptions,
@@ -273,18 +295,84 @@ impl Control {
 
     pub fn connectors(&self) -> Vec<ConnectorInfo> {
         self.registry
+            .snapshot()
             .plugins()
             .map(|e| (*e.plugin.info).clone())
             .collect()
     }
 
+    /// The plugin an instance's calls go to now: its pinned version, else the newest.
+    pub fn plugin_of(&self, instance: &Instance) -> Result<PluginEntry, ConnectorError> {
+        self.registry
+            .resolve(&instance.connector, instance.pinned_version.as_deref())
+    }
+
+    /// React to a plugins folder change: instances of a connector that lost its last
+    /// version stop and show `connector-not-loaded` (their data stays); instances of a
+    /// connector that gained a version are rescheduled on it, and those that were
+    /// waiting for it scan now.
+    pub async fn plugins_changed(&self, change: &Change) -> Result<(), ControlError> {
+        for inst in self.store.instances()? {
+            if !change.connectors.contains(&inst.connector) || !inst.enabled {
+                continue;
+            }
+            let waiting = matches!(&inst.status, InstanceStatus::Error { code, .. } if code == "connector-not-loaded");
+            match self.plugin_of(&inst) {
+                Err(e) => {
+                    if let Some(s) = &self.scheduler {
+                        s.remove(&inst.id).await;
+                    }
+                    tracing::warn!(instance = %inst.name, "{e}");
+                    self.store
+                        .set_status(&inst.id, InstanceStatus::from_error(&e, 0, None))?;
+                }
+                Ok(entry) => {
+                    if waiting {
+                        tracing::info!(instance = %inst.name, version = %entry.version(), "connector is back; resuming");
+                        self.store
+                            .set_status(&inst.id, resumed_status(&self.store, &inst)?)?;
+                    }
+                    self.schedule(&inst)?;
+                    if waiting && let Some(s) = &self.scheduler {
+                        // Let the scans run: their reports arrive through status.
+                        drop(s.trigger(&inst.id, &[]).await);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pin an instance to a loaded version of its connector, or (`None`) follow the
+    /// newest again.
+    pub async fn pin(&self, name: &str, version: Option<&str>) -> Result<Instance, ControlError> {
+        let inst = self.store.instance(name)?;
+        if let Some(v) = version {
+            self.registry
+                .resolve(&inst.connector, Some(v))
+                .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        }
+        let pinned = version.map(|v| {
+            self.registry
+                .resolve(&inst.connector, Some(v))
+                .map(|e| e.version().to_string())
+                .unwrap_or_else(|_| v.to_string())
+        });
+        let inst = self
+            .store
+            .update_instance(&inst.id, |i| i.pinned_version = pinned.clone())?;
+        self.store.flush()?;
+        self.schedule(&inst)?;
+        Ok(inst)
+    }
+
     pub fn plugins(&self) -> PluginList {
+        let registry = self.registry.snapshot();
         PluginList {
             plugins_dir: self.plugins_dir.clone(),
-            plugins: self
-                .registry
-                .plugins()
-                .map(|e| PluginView {
+            plugins: registry
+                .all_versions()
+                .map(|(e, serving)| PluginView {
                     id: e.plugin.info.id.clone(),
                     name: e.plugin.info.name.clone(),
                     version: e.plugin.info.version.clone(),
@@ -295,9 +383,10 @@ impl Control {
                     file: e.file.clone(),
                     builtin: e.builtin,
                     loaded_at: e.loaded_at,
+                    serving,
                 })
                 .collect(),
-            rejected: self.registry.rejected().to_vec(),
+            rejected: registry.rejected(),
         }
     }
 
@@ -369,12 +458,13 @@ impl Control {
             allow_private_network: input.allow_private_network,
             schedule: input.schedule,
             limits: input.limits,
+            pin: input.pin,
         };
-        let (instance, permissions) = connect(&self.store, &self.registry, req).await?;
+        let (instance, permissions) = connect(&self.store, &self.registry.snapshot(), req).await?;
         self.store.flush()?;
         let info = self
-            .registry
-            .get(&instance.connector)
+            .plugin_of(&instance)
+            .ok()
             .map(|e| e.plugin.info.clone());
         let egress = info
             .as_ref()
@@ -399,7 +489,7 @@ impl Control {
 
     /// The scheduler's view of an instance: its kinds in connect order with progress.
     pub fn plan(&self, instance: &Instance) -> Result<Option<InstancePlan>, ControlError> {
-        let Some(entry) = self.registry.get(&instance.connector) else {
+        let Ok(entry) = self.plugin_of(instance) else {
             return Ok(None);
         };
         let caps = &entry.plugin.info.capabilities;
@@ -429,19 +519,15 @@ impl Control {
         if !instance.enabled {
             return Ok(());
         }
-        match self.plan(instance)? {
-            Some(plan) => scheduler.upsert(plan),
-            None => {
-                self.store.set_status(
-                    &instance.id,
-                    InstanceStatus::Error {
-                        code: "connector-not-loaded".into(),
-                        reason: format!("connector `{}` is not loaded", instance.connector),
-                        at: crate::model::now_millis(),
-                        attempts: 0,
-                        next_retry: None,
-                    },
-                )?;
+        match self.plugin_of(instance) {
+            Ok(_) => {
+                if let Some(plan) = self.plan(instance)? {
+                    scheduler.upsert(plan);
+                }
+            }
+            Err(e) => {
+                self.store
+                    .set_status(&instance.id, InstanceStatus::from_error(&e, 0, None))?;
             }
         }
         Ok(())
@@ -465,18 +551,11 @@ impl Control {
     /// Resume scheduling from the saved cursors.
     pub async fn enable(&self, name: &str) -> Result<Instance, ControlError> {
         let inst = self.store.instance(name)?;
-        let mut last_success = None;
-        for k in Kind::ALL {
-            let done = self.store.scan_state(&inst.id, k)?.last_completed;
-            last_success = last_success.max(done);
-        }
+        let resumed = resumed_status(&self.store, &inst)?;
         let inst = self.store.update_instance(&inst.id, |i| {
             i.enabled = true;
             if i.status == InstanceStatus::Disabled {
-                i.status = match last_success {
-                    Some(last_success) => InstanceStatus::Connected { last_success },
-                    None => InstanceStatus::Connecting,
-                };
+                i.status = resumed.clone();
             }
         })?;
         self.store.flush()?;
@@ -515,10 +594,9 @@ impl Control {
     /// process otherwise.
     pub async fn scan(&self, name: &str, input: ScanInput) -> Result<ScanOutput, ControlError> {
         let inst = self.store.instance(name)?;
-        let entry = self.registry.get(&inst.connector).ok_or_else(|| {
+        let entry = self.plugin_of(&inst).map_err(|e| {
             ControlError::Unavailable(format!(
-                "connector `{}` of instance `{}` is not loaded (check the plugins dir {})",
-                inst.connector,
+                "{e} for instance `{}` (check the plugins dir {})",
                 inst.name,
                 self.plugins_dir.display()
             ))
@@ -584,8 +662,7 @@ impl Control {
 
     fn limits_of(&self, inst: &Instance) -> InstanceLimits {
         let declared = self
-            .registry
-            .get(&inst.connector)
+            .plugin_of(inst)
             .map(|e| e.plugin.info.rate_limits.clone())
             .unwrap_or_default();
         InstanceLimits {
@@ -648,7 +725,7 @@ impl Control {
             .store
             .update_instance(&inst.id, |i| i.limits = limits.clone())?;
         self.store.flush()?;
-        if let Some(e) = self.registry.get(&inst.connector) {
+        if let Ok(e) = self.plugin_of(&inst) {
             self.runtime.http().limits.register(
                 &inst.id,
                 &inst.name,

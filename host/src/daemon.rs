@@ -30,7 +30,7 @@ use crate::connect::call_context;
 use crate::control::Control;
 use crate::metrics::{InstanceLabels, Metrics};
 use crate::model::{ConnectorError, Millis, now_millis};
-use crate::registry::Registry;
+use crate::registry::{Plugins, watch};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scan::{KindReport, ScanOptions, scan_kind};
 use crate::scheduler::{self, Job, ScanRunner, SchedulerConfig, SchedulerHandle};
@@ -57,6 +57,8 @@ pub struct DaemonConfig {
     pub http: HttpLimits,
     /// How long shutdown waits for running scans to reach a page boundary.
     pub shutdown_grace: Duration,
+    /// Watch `plugins_dir` and hot-load changes (on by default).
+    pub watch_plugins: bool,
 }
 
 impl DaemonConfig {
@@ -74,6 +76,7 @@ impl DaemonConfig {
             scan: ScanOptions::default(),
             http: HttpLimits::default(),
             shutdown_grace: Duration::from_secs(30),
+            watch_plugins: true,
         }
     }
 }
@@ -145,7 +148,7 @@ pub fn hook_secret(data_dir: &Path, instance_id: &str) -> anyhow::Result<Secret>
 /// Runs the scheduler's jobs: wasm connector calls into the store.
 pub struct DaemonRunner {
     store: Store,
-    registry: Arc<Registry>,
+    registry: Plugins,
     options: ScanOptions,
     metrics: Arc<Metrics>,
 }
@@ -154,9 +157,10 @@ impl DaemonRunner {
     async fn run_job(&self, job: &Job) -> Result<(KindReport, String, String), ConnectorError> {
         let other = |e: crate::store::StoreError| ConnectorError::Other(e.to_string());
         let inst = self.store.instance(&job.instance_id).map_err(other)?;
-        let entry = self.registry.get(&inst.connector).ok_or_else(|| {
-            ConnectorError::Other(format!("connector `{}` is not loaded", inst.connector))
-        })?;
+        // Resolved once per job: a version swapped in meanwhile serves the next job.
+        let entry = self
+            .registry
+            .resolve(&inst.connector, inst.pinned_version.as_deref())?;
         let secrets = self.store.secrets(&inst.id).map_err(other)?;
         crate::connect::persist_to_store(&entry.plugin, &self.store, &inst.id);
         let ctx = call_context(&entry.plugin, &inst, &secrets)?;
@@ -219,6 +223,9 @@ pub struct Daemon {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_server: oneshot::Sender<()>,
     grace: Duration,
+    /// The plugins folder watch, and the task rescheduling instances on changes.
+    watcher: Option<watch::Watcher>,
+    on_change: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -236,10 +243,7 @@ impl Daemon {
         let store = Store::open(&cfg.data_dir)?;
         let token = api_token(&cfg.data_dir)?;
         let runtime = Runtime::new(cfg.runtime.clone(), HttpClient::new(cfg.http.clone())?)?;
-        let registry = Arc::new(Registry::load(&runtime, &cfg.plugins_dir).await);
-        for r in registry.rejected() {
-            tracing::warn!(file = %r.file.display(), "plugin rejected: {}", r.reason);
-        }
+        let registry = Plugins::load(&runtime, &cfg.plugins_dir).await;
         let metrics = runtime.http().metrics.clone();
         let runner = Arc::new(DaemonRunner {
             store: store.clone(),
@@ -263,6 +267,27 @@ impl Daemon {
                 store.set_status(&inst.id, InstanceStatus::Disabled)?;
             }
         }
+        // Subscribed before the watch starts, so no change goes unhandled.
+        let mut changes = control.registry.subscribe();
+        let reacting = control.clone();
+        let on_change = tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => {
+                        if let Err(e) = reacting.plugins_changed(&change).await {
+                            tracing::warn!("rescheduling after a plugin change: {e}");
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let watcher = if cfg.watch_plugins {
+            Some(watch::watch(control.registry.clone()).await?)
+        } else {
+            None
+        };
 
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
@@ -305,6 +330,8 @@ impl Daemon {
             server,
             stop_server,
             grace: cfg.shutdown_grace,
+            watcher,
+            on_change,
         })
     }
 
@@ -314,6 +341,8 @@ impl Daemon {
 
     /// Stop serving, stop scans at a page boundary, flush, and remove `daemon.json`.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        drop(self.watcher);
+        self.on_change.abort();
         let _ = self.stop_server.send(());
         if tokio::time::timeout(self.grace, self.scheduler.shutdown())
             .await

@@ -290,6 +290,10 @@ pub enum ConnectorError {
     /// The plugin trapped (panic, deadline, memory cap); only this call failed.
     #[error("plugin trapped: {0}")]
     Trap(String),
+    /// No loaded plugin serves the instance (its file was removed, or the version it
+    /// is pinned to is gone). Host-side; restoring the file resumes the instance.
+    #[error("{0}")]
+    NotLoaded(String),
 }
 
 impl ConnectorError {
@@ -305,6 +309,7 @@ impl ConnectorError {
             ConnectorError::Unsupported(_) => "unsupported",
             ConnectorError::Other(_) => "other",
             ConnectorError::Trap(_) => "trap",
+            ConnectorError::NotLoaded(_) => "connector-not-loaded",
         }
     }
 

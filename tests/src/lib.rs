@@ -109,6 +109,7 @@ impl Harness {
                 allow_private_network: true,
                 schedule: Default::default(),
                 limits: Default::default(),
+                pin: None,
             },
         )
         .await
@@ -149,6 +150,7 @@ impl Harness {
                 allow_private_network: true,
                 schedule: Default::default(),
                 limits: Default::default(),
+                pin: None,
             },
         )
         .await

@@ -73,6 +73,7 @@ async fn connect_probe(
             allow_private_network,
             schedule: Default::default(),
             limits: Default::default(),
+            pin: None,
         },
     )
     .await

@@ -56,6 +56,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/instances/{name}/disable"),
     ("POST", "/v1/instances/{name}/enable"),
     ("PUT", "/v1/instances/{name}/schedule"),
+    ("PUT", "/v1/instances/{name}/pin"),
     ("POST", "/v1/instances/{name}/scan"),
     ("GET", "/v1/instances/{name}/{kind}"),
     ("GET", "/v1/instances/{name}/limits"),
@@ -189,6 +190,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/instances/{name}/disable", post(disable))
         .route("/v1/instances/{name}/enable", post(enable))
         .route("/v1/instances/{name}/schedule", put(set_schedule))
+        .route("/v1/instances/{name}/pin", put(pin))
         .route("/v1/instances/{name}/scan", post(scan))
         .route("/v1/instances/{name}/{kind}", get(records))
         .route(
@@ -314,6 +316,21 @@ async fn set_schedule(
     JsonBody(schedule): JsonBody<Schedule>,
 ) -> Result<Response, ApiError> {
     Ok(Json(st.control.set_schedule(&name, schedule).await?).into_response())
+}
+
+/// `PUT /v1/instances/{name}/pin`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinInput {
+    version: Option<String>,
+}
+
+async fn pin(
+    State(st): St,
+    Path(name): Path<String>,
+    JsonBody(input): JsonBody<PinInput>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.pin(&name, input.version.as_deref()).await?).into_response())
 }
 
 async fn scan(State(st): St, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {

@@ -208,6 +208,21 @@ impl Backend {
         }
     }
 
+    pub async fn pin(&self, name: &str, version: Option<&str>) -> anyhow::Result<Instance> {
+        match self {
+            Backend::Local(c) => Ok(c.pin(name, version).await?),
+            Backend::Remote(api) => {
+                api.call(
+                    reqwest::Method::PUT,
+                    &format!("/v1/instances/{}/pin", seg(name)),
+                    &[],
+                    Some(json!({ "version": version })),
+                )
+                .await
+            }
+        }
+    }
+
     pub async fn set_schedule(&self, name: &str, schedule: Schedule) -> anyhow::Result<Instance> {
         match self {
             Backend::Local(c) => Ok(c.set_schedule(name, schedule).await?),

@@ -83,6 +83,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         }
         let done = control
             .connect(ConnectInput {
+                pin: None,
                 connector: app.connector.into(),
                 name: app.name.clone(),
                 config: app.config.iter().cloned().collect(),

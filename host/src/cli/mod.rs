@@ -6,6 +6,7 @@
 
 mod client;
 mod demo;
+mod install;
 mod output;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use crate::control::{ConnectInput, Control, ScanInput};
 use crate::daemon::{self, DaemonConfig, DaemonInfo};
 use crate::model::{Capability, Kind, parse_time};
 use crate::ratelimit::{Budget, InstanceLimitConfig};
-use crate::registry::Registry;
+use crate::registry::Plugins;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scan::ScanOptions;
 use crate::scheduler::{Schedule, SchedulerConfig};
@@ -153,10 +154,22 @@ pub struct DaemonArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
-    /// Every loaded connector (id, version, WIT version, sha256, file) and rejected files.
+    /// Every loaded connector version (id, version, WIT version, sha256, capabilities,
+    /// file, loaded-at; SERVING marks the version unpinned instances use) and the
+    /// files that were rejected, with the reason.
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Validate a connector `.wasm` and copy it into the plugins dir atomically, as
+    /// ID-VERSION.wasm. A running daemon hot-loads it; this waits until it serves
+    /// (or was rejected).
+    Install {
+        /// The component to install.
+        file: PathBuf,
+        /// Replace a file already installed under that name.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -180,6 +193,15 @@ pub enum InstancesCommand {
     },
     /// The webhook URL and secret that let a provider trigger scans of this instance.
     Webhook { instance: String },
+    /// Run an instance on one loaded version of its connector (see `sluice plugins
+    /// list`) instead of following the newest, or `--latest` to follow it again.
+    Pin {
+        instance: String,
+        #[arg(required_unless_present = "latest")]
+        version: Option<String>,
+        #[arg(long, conflicts_with = "version")]
+        latest: bool,
+    },
     /// Delete an instance with its credentials and all collected data.
     Remove {
         instance: String,
@@ -318,6 +340,10 @@ pub struct ConnectArgs {
     /// instances on one API token).
     #[arg(long, value_name = "SCOPE")]
     pub share_limits: Option<String>,
+    /// Run on this loaded connector version instead of following the newest one
+    /// (`sluice instances pin` changes it later).
+    #[arg(long, value_name = "VERSION")]
+    pub pin: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -416,11 +442,11 @@ impl Env {
         match Store::open(&self.data_dir) {
             Ok(store) => {
                 let runtime = self.runtime()?;
-                let registry = Registry::load(&runtime, &self.plugins_dir).await;
+                let registry = Plugins::load(&runtime, &self.plugins_dir).await;
                 Ok(Backend::Local(Control::new(
                     store,
                     runtime,
-                    std::sync::Arc::new(registry),
+                    registry,
                     self.plugins_dir.clone(),
                     None,
                     ScanOptions::default(),
@@ -498,6 +524,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let b = env.backend().await?;
             output::plugins(&b.plugins().await?, json)
         }
+        Command::Plugins(PluginsCommand::Install { file, force }) => {
+            install::run(&env, &file, force).await
+        }
         Command::Connectors { json } => {
             let b = env.backend().await?;
             output::connectors(&b.connectors().await?, json)
@@ -526,6 +555,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 allow_private_network: args.allow_private_network,
                 schedule,
                 limits,
+                pin: args.pin,
             };
             let b = env.backend().await?;
             let connected = b.connect(input).await?;
@@ -625,6 +655,22 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             println!(
                 "\nA POST to the URL starts an incremental activities scan (add ?kind=users,groups for\nothers). Authenticate with `Authorization: Bearer SECRET`, or sign the body with\nHMAC-SHA256 in `X-Hub-Signature-256: sha256=HEX` (set SECRET as a GitHub webhook's secret)."
             );
+            Ok(())
+        }
+        InstancesCommand::Pin {
+            instance,
+            version,
+            latest,
+        } => {
+            let version = if latest { None } else { version };
+            let i = b.pin(&instance, version.as_deref()).await?;
+            match &i.pinned_version {
+                Some(v) => println!(
+                    "`{}` runs on {} {v} until `sluice instances pin {} --latest`",
+                    i.name, i.connector, i.name
+                ),
+                None => println!("`{}` follows the newest {} loaded", i.name, i.connector),
+            }
             Ok(())
         }
         InstancesCommand::Remove { instance, yes } => {

@@ -82,20 +82,41 @@ pub fn plugins(list: &PluginList, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
-    let mut t = Table::new(&["ID", "VERSION", "WIT", "SHA256", "FILE"]);
+    let mut t = Table::new(&[
+        "ID",
+        "VERSION",
+        "SERVING",
+        "WIT",
+        "SHA256",
+        "CAPABILITIES",
+        "FILE",
+        "LOADED",
+    ]);
     for p in &list.plugins {
         t.row(vec![
             p.id.clone(),
             p.version.clone(),
+            if p.serving { "yes" } else { "pinned only" }.into(),
             p.wit_version.clone(),
             p.sha256.chars().take(12).collect(),
+            p.capabilities
+                .iter()
+                .map(|c| c.heading())
+                .collect::<Vec<_>>()
+                .join(", "),
             p.file.display().to_string(),
+            format_millis(p.loaded_at),
         ]);
     }
     t.print();
     println!("\nplugins dir: {}", list.plugins_dir.display());
     for r in &list.rejected {
-        println!("rejected {}: {}", r.file.display(), r.reason);
+        println!(
+            "rejected {}: {} (at {})",
+            r.file.display(),
+            r.reason,
+            format_millis(r.at)
+        );
     }
     Ok(())
 }

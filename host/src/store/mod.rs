@@ -102,6 +102,9 @@ pub struct Instance {
     /// Operator's rate-limit budgets and shared scope.
     #[serde(default)]
     pub limits: InstanceLimitConfig,
+    /// Run this connector version instead of following the newest one loaded.
+    #[serde(default)]
+    pub pinned_version: Option<String>,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.

@@ -51,6 +51,7 @@ pub(crate) fn instance(name: &str) -> Instance {
         permissions: None,
         schedule: Default::default(),
         limits: Default::default(),
+        pinned_version: None,
     }
 }
 
