@@ -230,7 +230,7 @@ impl Registry {
             }
         }
         // Oldest first, so every version present is admitted.
-        loaded.sort_by(|a, b| version_key(a.version()).cmp(&version_key(b.version())));
+        loaded.sort_by_key(|e| version_key(e.version()));
         for entry in loaded {
             let file = entry.file.clone();
             if let Err(reason) = self.admit(entry, false) {
@@ -275,7 +275,7 @@ impl Registry {
         tracing::info!(connector = %id, %version, file = %entry.file.display(), "plugin loaded");
         self.rejected.remove(&entry.file);
         versions.push(entry);
-        versions.sort_by(|a, b| version_key(a.version()).cmp(&version_key(b.version())));
+        versions.sort_by_key(|e| version_key(e.version()));
         Ok(())
     }
 
