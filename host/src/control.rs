@@ -347,17 +347,17 @@ impl Control {
     /// newest again.
     pub async fn pin(&self, name: &str, version: Option<&str>) -> Result<Instance, ControlError> {
         let inst = self.store.instance(name)?;
-        if let Some(v) = version {
-            self.registry
-                .resolve(&inst.connector, Some(v))
-                .map_err(|e| ControlError::BadRequest(e.to_string()))?;
-        }
-        let pinned = version.map(|v| {
-            self.registry
-                .resolve(&inst.connector, Some(v))
-                .map(|e| e.version().to_string())
-                .unwrap_or_else(|_| v.to_string())
-        });
+        // Stored as the loaded version's own spelling.
+        let pinned = match version {
+            Some(v) => Some(
+                self.registry
+                    .resolve(&inst.connector, Some(v))
+                    .map_err(|e| ControlError::BadRequest(e.to_string()))?
+                    .version()
+                    .to_string(),
+            ),
+            None => None,
+        };
         let inst = self
             .store
             .update_instance(&inst.id, |i| i.pinned_version = pinned.clone())?;
