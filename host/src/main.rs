@@ -4,6 +4,9 @@ use clap::Parser;
 use sluice::cli::{Cli, LogFormat, run};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default = match cli.global.verbose {

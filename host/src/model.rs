@@ -352,7 +352,7 @@ pub struct User {
     pub group_ids: Vec<String>,
     pub last_sign_in: Option<Millis>,
     pub created: Option<Millis>,
-    pub raw: serde_json::Value,
+    pub raw: RawJson,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -361,7 +361,7 @@ pub struct Group {
     pub name: String,
     pub description: Option<String>,
     pub members: Vec<String>,
-    pub raw: serde_json::Value,
+    pub raw: RawJson,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -391,7 +391,7 @@ pub struct Activity {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub outcome: Outcome,
-    pub raw: serde_json::Value,
+    pub raw: RawJson,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -405,7 +405,7 @@ pub struct File {
     pub modified: Option<Millis>,
     pub shared_externally: bool,
     pub public: bool,
-    pub raw: serde_json::Value,
+    pub raw: RawJson,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -416,7 +416,7 @@ pub struct AppPermission {
     pub grantee: Option<String>,
     pub scopes: Vec<String>,
     pub granted_at: Option<Millis>,
-    pub raw: serde_json::Value,
+    pub raw: RawJson,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -437,7 +437,7 @@ pub struct Finding {
     pub passed: bool,
     pub detail: String,
     pub remediation: String,
-    pub raw: serde_json::Value,
+    pub raw: RawJson,
 }
 
 /// Any record a connector returns, tagged with its kind.
@@ -496,9 +496,70 @@ pub struct Page {
     pub more: bool,
 }
 
-/// Parse a connector's `raw` text: JSON when it is JSON, else kept as a string.
-pub fn raw_json(text: String) -> serde_json::Value {
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+/// A connector's `raw` text: JSON when it is JSON, else kept as a JSON string.
+pub fn raw_json(text: String) -> RawJson {
+    RawJson::from_text(text)
+}
+
+/// The provider's own JSON for a record.
+///
+/// Raw JSON is most of every record's bytes and nothing on the ingest path reads inside
+/// it, so it is validated once and stored as the provider sent it: no `Value` tree is
+/// built, dropped and re-serialised per record (with glibc malloc that was the largest
+/// host cost of an ingest). Reading a record back goes through a `Value` (records are
+/// an internally tagged enum, which buffers its fields), so queries see the same JSON
+/// value with its object keys sorted, as before.
+#[derive(Clone, Debug)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// `text` itself when it is valid JSON, else `text` as a JSON string.
+    pub fn from_text(text: String) -> RawJson {
+        match serde_json::from_str::<Box<serde_json::value::RawValue>>(&text) {
+            Ok(raw) => RawJson(raw),
+            Err(_) => RawJson::from_value(&serde_json::Value::String(text)),
+        }
+    }
+
+    pub fn from_value(value: &serde_json::Value) -> RawJson {
+        RawJson(
+            serde_json::value::to_raw_value(value).expect("a serde_json::Value always serialises"),
+        )
+    }
+
+    /// The JSON text, exactly as the provider sent it.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON as a tree, for callers that look inside.
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl From<serde_json::Value> for RawJson {
+    fn from(value: serde_json::Value) -> RawJson {
+        RawJson::from_value(&value)
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawJson, D::Error> {
+        serde_json::Value::deserialize(d).map(|v| RawJson::from_value(&v))
+    }
 }
 
 /// Current time in milliseconds.

@@ -285,13 +285,13 @@ async fn mock_bodies_conform_to_the_published_schemas() {
     assert_eq!(users.len(), mock.expected().users);
     for r in &users {
         let Record::User(u) = &r.record else { panic!() };
-        for key in u.raw.as_object().unwrap().keys() {
+        for key in u.raw.value().as_object().unwrap().keys() {
             assert!(
                 user_props.get(key).is_some(),
                 "`{key}` not in OrganizationUserResponse"
             );
         }
-        for group in u.raw["ds_groups"].as_array().unwrap() {
+        for group in u.raw.value()["ds_groups"].as_array().unwrap() {
             for key in group.as_object().unwrap().keys() {
                 assert!(
                     group_props.get(key).is_some(),

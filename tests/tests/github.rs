@@ -63,7 +63,7 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
         panic!()
     };
     assert_eq!(u.status, UserStatus::Active);
-    assert_eq!(u.raw["login"].as_str(), u.login.as_deref());
+    assert_eq!(u.raw.value()["login"].as_str(), u.login.as_deref());
 
     let memberships: usize = h
         .records(&inst, Kind::Groups, false)

@@ -121,7 +121,10 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
         .find(|u| u.login.as_deref() == Some("admin-1@acme.example"))
         .unwrap();
     assert_eq!(owner.roles, ["SUPER_ADMIN"]);
-    assert_eq!(owner.raw["profile"]["login"], "admin-1@acme.example");
+    assert_eq!(
+        owner.raw.value()["profile"]["login"],
+        "admin-1@acme.example"
+    );
 
     let memberships: usize = h
         .records(&inst, Kind::Groups, false)

@@ -18,7 +18,7 @@ pub(crate) fn user(id: &str) -> Record {
         group_ids: vec![],
         last_sign_in: None,
         created: None,
-        raw: serde_json::json!({ "id": id }),
+        raw: serde_json::json!({ "id": id }).into(),
     })
 }
 
@@ -33,7 +33,7 @@ pub(crate) fn activity(id: &str, time: i64) -> Record {
         ip: None,
         user_agent: None,
         outcome: Outcome::Unknown,
-        raw: serde_json::json!({ "_document_id": id }),
+        raw: serde_json::json!({ "_document_id": id }).into(),
     })
 }
 
@@ -324,4 +324,65 @@ fn stores_with_a_separate_activity_index_are_migrated_at_open() {
         .commit_page("i", Kind::Activities, &[activity("ev1", 42)], &st, false)
         .unwrap();
     assert_eq!(store.count("i", Kind::Activities).unwrap(), (1, 0));
+}
+
+#[test]
+fn raw_provider_json_is_written_verbatim_and_reads_back_as_the_same_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Key order and number spelling as a provider might send them.
+    let text = r#"{"z":1,"a":{"n":1.50,"list":[3,2,1]},"_document_id":"d1"}"#;
+    let Record::Activity(mut a) = activity("d1", 1) else {
+        unreachable!()
+    };
+    a.raw = crate::model::raw_json(text.to_owned());
+    let mut not_json = a.clone();
+    not_json.id = "d2".into();
+    not_json.time = 2;
+    not_json.raw = crate::model::raw_json("plain <text>".to_owned());
+    let records = [Record::Activity(a), Record::Activity(not_json)];
+    store
+        .commit_page(
+            "i",
+            Kind::Activities,
+            &records,
+            &ScanState::default(),
+            false,
+        )
+        .unwrap();
+
+    let stored: Vec<Vec<u8>> = store
+        .records
+        .iter()
+        .values()
+        .map(|v| v.unwrap().to_vec())
+        .collect();
+    let on_disk = |needle: &str| {
+        stored
+            .iter()
+            .any(|v| String::from_utf8_lossy(v).contains(needle))
+    };
+    assert!(on_disk(text), "the provider's text is stored as it came");
+    assert!(
+        on_disk(r#""plain <text>""#),
+        "non-JSON raw is kept as a string"
+    );
+
+    let back = store
+        .records("i", Kind::Activities, &Default::default())
+        .unwrap();
+    let raws: Vec<serde_json::Value> = back
+        .iter()
+        .map(|r| match &r.record {
+            Record::Activity(a) => a.raw.value(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        raws,
+        vec![
+            serde_json::json!("plain <text>"),
+            serde_json::from_str::<serde_json::Value>(text).unwrap(),
+        ]
+    );
 }

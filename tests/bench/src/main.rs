@@ -21,6 +21,10 @@ use sluice::store::Instance;
 use sluice_mocks::{GithubMock, GithubMockConfig};
 use sluice_tests::Harness;
 
+/// The allocator the `sluice` binary runs with, so in-process rows measure the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The mock GitHub's token in every benchmark.
 pub const TOKEN: &str = "ghp_bench";
 

@@ -39,7 +39,7 @@ fn activities(n: usize) -> Vec<Record> {
                 ip: Some("203.0.113.7".into()),
                 user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
                 outcome: Outcome::Success,
-                raw,
+                raw: raw.into(),
             })
         })
         .collect()
