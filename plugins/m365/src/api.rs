@@ -193,6 +193,36 @@ pub fn collection_parts(body: &Value) -> (Vec<Value>, Option<String>) {
     )
 }
 
+#[cfg(test)]
+mod tests {
+    use sluice_sdk::http::Response;
+    use sluice_sdk::prelude::ConnectorError;
+
+    use super::fake;
+
+    /// Graph's published throttling answer (429, `Retry-After: 2.128` in the current
+    /// docs) is `rate-limited` with the wait rounded up, and its message is read.
+    #[test]
+    fn published_throttling_answer_is_rate_limited() {
+        if !fake::fixtures_present() {
+            return;
+        }
+        let body = fake::fixture("throttled-429.json").to_string();
+        for (retry_after, expected) in [("2.128", Some(3)), ("10", Some(10))] {
+            let response = Response::new(
+                429,
+                vec![("Retry-After".into(), retry_after.into())],
+                body.clone(),
+            );
+            assert_eq!(response.provider_message(), "Please retry again later.");
+            assert_eq!(
+                response.error_for_status().unwrap_err(),
+                ConnectorError::RateLimited(expected)
+            );
+        }
+    }
+}
+
 /// Test helpers: a Graph double on the SDK's fake host, and the published fixtures.
 #[cfg(test)]
 pub mod fake {

@@ -16,9 +16,11 @@ use sluice_sdk::prelude::*;
 
 use crate::api::{Api, Component};
 
-/// Fields read for every user.
-const SELECT: &str =
-    "id,displayName,userPrincipalName,mail,accountEnabled,userType,createdDateTime";
+/// Fields read for every user. `signInSessionsValidFromDateTime` (kept in the raw
+/// record) is where a `require-sign-in` (`revokeSignInSessions`) shows: Graph moves it
+/// to the time of the revocation, and returns it only when selected.
+const SELECT: &str = "id,displayName,userPrincipalName,mail,accountEnabled,userType,\
+                      createdDateTime,signInSessionsValidFromDateTime";
 
 /// Most pages read for one role's members (999 each).
 const MAX_ROLE_MEMBER_PAGES: usize = 50;

@@ -186,6 +186,45 @@ mod tests {
         assert_eq!(result.unwrap().status, ActionStatus::Already);
     }
 
+    /// Okta's published error answers for the suspend operation (400, 403, 404, 429)
+    /// become the matching typed errors carrying Okta's `errorSummary`.
+    #[test]
+    fn published_suspend_errors_are_typed_with_okta_s_summary() {
+        let user_url = "https://okta.test/api/v1/users/00u1";
+        let suspend = "https://okta.test/api/v1/users/00u1/lifecycle/suspend";
+        let fixtures = fake::fixtures("suspend-user__");
+        for (name, body) in &fixtures {
+            let status: u16 = name.split("__").nth(1).unwrap().parse().unwrap();
+            let summary = body["errorSummary"].as_str().unwrap().to_owned();
+            let host = fake::okta(vec![
+                (user_url.into(), user("ACTIVE")),
+                (
+                    suspend.into(),
+                    Response::new(status, vec![], body.to_string()),
+                ),
+            ]);
+            let (result, host) = host.run(|| {
+                act(
+                    &fake::ctx(100, None),
+                    &action(ActionKind::SuspendUser, "00u1", false),
+                )
+            });
+            assert_eq!(host.requests().len(), 2, "{name}");
+            let error = result.unwrap_err();
+            let message = match (status, &error) {
+                (400, ConnectorError::Other(m))
+                | (403, ConnectorError::Forbidden(m))
+                | (404, ConnectorError::NotFound(m)) => m.clone(),
+                (429, ConnectorError::RateLimited(None)) => continue,
+                _ => panic!("{name}: {error:?}"),
+            };
+            assert_eq!(message, format!("HTTP {status}: {summary}"), "{name}");
+        }
+        if !fixtures.is_empty() {
+            assert_eq!(fixtures.len(), 4);
+        }
+    }
+
     #[test]
     fn unknown_users_and_bad_targets_are_errors() {
         let (result, _) = fake::okta(vec![]).run(|| {

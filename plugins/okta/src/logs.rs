@@ -158,13 +158,22 @@ mod tests {
 
     #[test]
     fn maps_the_published_log_events() {
-        for (name, body) in fake::fixtures("list-logs__") {
-            // One published example is a single event, one a `changeDetails` fragment.
-            let events = match &body {
+        let fixtures = fake::fixtures("list-logs__");
+        // One published example is a `changeDetails` fragment (a log target's `from` and
+        // `to`): it is read inside the published event it belongs to.
+        let fragment = fixtures
+            .iter()
+            .find(|(_, body)| body.get("from").is_some() && body.get("to").is_some())
+            .map(|(_, body)| body.clone());
+        for (name, body) in &fixtures {
+            let mut events = match body {
                 Value::Array(list) => list.clone(),
                 object if object.get("uuid").is_some() => vec![object.clone()],
                 _ => continue,
             };
+            if let Some(change) = &fragment {
+                events[0]["target"][0]["changeDetails"] = change.clone();
+            }
             let activities: Vec<_> = events.iter().filter_map(activity).collect();
             assert_eq!(activities.len(), events.len(), "{name}");
             let login = &activities[0];
@@ -183,6 +192,13 @@ mod tests {
                     .starts_with("Mozilla/5.0")
             );
             assert_eq!(login.targets, ["Okta Verify", "Okta Admin Console"]);
+            if let Some(change) = &fragment {
+                let raw: Value = serde_json::from_str(&login.raw).unwrap();
+                assert_eq!(raw.pointer("/target/0/changeDetails"), Some(change));
+            }
+        }
+        if !fixtures.is_empty() {
+            assert!(fragment.is_some(), "the changeDetails example is exercised");
         }
     }
 

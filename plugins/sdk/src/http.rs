@@ -335,10 +335,13 @@ impl Response {
         })
     }
 
-    /// `Retry-After` in seconds; the HTTP-date form is ignored (the host's own limiter
+    /// `Retry-After` in whole seconds, fractions rounded up (Microsoft Graph sends
+    /// `Retry-After: 2.128`); the HTTP-date form is ignored (the host's own limiter
     /// handles waiting, this is only a hint).
     pub fn retry_after(&self) -> Option<u32> {
-        self.header("retry-after")?.trim().parse().ok()
+        let seconds: f64 = self.header("retry-after")?.trim().parse().ok()?;
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| seconds.ceil().min(f64::from(u32::MAX)) as u32)
     }
 
     /// Whether a 403 is the provider throttling rather than refusing.
@@ -535,6 +538,15 @@ mod tests {
         assert_eq!(
             response(429, &[("Retry-After", "30")], "").error_for_status(),
             Err(ConnectorError::RateLimited(Some(30)))
+        );
+        // Fractions (Microsoft Graph's throttling sample) round up to a whole second.
+        assert_eq!(
+            response(429, &[("Retry-After", "2.128")], "").error_for_status(),
+            Err(ConnectorError::RateLimited(Some(3)))
+        );
+        assert_eq!(
+            response(429, &[("Retry-After", "-1")], "").error_for_status(),
+            Err(ConnectorError::RateLimited(None))
         );
         assert_eq!(
             response(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "")

@@ -15,7 +15,8 @@
 //! - Throttling: [`M365Mock::inject_faults`]; `secondary_limit` answers Graph's 429
 //!   with `Retry-After`, `server_errors` a 5xx.
 //! - Actions change state: `PATCH /users/{id}` (`accountEnabled`),
-//!   `POST /users/{id}/revokeSignInSessions`, `DELETE /oauth2PermissionGrants/{id}`.
+//!   `POST /users/{id}/revokeSignInSessions` (moves the user's
+//!   `signInSessionsValidFromDateTime` to now), `DELETE /oauth2PermissionGrants/{id}`.
 //!
 //! Data is deterministic from [`M365MockConfig`]; [`M365Mock::expected`] says what a
 //! complete scan finds. Activity times are relative to the mock's start (the last two
@@ -133,6 +134,8 @@ pub struct M365Expected {
 struct State {
     disabled: BTreeSet<usize>,
     revoked_sessions: BTreeMap<String, usize>,
+    /// `signInSessionsValidFromDateTime` per user index once sessions were revoked (ms).
+    sessions_valid_from: BTreeMap<usize, i64>,
     deleted_grants: BTreeSet<usize>,
     sign_ins: usize,
     subscriptions: BTreeSet<String>,
@@ -265,6 +268,7 @@ impl M365Mock {
             state: Mutex::new(State {
                 disabled: BTreeSet::new(),
                 revoked_sessions: BTreeMap::new(),
+                sessions_valid_from: BTreeMap::new(),
                 deleted_grants: BTreeSet::new(),
                 sign_ins: config.sign_ins,
                 subscriptions: BTreeSet::new(),
@@ -470,12 +474,26 @@ fn graph_route(
     let path = path.trim_start_matches("/v1.0").to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let total = c.users + c.guests;
+    // `signInSessionsValidFromDateTime` is returned only when `$select`ed, as in Graph.
+    let sessions_selected = url
+        .param("$select")
+        .is_some_and(|s| s.split(',').any(|f| f == "signInSessionsValidFromDateTime"));
     let user = |i: usize, state: &State| {
         let guest = i >= c.users;
-        json!({"id": user_id(i), "displayName": format!("User {i}"),
+        let created = shared.start_ms - 86_400_000;
+        let mut user = json!({"id": user_id(i), "displayName": format!("User {i}"),
             "userPrincipalName": if guest { format!("guest{i}_fabrikam.test#EXT#@contoso.test") } else { format!("user{i}@contoso.test") },
             "mail": format!("user{i}@contoso.test"), "userType": if guest { "Guest" } else { "Member" },
-            "accountEnabled": !state.disabled.contains(&i), "createdDateTime": rfc3339(shared.start_ms - 86_400_000)})
+            "accountEnabled": !state.disabled.contains(&i), "createdDateTime": rfc3339(created)});
+        if sessions_selected {
+            let valid_from = state
+                .sessions_valid_from
+                .get(&i)
+                .copied()
+                .unwrap_or(created);
+            user["signInSessionsValidFromDateTime"] = json!(rfc3339(valid_from));
+        }
+        user
     };
     let index_of = |id: &str| (0..total).find(|i| user_id(*i) == id);
     let mut state = shared.state();
@@ -504,6 +522,9 @@ fn graph_route(
         },
         (Method::POST, ["users", id, "revokeSignInSessions"]) if index_of(id).is_some() => {
             *state.revoked_sessions.entry((*id).to_owned()).or_default() += 1;
+            if let Some(i) = index_of(id) {
+                state.sessions_valid_from.insert(i, Utc::now().timestamp_millis());
+            }
             ok_json(json!({"value": true}))
         }
         (Method::GET, ["directoryRoles"]) => page(&url, vec![
