@@ -15,15 +15,21 @@ use sluice::store::Instance;
 use sluice_mocks::{GithubMock, GithubMockConfig, StepperMock};
 use sluice_tests::Harness;
 
-/// A harness with the test-only stepper connector loaded from its build.
-async fn with_stepper() -> Harness {
+/// A harness with these test-only guests loaded from their build.
+async fn with_guests(files: &[&str]) -> Harness {
     let mut h = Harness::new().await;
-    let file = PathBuf::from(PLUGIN_BUILD_DIR).join("stepper.wasm");
-    h.registry
-        .load_file(&h.runtime, &file)
-        .await
-        .expect("stepper loads");
+    for file in files {
+        let path = PathBuf::from(PLUGIN_BUILD_DIR).join(file);
+        h.registry
+            .load_file(&h.runtime, &path)
+            .await
+            .unwrap_or_else(|| panic!("{file} loads"));
+    }
     h
+}
+
+async fn with_stepper() -> Harness {
+    with_guests(&["stepper.wasm"]).await
 }
 
 fn suspend(target: &str) -> ActionRequest {
@@ -63,7 +69,7 @@ async fn connecting_without_deciding_the_asks_lists_them_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_to_an_ungranted_destination_is_denied() {
-    let h = Harness::new().await;
+    let h = with_guests(&["probe.wasm"]).await;
     let mock = GithubMock::start(GithubMockConfig::default())
         .await
         .unwrap();

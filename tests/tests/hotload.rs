@@ -128,6 +128,9 @@ async fn a_file_still_being_written_is_not_loaded_until_it_is_closed() {
     let c = next_change(&mut changes).await;
     assert_eq!(c.loaded.len(), 1, "{c:?}");
     assert!(c.rejected.is_empty(), "{c:?}");
+    // What serves is the complete file, never the half seen earlier.
+    let complete = h.runtime.load(&probe).await.unwrap();
+    assert_eq!(plugins.get("probe").unwrap().plugin.sha256, complete.sha256);
 }
 
 // ---- versions, grants and approval through the daemon --------------------------------
