@@ -30,8 +30,16 @@ pub struct StepperMock {
 struct Shared {
     /// Pages of users a full scan reads.
     pages: u64,
-    /// The page to hold open, with who to tell and what to wait for.
-    hold: Mutex<Option<(u64, oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    /// The page to hold open, if any.
+    hold: Mutex<Option<Hold>>,
+}
+
+/// A page to hold: who to tell when it is requested, and what to wait for.
+#[derive(Debug)]
+struct Hold {
+    page: u64,
+    reached: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
 }
 
 /// A page held open by [`StepperMock::hold_page`].
@@ -87,7 +95,11 @@ impl StepperMock {
     pub fn hold_page(&self, page: u64) -> HeldPage {
         let (reached_tx, reached) = oneshot::channel();
         let (release, release_rx) = oneshot::channel();
-        *self.shared.hold.lock().unwrap() = Some((page, reached_tx, release_rx));
+        *self.shared.hold.lock().unwrap() = Some(Hold {
+            page,
+            reached: reached_tx,
+            release: release_rx,
+        });
         HeldPage { reached, release }
     }
 
@@ -108,7 +120,7 @@ async fn users(
     let held = {
         let mut hold = shared.hold.lock().unwrap();
         match hold.take() {
-            Some((p, reached, release)) if p == page => Some((reached, release)),
+            Some(h) if h.page == page => Some((h.reached, h.release)),
             other => {
                 *hold = other;
                 None
