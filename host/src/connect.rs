@@ -2,7 +2,7 @@
 //! connector declares, checking the connection, and saving the instance.
 //!
 //! Also builds the [`CallContext`] for an instance (egress policy and credentials from
-//! its config and secrets), used by every later call.
+//! its config and secrets, narrowed to the operator's grants), used by every later call.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::auth::Credentials;
 use crate::capabilities::egress::EgressPolicy;
 use crate::capabilities::http::InstanceNet;
+use crate::grants::{GrantError, GrantRequest, Grants};
 use crate::model::{ConnectorError, ConnectorInfo, Permissions, now_millis};
 use crate::registry::Registry;
 use crate::runtime::{CallContext, LoadedPlugin};
@@ -29,6 +30,9 @@ pub struct ConnectRequest {
     pub limits: crate::ratelimit::InstanceLimitConfig,
     /// Pin the instance to this connector version (default: follow the newest).
     pub pin: Option<String>,
+    /// What the operator grants of the egress destinations and actions the connector
+    /// asks for; a side the connector asks for must be decided.
+    pub grants: GrantRequest,
 }
 
 /// Why connecting failed. Nothing was saved.
@@ -42,6 +46,10 @@ pub enum ConnectError {
     InvalidConfig(String),
     #[error("connection check failed: {0}")]
     Check(ConnectorError),
+    /// The connector asks for egress or actions the request does not grant (or the
+    /// grants are malformed). Checked before any request is made.
+    #[error(transparent)]
+    Grants(#[from] GrantError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -135,18 +143,38 @@ pub fn persist_to_store(plugin: &LoadedPlugin, store: &Store, id: &str) {
     );
 }
 
-/// Build the per-call context for an instance.
+/// What an instance is granted: its stored grants, or, for an instance saved before
+/// grants existed and not migrated yet, what `info` asks for (see
+/// `Control::migrate_grants`).
+pub fn effective_grants(info: &ConnectorInfo, instance: &Instance) -> Result<Grants, String> {
+    match &instance.grants {
+        Some(g) => Ok(g.clone()),
+        None => Grants::asked_by(info, &instance.config),
+    }
+}
+
+/// What `info` asks for beyond the instance's grants; `None` when it is within them.
+pub fn unapproved(info: &ConnectorInfo, instance: &Instance) -> Result<Option<Grants>, String> {
+    let asks = Grants::asked_by(info, &instance.config)?;
+    let missing = effective_grants(info, instance)?.missing(&asks);
+    Ok((!missing.is_empty()).then_some(missing))
+}
+
+/// Build the per-call context for an instance: the egress policy holds what the
+/// connector asks for *and* the operator granted, and only granted actions run.
 pub fn call_context(
     plugin: &LoadedPlugin,
     instance: &Instance,
     secrets: &Secrets,
 ) -> Result<CallContext, ConnectorError> {
+    let grants = effective_grants(&plugin.info, instance).map_err(ConnectorError::InvalidConfig)?;
     let policy = EgressPolicy::from_templates(
         &plugin.info.egress,
         &instance.config,
         instance.allow_private_network,
     )
-    .map_err(ConnectorError::InvalidConfig)?;
+    .map_err(ConnectorError::InvalidConfig)?
+    .restrict_to(&grants.egress);
     let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
         .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
     plugin.runtime().http().limits.register(
@@ -164,6 +192,7 @@ pub fn call_context(
             policy,
             credentials,
         }),
+        granted_actions: Arc::from(grants.actions),
         since: None,
         page_size: 100,
     })
@@ -202,6 +231,9 @@ pub async fn connect(
     req.limits.validate().map_err(ConnectError::InvalidConfig)?;
     let config = validate_config(&plugin.info, &req.config, &req.secrets)
         .map_err(ConnectError::InvalidConfig)?;
+    // Decided before `check`: nothing reaches the provider without the operator's say.
+    let asks = Grants::asked_by(&plugin.info, &config).map_err(ConnectError::InvalidConfig)?;
+    let grants = req.grants.resolve(&plugin.info.id, &asks)?;
     let mut instance = Instance {
         id: new_instance_id(),
         name: req.name,
@@ -216,6 +248,7 @@ pub async fn connect(
         schedule: req.schedule,
         limits: req.limits,
         pinned_version: req.pin.as_ref().map(|_| plugin.info.version.clone()),
+        grants: Some(grants),
     };
     let secrets: Secrets = req.secrets;
     // A refresh token rotated during the check is saved with the new instance.

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::capabilities::egress::EgressPolicy;
-use crate::connect::{ConnectError, ConnectRequest, connect};
+use crate::connect::{ConnectError, ConnectRequest, connect, unapproved};
+use crate::grants::{GrantError, GrantRequest, Grants};
 use crate::model::{
     ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Permissions, RateLimit,
 };
@@ -47,6 +48,10 @@ pub enum ControlError {
     /// The instance's connector is not loaded, or the scheduler has stopped.
     #[error("{0}")]
     Unavailable(String),
+    /// The connector asks for egress or actions the request did not grant; the message
+    /// lists them. Nothing was saved and no request was made.
+    #[error("{0}")]
+    GrantsRequired(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -59,6 +64,7 @@ impl ControlError {
             ControlError::Conflict(_) => "conflict",
             ControlError::CheckFailed(_) => "check-failed",
             ControlError::Unavailable(_) => "unavailable",
+            ControlError::GrantsRequired(_) => "grants-required",
             ControlError::Internal(_) => "internal",
         }
     }
@@ -70,6 +76,7 @@ impl ControlError {
             ControlError::Conflict(_) => 409,
             ControlError::CheckFailed(_) => 422,
             ControlError::Unavailable(_) => 503,
+            ControlError::GrantsRequired(_) => 403,
             ControlError::Internal(_) => 500,
         }
     }
@@ -94,6 +101,8 @@ impl From<ConnectError> for ControlError {
                 ControlError::BadRequest(e.to_string())
             }
             ConnectError::Check(_) => ControlError::CheckFailed(e.to_string()),
+            ConnectError::Grants(GrantError::Required(m)) => ControlError::GrantsRequired(m),
+            ConnectError::Grants(GrantError::Invalid(m)) => ControlError::BadRequest(m),
             ConnectError::Store(s) => s.into(),
         }
     }
@@ -196,7 +205,7 @@ pub struct InstanceDetail {
 }
 
 /// `POST /v1/instances`: connect an instance.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectInput {
     pub connector: String,
@@ -215,6 +224,11 @@ pub struct ConnectInput {
     /// Pin to this connector version instead of following the newest.
     #[serde(default)]
     pub pin: Option<String>,
+    /// What to grant of the egress destinations and actions the connector asks for:
+    /// `{"egress": "all" | "none" | [URL…], "actions": "all" | "none" | [ACTION…]}`.
+    /// Required for each side the connector asks for.
+    #[serde(default)]
+    pub grants: GrantRequest,
 }
 
 /// The answer to a connect: the saved instance, what `check` found, and what the
@@ -223,6 +237,8 @@ pub struct ConnectInput {
 pub struct Connected {
     pub instance: Instance,
     pub permissions: Permissions,
+    /// What the connector asks for: egress destinations and actions (the grants are
+    /// in `instance.grants`).
     pub egress: Vec<String>,
     pub actions: Vec<ActionKind>,
 }
@@ -283,14 +299,90 @@ impl Control {
         scan_options: ScanOptions,
     ) -> Result<Control, ControlError> {
         runtime.http().limits.configure(&store.global_limits()?);
-        Ok(Control {
+        let control = Control {
             store,
             runtime,
             registry,
             plugins_dir,
             scheduler,
             scan_options,
-        })
+        };
+        control.migrate_grants()?;
+        Ok(control)
+    }
+
+    /// Instances saved before grants existed are granted what their connector asked
+    /// for when they were connected: the version they were connected with (or are
+    /// pinned to) if it is loaded, else the serving one. An instance whose connector
+    /// is not loaded is migrated when it is.
+    fn migrate_grants(&self) -> Result<(), ControlError> {
+        for inst in self.store.instances()? {
+            self.migrated(inst)?;
+        }
+        Ok(())
+    }
+
+    /// `inst` with grants, migrating it if it had none (see [`Control::migrate_grants`]).
+    fn migrated(&self, inst: Instance) -> Result<Instance, ControlError> {
+        if inst.grants.is_some() {
+            return Ok(inst);
+        }
+        let registry = self.registry.snapshot();
+        let version = inst
+            .pinned_version
+            .as_deref()
+            .unwrap_or(&inst.connector_version);
+        let Some(entry) = registry
+            .version(&inst.connector, version)
+            .or_else(|| registry.get(&inst.connector))
+        else {
+            return Ok(inst);
+        };
+        let asks =
+            Grants::asked_by(&entry.plugin.info, &inst.config).map_err(ControlError::Internal)?;
+        tracing::info!(instance = %inst.name, version = %entry.version(), "granting what the connector asked for (instance saved before grants)");
+        let inst = self
+            .store
+            .update_instance(&inst.id, |i| i.grants = Some(asks.clone()))?;
+        self.store.flush()?;
+        Ok(inst)
+    }
+
+    /// The `needs approval` status for `inst` if the version that would serve it asks
+    /// for more than it was granted.
+    fn approval_status(
+        &self,
+        inst: &Instance,
+        entry: &PluginEntry,
+    ) -> Result<Option<InstanceStatus>, ControlError> {
+        let missing = unapproved(&entry.plugin.info, inst).map_err(ControlError::Internal)?;
+        Ok(missing.map(|m| InstanceStatus::NeedsApproval {
+            version: entry.version().to_string(),
+            egress: m.egress,
+            actions: m.actions,
+        }))
+    }
+
+    /// Grant an instance everything the connector version serving it asks for, and
+    /// resume it if it was waiting for approval.
+    pub async fn approve(&self, name: &str) -> Result<Instance, ControlError> {
+        let inst = self.migrated(self.store.instance(name)?)?;
+        let entry = self
+            .plugin_of(&inst)
+            .map_err(|e| ControlError::Unavailable(e.to_string()))?;
+        let asks =
+            Grants::asked_by(&entry.plugin.info, &inst.config).map_err(ControlError::Internal)?;
+        let resumed = resumed_status(&self.store, &inst)?;
+        let inst = self.store.update_instance(&inst.id, |i| {
+            i.grants.get_or_insert_with(Grants::default).extend(&asks);
+            if matches!(i.status, InstanceStatus::NeedsApproval { .. }) {
+                i.status = resumed.clone();
+            }
+        })?;
+        self.store.flush()?;
+        tracing::info!(instance = %inst.name, version = %entry.version(), "grants approved");
+        self.schedule(&inst)?;
+        Ok(inst)
     }
 
     pub fn connectors(&self) -> Vec<ConnectorInfo> {
@@ -327,6 +419,16 @@ impl Control {
                         .set_status(&inst.id, InstanceStatus::from_error(&e, 0, None))?;
                 }
                 Ok(entry) => {
+                    if let Some(status) = self.approval_status(&inst, &entry)? {
+                        // Scans in flight finish their page on the old version; none
+                        // starts on the new one until the operator approves.
+                        if let Some(s) = &self.scheduler {
+                            s.remove(&inst.id).await;
+                        }
+                        tracing::warn!(instance = %inst.name, version = %entry.version(), "connector version asks for more than granted; needs approval");
+                        self.store.set_status(&inst.id, status)?;
+                        continue;
+                    }
                     if waiting {
                         tracing::info!(instance = %inst.name, version = %entry.version(), "connector is back; resuming");
                         self.store
@@ -459,6 +561,7 @@ impl Control {
             schedule: input.schedule,
             limits: input.limits,
             pin: input.pin,
+            grants: input.grants,
         };
         let (instance, permissions) = connect(&self.store, &self.registry.snapshot(), req).await?;
         self.store.flush()?;
@@ -512,23 +615,41 @@ impl Control {
 
     /// Hand an enabled instance to the scheduler (no-op without one). An instance whose
     /// connector is not loaded is put in error instead.
+    ///
+    /// An instance whose connector version asks for more than it was granted is put in
+    /// `needs approval` and not scheduled; one that no longer needs approval (approved,
+    /// pinned back, or the newer file removed) resumes.
     pub fn schedule(&self, instance: &Instance) -> Result<(), ControlError> {
-        let Some(scheduler) = &self.scheduler else {
-            return Ok(());
-        };
         if !instance.enabled {
             return Ok(());
         }
+        // Fresh from the store: the caller's copy may predate a status change.
+        let instance = &self.migrated(self.store.instance(&instance.id)?)?;
         match self.plugin_of(instance) {
-            Ok(_) => {
+            Ok(entry) => {
+                if let Some(status) = self.approval_status(instance, &entry)? {
+                    if let Some(s) = &self.scheduler {
+                        s.forget(&instance.id);
+                    }
+                    self.store.set_status(&instance.id, status)?;
+                    return Ok(());
+                }
+                if matches!(instance.status, InstanceStatus::NeedsApproval { .. }) {
+                    self.store
+                        .set_status(&instance.id, resumed_status(&self.store, instance)?)?;
+                }
+                let Some(scheduler) = &self.scheduler else {
+                    return Ok(());
+                };
                 if let Some(plan) = self.plan(instance)? {
                     scheduler.upsert(plan);
                 }
             }
-            Err(e) => {
+            Err(e) if self.scheduler.is_some() => {
                 self.store
                     .set_status(&instance.id, InstanceStatus::from_error(&e, 0, None))?;
             }
+            Err(_) => {}
         }
         Ok(())
     }
@@ -613,6 +734,14 @@ impl Control {
             return Err(ControlError::Conflict(format!(
                 "instance `{}` is disabled; enable it first",
                 inst.name
+            )));
+        }
+        if let Some(InstanceStatus::NeedsApproval { version, .. }) =
+            self.approval_status(&self.migrated(inst.clone())?, &entry)?
+        {
+            return Err(ControlError::Conflict(format!(
+                "instance `{}`: {} {version} asks for more than it was granted; see `sluice instances show {}` and approve with `sluice instances approve {}`",
+                inst.name, inst.connector, inst.name, inst.name
             )));
         }
         match &self.scheduler {
@@ -801,6 +930,7 @@ impl Control {
                 InstanceStatus::Connected { .. } => "connected",
                 InstanceStatus::Error { .. } => "error",
                 InstanceStatus::Disabled => "disabled",
+                InstanceStatus::NeedsApproval { .. } => "needs-approval",
             };
             *counts.entry(state.to_string()).or_default() += 1;
         }

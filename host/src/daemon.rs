@@ -161,6 +161,21 @@ impl DaemonRunner {
         let entry = self
             .registry
             .resolve(&inst.connector, inst.pinned_version.as_deref())?;
+        // The last line of defence behind `needs approval`: a version asking for more
+        // than the instance was granted never scans (its egress would be cut to the
+        // grants anyway).
+        if let Some(missing) = crate::connect::unapproved(&entry.plugin.info, &inst)
+            .map_err(ConnectorError::InvalidConfig)?
+        {
+            return Err(ConnectorError::NotGranted(format!(
+                "{} {} asks for more than instance `{}` was granted ({}); approve with `sluice instances approve {}`",
+                inst.connector,
+                entry.version(),
+                inst.name,
+                missing.lines().join("; "),
+                inst.name
+            )));
+        }
         let secrets = self.store.secrets(&inst.id).map_err(other)?;
         crate::connect::persist_to_store(&entry.plugin, &self.store, &inst.id);
         let ctx = call_context(&entry.plugin, &inst, &secrets)?;

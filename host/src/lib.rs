@@ -4,6 +4,7 @@
 //! - [`runtime`]: the wasmtime sandbox (engine, per-call stores, limits, WIT versions).
 //! - [`capabilities`]: what plugins may import (HTTP through an egress policy, log, config).
 //! - [`auth`]: credential injection; plugins never hold secrets.
+//! - [`grants`]: what a connector asks for (egress, actions) against what the operator granted.
 //! - [`ratelimit`]: request budgets per instance, shared scope and host; retries.
 //! - [`store`]: everything persistent, in sled.
 //! - [`registry`]: finding, compiling and caching plugins.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod connect;
 pub mod control;
 pub mod daemon;
+pub mod grants;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;

@@ -161,6 +161,17 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    pub const ALL: [ActionKind; 8] = [
+        ActionKind::SuspendUser,
+        ActionKind::UnsuspendUser,
+        ActionKind::RequireSignIn,
+        ActionKind::RevokeAppPermission,
+        ActionKind::QuarantineFile,
+        ActionKind::RemoveExternalSharing,
+        ActionKind::RemoveGroupMember,
+        ActionKind::RemoveCollaborator,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ActionKind::SuspendUser => "suspend-user",
@@ -172,6 +183,28 @@ impl ActionKind {
             ActionKind::RemoveGroupMember => "remove-group-member",
             ActionKind::RemoveCollaborator => "remove-collaborator",
         }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ActionKind::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ActionKind::ALL.iter().map(|a| a.as_str()).collect();
+                format!(
+                    "unknown action `{s}` (expected one of: {})",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -294,6 +327,11 @@ pub enum ConnectorError {
     /// is pinned to is gone). Host-side; restoring the file resumes the instance.
     #[error("{0}")]
     NotLoaded(String),
+    /// The operator did not grant what the call needs (an action, or a connector
+    /// version asking for more than the instance's grants). Host-side; refused before
+    /// the plugin runs.
+    #[error("not granted: {0}")]
+    NotGranted(String),
 }
 
 impl ConnectorError {
@@ -310,6 +348,7 @@ impl ConnectorError {
             ConnectorError::Other(_) => "other",
             ConnectorError::Trap(_) => "trap",
             ConnectorError::NotLoaded(_) => "connector-not-loaded",
+            ConnectorError::NotGranted(_) => "not-granted",
         }
     }
 

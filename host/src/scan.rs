@@ -405,6 +405,7 @@ mod tests {
                 policy: Default::default(),
                 credentials: Default::default(),
             }),
+            granted_actions: Arc::from([]),
             since: None,
             page_size: 100,
         }

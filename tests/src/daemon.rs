@@ -112,6 +112,7 @@ impl TestDaemon {
                     "config": { "org": mock.config().org, "base_url": mock.base_url() },
                     "secrets": { "token": mock.config().token },
                     "allow_private_network": true,
+                    "grants": { "egress": "all", "actions": "all" },
                 })),
             )
             .await;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use sluice::capabilities::http::{HttpClient, HttpLimits};
 use sluice::connect::{ConnectRequest, call_context, connect};
+use sluice::grants::GrantRequest;
 use sluice::model::{ConnectorError, Kind, Permissions};
 use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
 use sluice::runtime::{
@@ -84,13 +85,27 @@ impl Harness {
     }
 
     /// Connect an instance of any connector: `config` pairs are plain config, `secrets`
-    /// are stored encrypted. Private networks are allowed (mocks live on loopback).
+    /// are stored encrypted, and everything the connector asks for is granted. Private
+    /// networks are allowed (mocks live on loopback).
     pub async fn connect_to(
         &self,
         connector: &str,
         name: &str,
         config: &[(&str, &str)],
         secrets: &[(&str, &str)],
+    ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
+        self.connect_granting(connector, name, config, secrets, GrantRequest::all())
+            .await
+    }
+
+    /// [`Harness::connect_to`] with the operator's `grants`.
+    pub async fn connect_granting(
+        &self,
+        connector: &str,
+        name: &str,
+        config: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+        grants: GrantRequest,
     ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
         connect(
             &self.store,
@@ -110,6 +125,7 @@ impl Harness {
                 schedule: Default::default(),
                 limits: Default::default(),
                 pin: None,
+                grants,
             },
         )
         .await
@@ -151,6 +167,7 @@ impl Harness {
                 schedule: Default::default(),
                 limits: Default::default(),
                 pin: None,
+                grants: GrantRequest::all(),
             },
         )
         .await

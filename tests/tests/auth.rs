@@ -74,6 +74,7 @@ async fn connect_probe(
             schedule: Default::default(),
             limits: Default::default(),
             pin: None,
+            grants: sluice::grants::GrantRequest::all(),
         },
     )
     .await

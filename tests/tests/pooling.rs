@@ -19,6 +19,7 @@ fn spin() -> CallContext {
             policy: Default::default(),
             credentials: Default::default(),
         }),
+        granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
     }

@@ -39,6 +39,7 @@ fn ctx(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext
             policy: EgressPolicy::from_templates(&["{url}".into()], &allow, allow_private).unwrap(),
             credentials: Default::default(),
         }),
+        granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
     }

@@ -57,6 +57,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/instances/{name}/enable"),
     ("PUT", "/v1/instances/{name}/schedule"),
     ("PUT", "/v1/instances/{name}/pin"),
+    ("POST", "/v1/instances/{name}/approve"),
     ("POST", "/v1/instances/{name}/scan"),
     ("GET", "/v1/instances/{name}/{kind}"),
     ("GET", "/v1/instances/{name}/limits"),
@@ -191,6 +192,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/instances/{name}/enable", post(enable))
         .route("/v1/instances/{name}/schedule", put(set_schedule))
         .route("/v1/instances/{name}/pin", put(pin))
+        .route("/v1/instances/{name}/approve", post(approve))
         .route("/v1/instances/{name}/scan", post(scan))
         .route("/v1/instances/{name}/{kind}", get(records))
         .route(
@@ -308,6 +310,10 @@ async fn disable(State(st): St, Path(name): Path<String>) -> Result<Response, Ap
 
 async fn enable(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
     Ok(Json(st.control.enable(&name).await?).into_response())
+}
+
+async fn approve(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(st.control.approve(&name).await?).into_response())
 }
 
 async fn set_schedule(

@@ -21,6 +21,35 @@ struct AllowedPrefix {
     path: String,
 }
 
+impl AllowedPrefix {
+    fn destination(&self) -> String {
+        match self.port {
+            Some(p) if Some(p) != default_port(&self.scheme) => {
+                format!("{}://{}:{}{}", self.scheme, self.host, p, self.path)
+            }
+            _ => format!("{}://{}{}", self.scheme, self.host, self.path),
+        }
+    }
+}
+
+/// An operator's spelling of a destination (`api.github.com`, `https://API.github.com`)
+/// in the form [`EgressPolicy::destinations`] prints, so grants compare exactly.
+pub fn normalize_destination(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let url = if text.contains("://") {
+        text.to_string()
+    } else {
+        format!("https://{text}")
+    };
+    if url.contains('{') {
+        return Err(format!(
+            "`{text}` is a template; grant the destination it resolves to"
+        ));
+    }
+    let policy = EgressPolicy::from_templates(&[url], &BTreeMap::new(), false)?;
+    Ok(policy.destinations().remove(0))
+}
+
 /// Where an instance may send requests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EgressPolicy {
@@ -88,17 +117,21 @@ impl EgressPolicy {
         })
     }
 
-    /// The allowed destinations, for display (`https://api.github.com/`).
+    /// The allowed destinations, for display (`https://api.github.com/`). This is also
+    /// the form operators grant destinations in.
     pub fn destinations(&self) -> Vec<String> {
         self.allowed
             .iter()
-            .map(|a| match a.port {
-                Some(p) if Some(p) != default_port(&a.scheme) => {
-                    format!("{}://{}:{}{}", a.scheme, a.host, p, a.path)
-                }
-                _ => format!("{}://{}{}", a.scheme, a.host, a.path),
-            })
+            .map(AllowedPrefix::destination)
             .collect()
+    }
+
+    /// Keep only the destinations in `granted` (as [`EgressPolicy::destinations`]
+    /// spells them): what the connector asks for and the operator granted.
+    pub fn restrict_to(mut self, granted: &[String]) -> Self {
+        self.allowed
+            .retain(|a| granted.iter().any(|g| *g == a.destination()));
+        self
     }
 
     /// Whether `url` is inside the allowlist (scheme, host, port and path prefix), and,

@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::control::{
-    ConnectInput, Connected, Control, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView,
-    PluginList, ScanInput, ScanOutput,
+    ConnectInput, Connected, Control, ControlError, InstanceDetail, InstanceLimits,
+    InstanceSummary, LimitsView, PluginList, ScanInput, ScanOutput,
 };
 use crate::daemon::DaemonInfo;
 use crate::model::{ConnectorInfo, Kind};
@@ -69,10 +69,15 @@ impl ApiClient {
         let status = resp.status();
         let bytes = resp.bytes().await.context("reading the daemon's answer")?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(String::from))
+            let error = serde_json::from_slice::<Value>(&bytes).unwrap_or_default();
+            let message = error["error"]["message"]
+                .as_str()
+                .map(String::from)
                 .unwrap_or_else(|| format!("daemon answered {status}"));
+            // The one answer the CLI acts on (it may ask and connect again).
+            if error["error"]["code"] == "grants-required" {
+                return Err(ControlError::GrantsRequired(message).into());
+            }
             return Err(anyhow!(message));
         }
         serde_json::from_slice(&bytes).context("the daemon's answer is not what this CLI expects")
@@ -167,6 +172,8 @@ impl Backend {
                     "allow_private_network": input.allow_private_network,
                     "schedule": input.schedule,
                     "limits": input.limits,
+                    "pin": input.pin,
+                    "grants": input.grants,
                 });
                 api.post("/v1/instances", body).await
             }
@@ -204,6 +211,16 @@ impl Backend {
                     None,
                 )
                 .await
+            }
+        }
+    }
+
+    pub async fn approve(&self, name: &str) -> anyhow::Result<Instance> {
+        match self {
+            Backend::Local(c) => Ok(c.approve(name).await?),
+            Backend::Remote(api) => {
+                api.post(&format!("/v1/instances/{}/approve", seg(name)), json!({}))
+                    .await
             }
         }
     }

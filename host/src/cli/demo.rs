@@ -25,6 +25,7 @@ use super::output;
 use super::{Env, GlobalArgs};
 use crate::control::ConnectInput;
 use crate::daemon::{Daemon, shutdown_signal};
+use crate::grants::GrantRequest;
 use crate::model::Kind;
 use crate::store::{RecordQuery, Secret};
 
@@ -95,6 +96,8 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
                 allow_private_network: true,
                 schedule: Default::default(),
                 limits: Default::default(),
+                // The demo's mocks are what these connectors ask to reach.
+                grants: GrantRequest::all(),
             })
             .await
             .with_context(|| format!("connecting `{}`", app.name))?;

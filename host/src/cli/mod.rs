@@ -16,9 +16,10 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::http::{HttpClient, HttpLimits};
-use crate::control::{ConnectInput, Control, ScanInput};
+use crate::control::{ConnectInput, Control, ControlError, ScanInput};
 use crate::daemon::{self, DaemonConfig, DaemonInfo};
-use crate::model::{Capability, Kind, parse_time};
+use crate::grants::{GrantRequest, GrantSet};
+use crate::model::{ActionKind, Capability, Kind, parse_time};
 use crate::ratelimit::{Budget, InstanceLimitConfig};
 use crate::registry::Plugins;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -193,6 +194,9 @@ pub enum InstancesCommand {
     },
     /// The webhook URL and secret that let a provider trigger scans of this instance.
     Webhook { instance: String },
+    /// Grant an instance everything the connector version serving it asks for (egress
+    /// destinations, actions); an instance in `needs approval` resumes scanning.
+    Approve { instance: String },
     /// Run an instance on one loaded version of its connector (see `sluice plugins
     /// list`) instead of following the newest, or `--latest` to follow it again.
     Pin {
@@ -344,8 +348,55 @@ pub struct ConnectArgs {
     /// (`sluice instances pin` changes it later).
     #[arg(long, value_name = "VERSION")]
     pub pin: Option<String>,
+    /// Grant everything the connector asks for: its egress destinations and its
+    /// governance actions (`--grant all`). Without grants, connect lists what is asked
+    /// for and asks on a terminal, or fails otherwise.
+    #[arg(long, value_name = "all", value_parser = ["all"])]
+    pub grant: Option<String>,
+    /// Grant an egress destination the connector asks for (repeatable), e.g.
+    /// https://api.github.com, or `all` / `none`. Overrides --grant for egress.
+    #[arg(long = "grant-egress", value_name = "URL|all|none")]
+    pub grant_egress: Vec<String>,
+    /// Grant governance actions (repeatable or comma-separated), e.g.
+    /// suspend-user,revoke-app-permission, or `all` / `none`. Overrides --grant for
+    /// actions.
+    #[arg(
+        long = "grant-action",
+        value_name = "ACTION|all|none",
+        value_delimiter = ','
+    )]
+    pub grant_actions: Vec<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+impl ConnectArgs {
+    /// The grant request the flags make (a side without flags stays undecided).
+    fn grants(&self) -> anyhow::Result<GrantRequest> {
+        fn side<T>(
+            flags: &[String],
+            all: bool,
+            parse: impl Fn(&str) -> anyhow::Result<T>,
+        ) -> anyhow::Result<Option<GrantSet<T>>> {
+            if flags.is_empty() {
+                return Ok(all.then_some(GrantSet::All));
+            }
+            if flags.iter().any(|f| f == "all") {
+                return Ok(Some(GrantSet::All));
+            }
+            let listed = flags.iter().filter(|f| f.as_str() != "none");
+            Ok(Some(GrantSet::Only(
+                listed.map(|f| parse(f)).collect::<anyhow::Result<_>>()?,
+            )))
+        }
+        let all = self.grant.is_some();
+        Ok(GrantRequest {
+            egress: side(&self.grant_egress, all, |f| Ok(f.to_string()))?,
+            actions: side(&self.grant_actions, all, |f| {
+                f.trim().parse::<ActionKind>().map_err(anyhow::Error::msg)
+            })?,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -532,6 +583,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             output::connectors(&b.connectors().await?, json)
         }
         Command::Connect(args) => {
+            let grants = args.grants()?;
             let mut secrets = BTreeMap::new();
             for (k, v) in &args.secrets {
                 secrets.insert(k.clone(), read_secret(k, v)?);
@@ -547,7 +599,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .budgets
                     .insert("*".into(), Budget::parse(rate).map_err(anyhow::Error::msg)?);
             }
-            let input = ConnectInput {
+            let mut input = ConnectInput {
+                grants,
                 connector: args.connector,
                 name: args.name,
                 config: args.config.into_iter().collect(),
@@ -558,7 +611,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 pin: args.pin,
             };
             let b = env.backend().await?;
-            let connected = b.connect(input).await?;
+            let connected = match b.connect(input.clone()).await {
+                Err(e) => match e.downcast_ref::<ControlError>() {
+                    Some(ControlError::GrantsRequired(asks)) if interactive() => {
+                        // Nothing was saved or sent yet: ask, then connect again.
+                        eprintln!("{asks}");
+                        if !confirm("Grant everything listed above?")? {
+                            bail!("not connected: nothing was granted");
+                        }
+                        let all = GrantRequest::all();
+                        input.grants.egress.get_or_insert(all.egress.unwrap());
+                        input.grants.actions.get_or_insert(all.actions.unwrap());
+                        b.connect(input).await?
+                    }
+                    _ => return Err(e),
+                },
+                Ok(c) => c,
+            };
             output::connected(&connected, b.is_remote(), args.json)
         }
         Command::Instances { command, json } => {
@@ -655,6 +724,14 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             println!(
                 "\nA POST to the URL starts an incremental activities scan (add ?kind=users,groups for\nothers). Authenticate with `Authorization: Bearer SECRET`, or sign the body with\nHMAC-SHA256 in `X-Hub-Signature-256: sha256=HEX` (set SECRET as a GitHub webhook's secret)."
             );
+            Ok(())
+        }
+        InstancesCommand::Approve { instance } => {
+            let i = b.approve(&instance).await?;
+            println!("approved `{}`: it may now", i.name);
+            for line in i.grants.unwrap_or_default().lines() {
+                println!("  {line}");
+            }
             Ok(())
         }
         InstancesCommand::Pin {
@@ -799,4 +876,22 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
 /// The capability columns of the matrix, in the provider docs' order.
 pub fn matrix_columns() -> [Capability; 9] {
     Capability::ALL
+}
+
+/// Whether the operator is at a terminal to answer a question.
+fn interactive() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Ask a yes/no question on the terminal; anything but `y`/`yes` is no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question} [y/N] ");
+    std::io::Write::flush(&mut std::io::stderr())?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

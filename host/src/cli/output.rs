@@ -172,12 +172,16 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
     for (cap, why) in &permissions.missing {
         println!("  missing:     {} — {why}", cap.heading());
     }
-    if !c.egress.is_empty() {
-        println!("  egress:      {}", c.egress.join(", "));
+    let asked = crate::grants::Grants {
+        egress: c.egress.clone(),
+        actions: c.actions.clone(),
+    };
+    let granted = instance.grants.clone().unwrap_or_default();
+    for line in asked.lines() {
+        println!("  asks for     {line}");
     }
-    if !c.actions.is_empty() {
-        let actions: Vec<_> = c.actions.iter().map(|a| a.as_str()).collect();
-        println!("  actions:     {}", actions.join(", "));
+    for line in granted.lines() {
+        println!("  granted      {line}");
     }
     if daemon {
         println!(
@@ -214,6 +218,18 @@ fn status_detail(s: &InstanceStatus) -> String {
                 None => String::new(),
             };
             format!("{} (attempt {attempts}{retry})", short(reason, 80))
+        }
+        InstanceStatus::NeedsApproval {
+            version,
+            egress,
+            actions,
+        } => {
+            let mut more: Vec<&str> = egress.iter().map(String::as_str).collect();
+            more.extend(actions.iter().map(|a| a.as_str()));
+            format!(
+                "{version} also asks for {}; `sluice instances approve` to grant",
+                more.join(", ")
+            )
         }
         _ => String::new(),
     }
@@ -299,6 +315,17 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
     if let Some(p) = &inst.permissions {
         println!("  as:       {}", opt(&p.principal));
         println!("  granted:  {}", p.granted.join(", "));
+    }
+    if let Some(pin) = &inst.pinned_version {
+        println!("  pinned:   {pin}");
+    }
+    match &inst.grants {
+        Some(g) => {
+            for line in g.lines() {
+                println!("  may use   {line}");
+            }
+        }
+        None => println!("  may use   what the connector asks for (saved before grants)"),
     }
     let mut t = Table::new(&[
         "KIND",

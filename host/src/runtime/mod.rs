@@ -15,7 +15,10 @@
 //! Instantiation costs microseconds, so statelessness is cheap: a plugin can never
 //! carry data (or secrets) from one call, or one instance, to the next.
 
+mod forward;
 mod v0_1;
+#[cfg(feature = "test-wit")]
+mod v0_2_test;
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -95,12 +98,25 @@ pub enum LoadError {
 pub enum WitVersion {
     #[serde(rename = "0.1.0")]
     V0_1,
+    /// The TEST-ONLY `tests/wit/v0.2-test` (feature `test-wit`), not a release.
+    #[cfg(feature = "test-wit")]
+    #[serde(rename = "0.2.0")]
+    V0_2Test,
 }
 
 impl WitVersion {
+    /// Every version this build links, oldest first.
+    pub const SUPPORTED: &[WitVersion] = &[
+        WitVersion::V0_1,
+        #[cfg(feature = "test-wit")]
+        WitVersion::V0_2Test,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             WitVersion::V0_1 => "0.1.0",
+            #[cfg(feature = "test-wit")]
+            WitVersion::V0_2Test => "0.2.0",
         }
     }
 }
@@ -114,6 +130,9 @@ pub struct CallContext {
     pub config: Arc<BTreeMap<String, String>>,
     /// Egress policy and credentials.
     pub net: Arc<InstanceNet>,
+    /// Governance actions the operator granted this instance; `act` refuses others
+    /// before the plugin runs.
+    pub granted_actions: Arc<[ActionKind]>,
     /// First activity scan: collect from this time on.
     pub since: Option<Millis>,
     /// Preferred page size.
@@ -235,6 +254,10 @@ impl Runtime {
         v0_1::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking the connector imports")?;
+        #[cfg(feature = "test-wit")]
+        v0_2_test::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking the test-only 0.2.0 connector imports")?;
 
         // One thread advances the epoch for every store; each call's deadline
         // callback then checks its own CPU budget.
@@ -281,11 +304,17 @@ impl Runtime {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component = self.compile_cached(bytes, &sha256)?;
         let wit = wit_version(&self.inner.engine, &component)?;
+        let cannot_link = |e: wasmtime::Error| {
+            LoadError::UnsupportedWit(format!("cannot link the component: {e:#}"))
+        };
+        let linker = &self.inner.linker;
         let pre = match wit {
             WitVersion::V0_1 => {
-                VersionedPre::V0_1(v0_1::pre(&self.inner.linker, &component).map_err(|e| {
-                    LoadError::UnsupportedWit(format!("cannot link the component: {e:#}"))
-                })?)
+                VersionedPre::V0_1(v0_1::pre(linker, &component).map_err(cannot_link)?)
+            }
+            #[cfg(feature = "test-wit")]
+            WitVersion::V0_2Test => {
+                VersionedPre::V0_2Test(v0_2_test::pre(linker, &component).map_err(cannot_link)?)
             }
         };
         let mut plugin = LoadedPlugin {
@@ -448,12 +477,17 @@ fn wit_version(engine: &Engine, component: &Component) -> Result<WitVersion, Loa
             )));
         }
     }
-    match version {
-        "0.1.0" => Ok(WitVersion::V0_1),
-        other => Err(LoadError::UnsupportedWit(format!(
-            "sluice:connector@{other} (this host supports 0.1.0)"
-        ))),
-    }
+    WitVersion::SUPPORTED
+        .iter()
+        .copied()
+        .find(|v| v.as_str() == version)
+        .ok_or_else(|| {
+            let supported: Vec<&str> = WitVersion::SUPPORTED.iter().map(|v| v.as_str()).collect();
+            LoadError::UnsupportedWit(format!(
+                "sluice:connector@{version} (this host supports {})",
+                supported.join(", ")
+            ))
+        })
 }
 
 /// Checks on `describe()` output that the WIT types cannot express.
@@ -567,6 +601,20 @@ fn placeholder_info() -> ConnectorInfo {
 /// Pre-instantiated component, per supported WIT version.
 enum VersionedPre {
     V0_1(v0_1::Pre),
+    #[cfg(feature = "test-wit")]
+    V0_2Test(v0_2_test::Pre),
+}
+
+/// Run the same call on whichever version's bindings `$pre` holds: every version
+/// module's `Pre` has the same methods (see `forward.rs`).
+macro_rules! on_version {
+    ($pre:expr, $p:ident => $call:expr) => {
+        match $pre {
+            VersionedPre::V0_1($p) => $call,
+            #[cfg(feature = "test-wit")]
+            VersionedPre::V0_2Test($p) => $call,
+        }
+    };
 }
 
 /// A compiled, validated plugin, ready for calls. Cheap to clone.
@@ -662,24 +710,27 @@ impl LoadedPlugin {
     /// Instantiate in a fresh store and call nothing: what every call pays before its
     /// export runs (for benchmarks and health checks).
     pub async fn instantiate(&self) -> Result<(), ConnectorError> {
-        self.call(empty_context(), async |pre, store| match pre {
-            VersionedPre::V0_1(p) => p.instantiate(store).await.map(|_| Ok(())),
-        })
+        self.call(
+            empty_context(),
+            async |pre, store| on_version!(pre, p => p.instantiate(store).await.map(|_| Ok(()))),
+        )
         .await
     }
 
     /// `describe()`, called with an empty context.
     pub async fn describe(&self) -> Result<ConnectorInfo, ConnectorError> {
-        self.call(empty_context(), async |pre, store| match pre {
-            VersionedPre::V0_1(p) => p.describe(store).await.map(Ok),
-        })
+        self.call(
+            empty_context(),
+            async |pre, store| on_version!(pre, p => p.describe(store).await.map(Ok)),
+        )
         .await
     }
 
     pub async fn check(&self, ctx: CallContext) -> Result<Permissions, ConnectorError> {
-        self.call(ctx, async |pre, store| match pre {
-            VersionedPre::V0_1(p) => p.check(store).await,
-        })
+        self.call(
+            ctx,
+            async |pre, store| on_version!(pre, p => p.check(store).await),
+        )
         .await
     }
 
@@ -690,27 +741,38 @@ impl LoadedPlugin {
         kind: Kind,
         cursor: Option<String>,
     ) -> Result<Page, ConnectorError> {
-        self.call(ctx, async |pre, store| match pre {
-            VersionedPre::V0_1(p) => p.list(store, kind, cursor).await,
-        })
+        self.call(
+            ctx,
+            async |pre, store| on_version!(pre, p => p.list(store, kind, cursor).await),
+        )
         .await
     }
 
     pub async fn posture(&self, ctx: CallContext) -> Result<Vec<Finding>, ConnectorError> {
-        self.call(ctx, async |pre, store| match pre {
-            VersionedPre::V0_1(p) => p.posture(store).await,
-        })
+        self.call(
+            ctx,
+            async |pre, store| on_version!(pre, p => p.posture(store).await),
+        )
         .await
     }
 
+    /// Run a governance action, if the operator granted it to the instance; refused
+    /// before the plugin is instantiated (so before any request) otherwise.
     pub async fn act(
         &self,
         ctx: CallContext,
         action: ActionRequest,
     ) -> Result<ActionOutcome, ConnectorError> {
-        self.call(ctx, async |pre, store| match pre {
-            VersionedPre::V0_1(p) => p.act(store, action).await,
-        })
+        if !ctx.granted_actions.contains(&action.kind) {
+            return Err(ConnectorError::NotGranted(format!(
+                "action `{}` is not granted to instance `{}`; `sluice instances approve {}` grants what its connector asks for",
+                action.kind, ctx.instance_name, ctx.instance_name
+            )));
+        }
+        self.call(
+            ctx,
+            async |pre, store| on_version!(pre, p => p.act(store, action).await),
+        )
         .await
     }
 }
@@ -725,6 +787,7 @@ fn empty_context() -> CallContext {
             policy: Default::default(),
             credentials: Default::default(),
         }),
+        granted_actions: Arc::from([]),
         since: None,
         page_size: 100,
     }

@@ -247,6 +247,15 @@ impl SchedulerHandle {
         }
     }
 
+    /// Stop scheduling an instance without waiting for its running scans to reach
+    /// their page boundary (for callers that cannot wait).
+    pub fn forget(&self, instance_id: &str) {
+        let (reply, _) = oneshot::channel();
+        let _ = self
+            .tx
+            .send(Command::Remove(instance_id.to_string(), reply));
+    }
+
     /// Make `kinds` (all when empty) due now. The returned future resolves with one
     /// report per kind once those scans have run; dropping it does not cancel them.
     pub async fn trigger(

@@ -105,6 +105,11 @@ pub struct Instance {
     /// Run this connector version instead of following the newest one loaded.
     #[serde(default)]
     pub pinned_version: Option<String>,
+    /// Egress destinations and actions the operator granted. `None` only on instances
+    /// saved before grants existed, until they are migrated (granted what their
+    /// connector asks for) on the next start.
+    #[serde(default)]
+    pub grants: Option<crate::grants::Grants>,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.
@@ -129,6 +134,16 @@ pub enum InstanceStatus {
         next_retry: Option<Millis>,
     },
     Disabled,
+    /// A newer connector version asks for more than the instance's grants: it is not
+    /// scanned until the operator approves (`instances approve`) or pins a version
+    /// within the grants.
+    NeedsApproval {
+        /// The version asking.
+        version: String,
+        /// What it asks for beyond the grants.
+        egress: Vec<String>,
+        actions: Vec<crate::model::ActionKind>,
+    },
 }
 
 impl InstanceStatus {
@@ -150,6 +165,7 @@ impl InstanceStatus {
             InstanceStatus::Connected { .. } => "connected".into(),
             InstanceStatus::Error { code, .. } => format!("error: {code}"),
             InstanceStatus::Disabled => "disabled".into(),
+            InstanceStatus::NeedsApproval { .. } => "needs approval".into(),
         }
     }
 }

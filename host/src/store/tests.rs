@@ -52,6 +52,7 @@ pub(crate) fn instance(name: &str) -> Instance {
         schedule: Default::default(),
         limits: Default::default(),
         pinned_version: None,
+        grants: None,
     }
 }
 

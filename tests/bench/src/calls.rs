@@ -1,17 +1,16 @@
-//! Per call and per load: instantiation with the pooling vs on-demand allocator, a
-//! `describe()` call, an `http.send` round trip through the capability vs reqwest
-//! directly, and compiling a plugin cold vs loading it from the compile cache.
+//! Per call: instantiation with the pooling vs on-demand allocator, a `describe()`
+//! call, and an `http.send` round trip through the capability vs reqwest directly.
+//! (Plugin loading is the `plugins` group.)
 
 use std::time::Instant;
 
 use sluice::capabilities::http::{HttpClient, HttpLimits, Method, OutboundRequest};
 use sluice::registry::BUILTIN;
 use sluice::runtime::{LoadedPlugin, Runtime, RuntimeConfig};
-use sluice_tests::test_plugin;
 
 use crate::{Row, TOKEN};
 
-fn runtime(cache: Option<std::path::PathBuf>, pooling: bool) -> anyhow::Result<Runtime> {
+pub fn runtime(cache: Option<std::path::PathBuf>, pooling: bool) -> anyhow::Result<Runtime> {
     Runtime::new(
         RuntimeConfig {
             cache_dir: cache,
@@ -132,36 +131,5 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
         .note("baseline: reqwest directly, same loopback request"),
     );
 
-    // Plugin load: cold compile vs the on-disk compile cache.
-    let probe = test_plugin("probe");
-    for (name, bytes) in [("github", github), ("probe", probe.as_slice())] {
-        let rounds = if quick { 2 } else { 4 };
-        let cold_rt = runtime(None, false)?;
-        let start = Instant::now();
-        for _ in 0..rounds {
-            cold_rt.load(bytes).await?;
-        }
-        let cold = start.elapsed().as_secs_f64() * 1e3 / f64::from(rounds);
-        let dir = tempfile::tempdir()?;
-        runtime(Some(dir.path().to_path_buf()), false)?
-            .load(bytes)
-            .await?;
-        let start = Instant::now();
-        for _ in 0..rounds {
-            // A fresh runtime each time: what a daemon restart pays.
-            runtime(Some(dir.path().to_path_buf()), false)?
-                .load(bytes)
-                .await?;
-        }
-        let cached = start.elapsed().as_secs_f64() * 1e3 / f64::from(rounds);
-        rows.push(
-            Row::new("plugin load", format!("{name}: cold compile"), cold, "ms")
-                .against(cached)
-                .note(format!(
-                    "baseline: cached load; {} KB component; both include describe()",
-                    bytes.len() / 1024
-                )),
-        );
-    }
     Ok(rows)
 }

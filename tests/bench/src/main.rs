@@ -7,6 +7,7 @@
 mod calls;
 mod ingest;
 mod limits;
+mod plugins;
 mod scale;
 mod storage;
 
@@ -84,7 +85,7 @@ struct Args {
     /// Smaller sizes, for a smoke run.
     #[arg(long)]
     quick: bool,
-    /// Only these groups (repeatable): ingest, calls, storage, limiter, scale.
+    /// Only these groups (repeatable): ingest, calls, plugins, storage, limiter, scale.
     #[arg(long = "only", value_name = "GROUP")]
     only: Vec<String>,
 }
@@ -193,6 +194,9 @@ fn main() -> anyhow::Result<()> {
         }
         if want("calls") {
             rows.extend(calls::run(quick).await?);
+        }
+        if want("plugins") {
+            rows.extend(plugins::run(quick).await?);
         }
         if want("storage") {
             rows.extend(tokio::task::spawn_blocking(move || storage::run(quick)).await??);

@@ -125,6 +125,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
             "config": {"org": format!("org{i}"), "base_url": m.base_url()},
             "secrets": {"token": format!("ghp_scale_{i}")},
             "allow_private_network": true,
+            "grants": {"egress": "all", "actions": "all"},
         });
         let r = http
             .post(format!("{}/v1/instances", d.base))

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`]); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
+//! [`m365`]; [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); `server` (binding, serving, request log,
 //! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
 
@@ -33,6 +33,7 @@ pub mod netdocuments;
 pub mod oauth;
 pub mod okta;
 mod server;
+pub mod stepper;
 
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
@@ -47,3 +48,4 @@ pub use oauth::{
 };
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use server::RequestRecord;
+pub use stepper::{HeldPage, StepperMock};

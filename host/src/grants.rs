@@ -1,0 +1,254 @@
+//! Operator grants: what a connector asks for against what the operator allowed.
+//!
+//! Capabilities are two-sided (as in Zed's extension host): a connector's `describe()`
+//! *asks* for egress destinations (URL templates, resolved over the instance's config)
+//! and governance actions; the operator *grants* them per instance, at connect time or
+//! later with `instances approve`. The grants are stored with the instance and are
+//! what the host enforces: the egress policy holds only destinations that are both
+//! asked for and granted, and `act` is refused for an action that is not granted.
+//!
+//! A new connector version that asks for more than an instance's grants does not
+//! widen its reach silently: the instance waits in `needs approval` (see
+//! `Control::schedule`). Grants may name more than the connector asks for today (a
+//! host or action granted ahead of a known upgrade); that is harmless, because only
+//! what is both asked for and granted is ever allowed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::egress::{EgressPolicy, normalize_destination};
+use crate::model::{ActionKind, ConnectorInfo};
+
+/// Egress destinations and actions, as asked for by a connector or granted by the
+/// operator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    /// Destinations as `scheme://host[:port]/path-prefix/` (the form the egress
+    /// policy prints and compares).
+    #[serde(default)]
+    pub egress: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<ActionKind>,
+}
+
+impl Grants {
+    /// What connector `info` asks for on an instance with this (defaulted) config.
+    pub fn asked_by(
+        info: &ConnectorInfo,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Grants, String> {
+        let policy = EgressPolicy::from_templates(&info.egress, config, false)?;
+        let mut asks = Grants {
+            egress: policy.destinations(),
+            actions: info.actions.clone(),
+        };
+        asks.dedup();
+        Ok(asks)
+    }
+
+    /// What `asks` wants beyond these grants (empty: nothing to approve).
+    pub fn missing(&self, asks: &Grants) -> Grants {
+        Grants {
+            egress: asks
+                .egress
+                .iter()
+                .filter(|d| !self.egress.contains(d))
+                .cloned()
+                .collect(),
+            actions: asks
+                .actions
+                .iter()
+                .filter(|a| !self.actions.contains(a))
+                .copied()
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.egress.is_empty() && self.actions.is_empty()
+    }
+
+    /// Add everything in `more`.
+    pub fn extend(&mut self, more: &Grants) {
+        self.egress.extend(more.egress.iter().cloned());
+        self.actions.extend(more.actions.iter().copied());
+        self.dedup();
+    }
+
+    fn dedup(&mut self) {
+        self.egress.sort();
+        self.egress.dedup();
+        self.actions.sort_by_key(|a| a.as_str());
+        self.actions.dedup();
+    }
+
+    /// One line per side, for messages: `egress: https://a/, https://b/`.
+    pub fn lines(&self) -> Vec<String> {
+        let join = |v: Vec<&str>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        vec![
+            format!(
+                "egress:  {}",
+                join(self.egress.iter().map(String::as_str).collect())
+            ),
+            format!(
+                "actions: {}",
+                join(self.actions.iter().map(|a| a.as_str()).collect())
+            ),
+        ]
+    }
+}
+
+/// One side of an operator's grant: everything the connector asks for (`"all"`),
+/// nothing (`"none"`), or a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantSet<T> {
+    All,
+    Only(Vec<T>),
+}
+
+impl<T: Serialize> Serialize for GrantSet<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            GrantSet::All => s.serialize_str("all"),
+            GrantSet::Only(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for GrantSet<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw<T> {
+            Word(String),
+            List(Vec<T>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "all" => Ok(GrantSet::All),
+            Raw::Word(w) if w == "none" => Ok(GrantSet::Only(Vec::new())),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected \"all\", \"none\" or a list, got \"{w}\""
+            ))),
+            Raw::List(v) => Ok(GrantSet::Only(v)),
+        }
+    }
+}
+
+/// What the operator grants when connecting (`"grants"` of `POST /v1/instances`,
+/// `--grant*` on `sluice connect`). A side left out is undecided: connecting fails
+/// if the connector asks for anything on that side.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<GrantSet<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<GrantSet<ActionKind>>,
+}
+
+/// Why a grant request was not accepted. Nothing was saved and no request was made.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum GrantError {
+    /// The connector asks for something the request does not decide.
+    #[error("{0}")]
+    Required(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl GrantRequest {
+    /// Everything the connector asks for.
+    pub fn all() -> GrantRequest {
+        GrantRequest {
+            egress: Some(GrantSet::All),
+            actions: Some(GrantSet::All),
+        }
+    }
+
+    /// The grants this request gives for `asks` (what `connector` asks for).
+    pub fn resolve(&self, connector: &str, asks: &Grants) -> Result<Grants, GrantError> {
+        let undecided_egress = self.egress.is_none() && !asks.egress.is_empty();
+        let undecided_actions = self.actions.is_none() && !asks.actions.is_empty();
+        if undecided_egress || undecided_actions {
+            return Err(GrantError::Required(format!(
+                "connector `{connector}` asks for these; grant them to connect:\n  {}\n\
+                 CLI: --grant all, or --grant-egress URL|all|none and --grant-action ACTION|all|none; \
+                 API: \"grants\": {{\"egress\": \"all\", \"actions\": \"all\"}} (or lists)",
+                asks.lines().join("\n  ")
+            )));
+        }
+        let egress = match &self.egress {
+            None => Vec::new(),
+            Some(GrantSet::All) => asks.egress.clone(),
+            Some(GrantSet::Only(list)) => list
+                .iter()
+                .map(|d| normalize_destination(d))
+                .collect::<Result<_, _>>()
+                .map_err(|e| GrantError::Invalid(format!("egress grant: {e}")))?,
+        };
+        let actions = match &self.actions {
+            None => Vec::new(),
+            Some(GrantSet::All) => asks.actions.clone(),
+            Some(GrantSet::Only(list)) => list.clone(),
+        };
+        let mut grants = Grants { egress, actions };
+        grants.dedup();
+        Ok(grants)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asks() -> Grants {
+        Grants {
+            egress: vec!["https://api.github.com/".into()],
+            actions: vec![ActionKind::RevokeAppPermission, ActionKind::SuspendUser],
+        }
+    }
+
+    #[test]
+    fn undecided_sides_that_are_asked_for_fail_listing_the_asks() {
+        let err = GrantRequest::default()
+            .resolve("github", &asks())
+            .unwrap_err();
+        let GrantError::Required(m) = err else {
+            panic!("{err:?}")
+        };
+        assert!(m.contains("https://api.github.com/"), "{m}");
+        assert!(m.contains("revoke-app-permission"), "{m}");
+        // Nothing asked on a side: nothing to decide.
+        let none = Grants::default();
+        assert_eq!(GrantRequest::default().resolve("x", &none), Ok(none));
+    }
+
+    #[test]
+    fn lists_are_normalized_and_all_takes_the_asks() {
+        let req: GrantRequest = serde_json::from_value(serde_json::json!({
+            "egress": ["API.github.com", "https://audit.example.com:8443/x"],
+            "actions": "none",
+        }))
+        .unwrap();
+        let g = req.resolve("github", &asks()).unwrap();
+        assert_eq!(
+            g.egress,
+            [
+                "https://api.github.com/",
+                "https://audit.example.com:8443/x/"
+            ]
+        );
+        assert!(g.actions.is_empty());
+        assert_eq!(GrantRequest::all().resolve("github", &asks()), Ok(asks()));
+        let missing = g.missing(&asks());
+        assert!(missing.egress.is_empty());
+        assert_eq!(missing.actions.len(), 2);
+    }
+}
