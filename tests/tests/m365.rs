@@ -380,8 +380,9 @@ async fn each_action_changes_the_tenant_and_the_next_scan_shows_it() {
 
     // Revoking sign-in sessions moves the user's signInSessionsValidFromDateTime to now.
     let valid_from = |u: &sluice::model::User| {
+        let raw = u.raw.value();
         chrono::DateTime::parse_from_rfc3339(
-            u.raw["signInSessionsValidFromDateTime"]
+            raw["signInSessionsValidFromDateTime"]
                 .as_str()
                 .expect("signInSessionsValidFromDateTime is read"),
         )
