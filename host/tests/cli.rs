@@ -50,6 +50,8 @@ fn connect_args<'a>(base_url: &'a str, token: &'a str) -> Vec<String> {
         "--secret",
         &format!("token={token}"),
         "--allow-private-network",
+        "--grant",
+        "all",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -109,6 +111,24 @@ async fn bad_input_gets_clear_one_line_errors() {
     );
     assert_one_line_error(&sluice(d, &["users", "ghost"]), "unknown instance `ghost`");
     assert_one_line_error(&sluice(d, &["scan", "ghost"]), "unknown instance `ghost`");
+
+    // Without a grant decision and no terminal to ask on, connect lists what the
+    // connector asks for and saves nothing (the name stays free).
+    let requests_before = mock.requests().len();
+    let mut ungranted = connect_args(&mock.base_url(), TOKEN);
+    ungranted.truncate(ungranted.len() - 2);
+    let refused = run(d, &ungranted);
+    assert!(!refused.status.success(), "connected without grants");
+    let err = stderr(&refused);
+    assert!(
+        err.contains("remove-collaborator") && err.contains("--grant all"),
+        "{err}"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        requests_before,
+        "requests sent before grants"
+    );
 
     let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
     assert!(ok.status.success(), "{}", stderr(&ok));
