@@ -159,10 +159,12 @@ async fn bad_input_gets_clear_one_line_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
+    // 120 pages at 15 ms each: the activity scan runs for seconds.
+    const EVENTS: usize = 12_000;
     let mock = GithubMock::start(GithubMockConfig {
         token: TOKEN.into(),
         members: 250,
-        audit_events: 4_000,
+        audit_events: EVENTS,
         latency: Duration::from_millis(15),
         ..Default::default()
     })
@@ -182,15 +184,23 @@ async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the activity scan is well under way, then kill -9.
+    // Wait until the activity scan is well under way, then kill -9. sled persists
+    // committed batches within its 500 ms flush interval (a kill loses at most the pages
+    // since, together with their cursor), so the scan runs past two intervals first.
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut first_audit_page = None;
     loop {
         let audit = mock
             .requests()
             .iter()
             .filter(|r| r.path().ends_with("/audit-log"))
             .count();
-        if audit >= 6 {
+        if audit > 0 && first_audit_page.is_none() {
+            first_audit_page = Some(Instant::now());
+        }
+        if audit >= 6
+            && first_audit_page.is_some_and(|t| t.elapsed() >= Duration::from_millis(1200))
+        {
             break;
         }
         assert!(
@@ -210,7 +220,7 @@ async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
     let partial: serde_json::Value = serde_json::from_slice(&partial.stdout).unwrap();
     let partial = partial.as_array().unwrap().len();
     assert!(
-        partial > 0 && partial < 4_000,
+        partial > 0 && partial < EVENTS,
         "killed mid-scan, got {partial}"
     );
 
