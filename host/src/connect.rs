@@ -153,10 +153,14 @@ pub fn effective_grants(info: &ConnectorInfo, instance: &Instance) -> Result<Gra
     }
 }
 
-/// What `info` asks for beyond the instance's grants; `None` when it is within them.
+/// What `info` asks for beyond the instance's grants and what the operator declined;
+/// `None` when there is nothing left to decide.
 pub fn unapproved(info: &ConnectorInfo, instance: &Instance) -> Result<Option<Grants>, String> {
     let asks = Grants::asked_by(info, &instance.config)?;
-    let missing = effective_grants(info, instance)?.missing(&asks);
+    let mut missing = effective_grants(info, instance)?.missing(&asks);
+    if let Some(declined) = &instance.declined {
+        missing = declined.missing(&missing);
+    }
     Ok((!missing.is_empty()).then_some(missing))
 }
 
@@ -248,6 +252,7 @@ pub async fn connect(
         schedule: req.schedule,
         limits: req.limits,
         pinned_version: req.pin.as_ref().map(|_| plugin.info.version.clone()),
+        declined: Some(grants.missing(&asks)).filter(|d| !d.is_empty()),
         grants: Some(grants),
     };
     let secrets: Secrets = req.secrets;

@@ -9,6 +9,8 @@
 //! it and a scan request triggers the scheduler; without one (plain CLI), a scan runs
 //! in the calling process.
 
+mod act;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -33,6 +35,8 @@ use crate::store::{
     Store, StoreError,
 };
 
+pub use act::{ActInput, ActOutput, AuditView, NewToken};
+
 /// Why an operation failed; each case maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -52,6 +56,12 @@ pub enum ControlError {
     /// lists them. Nothing was saved and no request was made.
     #[error("{0}")]
     GrantsRequired(String),
+    /// A governance action the instance was not granted; nothing was sent.
+    #[error("{0}")]
+    NotGranted(String),
+    /// The connector or provider failed a governance action (it is audited).
+    #[error("{0}")]
+    ActionFailed(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -65,6 +75,8 @@ impl ControlError {
             ControlError::CheckFailed(_) => "check-failed",
             ControlError::Unavailable(_) => "unavailable",
             ControlError::GrantsRequired(_) => "grants-required",
+            ControlError::NotGranted(_) => "not-granted",
+            ControlError::ActionFailed(_) => "action-failed",
             ControlError::Internal(_) => "internal",
         }
     }
@@ -77,6 +89,8 @@ impl ControlError {
             ControlError::CheckFailed(_) => 422,
             ControlError::Unavailable(_) => 503,
             ControlError::GrantsRequired(_) => 403,
+            ControlError::NotGranted(_) => 403,
+            ControlError::ActionFailed(_) => 502,
             ControlError::Internal(_) => 500,
         }
     }
@@ -86,7 +100,9 @@ impl From<StoreError> for ControlError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::UnknownInstance(_) => ControlError::NotFound(e.to_string()),
-            StoreError::DuplicateName(_) => ControlError::Conflict(e.to_string()),
+            StoreError::DuplicateName(_) | StoreError::DuplicateToken(_) => {
+                ControlError::Conflict(e.to_string())
+            }
             StoreError::BadCursor(_) => ControlError::BadRequest(e.to_string()),
             other => ControlError::Internal(other.to_string()),
         }
@@ -375,6 +391,7 @@ impl Control {
         let resumed = resumed_status(&self.store, &inst)?;
         let inst = self.store.update_instance(&inst.id, |i| {
             i.grants.get_or_insert_with(Grants::default).extend(&asks);
+            i.declined = None;
             if matches!(i.status, InstanceStatus::NeedsApproval { .. }) {
                 i.status = resumed.clone();
             }

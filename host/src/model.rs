@@ -184,6 +184,32 @@ impl ActionKind {
             ActionKind::RemoveCollaborator => "remove-collaborator",
         }
     }
+
+    /// The kind of record the action's target is: what must exist in the store before
+    /// the action runs, and what is rescanned after it.
+    pub fn target_kind(self) -> Kind {
+        match self {
+            ActionKind::SuspendUser
+            | ActionKind::UnsuspendUser
+            | ActionKind::RequireSignIn
+            | ActionKind::RemoveCollaborator => Kind::Users,
+            ActionKind::RevokeAppPermission => Kind::AppPermissions,
+            ActionKind::QuarantineFile | ActionKind::RemoveExternalSharing => Kind::Files,
+            ActionKind::RemoveGroupMember => Kind::Groups,
+        }
+    }
+}
+
+/// Actions built-in connectors perform beyond what the provider docs' app connector
+/// table lists for that app; the matrix marks them.
+const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
+    ("github", ActionKind::RemoveCollaborator),
+    ("github", ActionKind::RevokeAppPermission),
+];
+
+/// Whether connector `id`'s `action` goes beyond the provider docs' table.
+pub fn beyond_provider_docs(id: &str, action: ActionKind) -> bool {
+    BEYOND_PROVIDER_DOCS.contains(&(id, action))
 }
 
 impl fmt::Display for ActionKind {

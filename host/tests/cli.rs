@@ -469,7 +469,7 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         ("DocuSign", "✔ — ✔ ✔ ✔ ✔ — — ✔ —"),
         (
             "GitHub",
-            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ remove-collaborator, revoke-app-permission",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ remove-collaborator†, revoke-app-permission†",
         ),
         (
             "Microsoft 365",
@@ -493,4 +493,80 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
             .join(" ");
         assert_eq!(shown, cells, "{name}");
     }
+    // GitHub's actions go beyond the provider docs' table, and the matrix says so.
+    assert!(stdout.contains("† goes beyond"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act_previews_confirms_acts_refreshes_and_audits() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let connect = run(d, &connect_args(&mock.base_url(), TOKEN));
+    assert!(connect.status.success(), "{}", stderr(&connect));
+    let scan = sluice(d, &["scan", "acme", "--kind", "users"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    mock.clear_requests();
+    let writes = || mock.requests().iter().filter(|r| r.is_write()).count();
+    let act = [
+        "act",
+        "acme",
+        "remove-collaborator",
+        "--target",
+        "outside-1",
+    ];
+
+    // No terminal and no --yes: nothing is sent, and the error says what to do.
+    let unconfirmed = sluice(d, &act);
+    assert_one_line_error(&unconfirmed, "--yes");
+    assert_eq!(writes(), 0);
+
+    // --dry-run: the exact request, nothing sent.
+    let preview = sluice(d, &[&act[..], &["--dry-run"]].concat());
+    assert!(preview.status.success(), "{}", stderr(&preview));
+    let out = String::from_utf8_lossy(&preview.stdout);
+    let request = format!(
+        "DELETE {}/orgs/acme/outside_collaborators/outside-1",
+        mock.base_url()
+    );
+    assert!(
+        out.contains("dry run, nothing sent") && out.contains(&request),
+        "{out}"
+    );
+    assert_eq!(writes(), 0);
+
+    // --yes: done, and the refreshed store no longer has the collaborator.
+    let done = sluice(
+        d,
+        &[&act[..], &["--yes", "--reason", "offboarding"]].concat(),
+    );
+    assert!(done.status.success(), "{}", stderr(&done));
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(out.contains(": done"), "{out}");
+    assert!(
+        out.contains("after refresh: gone from the provider"),
+        "{out}"
+    );
+    assert_eq!(writes(), 1);
+    assert_eq!(mock.outside_collaborator_logins(), ["outside-2"]);
+
+    // The audit log lists both, under the local user, and verifies.
+    let audit = sluice(d, &["audit", "--verify"]);
+    assert!(audit.status.success(), "{}", stderr(&audit));
+    let out = String::from_utf8_lossy(&audit.stdout);
+    assert!(out.contains("local:"), "{out}");
+    assert!(out.contains("offboarding"), "{out}");
+    assert!(out.contains("verified: 2 entries"), "{out}");
+    let unknown = sluice(
+        d,
+        &[
+            "act",
+            "acme",
+            "remove-collaborator",
+            "--target",
+            "ghost",
+            "--yes",
+        ],
+    );
+    assert_one_line_error(&unknown, "no user `ghost`");
 }

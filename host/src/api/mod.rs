@@ -33,11 +33,12 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::control::{ConnectInput, Control, ControlError, ScanInput};
+use crate::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
 use crate::metrics::Metrics;
 use crate::model::{Kind, parse_time};
 use crate::scheduler::Schedule;
-use crate::store::{MAX_PAGE, RecordFilter, Secret};
+use crate::store::tokens::ADMIN_TOKEN_NAME;
+use crate::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret};
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -59,6 +60,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/instances/{name}/pin"),
     ("POST", "/v1/instances/{name}/approve"),
     ("POST", "/v1/instances/{name}/scan"),
+    ("POST", "/v1/instances/{name}/actions"),
     ("GET", "/v1/instances/{name}/{kind}"),
     ("GET", "/v1/instances/{name}/limits"),
     ("PUT", "/v1/instances/{name}/limits"),
@@ -67,6 +69,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/limits/scopes/{scope}"),
     ("PUT", "/v1/limits/hosts/{host}"),
     ("DELETE", "/v1/limits/hosts/{host}"),
+    ("GET", "/v1/audit"),
+    ("GET", "/v1/tokens"),
+    ("POST", "/v1/tokens"),
+    ("DELETE", "/v1/tokens/{name}"),
     ("POST", "/hooks/{name}"),
 ];
 
@@ -194,6 +200,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/instances/{name}/pin", put(pin))
         .route("/v1/instances/{name}/approve", post(approve))
         .route("/v1/instances/{name}/scan", post(scan))
+        .route("/v1/instances/{name}/actions", post(act))
+        .route("/v1/audit", get(audit))
+        .route("/v1/tokens", get(tokens).post(create_token))
+        .route("/v1/tokens/{name}", axum::routing::delete(revoke_token))
         .route("/v1/instances/{name}/{kind}", get(records))
         .route(
             "/v1/instances/{name}/limits",
@@ -218,18 +228,35 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn require_token(State(st): St, req: Request, next: Next) -> Response {
-    let given = bearer(req.headers());
-    match given {
-        None => ApiError::unauthorized(
+/// Who sent a request: the name of the token it carried (see [`require_token`]).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub name: String,
+    /// The data dir's own token, which alone may manage tokens.
+    pub admin: bool,
+}
+
+async fn require_token(State(st): St, mut req: Request, next: Next) -> Response {
+    let Some(given) = bearer(req.headers()) else {
+        return ApiError::unauthorized(
             "missing bearer token: send `Authorization: Bearer TOKEN` (`sluice token` prints it)",
         )
-        .into_response(),
-        Some(t) if bool::from(t.as_bytes().ct_eq(st.token.expose().as_bytes())) => {
-            next.run(req).await
+        .into_response();
+    };
+    let caller = if bool::from(given.as_bytes().ct_eq(st.token.expose().as_bytes())) {
+        Caller {
+            name: ADMIN_TOKEN_NAME.to_string(),
+            admin: true,
         }
-        Some(_) => ApiError::unauthorized("wrong bearer token").into_response(),
-    }
+    } else {
+        match st.control.store.token_name(given) {
+            Ok(Some(name)) => Caller { name, admin: false },
+            Ok(None) => return ApiError::unauthorized("wrong bearer token").into_response(),
+            Err(e) => return ApiError::from(ControlError::from(e)).into_response(),
+        }
+    };
+    req.extensions_mut().insert(caller);
+    next.run(req).await
 }
 
 /// The credentials of an `Authorization: Bearer …` header (scheme case-insensitive).
@@ -355,6 +382,86 @@ async fn scan(State(st): St, Path(name): Path<String>, body: Bytes) -> Result<Re
         StatusCode::ACCEPTED
     };
     Ok((status, Json(out)).into_response())
+}
+
+/// `POST /v1/instances/{name}/actions`: audited under the caller's token name.
+async fn act(
+    State(st): St,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(input): JsonBody<ActInput>,
+) -> Result<Response, ApiError> {
+    Ok(Json(st.control.act(&name, input, &caller.name).await?).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    /// Only this instance.
+    instance: Option<String>,
+    /// At most this many entries, newest first.
+    limit: Option<usize>,
+    /// Also recompute the hash chain.
+    #[serde(default)]
+    verify: bool,
+}
+
+async fn audit(
+    State(st): St,
+    QueryParams(p): QueryParams<AuditParams>,
+) -> Result<Response, ApiError> {
+    let filter = AuditFilter {
+        instance: p.instance,
+        limit: p.limit,
+    };
+    Ok(Json(st.control.audit(&filter, p.verify)?).into_response())
+}
+
+fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.admin {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "admin-only",
+        format!(
+            "token `{}` may not manage tokens: use the data dir's own token (`sluice token`)",
+            caller.name
+        ),
+    ))
+}
+
+async fn tokens(
+    State(st): St,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Result<Response, ApiError> {
+    admin_only(&caller)?;
+    Ok(Json(st.control.tokens()?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenInput {
+    name: String,
+}
+
+async fn create_token(
+    State(st): St,
+    axum::Extension(caller): axum::Extension<Caller>,
+    JsonBody(input): JsonBody<TokenInput>,
+) -> Result<Response, ApiError> {
+    admin_only(&caller)?;
+    let created = st.control.create_token(&input.name)?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn revoke_token(
+    State(st): St,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    admin_only(&caller)?;
+    Ok(Json(st.control.revoke_token(&name)?).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -44,6 +44,24 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Whether the method changes state at the provider (everything but GET and HEAD).
+    pub fn is_write(self) -> bool {
+        !matches!(self, Method::Get | Method::Head)
+    }
+}
+
 /// A request as the plugin made it.
 #[derive(Clone, Debug)]
 pub struct OutboundRequest {

@@ -12,14 +12,15 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::control::{
-    ConnectInput, Connected, Control, ControlError, InstanceDetail, InstanceLimits,
-    InstanceSummary, LimitsView, PluginList, ScanInput, ScanOutput,
+    ActInput, ActOutput, AuditView, ConnectInput, Connected, Control, ControlError, InstanceDetail,
+    InstanceLimits, InstanceSummary, LimitsView, NewToken, PluginList, ScanInput, ScanOutput,
 };
 use crate::daemon::DaemonInfo;
 use crate::model::{ConnectorInfo, Kind};
 use crate::ratelimit::{Budget, InstanceLimitConfig};
 use crate::scheduler::Schedule;
-use crate::store::{Instance, RecordFilter, RecordPage, Secret};
+use crate::store::tokens::TokenInfo;
+use crate::store::{AuditFilter, Instance, RecordFilter, RecordPage, Secret};
 
 /// The daemon's admin API, as the CLI uses it.
 pub struct ApiClient {
@@ -374,4 +375,75 @@ impl Backend {
             }
         }
     }
+
+    /// Run or preview a governance action. Without a daemon it is audited as
+    /// `local:USER`; through the daemon, under the token's name.
+    pub async fn act(&self, name: &str, input: ActInput) -> anyhow::Result<ActOutput> {
+        match self {
+            Backend::Local(c) => Ok(c.act(name, input, &local_user()).await?),
+            Backend::Remote(api) => {
+                api.post(
+                    &format!("/v1/instances/{}/actions", seg(name)),
+                    serde_json::to_value(input)?,
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn audit(&self, filter: &AuditFilter, verify: bool) -> anyhow::Result<AuditView> {
+        match self {
+            Backend::Local(c) => Ok(c.audit(filter, verify)?),
+            Backend::Remote(api) => {
+                let mut q: Vec<(&str, String)> = Vec::new();
+                if let Some(i) = &filter.instance {
+                    q.push(("instance", i.clone()));
+                }
+                if let Some(l) = filter.limit {
+                    q.push(("limit", l.to_string()));
+                }
+                if verify {
+                    q.push(("verify", "true".into()));
+                }
+                api.call(reqwest::Method::GET, "/v1/audit", &q, None).await
+            }
+        }
+    }
+
+    pub async fn create_token(&self, name: &str) -> anyhow::Result<NewToken> {
+        match self {
+            Backend::Local(c) => Ok(c.create_token(name)?),
+            Backend::Remote(api) => api.post("/v1/tokens", json!({ "name": name })).await,
+        }
+    }
+
+    pub async fn tokens(&self) -> anyhow::Result<Vec<TokenInfo>> {
+        match self {
+            Backend::Local(c) => Ok(c.tokens()?),
+            Backend::Remote(api) => api.get("/v1/tokens").await,
+        }
+    }
+
+    pub async fn revoke_token(&self, name: &str) -> anyhow::Result<TokenInfo> {
+        match self {
+            Backend::Local(c) => Ok(c.revoke_token(name)?),
+            Backend::Remote(api) => {
+                api.call(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/tokens/{}", seg(name)),
+                    &[],
+                    None,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// Who the audit log names for a command run without a daemon.
+pub fn local_user() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("local:{user}")
 }

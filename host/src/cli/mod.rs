@@ -16,7 +16,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::capabilities::http::{HttpClient, HttpLimits};
-use crate::control::{ConnectInput, Control, ControlError, ScanInput};
+use crate::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
 use crate::daemon::{self, DaemonConfig, DaemonInfo};
 use crate::grants::{GrantRequest, GrantSet};
 use crate::model::{ActionKind, Capability, Kind, parse_time};
@@ -25,7 +25,7 @@ use crate::registry::Plugins;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scan::ScanOptions;
 use crate::scheduler::{Schedule, SchedulerConfig};
-use crate::store::{MAX_PAGE, RecordFilter, Secret, Store, StoreError};
+use crate::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret, Store, StoreError};
 
 use client::ApiClient;
 pub use client::Backend;
@@ -80,8 +80,16 @@ pub enum Command {
     /// Run the demo: mock providers on loopback, a daemon with two GitHub instances,
     /// the first full scan, the status table, and the API until Ctrl-C.
     Demo(demo::DemoArgs),
-    /// Print the admin API's bearer token (created on first use, mode 0600).
-    Token,
+    /// Print the admin API's bearer token (created on first use, mode 0600), or manage
+    /// named tokens.
+    ///
+    /// A named token lets the audit log say who acted: give it to a person or an
+    /// automation, who sets SLUICE_TOKEN=… for the CLI (or sends it as the bearer
+    /// token). Only the data dir's own token (named `admin`) may manage tokens.
+    Token {
+        #[command(subcommand)]
+        command: Option<TokenCommand>,
+    },
     /// Loaded connector plugins and rejected files.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -140,6 +148,77 @@ pub enum Command {
     AppPermissions(QueryArgs),
     /// Security-posture findings.
     Findings(QueryArgs),
+    /// Run a governance action on a collected record: suspend a user, revoke an app
+    /// grant, remove an outside collaborator, …
+    ///
+    /// The connector must offer the action (`sluice connectors`), the instance must be
+    /// granted it, and the target must be in the store. Without --yes the action is
+    /// first previewed (the exact requests, nothing sent) and confirmed on the
+    /// terminal. Every attempt is written to the audit log (`sluice audit`); after a
+    /// real action the target is rescanned so its new state shows.
+    ///
+    /// Example: sluice act acme-okta suspend-user --target jdoe@acme.com --reason "offboarding"
+    Act(ActArgs),
+    /// The governance audit log, newest first; --verify checks its hash chain.
+    Audit {
+        /// Only this instance.
+        #[arg(long)]
+        instance: Option<String>,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Recompute the hash chain; exits non-zero if an entry was changed or removed.
+        #[arg(long)]
+        verify: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a named token and print it (shown once; only its hash is kept).
+    Create { name: String },
+    /// Named tokens (names and creation times, never values).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a named token: requests carrying it are refused from now on.
+    Revoke { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    /// Instance name.
+    pub instance: String,
+    /// suspend-user, unsuspend-user, require-sign-in, revoke-app-permission,
+    /// quarantine-file, remove-external-sharing, remove-group-member or
+    /// remove-collaborator.
+    #[arg(value_parser = parse_action)]
+    pub action: ActionKind,
+    /// The record to act on: its id as `sluice users` (files, app-permissions, groups)
+    /// shows it, or for user actions a login or email.
+    #[arg(long)]
+    pub target: String,
+    /// Extra argument, NAME=VALUE (repeatable), e.g. member=ID for remove-group-member.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    pub params: Vec<(String, String)>,
+    /// Why: kept in the audit log, and sent to the provider where it takes a note.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Show the exact requests the connector would send, and send nothing.
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+    /// Act without the preview and question (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_action(s: &str) -> Result<ActionKind, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -505,7 +584,12 @@ impl Env {
             }
             Err(e @ StoreError::Locked { .. }) => match DaemonInfo::read(&self.data_dir) {
                 Some(info) => {
-                    let token = daemon::api_token(&self.data_dir)?;
+                    // A named token (`sluice token create`) makes the audit log name
+                    // its holder instead of `admin`.
+                    let token = match std::env::var("SLUICE_TOKEN") {
+                        Ok(t) if !t.trim().is_empty() => Secret::new(t.trim().to_string()),
+                        _ => daemon::api_token(&self.data_dir)?,
+                    };
                     Ok(Backend::Remote(ApiClient::new(info, token)?))
                 }
                 None => Err(e.into()),
@@ -567,9 +651,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             d.shutdown().await
         }
         Command::Demo(args) => demo::run(&cli.global, args).await,
-        Command::Token => {
+        Command::Token { command: None } => {
             println!("{}", daemon::api_token(&env.data_dir)?.expose());
             Ok(())
+        }
+        Command::Token {
+            command: Some(command),
+        } => token(&env, command).await,
+        Command::Act(args) => act(&env, args).await,
+        Command::Audit {
+            instance,
+            limit,
+            verify,
+            json,
+        } => {
+            let b = env.backend().await?;
+            let view = b.audit(&AuditFilter { instance, limit }, verify).await?;
+            output::audit(&view, json)?;
+            match &view.verification {
+                Some(v) if !v.ok => bail!(
+                    "the audit log does not verify: {}",
+                    v.problem.as_deref().unwrap_or("broken chain")
+                ),
+                _ => Ok(()),
+            }
         }
         Command::Plugins(PluginsCommand::List { json }) => {
             let b = env.backend().await?;
@@ -671,6 +776,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AppPermissions(q) => query(&env, Kind::AppPermissions, q).await,
         Command::Findings(q) => query(&env, Kind::Findings, q).await,
     }
+}
+
+async fn token(env: &Env, command: TokenCommand) -> anyhow::Result<()> {
+    let b = env.backend().await?;
+    match command {
+        TokenCommand::Create { name } => {
+            let t = b.create_token(&name).await?;
+            eprintln!(
+                "token `{}` created; it is shown only now. Use it as SLUICE_TOKEN=… or `Authorization: Bearer …`:",
+                t.name
+            );
+            println!("{}", t.token);
+            Ok(())
+        }
+        TokenCommand::List { json } => output::tokens(&b.tokens().await?, json),
+        TokenCommand::Revoke { name } => {
+            let t = b.revoke_token(&name).await?;
+            println!("revoked token `{}`", t.name);
+            Ok(())
+        }
+    }
+}
+
+async fn act(env: &Env, args: ActArgs) -> anyhow::Result<()> {
+    let b = env.backend().await?;
+    let input = ActInput {
+        action: args.action,
+        target: args.target,
+        params: args.params.into_iter().collect(),
+        reason: args.reason,
+        dry_run: args.dry_run,
+    };
+    if !args.dry_run && !args.yes {
+        if !interactive() {
+            bail!(
+                "not acting without confirmation: pass --yes (or --dry-run to preview) when stdin is not a terminal"
+            );
+        }
+        let preview = b
+            .act(
+                &args.instance,
+                ActInput {
+                    dry_run: true,
+                    ..input.clone()
+                },
+            )
+            .await?;
+        output::acted(&preview, false)?;
+        if !confirm(&format!("Send this to {} now?", preview.audit.connector))? {
+            bail!("not sent: the preview is in the audit log, nothing was changed");
+        }
+    }
+    let out = b.act(&args.instance, input).await?;
+    output::acted(&out, args.json)
 }
 
 async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::Result<()> {

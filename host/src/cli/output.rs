@@ -3,11 +3,13 @@
 use serde_json::{Value, json};
 
 use crate::control::{
-    Connected, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView, PluginList,
+    ActOutput, AuditView, Connected, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView,
+    PluginList,
 };
 use crate::model::{ConnectorInfo, Kind, Record, format_millis};
 use crate::ratelimit::{ProviderQuota, Source};
 use crate::scan::KindReport;
+use crate::store::tokens::TokenInfo;
 use crate::store::{Instance, InstanceStatus, StoredRecord};
 
 /// A plain text table with left-aligned columns.
@@ -144,11 +146,145 @@ pub fn connectors(infos: &[ConnectorInfo], json: bool) -> anyhow::Result<()> {
         } else {
             info.actions
                 .iter()
-                .map(|a| a.as_str())
+                .map(|a| {
+                    if crate::model::beyond_provider_docs(&info.id, *a) {
+                        format!("{a}†")
+                    } else {
+                        a.to_string()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         });
         t.row(row);
+    }
+    t.print();
+    if infos.iter().any(|i| {
+        i.actions
+            .iter()
+            .any(|a| crate::model::beyond_provider_docs(&i.id, *a))
+    }) {
+        println!(
+            "\n† goes beyond the governance actions the provider docs' connector table lists for this app"
+        );
+    }
+    Ok(())
+}
+
+/// One line on the state of an action's target.
+fn record_state(r: &StoredRecord) -> String {
+    if r.deleted {
+        return "gone from the provider (kept, marked deleted)".into();
+    }
+    match &r.record {
+        Record::User(u) => format!("user status: {}", json!(u.status).as_str().unwrap_or("?")),
+        Record::Group(g) => format!("{} members", g.members.len()),
+        Record::File(f) => format!(
+            "shared externally: {}",
+            if f.shared_externally { "yes" } else { "no" }
+        ),
+        Record::AppPermission(_) => "still granted".into(),
+        Record::Activity(_) | Record::Finding(_) => String::new(),
+    }
+}
+
+/// What `sluice act` did (or, in a dry run, would do).
+pub fn acted(out: &ActOutput, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(out);
+    }
+    let a = &out.audit;
+    let head = match a.outcome.as_str() {
+        "planned" => "dry run, nothing sent",
+        "already" => "already in that state, nothing changed",
+        "done" => "done",
+        other => other,
+    };
+    println!(
+        "{} {} on `{}` ({} {}): {head}",
+        a.action, a.target, a.instance, a.connector, a.connector_version
+    );
+    println!("  {}", a.message);
+    for r in &a.requests {
+        let label = if a.dry_run { "would send" } else { "request" };
+        println!("  {label:<11}{r}");
+    }
+    for w in &a.sent {
+        let status = w
+            .status
+            .map_or("no response".to_string(), |s| s.to_string());
+        println!("  sent       {} → {status}", w.request);
+    }
+    if let Some(r) = &out.record {
+        let state = record_state(r);
+        if !state.is_empty() {
+            let when = if a.dry_run { "now" } else { "after refresh" };
+            println!("  {when}: {state}");
+        }
+    } else if !a.dry_run {
+        println!("  after refresh: no longer in the store");
+    }
+    if let Some(e) = &out.refresh_error {
+        println!(
+            "  refresh failed: {e} (the action stands; rescan with `sluice scan {}`)",
+            a.instance
+        );
+    }
+    println!("  audit #{} {}", a.seq, short(&a.hash, 16));
+    Ok(())
+}
+
+/// `sluice audit`.
+pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(v);
+    }
+    let mut t = Table::new(&[
+        "#", "AT", "WHO", "INSTANCE", "ACTION", "TARGET", "DRY", "OUTCOME", "STATUS", "REASON",
+    ]);
+    for e in &v.entries {
+        t.row(vec![
+            e.seq.to_string(),
+            format_millis(e.at),
+            e.who.clone(),
+            e.instance.clone(),
+            e.action.to_string(),
+            short(&e.target, 30),
+            if e.dry_run { "yes" } else { "" }.into(),
+            e.outcome.clone(),
+            e.provider_status.map(|s| s.to_string()).unwrap_or_default(),
+            short(e.reason.as_deref().unwrap_or(""), 40),
+        ]);
+    }
+    t.print();
+    match &v.verification {
+        Some(ver) if ver.ok => println!(
+            "\nverified: {} entries, chain intact; head {}",
+            ver.entries,
+            ver.head.as_deref().unwrap_or("(empty log)")
+        ),
+        Some(ver) => println!(
+            "\nNOT VERIFIED after {} entries: {}",
+            ver.entries,
+            ver.problem.as_deref().unwrap_or("broken chain")
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `sluice token list`.
+pub fn tokens(list: &[TokenInfo], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&list);
+    }
+    let mut t = Table::new(&["NAME", "CREATED"]);
+    t.row(vec![
+        "admin".into(),
+        "(the data dir's token: sluice token)".into(),
+    ]);
+    for tok in list {
+        t.row(vec![tok.name.clone(), format_millis(tok.created)]);
     }
     t.print();
     Ok(())
@@ -326,6 +462,11 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
             }
         }
         None => println!("  may use   what the connector asks for (saved before grants)"),
+    }
+    if let Some(d) = &inst.declined {
+        for line in d.lines() {
+            println!("  declined  {line}");
+        }
     }
     let mut t = Table::new(&[
         "KIND",

@@ -171,6 +171,7 @@ macro_rules! forward_to_host {
                     .to_string(),
                     message: o.message,
                     requests: o.requests,
+                    sent: Vec::new(),
                 })
                 .map_err(Into::into))
             }
@@ -199,6 +200,15 @@ macro_rules! forward_to_host {
                     headers: req.headers,
                     body: req.body,
                 };
+                let write = out.method.is_write();
+                if write && self.read_only {
+                    return Ok(Err(http::HttpError::Denied(format!(
+                        "dry run: {} {} not sent (a dry run sends no write request)",
+                        out.method.as_str(),
+                        out.url
+                    ))));
+                }
+                let line = write.then(|| format!("{} {}", out.method.as_str(), out.url));
                 let result = self
                     .http
                     .send(
@@ -209,6 +219,10 @@ macro_rules! forward_to_host {
                     )
                     .await;
                 self.in_host += started.elapsed();
+                if let Some(request) = line {
+                    let status = result.as_ref().ok().map(|r| r.status);
+                    self.writes.push(SentWrite { request, status });
+                }
                 Ok(result
                     .map(|r| http::Response {
                         status: r.status,

@@ -153,6 +153,20 @@ pub(crate) struct CallState {
     cpu_budget: Duration,
     cpu_exceeded: bool,
     logs_left: u32,
+    /// A dry run: the HTTP capability refuses every write request.
+    read_only: bool,
+    /// The write requests this call sent, as the host saw them.
+    writes: Vec<SentWrite>,
+}
+
+/// A write request (anything but GET and HEAD) a call sent, as the host saw it: the
+/// plugin cannot misreport what it did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentWrite {
+    /// `DELETE https://…` (query included; credentials travel in headers, never here).
+    pub request: String,
+    /// The provider's HTTP status, or none when no response came.
+    pub status: Option<u16>,
 }
 
 impl WasiView for CallState {
@@ -393,6 +407,8 @@ impl Runtime {
             cpu_budget: limits.cpu_time,
             cpu_exceeded: false,
             logs_left: 10_000,
+            read_only: false,
+            writes: Vec::new(),
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -650,11 +666,25 @@ pub struct ActionRequest {
 }
 
 /// How an action ended (host side of WIT `action-outcome`).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionOutcome {
+    /// `done`, `already` or `planned`, as the connector reports it.
     pub status: String,
     pub message: String,
+    /// The write requests the connector says it sent (or would send, in a dry run).
     pub requests: Vec<String>,
+    /// The write requests the host actually sent for this call, with the provider's
+    /// status: filled by the host, not the plugin.
+    #[serde(default)]
+    pub sent: Vec<SentWrite>,
+}
+
+/// A failed action with the writes it sent before failing (a partial failure may have
+/// changed something at the provider, and the audit log must say so).
+#[derive(Clone, Debug)]
+pub struct ActionFailure {
+    pub error: ConnectorError,
+    pub sent: Vec<SentWrite>,
 }
 
 impl LoadedPlugin {
@@ -673,21 +703,38 @@ impl LoadedPlugin {
             &mut Store<CallState>,
         ) -> wasmtime::Result<Result<R, ConnectorError>>,
     ) -> Result<R, ConnectorError> {
+        self.call_tracked(ctx, false, f).await.0
+    }
+
+    /// [`Self::call`], `read_only` (writes refused by the HTTP capability) or not, also
+    /// returning the write requests the call sent.
+    async fn call_tracked<R>(
+        &self,
+        ctx: CallContext,
+        read_only: bool,
+        f: impl AsyncFnOnce(
+            &VersionedPre,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<R, ConnectorError>>,
+    ) -> (Result<R, ConnectorError>, Vec<SentWrite>) {
         let rt = &self.runtime;
         // Held until the store (and its pool slot) is dropped at the end of the call.
-        let _slot =
-            match &rt.inner.slots {
-                Some(slots) => {
-                    Some(slots.clone().acquire_owned().await.map_err(|_| {
-                        ConnectorError::Other("the runtime is shutting down".into())
-                    })?)
+        let _slot = match &rt.inner.slots {
+            Some(slots) => match slots.clone().acquire_owned().await {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    let e = ConnectorError::Other("the runtime is shutting down".into());
+                    return (Err(e), Vec::new());
                 }
-                None => None,
-            };
+            },
+            None => None,
+        };
         let mut store = rt.new_store(ctx, Arc::from(self.info.id.as_str()));
+        store.data_mut().read_only = read_only;
         let wall = rt.limits().wall_time;
         let result = tokio::time::timeout(wall, f(&self.pre, &mut store)).await;
-        match result {
+        let writes = std::mem::take(&mut store.data_mut().writes);
+        let result = match result {
             Ok(Ok(r)) => r,
             Ok(Err(trap)) => {
                 let data = store.data();
@@ -704,7 +751,8 @@ impl LoadedPlugin {
             Err(_) => Err(ConnectorError::Trap(format!(
                 "call exceeded the wall-clock limit of {wall:?}"
             ))),
-        }
+        };
+        (result, writes)
     }
 
     /// Instantiate in a fresh store and call nothing: what every call pays before its
@@ -757,23 +805,47 @@ impl LoadedPlugin {
     }
 
     /// Run a governance action, if the operator granted it to the instance; refused
-    /// before the plugin is instantiated (so before any request) otherwise.
+    /// before the plugin is instantiated (so before any request) otherwise. A dry run
+    /// cannot write: the HTTP capability refuses every request but GET and HEAD.
     pub async fn act(
         &self,
         ctx: CallContext,
         action: ActionRequest,
     ) -> Result<ActionOutcome, ConnectorError> {
+        self.act_tracked(ctx, action).await.map_err(|f| f.error)
+    }
+
+    /// [`Self::act`], with the write requests the host saw the call send, on success
+    /// and on failure.
+    pub async fn act_tracked(
+        &self,
+        ctx: CallContext,
+        action: ActionRequest,
+    ) -> Result<ActionOutcome, ActionFailure> {
         if !ctx.granted_actions.contains(&action.kind) {
-            return Err(ConnectorError::NotGranted(format!(
-                "action `{}` is not granted to instance `{}`; `sluice instances approve {}` grants what its connector asks for",
-                action.kind, ctx.instance_name, ctx.instance_name
-            )));
+            return Err(ActionFailure {
+                error: ConnectorError::NotGranted(format!(
+                    "action `{}` is not granted to instance `{}`; `sluice instances approve {}` grants what its connector asks for",
+                    action.kind, ctx.instance_name, ctx.instance_name
+                )),
+                sent: Vec::new(),
+            });
         }
-        self.call(
-            ctx,
-            async |pre, store| on_version!(pre, p => p.act(store, action).await),
-        )
-        .await
+        let dry_run = action.dry_run;
+        let (result, sent) = self
+            .call_tracked(
+                ctx,
+                dry_run,
+                async |pre, store| on_version!(pre, p => p.act(store, action).await),
+            )
+            .await;
+        match result {
+            Ok(mut outcome) => {
+                outcome.sent = sent;
+                Ok(outcome)
+            }
+            Err(error) => Err(ActionFailure { error, sent }),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use super::{ActionOutcome, ActionRequest, CallState};
+use super::{ActionOutcome, ActionRequest, CallState, SentWrite};
 use crate::capabilities::http::{HttpFailure, Method, OutboundRequest};
 use crate::model::{self, ConnectorError, Kind, Page, raw_json};
 

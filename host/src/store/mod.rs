@@ -16,14 +16,18 @@
 //!   Instance ids are hex, so the one-byte tag never collides with record keys.
 //! - `runs`: `instance \0 started(be) \0 kind` → [`ScanRun`]: history for status.
 //! - `settings`: daemon-wide operator settings by name (`limits` → [`GlobalLimitConfig`]).
+//! - `api_tokens`: named API tokens, hashed (see [`tokens`]).
+//! - `audit`: the hash-chained governance audit log (see [`audit`]).
 //!
 //! A page of records and the cursor that produced it are committed in one atomic sled
 //! batch ([`Store::commit_page`]), so a crash at any point either keeps both or
 //! neither: a resumed scan re-reads exactly the page that was lost. Records are keyed by
 //! provider id, so re-reading is idempotent.
 
+pub mod audit;
 mod query;
 mod secrets;
+pub mod tokens;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -37,6 +41,7 @@ use crate::ratelimit::GlobalLimitConfig;
 use crate::ratelimit::InstanceLimitConfig;
 use crate::scheduler::Schedule;
 
+pub use audit::{AuditEntry, AuditFilter, AuditVerification};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
 pub use secrets::{Secret, Secrets};
 use secrets::{SecretBox, write_private};
@@ -56,6 +61,8 @@ pub enum StoreError {
     UnknownInstance(String),
     #[error("an instance named `{0}` already exists")]
     DuplicateName(String),
+    #[error("a token named `{0}` already exists (revoke it first to replace it)")]
+    DuplicateToken(String),
     #[error("invalid cursor `{0}`: pass back the `next_cursor` of an earlier page")]
     BadCursor(String),
 }
@@ -110,6 +117,11 @@ pub struct Instance {
     /// connector asks for) on the next start.
     #[serde(default)]
     pub grants: Option<crate::grants::Grants>,
+    /// What the connector asked for and the operator chose not to grant, when
+    /// connecting: a decision, so it does not put the instance in `needs approval`
+    /// (only asks nobody has decided on do). `approve` grants these too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined: Option<crate::grants::Grants>,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.
@@ -233,6 +245,10 @@ pub struct Store {
     records: sled::Tree,
     runs: sled::Tree,
     settings: sled::Tree,
+    audit: sled::Tree,
+    tokens: sled::Tree,
+    /// Appends to the audit log one at a time (each reads the head it extends).
+    audit_lock: std::sync::Arc<std::sync::Mutex<()>>,
     secret_box: std::sync::Arc<SecretBox>,
 }
 
@@ -333,6 +349,9 @@ impl Store {
             records: db.open_tree("records")?,
             runs: db.open_tree("runs")?,
             settings: db.open_tree("settings")?,
+            audit: db.open_tree("audit")?,
+            tokens: db.open_tree("api_tokens")?,
+            audit_lock: Default::default(),
             secret_box: std::sync::Arc::new(secret_box),
             db,
         })
@@ -646,6 +665,25 @@ impl Store {
             out.push(r);
         }
         Ok(out)
+    }
+
+    /// One snapshot record (users, groups, files, app permissions, findings) by
+    /// provider id, deleted or not.
+    pub fn record(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<StoredRecord>, StoreError> {
+        let k = key(&[
+            instance_id.as_bytes(),
+            kind.as_str().as_bytes(),
+            id.as_bytes(),
+        ]);
+        match self.records.get(k)? {
+            Some(v) => Ok(Some(from_json(&v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Count records of a kind: (live, deleted).

@@ -53,6 +53,7 @@ pub(crate) fn instance(name: &str) -> Instance {
         limits: Default::default(),
         pinned_version: None,
         grants: None,
+        declined: None,
     }
 }
 
@@ -386,4 +387,123 @@ fn raw_provider_json_is_written_verbatim_and_reads_back_as_the_same_value() {
             serde_json::from_str::<serde_json::Value>(text).unwrap(),
         ]
     );
+}
+
+fn audit_entry(target: &str) -> AuditEntry {
+    AuditEntry {
+        seq: 0,
+        at: 1,
+        who: "alice".into(),
+        instance: "acme".into(),
+        instance_id: "i1".into(),
+        connector: "github".into(),
+        connector_version: "0.1.0".into(),
+        action: crate::model::ActionKind::RemoveCollaborator,
+        target: target.into(),
+        params: vec![],
+        reason: Some("offboarding".into()),
+        dry_run: false,
+        outcome: "done".into(),
+        message: "did it".into(),
+        requests: vec![],
+        sent: vec![],
+        provider_status: Some(204),
+        prev: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// A store with three audit entries, and the raw `audit` tree to tamper with.
+fn audited() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for t in ["a", "b", "c"] {
+        store.append_audit(audit_entry(t)).unwrap();
+    }
+    (dir, store)
+}
+
+fn entry_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![b'e'];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+#[test]
+fn the_audit_log_chains_entries_and_lists_them_newest_first() {
+    let (_dir, store) = audited();
+    let all = store.audit(&AuditFilter::default()).unwrap();
+    let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [3, 2, 1]);
+    assert_eq!(all[2].prev, audit::GENESIS);
+    assert_eq!(all[1].prev, all[2].hash);
+    assert_eq!(all[0].prev, all[1].hash);
+    let v = store.verify_audit().unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(
+        (v.entries, v.head.as_deref()),
+        (3, Some(all[0].hash.as_str()))
+    );
+    let only = AuditFilter {
+        instance: Some("other".into()),
+        limit: None,
+    };
+    assert!(store.audit(&only).unwrap().is_empty());
+}
+
+#[test]
+fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
+    // An edited middle entry: the next entry's prev no longer matches.
+    let (_dir, store) = audited();
+    let body = store.audit.get(entry_key(2)).unwrap().unwrap();
+    let edited = String::from_utf8(body.to_vec())
+        .unwrap()
+        .replace("\"b\"", "\"x\"");
+    store.audit.insert(entry_key(2), edited.as_bytes()).unwrap();
+    let v = store.verify_audit().unwrap();
+    assert!(
+        !v.ok
+            && v.problem
+                .as_deref()
+                .unwrap()
+                .contains("entry 2 was changed"),
+        "{v:?}"
+    );
+
+    // An edited last entry: the head no longer matches.
+    let (_dir, store) = audited();
+    let body = store.audit.get(entry_key(3)).unwrap().unwrap();
+    let edited = String::from_utf8(body.to_vec())
+        .unwrap()
+        .replace("alice", "mallo");
+    store.audit.insert(entry_key(3), edited.as_bytes()).unwrap();
+    let v = store.verify_audit().unwrap();
+    assert!(
+        !v.ok && v.problem.as_deref().unwrap().contains("entry 3"),
+        "{v:?}"
+    );
+
+    // A deleted middle entry leaves a gap.
+    let (_dir, store) = audited();
+    store.audit.remove(entry_key(2)).unwrap();
+    let v = store.verify_audit().unwrap();
+    assert!(
+        !v.ok && v.problem.as_deref().unwrap().contains("entry 2 is missing"),
+        "{v:?}"
+    );
+
+    // A cut-off tail no longer reaches the head.
+    let (_dir, store) = audited();
+    store.audit.remove(entry_key(3)).unwrap();
+    let v = store.verify_audit().unwrap();
+    assert!(
+        !v.ok && v.problem.as_deref().unwrap().contains("removed"),
+        "{v:?}"
+    );
+
+    // Appending after tampering does not hide it.
+    let (_dir, store) = audited();
+    store.audit.remove(entry_key(2)).unwrap();
+    store.append_audit(audit_entry("d")).unwrap();
+    assert!(!store.verify_audit().unwrap().ok);
 }

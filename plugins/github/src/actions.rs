@@ -1,6 +1,7 @@
 //! `act`: the governance actions GitHub's org API can perform with an owner's token.
 //!
-//! - `remove-collaborator` (target: the outside collaborator's login):
+//! - `remove-collaborator` (target: the outside collaborator's user id with param
+//!   `login`, which the host adds from the stored user, or the login itself):
 //!   `DELETE /orgs/{org}/outside_collaborators/{login}`;
 //! - `revoke-app-permission` (target: `credential:{id}` from `list-app-permissions`):
 //!   `DELETE /orgs/{org}/credential-authorizations/{id}`. Installations cannot be
@@ -24,13 +25,19 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
             .ok_or_else(|| ConnectorError::other(format!("`{text}` is not a valid action target")))
     };
     let (request, what) = match action.kind {
-        ActionKind::RemoveCollaborator => (
-            api.delete(api.org_url(&format!("/outside_collaborators/{}", segment(target)?))),
-            format!(
-                "remove outside collaborator `{target}` from `{}`",
-                api.org()
-            ),
-        ),
+        ActionKind::RemoveCollaborator => {
+            // The host passes the user record's id (numeric at GitHub) with its `login`
+            // param; the API removes by login.
+            let login = action
+                .params
+                .iter()
+                .find(|(k, _)| k == "login")
+                .map_or(target, |(_, v)| v.trim());
+            (
+                api.delete(api.org_url(&format!("/outside_collaborators/{}", segment(login)?))),
+                format!("remove outside collaborator `{login}` from `{}`", api.org()),
+            )
+        }
         ActionKind::RevokeAppPermission => {
             let Some(id) = target.strip_prefix("credential:") else {
                 return Err(ConnectorError::unsupported(format!(
@@ -111,6 +118,17 @@ mod tests {
             ["DELETE https://gh.test/orgs/acme/outside_collaborators/bob"]
         );
         assert!(host.requests().is_empty());
+    }
+
+    #[test]
+    fn removes_by_the_login_param_when_the_target_is_the_numeric_id() {
+        let mut by_id = action(ActionKind::RemoveCollaborator, "583231", true);
+        by_id.params = vec![("login".into(), "octocat".into())];
+        let (result, _) = fake::github(vec![]).run(|| act(&fake::ctx(100, None), &by_id));
+        assert_eq!(
+            result.unwrap().requests,
+            ["DELETE https://gh.test/orgs/acme/outside_collaborators/octocat"]
+        );
     }
 
     #[test]
