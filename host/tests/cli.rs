@@ -479,7 +479,7 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         ("NetDocuments", "✔ ✔ ✔ — ✔ ✔ — — ✔ —"),
         (
             "Okta",
-            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — suspend-user, unsuspend-user, require-sign-in",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — suspend-user, unsuspend-user, require-sign-in, remove-group-member",
         ),
     ];
     for (name, cells) in rows {
@@ -569,4 +569,21 @@ async fn act_previews_confirms_acts_refreshes_and_audits() {
         ],
     );
     assert_one_line_error(&unknown, "no user `ghost`");
+
+    // Editing an entry in the database makes --verify fail, naming the entry.
+    {
+        let db = sled::open(d.join("db")).unwrap();
+        let audit = db.open_tree("audit").unwrap();
+        let mut key = vec![b'e'];
+        key.extend_from_slice(&1u64.to_be_bytes());
+        let body = audit.get(&key).unwrap().expect("entry 1");
+        let edited = String::from_utf8(body.to_vec())
+            .unwrap()
+            .replace("\"planned\"", "\"done\"");
+        assert_ne!(edited.as_bytes(), &body[..]);
+        audit.insert(&key, edited.as_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let tampered = sluice(d, &["audit", "--verify"]);
+    assert_one_line_error(&tampered, "entry 1 was changed");
 }

@@ -269,7 +269,7 @@ async fn an_ungranted_action_is_refused_before_any_request_and_audited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn okta_suspend_and_unsuspend_show_in_the_store_after_the_refresh() {
+async fn okta_suspend_unsuspend_and_group_removal_show_in_the_store_after_the_refresh() {
     let token = "00okta_actions_token";
     let mock = OktaMock::start(OktaMockConfig {
         token: token.into(),
@@ -343,9 +343,32 @@ async fn okta_suspend_and_unsuspend_show_in_the_store_after_the_refresh() {
     assert_eq!(mock.user_status(&target).as_deref(), Some("ACTIVE"));
     assert_eq!(status_of(&back), "active", "{back}");
 
+    // Remove a member from a group: the group is rescanned without them.
+    let group = mock.group_ids()[0].clone();
+    let member = mock.group_member_ids(&group)[0].clone();
+    let remove = json!({ "action": "remove-group-member", "target": group,
+                         "params": { "member": member } });
+    let (status, removed) = act(&d, "okta", remove.clone()).await;
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["audit"]["outcome"], "done");
+    assert_eq!(removed["audit"]["provider_status"], 204);
+    assert!(!mock.group_member_ids(&group).contains(&member));
+    assert_eq!(removed["refresh"]["kind"], "groups", "{removed}");
+    let members = removed["record"]["record"]["members"].as_array().unwrap();
+    assert!(!members.contains(&json!(member)), "{removed}");
+    let (_, again) = act(&d, "okta", remove).await;
+    assert_eq!(again["audit"]["outcome"], "already", "{again}");
+    let (status, missing) = act(
+        &d,
+        "okta",
+        json!({ "action": "remove-group-member", "target": group }),
+    )
+    .await;
+    assert_eq!(status, 400, "{missing}");
+
     let (_, log) = d.api("GET", "/v1/audit?verify=true&limit=2", None).await;
     assert_eq!(log["entries"].as_array().unwrap().len(), 2);
     assert_eq!(log["verification"]["ok"], true);
-    assert_eq!(log["verification"]["entries"], 4);
+    assert_eq!(log["verification"]["entries"], 7);
     d.daemon.shutdown().await.unwrap();
 }

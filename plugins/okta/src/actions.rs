@@ -5,6 +5,7 @@
 //! | `suspend-user` | `POST /api/v1/users/{id}/lifecycle/suspend` |
 //! | `unsuspend-user` | `POST /api/v1/users/{id}/lifecycle/unsuspend` |
 //! | `require-sign-in` | `DELETE /api/v1/users/{id}/sessions?oauthTokens=true` |
+//! | `remove-group-member` (target: group id, param `member`: user id) | `DELETE /api/v1/groups/{groupId}/users/{userId}` |
 //!
 //! Okta refuses to suspend a user who is not `ACTIVE` and to unsuspend one who is not
 //! `SUSPENDED` (400), so both first read `GET /api/v1/users/{id}`: a user already in
@@ -13,9 +14,13 @@
 //! 204 whether or not sessions existed); `oauthTokens=true` also revokes the user's
 //! OAuth tokens, without which apps holding refresh tokens would stay signed in.
 //!
+//! Okta answers 204 to an unassignment whether or not the user was a member, so
+//! `remove-group-member` first reads the user's groups (`GET
+//! /api/v1/users/{id}/groups`): a user not in the group is `already` removed.
+//!
 //! A dry run sends nothing at all and lists the write request it would send.
 
-use sluice_sdk::http::Request;
+use sluice_sdk::http::{Request, path_segment};
 use sluice_sdk::prelude::*;
 
 use crate::api::Api;
@@ -24,6 +29,9 @@ use crate::api::Api;
 pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let api = Api::new(ctx)?;
     let target = action.target.trim();
+    if action.kind == ActionKind::RemoveGroupMember {
+        return remove_group_member(&api, target, action);
+    }
     let (request, what, already_if) = match action.kind {
         ActionKind::SuspendUser => (
             api.post(api.user_url(target, "/lifecycle/suspend")?),
@@ -64,6 +72,63 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
                 requests: Vec::new(),
             });
         }
+    }
+    send(request)?;
+    Ok(ActionOutcome {
+        status: ActionStatus::Done,
+        message: format!("did {what}"),
+        requests,
+    })
+}
+
+/// `remove-group-member`: unassign user `member` from group `group`.
+fn remove_group_member(
+    api: &Api,
+    group: &str,
+    action: &Action,
+) -> Result<ActionOutcome, ConnectorError> {
+    let member = action
+        .params
+        .iter()
+        .find(|(k, _)| k == "member")
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ConnectorError::other("remove-group-member needs param `member` (the user's id)")
+        })?;
+    let group_segment = path_segment(group)
+        .ok_or_else(|| ConnectorError::other(format!("`{group}` is not a valid Okta group id")))?;
+    let user_segment = path_segment(member)
+        .ok_or_else(|| ConnectorError::other(format!("`{member}` is not a valid Okta user id")))?;
+    let request = api.delete(api.url(&format!(
+        "/api/v1/groups/{group_segment}/users/{user_segment}"
+    )));
+    let what = format!("remove Okta user {member} from group {group}");
+    let requests = vec![request.line()];
+    if action.dry_run {
+        return Ok(ActionOutcome {
+            status: ActionStatus::Planned,
+            message: format!("would {what}"),
+            requests,
+        });
+    }
+    let response = api.get(api.user_url(member, "/groups")?).send()?;
+    if response.status() == 404 {
+        return Err(ConnectorError::not_found(format!(
+            "no Okta user `{member}`"
+        )));
+    }
+    let groups = response.error_for_status()?.json_value()?;
+    let is_member = groups.as_array().is_some_and(|gs| {
+        gs.iter()
+            .any(|g| json::str_at(g, "id").as_deref() == Some(group))
+    });
+    if !is_member {
+        return Ok(ActionOutcome {
+            status: ActionStatus::Already,
+            message: format!("nothing to do: Okta user {member} is not in group {group}"),
+            requests: Vec::new(),
+        });
     }
     send(request)?;
     Ok(ActionOutcome {
@@ -184,6 +249,53 @@ mod tests {
             )
         });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
+    }
+
+    #[test]
+    fn removes_a_group_member_once_and_reports_a_non_member_as_already() {
+        let mut remove = action(ActionKind::RemoveGroupMember, "00g1", false);
+        remove.params = vec![("member".into(), "00u1".into())];
+        let groups_url = "https://okta.test/api/v1/users/00u1/groups";
+        let delete = "https://okta.test/api/v1/groups/00g1/users/00u1";
+
+        let planned = Action {
+            dry_run: true,
+            ..remove.clone()
+        };
+        let (result, host) = fake::okta(vec![]).run(|| act(&fake::ctx(100, None), &planned));
+        assert_eq!(result.unwrap().requests, [format!("DELETE {delete}")]);
+        assert!(host.requests().is_empty());
+
+        let host = fake::okta(vec![
+            (
+                groups_url.into(),
+                fake::json(&json!([{"id": "00g0"}, {"id": "00g1"}]), None),
+            ),
+            (delete.into(), Response::new(204, vec![], "")),
+        ]);
+        let (result, host) = host.run(|| act(&fake::ctx(100, None), &remove));
+        assert_eq!(result.unwrap().status, ActionStatus::Done);
+        let lines: Vec<_> = host.requests().iter().map(|r| r.line()).collect();
+        assert_eq!(
+            lines,
+            [format!("GET {groups_url}"), format!("DELETE {delete}")]
+        );
+
+        let host = fake::okta(vec![(
+            groups_url.into(),
+            fake::json(&json!([{"id": "00g0"}]), None),
+        )]);
+        let (result, host) = host.run(|| act(&fake::ctx(100, None), &remove));
+        assert_eq!(result.unwrap().status, ActionStatus::Already);
+        assert_eq!(host.requests().len(), 1, "no DELETE for a non-member");
+
+        let no_member = action(ActionKind::RemoveGroupMember, "00g1", false);
+        let (result, host) = fake::okta(vec![]).run(|| act(&fake::ctx(100, None), &no_member));
+        assert!(
+            matches!(result, Err(ConnectorError::Other(_))),
+            "{result:?}"
+        );
+        assert!(host.requests().is_empty());
     }
 
     /// Okta's published error answers for the suspend operation (400, 403, 404, 429)

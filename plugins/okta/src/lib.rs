@@ -100,6 +100,7 @@ fn describe() -> ConnectorInfo {
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
             ActionKind::RequireSignIn,
+            ActionKind::RemoveGroupMember,
         ],
         config: vec![
             ConfigField {

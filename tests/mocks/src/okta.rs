@@ -22,6 +22,8 @@
 //! | `DELETE /api/v1/users/{id}/sessions` | — |
 //! | `GET /api/v1/iam/assignees/users` (`{value, _links.next}`) | `after`, in the body |
 //! | `GET /api/v1/groups`, `GET /api/v1/groups/{id}/users` | `after` = last id |
+//! | `GET /api/v1/users/{id}/groups` | — (Okta answers one page) |
+//! | `DELETE /api/v1/groups/{groupId}/users/{userId}` (204 even for a non-member) | — |
 //! | `GET /api/v1/apps`, `GET /api/v1/apps/{id}/grants` | `after` = last id |
 //! | `GET /api/v1/logs?since=&until=&after=&limit=&sortOrder=` | `after` = position |
 
@@ -535,6 +537,27 @@ impl OktaMock {
             .collect()
     }
 
+    /// The ids of group `group_id`'s members now (empty for an unknown group).
+    pub fn group_member_ids(&self, group_id: &str) -> Vec<String> {
+        let state = self.shared.state();
+        state
+            .groups
+            .iter()
+            .find(|g| g.id == group_id)
+            .map(|g| g.members.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every group's id, in order.
+    pub fn group_ids(&self) -> Vec<String> {
+        self.shared
+            .state()
+            .groups
+            .iter()
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
     /// The Okta status of user `id` now.
     pub fn user_status(&self, id: &str) -> Option<String> {
         let state = self.shared.state();
@@ -617,9 +640,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/users/{id}/lifecycle/suspend", post(suspend))
         .route("/api/v1/users/{id}/lifecycle/unsuspend", post(unsuspend))
         .route("/api/v1/users/{id}/sessions", delete(clear_sessions))
+        .route("/api/v1/users/{id}/groups", get(user_groups))
         .route("/api/v1/iam/assignees/users", get(role_assignees))
         .route("/api/v1/groups", get(list_groups))
         .route("/api/v1/groups/{id}/users", get(group_users))
+        .route("/api/v1/groups/{id}/users/{user}", delete(unassign_user))
         .route("/api/v1/apps", get(list_apps))
         .route("/api/v1/apps/{id}/grants", get(app_grants))
         .route("/api/v1/logs", get(logs))
@@ -1049,6 +1074,60 @@ async fn clear_sessions(State(shared): State<Arc<Shared>>, Path(id): Path<String
     user.sessions = 0;
     let user = user.clone();
     state.push_admin_event("user.session.clear", &user);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn group_not_found(id: &str) -> Response {
+    okta_error(
+        StatusCode::NOT_FOUND,
+        "E0000007",
+        &format!("Not found: Resource not found: {id} (UserGroup)"),
+    )
+}
+
+/// The groups a user belongs to (one page: Okta caps a user's groups well below it).
+async fn user_groups(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    url: RequestUrl,
+) -> Answer {
+    let state = shared.state();
+    if !state.users.iter().any(|u| u.id == id) {
+        return Err(user_not_found(&id));
+    }
+    let body = Value::Array(
+        state
+            .groups
+            .iter()
+            .filter(|g| g.members.contains(&id))
+            .map(|g| group_json(url.base(), g))
+            .collect(),
+    );
+    Ok(page(&url, body, None))
+}
+
+/// Unassign a user from a group: 204, also when the user was not a member (as Okta).
+async fn unassign_user(
+    State(shared): State<Arc<Shared>>,
+    Path((group_id, user_id)): Path<(String, String)>,
+) -> Answer {
+    let mut state = shared.state();
+    let user = state
+        .users
+        .iter()
+        .find(|u| u.id == user_id)
+        .cloned()
+        .ok_or_else(|| user_not_found(&user_id))?;
+    let group = state
+        .groups
+        .iter_mut()
+        .find(|g| g.id == group_id)
+        .ok_or_else(|| group_not_found(&group_id))?;
+    let before = group.members.len();
+    group.members.retain(|m| m != &user_id);
+    if group.members.len() < before {
+        state.push_admin_event("group.user_membership.remove", &user);
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
