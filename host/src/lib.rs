@@ -15,12 +15,15 @@
 //! - [`control`]: the operations the API and the CLI share.
 //! - [`api`]: the admin HTTP API (axum).
 //! - [`metrics`]: Prometheus counters.
+//! - [`conformance`]: `test-connector` (the contract checked offline against recorded
+//!   fixtures) and `scan --record`.
 //! - [`cli`]: the `sluice` command line.
 
 pub mod api;
 pub mod auth;
 pub mod capabilities;
 pub mod cli;
+pub mod conformance;
 pub mod connect;
 pub mod control;
 pub mod daemon;

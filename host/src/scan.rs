@@ -27,6 +27,9 @@ pub struct ScanOptions {
     pub page_size: u32,
     /// Safety bound on pages per kind per run (a connector that never ends).
     pub max_pages: u64,
+    /// First activity scan: start here instead of `activity_lookback` before now
+    /// (recordings fix it so a replay asks for the same window).
+    pub activity_since: Option<Millis>,
 }
 
 impl Default for ScanOptions {
@@ -35,6 +38,7 @@ impl Default for ScanOptions {
             activity_lookback: Duration::from_secs(90 * 24 * 3600),
             page_size: 100,
             max_pages: 1_000_000,
+            activity_since: None,
         }
     }
 }
@@ -219,7 +223,10 @@ pub async fn scan_kind(
             break;
         }
         if kind == Kind::Activities && state.cursor.is_none() {
-            ctx.since = Some(started - opts.activity_lookback.as_millis() as Millis);
+            ctx.since = Some(
+                opts.activity_since
+                    .unwrap_or(started - opts.activity_lookback.as_millis() as Millis),
+            );
         }
         let fetch = plugin.page(ctx.clone(), kind, state.cursor.clone());
         let (result, committed) = tokio::join!(fetch, finish(pending.take()));

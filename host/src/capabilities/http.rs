@@ -17,6 +17,7 @@
 //!
 //! Failures are values ([`HttpFailure`]) handed back to the plugin, never traps.
 
+use super::tape::Tape;
 use std::error::Error as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,20 @@ pub enum Method {
 }
 
 impl Method {
+    /// `GET`, `POST`, … (as [`Method::as_str`] writes them).
+    pub fn parse(s: &str) -> Option<Method> {
+        [
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+        ]
+        .into_iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -138,6 +153,8 @@ pub struct HttpClient {
     pub limits: Arc<RateLimits>,
     /// Every instance's OAuth tokens, kept across calls and scans.
     pub tokens: Arc<TokenCache>,
+    /// Recording (`scan --record`) or replaying (`test-connector`) exchanges.
+    tape: Option<Arc<Tape>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -202,8 +219,16 @@ impl HttpClient {
             metrics: Arc::new(Metrics::new()),
             limits: Arc::new(RateLimits::new(limits.retry.clone())),
             tokens: Arc::new(TokenCache::default()),
+            tape: None,
             config: limits,
         })
+    }
+
+    /// This client with every exchange recorded to, or answered from, `tape`. A
+    /// replaying client sends nothing to the network and skips credentials and limits.
+    pub fn with_tape(mut self, tape: Arc<Tape>) -> HttpClient {
+        self.tape = Some(tape);
+        self
     }
 
     /// Send a plugin's request under the instance's policy, credentials and limits.
@@ -225,7 +250,19 @@ impl HttpClient {
         };
         if let Err(why) = net.policy.check(&url) {
             self.metrics.http_result(instance, "denied");
+            if let Some(tape) = &self.tape {
+                tape.note_denied(&req);
+            }
             return Err(HttpFailure::Denied(why));
+        }
+        if let Some(tape) = self.tape.as_ref().filter(|t| t.is_replay()) {
+            return tape.answer(&req).ok_or_else(|| {
+                HttpFailure::Connection(format!(
+                    "no recorded response for {} {}",
+                    req.method.as_str(),
+                    req.url
+                ))
+            });
         }
         let host = url.host_str().unwrap_or_default().to_string();
         let idempotent = matches!(
@@ -248,6 +285,9 @@ impl HttpClient {
             })
             .await;
         self.metrics.limited(instance, &report);
+        if let (Some(tape), Ok(response)) = (&self.tape, &result) {
+            tape.write(&req, response);
+        }
         result
     }
 

@@ -133,6 +133,12 @@ pub enum Command {
         /// With a daemon: start the scan and return without waiting.
         #[arg(long)]
         no_wait: bool,
+        /// Record every request and response of a full scan from scratch into DIR
+        /// (auth headers and secrets redacted), for `sluice test-connector --fixtures
+        /// DIR`. The scan goes into a scratch store: the instance's records and cursors
+        /// are untouched. Runs in this process (stop a running daemon first).
+        #[arg(long, value_name = "DIR", conflicts_with = "no_wait")]
+        record: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -159,6 +165,30 @@ pub enum Command {
     ///
     /// Example: sluice act acme-okta suspend-user --target jdoe@acme.com --reason "offboarding"
     Act(ActArgs),
+    /// Check a connector component against the contract, offline, with a pass/fail
+    /// table: describe is well formed, every capability works against the fixtures,
+    /// pagination ends, activity cursors advance and resume, raw JSON is kept, a 401
+    /// is `unauthorized` and a 429 `rate-limited`, nothing outside the declared egress
+    /// is requested. Exits non-zero on any failure.
+    ///
+    /// Example: sluice scan acme --record fixtures/acme && sluice test-connector
+    /// github.wasm --fixtures fixtures/acme
+    TestConnector {
+        /// The component (`.wasm`), or `builtin:ID` for a built-in connector.
+        plugin: String,
+        /// A fixtures folder: from `sluice scan --record`, or hand-written in the same
+        /// format (see the connector guide).
+        #[arg(long, value_name = "DIR")]
+        fixtures: PathBuf,
+        /// Config NAME=VALUE (repeatable), over the recording's and the defaults.
+        #[arg(long = "config", value_name = "NAME=VALUE", value_parser = parse_pair)]
+        config: Vec<(String, String)>,
+        /// Pages per kind before pagination counts as endless.
+        #[arg(long, default_value_t = 1000)]
+        max_pages: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// The governance audit log, newest first; --verify checks its hash chain.
     Audit {
         /// Only this instance.
@@ -746,8 +776,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scan {
             instance,
             kinds,
+            record: Some(dir),
+            json,
+            ..
+        } => record(&env, &instance, &kinds, &dir, json).await,
+        Command::TestConnector {
+            plugin,
+            fixtures,
+            config,
+            max_pages,
+            json,
+        } => {
+            let bytes = plugin_bytes(&plugin)?;
+            let report = crate::conformance::run(
+                &bytes,
+                &crate::conformance::ConformanceInput {
+                    fixtures,
+                    config: config.into_iter().collect(),
+                    max_pages: max_pages.max(1),
+                    cache_dir: Some(env.data_dir.join("cache")),
+                },
+            )
+            .await?;
+            output::conformance(&report, json)?;
+            if !report.passed() {
+                let failed = report.checks.iter().filter(|c| !c.passed).count();
+                bail!("{plugin}: {failed} conformance check(s) failed");
+            }
+            Ok(())
+        }
+        Command::Scan {
+            instance,
+            kinds,
             no_wait,
             json,
+            record: None,
         } => {
             let b = env.backend().await?;
             let out = b
@@ -776,6 +839,72 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AppPermissions(q) => query(&env, Kind::AppPermissions, q).await,
         Command::Findings(q) => query(&env, Kind::Findings, q).await,
     }
+}
+
+/// A component's bytes: a file, or `builtin:ID`.
+fn plugin_bytes(plugin: &str) -> anyhow::Result<Vec<u8>> {
+    if let Some(id) = plugin.strip_prefix("builtin:") {
+        return crate::registry::BUILTIN
+            .iter()
+            .find(|(name, _)| *name == id)
+            .map(|(_, b)| b.to_vec())
+            .with_context(|| {
+                let known: Vec<&str> = crate::registry::BUILTIN.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "no built-in connector `{id}` (built in: {})",
+                    known.join(", ")
+                )
+            });
+    }
+    std::fs::read(plugin).with_context(|| format!("reading {plugin}"))
+}
+
+/// `sluice scan INSTANCE --record DIR`.
+async fn record(
+    env: &Env,
+    instance: &str,
+    kinds: &[Kind],
+    dir: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = match Store::open(&env.data_dir) {
+        Ok(s) => s,
+        Err(e @ StoreError::Locked { .. }) => {
+            return Err(anyhow::Error::new(e)
+                .context("--record runs the scan in this process: stop the daemon first"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let inst = store.instance(instance)?;
+    let runtime = env.runtime()?;
+    let registry = Plugins::load(&runtime, &env.plugins_dir).await;
+    let entry = registry
+        .resolve(&inst.connector, inst.pinned_version.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e} for instance `{}`", inst.name))?;
+    let bytes = if entry.builtin {
+        plugin_bytes(&format!("builtin:{}", inst.connector))?
+    } else {
+        std::fs::read(&entry.file).with_context(|| format!("reading {}", entry.file.display()))?
+    };
+    let (reports, exchanges) = crate::conformance::record_scan(
+        &store,
+        &inst,
+        &bytes,
+        kinds,
+        dir,
+        Some(env.data_dir.join("cache")),
+    )
+    .await?;
+    output::scan_reports(instance, &reports, json)?;
+    eprintln!(
+        "recorded {exchanges} exchanges into {} (auth headers and secrets redacted); replay: sluice test-connector PLUGIN.wasm --fixtures {}",
+        dir.display(),
+        dir.display()
+    );
+    if let Some(e) = reports.iter().find_map(|r| r.error.as_ref()) {
+        bail!("the recorded scan of `{instance}` failed: {e}");
+    }
+    Ok(())
 }
 
 async fn token(env: &Env, command: TokenCommand) -> anyhow::Result<()> {

@@ -273,6 +273,26 @@ pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sluice test-connector`: one row per check.
+pub fn conformance(r: &crate::conformance::ConformanceReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(r);
+    }
+    if !r.connector.is_empty() {
+        println!("{} {} (WIT {})", r.connector, r.version, r.wit_version);
+    }
+    let mut t = Table::new(&["CHECK", "RESULT", "DETAIL"]);
+    for c in &r.checks {
+        t.row(vec![
+            c.check.clone(),
+            if c.passed { "pass" } else { "FAIL" }.into(),
+            c.detail.clone(),
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
 /// `sluice token list`.
 pub fn tokens(list: &[TokenInfo], json: bool) -> anyhow::Result<()> {
     if json {

@@ -1,0 +1,592 @@
+//! `sluice test-connector`: checks a connector component against the contract, offline,
+//! and `sluice scan --record`: the recordings it replays.
+//!
+//! The runner loads the component into a runtime whose HTTP capability answers from a
+//! fixtures folder (see [`crate::capabilities::tape`]) and checks, in order:
+//!
+//! 1. it loads: a component of a WIT version the host accepts, whose `describe` works;
+//! 2. `describe` is well formed: id, semver, capabilities without duplicates, config
+//!    field names, egress templates that resolve over the config, rate limits;
+//! 3. every capability it lists works against the fixtures: each kind pages to its end
+//!    within a bound, snapshot cursors never repeat, activity cursors advance and a scan
+//!    resumed from a saved cursor reads the same records, and every record keeps the
+//!    provider's JSON (an object or array) as `raw`;
+//! 4. errors are typed: every request answered 401 must give `unauthorized`, 429 must
+//!    give `rate-limited`;
+//! 5. nothing outside the declared egress was requested, and every request had a
+//!    recorded answer.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::http::{HttpClient, HttpLimits};
+use crate::capabilities::tape::{self, Manifest, Tape};
+use crate::connect::call_context;
+use crate::model::{ConnectorError, ConnectorInfo, Kind, Millis, Record, now_millis};
+use crate::ratelimit::RetryPolicy;
+use crate::runtime::{CallContext, LoadedPlugin, Runtime, RuntimeConfig};
+use crate::scan::{KindReport, Lister, ScanOptions, scan_instance};
+use crate::store::{Instance, InstanceStatus, Secret, Secrets, Store};
+
+/// What to check a component against.
+#[derive(Clone, Debug)]
+pub struct ConformanceInput {
+    /// A fixtures folder: recorded exchanges and their manifest.
+    pub fixtures: PathBuf,
+    /// Config values, over the manifest's and the connector's defaults.
+    pub config: BTreeMap<String, String>,
+    /// Pages per kind before pagination counts as endless.
+    pub max_pages: u64,
+    /// Compile cache (a temp dir when none).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub check: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// What the runner found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConformanceReport {
+    pub connector: String,
+    pub version: String,
+    pub wit_version: String,
+    pub checks: Vec<Check>,
+    /// The ids each kind yielded from the fixtures (what a replay collects).
+    pub records: BTreeMap<String, Vec<String>>,
+}
+
+impl ConformanceReport {
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.passed)
+    }
+
+    fn add(&mut self, check: impl Into<String>, result: Result<String, String>) {
+        let (passed, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        self.checks.push(Check {
+            check: check.into(),
+            passed,
+            detail,
+        });
+    }
+}
+
+/// Value given to secret config fields during a replay (the host never sends it).
+const TEST_SECRET: &str = "sluice-test-secret";
+
+fn replay_client(tape: Arc<Tape>) -> anyhow::Result<HttpClient> {
+    let limits = HttpLimits {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Ok(HttpClient::new(limits)?.with_tape(tape))
+}
+
+/// Load `bytes` into a fresh runtime whose HTTP answers from `tape`.
+async fn load_with(
+    bytes: &[u8],
+    tape: Arc<Tape>,
+    cache_dir: &Path,
+) -> anyhow::Result<Result<LoadedPlugin, String>> {
+    let runtime = Runtime::new(
+        RuntimeConfig {
+            cache_dir: Some(cache_dir.to_path_buf()),
+            ..Default::default()
+        },
+        replay_client(tape)?,
+    )?;
+    Ok(runtime.load(bytes).await.map_err(|e| e.to_string()))
+}
+
+/// Run every check of the contract on component `bytes`.
+pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<ConformanceReport> {
+    let (manifest, exchanges) = tape::load_fixtures(&input.fixtures).map_err(anyhow::Error::msg)?;
+    let scratch = tempfile::tempdir()?;
+    let cache = input
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("cache"));
+    let tape = Arc::new(Tape::replay(exchanges));
+    let mut report = ConformanceReport::default();
+
+    let plugin = match load_with(bytes, tape.clone(), &cache).await? {
+        Ok(p) => {
+            report.add(
+                "loads",
+                Ok(format!("WIT {}, describe() answered", p.wit.as_str())),
+            );
+            p
+        }
+        Err(e) => {
+            report.add("loads", Err(e));
+            return Ok(report);
+        }
+    };
+    let info = plugin.info.clone();
+    report.connector = info.id.clone();
+    report.version = info.version.clone();
+    report.wit_version = plugin.wit.as_str().to_string();
+
+    let mut config: BTreeMap<String, String> = info
+        .config
+        .iter()
+        .filter(|f| !f.secret)
+        .filter_map(|f| f.default.clone().map(|d| (f.name.clone(), d)))
+        .collect();
+    config.extend(manifest.config.clone());
+    config.extend(input.config.clone());
+    report.add("describe", check_describe(&info, &config));
+    let missing: Vec<&str> = info
+        .config
+        .iter()
+        .filter(|f| f.required && !f.secret && !config.contains_key(&f.name))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        report.add(
+            "config",
+            Err(format!(
+                "required config {} not in the fixtures' manifest; pass --config NAME=VALUE",
+                missing.join(", ")
+            )),
+        );
+        return Ok(report);
+    }
+
+    let inst = instance_for(&info, &config);
+    let secrets: Secrets = info
+        .config
+        .iter()
+        .filter(|f| f.secret)
+        .map(|f| (f.name.clone(), Secret::new(TEST_SECRET)))
+        .collect();
+    let ctx = match call_context(&plugin, &inst, &secrets) {
+        Ok(c) => c,
+        Err(e) => {
+            report.add("config", Err(e.to_string()));
+            return Ok(report);
+        }
+    };
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| k.supported_by(&info.capabilities))
+        .collect();
+    let page_size = manifest.page_size.unwrap_or(100);
+    let since = manifest
+        .since
+        .unwrap_or_else(|| now_millis() - 90 * 24 * 3600 * 1000);
+    for &kind in &kinds {
+        let mut ctx = ctx.clone();
+        ctx.page_size = page_size;
+        if kind == Kind::Activities {
+            ctx.since = Some(since);
+        }
+        let misses_before = tape.misses().len();
+        let (result, ids) = if kind == Kind::Activities {
+            check_activities(&plugin, &ctx, input.max_pages).await
+        } else {
+            check_snapshot(&plugin, &ctx, kind, input.max_pages).await
+        };
+        let misses = tape.misses();
+        let result = match result {
+            Err(e) if misses.len() > misses_before => Err(format!(
+                "{e}; no fixture for {}",
+                misses[misses_before..].join(", ")
+            )),
+            other => other,
+        };
+        report.add(format!("list {kind}"), result);
+        report.records.insert(kind.to_string(), ids);
+    }
+    if kinds.is_empty() {
+        report.add("capabilities", Err("describe lists no capability".into()));
+    }
+
+    // Typed errors: the same first call with every answer a 401, then a 429.
+    if let Some(&kind) = kinds.first() {
+        for (status, expect) in [(401u16, "unauthorized"), (429, "rate-limited")] {
+            let fault = Arc::new(Tape::fault(status));
+            let result = match load_with(bytes, fault, &cache).await? {
+                Ok(p) => {
+                    let mut ctx = ctx.clone();
+                    ctx.since = Some(since);
+                    let call = call_context(&p, &inst, &secrets);
+                    match call {
+                        Ok(c) => {
+                            ctx.net = c.net;
+                            match p.page(ctx, kind, None).await {
+                                Err(e) if e.code() == expect => {
+                                    Ok(format!("{kind}: HTTP {status} gave `{expect}`"))
+                                }
+                                Err(e) => Err(format!(
+                                    "{kind}: HTTP {status} gave `{}` ({e}), not `{expect}`",
+                                    e.code()
+                                )),
+                                Ok(_) => Err(format!(
+                                    "{kind}: HTTP {status} on every request still gave a page, not `{expect}`"
+                                )),
+                            }
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            report.add(format!("HTTP {status} is `{expect}`"), result);
+        }
+    }
+
+    let denied = tape.denied();
+    report.add(
+        "egress",
+        if denied.is_empty() {
+            Ok(format!(
+                "every request stayed within {}",
+                info.egress.join(", ")
+            ))
+        } else {
+            Err(format!(
+                "requested outside the declared egress: {}",
+                denied.join(", ")
+            ))
+        },
+    );
+    Ok(report)
+}
+
+/// A synthetic instance over `config` (for the call context).
+fn instance_for(info: &ConnectorInfo, config: &BTreeMap<String, String>) -> Instance {
+    Instance {
+        id: "conformance".into(),
+        name: "conformance".into(),
+        connector: info.id.clone(),
+        connector_version: info.version.clone(),
+        config: config.clone(),
+        // Fixtures are often recorded against loopback mocks.
+        allow_private_network: true,
+        enabled: true,
+        created: now_millis(),
+        status: InstanceStatus::Connecting,
+        permissions: None,
+        schedule: Default::default(),
+        limits: Default::default(),
+        pinned_version: None,
+        grants: None,
+        declined: None,
+    }
+}
+
+/// Checks beyond what loading already refuses.
+fn check_describe(
+    info: &ConnectorInfo,
+    config: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let mut problems = Vec::new();
+    if info.name.trim().is_empty() {
+        problems.push("name is empty".to_string());
+    }
+    if info.capabilities.is_empty() {
+        problems.push("lists no capability".into());
+    }
+    let mut seen = HashSet::new();
+    for c in &info.capabilities {
+        if !seen.insert(c) {
+            problems.push(format!("capability {c:?} is listed twice"));
+        }
+    }
+    let mut seen = HashSet::new();
+    for a in &info.actions {
+        if !seen.insert(a) {
+            problems.push(format!("action {a} is listed twice"));
+        }
+    }
+    for f in &info.config {
+        let ok = !f.name.is_empty()
+            && f.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            problems.push(format!(
+                "config field `{}`: use lowercase [a-z0-9_]",
+                f.name
+            ));
+        }
+        if f.label.trim().is_empty() {
+            problems.push(format!("config field `{}` has no label", f.name));
+        }
+        if f.secret && f.default.is_some() {
+            problems.push(format!("secret config field `{}` has a default", f.name));
+        }
+    }
+    if info.egress.is_empty() {
+        problems.push("declares no egress (every request would be refused)".into());
+    }
+    if let Err(e) =
+        crate::capabilities::egress::EgressPolicy::from_templates(&info.egress, config, true)
+    {
+        problems.push(format!("egress does not resolve over the config: {e}"));
+    }
+    for r in &info.rate_limits {
+        if r.requests == 0 || r.per_seconds == 0 {
+            problems.push(format!(
+                "rate limit `{}` allows {} requests per {} s",
+                r.scope, r.requests, r.per_seconds
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "{} {}: {} capabilities, {} actions, {} config fields, egress {}",
+            info.id,
+            info.version,
+            info.capabilities.len(),
+            info.actions.len(),
+            info.config.len(),
+            info.egress.join(", ")
+        ))
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// `raw` must be the provider's JSON: an object or an array, not a string or null.
+fn raw_problem(r: &Record) -> Option<String> {
+    let raw = match r {
+        Record::User(x) => &x.raw,
+        Record::Group(x) => &x.raw,
+        Record::Activity(x) => &x.raw,
+        Record::File(x) => &x.raw,
+        Record::AppPermission(x) => &x.raw,
+        Record::Finding(x) => &x.raw,
+    };
+    let text = raw.get().trim();
+    let structured = text.starts_with('{') || text.starts_with('[');
+    let empty = text == "{}" || text == "[]";
+    (!structured || empty).then(|| {
+        format!(
+            "record `{}` keeps `{}` as raw, not the provider's JSON",
+            r.id(),
+            truncate(text, 40)
+        )
+    })
+}
+
+async fn check_snapshot(
+    plugin: &LoadedPlugin,
+    ctx: &CallContext,
+    kind: Kind,
+    max_pages: u64,
+) -> (Result<String, String>, Vec<String>) {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen = HashSet::new();
+    let mut pages = 0u64;
+    loop {
+        if pages >= max_pages {
+            return (
+                Err(format!(
+                    "no last page after {max_pages} pages: pagination does not end"
+                )),
+                ids,
+            );
+        }
+        let page = match plugin.page(ctx.clone(), kind, cursor.clone()).await {
+            Ok(p) => p,
+            Err(ConnectorError::Unsupported(why)) if pages == 0 => {
+                return (
+                    Err(format!(
+                        "listed in describe but answers `unsupported`: {why}"
+                    )),
+                    ids,
+                );
+            }
+            Err(e) => return (Err(format!("page {}: {e}", pages + 1)), ids),
+        };
+        pages += 1;
+        if let Some(p) = page.records.iter().find_map(raw_problem) {
+            return (Err(p), ids);
+        }
+        ids.extend(page.records.iter().map(|r| r.id().to_string()));
+        match page.next_cursor {
+            None => break,
+            Some(c) => {
+                if !seen.insert(c.clone()) {
+                    return (
+                        Err(format!(
+                            "cursor `{}` came back on page {pages}: pagination would never end",
+                            truncate(&c, 60)
+                        )),
+                        ids,
+                    );
+                }
+                cursor = Some(c);
+            }
+        }
+    }
+    (Ok(format!("{pages} pages, {} records", ids.len())), ids)
+}
+
+async fn check_activities(
+    plugin: &LoadedPlugin,
+    ctx: &CallContext,
+    max_pages: u64,
+) -> (Result<String, String>, Vec<String>) {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0u64;
+    // (cursor saved after page 1, ids of page 2): for the resume check.
+    let mut resume: Option<(Option<String>, Vec<String>)> = None;
+    loop {
+        if pages >= max_pages {
+            return (
+                Err(format!(
+                    "still `more` after {max_pages} pages: the feed never ends"
+                )),
+                ids,
+            );
+        }
+        let page = match plugin
+            .page(ctx.clone(), Kind::Activities, cursor.clone())
+            .await
+        {
+            Ok(p) => p,
+            Err(ConnectorError::Unsupported(why)) if pages == 0 => {
+                return (
+                    Err(format!(
+                        "listed in describe but answers `unsupported`: {why}"
+                    )),
+                    ids,
+                );
+            }
+            Err(e) => return (Err(format!("page {}: {e}", pages + 1)), ids),
+        };
+        pages += 1;
+        if let Some(p) = page.records.iter().find_map(raw_problem) {
+            return (Err(p), ids);
+        }
+        let page_ids: Vec<String> = page.records.iter().map(|r| r.id().to_string()).collect();
+        if pages == 2 {
+            resume = Some((cursor.clone(), page_ids.clone()));
+        }
+        ids.extend(page_ids);
+        let n = page.records.len();
+        let previous = cursor.clone();
+        if page.next_cursor.is_some() {
+            cursor = page.next_cursor.clone();
+        }
+        if page.more && n > 0 && cursor == previous {
+            return (
+                Err(format!(
+                    "page {pages} had {n} events and `more`, but the cursor did not advance"
+                )),
+                ids,
+            );
+        }
+        if !page.more || (n == 0 && cursor == previous) {
+            break;
+        }
+    }
+    if cursor.is_none() && !ids.is_empty() {
+        return (
+            Err(
+                "events were read but no cursor was given to save: the next scan could not resume"
+                    .into(),
+            ),
+            ids,
+        );
+    }
+    let resumed = match resume {
+        Some((saved, expected)) => match plugin.page(ctx.clone(), Kind::Activities, saved).await {
+            Ok(p) => {
+                let got: Vec<String> = p.records.iter().map(|r| r.id().to_string()).collect();
+                if got != expected {
+                    return (
+                        Err(format!(
+                            "resuming from page 1's cursor read {} events, not page 2's {}",
+                            got.len(),
+                            expected.len()
+                        )),
+                        ids,
+                    );
+                }
+                ", resumable from a saved cursor"
+            }
+            Err(e) => return (Err(format!("resuming from a saved cursor: {e}")), ids),
+        },
+        None => "",
+    };
+    (
+        Ok(format!("{pages} pages, {} events{resumed}", ids.len())),
+        ids,
+    )
+}
+
+/// Run a full scan of `instance` from scratch with every exchange recorded into `dir`.
+///
+/// The scan goes into a scratch store, so the instance's own records and cursors are
+/// untouched, and starts from no cursor with a fixed activity start (saved in the
+/// manifest), so a replay sends exactly the recorded requests.
+pub async fn record_scan(
+    store: &Store,
+    instance: &Instance,
+    bytes: &[u8],
+    kinds: &[Kind],
+    dir: &Path,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<(Vec<KindReport>, usize)> {
+    let secrets = store.secrets(&instance.id)?;
+    let page_size = ScanOptions::default().page_size;
+    let since: Millis =
+        now_millis() - ScanOptions::default().activity_lookback.as_millis() as Millis;
+    let manifest = Manifest {
+        connector: instance.connector.clone(),
+        version: String::new(),
+        config: instance.config.clone(),
+        since: Some(since),
+        page_size: Some(page_size),
+    };
+    let redact = secrets.values().map(|s| s.expose().to_string()).collect();
+    let tape = Arc::new(Tape::record(dir, &manifest, redact)?);
+    let runtime = Runtime::new(
+        RuntimeConfig {
+            cache_dir,
+            ..Default::default()
+        },
+        HttpClient::new(HttpLimits::default())?.with_tape(tape.clone()),
+    )?;
+    let plugin = runtime
+        .load(bytes)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading {}: {e}", instance.connector))?;
+    tape.set_version(&plugin.info.version);
+    let scratch_dir = tempfile::tempdir()?;
+    let scratch = Store::open(scratch_dir.path())?;
+    scratch.create_instance(instance, &secrets)?;
+    let opts = ScanOptions {
+        activity_since: Some(since),
+        page_size,
+        ..Default::default()
+    };
+    let reports = scan_instance(&scratch, &plugin, instance, kinds, &opts).await?;
+    Ok((reports, tape.recorded()))
+}
