@@ -13,6 +13,10 @@ build-plugins:
 demo *ARGS:
     cargo run -p sluice -- demo {{ARGS}}
 
+# Start a new connector crate in ./NAME (see docs/connector-guide.md)
+new-connector NAME *ARGS:
+    cargo run -q -p sluice -- new-connector {{NAME}} {{ARGS}}
+
 # The whole test suite (what .ci/run runs)
 test:
     cargo test --workspace

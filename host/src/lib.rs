@@ -17,6 +17,7 @@
 //! - [`metrics`]: Prometheus counters.
 //! - [`conformance`]: `test-connector` (the contract checked offline against recorded
 //!   fixtures) and `scan --record`.
+//! - [`scaffold`]: `new-connector`, a buildable connector crate to start from.
 //! - [`cli`]: the `sluice` command line.
 
 pub mod api;
@@ -33,6 +34,7 @@ pub mod model;
 pub mod ratelimit;
 pub mod registry;
 pub mod runtime;
+pub mod scaffold;
 pub mod scan;
 pub mod scheduler;
 pub mod store;

@@ -587,3 +587,99 @@ async fn act_previews_confirms_acts_refreshes_and_audits() {
     let tampered = sluice(d, &["audit", "--verify"]);
     assert_one_line_error(&tampered, "entry 1 was changed");
 }
+
+/// `cargo` for a crate outside this workspace: none of the outer build's settings.
+fn nested_cargo(dir: &Path, args: &[&str], target_dir: &Path) -> Output {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir)
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("CARGO_PROFILE_")
+            || k.starts_with("CARGO_BUILD_")
+            || k.starts_with("CARGO_ENCODED_")
+            || k == "RUSTFLAGS"
+            || k == "RUSTC_WORKSPACE_WRAPPER"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("running cargo")
+}
+
+#[test]
+fn a_scaffolded_connector_builds_tests_and_passes_test_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let made = sluice(
+        &data,
+        &[
+            "new-connector",
+            "acme-hr",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let crate_dir = dir.path().join("acme-hr");
+    // A persistent target dir: the SDK's dependencies compile once per checkout.
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold-check");
+
+    let build = nested_cargo(&crate_dir, &["build", "--release", "--offline"], &target);
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/acme_hr.wasm");
+    assert!(wasm.exists(), "{} not built", wasm.display());
+
+    let host = String::from_utf8(Command::new("rustc").arg("-vV").output().unwrap().stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .unwrap();
+    let unit = nested_cargo(
+        &crate_dir,
+        &["test", "--offline", "--target", &host],
+        &target,
+    );
+    let out = String::from_utf8_lossy(&unit.stdout);
+    assert!(
+        unit.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&unit.stderr)
+    );
+    assert!(out.contains("test result: ok. 2 passed"), "{out}");
+
+    let check = sluice(
+        &data,
+        &[
+            "test-connector",
+            wasm.to_str().unwrap(),
+            "--fixtures",
+            crate_dir.join("fixtures").to_str().unwrap(),
+        ],
+    );
+    let table = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{table}\n{}", stderr(&check));
+    assert!(
+        table.contains("list users") && !table.contains("FAIL"),
+        "{table}"
+    );
+    assert!(table.contains("2 pages, 3 records"), "{table}");
+
+    // And a second scaffold into the same place is refused, leaving it intact.
+    let again = sluice(
+        &data,
+        &[
+            "new-connector",
+            "acme-hr",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_one_line_error(&again, "not empty");
+}

@@ -189,6 +189,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Start a connector: write a buildable crate (the SDK and WIT vendored in, a unit
+    /// test over a sample response, fixtures that `test-connector` passes, a README
+    /// with the build, test and install commands) into DIR/NAME.
+    ///
+    /// Example: sluice new-connector acme-hr && cd acme-hr && cargo build --release
+    NewConnector {
+        /// Connector id and crate name: lowercase letters, digits and dashes.
+        name: String,
+        /// Parent folder of the new crate.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// The governance audit log, newest first; --verify checks its hash chain.
     Audit {
         /// Only this instance.
@@ -689,6 +701,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: Some(command),
         } => token(&env, command).await,
         Command::Act(args) => act(&env, args).await,
+        Command::NewConnector { name, dir } => {
+            let out = crate::scaffold::new_connector(&name, &dir)?;
+            println!("created {}", out.display());
+            println!(
+                "next: cd {} && cargo build --release && sluice test-connector target/wasm32-wasip2/release/{}.wasm --fixtures fixtures",
+                out.display(),
+                name.replace('-', "_")
+            );
+            Ok(())
+        }
         Command::Audit {
             instance,
             limit,
