@@ -17,6 +17,10 @@ demo *ARGS:
 new-connector NAME *ARGS:
     cargo run -q -p sluice -- new-connector {{NAME}} {{ARGS}}
 
+# Build the Python connector (connectors-py/hello-py) with componentize-py into target/py/hello_py.wasm
+build-py-connector:
+    connectors-py/hello-py/build.sh
+
 # The whole test suite (what .ci/run runs)
 test:
     cargo test --workspace

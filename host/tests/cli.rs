@@ -683,3 +683,44 @@ fn a_scaffolded_connector_builds_tests_and_passes_test_connector() {
     );
     assert_one_line_error(&again, "not empty");
 }
+
+/// The component model's promise: a connector written in Python (componentize-py,
+/// from PyPI) is built by the same script `just build-py-connector` runs, loaded by the
+/// host, and passes `test-connector`.
+#[test]
+fn a_python_connector_builds_loads_and_passes_test_connector() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let build = Command::new(root.join("connectors-py/hello-py/build.sh"))
+        .output()
+        .expect("running connectors-py/hello-py/build.sh");
+    assert!(
+        build.status.success(),
+        "building the Python connector failed (needs python3 with venv and PyPI):\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = root.join("target/py/hello_py.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let check = sluice(
+        dir.path(),
+        &[
+            "test-connector",
+            wasm.to_str().unwrap(),
+            "--fixtures",
+            root.join("connectors-py/hello-py/fixtures")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let table = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{table}\n{}", stderr(&check));
+    assert!(table.starts_with("hello-py 0.1.0"), "{table}");
+    assert!(table.contains("2 pages, 3 records"), "{table}");
+
+    // Installed beside the built-in connectors, it is listed as loaded.
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::copy(&wasm, dir.path().join("plugins/hello-py.wasm")).unwrap();
+    let list = sluice(dir.path(), &["plugins", "list"]);
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(out.lines().any(|l| l.starts_with("hello-py")), "{out}");
+}
