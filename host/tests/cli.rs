@@ -506,6 +506,24 @@ async fn act_previews_confirms_acts_refreshes_and_audits() {
     assert!(connect.status.success(), "{}", stderr(&connect));
     let scan = sluice(d, &["scan", "acme", "--kind", "users"]);
     assert!(scan.status.success(), "{}", stderr(&scan));
+
+    // Record a scan, then replay it through the conformance runner.
+    let fixtures = d.join("fixtures");
+    let fx = fixtures.to_str().unwrap();
+    let recorded = sluice(d, &["scan", "acme", "--record", fx]);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    assert!(
+        stderr(&recorded).contains("recorded"),
+        "{}",
+        stderr(&recorded)
+    );
+    let replayed = sluice(d, &["test-connector", "builtin:github", "--fixtures", fx]);
+    let table = String::from_utf8_lossy(&replayed.stdout);
+    assert!(replayed.status.success(), "{table}\n{}", stderr(&replayed));
+    assert!(
+        table.contains("list users") && !table.contains("FAIL"),
+        "{table}"
+    );
     mock.clear_requests();
     let writes = || mock.requests().iter().filter(|r| r.is_write()).count();
     let act = [
