@@ -405,6 +405,19 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         stdout.contains("`github-acme`: 17 users (mock: 17), 4 groups (mock: 4), 250 activities (mock: 250), 5 app-permissions (mock: 5)"),
         "{stdout}"
     );
+    // The governance preview names the exact request, sends nothing, and is audited.
+    assert!(
+        stdout.contains("remove-collaborator") && stdout.contains("dry run, nothing sent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/orgs/acme/outside_collaborators/outside-1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("audit log: 1 entry, hash chain verified"),
+        "{stdout}"
+    );
     assert!(!dir.path().join("daemon.json").exists());
 }
 

@@ -23,11 +23,11 @@ use sluice_mocks::{
 
 use super::output;
 use super::{Env, GlobalArgs};
-use crate::control::ConnectInput;
+use crate::control::{ActInput, ConnectInput};
 use crate::daemon::{Daemon, shutdown_signal};
 use crate::grants::GrantRequest;
-use crate::model::Kind;
-use crate::store::{RecordQuery, Secret};
+use crate::model::{ActionKind, Kind};
+use crate::store::{AuditFilter, RecordQuery, Secret};
 
 /// The kinds the demo summarises, in connect order.
 const SHOWN: [Kind; 5] = [
@@ -148,6 +148,34 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     output::instances_table(&control.instances()?).print();
     for f in &failures {
         println!("failed: {f}");
+    }
+
+    // Governance, previewed: the connector names the exact request; nothing is sent,
+    // and the preview is audited like any action.
+    println!("\ngovernance preview (dry run) on `{}`:", first.name);
+    let preview = control
+        .act(
+            &first.name,
+            ActInput {
+                action: ActionKind::RemoveCollaborator,
+                target: "outside-1".into(),
+                params: Default::default(),
+                reason: Some("demo: offboarding preview".into()),
+                dry_run: true,
+            },
+            "demo",
+        )
+        .await
+        .context("previewing a governance action")?;
+    output::acted(&preview, false)?;
+    let audit = control.audit(&AuditFilter::default(), true)?;
+    if let Some(v) = &audit.verification {
+        println!(
+            "audit log: {} entr{}, hash chain {}",
+            v.entries,
+            if v.entries == 1 { "y" } else { "ies" },
+            if v.ok { "verified" } else { "BROKEN" }
+        );
     }
 
     if args.once {
