@@ -239,6 +239,9 @@ pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(v);
     }
+    if v.entries.is_empty() {
+        println!("no actions audited yet (sluice act …)");
+    }
     let mut t = Table::new(&[
         "#", "AT", "WHO", "INSTANCE", "ACTION", "TARGET", "DRY", "OUTCOME", "STATUS", "REASON",
     ]);
@@ -256,7 +259,9 @@ pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
             short(e.reason.as_deref().unwrap_or(""), 40),
         ]);
     }
-    t.print();
+    if !v.entries.is_empty() {
+        t.print();
+    }
     match &v.verification {
         Some(ver) if ver.ok => println!(
             "\nverified: {} entries, chain intact; head {}",
