@@ -391,6 +391,30 @@ fn raw_problem(r: &Record) -> Option<String> {
     })
 }
 
+/// Page `done + 1` of `kind`, with every record's `raw` checked; the failure as the
+/// check's detail.
+async fn checked_page(
+    plugin: &LoadedPlugin,
+    ctx: &CallContext,
+    kind: Kind,
+    cursor: Option<String>,
+    done: u64,
+) -> Result<crate::model::Page, String> {
+    let page = match plugin.page(ctx.clone(), kind, cursor).await {
+        Ok(p) => p,
+        Err(ConnectorError::Unsupported(why)) if done == 0 => {
+            return Err(format!(
+                "listed in describe but answers `unsupported`: {why}"
+            ));
+        }
+        Err(e) => return Err(format!("page {}: {e}", done + 1)),
+    };
+    match page.records.iter().find_map(raw_problem) {
+        Some(problem) => Err(problem),
+        None => Ok(page),
+    }
+}
+
 async fn check_snapshot(
     plugin: &LoadedPlugin,
     ctx: &CallContext,
@@ -410,22 +434,11 @@ async fn check_snapshot(
                 ids,
             );
         }
-        let page = match plugin.page(ctx.clone(), kind, cursor.clone()).await {
+        let page = match checked_page(plugin, ctx, kind, cursor.clone(), pages).await {
             Ok(p) => p,
-            Err(ConnectorError::Unsupported(why)) if pages == 0 => {
-                return (
-                    Err(format!(
-                        "listed in describe but answers `unsupported`: {why}"
-                    )),
-                    ids,
-                );
-            }
-            Err(e) => return (Err(format!("page {}: {e}", pages + 1)), ids),
+            Err(e) => return (Err(e), ids),
         };
         pages += 1;
-        if let Some(p) = page.records.iter().find_map(raw_problem) {
-            return (Err(p), ids);
-        }
         ids.extend(page.records.iter().map(|r| r.id().to_string()));
         match page.next_cursor {
             None => break,
@@ -465,25 +478,11 @@ async fn check_activities(
                 ids,
             );
         }
-        let page = match plugin
-            .page(ctx.clone(), Kind::Activities, cursor.clone())
-            .await
-        {
+        let page = match checked_page(plugin, ctx, Kind::Activities, cursor.clone(), pages).await {
             Ok(p) => p,
-            Err(ConnectorError::Unsupported(why)) if pages == 0 => {
-                return (
-                    Err(format!(
-                        "listed in describe but answers `unsupported`: {why}"
-                    )),
-                    ids,
-                );
-            }
-            Err(e) => return (Err(format!("page {}: {e}", pages + 1)), ids),
+            Err(e) => return (Err(e), ids),
         };
         pages += 1;
-        if let Some(p) = page.records.iter().find_map(raw_problem) {
-            return (Err(p), ids);
-        }
         let page_ids: Vec<String> = page.records.iter().map(|r| r.id().to_string()).collect();
         if pages == 2 {
             resume = Some((cursor.clone(), page_ids.clone()));

@@ -57,11 +57,7 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
     };
     let requests = vec![request.line()];
     if action.dry_run {
-        return Ok(ActionOutcome {
-            status: ActionStatus::Planned,
-            message: format!("would {what}"),
-            requests,
-        });
+        return Ok(planned(&what, requests));
     }
     if let Some(already) = already_if {
         let status = user_status(&api, target)?;
@@ -74,11 +70,25 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
         }
     }
     send(request)?;
-    Ok(ActionOutcome {
+    Ok(done(&what, requests))
+}
+
+/// A dry run's answer: what would be sent.
+fn planned(what: &str, requests: Vec<String>) -> ActionOutcome {
+    ActionOutcome {
+        status: ActionStatus::Planned,
+        message: format!("would {what}"),
+        requests,
+    }
+}
+
+/// The answer after `requests` were sent.
+fn done(what: &str, requests: Vec<String>) -> ActionOutcome {
+    ActionOutcome {
         status: ActionStatus::Done,
         message: format!("did {what}"),
         requests,
-    })
+    }
 }
 
 /// `remove-group-member`: unassign user `member` from group `group`.
@@ -106,11 +116,7 @@ fn remove_group_member(
     let what = format!("remove Okta user {member} from group {group}");
     let requests = vec![request.line()];
     if action.dry_run {
-        return Ok(ActionOutcome {
-            status: ActionStatus::Planned,
-            message: format!("would {what}"),
-            requests,
-        });
+        return Ok(planned(&what, requests));
     }
     let response = api.get(api.user_url(member, "/groups")?).send()?;
     if response.status() == 404 {
@@ -131,11 +137,7 @@ fn remove_group_member(
         });
     }
     send(request)?;
-    Ok(ActionOutcome {
-        status: ActionStatus::Done,
-        message: format!("did {what}"),
-        requests,
-    })
+    Ok(done(&what, requests))
 }
 
 /// Suspended already: nothing to suspend.
