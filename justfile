@@ -13,9 +13,9 @@ build-plugins:
 demo *ARGS:
     cargo run -p sluice -- demo {{ARGS}}
 
-# Start a new connector crate in ./NAME (see docs/connector-guide.md)
+# Start a new connector crate in ./NAME, where you run just (see docs/connector-guide.md)
 new-connector NAME *ARGS:
-    cargo run -q -p sluice -- new-connector {{NAME}} {{ARGS}}
+    cargo run -q --manifest-path "{{justfile_directory()}}/Cargo.toml" -p sluice -- new-connector {{NAME}} --dir "{{invocation_directory()}}" {{ARGS}}
 
 # Build the Python connector (connectors-py/hello-py) with componentize-py into target/py/hello_py.wasm
 build-py-connector:
