@@ -28,6 +28,20 @@ async fn user(d: &TestDaemon, instance: &str, login: &str) -> Value {
         .unwrap_or_else(|| panic!("no user {login} in {page}"))
 }
 
+/// Connect an instance through the API (`body` is the connect request) and wait for
+/// its first full scan.
+async fn connect_scanned(d: &TestDaemon, body: Value) {
+    let name = body["name"].as_str().unwrap().to_string();
+    let (status, answer) = d.api("POST", "/v1/instances", Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    d.wait_scanned(&name).await;
+}
+
+/// The status and error code of an answer.
+fn refusal(status: u16, answer: &Value) -> (u16, Option<&str>) {
+    (status, answer["error"]["code"].as_str())
+}
+
 async fn act(d: &TestDaemon, instance: &str, body: Value) -> (u16, Value) {
     d.api(
         "POST",
@@ -95,10 +109,7 @@ async fn github_actions_preview_act_refresh_and_audit_under_the_token_name() {
             Some(&alice),
         )
         .await;
-    assert_eq!(
-        (status, refused["error"]["code"].as_str()),
-        (403, Some("admin-only"))
-    );
+    assert_eq!(refusal(status, &refused), (403, Some("admin-only")));
 
     let (status, done) = d
         .api_with(
@@ -151,20 +162,14 @@ async fn github_actions_preview_act_refresh_and_audit_under_the_token_name() {
         json!({ "action": "remove-collaborator", "target": "nobody-here" }),
     )
     .await;
-    assert_eq!(
-        (status, unknown["error"]["code"].as_str()),
-        (404, Some("not-found"))
-    );
+    assert_eq!(refusal(status, &unknown), (404, Some("not-found")));
     let (status, unsupported) = act(
         &d,
         "acme",
         json!({ "action": "suspend-user", "target": id }),
     )
     .await;
-    assert_eq!(
-        (status, unsupported["error"]["code"].as_str()),
-        (400, Some("bad-request"))
-    );
+    assert_eq!(refusal(status, &unsupported), (400, Some("bad-request")));
     assert!(mock.requests().is_empty(), "{:?}", mock.requests());
 
     // The audit log has every attempt, newest first, and the chain verifies.
@@ -230,22 +235,18 @@ async fn an_ungranted_action_is_refused_before_any_request_and_audited() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::start(dir.path()).await;
-    let (status, body) = d
-        .api(
-            "POST",
-            "/v1/instances",
-            Some(json!({
-                "connector": "github",
-                "name": "acme",
-                "config": { "org": "acme", "base_url": mock.base_url() },
-                "secrets": { "token": mock.config().token },
-                "allow_private_network": true,
-                "grants": { "egress": "all", "actions": [] },
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    d.wait_scanned("acme").await;
+    connect_scanned(
+        &d,
+        json!({
+            "connector": "github",
+            "name": "acme",
+            "config": { "org": "acme", "base_url": mock.base_url() },
+            "secrets": { "token": mock.config().token },
+            "allow_private_network": true,
+            "grants": { "egress": "all", "actions": [] },
+        }),
+    )
+    .await;
     mock.clear_requests();
     let (status, refused) = act(
         &d,
@@ -254,7 +255,7 @@ async fn an_ungranted_action_is_refused_before_any_request_and_audited() {
     )
     .await;
     assert_eq!(
-        (status, refused["error"]["code"].as_str()),
+        refusal(status, &refused),
         (403, Some("not-granted")),
         "{refused}"
     );
@@ -279,22 +280,18 @@ async fn okta_suspend_unsuspend_and_group_removal_show_in_the_store_after_the_re
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::start(dir.path()).await;
-    let (status, body) = d
-        .api(
-            "POST",
-            "/v1/instances",
-            Some(json!({
-                "connector": "okta",
-                "name": "okta",
-                "config": { "domain": mock.base_url() },
-                "secrets": { "api_token": token },
-                "allow_private_network": true,
-                "grants": { "egress": "all", "actions": "all" },
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    d.wait_scanned("okta").await;
+    connect_scanned(
+        &d,
+        json!({
+            "connector": "okta",
+            "name": "okta",
+            "config": { "domain": mock.base_url() },
+            "secrets": { "api_token": token },
+            "allow_private_network": true,
+            "grants": { "egress": "all", "actions": "all" },
+        }),
+    )
+    .await;
     let target = mock.user_ids_with_status("ACTIVE").pop().unwrap();
     let status_of = |v: &Value| v["record"]["record"]["status"].clone();
 
