@@ -254,7 +254,12 @@ impl Runtime {
                 // records); keeping them mapped between calls saves a page fault and a
                 // zeroing per page per call, which is most of what a fresh instance costs.
                 .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-                .table_keep_resident(64 << 10);
+                .table_keep_resident(64 << 10)
+                // Reset only the pages a call dirtied (Linux 6.7+ `PAGEMAP_SCAN`).
+                // Without it wasmtime memsets the whole kept-resident prefix on
+                // every deallocation: instantiating cost 27-30 µs with 4 MiB kept
+                // resident, 11 µs with the scan (12 µs keeping nothing resident).
+                .pagemap_scan(wasmtime::Enabled::Auto);
             wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm)
