@@ -77,6 +77,21 @@ pub enum Command {
     ///
     /// While it runs, the other commands talk to it through the API.
     Daemon(DaemonArgs),
+    /// Internal: compile the component on stdin into the compile cache file `--out`.
+    /// The daemon runs this as a child process so the compiler's memory stays out of
+    /// its own heap.
+    #[command(hide = true)]
+    CompileComponent {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        memory_bytes: usize,
+        /// The parent engine's compatibility hash; the child refuses if its own differs.
+        #[arg(long)]
+        engine_hash: String,
+        #[arg(long)]
+        pooling_slots: Option<u32>,
+    },
     /// Run the demo: mock providers on loopback, a daemon with two GitHub instances,
     /// the first full scan, the status table, and the API until Ctrl-C.
     Demo(demo::DemoArgs),
@@ -682,6 +697,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut cfg = env.daemon_config(args.listen);
             cfg.scheduler.max_concurrent = args.max_concurrent_scans.max(1);
             cfg.runtime.pooling_slots = Some(daemon::pool_slots(cfg.scheduler.max_concurrent));
+            cfg.runtime.compile_in_child = std::env::current_exe().ok();
             let d = daemon::Daemon::start(cfg).await?;
             println!(
                 "sluice daemon: API on http://{} (token: sluice token), data dir {}; Ctrl-C to stop",
@@ -691,6 +707,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             daemon::shutdown_signal().await;
             println!("stopping: letting running scans reach a page boundary…");
             d.shutdown().await
+        }
+        Command::CompileComponent {
+            out,
+            memory_bytes,
+            engine_hash,
+            pooling_slots,
+        } => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .context("reading the component from stdin")?;
+            crate::runtime::compile_child(pooling_slots, memory_bytes, &engine_hash, &bytes, &out)
         }
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Token { command: None } => {

@@ -76,7 +76,16 @@ pub struct RuntimeConfig {
     /// allocated on demand (`None`). Pooling trades reserved address space for
     /// cheaper instantiation; `just bench` measures both.
     pub pooling_slots: Option<u32>,
+    /// Compile components in a child process, `EXE compile-component` (the `sluice`
+    /// binary), which writes the compile cache (so `cache_dir` is needed). Cranelift's
+    /// transient memory then never enters this process's heap: a daemon that compiled
+    /// its plugins itself kept about 45 MB of it resident for good (77 vs 31 MB RSS
+    /// with nothing connected). If the child fails, compiling happens here.
+    pub compile_in_child: Option<PathBuf>,
 }
+
+/// How long a compile child may take before it is killed (and compiling happens here).
+const COMPILE_CHILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Why a plugin file could not be loaded. Shown to operators as is.
 #[derive(Debug, thiserror::Error)]
@@ -241,27 +250,7 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig, http: HttpClient) -> anyhow::Result<Runtime> {
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true).epoch_interruption(true);
-        if let Some(slots) = config.pooling_slots {
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.total_component_instances(slots)
-                .total_core_instances(slots * 4)
-                .total_memories(slots * 2)
-                .total_tables(slots * 4)
-                .max_memory_size(config.limits.memory_bytes)
-                // A connector call touches a MiB or more (response body, parsed JSON,
-                // records); keeping them mapped between calls saves a page fault and a
-                // zeroing per page per call, which is most of what a fresh instance costs.
-                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-                .table_keep_resident(64 << 10)
-                // Reset only the pages a call dirtied (Linux 6.7+ `PAGEMAP_SCAN`).
-                // Without it wasmtime memsets the whole kept-resident prefix on
-                // every deallocation: instantiating cost 27-30 µs with 4 MiB kept
-                // resident, 11 µs with the scan (12 µs keeping nothing resident).
-                .pagemap_scan(wasmtime::Enabled::Auto);
-            wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
+        let wasm = engine_config(config.pooling_slots, config.limits.memory_bytes);
         let engine = Engine::new(&wasm)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
@@ -358,13 +347,14 @@ impl Runtime {
         let Some(dir) = &self.inner.config.cache_dir else {
             return compile(engine, bytes);
         };
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut h);
-        let path = dir.join(format!(
-            "{sha256}-wasmtime{}-{:016x}.cwasm",
-            "48.0.8",
-            h.finish()
-        ));
+        let hash = engine_hash(engine);
+        let path = dir.join(format!("{sha256}-wasmtime{}-{hash}.cwasm", "48.0.8"));
+        if !path.exists()
+            && let Some(exe) = &self.inner.config.compile_in_child
+            && let Err(e) = self.compile_in_child(exe, &hash, bytes, &path)
+        {
+            tracing::warn!("compile child failed, compiling in this process: {e:#}");
+        }
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of this same
             // wasmtime build (the name carries the version and engine compatibility
@@ -388,6 +378,60 @@ impl Runtime {
         let component = unsafe { Component::deserialize(engine, &compiled) }
             .map_err(|e| LoadError::NotAComponent(first_line(&e)))?;
         Ok(component)
+    }
+
+    /// Run `exe compile-component` on `bytes` (stdin) to write `path`, bounded in time.
+    fn compile_in_child(
+        &self,
+        exe: &Path,
+        hash: &str,
+        bytes: &[u8],
+        path: &Path,
+    ) -> anyhow::Result<()> {
+        use std::process::{Command, Stdio};
+        let config = &self.inner.config;
+        let mut cmd = Command::new(exe);
+        cmd.arg("compile-component")
+            .arg("--out")
+            .arg(path)
+            .arg("--memory-bytes")
+            .arg(config.limits.memory_bytes.to_string())
+            .arg("--engine-hash")
+            .arg(hash);
+        if let Some(n) = config.pooling_slots {
+            cmd.arg("--pooling-slots").arg(n.to_string());
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        let mut stdin = child.stdin.take().context("no stdin")?;
+        let input = bytes.to_vec();
+        // Written from a thread so a child that stops reading cannot block this one.
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let deadline = Instant::now() + COMPILE_CHILD_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("no result within {COMPILE_CHILD_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let _ = writer.join();
+        if !status.success() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            anyhow::bail!("{status}: {}", err.trim());
+        }
+        Ok(())
     }
 
     fn new_store(&self, ctx: CallContext, plugin_id: Arc<str>) -> Store<CallState> {
@@ -429,6 +473,66 @@ impl Runtime {
         });
         store
     }
+}
+
+/// The engine settings for a runtime. A compile child (see
+/// [`RuntimeConfig::compile_in_child`]) builds the same, so its output loads here.
+fn engine_config(pooling_slots: Option<u32>, memory_bytes: usize) -> Config {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true).epoch_interruption(true);
+    if let Some(slots) = pooling_slots {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 4)
+            .total_memories(slots * 2)
+            .total_tables(slots * 4)
+            .max_memory_size(memory_bytes)
+            // A connector call touches a MiB or more (response body, parsed JSON,
+            // records); keeping them mapped between calls saves a page fault and a
+            // zeroing per page per call, which is most of what a fresh instance costs.
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(64 << 10)
+            // Reset only the pages a call dirtied (Linux 6.7+ `PAGEMAP_SCAN`).
+            // Without it wasmtime memsets the whole kept-resident prefix on
+            // every deallocation: instantiating cost 27-30 µs with 4 MiB kept
+            // resident, 11 µs with the scan (12 µs keeping nothing resident).
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    wasm
+}
+
+/// The compatibility hash of an engine, as the cache file names carry it.
+fn engine_hash(engine: &Engine) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// What `sluice compile-component` (the compile child) does: compile `bytes` with the
+/// engine settings given, refuse if that engine's hash is not `expect_hash` (the
+/// parent's), and write the result to `out` atomically.
+pub fn compile_child(
+    pooling_slots: Option<u32>,
+    memory_bytes: usize,
+    expect_hash: &str,
+    bytes: &[u8],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let engine = Engine::new(&engine_config(pooling_slots, memory_bytes))
+        .map_err(anyhow::Error::from)
+        .context("creating the wasm engine")?;
+    let hash = engine_hash(&engine);
+    anyhow::ensure!(
+        hash == expect_hash,
+        "engine settings differ from the parent's (hash {hash}, expected {expect_hash})"
+    );
+    check_component_preamble(bytes)?;
+    let compiled = engine
+        .precompile_component(bytes)
+        .map_err(anyhow::Error::from)?;
+    let dir = out.parent().context("the output path has no directory")?;
+    write_atomically(dir, out, &compiled).with_context(|| format!("writing {}", out.display()))
 }
 
 fn first_line(e: &impl std::fmt::Display) -> String {

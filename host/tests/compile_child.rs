@@ -1,0 +1,128 @@
+//! Compiling in a child process (`sluice compile-component`), as the daemon does: the
+//! child writes the compile cache and the parent loads from it; if the child cannot
+//! run, the parent compiles itself and bad input gets the same error either way.
+//!
+//! Here (not in `tests/`) because only the host package's own integration tests get
+//! the binary's path from cargo (`CARGO_BIN_EXE_sluice`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use sluice::capabilities::http::{HttpClient, HttpLimits};
+use sluice::registry::BUILTIN;
+use sluice::runtime::{Runtime, RuntimeConfig};
+
+fn github() -> &'static [u8] {
+    BUILTIN
+        .iter()
+        .find(|(name, _)| *name == "github")
+        .map(|(_, b)| *b)
+        .expect("the built-in github plugin")
+}
+
+fn runtime(cache: &Path, child: Option<PathBuf>) -> Runtime {
+    Runtime::new(
+        RuntimeConfig {
+            cache_dir: Some(cache.to_path_buf()),
+            pooling_slots: Some(4),
+            compile_in_child: child,
+            ..Default::default()
+        },
+        HttpClient::new(HttpLimits::default()).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A wrapper around the real binary that notes each run in `log`.
+fn logging_child(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("child.log");
+    let script = dir.join("sluice-child");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            env!("CARGO_BIN_EXE_sluice")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+fn cache_files(cache: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(cache)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_child_compiles_into_the_cache_and_the_parent_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (child, log) = logging_child(dir.path());
+    let rt = runtime(&cache, Some(child));
+    let plugin = rt.load(github()).await.expect("loads through the child");
+    assert_eq!(plugin.info.id, "github");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().trim(),
+        "compile-component",
+        "the child ran once"
+    );
+    let files = cache_files(&cache);
+    assert_eq!(files.len(), 1, "one cache entry: {files:?}");
+    assert!(files[0].to_string_lossy().ends_with(".cwasm"));
+    // The instance works: the describe above ran, and a second load is a cache hit
+    // that does not run the child again.
+    rt.load(github()).await.expect("cached load");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+}
+
+#[tokio::test]
+async fn a_child_that_cannot_run_leaves_compiling_to_the_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let rt = runtime(&cache, Some(dir.path().join("no-such-binary")));
+    let plugin = rt.load(github()).await.expect("compiled in process");
+    assert_eq!(plugin.info.id, "github");
+    assert_eq!(cache_files(&cache).len(), 1, "the parent wrote the cache");
+}
+
+#[tokio::test]
+async fn a_child_with_other_engine_settings_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.cwasm");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["compile-component", "--memory-bytes", "1048576"])
+        .args(["--engine-hash", "0000000000000000", "--out"])
+        .arg(&out)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("engine settings differ"),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
+#[tokio::test]
+async fn bad_input_fails_with_the_same_error_through_the_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _log) = logging_child(dir.path());
+    let with_child = runtime(&dir.path().join("a"), Some(child));
+    let in_process = runtime(&dir.path().join("b"), None);
+    // A core module, not a component: the preamble check names the mistake.
+    let core = b"\0asm\x01\0\0\0";
+    let a = with_child.load(core).await.err().expect("refused").to_string();
+    let b = in_process.load(core).await.err().expect("refused").to_string();
+    assert_eq!(a, b);
+    // A component header with garbage after it: the compiler's error, same either way.
+    let broken = b"\0asm\x0d\0\x01\0garbage";
+    let a = with_child.load(broken).await.err().expect("refused").to_string();
+    let b = in_process.load(broken).await.err().expect("refused").to_string();
+    assert_eq!(a, b);
+    assert!(cache_files(&dir.path().join("a")).is_empty());
+}
