@@ -108,6 +108,10 @@ async fn a_child_with_other_engine_settings_is_refused() {
     assert!(!out.exists(), "nothing written");
 }
 
+async fn refusal(rt: &Runtime, bytes: &[u8]) -> String {
+    rt.load(bytes).await.expect_err("refused").to_string()
+}
+
 #[tokio::test]
 async fn bad_input_fails_with_the_same_error_through_the_child() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,13 +120,15 @@ async fn bad_input_fails_with_the_same_error_through_the_child() {
     let in_process = runtime(&dir.path().join("b"), None);
     // A core module, not a component: the preamble check names the mistake.
     let core = b"\0asm\x01\0\0\0";
-    let a = with_child.load(core).await.err().expect("refused").to_string();
-    let b = in_process.load(core).await.err().expect("refused").to_string();
-    assert_eq!(a, b);
+    assert_eq!(
+        refusal(&with_child, core).await,
+        refusal(&in_process, core).await
+    );
     // A component header with garbage after it: the compiler's error, same either way.
     let broken = b"\0asm\x0d\0\x01\0garbage";
-    let a = with_child.load(broken).await.err().expect("refused").to_string();
-    let b = in_process.load(broken).await.err().expect("refused").to_string();
-    assert_eq!(a, b);
+    assert_eq!(
+        refusal(&with_child, broken).await,
+        refusal(&in_process, broken).await
+    );
     assert!(cache_files(&dir.path().join("a")).is_empty());
 }
