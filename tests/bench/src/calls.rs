@@ -44,6 +44,35 @@ async fn instantiate(p: &LoadedPlugin, n: u32) -> anyhow::Result<f64> {
     .await
 }
 
+async fn describe(p: &LoadedPlugin, n: u32) -> anyhow::Result<f64> {
+    per_call(n, || async {
+        p.describe().await.map(|_| ()).map_err(anyhow::Error::msg)
+    })
+    .await
+}
+
+/// Median µs per call of `a` and of `b`, measured in `ROUNDS` alternating rounds of
+/// `n / ROUNDS` calls each, so neither side gets the quieter or the warmer half of
+/// the run (measured back to back, whichever ran second looked up to 40% slower).
+async fn alternating(
+    n: u32,
+    a: &LoadedPlugin,
+    b: &LoadedPlugin,
+    f: impl AsyncFn(&LoadedPlugin, u32) -> anyhow::Result<f64>,
+) -> anyhow::Result<(f64, f64)> {
+    const ROUNDS: u32 = 9;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        xs.push(f(a, n / ROUNDS).await?);
+        ys.push(f(b, n / ROUNDS).await?);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok((median(xs), median(ys)))
+}
+
 pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let n = if quick { 2_000 } else { 20_000 };
@@ -58,33 +87,17 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     let pooling = runtime(Some(cache.path().to_path_buf()), true)?;
     let p_demand = on_demand.load(github).await?;
     let p_pool = pooling.load(github).await?;
-    let demand = instantiate(&p_demand, n).await?;
-    let pool = instantiate(&p_pool, n).await?;
+    let (pool, demand) = alternating(n, &p_pool, &p_demand, instantiate).await?;
     rows.push(
         Row::new("per call", "instantiate, pooling allocator", pool, "µs")
             .against(demand)
-            .note("baseline: on-demand allocator; fresh store + WASI context each time"),
+            .note("baseline: on-demand allocator; fresh store + WASI context each time; median of 9 alternating rounds"),
     );
-    let d_demand = per_call(n / 2, || async {
-        p_demand
-            .describe()
-            .await
-            .map(|_| ())
-            .map_err(anyhow::Error::msg)
-    })
-    .await?;
-    let d_pool = per_call(n / 2, || async {
-        p_pool
-            .describe()
-            .await
-            .map(|_| ())
-            .map_err(anyhow::Error::msg)
-    })
-    .await?;
+    let (d_pool, d_demand) = alternating(n / 2, &p_pool, &p_demand, describe).await?;
     rows.push(
         Row::new("per call", "describe() call, pooling", d_pool, "µs")
             .against(d_demand)
-            .note("baseline: on-demand; instantiate + call + lift the result"),
+            .note("baseline: on-demand; instantiate + call + lift the result; median of 9 alternating rounds"),
     );
 
     // http.send through the capability (egress check, credentials, limiter) vs reqwest.
