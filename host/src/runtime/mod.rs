@@ -402,15 +402,29 @@ impl Runtime {
             cmd.arg("--pooling-slots").arg(n.to_string());
         }
         let mut child = cmd
+            // The daemon's RUST_LOG could make the compiler log megabytes; the child's
+            // failure still reaches stderr as its one `error:` line.
+            .env("RUST_LOG", "error")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
         let mut stdin = child.stdin.take().context("no stdin")?;
+        let mut stderr = child.stderr.take().context("no stderr")?;
         let input = bytes.to_vec();
-        // Written from a thread so a child that stops reading cannot block this one.
+        // Both pipes are served from threads, so a child that stops reading or writes
+        // more than a pipe holds cannot block this one (or itself).
         let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let reader = std::thread::spawn(move || {
+            let mut err = Vec::new();
+            let _ = std::io::Read::read_to_end(
+                &mut std::io::Read::take(&mut stderr, 64 << 10),
+                &mut err,
+            );
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+            String::from_utf8_lossy(&err).into_owned()
+        });
         let deadline = Instant::now() + COMPILE_CHILD_TIMEOUT;
         let status = loop {
             if let Some(status) = child.try_wait()? {
@@ -424,11 +438,8 @@ impl Runtime {
             std::thread::sleep(Duration::from_millis(5));
         };
         let _ = writer.join();
+        let err = reader.join().unwrap_or_default();
         if !status.success() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
             anyhow::bail!("{status}: {}", err.trim());
         }
         Ok(())
