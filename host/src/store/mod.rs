@@ -7,11 +7,11 @@
 //!   atomic `apply_batch`, much cheaper than a multi-tree transaction):
 //!   - `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON
 //!     kept) for snapshot kinds;
-//!   - `instance \0 activities \0 time(be) \0 id` → [`StoredRecord`] for activities:
-//!     the key is the time index, so newest-first queries read records directly and a
-//!     page writes one key per event (an event's time never changes, so a re-read
-//!     lands on the same key);
-//!   - `0x02 instance \0 kind` → [`ScanState`]: cursor and generation.
+//!   - `instance \0 activities \0 time(be) \0 id` → a block of activities: the
+//!     events of one committed page, keyed by the newest (see [`activities`]). The keys
+//!     are the time index, so newest-first queries read blocks in key order;
+//!   - `0x02 instance \0 kind` → [`ScanState`]: cursor and generation;
+//!   - `0x03 instance \0 activities` → the widest time span of a block.
 //!
 //!   Instance ids are hex, so the one-byte tag never collides with record keys.
 //! - `runs`: `instance \0 started(be) \0 kind` → [`ScanRun`]: history for status.
@@ -22,8 +22,9 @@
 //! A page of records and the cursor that produced it are committed in one atomic sled
 //! batch ([`Store::commit_page`]), so a crash at any point either keeps both or
 //! neither: a resumed scan re-reads exactly the page that was lost. Records are keyed by
-//! provider id, so re-reading is idempotent.
+//! provider id and events are unique by time and id, so re-reading is idempotent.
 
+mod activities;
 pub mod audit;
 mod query;
 mod secrets;
@@ -278,21 +279,14 @@ fn state_key(instance_id: &str, kind: Kind) -> Vec<u8> {
     )
 }
 
-/// The key of a record: activities by time then id, everything else by id.
+/// The key of a snapshot record (users, groups, …): its provider id. Activities are
+/// stored in blocks ([`activities`]).
 fn record_key(instance_id: &str, kind: Kind, r: &Record) -> Vec<u8> {
-    match (kind, r.time()) {
-        (Kind::Activities, Some(t)) => key(&[
-            instance_id.as_bytes(),
-            kind.as_str().as_bytes(),
-            &t.to_be_bytes(),
-            r.id().as_bytes(),
-        ]),
-        _ => key(&[
-            instance_id.as_bytes(),
-            kind.as_str().as_bytes(),
-            r.id().as_bytes(),
-        ]),
-    }
+    key(&[
+        instance_id.as_bytes(),
+        kind.as_str().as_bytes(),
+        r.id().as_bytes(),
+    ])
 }
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -326,20 +320,35 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", data_dir.display())))?;
         let db_path = data_dir.join("db");
-        let db = sled::Config::new()
-            .path(&db_path)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::Locked {
-                        path: data_dir.to_path_buf(),
+        let open = || {
+            sled::Config::new()
+                .path(&db_path)
+                .open()
+                .map_err(|e| match e {
+                    sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                        StoreError::Locked {
+                            path: data_dir.to_path_buf(),
+                        }
                     }
+                    sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                        StoreError::Locked {
+                            path: data_dir.to_path_buf(),
+                        }
+                    }
+                    other => other.into(),
+                })
+        };
+        // A store just closed in this process keeps its lock until sled's background
+        // flusher (every 500 ms) lets go of the last handle: wait that long, not longer.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1200);
+        let db = loop {
+            match open() {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
                 }
-                sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked {
-                    path: data_dir.to_path_buf(),
-                },
-                other => other.into(),
-            })?;
+                other => break other?,
+            }
+        };
         let secret_box = SecretBox::open(&data_dir.join("secret.key"))?;
         migrate_separate_index_trees(&db)?;
         Ok(Store {
@@ -486,6 +495,7 @@ impl Store {
             (&self.records, p.clone()),
             (&self.records, tagged(TIME_TAG, p.clone())),
             (&self.records, tagged(STATE_TAG, p.clone())),
+            (&self.records, tagged(activities::SPAN_TAG, p.clone())),
             (&self.runs, p),
         ] {
             let mut batch = sled::Batch::default();
@@ -558,10 +568,12 @@ impl Store {
         };
         let mut batch = sled::Batch::default();
         let mut seen = HashSet::with_capacity(records.len());
-        for r in records {
+        if kind == Kind::Activities {
+            self.add_activities(&mut batch, instance_id, records, now)?;
+        }
+        for r in records.iter().filter(|_| kind != Kind::Activities) {
             let k = record_key(instance_id, kind, r);
-            // Keep first_seen across rescans. Activities are immutable and
-            // high-volume, so they skip the read.
+            // Keep first_seen across rescans.
             let first_seen = if kind.is_snapshot() {
                 match self.records.get(&k)? {
                     Some(old) => from_json::<StoredRecord>(&old)?.first_seen,
@@ -641,12 +653,8 @@ impl Store {
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
         if kind == Kind::Activities {
-            let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
-            for v in self.records.scan_prefix(&p).values().rev() {
-                if out.len() >= limit {
-                    break;
-                }
-                out.push(from_json(&v?)?);
+            for item in self.activities_desc(instance_id, None, None)?.take(limit) {
+                out.push(item?.1);
             }
             return Ok(out);
         }
@@ -688,6 +696,10 @@ impl Store {
 
     /// Count records of a kind: (live, deleted).
     pub fn count(&self, instance_id: &str, kind: Kind) -> Result<(u64, u64), StoreError> {
+        if kind == Kind::Activities {
+            // Events are never marked deleted.
+            return Ok((self.count_activities(instance_id)?, 0));
+        }
         let (mut live, mut deleted) = (0, 0);
         for v in self
             .records

@@ -215,37 +215,22 @@ impl Store {
         let mut items = Vec::new();
         let mut last_pos: Option<Vec<u8>> = None;
         if kind == Kind::Activities {
-            // instance \0 activities \0 time(8) \0 id: the keys are the time index.
-            let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
-            let lo = match filter.since {
-                Some(s) => [p.as_slice(), &s.to_be_bytes()].concat(),
-                None => p.clone(),
-            };
-            let mut hi = match filter.until {
-                Some(u) => [p.as_slice(), &(u.saturating_add(1)).to_be_bytes()].concat(),
-                None => prefix_end(&p),
-            };
-            if let Some(a) = &after {
-                let pos = [p.as_slice(), a].concat();
-                hi = hi.min(pos);
-            }
-            if lo >= hi {
-                return Ok(RecordPage {
-                    items,
-                    next_cursor: None,
-                });
-            }
-            for item in self.records.range(lo..hi).rev() {
-                let (k, v) = item?;
-                let pos = &k[p.len()..];
-                // time(8) \0 id
-                if pos.len() < 10 || pos[8] != SEP {
-                    return Err(StoreError::Corrupt("activity key".into()));
+            // Positions are `time(8) \0 id`: the cursor is the last one returned, and
+            // `until` is the first time past the range.
+            let mut before = filter
+                .until
+                .map(|u| u.saturating_add(1).to_be_bytes().to_vec());
+            if let Some(a) = after {
+                if a.len() < 10 || a[8] != SEP {
+                    return Err(StoreError::BadCursor(cursor.unwrap_or_default().into()));
                 }
-                let r: StoredRecord = from_json(&v)?;
+                before = Some(before.map_or(a.clone(), |b| b.min(a)));
+            }
+            for item in self.activities_desc(instance_id, filter.since, before)? {
+                let (pos, r) = item?;
                 if filter.matches(&r) {
                     items.push(r);
-                    last_pos = Some(pos.to_vec());
+                    last_pos = Some(pos);
                     if items.len() == limit {
                         break;
                     }

@@ -220,6 +220,175 @@ fn activities_list_newest_first_and_overlaps_are_idempotent() {
     assert_eq!(limited.len(), 1);
 }
 
+/// Pages of events whose time ranges interleave and repeat each other, as a provider's
+/// overlap windows and retried pages produce them: `(page, (time, id) per event)`.
+fn interleaved_pages() -> Vec<Vec<(i64, String)>> {
+    let mut seed = 7u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    (0..40)
+        .map(|page| {
+            let base = (page * 37 % 50) as i64 * 10;
+            (0..1 + next(12))
+                .map(|_| {
+                    let t = base + next(60) as i64;
+                    // Ids repeat across pages, so some events are re-reads of stored ones.
+                    (t, format!("e{}", t * 3 % 7))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn activity_ids(records: &[StoredRecord]) -> Vec<(i64, String)> {
+    records
+        .iter()
+        .map(|r| (r.record.time().unwrap(), r.record.id().to_string()))
+        .collect()
+}
+
+#[test]
+fn activity_blocks_list_every_event_once_newest_first_however_pages_interleave() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut model = std::collections::BTreeSet::new();
+    for page in interleaved_pages() {
+        let records: Vec<Record> = page.iter().map(|(t, id)| activity(id, *t)).collect();
+        store
+            .commit_page(
+                "i",
+                Kind::Activities,
+                &records,
+                &ScanState::default(),
+                false,
+            )
+            .unwrap();
+        model.extend(page);
+    }
+    // Stored in blocks, several pages' ranges overlapping: the layout under test.
+    let blocks = store
+        .records
+        .scan_prefix(prefix(&[b"i", b"activities"]))
+        .count();
+    assert!(
+        blocks < model.len() / 2,
+        "{blocks} blocks for {} events",
+        model.len()
+    );
+    let newest_first: Vec<(i64, String)> = model.iter().rev().cloned().collect();
+
+    let all = store
+        .records("i", Kind::Activities, &RecordQuery::default())
+        .unwrap();
+    assert_eq!(activity_ids(&all), newest_first);
+    assert_eq!(
+        store.count("i", Kind::Activities).unwrap(),
+        (model.len() as u64, 0)
+    );
+
+    // Paged queries, with and without a time window, see the same order, each event
+    // once, across every page boundary.
+    for (since, until) in [(None, None), (Some(95), Some(301)), (Some(200), None)] {
+        let want: Vec<_> = newest_first
+            .iter()
+            .filter(|(t, _)| since.is_none_or(|s| *t >= s) && until.is_none_or(|u| *t <= u))
+            .cloned()
+            .collect();
+        for limit in [1, 3, 7, 1000] {
+            let filter = RecordFilter {
+                since,
+                until,
+                ..Default::default()
+            };
+            let (mut got, mut cursor) = (Vec::new(), None);
+            for _ in 0..=want.len() {
+                let page = store
+                    .query("i", Kind::Activities, &filter, cursor.as_deref(), limit)
+                    .unwrap();
+                got.extend(activity_ids(&page.items));
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(got, want, "since {since:?} until {until:?} limit {limit}");
+        }
+    }
+
+    // Re-committing every page stores nothing new.
+    for page in interleaved_pages() {
+        let records: Vec<Record> = page.iter().map(|(t, id)| activity(id, *t)).collect();
+        store
+            .commit_page(
+                "i",
+                Kind::Activities,
+                &records,
+                &ScanState::default(),
+                false,
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        store.count("i", Kind::Activities).unwrap(),
+        (model.len() as u64, 0)
+    );
+    assert_eq!(
+        store
+            .records
+            .scan_prefix(prefix(&[b"i", b"activities"]))
+            .count(),
+        blocks
+    );
+}
+
+#[test]
+fn events_stored_one_per_key_by_older_versions_read_and_dedupe_alongside_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // The layout before blocks: one key per event, `i \0 activities \0 time \0 id`.
+    for (t, id) in [(10i64, "old-a"), (30, "old-b")] {
+        let stored = StoredRecord {
+            generation: 0,
+            deleted: false,
+            deleted_at: None,
+            first_seen: 1,
+            last_seen: 1,
+            record: activity(id, t),
+        };
+        store
+            .records
+            .insert(
+                key(&[b"i", b"activities", &t.to_be_bytes(), id.as_bytes()]),
+                to_json(&stored).unwrap(),
+            )
+            .unwrap();
+    }
+    // A page that re-reads one of them and brings events on both sides.
+    let page = [
+        activity("new-a", 5),
+        activity("old-b", 30),
+        activity("new-b", 40),
+    ];
+    store
+        .commit_page("i", Kind::Activities, &page, &ScanState::default(), false)
+        .unwrap();
+    let all = store
+        .records("i", Kind::Activities, &RecordQuery::default())
+        .unwrap();
+    assert_eq!(
+        activity_ids(&all),
+        [(40, "new-b"), (30, "old-b"), (10, "old-a"), (5, "new-a")]
+            .map(|(t, id)| (t, id.to_string()))
+    );
+    // The re-read event kept its original record.
+    assert_eq!(all[1].first_seen, 1);
+    assert_eq!(store.count("i", Kind::Activities).unwrap(), (4, 0));
+}
+
 #[test]
 fn instances_have_unique_names_and_removal_takes_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,12 +522,16 @@ fn raw_provider_json_is_written_verbatim_and_reads_back_as_the_same_value() {
         )
         .unwrap();
 
+    // Each stored event's JSON, out of its (compressed) block.
     let stored: Vec<Vec<u8>> = store
         .records
-        .iter()
-        .values()
-        .map(|v| v.unwrap().to_vec())
+        .scan_prefix(prefix(&[b"i", b"activities"]))
+        .flat_map(|kv| {
+            let (k, v) = kv.unwrap();
+            activities::stored_json(&k[prefix(&[b"i", b"activities"]).len()..], v)
+        })
         .collect();
+    assert_eq!(stored.len(), 2);
     let on_disk = |needle: &str| {
         stored
             .iter()
