@@ -681,14 +681,10 @@ async fn audit_log(
             url.with_params(&["after", "before"], &[])
         ));
     }
-    let body = Value::Array(
-        page.events
-            .iter()
-            .map(|&index| shared.audit.event_json(index))
-            .collect(),
-    );
+    let events: Vec<_> = page.events.iter().map(|&i| shared.audit.event(i)).collect();
+    let body = serde_json::to_string(&events).expect("audit events serialise");
     Ok(with_link(
-        json_body(StatusCode::OK, &body),
+        raw_json(StatusCode::OK, body),
         (!links.is_empty()).then(|| links.join(", ")),
     ))
 }
