@@ -18,7 +18,9 @@
 //! - `0x03 instance \0 activities` → the widest time span (ms, i64 BE) of any block of
 //!   the instance. Blocks are keyed by their newest event, so a block that may hold an
 //!   event at time `t` has its key between `t` and `t + span`; without the span, finding
-//!   one event would mean reading every block.
+//!   one event would mean reading every block. A block spans at most an hour (a page
+//!   whose events spread wider becomes several), so one sparse page cannot make every
+//!   later lookup read a month of blocks.
 //!
 //! Events are unique by pos, as they were when each had its own key: a page that
 //! re-reads events already stored (an overlap window, a page retried after a crash)
@@ -34,6 +36,9 @@ use crate::model::{Kind, Millis, Record};
 const BLOCK_LZ4: u8 = 0x01;
 /// Block header: the tag, the entry count and the entries' uncompressed length.
 const HEADER: usize = 9;
+/// The widest time range one block may cover (1 hour). A page whose events spread
+/// wider is stored as several blocks.
+const MAX_BLOCK_SPAN: Millis = 3_600_000;
 /// Key-space tag of the per-instance block span (see the module docs).
 pub(super) const SPAN_TAG: u8 = 0x03;
 
@@ -319,7 +324,7 @@ impl Iterator for ActivitiesDesc {
 
 impl Store {
     /// The widest time span of any activity block of the instance (0 when none).
-    fn activity_span(&self, instance_id: &str) -> Result<Millis, StoreError> {
+    pub(super) fn activity_span(&self, instance_id: &str) -> Result<Millis, StoreError> {
         Ok(match self.records.get(span_key(instance_id))? {
             Some(v) if v.len() == 8 => Millis::from_be_bytes(v.as_ref().try_into().unwrap()),
             Some(_) => return Err(StoreError::Corrupt("activity span".into())),
@@ -419,16 +424,31 @@ impl Store {
                 }
             }
         }
-        let (Some(first), Some(last)) = (new.keys().next(), new.keys().next_back()) else {
-            return Ok(());
-        };
-        let width = pos_time(last)?.saturating_sub(pos_time(first)?);
-        if width > span {
-            batch.insert(span_key(instance_id), &width.to_be_bytes());
+        // Blocks span at most MAX_BLOCK_SPAN each, so the span, and with it what a
+        // lookup reads, stays bounded however sparse a page's events are.
+        let mut widest = span;
+        let mut group: Vec<(&[u8], &Record)> = Vec::new();
+        let mut start = 0;
+        let mut entries = new.iter().peekable();
+        while let Some((pos, r)) = entries.next() {
+            let t = pos_time(pos)?;
+            if group.is_empty() {
+                start = t;
+            }
+            group.push((pos.as_slice(), *r));
+            let ends = match entries.peek() {
+                Some((next, _)) => pos_time(next)?.saturating_sub(start) > MAX_BLOCK_SPAN,
+                None => true,
+            };
+            if ends {
+                widest = widest.max(t.saturating_sub(start));
+                let block_key = [p.as_slice(), pos].concat();
+                batch.insert(block_key, encode_block(group.drain(..), now)?);
+            }
         }
-        let block_key = [p.as_slice(), last].concat();
-        let block = encode_block(new.iter().map(|(p, r)| (p.as_slice(), *r)), now)?;
-        batch.insert(block_key, block);
+        if widest > span {
+            batch.insert(span_key(instance_id), &widest.to_be_bytes());
+        }
         Ok(())
     }
 }

@@ -346,6 +346,40 @@ fn activity_blocks_list_every_event_once_newest_first_however_pages_interleave()
 }
 
 #[test]
+fn a_page_of_sparse_events_becomes_blocks_of_at_most_an_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    const HOUR: i64 = 3_600_000;
+    // Three days of events, one every 20 minutes, in one page.
+    let page: Vec<Record> = (0..216)
+        .map(|i| activity(&format!("e{i}"), 1_000_000 + i * HOUR / 3))
+        .collect();
+    store
+        .commit_page("i", Kind::Activities, &page, &ScanState::default(), false)
+        .unwrap();
+    let blocks = store
+        .records
+        .scan_prefix(prefix(&[b"i", b"activities"]))
+        .count();
+    assert_eq!(
+        blocks,
+        216 / 4,
+        "four events (0, 20, 40, 60 min) per hour-wide block"
+    );
+    assert_eq!(store.activity_span("i").unwrap(), HOUR);
+    // The span stays bounded, so re-reading the page still finds every event.
+    store
+        .commit_page("i", Kind::Activities, &page, &ScanState::default(), false)
+        .unwrap();
+    assert_eq!(store.count("i", Kind::Activities).unwrap(), (216, 0));
+    let all = store
+        .records("i", Kind::Activities, &RecordQuery::default())
+        .unwrap();
+    assert_eq!(all.len(), 216);
+    assert_eq!(all[0].record.id(), "e215");
+}
+
+#[test]
 fn events_stored_one_per_key_by_older_versions_read_and_dedupe_alongside_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
