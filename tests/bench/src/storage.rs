@@ -1,5 +1,6 @@
-//! Storage: the page-commit path (records, time index and cursor in one sled
-//! transaction) vs a bare sled batch of the same records, and bytes on disk.
+//! Storage: the page-commit path (a page of activities as one compressed block, plus
+//! its cursor, in one sled batch) vs a bare sled batch writing each record under a key
+//! of its own, and bytes on disk.
 
 use std::path::Path;
 use std::time::Instant;
@@ -99,13 +100,13 @@ pub fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     Ok(vec![
         Row::new(
             "storage",
-            "page commit (records keyed by time + cursor)",
+            "page commit (activity block + cursor)",
             commit,
             "records/s",
         )
         .against(bare)
         .note(format!(
-            "baseline: bare sled batch of the same records; {n} activities, pages of {PAGE}"
+            "baseline: bare sled batch, one key per record; {n} activities, pages of {PAGE}"
         )),
         Row::new(
             "storage",
