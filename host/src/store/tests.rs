@@ -244,6 +244,31 @@ fn interleaved_pages() -> Vec<Vec<(i64, String)>> {
         .collect()
 }
 
+/// `record` as an older version stored it, first and last seen at time 1.
+fn stored_at_1(record: Record) -> StoredRecord {
+    StoredRecord {
+        generation: 0,
+        deleted: false,
+        deleted_at: None,
+        first_seen: 1,
+        last_seen: 1,
+        record,
+    }
+}
+
+/// Commit `(time, id)` events of instance `i` as one page.
+fn commit_events(store: &Store, page: &[(i64, String)]) {
+    let records: Vec<Record> = page.iter().map(|(t, id)| activity(id, *t)).collect();
+    commit_activities(store, &records);
+}
+
+/// Commit activities of instance `i` as one page.
+fn commit_activities(store: &Store, records: &[Record]) {
+    store
+        .commit_page("i", Kind::Activities, records, &ScanState::default(), false)
+        .unwrap();
+}
+
 fn activity_ids(records: &[StoredRecord]) -> Vec<(i64, String)> {
     records
         .iter()
@@ -257,16 +282,7 @@ fn activity_blocks_list_every_event_once_newest_first_however_pages_interleave()
     let store = Store::open(dir.path()).unwrap();
     let mut model = std::collections::BTreeSet::new();
     for page in interleaved_pages() {
-        let records: Vec<Record> = page.iter().map(|(t, id)| activity(id, *t)).collect();
-        store
-            .commit_page(
-                "i",
-                Kind::Activities,
-                &records,
-                &ScanState::default(),
-                false,
-            )
-            .unwrap();
+        commit_events(&store, &page);
         model.extend(page);
     }
     // Stored in blocks, several pages' ranges overlapping: the layout under test.
@@ -321,16 +337,7 @@ fn activity_blocks_list_every_event_once_newest_first_however_pages_interleave()
 
     // Re-committing every page stores nothing new.
     for page in interleaved_pages() {
-        let records: Vec<Record> = page.iter().map(|(t, id)| activity(id, *t)).collect();
-        store
-            .commit_page(
-                "i",
-                Kind::Activities,
-                &records,
-                &ScanState::default(),
-                false,
-            )
-            .unwrap();
+        commit_events(&store, &page);
     }
     assert_eq!(
         store.count("i", Kind::Activities).unwrap(),
@@ -385,14 +392,7 @@ fn events_stored_one_per_key_by_older_versions_read_and_dedupe_alongside_blocks(
     let store = Store::open(dir.path()).unwrap();
     // The layout before blocks: one key per event, `i \0 activities \0 time \0 id`.
     for (t, id) in [(10i64, "old-a"), (30, "old-b")] {
-        let stored = StoredRecord {
-            generation: 0,
-            deleted: false,
-            deleted_at: None,
-            first_seen: 1,
-            last_seen: 1,
-            record: activity(id, t),
-        };
+        let stored = stored_at_1(activity(id, t));
         store
             .records
             .insert(
@@ -496,15 +496,7 @@ fn stores_with_a_separate_activity_index_are_migrated_at_open() {
             .unwrap();
         let records = db.open_tree("records").unwrap();
         let index = db.open_tree("activity_time").unwrap();
-        let a = activity("ev1", 42);
-        let stored = StoredRecord {
-            generation: 0,
-            deleted: false,
-            deleted_at: None,
-            first_seen: 1,
-            last_seen: 1,
-            record: a,
-        };
+        let stored = stored_at_1(activity("ev1", 42));
         records
             .insert(
                 key(&[b"i", b"activities", b"ev1"]),
@@ -545,16 +537,7 @@ fn raw_provider_json_is_written_verbatim_and_reads_back_as_the_same_value() {
     not_json.id = "d2".into();
     not_json.time = 2;
     not_json.raw = crate::model::raw_json("plain <text>".to_owned());
-    let records = [Record::Activity(a), Record::Activity(not_json)];
-    store
-        .commit_page(
-            "i",
-            Kind::Activities,
-            &records,
-            &ScanState::default(),
-            false,
-        )
-        .unwrap();
+    commit_activities(&store, &[Record::Activity(a), Record::Activity(not_json)]);
 
     // Each stored event's JSON, out of its (compressed) block.
     let stored: Vec<Vec<u8>> = store
