@@ -29,7 +29,9 @@
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Range;
 
-use super::{SEP, Store, StoreError, StoredRecord, StoredRecordRef, from_json, prefix, tagged};
+use super::{
+    SEP, Store, StoreError, StoredRecord, StoredRecordRef, from_json, prefix, prefix_end, tagged,
+};
 use crate::model::{Kind, Millis, Record};
 
 /// First byte of a block value (older single-event values start with `{`).
@@ -74,13 +76,7 @@ fn pos_time(pos: &[u8]) -> Result<Millis, StoreError> {
 fn time_bound(prefix: &[u8], time: Option<Millis>) -> Vec<u8> {
     match time {
         Some(t) if t >= 0 => [prefix, &t.to_be_bytes()].concat(),
-        _ => {
-            let mut end = prefix.to_vec();
-            if let Some(last) = end.last_mut() {
-                *last += 1; // prefixes end in SEP (0)
-            }
-            end
-        }
+        _ => prefix_end(prefix),
     }
 }
 

@@ -306,6 +306,15 @@ fn prefix(parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
+/// The first key after every key that starts with `p`.
+fn prefix_end(p: &[u8]) -> Vec<u8> {
+    let mut end = p.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1; // prefixes end in SEP (0), so this cannot overflow
+    }
+    end
+}
+
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -561,26 +570,21 @@ impl Store {
         sweep: bool,
     ) -> Result<u64, StoreError> {
         let now = now_millis();
-        let generation = if kind.is_snapshot() {
-            state.generation
-        } else {
-            0
-        };
         let mut batch = sled::Batch::default();
-        let mut seen = HashSet::with_capacity(records.len());
-        if kind == Kind::Activities {
+        if !kind.is_snapshot() {
             self.add_activities(&mut batch, instance_id, records, now)?;
+            batch.insert(state_key(instance_id, kind), to_json(state)?);
+            self.records.apply_batch(batch)?;
+            return Ok(0);
         }
-        for r in records.iter().filter(|_| kind != Kind::Activities) {
+        let generation = state.generation;
+        let mut seen = HashSet::with_capacity(records.len());
+        for r in records {
             let k = record_key(instance_id, kind, r);
             // Keep first_seen across rescans.
-            let first_seen = if kind.is_snapshot() {
-                match self.records.get(&k)? {
-                    Some(old) => from_json::<StoredRecord>(&old)?.first_seen,
-                    None => now,
-                }
-            } else {
-                now
+            let first_seen = match self.records.get(&k)? {
+                Some(old) => from_json::<StoredRecord>(&old)?.first_seen,
+                None => now,
             };
             let stored = StoredRecordRef {
                 generation,
@@ -590,13 +594,11 @@ impl Store {
                 last_seen: now,
                 record: r,
             };
-            if kind.is_snapshot() {
-                seen.insert(k.clone());
-            }
+            seen.insert(k.clone());
             batch.insert(k, to_json(&stored)?);
         }
         let mut deleted = 0;
-        if sweep && kind.is_snapshot() {
+        if sweep {
             let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
             for item in self.records.scan_prefix(&p) {
                 let (k, v) = item?;

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::{SEP, Store, StoreError, StoredRecord, from_json, prefix};
+use super::{SEP, Store, StoreError, StoredRecord, from_json, prefix, prefix_end};
 use crate::model::{Kind, Millis, Record, UserStatus};
 
 /// Most records one page may hold.
@@ -189,15 +189,6 @@ fn decode_cursor(cursor: &str) -> Result<Vec<u8>, StoreError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::BadCursor(cursor.to_string()))
-}
-
-/// The first key after every key that starts with `p`.
-fn prefix_end(p: &[u8]) -> Vec<u8> {
-    let mut end = p.to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1; // prefixes end in SEP (0), so this cannot overflow
-    }
-    end
 }
 
 impl Store {
