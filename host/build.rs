@@ -18,7 +18,7 @@ fn main() {
     let root = manifest_dir.parent().unwrap();
     let plugins = root.join("plugins");
     // The connectors embedded here, plus what every guest build depends on.
-    let watched = ["Cargo.toml", "Cargo.lock", "sdk", "testing"];
+    let watched = [".cargo", "Cargo.toml", "Cargo.lock", "sdk", "testing"];
     for p in watched.iter().chain(BUILTIN) {
         println!("cargo:rerun-if-changed={}", plugins.join(p).display());
     }

@@ -17,8 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("scaffold/lib.rs.tmpl")),
     (
         ".cargo/config.toml",
-        "# Build wasm32-wasip2 components by default: `cargo build --release` writes\n\
-         # target/wasm32-wasip2/release/<crate>.wasm.\n[build]\ntarget = \"wasm32-wasip2\"\n",
+        include_str!("../../plugins/.cargo/config.toml"),
     ),
     (".gitignore", "/target\n"),
     (
