@@ -29,6 +29,12 @@ fn main() {
         root.join("tests/wit").display()
     );
     println!("cargo:rerun-if-env-changed=SLUICE_SKIP_PLUGIN_BUILD");
+    let lockfile = root.join("Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lockfile.display());
+    println!(
+        "cargo:rustc-env=SLUICE_WASMTIME_VERSION={}",
+        locked_version(&lockfile, "wasmtime")
+    );
 
     let out_dir = plugins.join("target").join(TARGET).join("release");
     // For hacking on the host alone: use whatever plugins were built before.
@@ -120,4 +126,26 @@ fn build_plugins(plugins: &Path) {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// The version of `package` that `lockfile` pins, for the compile cache's file names;
+/// "unlocked" when there is no lockfile (the engine hash in the name still keeps
+/// entries of different wasmtime builds apart).
+fn locked_version(lockfile: &Path, package: &str) -> String {
+    let Ok(lock) = std::fs::read_to_string(lockfile) else {
+        return "unlocked".into();
+    };
+    let name = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == name
+            && let Some(version) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+        {
+            return version.to_string();
+        }
+    }
+    "unlocked".into()
 }

@@ -132,3 +132,23 @@ async fn bad_input_fails_with_the_same_error_through_the_child() {
     );
     assert!(cache_files(&dir.path().join("a")).is_empty());
 }
+
+/// A compile runs beside the async runtime, not on it: on a single-threaded runtime
+/// another task gets to run while the component is still being compiled (its cache
+/// entry not written yet). Compiling on the worker itself would hold that task back
+/// until the compile had finished.
+#[tokio::test(flavor = "current_thread")]
+async fn other_tasks_run_while_a_component_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let rt = runtime(&cache, None);
+    let watched = cache.clone();
+    let seen_during_compile = tokio::spawn(async move { cache_files(&watched).is_empty() });
+    let plugin = rt.load(github()).await.expect("compiles and loads");
+    assert_eq!(plugin.info.id, "github");
+    assert_eq!(cache_files(&cache).len(), 1, "the compile wrote its entry");
+    assert!(
+        seen_during_compile.await.unwrap(),
+        "the other task only ran after the compile had finished"
+    );
+}

@@ -168,7 +168,11 @@ async fn compiled_components_are_cached_by_content_hash_and_wasmtime_version() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let name = format!("{}-wasmtime48.0.8-", plugin.sha256);
+    let name = format!(
+        "{}-wasmtime{}-",
+        plugin.sha256,
+        sluice::runtime::WASMTIME_VERSION
+    );
     let entry = entries
         .iter()
         .find(|n| n.starts_with(&name) && n.ends_with(".cwasm"))

@@ -66,6 +66,10 @@ impl Default for SandboxLimits {
 /// for the next call.
 const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
+/// The wasmtime release this build links (from Cargo.lock), part of every compile
+/// cache file name beside the engine's compatibility hash.
+pub const WASMTIME_VERSION: &str = env!("SLUICE_WASMTIME_VERSION");
+
 /// Runtime settings.
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeConfig {
@@ -308,9 +312,18 @@ impl Runtime {
     }
 
     /// Compile (or load from cache), validate and describe a plugin.
+    ///
+    /// Compiling takes a CPU for a third of a second or more (a minute for an 18 MB
+    /// Python component in a debug build), so it runs on a blocking thread: on an
+    /// async worker it would stall every scan and API request scheduled there.
     pub async fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let component = self.compile_cached(bytes, &sha256)?;
+        let component = {
+            let (runtime, bytes, sha256) = (self.clone(), bytes.to_vec(), sha256.clone());
+            tokio::task::spawn_blocking(move || runtime.compile_cached(&bytes, &sha256))
+                .await
+                .map_err(|e| LoadError::Io(format!("compiling the component: {e}")))??
+        };
         let wit = wit_version(&self.inner.engine, &component)?;
         let cannot_link = |e: wasmtime::Error| {
             LoadError::UnsupportedWit(format!("cannot link the component: {e:#}"))
@@ -348,7 +361,7 @@ impl Runtime {
             return compile(engine, bytes);
         };
         let hash = engine_hash(engine);
-        let path = dir.join(format!("{sha256}-wasmtime{}-{hash}.cwasm", "48.0.8"));
+        let path = dir.join(format!("{sha256}-wasmtime{WASMTIME_VERSION}-{hash}.cwasm"));
         if !path.exists()
             && let Some(exe) = &self.inner.config.compile_in_child
             && let Err(e) = self.compile_in_child(exe, &hash, bytes, &path)
@@ -991,5 +1004,23 @@ pub fn findings_page(findings: Vec<Finding>) -> Page {
         records: findings.into_iter().map(Record::Finding).collect(),
         next_cursor: None,
         more: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// build.rs reads the version from Cargo.lock; a lockfile format it misreads
+    /// would leave "unlocked" or a fragment in every cache file name.
+    #[test]
+    fn the_wasmtime_version_comes_from_the_lockfile() {
+        let lock = include_str!("../../../Cargo.lock");
+        let entry = format!(
+            "name = \"wasmtime\"\nversion = \"{}\"\n",
+            super::WASMTIME_VERSION
+        );
+        assert!(lock.contains(&entry), "{}", super::WASMTIME_VERSION);
+        let parts: Vec<&str> = super::WASMTIME_VERSION.split('.').collect();
+        assert_eq!(parts.len(), 3, "{}", super::WASMTIME_VERSION);
+        assert!(parts.iter().all(|p| p.parse::<u32>().is_ok()));
     }
 }
