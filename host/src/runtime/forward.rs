@@ -143,15 +143,6 @@ macro_rules! forward_to_host {
                 let ctx = wit_context(store.data());
                 let cursor = cursor.as_deref();
                 // One listing export, typechecked as `(context, option<string>) -> R`.
-                macro_rules! call_posture {
-                    () => {{
-                        let f = self.func::<(&wit::Context,), (Result<Vec<wit::Finding>, wit::ConnectorError>,)>(
-                            store,
-                            &self.exports.posture,
-                        );
-                        f.await?.call_async(&mut *store, (&ctx,)).await?.0
-                    }};
-                }
                 macro_rules! call_list {
                     ($export:ident, $ret:ty) => {{
                         let f = self.func::<(&wit::Context, Option<&str>), ($ret,)>(
@@ -197,8 +188,10 @@ macro_rules! forward_to_host {
                             next_cursor: p.next_cursor,
                             more: p.more,
                         }),
-                    Kind::Findings => call_posture!()
-                        .map(|f| super::findings_page(f.into_iter().map(Into::into).collect())),
+                    // Findings are the posture export's one page.
+                    Kind::Findings => {
+                        return Ok(self.posture(store).await?.map(super::findings_page));
+                    }
                 }
                 .map_err(Into::into))
             }
