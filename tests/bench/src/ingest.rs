@@ -2,6 +2,11 @@
 //! connector → sled), the wasm component against the same connector source compiled
 //! natively and driven through the identical HTTP capability and store path, and a
 //! parse-only ceiling (the native mapping over responses already in memory).
+//!
+//! The mock runs on a thread of its own, so the CPU sluice spends per activity (the
+//! process's CPU time less the mock thread's) is measured beside the rate: on this
+//! VM a page's wall time is mostly loopback wakeups, CPU per activity is what a
+//! daemon with many instances runs out of.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +17,7 @@ use sluice::capabilities::http::{HttpClient, HttpFailure, Method, OutboundReques
 use sluice::model::{self, ConnectorError, Kind, Page, Record};
 use sluice::runtime::CallContext;
 use sluice::scan::{Lister, ScanOptions, StopSignal, scan_kind};
+use sluice_mocks::GithubMock;
 use sluice_sdk::Guest;
 use sluice_sdk::bindings::sluice::connector::http::{HttpError, Method as GuestMethod};
 use sluice_sdk::bindings::sluice::connector::types as guest;
@@ -190,6 +196,8 @@ struct Run {
     records: u64,
     secs: f64,
     bytes: u64,
+    /// CPU seconds of this process, less the mock's thread, during the run.
+    cpu: f64,
 }
 
 impl Run {
@@ -199,16 +207,85 @@ impl Run {
     fn mb_per_sec(&self) -> f64 {
         self.bytes as f64 / self.secs / 1e6
     }
+    fn cpu_us_per_record(&self) -> f64 {
+        self.cpu * 1e6 / self.records as f64
+    }
+}
+
+/// The mock GitHub on a thread of its own with a single-threaded runtime, as a
+/// provider on another machine would be, so its CPU time can be told apart.
+struct MockThread {
+    mock: Option<GithubMock>,
+    /// `/proc/self/task/<tid>/stat` of the mock's thread.
+    stat: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockThread {
+    async fn start(events: usize) -> anyhow::Result<MockThread> {
+        let (ready, started) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("mock-github".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready.send(Err(anyhow::Error::from(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    // "/proc/thread-self" links to "<pid>/task/<tid>".
+                    let me = std::fs::read_link("/proc/thread-self")
+                        .map(|p| format!("/proc/{}/stat", p.display()));
+                    let mock = crate::mock(events).await;
+                    let _ = ready.send(me.map_err(Into::into).and_then(|me| Ok((mock?, me))));
+                    let _ = stopped.await;
+                });
+            })?;
+        let (mock, stat) = started.await??;
+        Ok(MockThread {
+            mock: Some(mock),
+            stat,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn mock(&self) -> &GithubMock {
+        self.mock.as_ref().expect("running until dropped")
+    }
+
+    fn cpu_secs(&self) -> anyhow::Result<f64> {
+        crate::cpu_secs(&self.stat)
+    }
+}
+
+impl Drop for MockThread {
+    fn drop(&mut self) {
+        // The server stops when its handle drops; then the thread's runtime ends.
+        drop(self.mock.take());
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Scan `events` activities into a fresh store with either the wasm plugin or the
 /// native build, through the same `scan_kind`.
 async fn ingest(events: usize, native: bool, record: Option<Recorder>) -> anyhow::Result<Run> {
-    let mock = crate::mock(events).await?;
-    let (h, inst, ctx) = crate::connected(&mock, crate::UNLIMITED).await?;
+    let mock = MockThread::start(events).await?;
+    let (h, inst, ctx) = crate::connected(mock.mock(), crate::UNLIMITED).await?;
     let plugin = h.github();
     let opts = ScanOptions::default();
     let bytes_before = h.runtime.http().metrics.http_bytes_in.get();
+    let cpu_before = crate::cpu_secs("/proc/self/stat")? - mock.cpu_secs()?;
     let start = Instant::now();
     let report = if native {
         let lister = NativeLister(Arc::new(NativeGithub {
@@ -242,6 +319,7 @@ async fn ingest(events: usize, native: bool, record: Option<Recorder>) -> anyhow
     };
     h.store.flush()?;
     let secs = start.elapsed().as_secs_f64();
+    let cpu = crate::cpu_secs("/proc/self/stat")? - mock.cpu_secs()? - cpu_before;
     if let Some(e) = report.error {
         anyhow::bail!("ingest scan failed: {e}");
     }
@@ -254,6 +332,7 @@ async fn ingest(events: usize, native: bool, record: Option<Recorder>) -> anyhow
         records: report.records,
         secs,
         bytes: h.runtime.http().metrics.http_bytes_in.get() - bytes_before,
+        cpu,
     })
 }
 
@@ -284,10 +363,13 @@ fn parse_only(recorded: Arc<Vec<Resp>>, ctx: &CallContext, rounds: usize) -> any
             cursor = page.next_cursor;
         }
     }
+    let secs = start.elapsed().as_secs_f64();
     Ok(Run {
         records,
-        secs: start.elapsed().as_secs_f64(),
+        secs,
         bytes: bytes * rounds as u64,
+        // One thread, busy throughout.
+        cpu: secs,
     })
 }
 
@@ -299,6 +381,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     };
     let mut rows = Vec::new();
     let mut ceiling_input = None;
+    let mut cpu_row = None;
     for &n in sizes {
         let recorder: Recorder = Arc::new(Mutex::new(Vec::new()));
         let native = ingest(n, true, (ceiling_input.is_none()).then(|| recorder.clone())).await?;
@@ -320,7 +403,24 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
                     native.mb_per_sec()
                 )),
         );
+        // The largest size's, placed after the rate rows.
+        cpu_row = Some(
+            Row::new(
+                "ingest",
+                format!("{label} activities, sluice CPU per activity, wasm"),
+                wasm.cpu_us_per_record(),
+                "µs",
+            )
+            .against(native.cpu_us_per_record())
+            .note(format!(
+                "baseline: native; process CPU less the mock's thread (HTTP, connector, store, sled IO); {} cores at this rate: {:.0} activities/s",
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                std::thread::available_parallelism().map_or(1, |n| n.get()) as f64 * 1e6
+                    / wasm.cpu_us_per_record()
+            )),
+        );
     }
+    rows.extend(cpu_row);
     // The ceiling: the native mapping replaying the first size's responses.
     if let Some(recorded) = ceiling_input {
         let mock = crate::mock(250).await?;

@@ -48,6 +48,17 @@ pub async fn mock(events: usize) -> anyhow::Result<GithubMock> {
     .await?)
 }
 
+/// User + system CPU seconds from a `/proc/.../stat` file (a process or a thread).
+pub fn cpu_secs(stat: &str) -> anyhow::Result<f64> {
+    let s = std::fs::read_to_string(stat)?;
+    // Fields after the command name (which may contain spaces) start after ") ".
+    let rest = s.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    Ok(ticks / 100.0)
+}
+
 /// A fresh harness with one GitHub instance connected to `mock` under `budget` (the
 /// connector's 5,000/hour default would make most rows rate-limit benchmarks), and
 /// the instance's call context.

@@ -24,13 +24,7 @@ fn status_kb(pid: u32, field: &str) -> anyhow::Result<f64> {
 
 /// User + system CPU seconds of a process.
 fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may contain spaces) start after ") ".
-    let rest = s.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    Ok(ticks / 100.0)
+    crate::cpu_secs(&format!("/proc/{pid}/stat"))
 }
 
 struct Daemon {
