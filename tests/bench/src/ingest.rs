@@ -404,6 +404,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
                 )),
         );
         // The largest size's, placed after the rate rows.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         cpu_row = Some(
             Row::new(
                 "ingest",
@@ -413,10 +414,8 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
             )
             .against(native.cpu_us_per_record())
             .note(format!(
-                "baseline: native; process CPU less the mock's thread (HTTP, connector, store, sled IO); {} cores at this rate: {:.0} activities/s",
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-                std::thread::available_parallelism().map_or(1, |n| n.get()) as f64 * 1e6
-                    / wasm.cpu_us_per_record()
+                "baseline: native; process CPU less the mock's thread (HTTP, connector, store, sled IO); {cores} cores at this rate: {:.0} activities/s",
+                cores as f64 * 1e6 / wasm.cpu_us_per_record()
             )),
         );
     }
