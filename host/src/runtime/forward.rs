@@ -140,6 +140,10 @@ macro_rules! forward_to_host {
                 kind: Kind,
                 cursor: Option<String>,
             ) -> wasmtime::Result<Result<Page, ConnectorError>> {
+                // Findings are the posture export's one page.
+                if kind == Kind::Findings {
+                    return Ok(self.posture(store).await?.map(super::findings_page));
+                }
                 let ctx = wit_context(store.data());
                 let cursor = cursor.as_deref();
                 // One listing export, typechecked as `(context, option<string>) -> R`.
@@ -188,10 +192,7 @@ macro_rules! forward_to_host {
                             next_cursor: p.next_cursor,
                             more: p.more,
                         }),
-                    // Findings are the posture export's one page.
-                    Kind::Findings => {
-                        return Ok(self.posture(store).await?.map(super::findings_page));
-                    }
+                    Kind::Findings => unreachable!("answered by posture() above"),
                 }
                 .map_err(Into::into))
             }
