@@ -384,10 +384,19 @@ impl Store {
         Ok(n)
     }
 
-    /// Add a page of events to `batch` as one block, leaving out events already stored.
-    pub(super) fn add_activities(
+    /// Store a page of events as one block, leaving out events already stored.
+    ///
+    /// Plain inserts, not a batch: sled's `apply_batch` writes its IO buffer out twice
+    /// (each a `pwrite` and a `sync_file_range` that waits for the disk) to make the
+    /// batch recover atomically, which cost more than all the rest of a page's commit.
+    /// Atomicity is not needed here. sled recovers a prefix of its log, so a write is
+    /// recovered only with every write made before it, and the writes go in an order
+    /// where every prefix is safe: a wider span first (a span too wide only makes
+    /// lookups read more), then the blocks; the caller writes the scan's cursor last.
+    /// A crash before the cursor leaves blocks that the resumed scan re-reads, and
+    /// events already stored are left out.
+    pub(super) fn insert_activities(
         &self,
-        batch: &mut sled::Batch,
         instance_id: &str,
         records: &[Record],
         now: Millis,
@@ -423,6 +432,7 @@ impl Store {
         // Blocks span at most MAX_BLOCK_SPAN each, so the span, and with it what a
         // lookup reads, stays bounded however sparse a page's events are.
         let mut widest = span;
+        let mut blocks = Vec::new();
         let mut group: Vec<(&[u8], &Record)> = Vec::new();
         let mut start = 0;
         let mut entries = new.iter().peekable();
@@ -439,11 +449,15 @@ impl Store {
             if ends {
                 widest = widest.max(t.saturating_sub(start));
                 let block_key = [p.as_slice(), pos].concat();
-                batch.insert(block_key, encode_block(group.drain(..), now)?);
+                blocks.push((block_key, encode_block(group.drain(..), now)?));
             }
         }
         if widest > span {
-            batch.insert(span_key(instance_id), &widest.to_be_bytes());
+            self.records
+                .insert(span_key(instance_id), &widest.to_be_bytes())?;
+        }
+        for (key, block) in blocks {
+            self.records.insert(key, block)?;
         }
         Ok(())
     }

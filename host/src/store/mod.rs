@@ -3,8 +3,8 @@
 //! Trees:
 //! - `instances`: instance id → [`Instance`] (JSON); `instance_names`: name → id.
 //! - `secrets`: instance id → sealed secret map (see [`secrets`]).
-//! - `records`, records and scan state in one tree (so that one page commits as one
-//!   atomic `apply_batch`, much cheaper than a multi-tree transaction):
+//! - `records`, records and scan state in one tree (so that a page of snapshot records
+//!   commits as one atomic `apply_batch`, much cheaper than a multi-tree transaction):
 //!   - `instance \0 kind \0 provider-id` → [`StoredRecord`] (JSON, raw provider JSON
 //!     kept) for snapshot kinds;
 //!   - `instance \0 activities \0 time(be) \0 id` → a block of activities: the
@@ -19,10 +19,12 @@
 //! - `api_tokens`: named API tokens, hashed (see [`tokens`]).
 //! - `audit`: the hash-chained governance audit log (see [`audit`]).
 //!
-//! A page of records and the cursor that produced it are committed in one atomic sled
-//! batch ([`Store::commit_page`]), so a crash at any point either keeps both or
-//! neither: a resumed scan re-reads exactly the page that was lost. Records are keyed by
-//! provider id and events are unique by time and id, so re-reading is idempotent.
+//! A page of records and the cursor that produced it are committed so that a crash at
+//! any point never keeps the cursor without the page ([`Store::commit_page`]): a
+//! resumed scan re-reads from the last cursor kept. Snapshot pages go in one atomic
+//! sled batch; activity pages are written before their cursor, in plain inserts that
+//! sled recovers in order. Records are keyed by provider id and events are unique by
+//! time and id, so re-reading is idempotent.
 
 mod activities;
 pub mod audit;
@@ -556,7 +558,9 @@ impl Store {
         Ok(())
     }
 
-    /// Commit one page: its records and the scan state that follows it, atomically.
+    /// Commit one page: its records and the scan state that follows it. The state is
+    /// never kept without the records: snapshot pages commit atomically, activity pages
+    /// before their state (see `insert_activities`).
     ///
     /// `sweep`: this is the last page of snapshot generation `state.generation`; every
     /// record of the kind not seen in this generation is marked deleted in the same
@@ -570,13 +574,14 @@ impl Store {
         sweep: bool,
     ) -> Result<u64, StoreError> {
         let now = now_millis();
-        let mut batch = sled::Batch::default();
         if !kind.is_snapshot() {
-            self.add_activities(&mut batch, instance_id, records, now)?;
-            batch.insert(state_key(instance_id, kind), to_json(state)?);
-            self.records.apply_batch(batch)?;
+            // Events first, the cursor after them: see `insert_activities`.
+            self.insert_activities(instance_id, records, now)?;
+            self.records
+                .insert(state_key(instance_id, kind), to_json(state)?)?;
             return Ok(0);
         }
+        let mut batch = sled::Batch::default();
         let generation = state.generation;
         let mut seen = HashSet::with_capacity(records.len());
         for r in records {
