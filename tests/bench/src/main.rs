@@ -74,8 +74,19 @@ pub async fn connected(
         HttpLimits::default(),
     )
     .await;
+    let (inst, ctx) = connect(&h, mock, "acme", budget).await?;
+    Ok((h, inst, ctx))
+}
+
+/// One more GitHub instance named `name` on `h`, connected to `mock` under `budget`.
+pub async fn connect(
+    h: &Harness,
+    mock: &GithubMock,
+    name: &str,
+    budget: Budget,
+) -> anyhow::Result<(Instance, CallContext)> {
     let (inst, _) = h
-        .connect_github(mock, "acme", TOKEN)
+        .connect_github(mock, name, TOKEN)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     h.store.update_instance(&inst.id, |i| {
@@ -84,7 +95,7 @@ pub async fn connected(
     let inst = h.store.instance(&inst.id)?;
     let ctx = sluice::connect::call_context(&h.github(), &inst, &h.store.secrets(&inst.id)?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((h, inst, ctx))
+    Ok((inst, ctx))
 }
 
 /// Benchmarks of the sluice host, against the loopback mock providers.

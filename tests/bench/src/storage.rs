@@ -1,6 +1,6 @@
-//! Storage: the page-commit path (a page of activities as one compressed block, plus
-//! its cursor, in one sled batch) vs a bare sled batch writing each record under a key
-//! of its own, and bytes on disk (the data dir, and the live keys and values in it).
+//! Storage: the page-commit path (a page of activities as one compressed block, then
+//! its cursor) vs a bare sled batch writing each record under a key of its own, and
+//! bytes on disk (the data dir, and the live keys and values in it).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
