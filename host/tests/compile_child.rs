@@ -152,3 +152,52 @@ async fn other_tasks_run_while_a_component_compiles() {
         "the other task only ran after the compile had finished"
     );
 }
+
+/// The child compiles untrusted bytes, so it gets none of the daemon's environment
+/// (which may hold `SLUICE_TOKEN` or provider tokens): only the `RUST_LOG` it is given.
+#[tokio::test]
+async fn the_child_gets_none_of_the_daemons_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let dump = dir.path().join("child.env");
+    let script = dir.path().join("sluice-child");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n/usr/bin/env > '{}'\nexec '{}' \"$@\"\n",
+            dump.display(),
+            env!("CARGO_BIN_EXE_sluice")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rt = runtime(&cache, Some(script));
+    rt.load(github()).await.expect("loads through the child");
+    assert_eq!(
+        cache_files(&cache).len(),
+        1,
+        "the child ran and wrote the cache"
+    );
+    let seen = std::fs::read_to_string(&dump).expect("the child ran");
+    let names: Vec<&str> = seen
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(n, _)| n)
+        .collect();
+    assert!(names.contains(&"RUST_LOG"), "{seen}");
+    // What the shell sets for itself is not inherited.
+    let own = ["RUST_LOG", "PWD", "OLDPWD", "SHLVL", "_"];
+    let parent: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| !own.contains(&k.as_str()))
+        .collect();
+    assert!(
+        !parent.is_empty(),
+        "the test process has an environment to leak"
+    );
+    let leaked: Vec<&String> = parent
+        .iter()
+        .filter(|k| names.contains(&k.as_str()))
+        .collect();
+    assert!(leaked.is_empty(), "inherited by the child: {leaked:?}");
+}

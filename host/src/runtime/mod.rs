@@ -415,6 +415,10 @@ impl Runtime {
             cmd.arg("--pooling-slots").arg(n.to_string());
         }
         let mut child = cmd
+            // The child compiles untrusted bytes and needs nothing from the daemon's
+            // environment, which may hold secrets (`SLUICE_TOKEN`, provider tokens an
+            // operator exported): it gets none of it.
+            .env_clear()
             // The daemon's RUST_LOG could make the compiler log megabytes; the child's
             // failure still reaches stderr as its one `error:` line.
             .env("RUST_LOG", "error")
