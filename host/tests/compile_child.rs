@@ -33,16 +33,19 @@ fn runtime(cache: &Path, child: Option<PathBuf>) -> Runtime {
     .unwrap()
 }
 
-/// A wrapper around the real binary that notes each run in `log`.
+/// A wrapper around the real binary that notes each run and its exit status in `log`
+/// and dumps the environment it was given to `child.env`, beside `log`.
 fn logging_child(dir: &Path) -> (PathBuf, PathBuf) {
     let log = dir.join("child.log");
     let script = dir.join("sluice-child");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
-            log.display(),
-            env!("CARGO_BIN_EXE_sluice")
+            "#!/bin/sh\n/usr/bin/env > '{env}'\n'{bin}' \"$@\"\nstatus=$?\n\
+             echo \"$1 exit $status\" >> '{log}'\nexit $status\n",
+            env = dir.join("child.env").display(),
+            bin = env!("CARGO_BIN_EXE_sluice"),
+            log = log.display(),
         ),
     )
     .unwrap();
@@ -64,10 +67,12 @@ async fn the_child_compiles_into_the_cache_and_the_parent_loads_it() {
     let rt = runtime(&cache, Some(child));
     let plugin = rt.load(github()).await.expect("loads through the child");
     assert_eq!(plugin.info.id, "github");
+    // The child ran once and succeeded: the parent did not fall back to compiling
+    // (which writes the same cache entry).
     assert_eq!(
         std::fs::read_to_string(&log).unwrap().trim(),
-        "compile-component",
-        "the child ran once"
+        "compile-component exit 0",
+        "the child ran once, successfully"
     );
     let files = cache_files(&cache);
     assert_eq!(files.len(), 1, "one cache entry: {files:?}");
@@ -155,30 +160,20 @@ async fn other_tasks_run_while_a_component_compiles() {
 
 /// The child compiles untrusted bytes, so it gets none of the daemon's environment
 /// (which may hold `SLUICE_TOKEN` or provider tokens): only the `RUST_LOG` it is given.
+/// And it still works without: no HOME, no PATH.
 #[tokio::test]
 async fn the_child_gets_none_of_the_daemons_environment() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let dump = dir.path().join("child.env");
-    let script = dir.path().join("sluice-child");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n/usr/bin/env > '{}'\nexec '{}' \"$@\"\n",
-            dump.display(),
-            env!("CARGO_BIN_EXE_sluice")
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let rt = runtime(&cache, Some(script));
+    let (child, log) = logging_child(dir.path());
+    let rt = runtime(&cache, Some(child));
     rt.load(github()).await.expect("loads through the child");
     assert_eq!(
-        cache_files(&cache).len(),
-        1,
-        "the child ran and wrote the cache"
+        std::fs::read_to_string(&log).unwrap().trim(),
+        "compile-component exit 0",
+        "the child compiled without an environment"
     );
-    let seen = std::fs::read_to_string(&dump).expect("the child ran");
+    let seen = std::fs::read_to_string(dir.path().join("child.env")).expect("the child ran");
     let names: Vec<&str> = seen
         .lines()
         .filter_map(|l| l.split_once('='))

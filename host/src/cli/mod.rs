@@ -691,8 +691,30 @@ fn read_secret(name: &str, value: &str) -> anyhow::Result<Secret> {
 
 /// Run a parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        // The daemon's compile child runs with an empty environment (no HOME) and
+        // touches no data dir, so it must not need one.
+        Command::CompileComponent {
+            out,
+            memory_bytes,
+            engine_hash,
+            pooling_slots,
+        } => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .context("reading the component from stdin")?;
+            return crate::runtime::compile_child(
+                pooling_slots,
+                memory_bytes,
+                &engine_hash,
+                &bytes,
+                &out,
+            );
+        }
+        command => command,
+    };
     let env = Env::new(&cli.global)?;
-    match cli.command {
+    match command {
         Command::Daemon(args) => {
             let mut cfg = env.daemon_config(args.listen);
             cfg.scheduler.max_concurrent = args.max_concurrent_scans.max(1);
@@ -708,17 +730,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("stopping: letting running scans reach a page boundary…");
             d.shutdown().await
         }
-        Command::CompileComponent {
-            out,
-            memory_bytes,
-            engine_hash,
-            pooling_slots,
-        } => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-                .context("reading the component from stdin")?;
-            crate::runtime::compile_child(pooling_slots, memory_bytes, &engine_hash, &bytes, &out)
-        }
+        Command::CompileComponent { .. } => unreachable!("run before the data dir is resolved"),
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Token { command: None } => {
             println!("{}", daemon::api_token(&env.data_dir)?.expose());
