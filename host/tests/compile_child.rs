@@ -59,21 +59,27 @@ fn cache_files(cache: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn the_child_compiles_into_the_cache_and_the_parent_loads_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let (child, log) = logging_child(dir.path());
+/// Loads the GitHub plugin through [`logging_child`] into `dir/cache` and checks that
+/// the child ran once and succeeded: the parent did not fall back to compiling (which
+/// writes the same cache entry). Returns the runtime, the cache dir and the child's log.
+async fn load_through_child(dir: &Path) -> (Runtime, PathBuf, PathBuf) {
+    let cache = dir.join("cache");
+    let (child, log) = logging_child(dir);
     let rt = runtime(&cache, Some(child));
     let plugin = rt.load(github()).await.expect("loads through the child");
     assert_eq!(plugin.info.id, "github");
-    // The child ran once and succeeded: the parent did not fall back to compiling
-    // (which writes the same cache entry).
     assert_eq!(
         std::fs::read_to_string(&log).unwrap().trim(),
         "compile-component exit 0",
         "the child ran once, successfully"
     );
+    (rt, cache, log)
+}
+
+#[tokio::test]
+async fn the_child_compiles_into_the_cache_and_the_parent_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, cache, log) = load_through_child(dir.path()).await;
     let files = cache_files(&cache);
     assert_eq!(files.len(), 1, "one cache entry: {files:?}");
     assert!(files[0].to_string_lossy().ends_with(".cwasm"));
@@ -164,15 +170,7 @@ async fn other_tasks_run_while_a_component_compiles() {
 #[tokio::test]
 async fn the_child_gets_none_of_the_daemons_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let (child, log) = logging_child(dir.path());
-    let rt = runtime(&cache, Some(child));
-    rt.load(github()).await.expect("loads through the child");
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap().trim(),
-        "compile-component exit 0",
-        "the child compiled without an environment"
-    );
+    load_through_child(dir.path()).await;
     let seen = std::fs::read_to_string(dir.path().join("child.env")).expect("the child ran");
     let names: Vec<&str> = seen
         .lines()
