@@ -179,6 +179,19 @@ pub fn call_context(
     )
     .map_err(ConnectorError::InvalidConfig)?
     .restrict_to(&grants.egress);
+    let token_policy = EgressPolicy::from_templates(
+        &plugin
+            .info
+            .auth
+            .token_url()
+            .map(str::to_owned)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        &instance.config,
+        instance.allow_private_network,
+    )
+    .map_err(ConnectorError::InvalidConfig)?
+    .restrict_to(&grants.egress);
     let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
         .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
     plugin.runtime().http().limits.register(
@@ -195,6 +208,7 @@ pub fn call_context(
         net: Arc::new(InstanceNet {
             policy,
             credentials,
+            token_policy,
         }),
         granted_actions: Arc::from(grants.actions),
         since: None,

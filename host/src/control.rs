@@ -16,9 +16,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::egress::EgressPolicy;
 use crate::connect::{ConnectError, ConnectRequest, connect, unapproved};
-use crate::grants::{GrantError, GrantRequest, Grants};
+use crate::grants::{GRANTS_SCHEMA, GrantError, GrantRequest, Grants, token_endpoint};
 use crate::model::{
     ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Permissions, RateLimit,
 };
@@ -253,8 +252,8 @@ pub struct ConnectInput {
 pub struct Connected {
     pub instance: Instance,
     pub permissions: Permissions,
-    /// What the connector asks for: egress destinations and actions (the grants are
-    /// in `instance.grants`).
+    /// What the connector asks for: egress destinations (its token endpoint
+    /// included) and actions (the grants are in `instance.grants`).
     pub egress: Vec<String>,
     pub actions: Vec<ActionKind>,
 }
@@ -339,15 +338,40 @@ impl Control {
     }
 
     /// `inst` with grants, migrating it if it had none (see [`Control::migrate_grants`]).
+    ///
+    /// Grants saved before token endpoints were egress destinations (schema 0) are
+    /// given the token endpoint of the version the instance was connected with (or is
+    /// pinned to), and only if that version is loaded: a newer version that moved its
+    /// token endpoint must be approved like any new destination.
     fn migrated(&self, inst: Instance) -> Result<Instance, ControlError> {
-        if inst.grants.is_some() {
-            return Ok(inst);
-        }
         let registry = self.registry.snapshot();
         let version = inst
             .pinned_version
             .as_deref()
             .unwrap_or(&inst.connector_version);
+        match &inst.grants {
+            Some(g) if g.schema >= GRANTS_SCHEMA => return Ok(inst),
+            Some(_) => {
+                let Some(entry) = registry.version(&inst.connector, version) else {
+                    return Ok(inst);
+                };
+                let token = token_endpoint(&entry.plugin.info, &inst.config)
+                    .map_err(ControlError::Internal)?;
+                tracing::info!(instance = %inst.name, version = %entry.version(), token_endpoint = ?token, "granting the token endpoint of the connected version (grants saved before token endpoints were destinations)");
+                let inst = self.store.update_instance(&inst.id, |i| {
+                    if let Some(g) = &mut i.grants {
+                        g.extend(&Grants {
+                            egress: token.clone().into_iter().collect(),
+                            actions: Vec::new(),
+                            schema: GRANTS_SCHEMA,
+                        });
+                    }
+                })?;
+                self.store.flush()?;
+                return Ok(inst);
+            }
+            None => {}
+        }
         let Some(entry) = registry
             .version(&inst.connector, version)
             .or_else(|| registry.get(&inst.connector))
@@ -588,15 +612,8 @@ impl Control {
             .map(|e| e.plugin.info.clone());
         let egress = info
             .as_ref()
-            .and_then(|i| {
-                EgressPolicy::from_templates(
-                    &i.egress,
-                    &instance.config,
-                    instance.allow_private_network,
-                )
-                .ok()
-            })
-            .map(|p| p.destinations())
+            .and_then(|i| Grants::asked_by(i, &instance.config).ok())
+            .map(|asks| asks.egress)
             .unwrap_or_default();
         self.schedule(&instance)?;
         Ok(Connected {

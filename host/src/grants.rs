@@ -25,23 +25,49 @@ use crate::model::{ActionKind, ConnectorInfo};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grants {
     /// Destinations as `scheme://host[:port]/path-prefix/` (the form the egress
-    /// policy prints and compares).
+    /// policy prints and compares), token endpoints included.
     #[serde(default)]
     pub egress: Vec<String>,
     #[serde(default)]
     pub actions: Vec<ActionKind>,
+    /// Which rules these grants were made under ([`GRANTS_SCHEMA`]); 0 for grants
+    /// saved before token endpoints were destinations, which `Control` migrates.
+    #[serde(default)]
+    pub schema: u32,
+}
+
+/// The grants' current rules: 1 = token endpoints are granted egress destinations.
+pub const GRANTS_SCHEMA: u32 = 1;
+
+/// The destination of `info`'s token endpoint on an instance with `config`, in the
+/// form grants spell destinations; `None` for schemes without one.
+pub fn token_endpoint(
+    info: &ConnectorInfo,
+    config: &BTreeMap<String, String>,
+) -> Result<Option<String>, String> {
+    let Some(template) = info.auth.token_url() else {
+        return Ok(None);
+    };
+    let policy = EgressPolicy::from_templates(&[template.to_string()], config, false)
+        .map_err(|e| format!("token endpoint: {e}"))?;
+    Ok(policy.destinations().into_iter().next())
 }
 
 impl Grants {
-    /// What connector `info` asks for on an instance with this (defaulted) config.
+    /// What connector `info` asks for on an instance with this (defaulted) config:
+    /// its egress destinations, its auth scheme's token endpoint (where the host sends
+    /// the instance's client secret or refresh token) and its actions.
     pub fn asked_by(
         info: &ConnectorInfo,
         config: &BTreeMap<String, String>,
     ) -> Result<Grants, String> {
         let policy = EgressPolicy::from_templates(&info.egress, config, false)?;
+        let mut egress = policy.destinations();
+        egress.extend(token_endpoint(info, config)?);
         let mut asks = Grants {
-            egress: policy.destinations(),
+            egress,
             actions: info.actions.clone(),
+            schema: GRANTS_SCHEMA,
         };
         asks.dedup();
         Ok(asks)
@@ -50,6 +76,7 @@ impl Grants {
     /// What `asks` wants beyond these grants (empty: nothing to approve).
     pub fn missing(&self, asks: &Grants) -> Grants {
         Grants {
+            schema: asks.schema,
             egress: asks
                 .egress
                 .iter()
@@ -73,6 +100,7 @@ impl Grants {
     pub fn extend(&mut self, more: &Grants) {
         self.egress.extend(more.egress.iter().cloned());
         self.actions.extend(more.actions.iter().copied());
+        self.schema = self.schema.max(more.schema);
         self.dedup();
     }
 
@@ -198,7 +226,11 @@ impl GrantRequest {
             Some(GrantSet::All) => asks.actions.clone(),
             Some(GrantSet::Only(list)) => list.clone(),
         };
-        let mut grants = Grants { egress, actions };
+        let mut grants = Grants {
+            egress,
+            actions,
+            schema: GRANTS_SCHEMA,
+        };
         grants.dedup();
         Ok(grants)
     }
@@ -212,7 +244,55 @@ mod tests {
         Grants {
             egress: vec!["https://api.github.com/".into()],
             actions: vec![ActionKind::RevokeAppPermission, ActionKind::SuspendUser],
+            schema: GRANTS_SCHEMA,
         }
+    }
+
+    /// A connector whose client secret goes to `token_url`; its API is `{base}`.
+    fn oauth_connector(token_url: &str) -> ConnectorInfo {
+        ConnectorInfo {
+            id: "c".into(),
+            name: "C".into(),
+            version: "1.0.0".into(),
+            provider: "P".into(),
+            description: String::new(),
+            capabilities: vec![],
+            actions: vec![],
+            config: vec![],
+            auth: crate::model::AuthScheme::Oauth2ClientCredentials {
+                token_url: token_url.into(),
+                client_id_field: "client_id".into(),
+                client_secret_field: "client_secret".into(),
+                scopes: vec![],
+            },
+            egress: vec!["https://{tenant}.api.example.com".into()],
+            rate_limits: vec![],
+        }
+    }
+
+    #[test]
+    fn the_token_endpoint_is_asked_for_like_any_destination() {
+        let config = BTreeMap::from([("tenant".to_string(), "acme".to_string())]);
+        let v1 = oauth_connector("https://login.example.com/{tenant}/token");
+        let asks = Grants::asked_by(&v1, &config).unwrap();
+        assert_eq!(
+            asks.egress,
+            [
+                "https://acme.api.example.com/",
+                "https://login.example.com/acme/token/"
+            ]
+        );
+        // A newer version that sends the secret elsewhere asks for more: approval.
+        let v2 = oauth_connector("https://collector.example.net/token");
+        let missing = asks.missing(&Grants::asked_by(&v2, &config).unwrap());
+        assert_eq!(missing.egress, ["https://collector.example.net/token/"]);
+        assert!(!missing.is_empty());
+        // Static schemes have no token endpoint.
+        let mut bearer = v1.clone();
+        bearer.auth = crate::model::AuthScheme::Bearer {
+            token_field: "t".into(),
+        };
+        assert_eq!(token_endpoint(&bearer, &config), Ok(None));
     }
 
     #[test]
@@ -226,7 +306,10 @@ mod tests {
         assert!(m.contains("https://api.github.com/"), "{m}");
         assert!(m.contains("revoke-app-permission"), "{m}");
         // Nothing asked on a side: nothing to decide.
-        let none = Grants::default();
+        let none = Grants {
+            schema: GRANTS_SCHEMA,
+            ..Grants::default()
+        };
         assert_eq!(GrantRequest::default().resolve("x", &none), Ok(none));
     }
 

@@ -298,6 +298,20 @@ impl AuthScheme {
             AuthScheme::JwtBearer { .. } => "jwt-bearer",
         }
     }
+
+    /// The token endpoint template of the OAuth schemes: where the host sends the
+    /// instance's client secret, refresh token or signed assertion. It is an egress
+    /// destination like any other, asked for by the connector and granted by the
+    /// operator, so a connector (or a newer version of it) cannot name a place the
+    /// secrets go that the operator did not approve.
+    pub fn token_url(&self) -> Option<&str> {
+        match self {
+            AuthScheme::Oauth2ClientCredentials { token_url, .. }
+            | AuthScheme::Oauth2RefreshToken { token_url, .. }
+            | AuthScheme::JwtBearer { token_url, .. } => Some(token_url),
+            _ => None,
+        }
+    }
 }
 
 /// A request budget (WIT `rate-limit`).

@@ -408,10 +408,7 @@ mod tests {
             instance_id: String::new(),
             instance_name: String::new(),
             config: Default::default(),
-            net: Arc::new(crate::capabilities::http::InstanceNet {
-                policy: Default::default(),
-                credentials: Default::default(),
-            }),
+            net: Arc::default(),
             granted_actions: Arc::from([]),
             since: None,
             page_size: 100,

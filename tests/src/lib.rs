@@ -222,3 +222,63 @@ pub fn shared_fixtures() -> Option<PathBuf> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
     dir.is_dir().then_some(dir)
 }
+
+/// `component` with `extra` more core modules instantiated at its top level, each
+/// defining one linear memory of one page: a hostile component whose instances take
+/// more of the pool's memories than a connector needs, built from a real connector so
+/// it still loads and answers `describe`.
+///
+/// Appends a core module section and a core instance section per memory (a component
+/// is a sequence of sections); assumes the component's core module index space holds
+/// only its top-level core module sections (true of what wasm-component-ld writes).
+pub fn with_extra_memories(component: &[u8], extra: u32) -> Vec<u8> {
+    fn leb(mut n: u32, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(id: u8, payload: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(payload.len() as u32, out);
+        out.extend_from_slice(payload);
+    }
+    assert_eq!(&component[..4], b"\0asm", "not wasm");
+    assert_eq!(&component[6..8], &[1, 0], "not a component");
+    // Count the top-level core module sections (id 1).
+    let mut modules = 0u32;
+    let mut at = 8;
+    while at < component.len() {
+        let id = component[at];
+        let (mut size, mut shift, mut i) = (0usize, 0, at + 1);
+        loop {
+            let b = component[i];
+            size |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        if id == 1 {
+            modules += 1;
+        }
+        at = i + size;
+    }
+    // A core module with one memory of one page: magic, version, memory section.
+    let memory_module = [0, b'a', b's', b'm', 1, 0, 0, 0, 5, 3, 1, 0, 1];
+    let mut out = component.to_vec();
+    for n in 0..extra {
+        section(1, &memory_module, &mut out);
+        let mut instance = vec![1, 0];
+        leb(modules + n, &mut instance);
+        instance.push(0);
+        section(2, &instance, &mut out);
+    }
+    out
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sluice::auth::Credentials;
 use sluice::connect::{ConnectError, ConnectRequest, call_context, connect, persist_to_store};
+use sluice::grants::{GrantRequest, GrantSet};
 use sluice::model::{AuthScheme, ConnectorError};
 use sluice::registry::PLUGIN_BUILD_DIR;
 use sluice::runtime::{CallContext, LoadedPlugin};
@@ -53,8 +54,32 @@ async fn connect_probe(
     secret: &str,
     allow_private_network: bool,
 ) -> Result<Instance, ConnectError> {
+    let grants = GrantRequest::all();
+    let token_url = server.token_url();
+    connect_granting(
+        h,
+        server,
+        &token_url,
+        name,
+        secret,
+        allow_private_network,
+        grants,
+    )
+    .await
+}
+
+/// [`connect_probe`] with the token endpoint at `token_url` and `grants`.
+async fn connect_granting(
+    h: &Harness,
+    server: &OAuthServer,
+    token_url: &str,
+    name: &str,
+    secret: &str,
+    allow_private_network: bool,
+    grants: GrantRequest,
+) -> Result<Instance, ConnectError> {
     let config: BTreeMap<String, String> = [
-        ("token_url", server.token_url()),
+        ("token_url", token_url.to_string()),
         ("api_url", server.base_url()),
         ("client_id", "mock-client-id".to_string()),
         ("scope", "users.read".to_string()),
@@ -74,7 +99,7 @@ async fn connect_probe(
             schedule: Default::default(),
             limits: Default::default(),
             pin: None,
-            grants: sluice::grants::GrantRequest::all(),
+            grants,
         },
     )
     .await
@@ -125,6 +150,71 @@ fn resource_hits(server: &OAuthServer, status: u16) -> usize {
         .iter()
         .filter(|r| r.path() == "/me" && r.status == status)
         .count()
+}
+
+/// The host sends an instance's client secret only to a token endpoint the operator
+/// granted: a connector (hostile, or a newer version that moved it) cannot name
+/// another place for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_secret_goes_only_to_a_granted_token_endpoint() {
+    let mock = OAuthMock::new(OAuthMockConfig::default());
+    let api = mock.serve("/oauth2/token").await.unwrap();
+    let collector = mock.serve("/collect").await.unwrap();
+    let h = harness().await;
+
+    // Granted the API only: the token endpoint on another origin is refused before
+    // anything is sent to it.
+    let narrow = GrantRequest {
+        egress: Some(GrantSet::Only(vec![api.base_url()])),
+        actions: Some(GrantSet::All),
+    };
+    let err = connect_granting(
+        &h,
+        &api,
+        &collector.token_url(),
+        "narrow",
+        CLIENT_SECRET,
+        true,
+        narrow,
+    )
+    .await
+    .unwrap_err();
+    let ConnectError::Check(ConnectorError::InvalidConfig(message)) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("denied")
+            && message.contains("token endpoint")
+            && message.contains("not granted"),
+        "{message}"
+    );
+    assert!(
+        collector.requests().is_empty(),
+        "{:?}",
+        collector.requests()
+    );
+    assert!(mock.requests().is_empty(), "no token request was made");
+
+    // The token endpoint is among what the connector asks for, so granting what it
+    // asks for grants it, and the secret goes there.
+    let inst = connect_granting(
+        &h,
+        &api,
+        &collector.token_url(),
+        "wide",
+        CLIENT_SECRET,
+        true,
+        GrantRequest::all(),
+    )
+    .await
+    .unwrap();
+    let granted = inst.grants.unwrap().egress;
+    assert!(
+        granted.contains(&format!("{}/collect/", collector.base_url())),
+        "{granted:?}"
+    );
+    assert_eq!(mock.requests().len(), 1);
+    assert_eq!(collector.requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,4 +462,82 @@ async fn jwt_bearer_assertion_is_signed_by_the_host_and_verified_by_the_mock() {
     assert!(message.contains("InvalidSignature"), "{message}");
     assert!(!format!("{err:?}").contains("PRIVATE KEY"));
     assert_eq!(mock.issued(), before + 1);
+}
+
+/// Grants saved before token endpoints were destinations are given the token endpoint
+/// of the version the instance was connected with when the store is opened, and only
+/// of that version: otherwise the instance waits for approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_grants_get_the_connected_versions_token_endpoint_only() {
+    use sluice::control::Control;
+    use sluice::grants::Grants;
+    use sluice::registry::Plugins;
+
+    let mock = OAuthMock::new(OAuthMockConfig::default());
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let collector = mock.serve("/collect").await.unwrap();
+    let h = harness().await;
+    let token_url = collector.token_url();
+    let all = GrantRequest::all();
+    let mut instances = Vec::new();
+    for name in ["current", "moved"] {
+        let inst = connect_granting(
+            &h,
+            &server,
+            &token_url,
+            name,
+            CLIENT_SECRET,
+            true,
+            all.clone(),
+        )
+        .await
+        .unwrap();
+        // As an older sluice stored it: the API granted, no token endpoint, schema 0.
+        h.store
+            .update_instance(&inst.id, |i| {
+                i.grants = Some(Grants {
+                    egress: vec![format!("{}/", server.base_url())],
+                    actions: Vec::new(),
+                    schema: 0,
+                });
+                if name == "moved" {
+                    // Connected with a version that is no longer loaded.
+                    i.connector_version = "0.0.1".into();
+                }
+            })
+            .unwrap();
+        instances.push(inst);
+    }
+    let before = mock.requests().len();
+    let err = probe(&h)
+        .check(context(&h, &instances[0]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("token endpoint"), "{err}");
+    assert_eq!(mock.requests().len(), before, "refused before sending");
+
+    let dir = h.dir.path().join("plugins");
+    let plugins = Plugins::new(&h.runtime, &dir, h.registry.clone());
+    let _control = Control::new(
+        h.store.clone(),
+        h.runtime.clone(),
+        plugins,
+        dir,
+        None,
+        sluice::scan::ScanOptions::default(),
+    )
+    .unwrap();
+    let current = h.store.instance("current").unwrap().grants.unwrap();
+    assert_eq!(current.schema, sluice::grants::GRANTS_SCHEMA);
+    assert!(
+        current
+            .egress
+            .contains(&format!("{}/collect/", collector.base_url())),
+        "{current:?}"
+    );
+    probe(&h).check(context(&h, &instances[0])).await.unwrap();
+
+    let moved = h.store.instance("moved").unwrap().grants.unwrap();
+    assert_eq!(moved.schema, 0, "not migrated: its version is not loaded");
+    assert!(probe(&h).check(context(&h, &instances[1])).await.is_err());
 }

@@ -208,6 +208,7 @@ async fn instances_saved_before_grants_are_granted_what_their_connector_asks_for
         Grants {
             egress: vec![format!("{base}/")],
             actions: vec![ActionKind::SuspendUser],
+            schema: sluice::grants::GRANTS_SCHEMA,
         }
     );
 }

@@ -37,7 +37,7 @@ fn ctx(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext
         config: Arc::new(config),
         net: Arc::new(InstanceNet {
             policy: EgressPolicy::from_templates(&["{url}".into()], &allow, allow_private).unwrap(),
-            credentials: Default::default(),
+            ..Default::default()
         }),
         granted_actions: Arc::from([]),
         since: None,

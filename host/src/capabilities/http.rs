@@ -133,10 +133,15 @@ impl Default for HttpLimits {
 }
 
 /// What one instance's requests need besides the request itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct InstanceNet {
+    /// Where the plugin's requests may go.
     pub policy: EgressPolicy,
     pub credentials: Credentials,
+    /// Where the host may send the instance's OAuth secrets: the auth scheme's token
+    /// endpoint if the operator granted it, else nothing. Kept apart from `policy`
+    /// because the plugin itself never needs to reach the token endpoint.
+    pub token_policy: EgressPolicy,
 }
 
 /// How long a keep-alive connection may sit idle in the pool.
@@ -325,16 +330,22 @@ impl HttpClient {
         let Some(plan) = net.credentials.tokens() else {
             return self.send_once(net, url, req, None).await;
         };
-        if let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = plan.token_url().host()
-            && let Ok(addrs) = plan.token_url().socket_addrs(|| None)
-            && addrs
-                .iter()
-                .any(|a| !ip_allowed(a.ip(), net.policy.allow_private))
-        {
-            return Err(HttpFailure::Denied(format!(
-                "token endpoint {} is a private address; connect with --allow-private-network to allow it",
-                plan.token_url().host_str().unwrap_or_default()
-            )));
+        // The secrets go only where the operator granted (names are checked again
+        // after resolution by the strict client).
+        if let Err(why) = net.token_policy.check(plan.token_url()) {
+            let url = plan.token_url();
+            return Err(HttpFailure::Denied(
+                if net.token_policy.destinations().is_empty() {
+                    format!(
+                        "token endpoint {}://{}{} is not granted to this instance; it is granted like any egress destination (`sluice instances approve` grants what the connector asks for)",
+                        url.scheme(),
+                        url.host_str().unwrap_or_default(),
+                        url.path()
+                    )
+                } else {
+                    format!("token endpoint: {why}")
+                },
+            ));
         }
         let client = self.client_for(net);
         let mut retried = false;

@@ -336,6 +336,7 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
     let asked = crate::grants::Grants {
         egress: c.egress.clone(),
         actions: c.actions.clone(),
+        schema: crate::grants::GRANTS_SCHEMA,
     };
     let granted = instance.grants.clone().unwrap_or_default();
     for line in asked.lines() {

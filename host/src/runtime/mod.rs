@@ -102,6 +102,9 @@ pub enum LoadError {
     Describe(String),
     #[error("describe() is malformed: {0}")]
     Malformed(String),
+    /// The component needs more per instance than the sandbox gives one.
+    #[error("the sandbox refuses it: {0}")]
+    Footprint(String),
     #[error("{0}")]
     Io(String),
 }
@@ -191,33 +194,61 @@ impl WasiView for CallState {
     }
 }
 
-/// Caps linear memory and remembers that it did, for a clear error.
+/// Table elements one call's instance may hold across all its tables.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// Caps the linear memory and table elements of one call's instance, summed over
+/// every memory and table of the component (a component of several core modules has
+/// several), and remembers that it did, for a clear error.
 struct MemoryCap {
     max: usize,
+    /// Bytes of every linear memory of the instance together.
+    used: usize,
+    /// Elements of every table of the instance together.
+    table_elements: usize,
     hit: bool,
+}
+
+impl MemoryCap {
+    fn new(max: usize) -> MemoryCap {
+        MemoryCap {
+            max,
+            used: 0,
+            table_elements: 0,
+            hit: false,
+        }
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max {
+        let total = (self.used - current.min(self.used)).saturating_add(desired);
+        if total > self.max {
             self.hit = true;
             wasmtime::bail!("plugin exceeded its memory cap of {} MiB", self.max >> 20);
         }
+        self.used = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        let total =
+            (self.table_elements - current.min(self.table_elements)).saturating_add(desired);
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        Ok(true)
     }
 }
 
@@ -233,9 +264,121 @@ struct RuntimeInner {
     http: HttpClient,
     config: RuntimeConfig,
     stop_ticker: Arc<AtomicBool>,
-    /// With the pooling allocator: one permit per pool slot, so a call beyond the pool
-    /// waits for a slot instead of failing to instantiate.
-    slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// With the pooling allocator: admission to the pool's slots, with a fair share
+    /// per connector and per instance (see [`PoolGate`]).
+    pool: Option<PoolGate>,
+}
+
+/// Per-instance resources a component may use in the pool, whatever it asks: with
+/// the pool's totals set to `slots ×` these, a call that holds a slot always fits, so
+/// instantiating never fails for want of pool memory, tables or instances. A
+/// component needing more is refused at load with a clear error.
+pub const POOL_MEMORIES_PER_INSTANCE: u32 = 4;
+/// See [`POOL_MEMORIES_PER_INSTANCE`].
+pub const POOL_TABLES_PER_INSTANCE: u32 = 8;
+/// See [`POOL_MEMORIES_PER_INSTANCE`] (componentize-py's Python components use about a
+/// dozen core instances).
+pub const POOL_CORE_INSTANCES_PER_INSTANCE: u32 = 32;
+
+/// Admission to the pooling allocator's slots.
+///
+/// A call holds a slot from instantiation to the end of the call, HTTP waits and
+/// WASI sleeps included, so calls that block would otherwise starve every other
+/// plugin. Each connector may hold at most half of the slots and each instance a
+/// quarter (at least one each); a call beyond its share, or beyond the pool, waits in
+/// line (tokio's semaphores are FIFO) instead of failing.
+struct PoolGate {
+    slots: Arc<tokio::sync::Semaphore>,
+    per_connector: KeyedShare,
+    per_instance: KeyedShare,
+}
+
+/// A share of permits per key (connector id, instance id); a key's semaphore lives
+/// while some call of that key holds or waits for it.
+struct KeyedShare {
+    share: usize,
+    keys: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+/// A held share; releases the key's entry when its last holder is gone.
+struct SharePermit<'a> {
+    owner: &'a KeyedShare,
+    key: String,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl KeyedShare {
+    fn new(share: usize) -> KeyedShare {
+        KeyedShare {
+            share: share.max(1),
+            keys: Default::default(),
+        }
+    }
+
+    async fn acquire(&self, key: &str) -> Option<SharePermit<'_>> {
+        let semaphore = {
+            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            keys.entry(key.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.share)))
+                .clone()
+        };
+        // Registered as a holder before waiting, so the entry outlives the wait.
+        let mut held = SharePermit {
+            owner: self,
+            key: key.to_string(),
+            permit: None,
+        };
+        held.permit = Some(semaphore.acquire_owned().await.ok()?);
+        Some(held)
+    }
+}
+
+impl Drop for SharePermit<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let mut keys = self.owner.keys.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map holds it and no permit is out: nobody holds or waits.
+        if keys
+            .get(&self.key)
+            .is_some_and(|s| Arc::strong_count(s) == 1 && s.available_permits() == self.owner.share)
+        {
+            keys.remove(&self.key);
+        }
+    }
+}
+
+/// Everything a call holds in the pool; dropped with the call's store.
+struct PoolAdmission<'a> {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _instance: Option<SharePermit<'a>>,
+    _connector: SharePermit<'a>,
+}
+
+impl PoolGate {
+    fn new(slots: u32) -> PoolGate {
+        let slots = slots.max(1) as usize;
+        PoolGate {
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            per_connector: KeyedShare::new(slots / 2),
+            per_instance: KeyedShare::new(slots / 4),
+        }
+    }
+
+    /// Wait for this connector's and instance's share, then for a slot. `None` once
+    /// the runtime is shutting down.
+    async fn admit(&self, connector: &str, instance: &str) -> Option<PoolAdmission<'_>> {
+        let connector = self.per_connector.acquire(connector).await?;
+        let instance = match instance {
+            "" => None,
+            id => Some(self.per_instance.acquire(id).await?),
+        };
+        let slot = self.slots.clone().acquire_owned().await.ok()?;
+        Some(PoolAdmission {
+            _slot: slot,
+            _instance: instance,
+            _connector: connector,
+        })
+    }
 }
 
 impl Drop for RuntimeInner {
@@ -294,9 +437,7 @@ impl Runtime {
                 engine,
                 linker,
                 http,
-                slots: config
-                    .pooling_slots
-                    .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
+                pool: config.pooling_slots.map(PoolGate::new),
                 config,
                 stop_ticker: stop,
             }),
@@ -324,6 +465,7 @@ impl Runtime {
                 .await
                 .map_err(|e| LoadError::Io(format!("compiling the component: {e}")))??
         };
+        check_footprint(&component)?;
         let wit = wit_version(&self.inner.engine, &component)?;
         let cannot_link = |e: wasmtime::Error| {
             LoadError::UnsupportedWit(format!("cannot link the component: {e:#}"))
@@ -472,10 +614,7 @@ impl Runtime {
         let state = CallState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryCap {
-                max: limits.memory_bytes,
-                hit: false,
-            },
+            limiter: MemoryCap::new(limits.memory_bytes),
             http: self.inner.http.clone(),
             ctx,
             plugin_id,
@@ -511,9 +650,12 @@ fn engine_config(pooling_slots: Option<u32>, memory_bytes: usize) -> Config {
     if let Some(slots) = pooling_slots {
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
-            .total_core_instances(slots * 4)
-            .total_memories(slots * 2)
-            .total_tables(slots * 4)
+            .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_INSTANCE)
+            .max_memories_per_component(POOL_MEMORIES_PER_INSTANCE)
+            .max_tables_per_component(POOL_TABLES_PER_INSTANCE)
+            .total_core_instances(slots * POOL_CORE_INSTANCES_PER_INSTANCE)
+            .total_memories(slots * POOL_MEMORIES_PER_INSTANCE)
+            .total_tables(slots * POOL_TABLES_PER_INSTANCE)
             .max_memory_size(memory_bytes)
             // A connector call touches a MiB or more (response body, parsed JSON,
             // records); keeping them mapped between calls saves a page fault and a
@@ -601,6 +743,30 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
     Ok(())
 }
 
+/// Refuse a component that needs more linear memories or tables per instance than
+/// the sandbox gives one (see [`POOL_MEMORIES_PER_INSTANCE`]), whether or not this
+/// runtime pools, so a plugin that loads in the CLI also loads in the daemon.
+fn check_footprint(component: &Component) -> Result<(), LoadError> {
+    let Some(needs) = component.resources_required() else {
+        return Err(LoadError::NotAComponent(
+            "the component imports core modules, which sluice does not provide".into(),
+        ));
+    };
+    if needs.num_memories > POOL_MEMORIES_PER_INSTANCE {
+        return Err(LoadError::Footprint(format!(
+            "the component defines {} linear memories; a connector may have at most {POOL_MEMORIES_PER_INSTANCE}",
+            needs.num_memories
+        )));
+    }
+    if needs.num_tables > POOL_TABLES_PER_INSTANCE {
+        return Err(LoadError::Footprint(format!(
+            "the component defines {} tables; a connector may have at most {POOL_TABLES_PER_INSTANCE}",
+            needs.num_tables
+        )));
+    }
+    Ok(())
+}
+
 /// Which connector WIT version a component targets, from its import and export names.
 fn wit_version(engine: &Engine, component: &Component) -> Result<WitVersion, LoadError> {
     let ty = component.component_type();
@@ -682,8 +848,14 @@ fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
             }
         }
     }
-    for t in &info.egress {
-        let mut rest = t.as_str();
+    // The token endpoint is a destination too (see `AuthScheme::token_url`).
+    for t in info
+        .egress
+        .iter()
+        .map(String::as_str)
+        .chain(info.auth.token_url())
+    {
+        let mut rest = t;
         while let Some(start) = rest.find('{') {
             let end = rest[start..]
                 .find('}')
@@ -856,10 +1028,10 @@ impl LoadedPlugin {
     ) -> (Result<R, ConnectorError>, Vec<SentWrite>) {
         let rt = &self.runtime;
         // Held until the store (and its pool slot) is dropped at the end of the call.
-        let _slot = match &rt.inner.slots {
-            Some(slots) => match slots.clone().acquire_owned().await {
-                Ok(permit) => Some(permit),
-                Err(_) => {
+        let _admission = match &rt.inner.pool {
+            Some(pool) => match pool.admit(&self.info.id, &ctx.instance_id).await {
+                Some(admission) => Some(admission),
+                None => {
                     let e = ConnectorError::Other("the runtime is shutting down".into());
                     return (Err(e), Vec::new());
                 }
@@ -992,10 +1164,7 @@ fn empty_context() -> CallContext {
         instance_id: String::new(),
         instance_name: String::new(),
         config: Arc::default(),
-        net: Arc::new(InstanceNet {
-            policy: Default::default(),
-            credentials: Default::default(),
-        }),
+        net: Arc::default(),
         granted_actions: Arc::from([]),
         since: None,
         page_size: 100,
