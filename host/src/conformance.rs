@@ -22,13 +22,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::http::{HttpClient, HttpLimits};
+use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
 use crate::capabilities::tape::{self, Manifest, Tape};
-use crate::connect::call_context;
 use crate::model::{ConnectorError, ConnectorInfo, Kind, Millis, Record, now_millis};
 use crate::ratelimit::RetryPolicy;
 use crate::runtime::{CallContext, LoadedPlugin, Runtime, RuntimeConfig};
 use crate::scan::{KindReport, Lister, ScanOptions, scan_instance};
+use crate::session::InstanceSession;
 use crate::store::{Instance, InstanceStatus, Secret, Secrets, Store};
 
 /// What to check a component against.
@@ -92,7 +92,8 @@ fn replay_client(tape: Arc<Tape>) -> anyhow::Result<HttpClient> {
         },
         ..Default::default()
     };
-    Ok(HttpClient::new(limits)?.with_tape(tape))
+    let outbound = Outbound::new(&limits.retry);
+    Ok(HttpClient::new(limits, outbound)?.intercepted(tape))
 }
 
 /// Load `bytes` into a fresh runtime whose HTTP answers from `tape`.
@@ -173,8 +174,8 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
         .filter(|f| f.secret)
         .map(|f| (f.name.clone(), Secret::new(TEST_SECRET)))
         .collect();
-    let ctx = match call_context(&plugin, &inst, &secrets) {
-        Ok(c) => c,
+    let ctx = match InstanceSession::scratch(&plugin, &inst, &secrets) {
+        Ok(session) => session.context(),
         Err(e) => {
             report.add("config", Err(e.to_string()));
             return Ok(report);
@@ -223,10 +224,10 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
                 Ok(p) => {
                     let mut ctx = ctx.clone();
                     ctx.since = Some(since);
-                    let call = call_context(&p, &inst, &secrets);
+                    let call = InstanceSession::scratch(&p, &inst, &secrets);
                     match call {
-                        Ok(c) => {
-                            ctx.net = c.net;
+                        Ok(session) => {
+                            ctx.net = session.context().net;
                             match p.page(ctx, kind, None).await {
                                 Err(e) if e.code() == expect => {
                                     Ok(format!("{kind}: HTTP {status} gave `{expect}`"))
@@ -571,7 +572,11 @@ pub async fn record_scan(
             cache_dir,
             ..Default::default()
         },
-        HttpClient::new(HttpLimits::default())?.with_tape(tape.clone()),
+        HttpClient::new(
+            HttpLimits::default(),
+            Outbound::new(&RetryPolicy::default()),
+        )?
+        .intercepted(tape.clone()),
     )?;
     let plugin = runtime
         .load(bytes)

@@ -10,14 +10,16 @@
 //! in the calling process.
 
 mod act;
+pub mod connect;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connect::{ConnectError, ConnectRequest, connect, unapproved};
-use crate::grants::{GRANTS_SCHEMA, GrantError, GrantRequest, Grants, token_endpoint};
+use crate::capabilities::http::Outbound;
+use crate::model::grants::{GRANTS_SCHEMA, GrantError, GrantRequest, Grants, token_endpoint};
+use crate::model::schedule::Schedule;
 use crate::model::{
     ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Permissions, RateLimit,
 };
@@ -28,11 +30,13 @@ use crate::ratelimit::{
 use crate::registry::{Change, PluginEntry, Plugins, Rejected};
 use crate::runtime::Runtime;
 use crate::scan::{KindReport, ScanOptions, scan_instance};
-use crate::scheduler::{InstancePlan, KindPlan, KindSchedule, Schedule, SchedulerHandle};
+use crate::scheduler::{InstancePlan, KindPlan, KindSchedule, SchedulerHandle};
+use crate::session::unapproved;
 use crate::store::{
     DEFAULT_PAGE, Instance, InstanceStatus, RecordFilter, RecordPage, ScanRun, ScanState, Secret,
     Store, StoreError,
 };
+pub use connect::{ConnectError, ConnectRequest, connect};
 
 pub use act::{ActInput, ActOutput, AuditView, NewToken};
 
@@ -300,6 +304,9 @@ pub struct Control {
     /// Present inside the daemon.
     pub scheduler: Option<SchedulerHandle>,
     pub scan_options: ScanOptions,
+    /// The process's shared request services: budgets to configure, tokens and
+    /// limiters to forget with an instance.
+    pub outbound: Outbound,
 }
 
 impl Control {
@@ -313,8 +320,10 @@ impl Control {
         scheduler: Option<SchedulerHandle>,
         scan_options: ScanOptions,
     ) -> Result<Control, ControlError> {
-        runtime.http().limits.configure(&store.global_limits()?);
+        let outbound = runtime.http().outbound().clone();
+        outbound.limits.configure(&store.global_limits()?);
         let control = Control {
+            outbound,
             store,
             runtime,
             registry,
@@ -541,8 +550,7 @@ impl Control {
                 let (users, _) = self.store.count(&instance.id, Kind::Users)?;
                 let (activities, _) = self.store.count(&instance.id, Kind::Activities)?;
                 let waited_secs = self
-                    .runtime
-                    .http()
+                    .outbound
                     .limits
                     .instance_state(&instance.id)
                     .map_or(0.0, |s| s.stats.wait_secs);
@@ -724,8 +732,8 @@ impl Control {
         if let Some(s) = &self.scheduler {
             s.remove(&inst.id).await;
         }
-        self.runtime.http().limits.forget(&inst.id);
-        self.runtime.http().tokens.forget(&inst.id);
+        self.outbound.limits.forget(&inst.id);
+        self.outbound.tokens.forget(&inst.id);
         Ok(self.store.remove_instance(&inst.id)?)
     }
 
@@ -834,7 +842,7 @@ impl Control {
             rules: effective_rules(&declared, &inst.config, &inst.limits),
             connector_defaults: declared,
             shared: inst.limits.shared.clone(),
-            state: self.runtime.http().limits.instance_state(&inst.id),
+            state: self.outbound.limits.instance_state(&inst.id),
         }
     }
 
@@ -846,7 +854,7 @@ impl Control {
             None => all.clone(),
         };
         let global = self.store.global_limits()?;
-        let live = self.runtime.http().limits.shared_scopes();
+        let live = self.outbound.limits.shared_scopes();
         let mut names: Vec<String> = global.scopes.keys().cloned().collect();
         for i in &all {
             if let Some(s) = &i.limits.shared
@@ -889,7 +897,7 @@ impl Control {
             .update_instance(&inst.id, |i| i.limits = limits.clone())?;
         self.store.flush()?;
         if let Ok(e) = self.plugin_of(&inst) {
-            self.runtime.http().limits.register(
+            self.outbound.limits.register(
                 &inst.id,
                 &inst.name,
                 &e.plugin.info.rate_limits,
@@ -950,7 +958,7 @@ impl Control {
         let mut g = self.store.global_limits()?;
         f(&mut g)?;
         self.store.put_global_limits(&g)?;
-        self.runtime.http().limits.configure(&g);
+        self.outbound.limits.configure(&g);
         self.limits(None)
     }
 

@@ -19,14 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tokio::sync::oneshot;
 
 use crate::api;
-use crate::capabilities::http::{HttpClient, HttpLimits};
-use crate::connect::call_context;
+use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
 use crate::control::Control;
 use crate::metrics::{InstanceLabels, Metrics};
 use crate::model::{ConnectorError, Millis, now_millis};
@@ -34,14 +31,13 @@ use crate::registry::{Plugins, watch};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scan::{KindReport, ScanOptions, scan_kind};
 use crate::scheduler::{self, Job, ScanRunner, SchedulerConfig, SchedulerHandle};
-use crate::store::{InstanceStatus, Secret, Store, write_private_file};
+use crate::session::{InstanceSession, unapproved};
+use crate::store::{InstanceStatus, Store, api_token};
 
 /// The API's default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7780";
 
 /// Files the daemon keeps beside the database.
-pub const TOKEN_FILE: &str = "api.token";
-pub const HOOKS_KEY_FILE: &str = "hooks.key";
 pub const DAEMON_FILE: &str = "daemon.json";
 
 /// How to run a daemon.
@@ -105,46 +101,6 @@ impl DaemonInfo {
     }
 }
 
-fn read_or_create_key(path: &Path) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        Ok(_) => anyhow::bail!(
-            "{} is empty; delete it to generate a new one",
-            path.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use rand::RngCore;
-            let mut b = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut b);
-            let value = hex::encode(b);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            write_private_file(path, value.as_bytes())?;
-            Ok(value)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-/// The admin API's bearer token, generated (mode 0600) on first use.
-pub fn api_token(data_dir: &Path) -> anyhow::Result<Secret> {
-    read_or_create_key(&data_dir.join(TOKEN_FILE)).map(Secret::new)
-}
-
-/// The secret a provider's webhook must present (or sign with) for one instance:
-/// derived from the data dir's hooks key, so it never needs storing or showing in the
-/// API, and differs per instance.
-pub fn hook_secret(data_dir: &Path, instance_id: &str) -> anyhow::Result<Secret> {
-    let key = read_or_create_key(&data_dir.join(HOOKS_KEY_FILE))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
-        .map_err(|e| anyhow::anyhow!("hooks key: {e}"))?;
-    mac.update(b"sluice-hook:");
-    mac.update(instance_id.as_bytes());
-    Ok(Secret::new(hex::encode(mac.finalize().into_bytes())))
-}
-
 /// Runs the scheduler's jobs: wasm connector calls into the store.
 pub struct DaemonRunner {
     store: Store,
@@ -164,8 +120,8 @@ impl DaemonRunner {
         // The last line of defence behind `needs approval`: a version asking for more
         // than the instance was granted never scans (its egress would be cut to the
         // grants anyway).
-        if let Some(missing) = crate::connect::unapproved(&entry.plugin.info, &inst)
-            .map_err(ConnectorError::InvalidConfig)?
+        if let Some(missing) =
+            unapproved(&entry.plugin.info, &inst).map_err(ConnectorError::InvalidConfig)?
         {
             return Err(ConnectorError::NotGranted(format!(
                 "{} {} asks for more than instance `{}` was granted ({}); approve with `sluice instances approve {}`",
@@ -176,11 +132,10 @@ impl DaemonRunner {
                 inst.name
             )));
         }
-        let secrets = self.store.secrets(&inst.id).map_err(other)?;
-        crate::connect::persist_to_store(&entry.plugin, &self.store, &inst.id);
-        let ctx = call_context(&entry.plugin, &inst, &secrets)?;
+        let session = InstanceSession::open(&entry.plugin, &self.store, &inst)?;
+        let ctx = session.context();
         if job.check {
-            let permissions = entry.plugin.check(ctx.clone()).await?;
+            let permissions = session.check().await?;
             self.store
                 .update_instance(&inst.id, |i| i.permissions = Some(permissions.clone()))
                 .map_err(other)?;
@@ -257,9 +212,14 @@ impl Daemon {
     pub async fn start(cfg: DaemonConfig) -> anyhow::Result<Daemon> {
         let store = Store::open(&cfg.data_dir)?;
         let token = api_token(&cfg.data_dir)?;
-        let runtime = Runtime::new(cfg.runtime.clone(), HttpClient::new(cfg.http.clone())?)?;
+        // The daemon owns the services every instance's requests share.
+        let outbound = Outbound::new(&cfg.http.retry);
+        let metrics = outbound.metrics.clone();
+        let runtime = Runtime::new(
+            cfg.runtime.clone(),
+            HttpClient::new(cfg.http.clone(), outbound)?,
+        )?;
         let registry = Plugins::load(&runtime, &cfg.plugins_dir).await;
-        let metrics = runtime.http().metrics.clone();
         let runner = Arc::new(DaemonRunner {
             store: store.clone(),
             registry: registry.clone(),

@@ -1,34 +1,33 @@
 //! Sluice hosts SaaS app connectors as sandboxed WebAssembly components.
 //!
-//! The pieces, each in its own module:
-//! - [`runtime`]: the wasmtime sandbox (engine, per-call stores, limits, WIT versions).
-//! - [`capabilities`]: what plugins may import (HTTP through an egress policy, log, config).
-//! - [`auth`]: credential injection; plugins never hold secrets.
-//! - [`grants`]: what a connector asks for (egress, actions) against what the operator granted.
-//! - [`ratelimit`]: request budgets per instance, shared scope and host; retries.
-//! - [`store`]: everything persistent, in sled.
-//! - [`registry`]: finding, compiling and caching plugins.
-//! - [`scan`]: running a connector's listings into the store, resumably.
-//! - [`scheduler`]: which (instance, kind) scan runs when: intervals, jitter,
-//!   concurrency cap, backoff, triggers.
-//! - [`daemon`]: the long-running service: scheduler + admin API over one data dir.
-//! - [`control`]: the operations the API and the CLI share.
-//! - [`api`]: the admin HTTP API (axum).
-//! - [`metrics`]: Prometheus counters.
-//! - [`conformance`]: `test-connector` (the contract checked offline against recorded
-//!   fixtures) and `scan --record`.
-//! - [`scaffold`]: `new-connector`, a buildable connector crate to start from.
-//! - [`cli`]: the `sluice` command line.
+//! # Layout
+//!
+//! Eight layers, bottom up. A module imports only from its own layer or the ones below
+//! it, never from above (`host/tests/layers.rs` checks the imports against this table,
+//! so the table stays true):
+//!
+//! | layer | modules | what they own |
+//! |---|---|---|
+//! | 1 | [`model`] | the shared vocabulary: records, connector info, templates, grants, limits and schedule configs, secrets as opaque values; no I/O |
+//! | 2 | [`store`] | everything persistent, in sled: records, cursors, status, encrypted secrets, the audit log, key files |
+//! | 3 | [`ratelimit`], [`auth`], [`metrics`] | request budgets and retries; token acquisition and caching; Prometheus counters |
+//! | 4 | [`capabilities`] | the outbound pipeline: egress policy, credentials, limiter, transport, record/replay |
+//! | 5 | [`runtime`] | the wasmtime sandbox: engine, per-version bindings, per-call stores and limits |
+//! | 6 | [`session`] | an instance ready for calls: context, grants, limits and token hooks in one place |
+//! | 7 | [`scan`], [`scheduler`], [`registry`], [`conformance`] | pages into the store; when scans run; plugin discovery and hot loading; `test-connector` |
+//! | 8 | [`control`], [`daemon`], [`api`], [`cli`], [`scaffold`] | the operations (one typed spelling each) and their surfaces |
+//!
+//! Where an operation lives: [`control`] has one method per operation (connect, scan,
+//! act, approve, …); the admin API ([`api`]) and the command line ([`cli`]) only
+//! translate to and from it.
 
 pub mod api;
 pub mod auth;
 pub mod capabilities;
 pub mod cli;
 pub mod conformance;
-pub mod connect;
 pub mod control;
 pub mod daemon;
-pub mod grants;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;
@@ -37,4 +36,5 @@ pub mod runtime;
 pub mod scaffold;
 pub mod scan;
 pub mod scheduler;
+pub mod session;
 pub mod store;

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::connect::call_context;
 use crate::model::{ConnectorError, Kind, Millis, Page, now_millis};
 use crate::runtime::{CallContext, LoadedPlugin, findings_page};
+use crate::session::InstanceSession;
 use crate::store::{Instance, InstanceStatus, ScanRun, ScanState, Store, StoreError};
 
 /// Knobs for a scan.
@@ -62,35 +62,7 @@ impl StopSignal {
     }
 }
 
-/// What one kind's scan did.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct KindReport {
-    pub kind: Kind,
-    pub pages: u64,
-    pub records: u64,
-    pub deleted: u64,
-    /// None: completed (or skipped as unsupported, see `skipped`, or stopped).
-    pub error: Option<ConnectorError>,
-    pub skipped: bool,
-    /// Stopped at a page boundary by a [`StopSignal`]; resumes from its cursor.
-    #[serde(default)]
-    pub stopped: bool,
-}
-
-impl KindReport {
-    /// A report for a scan that failed before its first page.
-    pub fn failed(kind: Kind, error: ConnectorError) -> KindReport {
-        KindReport {
-            kind,
-            pages: 0,
-            records: 0,
-            deleted: 0,
-            error: Some(error),
-            skipped: false,
-            stopped: false,
-        }
-    }
-}
+pub use crate::model::KindReport;
 
 /// Where pages come from. The wasm plugin in production; the benchmarks also feed the
 /// same mapping compiled natively through it, so both take the identical store path.
@@ -307,10 +279,8 @@ pub async fn scan_instance(
     kinds: &[Kind],
     opts: &ScanOptions,
 ) -> Result<Vec<KindReport>, ScanError> {
-    let secrets = store.secrets(&instance.id)?;
-    crate::connect::persist_to_store(plugin, store, &instance.id);
-    let ctx = match call_context(plugin, instance, &secrets) {
-        Ok(c) => c,
+    let ctx = match InstanceSession::open(plugin, store, instance) {
+        Ok(session) => session.context(),
         Err(e) => {
             set_status(store, &instance.id, InstanceStatus::from_error(&e, 1, None))?;
             let kind = kinds.first().copied().unwrap_or(Kind::Users);

@@ -8,7 +8,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use sluice::capabilities::http::{HttpClient, HttpLimits};
+use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
 use sluice::registry::BUILTIN;
 use sluice::runtime::{Runtime, RuntimeConfig};
 
@@ -28,7 +28,7 @@ fn runtime(cache: &Path, child: Option<PathBuf>) -> Runtime {
             compile_in_child: child,
             ..Default::default()
         },
-        HttpClient::new(HttpLimits::default()).unwrap(),
+        HttpClient::new(HttpLimits::default(), Outbound::new(&Default::default())).unwrap(),
     )
     .unwrap()
 }

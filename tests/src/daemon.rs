@@ -38,7 +38,7 @@ impl TestDaemon {
         cfg.shutdown_grace = Duration::from_secs(20);
         tune(&mut cfg);
         let daemon = Daemon::start(cfg).await.expect("daemon starts");
-        let token = sluice::daemon::api_token(data_dir)
+        let token = sluice::store::api_token(data_dir)
             .unwrap()
             .expose()
             .to_string();

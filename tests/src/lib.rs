@@ -5,15 +5,16 @@ pub mod daemon;
 
 use std::path::PathBuf;
 
-use sluice::capabilities::http::{HttpClient, HttpLimits};
-use sluice::connect::{ConnectRequest, call_context, connect};
-use sluice::grants::GrantRequest;
+use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
+use sluice::control::{ConnectRequest, connect};
+use sluice::model::grants::GrantRequest;
 use sluice::model::{ConnectorError, Kind, Permissions};
 use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
 use sluice::runtime::{
     ActionOutcome, ActionRequest, LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits,
 };
 use sluice::scan::{KindReport, ScanOptions, scan_instance};
+use sluice::session::InstanceSession;
 use sluice::store::{Instance, RecordQuery, Secret, Store, StoredRecord};
 use sluice_mocks::GithubMock;
 
@@ -59,7 +60,7 @@ impl Harness {
                 cache_dir: Some(dir.path().join("cache")),
                 ..config
             },
-            HttpClient::new(http).unwrap(),
+            HttpClient::new(http.clone(), Outbound::new(&http.retry)).unwrap(),
         )
         .unwrap();
         let registry = Registry::load(&runtime, &dir.path().join("plugins")).await;
@@ -93,7 +94,7 @@ impl Harness {
         name: &str,
         config: &[(&str, &str)],
         secrets: &[(&str, &str)],
-    ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
+    ) -> Result<(Instance, Permissions), sluice::control::ConnectError> {
         self.connect_granting(connector, name, config, secrets, GrantRequest::all())
             .await
     }
@@ -106,7 +107,7 @@ impl Harness {
         config: &[(&str, &str)],
         secrets: &[(&str, &str)],
         grants: GrantRequest,
-    ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
+    ) -> Result<(Instance, Permissions), sluice::control::ConnectError> {
         connect(
             &self.store,
             &self.registry,
@@ -139,9 +140,8 @@ impl Harness {
     ) -> Result<ActionOutcome, ConnectorError> {
         let inst = self.store.instance(&inst.id).unwrap();
         let plugin = self.plugin(&inst.connector);
-        let secrets = self.store.secrets(&inst.id).unwrap();
-        let ctx = call_context(&plugin, &inst, &secrets)?;
-        plugin.act(ctx, action).await
+        let session = InstanceSession::open(&plugin, &self.store, &inst)?;
+        session.act(action).await.map_err(|f| f.error)
     }
 
     /// Connect a GitHub instance to `mock` with `token`.
@@ -150,7 +150,7 @@ impl Harness {
         mock: &GithubMock,
         name: &str,
         token: &str,
-    ) -> Result<(Instance, Permissions), sluice::connect::ConnectError> {
+    ) -> Result<(Instance, Permissions), sluice::control::ConnectError> {
         connect(
             &self.store,
             &self.registry,

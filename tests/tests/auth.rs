@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice::auth::Credentials;
-use sluice::connect::{ConnectError, ConnectRequest, call_context, connect, persist_to_store};
-use sluice::grants::{GrantRequest, GrantSet};
+use sluice::control::{ConnectError, ConnectRequest, connect};
+use sluice::model::grants::{GrantRequest, GrantSet};
 use sluice::model::{AuthScheme, ConnectorError};
-use sluice::registry::PLUGIN_BUILD_DIR;
-use sluice::runtime::{CallContext, LoadedPlugin};
+use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
+use sluice::runtime::{CallContext, LoadedPlugin, Runtime};
+use sluice::session::InstanceSession;
 use sluice::store::{Instance, Secret, Store};
 use sluice_mocks::oauth::{OTHER_RSA_PRIVATE_KEY_PKCS8_PEM, TEST_RSA_PRIVATE_KEY_PKCS1_PEM};
 use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure};
@@ -30,16 +31,22 @@ const CLIENT_SECRET: &str = "mock-client-secret";
 /// checkout when several share one cargo target dir).
 async fn harness() -> Harness {
     let mut h = Harness::new().await;
+    load_probe(&mut h.registry, &h.runtime, "oauth_probe.wasm").await;
+    h
+}
+
+/// Load the probe built as `file` into `registry`.
+async fn load_probe(registry: &mut Registry, runtime: &Runtime, file: &str) {
     let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release/oauth_probe.wasm");
-    let file = if own.exists() {
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(file);
+    let path = if own.exists() {
         own
     } else {
-        PathBuf::from(PLUGIN_BUILD_DIR).join("oauth_probe.wasm")
+        PathBuf::from(PLUGIN_BUILD_DIR).join(file)
     };
-    let loaded = h.registry.load_file(&h.runtime, &file).await.is_some();
-    assert!(loaded, "oauth probe loads: {:?}", h.registry.rejected());
-    h
+    let loaded = registry.load_file(runtime, &path).await.is_some();
+    assert!(loaded, "{file} loads: {:?}", registry.rejected());
 }
 
 fn probe(h: &Harness) -> LoadedPlugin {
@@ -109,7 +116,9 @@ async fn connect_granting(
 /// A fresh call context for a stored instance, as every call and scan builds one.
 fn context(h: &Harness, inst: &Instance) -> CallContext {
     let inst = h.store.instance(&inst.id).unwrap();
-    call_context(&probe(h), &inst, &h.store.secrets(&inst.id).unwrap()).unwrap()
+    InstanceSession::open(&probe(h), &h.store, &inst)
+        .unwrap()
+        .context()
 }
 
 /// `ctx` with its credentials replaced by `scheme`'s over the instance's config and
@@ -344,7 +353,6 @@ async fn rotated_refresh_token_is_persisted_to_the_encrypted_store_before_use() 
     };
     let call = |h: &Harness| {
         let inst = h.store.instance(&inst.id).unwrap();
-        persist_to_store(&probe(h), &h.store, &inst.id);
         let secrets = h.store.secrets(&inst.id).unwrap();
         with_scheme(context(h, &inst), &scheme, &inst.config, &secrets)
     };
@@ -373,7 +381,7 @@ async fn rotated_refresh_token_is_persisted_to_the_encrypted_store_before_use() 
 
     // It is on disk, encrypted: a re-opened store reads it back.
     // Close the database: the token cache's save hook holds the last store handle.
-    h.runtime.http().tokens.forget(&inst.id);
+    h.runtime.http().outbound().tokens.forget(&inst.id);
     let Harness {
         dir,
         store,
@@ -448,7 +456,7 @@ async fn jwt_bearer_assertion_is_signed_by_the_host_and_verified_by_the_mock() {
     assert_eq!(claims["aud"], "account-d.example");
 
     // Signed with a key the provider does not know: refused, reported, nothing leaked.
-    h.runtime.http().tokens.forget(&inst.id);
+    h.runtime.http().outbound().tokens.forget(&inst.id);
     let ctx = with_scheme(
         context(&h, &inst),
         &scheme,
@@ -470,7 +478,7 @@ async fn jwt_bearer_assertion_is_signed_by_the_host_and_verified_by_the_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn older_grants_get_the_connected_versions_token_endpoint_only() {
     use sluice::control::Control;
-    use sluice::grants::Grants;
+    use sluice::model::grants::Grants;
     use sluice::registry::Plugins;
 
     let mock = OAuthMock::new(OAuthMockConfig::default());
@@ -528,7 +536,7 @@ async fn older_grants_get_the_connected_versions_token_endpoint_only() {
     )
     .unwrap();
     let current = h.store.instance("current").unwrap().grants.unwrap();
-    assert_eq!(current.schema, sluice::grants::GRANTS_SCHEMA);
+    assert_eq!(current.schema, sluice::model::grants::GRANTS_SCHEMA);
     assert!(
         current
             .egress
@@ -540,4 +548,108 @@ async fn older_grants_get_the_connected_versions_token_endpoint_only() {
     let moved = h.store.instance("moved").unwrap().grants.unwrap();
     assert_eq!(moved.schema, 0, "not migrated: its version is not loaded");
     assert!(probe(&h).check(context(&h, &instances[1])).await.is_err());
+}
+
+/// An action run as the CLI runs it (a new process: no cached token, no hooks) on a
+/// refresh-token instance whose provider rotates refresh tokens saves the new one, so
+/// the next start does not present a revoked token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_saves_a_refresh_token_rotated_while_it_runs() {
+    use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
+    use sluice::control::{ActInput, Control};
+    use sluice::model::ActionKind;
+    use sluice::registry::Plugins;
+    use sluice::runtime::RuntimeConfig;
+
+    let mock = OAuthMock::new(OAuthMockConfig {
+        refresh_token: Some("rt-initial".into()),
+        rotate_refresh_tokens: true,
+        ..OAuthMockConfig::default()
+    });
+    let server = mock.serve("/oauth2/token").await.unwrap();
+    let mut h = Harness::new().await;
+    load_probe(&mut h.registry, &h.runtime, "oauth_probe_refresh.wasm").await;
+    let config: BTreeMap<String, String> = [
+        ("token_url", server.token_url()),
+        ("api_url", server.base_url()),
+        ("client_id", "mock-client-id".to_string()),
+        ("scope", "users.read".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (inst, _) = connect(
+        &h.store,
+        &h.registry,
+        ConnectRequest {
+            connector: "oauth-probe".into(),
+            name: "rt".into(),
+            config,
+            secrets: [
+                ("client_secret".to_string(), Secret::new(CLIENT_SECRET)),
+                ("refresh_token".to_string(), Secret::new("rt-initial")),
+            ]
+            .into(),
+            allow_private_network: true,
+            schedule: Default::default(),
+            limits: Default::default(),
+            pin: None,
+            grants: GrantRequest::all(),
+        },
+    )
+    .await
+    .unwrap();
+    let reports = h.scan(&inst, &[], 10).await;
+    assert!(reports.iter().all(|r| r.error.is_none()), "{reports:?}");
+    let stored = |h: &Harness| {
+        h.store.secrets(&inst.id).unwrap()["refresh_token"]
+            .expose()
+            .to_owned()
+    };
+    assert_eq!(Some(stored(&h)), mock.refresh_token());
+
+    // `sluice act` in a new process: a fresh runtime over the same store.
+    let runtime = Runtime::new(
+        RuntimeConfig::default(),
+        HttpClient::new(HttpLimits::default(), Outbound::new(&Default::default())).unwrap(),
+    )
+    .unwrap();
+    let dir = h.dir.path().join("plugins");
+    let mut registry = Registry::load(&runtime, &dir).await;
+    load_probe(&mut registry, &runtime, "oauth_probe_refresh.wasm").await;
+    let control = Control::new(
+        h.store.clone(),
+        runtime.clone(),
+        Plugins::new(&runtime, &dir, registry),
+        dir,
+        None,
+        sluice::scan::ScanOptions::default(),
+    )
+    .unwrap();
+    let before = mock.refresh_token();
+    let out = control
+        .act(
+            "rt",
+            ActInput {
+                action: ActionKind::SuspendUser,
+                target: "mock-client-id".into(),
+                params: Default::default(),
+                reason: None,
+                dry_run: false,
+            },
+            "local:test",
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.audit.outcome, "done", "{out:?}");
+    assert_ne!(
+        mock.refresh_token(),
+        before,
+        "the action's token request rotated it"
+    );
+    assert_eq!(
+        Some(stored(&h)),
+        mock.refresh_token(),
+        "the rotated token is saved"
+    );
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sluice::api::{OPENAPI, ROUTES, sign_hook_body};
-use sluice::daemon::{DAEMON_FILE, hook_secret};
+use sluice::daemon::DAEMON_FILE;
+use sluice::store::hook_secret;
 use sluice_mocks::{GithubMock, GithubMockConfig};
 use sluice_tests::daemon::{TestDaemon, WAIT};
 

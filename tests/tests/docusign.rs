@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sluice::connect::ConnectError;
+use sluice::control::ConnectError;
 use sluice::model::{ActivityKind, ConnectorError, Kind, Record, UserStatus};
 use sluice::store::InstanceStatus;
 use sluice_mocks::oauth::{OTHER_RSA_PRIVATE_KEY_PKCS8_PEM, TEST_RSA_PRIVATE_KEY_PKCS8_PEM};

@@ -157,7 +157,7 @@ async fn a_bad_token_is_unauthorized_and_writes_nothing() {
     assert!(
         matches!(
             err,
-            sluice::connect::ConnectError::Check(ConnectorError::Unauthorized(_))
+            sluice::control::ConnectError::Check(ConnectorError::Unauthorized(_))
         ),
         "{err}"
     );

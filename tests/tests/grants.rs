@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use sluice::connect::ConnectError;
+use sluice::control::ConnectError;
 use sluice::control::Control;
-use sluice::grants::{GrantError, GrantRequest, GrantSet, Grants};
+use sluice::model::grants::{GrantError, GrantRequest, GrantSet, Grants};
 use sluice::model::{ActionKind, ConnectorError};
 use sluice::registry::{PLUGIN_BUILD_DIR, Plugins};
 use sluice::runtime::ActionRequest;
@@ -208,7 +208,7 @@ async fn instances_saved_before_grants_are_granted_what_their_connector_asks_for
         Grants {
             egress: vec![format!("{base}/")],
             actions: vec![ActionKind::SuspendUser],
-            schema: sluice::grants::GRANTS_SCHEMA,
+            schema: sluice::model::grants::GRANTS_SCHEMA,
         }
     );
 }

@@ -45,6 +45,7 @@ async fn mock(audit_events: usize) -> GithubMock {
 fn stats(h: &Harness, inst: &sluice::store::Instance) -> sluice::ratelimit::LimitStats {
     h.runtime
         .http()
+        .outbound()
         .limits
         .instance_state(&inst.id)
         .expect("the instance made requests")
@@ -133,7 +134,7 @@ async fn bursts_of_5xx_resets_and_slow_answers_are_retried_and_every_record_arri
     assert_eq!(h.live(&inst, Kind::Users), m.expected().users);
     let stats = stats(&h, &inst);
     assert!(stats.retries >= 6, "{stats:?}");
-    let metrics = h.runtime.http().metrics.encode();
+    let metrics = h.runtime.http().outbound().metrics.encode();
     let retries: f64 = metrics
         .lines()
         .find(|l| l.starts_with(r#"sluice_http_retries_total{instance="acme"}"#))

@@ -2,7 +2,7 @@
 //! credentials, `$skiptoken` paging, repository logs, 429 + Retry-After) → wasm
 //! component → sled.
 
-use sluice::connect::ConnectError;
+use sluice::control::ConnectError;
 use sluice::model::{ActivityKind, Capability, ConnectorError, Kind, Record};
 use sluice::store::Instance;
 use sluice_mocks::{Faults, NetDocumentsMock, NetDocumentsMockConfig};

@@ -260,7 +260,7 @@ async fn a_bad_token_is_unauthorized() {
     assert!(
         matches!(
             err,
-            sluice::connect::ConnectError::Check(ConnectorError::Unauthorized(_))
+            sluice::control::ConnectError::Check(ConnectorError::Unauthorized(_))
         ),
         "{err}"
     );

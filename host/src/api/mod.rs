@@ -35,8 +35,8 @@ use subtle::ConstantTimeEq;
 
 use crate::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
 use crate::metrics::Metrics;
+use crate::model::schedule::Schedule;
 use crate::model::{Kind, parse_time};
-use crate::scheduler::Schedule;
 use crate::store::tokens::ADMIN_TOKEN_NAME;
 use crate::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret};
 
@@ -591,7 +591,7 @@ async fn hook(
         .store
         .instance(&name)
         .map_err(ControlError::from)?;
-    let secret = crate::daemon::hook_secret(&st.data_dir, &inst.id)
+    let secret = crate::store::hook_secret(&st.data_dir, &inst.id)
         .map_err(|e| ControlError::Internal(e.to_string()))?;
     if !hook_authentic(&headers, &body, &secret) {
         return Err(ApiError::unauthorized(

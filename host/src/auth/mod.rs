@@ -22,7 +22,7 @@ use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use crate::model::AuthScheme;
-use crate::store::Secrets;
+use crate::model::secret::Secrets;
 
 /// Why credentials could not be prepared. Never contains a secret value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,6 +41,8 @@ pub enum AuthError {
     BadTokenUrl(String),
     #[error("secret `{0}` is not a PEM RSA private key (PKCS#1 or PKCS#8)")]
     BadPrivateKey(String),
+    #[error("the connector's auth scheme: {0}")]
+    BadTemplate(String),
 }
 
 /// Headers the host adds to every request of one instance.
@@ -155,7 +157,7 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Secret;
+    use crate::model::secret::Secret;
 
     fn secrets(pairs: &[(&str, &str)]) -> Secrets {
         pairs

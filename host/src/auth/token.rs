@@ -25,9 +25,9 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{AuthError, secret};
-use crate::capabilities::egress::expand_template;
 use crate::model::AuthScheme;
-use crate::store::{Secret, Secrets};
+use crate::model::secret::{Secret, Secrets};
+use crate::model::template::TemplateError;
 
 /// Tokens are treated as expired this long before the provider says they expire, so a
 /// request never leaves with a token that dies in flight.
@@ -119,7 +119,10 @@ fn config_value(config: &BTreeMap<String, String>, field: &str) -> Result<String
 
 /// `template` with `{name}` replaced by config `name`.
 fn expand(template: &str, config: &BTreeMap<String, String>) -> Result<String, AuthError> {
-    expand_template(template, config).map_err(AuthError::MissingConfig)
+    crate::model::template::expand(template, config).map_err(|e| match e {
+        TemplateError::MissingField { field, .. } => AuthError::MissingConfig(field),
+        other => AuthError::BadTemplate(other.to_string()),
+    })
 }
 
 fn hash(parts: &[&str]) -> [u8; 32] {

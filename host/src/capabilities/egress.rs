@@ -12,73 +12,20 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::Url;
 
-/// One allowed destination: scheme, host, port and a path prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct AllowedPrefix {
-    scheme: String,
-    host: String,
-    port: Option<u16>,
-    path: String,
-}
-
-impl AllowedPrefix {
-    fn destination(&self) -> String {
-        match self.port {
-            Some(p) if Some(p) != default_port(&self.scheme) => {
-                format!("{}://{}:{}{}", self.scheme, self.host, p, self.path)
-            }
-            _ => format!("{}://{}{}", self.scheme, self.host, self.path),
-        }
-    }
-}
+use crate::model::template::{Destination, expand};
 
 /// An operator's spelling of a destination (`api.github.com`, `https://API.github.com`)
 /// in the form [`EgressPolicy::destinations`] prints, so grants compare exactly.
 pub fn normalize_destination(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    let url = if text.contains("://") {
-        text.to_string()
-    } else {
-        format!("https://{text}")
-    };
-    if url.contains('{') {
-        return Err(format!(
-            "`{text}` is a template; grant the destination it resolves to"
-        ));
-    }
-    let policy = EgressPolicy::from_templates(&[url], &BTreeMap::new(), false)?;
-    Ok(policy.destinations().remove(0))
+    Destination::from_operator(text).map(|d| d.to_string())
 }
 
 /// Where an instance may send requests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EgressPolicy {
-    allowed: Vec<AllowedPrefix>,
+    allowed: Vec<Destination>,
     /// Operator allowed private and loopback destinations for this instance.
     pub allow_private: bool,
-}
-
-/// Expand `{name}` placeholders in `template` from `config`.
-pub fn expand_template(
-    template: &str,
-    config: &BTreeMap<String, String>,
-) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .ok_or_else(|| format!("unclosed `{{` in egress template `{template}`"))?;
-        let name = &rest[start + 1..start + end];
-        let value = config
-            .get(name)
-            .ok_or_else(|| format!("egress template `{template}` needs config field `{name}`"))?;
-        out.push_str(value.trim_end_matches('/'));
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 impl EgressPolicy {
@@ -88,29 +35,13 @@ impl EgressPolicy {
         config: &BTreeMap<String, String>,
         allow_private: bool,
     ) -> Result<Self, String> {
-        let mut allowed = Vec::new();
-        for t in templates {
-            let expanded = expand_template(t, config)?;
-            let url = Url::parse(&expanded)
-                .map_err(|e| format!("egress `{expanded}` (from `{t}`) is not a URL: {e}"))?;
-            if !matches!(url.scheme(), "https" | "http") {
-                return Err(format!("egress `{expanded}` must be http or https"));
-            }
-            let host = url
-                .host_str()
-                .ok_or_else(|| format!("egress `{expanded}` has no host"))?
-                .to_ascii_lowercase();
-            let mut path = url.path().to_string();
-            if !path.ends_with('/') {
-                path.push('/');
-            }
-            allowed.push(AllowedPrefix {
-                scheme: url.scheme().to_string(),
-                host,
-                port: url.port_or_known_default(),
-                path,
-            });
-        }
+        let allowed = templates
+            .iter()
+            .map(|t| {
+                let expanded = expand(t, config).map_err(|e| format!("egress {e}"))?;
+                Destination::from_url(&expanded).map_err(|e| format!("egress (from `{t}`): {e}"))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(EgressPolicy {
             allowed,
             allow_private,
@@ -120,17 +51,14 @@ impl EgressPolicy {
     /// The allowed destinations, for display (`https://api.github.com/`). This is also
     /// the form operators grant destinations in.
     pub fn destinations(&self) -> Vec<String> {
-        self.allowed
-            .iter()
-            .map(AllowedPrefix::destination)
-            .collect()
+        self.allowed.iter().map(Destination::to_string).collect()
     }
 
     /// Keep only the destinations in `granted` (as [`EgressPolicy::destinations`]
     /// spells them): what the connector asks for and the operator granted.
     pub fn restrict_to(mut self, granted: &[String]) -> Self {
         self.allowed
-            .retain(|a| granted.iter().any(|g| *g == a.destination()));
+            .retain(|a| granted.iter().any(|g| *g == a.to_string()));
         self
     }
 
@@ -142,15 +70,8 @@ impl EgressPolicy {
             .host_str()
             .ok_or_else(|| format!("{url} has no host"))?
             .to_ascii_lowercase();
-        let port = url.port_or_known_default();
-        let path = url.path();
-        let inside = self.allowed.iter().any(|a| {
-            a.scheme == url.scheme()
-                && a.host == host
-                && a.port == port
-                && (path.starts_with(&a.path) || format!("{path}/") == a.path)
-        });
-        if !inside {
+        if !self.allowed.iter().any(|a| a.contains(url)) {
+            let port = url.port_or_known_default();
             return Err(format!(
                 "{}://{}{} is outside this instance's egress allowlist ({})",
                 url.scheme(),

@@ -23,7 +23,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::http::{InboundResponse, Method, OutboundRequest};
+use super::intercept::{Intercepted, OutboundInterceptor};
+use crate::model::http::{HttpFailure, InboundResponse, Method, OutboundRequest};
 
 /// The manifest file of a fixtures folder.
 pub const MANIFEST: &str = "sluice-fixtures.json";
@@ -387,4 +388,29 @@ pub fn load_fixtures(dir: &Path) -> Result<(Manifest, Vec<Exchange>), String> {
         exchanges.push(e);
     }
     Ok((manifest, exchanges))
+}
+
+/// Replay answers from the recordings (a miss is a connection failure the report
+/// names); record writes every exchange the provider answered.
+impl OutboundInterceptor for Tape {
+    fn intercept(&self, req: &OutboundRequest) -> Intercepted {
+        if !self.is_replay() {
+            return Intercepted::Continue;
+        }
+        Intercepted::Answer(self.answer(req).ok_or_else(|| {
+            HttpFailure::Connection(format!(
+                "no recorded response for {} {}",
+                req.method.as_str(),
+                req.url
+            ))
+        }))
+    }
+
+    fn denied(&self, req: &OutboundRequest) {
+        self.note_denied(req);
+    }
+
+    fn completed(&self, req: &OutboundRequest, resp: &InboundResponse) {
+        self.write(req, resp);
+    }
 }

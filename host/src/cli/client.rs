@@ -16,9 +16,9 @@ use crate::control::{
     InstanceLimits, InstanceSummary, LimitsView, NewToken, PluginList, ScanInput, ScanOutput,
 };
 use crate::daemon::DaemonInfo;
+use crate::model::schedule::Schedule;
 use crate::model::{ConnectorInfo, Kind};
 use crate::ratelimit::{Budget, InstanceLimitConfig};
-use crate::scheduler::Schedule;
 use crate::store::tokens::TokenInfo;
 use crate::store::{AuditFilter, Instance, RecordFilter, RecordPage, Secret};
 

@@ -25,7 +25,7 @@ use super::output;
 use super::{Env, GlobalArgs};
 use crate::control::{ActInput, ConnectInput};
 use crate::daemon::{Daemon, shutdown_signal};
-use crate::grants::GrantRequest;
+use crate::model::grants::GrantRequest;
 use crate::model::{ActionKind, Kind};
 use crate::store::{AuditFilter, RecordQuery, Secret};
 

@@ -15,16 +15,17 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::capabilities::http::{HttpClient, HttpLimits};
+use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
 use crate::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
 use crate::daemon::{self, DaemonConfig, DaemonInfo};
-use crate::grants::{GrantRequest, GrantSet};
+use crate::model::grants::{GrantRequest, GrantSet};
+use crate::model::schedule::Schedule;
 use crate::model::{ActionKind, Capability, Kind, parse_time};
-use crate::ratelimit::{Budget, InstanceLimitConfig};
+use crate::ratelimit::{Budget, InstanceLimitConfig, RetryPolicy};
 use crate::registry::Plugins;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::scan::ScanOptions;
-use crate::scheduler::{Schedule, SchedulerConfig};
+use crate::scheduler::SchedulerConfig;
 use crate::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret, Store, StoreError};
 
 use client::ApiClient;
@@ -620,7 +621,10 @@ impl Env {
                 cache_dir: Some(self.data_dir.join("cache")),
                 ..Default::default()
             },
-            HttpClient::new(HttpLimits::default())?,
+            HttpClient::new(
+                HttpLimits::default(),
+                Outbound::new(&RetryPolicy::default()),
+            )?,
         )
     }
 
@@ -645,7 +649,7 @@ impl Env {
                     // its holder instead of `admin`.
                     let token = match std::env::var("SLUICE_TOKEN") {
                         Ok(t) if !t.trim().is_empty() => Secret::new(t.trim().to_string()),
-                        _ => daemon::api_token(&self.data_dir)?,
+                        _ => crate::store::api_token(&self.data_dir)?,
                     };
                     Ok(Backend::Remote(ApiClient::new(info, token)?))
                 }
@@ -733,7 +737,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CompileComponent { .. } => unreachable!("run before the data dir is resolved"),
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Token { command: None } => {
-            println!("{}", daemon::api_token(&env.data_dir)?.expose());
+            println!("{}", crate::store::api_token(&env.data_dir)?.expose());
             Ok(())
         }
         Command::Token {
@@ -1064,7 +1068,7 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
         }
         InstancesCommand::Webhook { instance } => {
             let i = b.instance(&instance).await?.instance;
-            let secret = daemon::hook_secret(&env.data_dir, &i.id)?;
+            let secret = crate::store::hook_secret(&env.data_dir, &i.id)?;
             let listen = DaemonInfo::read(&env.data_dir)
                 .map(|d| d.listen.to_string())
                 .unwrap_or_else(|| daemon::DEFAULT_LISTEN.to_string());

@@ -333,10 +333,10 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
     for (cap, why) in &permissions.missing {
         println!("  missing:     {} — {why}", cap.heading());
     }
-    let asked = crate::grants::Grants {
+    let asked = crate::model::grants::Grants {
         egress: c.egress.clone(),
         actions: c.actions.clone(),
-        schema: crate::grants::GRANTS_SCHEMA,
+        schema: crate::model::grants::GRANTS_SCHEMA,
     };
     let granted = instance.grants.clone().unwrap_or_default();
     for line in asked.lines() {

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Control, ControlError, ScanInput};
-use crate::connect::call_context;
 use crate::model::{ActionKind, ConnectorError, Kind, Record, now_millis};
 use crate::runtime::{ActionFailure, ActionRequest, SentWrite};
 use crate::scan::KindReport;
+use crate::session::InstanceSession;
 use crate::store::tokens::{ADMIN_TOKEN_NAME, TokenInfo};
 use crate::store::{AuditEntry, AuditFilter, AuditVerification, Instance, Secret, StoredRecord};
 
@@ -233,9 +233,14 @@ impl Control {
                 "remove-group-member needs the member's id: --param member=ID".into(),
             )));
         }
-        let secrets = self.store.secrets(&inst.id).map_err(|e| refuse(e.into()))?;
-        let ctx = call_context(&plugin, inst, &secrets)
-            .map_err(|e| refuse(ControlError::BadRequest(e.to_string())))?;
+        // The session also saves a refresh token the provider rotates during the
+        // action, as a scan's does.
+        let session = InstanceSession::open(&plugin, &self.store, inst).map_err(|e| {
+            refuse(match e {
+                ConnectorError::InvalidConfig(_) => ControlError::BadRequest(e.to_string()),
+                other => ControlError::Internal(other.to_string()),
+            })
+        })?;
         let request = ActionRequest {
             kind: input.action,
             target: entry.target.clone(),
@@ -243,8 +248,8 @@ impl Control {
             reason: entry.reason.clone(),
             dry_run: input.dry_run,
         };
-        plugin
-            .act_tracked(ctx, request)
+        session
+            .act(request)
             .await
             .map_err(|ActionFailure { error, sent }| Refusal {
                 outcome: if matches!(error, ConnectorError::NotGranted(_)) {

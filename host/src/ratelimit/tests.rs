@@ -499,7 +499,7 @@ fn budgets_parse_and_validate() {
     assert!(budget(10, 60, 11).validate().unwrap_err().contains("burst"));
     assert!(validate_scope_name("acme token").is_err());
     // The GCRA parameters keep burst + steady within the budget.
-    let (interval, tolerance) = budget(600, 60, 12).gcra();
+    let (interval, tolerance) = super::gcra::gcra(&budget(600, 60, 12));
     assert_eq!(tolerance, interval * 11);
     assert!(12 + (60_000_000_000u128 / interval.as_nanos()) <= 600);
 }

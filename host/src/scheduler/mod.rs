@@ -8,7 +8,7 @@
 //! The rules:
 //! 1. Connect flow: a new instance scans its first kind (users, after `check`) before
 //!    anything else; when that succeeds, every other kind is due at once.
-//! 2. Each kind then rescans on its own interval (defaults in [`default_interval`],
+//! 2. Each kind then rescans on its own interval (defaults in [`crate::model::schedule::default_interval`],
 //!    operator overrides in [`Schedule`]), plus a jitter of up to
 //!    [`SchedulerConfig::jitter_fraction`] of the interval (capped), so a thousand
 //!    instances do not all fire in the same second.
@@ -38,70 +38,6 @@ use tokio::time::Instant;
 use crate::model::{ConnectorError, Kind, Millis, now_millis};
 use crate::scan::{KindReport, StopSignal};
 use crate::store::InstanceStatus;
-
-/// The default rescan interval of a kind.
-pub fn default_interval(kind: Kind) -> Duration {
-    const MIN: u64 = 60;
-    Duration::from_secs(match kind {
-        Kind::Activities => 5 * MIN,
-        Kind::Users | Kind::Groups | Kind::AppPermissions => 60 * MIN,
-        Kind::Files => 12 * 60 * MIN,
-        Kind::Findings => 24 * 60 * MIN,
-    })
-}
-
-/// Shortest and longest interval an operator may set.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
-pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
-
-/// An instance's schedule as the operator configured it (stored with the instance).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Schedule {
-    /// Rescan interval per kind in seconds; kinds not listed use [`default_interval`].
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub intervals: BTreeMap<Kind, u64>,
-}
-
-impl Schedule {
-    pub fn interval(&self, kind: Kind) -> Duration {
-        self.intervals
-            .get(&kind)
-            .map(|s| Duration::from_secs(*s))
-            .unwrap_or_else(|| default_interval(kind))
-    }
-
-    /// Set one kind's interval from text such as `5m`, `1h`, `12h`, `1d`.
-    pub fn set(&mut self, kind: Kind, text: &str) -> Result<(), String> {
-        let d = humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("invalid interval `{text}` for {kind}: {e} (examples: 90s, 5m, 1h, 1d)")
-        })?;
-        if d < MIN_INTERVAL || d > MAX_INTERVAL {
-            return Err(format!(
-                "interval `{text}` for {kind} is out of range ({} to {})",
-                humantime::format_duration(MIN_INTERVAL),
-                humantime::format_duration(MAX_INTERVAL)
-            ));
-        }
-        self.intervals.insert(kind, d.as_secs());
-        Ok(())
-    }
-
-    /// Check stored or submitted values (the API takes seconds directly).
-    pub fn validate(&self) -> Result<(), String> {
-        for (kind, secs) in &self.intervals {
-            let d = Duration::from_secs(*secs);
-            if d < MIN_INTERVAL || d > MAX_INTERVAL {
-                return Err(format!(
-                    "interval of {secs}s for {kind} is out of range ({}s to {}s)",
-                    MIN_INTERVAL.as_secs(),
-                    MAX_INTERVAL.as_secs()
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// Scheduler-wide knobs.
 #[derive(Clone, Debug)]

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::model::schedule::default_interval;
 
 const PAGE_TIME: Duration = Duration::from_secs(2);
 
@@ -468,26 +469,4 @@ async fn shutdown_waits_for_running_scans_to_stop() {
     h.upsert(plan("b", &[Kind::Users], None));
     advance(Duration::from_secs(5)).await;
     assert!(runner.starts("b", Kind::Users).is_empty());
-}
-
-#[test]
-fn schedule_text_is_parsed_and_bounded() {
-    let mut s = Schedule::default();
-    s.set(Kind::Activities, "2m").unwrap();
-    assert_eq!(s.interval(Kind::Activities), Duration::from_secs(120));
-    assert_eq!(s.interval(Kind::Users), Duration::from_secs(3600));
-    assert!(
-        s.set(Kind::Users, "1s")
-            .unwrap_err()
-            .contains("out of range")
-    );
-    assert!(
-        s.set(Kind::Users, "soon")
-            .unwrap_err()
-            .contains("invalid interval")
-    );
-    let bad = Schedule {
-        intervals: [(Kind::Files, 1)].into(),
-    };
-    assert!(bad.validate().is_err());
 }

@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, from_json, to_json};
-use crate::model::{ActionKind, Millis};
-use crate::runtime::SentWrite;
+use crate::model::{ActionKind, Millis, SentWrite};
 
 const ENTRY_TAG: u8 = b'e';
 const HEAD_KEY: &[u8] = b"h";

@@ -28,6 +28,7 @@
 
 mod activities;
 pub mod audit;
+mod keys;
 mod query;
 mod secrets;
 pub mod tokens;
@@ -39,14 +40,15 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::model::grants::Grants;
+use crate::model::limits::{GlobalLimitConfig, InstanceLimitConfig};
+use crate::model::schedule::Schedule;
 use crate::model::{ConnectorError, Kind, Millis, Permissions, Record, now_millis};
-use crate::ratelimit::GlobalLimitConfig;
-use crate::ratelimit::InstanceLimitConfig;
-use crate::scheduler::Schedule;
 
+pub use crate::model::secret::{Secret, Secrets};
 pub use audit::{AuditEntry, AuditFilter, AuditVerification};
+pub use keys::{HOOKS_KEY_FILE, TOKEN_FILE, api_token, hook_secret};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
-pub use secrets::{Secret, Secrets};
 use secrets::{SecretBox, write_private};
 
 /// Store failures. sled's own error type stays inside this module.
@@ -119,12 +121,12 @@ pub struct Instance {
     /// saved before grants existed, until they are migrated (granted what their
     /// connector asks for) on the next start.
     #[serde(default)]
-    pub grants: Option<crate::grants::Grants>,
+    pub grants: Option<Grants>,
     /// What the connector asked for and the operator chose not to grant, when
     /// connecting: a decision, so it does not put the instance in `needs approval`
     /// (only asks nobody has decided on do). `approve` grants these too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub declined: Option<crate::grants::Grants>,
+    pub declined: Option<Grants>,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.

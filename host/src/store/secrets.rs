@@ -5,7 +5,6 @@
 //! data, so ciphertext cannot be moved between instances.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -15,44 +14,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 
 use super::StoreError;
-
-/// A secret value. Its `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The plain value, for the one place that needs it: building request headers.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Secrets arrive in API request bodies as plain strings. There is deliberately no
-/// `Serialize`: a secret is never written back out.
-impl<'de> serde::Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// An instance's secret config fields by name.
-pub type Secrets = BTreeMap<String, Secret>;
+use crate::model::secret::{Secret, Secrets};
 
 /// Encrypts and decrypts secret maps with the data dir's key.
 pub(crate) struct SecretBox {
@@ -131,7 +93,7 @@ impl SecretBox {
             })?;
         let map: BTreeMap<String, String> =
             serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(map.into_iter().map(|(k, v)| (k, Secret(v))).collect())
+        Ok(map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use sluice::capabilities::http::{HttpClient, HttpLimits, Method, OutboundRequest};
+use sluice::capabilities::http::{HttpClient, HttpLimits, Method, Outbound, OutboundRequest};
 use sluice::registry::BUILTIN;
 use sluice::runtime::{LoadedPlugin, Runtime, RuntimeConfig};
 
@@ -17,7 +17,7 @@ pub fn runtime(cache: Option<std::path::PathBuf>, pooling: bool) -> anyhow::Resu
             pooling_slots: pooling.then_some(64),
             ..Default::default()
         },
-        HttpClient::new(HttpLimits::default())?,
+        HttpClient::new(HttpLimits::default(), Outbound::new(&Default::default()))?,
     )
 }
 

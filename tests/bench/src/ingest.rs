@@ -312,7 +312,7 @@ async fn ingest(
         }))
     });
     let mocks_cpu = || -> anyhow::Result<f64> { mocks.iter().map(MockThread::cpu_secs).sum() };
-    let bytes_before = h.runtime.http().metrics.http_bytes_in.get();
+    let bytes_before = h.runtime.http().outbound().metrics.http_bytes_in.get();
     let cpu_before = crate::cpu_secs("/proc/self/stat")? - mocks_cpu()?;
     let start = Instant::now();
     let scans: Vec<_> = instances
@@ -347,7 +347,7 @@ async fn ingest(
     Ok(Run {
         records,
         secs,
-        bytes: h.runtime.http().metrics.http_bytes_in.get() - bytes_before,
+        bytes: h.runtime.http().outbound().metrics.http_bytes_in.get() - bytes_before,
         cpu,
     })
 }

@@ -93,8 +93,9 @@ pub async fn connect(
         i.limits.budgets.insert("*".into(), budget);
     })?;
     let inst = h.store.instance(&inst.id)?;
-    let ctx = sluice::connect::call_context(&h.github(), &inst, &h.store.secrets(&inst.id)?)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = sluice::session::InstanceSession::open(&h.github(), &h.store, &inst)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context();
     Ok((inst, ctx))
 }
 

@@ -10,6 +10,12 @@
 //! for a production connector. The tests can also hand it call contexts carrying the
 //! other token schemes (refresh token, JWT bearer): the guest cannot tell the difference,
 //! which is the point.
+//!
+//! It also lists one user (`GET {api_url}/users`: the principal the resource reports)
+//! and runs `suspend-user` as `GET {api_url}/act/{target}`, so actions can be watched
+//! fetching tokens too. Built with feature `refresh-token` (crate
+//! `testing/oauth-probe-refresh`) it declares the OAuth 2.0 refresh-token scheme
+//! instead, with the refresh token in secret config field `refresh_token`.
 
 use sluice_sdk::prelude::*;
 
@@ -24,8 +30,8 @@ impl Guest for OAuthProbe {
             version: env!("CARGO_PKG_VERSION").into(),
             provider: "Sluice tests".into(),
             description: "Test-only: calls a protected resource with host-managed tokens.".into(),
-            capabilities: Vec::new(),
-            actions: Vec::new(),
+            capabilities: vec![Capability::Accounts],
+            actions: vec![ActionKind::SuspendUser],
             config: vec![
                 field("token_url", false),
                 field("api_url", false),
@@ -33,13 +39,24 @@ impl Guest for OAuthProbe {
                 field("scope", false),
                 field("urls", false),
                 field("client_secret", true),
+                field("refresh_token", true),
             ],
-            auth: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
-                token_url: "{token_url}".into(),
-                client_id_field: "client_id".into(),
-                client_secret_field: "client_secret".into(),
-                scopes: vec!["{scope}".into()],
-            }),
+            auth: if cfg!(feature = "refresh-token") {
+                AuthScheme::Oauth2RefreshToken(Oauth2RefreshToken {
+                    token_url: "{token_url}".into(),
+                    client_id_field: "client_id".into(),
+                    client_secret_field: Some("client_secret".into()),
+                    refresh_token_field: "refresh_token".into(),
+                    scopes: vec!["{scope}".into()],
+                })
+            } else {
+                AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+                    token_url: "{token_url}".into(),
+                    client_id_field: "client_id".into(),
+                    client_secret_field: "client_secret".into(),
+                    scopes: vec!["{scope}".into()],
+                })
+            },
             egress: vec!["{api_url}".into()],
             rate_limits: Vec::new(),
         }
@@ -65,7 +82,26 @@ impl Guest for OAuthProbe {
     }
 
     fn list_users(_: Context, _: Option<String>) -> Result<UserPage, ConnectorError> {
-        Err(unsupported())
+        let url = format!("{}/users", config::required("api_url")?);
+        let body = http::get(url).send()?.error_for_status()?.json_value()?;
+        let id = body["subject"].as_str().unwrap_or_default().to_owned();
+        Ok(UserPage {
+            items: vec![User {
+                id: id.clone(),
+                login: Some(id),
+                email: None,
+                display_name: None,
+                status: UserStatus::Active,
+                is_admin: false,
+                is_external: false,
+                roles: Vec::new(),
+                group_ids: Vec::new(),
+                last_sign_in: None,
+                created: None,
+                raw: body.to_string(),
+            }],
+            next_cursor: None,
+        })
     }
 
     fn list_groups(_: Context, _: Option<String>) -> Result<GroupPage, ConnectorError> {
@@ -91,8 +127,19 @@ impl Guest for OAuthProbe {
         Err(unsupported())
     }
 
-    fn act(_: Context, _: Action) -> Result<ActionOutcome, ConnectorError> {
-        Err(unsupported())
+    fn act(_: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
+        if action.kind != ActionKind::SuspendUser {
+            return Err(unsupported());
+        }
+        let url = format!("{}/act/{}", config::required("api_url")?, action.target);
+        let request = http::get(url);
+        let line = request.line();
+        request.send()?.error_for_status()?;
+        Ok(ActionOutcome {
+            status: ActionStatus::Done,
+            message: format!("suspended {}", action.target),
+            requests: vec![line],
+        })
     }
 }
 
@@ -111,7 +158,7 @@ fn field(name: &str, secret: bool) -> ConfigField {
     }
 }
 
-/// What every export but `describe` and `check` answers.
+/// What the exports the probe does not implement answer.
 fn unsupported() -> ConnectorError {
-    ConnectorError::unsupported("the OAuth probe only implements describe and check")
+    ConnectorError::unsupported("the OAuth probe only checks, lists users and suspends")
 }

@@ -1,8 +1,23 @@
-//! The host's own view of what connectors return.
+//! The ground floor: the shared vocabulary every other layer speaks, with no I/O and
+//! no imports from anything above it.
 //!
-//! These mirror the WIT records but are plain serde types, so the store, the CLI and
-//! (later) the admin API never depend on generated bindings or on a particular WIT
-//! version: each bindings module converts into these.
+//! This module holds what connectors return and declare. The records mirror the WIT
+//! records but are plain serde types, so the store, the CLI and the admin API never
+//! depend on generated bindings or on a particular WIT version: each bindings module
+//! converts into these. Beside them:
+//! - [`template`]: `{field}` templates over an instance's config, and destinations;
+//! - [`grants`]: what a connector asks for against what the operator granted;
+//! - [`http`]: requests, responses and failures of the HTTP capability;
+//! - [`limits`]: request budgets as declared and configured;
+//! - [`schedule`]: rescan intervals;
+//! - [`secret`]: secrets as opaque values.
+
+pub mod grants;
+pub mod http;
+pub mod limits;
+pub mod schedule;
+pub mod secret;
+pub mod template;
 
 use std::fmt;
 use std::str::FromStr;
@@ -676,4 +691,44 @@ pub fn parse_time(text: &str) -> Result<Millis, String> {
     Err(format!(
         "invalid time `{text}` (expected RFC 3339 like 2026-11-22T10:00:00Z, a date like 2026-11-22, epoch milliseconds, or a duration ago like 24h)"
     ))
+}
+
+/// A write request (anything but GET and HEAD) a call sent, as the host saw it: the
+/// plugin cannot misreport what it did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentWrite {
+    /// `DELETE https://…` (query included; credentials travel in headers, never here).
+    pub request: String,
+    /// The provider's HTTP status, or none when no response came.
+    pub status: Option<u16>,
+}
+
+/// What one kind's scan did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KindReport {
+    pub kind: Kind,
+    pub pages: u64,
+    pub records: u64,
+    pub deleted: u64,
+    /// None: completed (or skipped as unsupported, see `skipped`, or stopped).
+    pub error: Option<ConnectorError>,
+    pub skipped: bool,
+    /// Stopped at a page boundary by a `crate::scan::StopSignal`; resumes from its cursor.
+    #[serde(default)]
+    pub stopped: bool,
+}
+
+impl KindReport {
+    /// A report for a scan that failed before its first page.
+    pub fn failed(kind: Kind, error: ConnectorError) -> KindReport {
+        KindReport {
+            kind,
+            pages: 0,
+            records: 0,
+            deleted: 0,
+            error: Some(error),
+            skipped: false,
+            stopped: false,
+        }
+    }
 }

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::egress::{EgressPolicy, normalize_destination};
-use crate::model::{ActionKind, ConnectorInfo};
+use super::template::{Destination, expand};
+use super::{ActionKind, ConnectorInfo};
 
 /// Egress destinations and actions, as asked for by a connector or granted by the
 /// operator.
@@ -48,9 +48,15 @@ pub fn token_endpoint(
     let Some(template) = info.auth.token_url() else {
         return Ok(None);
     };
-    let policy = EgressPolicy::from_templates(&[template.to_string()], config, false)
-        .map_err(|e| format!("token endpoint: {e}"))?;
-    Ok(policy.destinations().into_iter().next())
+    destination(template, config)
+        .map(Some)
+        .map_err(|e| format!("token endpoint {e}"))
+}
+
+/// The destination `template` resolves to over `config`, as grants spell it.
+fn destination(template: &str, config: &BTreeMap<String, String>) -> Result<String, String> {
+    let url = expand(template, config).map_err(|e| e.to_string())?;
+    Destination::from_url(&url).map(|d| d.to_string())
 }
 
 impl Grants {
@@ -61,8 +67,11 @@ impl Grants {
         info: &ConnectorInfo,
         config: &BTreeMap<String, String>,
     ) -> Result<Grants, String> {
-        let policy = EgressPolicy::from_templates(&info.egress, config, false)?;
-        let mut egress = policy.destinations();
+        let mut egress = info
+            .egress
+            .iter()
+            .map(|t| destination(t, config).map_err(|e| format!("egress {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
         egress.extend(token_endpoint(info, config)?);
         let mut asks = Grants {
             egress,
@@ -217,7 +226,7 @@ impl GrantRequest {
             Some(GrantSet::All) => asks.egress.clone(),
             Some(GrantSet::Only(list)) => list
                 .iter()
-                .map(|d| normalize_destination(d))
+                .map(|d| Destination::from_operator(d).map(|d| d.to_string()))
                 .collect::<Result<_, _>>()
                 .map_err(|e| GrantError::Invalid(format!("egress grant: {e}")))?,
         };

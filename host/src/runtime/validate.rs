@@ -1,0 +1,185 @@
+//! What a component must be before it is loaded: within the sandbox's per-instance
+//! footprint, targeting a WIT version this host links, and describing itself sanely.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::pool::{POOL_MEMORIES_PER_INSTANCE, POOL_TABLES_PER_INSTANCE};
+use super::{LoadError, WitVersion};
+use crate::model::ConnectorInfo;
+use crate::model::template::Template;
+
+/// Refuse a component that needs more linear memories or tables per instance than
+/// the sandbox gives one (see [`POOL_MEMORIES_PER_INSTANCE`]), whether or not this
+/// runtime pools, so a plugin that loads in the CLI also loads in the daemon.
+pub(super) fn check_footprint(component: &Component) -> Result<(), LoadError> {
+    let Some(needs) = component.resources_required() else {
+        return Err(LoadError::NotAComponent(
+            "the component imports core modules, which sluice does not provide".into(),
+        ));
+    };
+    if needs.num_memories > POOL_MEMORIES_PER_INSTANCE {
+        return Err(LoadError::Footprint(format!(
+            "the component defines {} linear memories; a connector may have at most {POOL_MEMORIES_PER_INSTANCE}",
+            needs.num_memories
+        )));
+    }
+    if needs.num_tables > POOL_TABLES_PER_INSTANCE {
+        return Err(LoadError::Footprint(format!(
+            "the component defines {} tables; a connector may have at most {POOL_TABLES_PER_INSTANCE}",
+            needs.num_tables
+        )));
+    }
+    Ok(())
+}
+
+/// Which connector WIT version a component targets, from its import and export names.
+pub(super) fn wit_version(engine: &Engine, component: &Component) -> Result<WitVersion, LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+    let ours = exports
+        .iter()
+        .find(|n| n.starts_with("sluice:connector/connector@"))
+        .ok_or_else(|| {
+            LoadError::UnsupportedWit(format!(
+                "the component exports no `sluice:connector/connector` interface (exports: {})",
+                if exports.is_empty() {
+                    "none".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            ))
+        })?;
+    let version = ours.rsplit('@').next().unwrap_or_default();
+    for import in imports
+        .iter()
+        .filter(|n| n.starts_with("sluice:connector/"))
+    {
+        if !import.ends_with(&format!("@{version}")) {
+            return Err(LoadError::UnsupportedWit(format!(
+                "mixed WIT versions: exports {ours} but imports {import}"
+            )));
+        }
+    }
+    WitVersion::SUPPORTED
+        .iter()
+        .copied()
+        .find(|v| v.as_str() == version)
+        .ok_or_else(|| {
+            let supported: Vec<&str> = WitVersion::SUPPORTED.iter().map(|v| v.as_str()).collect();
+            LoadError::UnsupportedWit(format!(
+                "sluice:connector@{version} (this host supports {})",
+                supported.join(", ")
+            ))
+        })
+}
+
+/// Checks on `describe()` output that the WIT types cannot express.
+pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
+    let id_ok = !info.id.is_empty()
+        && info
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !id_ok {
+        return Err(format!("id `{}` must be lowercase [a-z0-9-]", info.id));
+    }
+    let core = info.version.split(['-', '+']).next().unwrap_or_default();
+    if core.split('.').count() != 3 || core.split('.').any(|n| n.parse::<u64>().is_err()) {
+        return Err(format!(
+            "version `{}` is not semver (MAJOR.MINOR.PATCH)",
+            info.version
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for f in &info.config {
+        if !names.insert(f.name.as_str()) {
+            return Err(format!("config field `{}` is declared twice", f.name));
+        }
+    }
+    let secret_fields = info.auth_secret_fields();
+    for name in secret_fields {
+        match info.config.iter().find(|f| f.name == name) {
+            Some(f) if f.secret => {}
+            Some(_) => {
+                return Err(format!(
+                    "auth uses config field `{name}`, which is not marked secret"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "auth uses config field `{name}`, which is not declared"
+                ));
+            }
+        }
+    }
+    // The token endpoint is a destination too (see `AuthScheme::token_url`).
+    for t in info
+        .egress
+        .iter()
+        .map(String::as_str)
+        .chain(info.auth.token_url())
+    {
+        let template = Template::parse(t).map_err(|e| format!("egress {e}"))?;
+        for name in template.fields() {
+            match info.config.iter().find(|f| f.name == name) {
+                Some(f) if f.secret => {
+                    return Err(format!("egress template `{t}` uses secret field `{name}`"));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(format!(
+                        "egress template `{t}` uses undeclared field `{name}`"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl ConnectorInfo {
+    /// Config fields the auth scheme reads as secrets.
+    pub fn auth_secret_fields(&self) -> Vec<&str> {
+        use crate::model::AuthScheme::*;
+        match &self.auth {
+            None => vec![],
+            Bearer { token_field } => vec![token_field],
+            Basic { password_field, .. } => vec![password_field],
+            ApiKey { key_field, .. } => vec![key_field],
+            Oauth2ClientCredentials {
+                client_secret_field,
+                ..
+            } => vec![client_secret_field],
+            Oauth2RefreshToken {
+                client_secret_field,
+                refresh_token_field,
+                ..
+            } => {
+                let mut v = vec![refresh_token_field.as_str()];
+                v.extend(client_secret_field.as_deref());
+                v
+            }
+            JwtBearer {
+                private_key_field, ..
+            } => vec![private_key_field],
+        }
+    }
+}
+
+pub(super) fn placeholder_info() -> ConnectorInfo {
+    ConnectorInfo {
+        id: String::new(),
+        name: String::new(),
+        version: String::new(),
+        provider: String::new(),
+        description: String::new(),
+        capabilities: vec![],
+        actions: vec![],
+        config: vec![],
+        auth: crate::model::AuthScheme::None,
+        egress: vec![],
+        rate_limits: vec![],
+    }
+}

@@ -1,0 +1,273 @@
+//! An instance ready for calls: the one owner of preparing an instance's calls.
+//!
+//! Scans, checks, actions and conformance runs all open an [`InstanceSession`]. Opening
+//! one, in order:
+//! 1. takes the instance's grants (stored, or what its connector asks for when it was
+//!    saved before grants existed);
+//! 2. builds the egress policy (the connector's destinations narrowed to the grants),
+//!    the token policy (its token endpoint, if granted) and the credentials;
+//! 3. registers the instance's rate limits with the shared limiter;
+//! 4. registers where rotated secrets (OAuth refresh tokens) are saved: the encrypted
+//!    store for a stored instance, a buffer for one being connected.
+//!
+//! The limiter's and token cache's state outlive a session on purpose: budget windows
+//! and tokens span scans, so dropping a session releases nothing that a later one
+//! would need. [`InstanceSession::discard`] releases both for an instance that is not
+//! kept (a connect whose check failed).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::auth::{Credentials, PersistSecret};
+use crate::capabilities::egress::EgressPolicy;
+use crate::capabilities::http::InstanceNet;
+use crate::model::grants::Grants;
+use crate::model::secret::{Secret, Secrets};
+use crate::model::{ConnectorError, ConnectorInfo, Permissions};
+use crate::runtime::{ActionFailure, ActionOutcome, ActionRequest, CallContext, LoadedPlugin};
+use crate::store::{Instance, Store};
+
+/// An instance ready for calls: its plugin, its stored record and the call context
+/// every call of it uses.
+#[derive(Clone, Debug)]
+pub struct InstanceSession {
+    plugin: LoadedPlugin,
+    instance: Instance,
+    ctx: CallContext,
+}
+
+impl InstanceSession {
+    /// Open a stored instance: its secrets come from the store, and rotated secrets
+    /// are saved back to it (encrypted) before they are used.
+    pub fn open(
+        plugin: &LoadedPlugin,
+        store: &Store,
+        instance: &Instance,
+    ) -> Result<InstanceSession, ConnectorError> {
+        let secrets = store
+            .secrets(&instance.id)
+            .map_err(|e| ConnectorError::Other(e.to_string()))?;
+        let store = store.clone();
+        let id = instance.id.clone();
+        let persist: PersistSecret = Arc::new(move |field: &str, value: &Secret| {
+            store
+                .replace_secret(&id, field, value)
+                .map_err(|e| e.to_string())
+        });
+        InstanceSession::open_with(plugin, instance, &secrets, persist)
+    }
+
+    /// Open an instance with these secrets, saving rotated ones with `persist` (an
+    /// instance being connected is not stored yet).
+    pub fn open_with(
+        plugin: &LoadedPlugin,
+        instance: &Instance,
+        secrets: &Secrets,
+        persist: PersistSecret,
+    ) -> Result<InstanceSession, ConnectorError> {
+        let ctx = call_context(plugin, instance, secrets)?;
+        plugin
+            .runtime()
+            .http()
+            .outbound()
+            .tokens
+            .persist_with(&instance.id, persist);
+        Ok(InstanceSession {
+            plugin: plugin.clone(),
+            instance: instance.clone(),
+            ctx,
+        })
+    }
+
+    /// Open an instance that is never stored (`test-connector`): rotated secrets are
+    /// dropped.
+    pub fn scratch(
+        plugin: &LoadedPlugin,
+        instance: &Instance,
+        secrets: &Secrets,
+    ) -> Result<InstanceSession, ConnectorError> {
+        InstanceSession::open_with(
+            plugin,
+            instance,
+            secrets,
+            Arc::new(|_: &str, _: &Secret| Ok(())),
+        )
+    }
+
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.plugin
+    }
+
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// The context for one call (cheap: its parts are shared).
+    pub fn context(&self) -> CallContext {
+        self.ctx.clone()
+    }
+
+    /// `check`: validate the connection and report the permissions granted.
+    pub async fn check(&self) -> Result<Permissions, ConnectorError> {
+        self.plugin.check(self.context()).await
+    }
+
+    /// A governance action, with the write requests the host saw it send.
+    pub async fn act(&self, action: ActionRequest) -> Result<ActionOutcome, ActionFailure> {
+        self.plugin.act_tracked(self.context(), action).await
+    }
+
+    /// Release the instance's rate limits and tokens: it is not kept.
+    pub fn discard(self) {
+        let outbound = self.plugin.runtime().http().outbound();
+        outbound.limits.forget(&self.instance.id);
+        outbound.tokens.forget(&self.instance.id);
+    }
+}
+
+/// What an instance is granted: its stored grants, or, for an instance saved before
+/// grants existed and not migrated yet, what `info` asks for (see
+/// `Control::migrate_grants`).
+pub fn effective_grants(info: &ConnectorInfo, instance: &Instance) -> Result<Grants, String> {
+    match &instance.grants {
+        Some(g) => Ok(g.clone()),
+        None => Grants::asked_by(info, &instance.config),
+    }
+}
+
+/// What `info` asks for beyond the instance's grants and what the operator declined;
+/// `None` when there is nothing left to decide.
+pub fn unapproved(info: &ConnectorInfo, instance: &Instance) -> Result<Option<Grants>, String> {
+    let asks = Grants::asked_by(info, &instance.config)?;
+    let mut missing = effective_grants(info, instance)?.missing(&asks);
+    if let Some(declined) = &instance.declined {
+        missing = declined.missing(&missing);
+    }
+    Ok((!missing.is_empty()).then_some(missing))
+}
+
+/// The per-call context for an instance: the egress policy holds what the connector
+/// asks for *and* the operator granted, the token policy the token endpoint if it was
+/// granted, and only granted actions run. Registers the instance's rate limits.
+fn call_context(
+    plugin: &LoadedPlugin,
+    instance: &Instance,
+    secrets: &Secrets,
+) -> Result<CallContext, ConnectorError> {
+    let grants = effective_grants(&plugin.info, instance).map_err(ConnectorError::InvalidConfig)?;
+    let policy = EgressPolicy::from_templates(
+        &plugin.info.egress,
+        &instance.config,
+        instance.allow_private_network,
+    )
+    .map_err(ConnectorError::InvalidConfig)?
+    .restrict_to(&grants.egress);
+    let token_policy = EgressPolicy::from_templates(
+        &plugin
+            .info
+            .auth
+            .token_url()
+            .map(str::to_owned)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        &instance.config,
+        instance.allow_private_network,
+    )
+    .map_err(ConnectorError::InvalidConfig)?
+    .restrict_to(&grants.egress);
+    let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
+        .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
+    plugin.runtime().http().outbound().limits.register(
+        &instance.id,
+        &instance.name,
+        &plugin.info.rate_limits,
+        &instance.config,
+        &instance.limits,
+    );
+    Ok(CallContext {
+        instance_id: instance.id.clone(),
+        instance_name: instance.name.clone(),
+        config: Arc::new(instance.config.clone()),
+        net: Arc::new(InstanceNet {
+            policy,
+            credentials,
+            token_policy,
+        }),
+        granted_actions: Arc::from(grants.actions),
+        since: None,
+        page_size: 100,
+    })
+}
+
+fn field_hint(f: &crate::model::ConfigField) -> String {
+    match &f.example {
+        Some(ex) => format!("`{}` ({}, e.g. {ex})", f.name, f.label),
+        None => format!("`{}` ({})", f.name, f.label),
+    }
+}
+
+/// Check the operator's config and secrets against the connector's declared fields;
+/// returns the config with defaults applied.
+pub fn validate_config(
+    info: &ConnectorInfo,
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, Secret>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in config {
+        match info.config.iter().find(|f| &f.name == k) {
+            None => {
+                return Err(format!(
+                    "unknown config field `{k}` for connector `{}` (fields: {})",
+                    info.id,
+                    info.config
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Some(f) if f.secret => {
+                return Err(format!(
+                    "`{k}` is a secret: pass it with --secret {k}=… so it is stored encrypted"
+                ));
+            }
+            Some(_) => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for k in secrets.keys() {
+        match info.config.iter().find(|f| &f.name == k) {
+            None => return Err(format!("unknown secret `{k}` for connector `{}`", info.id)),
+            Some(f) if !f.secret => {
+                return Err(format!(
+                    "`{k}` is not a secret: pass it with --config {k}=…"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for f in &info.config {
+        let given = if f.secret {
+            secrets.get(&f.name).is_some_and(|s| !s.expose().is_empty())
+        } else {
+            out.contains_key(&f.name)
+        };
+        if given {
+            continue;
+        }
+        if let (Some(d), false) = (&f.default, f.secret) {
+            out.insert(f.name.clone(), d.clone());
+        } else if f.required {
+            let flag = if f.secret { "--secret" } else { "--config" };
+            return Err(format!(
+                "missing required {} {}: pass {flag} {}=…",
+                if f.secret { "secret" } else { "config field" },
+                field_hint(f),
+                f.name
+            ));
+        }
+    }
+    Ok(out)
+}
