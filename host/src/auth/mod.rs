@@ -11,9 +11,11 @@
 //! lazily and cached per instance by the HTTP client's [`TokenCache`] (see [`token`]).
 //! A plugin sees neither the secrets nor the tokens.
 
+mod plan;
 pub mod token;
 
-pub use token::{PersistSecret, TokenCache, TokenPlan};
+pub use plan::TokenPlan;
+pub use token::{PersistSecret, TokenCache};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

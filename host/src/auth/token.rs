@@ -1,394 +1,40 @@
 //! OAuth 2.0 tokens acquired by the host: client credentials, refresh token (with
 //! rotation) and the RFC 7523 JWT bearer grant.
 //!
-//! A [`TokenPlan`] is built from the connector's declared scheme and the instance's
-//! config and secrets (templates expanded, private key parsed) each time a call context
-//! is made. The [`TokenCache`], owned by the process-wide HTTP client, keeps the tokens
+//! A [`TokenPlan`] (`plan.rs`) is built from the connector's declared scheme and the
+//! instance's config and secrets each time a session opens. The [`TokenCache`], owned by
+//! the process (see `capabilities::http::Outbound`), keeps the tokens
 //! per instance across calls and scans: a token is reused until 60 s before it expires
 //! or until the API answers 401 with it; one instance fetches one token at a time
 //! (single flight, so a burst of requests costs one token request). A rotated refresh
 //! token is handed to the instance's [`PersistSecret`] hook, which writes it to the
 //! encrypted store, before the access token that came with it is used.
 //!
-//! Token requests go to the connector-declared token URL with the host's client (the
-//! instance's private-network setting applies), never through the plugin's egress list.
+//! Token requests go only to the token endpoint the operator granted (the credentials
+//! stage checks it), with the host's client (the instance's private-network setting
+//! applies), never through the plugin's egress list.
 //! Their failures carry the provider's `error_description` (or `error`, or the status
 //! line) with every secret of the plan redacted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{AuthError, secret};
-use crate::model::AuthScheme;
-use crate::model::secret::{Secret, Secrets};
-use crate::model::template::TemplateError;
+use super::plan::{Grant, Target, TokenPlan, hash};
+use crate::model::secret::Secret;
 
 /// Tokens are treated as expired this long before the provider says they expire, so a
 /// request never leaves with a token that dies in flight.
 pub const EARLY_EXPIRY: Duration = Duration::from_secs(60);
 /// Lifetime assumed when the token answer has no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
-/// Lifetime of a JWT bearer assertion (`exp` = `iat` + this).
-const ASSERTION_LIFETIME: u64 = 3600;
-/// The RFC 7523 grant type.
-const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Saves a rotated secret (`field`, new value) of one instance; `Err` carries a message
 /// without the value. Registered per instance with [`TokenCache::persist_with`].
 pub type PersistSecret = Arc<dyn Fn(&str, &Secret) -> Result<(), String> + Send + Sync>;
-
-/// How the token endpoint is asked.
-enum Grant {
-    ClientCredentials {
-        client_id: String,
-        client_secret: Secret,
-    },
-    RefreshToken {
-        client_id: String,
-        client_secret: Option<Secret>,
-        /// The secret field holding the refresh token (where a rotation is written).
-        field: String,
-        refresh_token: Secret,
-    },
-    Jwt {
-        issuer: String,
-        subject: String,
-        audience: String,
-        key: EncodingKey,
-    },
-}
-
-impl Grant {
-    fn name(&self) -> &'static str {
-        match self {
-            Grant::ClientCredentials { .. } => "client_credentials",
-            Grant::RefreshToken { .. } => "refresh_token",
-            Grant::Jwt { .. } => "jwt_bearer",
-        }
-    }
-}
-
-/// One token the instance needs: the `scope` requested for it and, for
-/// resource-qualified scopes, the origin of the resource it is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    scope: Option<String>,
-    origin: Option<url::Origin>,
-}
-
-/// What to ask the token endpoint for, with the secrets it takes. `Debug` shows no secret.
-pub struct TokenPlan {
-    token_url: Url,
-    grant: Grant,
-    /// Scopes, expanded.
-    scopes: Vec<String>,
-    /// One entry per token: several for resource-qualified scopes, else one.
-    targets: Vec<Target>,
-    /// Every secret value of the plan, for redacting provider messages.
-    redact: Vec<String>,
-    /// Identifies the plan's inputs (secrets hashed, the refresh token left out, since
-    /// rotation changes it): a changed config or secret drops cached tokens.
-    fingerprint: [u8; 32],
-    /// Hash of the refresh token the plan was built with.
-    refresh_seed: Option<[u8; 32]>,
-}
-
-impl fmt::Debug for TokenPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenPlan")
-            .field("token_url", &self.token_url.as_str())
-            .field("grant", &self.grant.name())
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-fn config_value(config: &BTreeMap<String, String>, field: &str) -> Result<String, AuthError> {
-    config
-        .get(field)
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .ok_or_else(|| AuthError::MissingConfig(field.to_owned()))
-}
-
-/// `template` with `{name}` replaced by config `name`.
-fn expand(template: &str, config: &BTreeMap<String, String>) -> Result<String, AuthError> {
-    crate::model::template::expand(template, config).map_err(|e| match e {
-        TemplateError::MissingField { field, .. } => AuthError::MissingConfig(field),
-        other => AuthError::BadTemplate(other.to_string()),
-    })
-}
-
-fn hash(parts: &[&str]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for part in parts {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().into()
-}
-
-/// A scope that names a resource: an absolute http(s) URL ending in `/.default`.
-fn resource_origin(scope: &str) -> Option<url::Origin> {
-    scope.strip_suffix("/.default")?;
-    let url = Url::parse(scope).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| url.origin())
-}
-
-/// The tokens a scope list needs (contract point 4): one per resource-qualified scope
-/// when there are several, else one for all scopes together.
-fn targets(scopes: &[String]) -> Vec<Target> {
-    let resources: Vec<Target> = scopes
-        .iter()
-        .filter_map(|s| {
-            resource_origin(s).map(|origin| Target {
-                scope: Some(s.clone()),
-                origin: Some(origin),
-            })
-        })
-        .collect();
-    if resources.len() >= 2 {
-        return resources;
-    }
-    vec![Target {
-        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
-        origin: None,
-    }]
-}
-
-impl TokenPlan {
-    /// The plan for an OAuth `scheme`; `Unsupported` for the static schemes.
-    pub fn prepare(
-        scheme: &AuthScheme,
-        config: &BTreeMap<String, String>,
-        secrets: &Secrets,
-    ) -> Result<TokenPlan, AuthError> {
-        let (token_url, scopes) = match scheme {
-            AuthScheme::Oauth2ClientCredentials {
-                token_url, scopes, ..
-            }
-            | AuthScheme::Oauth2RefreshToken {
-                token_url, scopes, ..
-            }
-            | AuthScheme::JwtBearer {
-                token_url, scopes, ..
-            } => (token_url, scopes),
-            other => return Err(AuthError::Unsupported(other.name())),
-        };
-        let url_text = expand(token_url, config)?;
-        let token_url = Url::parse(&url_text)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or(AuthError::BadTokenUrl(url_text))?;
-        let scopes = scopes
-            .iter()
-            .map(|s| expand(s, config))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut redact = Vec::new();
-        let mut parts: Vec<String> = vec![token_url.to_string(), scopes.join(" ")];
-        let mut refresh_seed = None;
-        let grant = match scheme {
-            AuthScheme::Oauth2ClientCredentials {
-                client_id_field,
-                client_secret_field,
-                ..
-            } => {
-                let client_id = client_id_of(config, secrets, client_id_field)?;
-                let client_secret = secret(secrets, client_secret_field)?.to_owned();
-                parts.extend([client_id.clone(), hex::encode(hash(&[&client_secret]))]);
-                redact.push(client_secret.clone());
-                Grant::ClientCredentials {
-                    client_id,
-                    client_secret: Secret::new(client_secret),
-                }
-            }
-            AuthScheme::Oauth2RefreshToken {
-                client_id_field,
-                client_secret_field,
-                refresh_token_field,
-                ..
-            } => {
-                let client_id = client_id_of(config, secrets, client_id_field)?;
-                let client_secret = match client_secret_field {
-                    Some(field) => Some(secret(secrets, field)?.to_owned()),
-                    None => None,
-                };
-                let refresh_token = secret(secrets, refresh_token_field)?.to_owned();
-                parts.extend([
-                    client_id.clone(),
-                    hex::encode(hash(&[client_secret.as_deref().unwrap_or_default()])),
-                    refresh_token_field.clone(),
-                ]);
-                refresh_seed = Some(hash(&[&refresh_token]));
-                redact.extend(client_secret.clone());
-                redact.push(refresh_token.clone());
-                Grant::RefreshToken {
-                    client_id,
-                    client_secret: client_secret.map(Secret::new),
-                    field: refresh_token_field.clone(),
-                    refresh_token: Secret::new(refresh_token),
-                }
-            }
-            AuthScheme::JwtBearer {
-                issuer_field,
-                subject_field,
-                audience,
-                private_key_field,
-                ..
-            } => {
-                let issuer = config_value(config, issuer_field)?;
-                let subject = config_value(config, subject_field)?;
-                let audience = expand(audience, config)?;
-                let pem = secret(secrets, private_key_field)?;
-                let key = EncodingKey::from_rsa_pem(pem.as_bytes())
-                    .map_err(|_| AuthError::BadPrivateKey(private_key_field.clone()))?;
-                parts.extend([
-                    issuer.clone(),
-                    subject.clone(),
-                    audience.clone(),
-                    hex::encode(hash(&[pem])),
-                ]);
-                redact.push(pem.to_owned());
-                Grant::Jwt {
-                    issuer,
-                    subject,
-                    audience,
-                    key,
-                }
-            }
-            _ => unreachable!("static schemes returned above"),
-        };
-        parts.push(grant.name().to_owned());
-        let fingerprint = hash(&parts.iter().map(String::as_str).collect::<Vec<_>>());
-        Ok(TokenPlan {
-            targets: targets(&scopes),
-            token_url,
-            grant,
-            scopes,
-            redact,
-            fingerprint,
-            refresh_seed,
-        })
-    }
-
-    /// The token endpoint (after template expansion).
-    pub fn token_url(&self) -> &Url {
-        &self.token_url
-    }
-
-    /// Index into `targets` of the token a request to `url` carries: the resource
-    /// scope with the same origin, else the first.
-    fn target_for(&self, url: &Url) -> usize {
-        let origin = url.origin();
-        self.targets
-            .iter()
-            .position(|t| t.origin.as_ref() == Some(&origin))
-            .unwrap_or(0)
-    }
-
-    /// The scope requested for the token a request to `url` carries.
-    pub fn scope_for(&self, url: &Url) -> Option<&str> {
-        self.targets[self.target_for(url)].scope.as_deref()
-    }
-
-    /// `text` with every secret of the plan replaced by `[redacted]`.
-    fn redacted(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for value in self.redact.iter().filter(|v| v.len() >= 4) {
-            out = out.replace(value.as_str(), "[redacted]");
-        }
-        out
-    }
-
-    /// The token request's form body; `refresh_token` is the one to use now.
-    fn form(&self, target: &Target, refresh_token: Option<&Secret>) -> Result<String, TokenError> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        match &self.grant {
-            Grant::ClientCredentials {
-                client_id,
-                client_secret,
-            } => {
-                form.append_pair("grant_type", "client_credentials")
-                    .append_pair("client_id", client_id)
-                    .append_pair("client_secret", client_secret.expose());
-            }
-            Grant::RefreshToken {
-                client_id,
-                client_secret,
-                refresh_token: planned,
-                ..
-            } => {
-                form.append_pair("grant_type", "refresh_token")
-                    .append_pair("refresh_token", refresh_token.unwrap_or(planned).expose())
-                    .append_pair("client_id", client_id);
-                if let Some(secret) = client_secret {
-                    form.append_pair("client_secret", secret.expose());
-                }
-            }
-            Grant::Jwt { .. } => {
-                let assertion = self.assertion(target)?;
-                form.append_pair("grant_type", JWT_BEARER_GRANT)
-                    .append_pair("assertion", assertion.expose());
-                return Ok(form.finish());
-            }
-        }
-        if let Some(scope) = &target.scope {
-            form.append_pair("scope", scope);
-        }
-        Ok(form.finish())
-    }
-
-    /// An RS256 assertion: `iss`, `sub`, `aud`, `iat`, `exp` = `iat` + 3600, `scope`.
-    fn assertion(&self, target: &Target) -> Result<Secret, TokenError> {
-        let Grant::Jwt {
-            issuer,
-            subject,
-            audience,
-            key,
-        } = &self.grant
-        else {
-            unreachable!("only the JWT grant signs assertions")
-        };
-        let iat = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let mut claims = serde_json::json!({
-            "iss": issuer,
-            "sub": subject,
-            "aud": audience,
-            "iat": iat,
-            "exp": iat + ASSERTION_LIFETIME,
-        });
-        if let Some(scope) = &target.scope {
-            claims["scope"] = serde_json::Value::String(scope.clone());
-        }
-        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key)
-            .map(Secret::new)
-            .map_err(|e| TokenError::Rejected(format!("signing the JWT assertion failed: {e}")))
-    }
-}
-
-/// The client id: a config field, or a secret field if the connector declared it so.
-fn client_id_of(
-    config: &BTreeMap<String, String>,
-    secrets: &Secrets,
-    field: &str,
-) -> Result<String, AuthError> {
-    config_value(config, field).or_else(|_| {
-        secrets
-            .get(field)
-            .map(|s| s.expose().to_owned())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| AuthError::MissingConfig(field.to_owned()))
-    })
-}
 
 /// Why no token could be had. Never contains a secret or token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -705,7 +351,12 @@ fn parse_answer(body: &[u8]) -> Result<Fetched, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::auth::AuthError;
+    use crate::model::AuthScheme;
+    use crate::model::secret::Secrets;
     use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, TokenFailure};
     use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -9,7 +9,7 @@
 //! 1. Connect flow: a new instance scans its first kind (users, after `check`) before
 //!    anything else; when that succeeds, every other kind is due at once.
 //! 2. Each kind then rescans on its own interval (defaults in [`crate::model::schedule::default_interval`],
-//!    operator overrides in [`Schedule`]), plus a jitter of up to
+//!    operator overrides in [`Schedule`](crate::model::schedule::Schedule)), plus a jitter of up to
 //!    [`SchedulerConfig::jitter_fraction`] of the interval (capped), so a thousand
 //!    instances do not all fire in the same second.
 //! 3. At most [`SchedulerConfig::max_concurrent`] scans run at once across all
