@@ -110,6 +110,7 @@ pub struct DaemonRunner {
 }
 
 impl DaemonRunner {
+    #[tracing::instrument(name = "job", skip_all, fields(instance_id = %job.instance_id, kind = %job.kind))]
     async fn run_job(&self, job: &Job) -> Result<(KindReport, String, String), ConnectorError> {
         let other = |e: crate::store::StoreError| ConnectorError::Other(e.to_string());
         let inst = self.store.instance(&job.instance_id).map_err(other)?;

@@ -17,6 +17,7 @@ use crate::model::{ConnectorError, Kind, Millis, Page, now_millis};
 use crate::runtime::{CallContext, LoadedPlugin, findings_page};
 use crate::session::InstanceSession;
 use crate::store::{Instance, InstanceStatus, ScanRun, ScanState, Store, StoreError};
+use tracing::Instrument as _;
 
 /// Knobs for a scan.
 #[derive(Clone, Debug)]
@@ -74,6 +75,11 @@ pub trait Lister {
         kind: Kind,
         cursor: Option<String>,
     ) -> impl std::future::Future<Output = Result<Page, ConnectorError>> + Send;
+
+    /// The version serving the pages, for logs.
+    fn version(&self) -> &str {
+        ""
+    }
 }
 
 impl Lister for LoadedPlugin {
@@ -88,6 +94,10 @@ impl Lister for LoadedPlugin {
         } else {
             self.list(ctx, kind, cursor).await
         }
+    }
+
+    fn version(&self) -> &str {
+        &self.info.version
     }
 }
 
@@ -141,6 +151,12 @@ fn account(
 }
 
 /// Scan one kind to completion (or first error), committing page by page.
+#[tracing::instrument(name = "scan", skip_all, fields(
+    instance = %instance.name,
+    kind = %kind,
+    plugin = %instance.connector,
+    version = %plugin.version(),
+))]
 pub async fn scan_kind(
     store: &Store,
     plugin: &impl Lister,
@@ -200,7 +216,9 @@ pub async fn scan_kind(
                     .unwrap_or(started - opts.activity_lookback.as_millis() as Millis),
             );
         }
-        let fetch = plugin.page(ctx.clone(), kind, state.cursor.clone());
+        let fetch = plugin
+            .page(ctx.clone(), kind, state.cursor.clone())
+            .instrument(tracing::debug_span!("page", n = fetched + 1));
         let (result, committed) = tokio::join!(fetch, finish(pending.take()));
         if let Some(done) = committed {
             account(store, instance, kind, &mut report, done?)?;

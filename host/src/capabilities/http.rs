@@ -127,6 +127,12 @@ impl HttpClient {
     }
 
     /// Send a plugin's request through every stage (see the module docs).
+    #[tracing::instrument(name = "request", level = "debug", skip_all, fields(
+        instance = instance,
+        method = req.method.as_str(),
+        host = tracing::field::Empty,
+        status = tracing::field::Empty,
+    ))]
     pub async fn send(
         &self,
         instance_id: &str,
@@ -141,6 +147,8 @@ impl HttpClient {
         } = &self.outbound;
         let url = Url::parse(&req.url)
             .map_err(|e| HttpFailure::InvalidRequest(format!("bad URL `{}`: {e}", req.url)))?;
+        let span = tracing::Span::current();
+        span.record("host", url.host_str().unwrap_or_default());
         // 1. egress
         if let Err(why) = net.policy.check(&url) {
             metrics.http_result(instance, "denied");
@@ -178,6 +186,10 @@ impl HttpClient {
             })
             .await;
         metrics.limited(instance, &report);
+        match &result {
+            Ok(response) => span.record("status", response.status),
+            Err(failure) => span.record("status", tracing::field::display(failure)),
+        };
         if let (Some(interceptor), Ok(response)) = (&self.interceptor, &result) {
             interceptor.completed(&req, response);
         }

@@ -78,6 +78,7 @@ struct Refusal {
 impl Control {
     /// Run (or with `dry_run`, preview) a governance action on an instance's record,
     /// on behalf of `who`, and audit it.
+    #[tracing::instrument(name = "act", skip_all, fields(instance = name, action = %input.action))]
     pub async fn act(
         &self,
         name: &str,
