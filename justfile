@@ -11,11 +11,11 @@ build-plugins:
 
 # Run the demo against the built-in mock providers
 demo *ARGS:
-    cargo run -p sluice -- demo {{ARGS}}
+    cargo run -p sluice-cli -- demo {{ARGS}}
 
 # Start a new connector crate in ./NAME, where you run just (see docs/connector-guide.md)
 new-connector NAME *ARGS:
-    cargo run -q --manifest-path "{{justfile_directory()}}/Cargo.toml" -p sluice -- new-connector {{NAME}} --dir "{{invocation_directory()}}" {{ARGS}}
+    cargo run -q --manifest-path "{{justfile_directory()}}/Cargo.toml" -p sluice-cli -- new-connector {{NAME}} --dir "{{invocation_directory()}}" {{ARGS}}
 
 # Build the Python connector (connectors-py/hello-py) with componentize-py into target/py/hello_py.wasm
 build-py-connector:
@@ -27,7 +27,7 @@ test:
 
 # Benchmarks measured side by side, as a table and target/bench-results.json (--quick for a smoke run)
 bench *ARGS:
-    cargo build --release -p sluice -p sluice-bench
+    cargo build --release -p sluice-cli -p sluice-bench
     target/release/sluice-bench {{ARGS}}
 
 # Formatting and lints for both workspaces

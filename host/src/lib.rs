@@ -15,16 +15,16 @@
 //! | 5 | [`runtime`] | the wasmtime sandbox: engine, per-version bindings, per-call stores and limits |
 //! | 6 | [`session`] | an instance ready for calls: context, grants, limits and token hooks in one place |
 //! | 7 | [`scan`], [`scheduler`], [`registry`], [`conformance`] | pages into the store; when scans run; plugin discovery and hot loading; `test-connector` |
-//! | 8 | [`control`], [`daemon`], [`api`], [`cli`], [`scaffold`] | the operations (one typed spelling each) and their surfaces |
+//! | 8 | [`control`], [`daemon`], [`api`] | the operations (one typed spelling each), the long-running service and its HTTP surface |
 //!
 //! Where an operation lives: [`control`] has one method per operation (connect, scan,
-//! act, approve, …); the admin API ([`api`]) and the command line ([`cli`]) only
-//! translate to and from it.
+//! act, approve, …); the admin API ([`api`]) and the command line (crate `sluice-cli`
+//! in `host/cli`, which also holds the demo and the connector scaffold) only translate
+//! to and from it.
 
 pub mod api;
 pub mod auth;
 pub mod capabilities;
-pub mod cli;
 pub mod conformance;
 pub mod control;
 pub mod daemon;
@@ -33,7 +33,6 @@ pub mod model;
 pub mod ratelimit;
 pub mod registry;
 pub mod runtime;
-pub mod scaffold;
 pub mod scan;
 pub mod scheduler;
 pub mod session;

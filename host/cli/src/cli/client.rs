@@ -11,16 +11,16 @@ use anyhow::{Context as _, anyhow};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::control::{
+use sluice::control::{
     ActInput, ActOutput, AuditView, ConnectInput, Connected, Control, ControlError, InstanceDetail,
     InstanceLimits, InstanceSummary, LimitsView, NewToken, PluginList, ScanInput, ScanOutput,
 };
-use crate::daemon::DaemonInfo;
-use crate::model::schedule::Schedule;
-use crate::model::{ConnectorInfo, Kind};
-use crate::ratelimit::{Budget, InstanceLimitConfig};
-use crate::store::tokens::TokenInfo;
-use crate::store::{AuditFilter, Instance, RecordFilter, RecordPage, Secret};
+use sluice::daemon::DaemonInfo;
+use sluice::model::schedule::Schedule;
+use sluice::model::{ConnectorInfo, Kind};
+use sluice::ratelimit::{Budget, InstanceLimitConfig};
+use sluice::store::tokens::TokenInfo;
+use sluice::store::{AuditFilter, Instance, RecordFilter, RecordPage, Secret};
 
 /// The daemon's admin API, as the CLI uses it.
 pub struct ApiClient {

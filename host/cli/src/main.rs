@@ -1,7 +1,14 @@
 //! The `sluice` binary: parse arguments, set up logging, run, print errors as one line.
+//!
+//! This crate is the command line over the `sluice` library: [`cli`] (commands,
+//! printing, the daemon API client, the demo) and [`scaffold`] (`new-connector`).
+//! Only it links the mock providers, for `sluice demo`.
+
+mod cli;
+mod scaffold;
 
 use clap::Parser;
-use sluice::cli::{Cli, LogFormat, run};
+use cli::{Cli, LogFormat, run};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]

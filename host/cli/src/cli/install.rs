@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use super::{Backend, Env};
-use crate::model::now_millis;
+use sluice::model::now_millis;
 
 /// How long to wait for a running daemon to pick the file up.
 const DAEMON_WAIT: Duration = Duration::from_secs(30);

@@ -2,15 +2,15 @@
 
 use serde_json::{Value, json};
 
-use crate::control::{
+use sluice::control::{
     ActOutput, AuditView, Connected, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView,
     PluginList,
 };
-use crate::model::{ConnectorInfo, Kind, Record, format_millis};
-use crate::ratelimit::{ProviderQuota, Source};
-use crate::scan::KindReport;
-use crate::store::tokens::TokenInfo;
-use crate::store::{Instance, InstanceStatus, StoredRecord};
+use sluice::model::{ConnectorInfo, Kind, Record, format_millis};
+use sluice::ratelimit::{ProviderQuota, Source};
+use sluice::scan::KindReport;
+use sluice::store::tokens::TokenInfo;
+use sluice::store::{Instance, InstanceStatus, StoredRecord};
 
 /// A plain text table with left-aligned columns.
 pub struct Table {
@@ -147,7 +147,7 @@ pub fn connectors(infos: &[ConnectorInfo], json: bool) -> anyhow::Result<()> {
             info.actions
                 .iter()
                 .map(|a| {
-                    if crate::model::beyond_provider_docs(&info.id, *a) {
+                    if sluice::model::beyond_provider_docs(&info.id, *a) {
                         format!("{a}†")
                     } else {
                         a.to_string()
@@ -162,7 +162,7 @@ pub fn connectors(infos: &[ConnectorInfo], json: bool) -> anyhow::Result<()> {
     if infos.iter().any(|i| {
         i.actions
             .iter()
-            .any(|a| crate::model::beyond_provider_docs(&i.id, *a))
+            .any(|a| sluice::model::beyond_provider_docs(&i.id, *a))
     }) {
         println!(
             "\n† goes beyond the governance actions the provider docs' connector table lists for this app"
@@ -279,7 +279,7 @@ pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
 }
 
 /// `sluice test-connector`: one row per check.
-pub fn conformance(r: &crate::conformance::ConformanceReport, json: bool) -> anyhow::Result<()> {
+pub fn conformance(r: &sluice::conformance::ConformanceReport, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(r);
     }
@@ -333,10 +333,10 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
     for (cap, why) in &permissions.missing {
         println!("  missing:     {} — {why}", cap.heading());
     }
-    let asked = crate::model::grants::Grants {
+    let asked = sluice::model::grants::Grants {
         egress: c.egress.clone(),
         actions: c.actions.clone(),
-        schema: crate::model::grants::GRANTS_SCHEMA,
+        schema: sluice::model::grants::GRANTS_SCHEMA,
     };
     let granted = instance.grants.clone().unwrap_or_default();
     for line in asked.lines() {

@@ -15,18 +15,18 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
-use crate::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
-use crate::daemon::{self, DaemonConfig, DaemonInfo};
-use crate::model::grants::{GrantRequest, GrantSet};
-use crate::model::schedule::Schedule;
-use crate::model::{ActionKind, Capability, Kind, parse_time};
-use crate::ratelimit::{Budget, InstanceLimitConfig, RetryPolicy};
-use crate::registry::Plugins;
-use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scan::ScanOptions;
-use crate::scheduler::SchedulerConfig;
-use crate::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret, Store, StoreError};
+use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
+use sluice::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
+use sluice::daemon::{self, DaemonConfig, DaemonInfo};
+use sluice::model::grants::{GrantRequest, GrantSet};
+use sluice::model::schedule::Schedule;
+use sluice::model::{ActionKind, Capability, Kind, parse_time};
+use sluice::ratelimit::{Budget, InstanceLimitConfig, RetryPolicy};
+use sluice::registry::Plugins;
+use sluice::runtime::{Runtime, RuntimeConfig};
+use sluice::scan::ScanOptions;
+use sluice::scheduler::SchedulerConfig;
+use sluice::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret, Store, StoreError};
 
 use client::ApiClient;
 pub use client::Backend;
@@ -649,7 +649,7 @@ impl Env {
                     // its holder instead of `admin`.
                     let token = match std::env::var("SLUICE_TOKEN") {
                         Ok(t) if !t.trim().is_empty() => Secret::new(t.trim().to_string()),
-                        _ => crate::store::api_token(&self.data_dir)?,
+                        _ => sluice::store::api_token(&self.data_dir)?,
                     };
                     Ok(Backend::Remote(ApiClient::new(info, token)?))
                 }
@@ -707,7 +707,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
                 .context("reading the component from stdin")?;
-            return crate::runtime::compile_child(
+            return sluice::runtime::compile_child(
                 pooling_slots,
                 memory_bytes,
                 &engine_hash,
@@ -737,7 +737,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CompileComponent { .. } => unreachable!("run before the data dir is resolved"),
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Token { command: None } => {
-            println!("{}", crate::store::api_token(&env.data_dir)?.expose());
+            println!("{}", sluice::store::api_token(&env.data_dir)?.expose());
             Ok(())
         }
         Command::Token {
@@ -853,9 +853,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let bytes = plugin_bytes(&plugin)?;
-            let report = crate::conformance::run(
+            let report = sluice::conformance::run(
                 &bytes,
-                &crate::conformance::ConformanceInput {
+                &sluice::conformance::ConformanceInput {
                     fixtures,
                     config: config.into_iter().collect(),
                     max_pages: max_pages.max(1),
@@ -909,12 +909,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// A component's bytes: a file, or `builtin:ID`.
 fn plugin_bytes(plugin: &str) -> anyhow::Result<Vec<u8>> {
     if let Some(id) = plugin.strip_prefix("builtin:") {
-        return crate::registry::BUILTIN
+        return sluice::registry::BUILTIN
             .iter()
             .find(|(name, _)| *name == id)
             .map(|(_, b)| b.to_vec())
             .with_context(|| {
-                let known: Vec<&str> = crate::registry::BUILTIN.iter().map(|(n, _)| *n).collect();
+                let known: Vec<&str> = sluice::registry::BUILTIN.iter().map(|(n, _)| *n).collect();
                 format!(
                     "no built-in connector `{id}` (built in: {})",
                     known.join(", ")
@@ -951,7 +951,7 @@ async fn record(
     } else {
         std::fs::read(&entry.file).with_context(|| format!("reading {}", entry.file.display()))?
     };
-    let (reports, exchanges) = crate::conformance::record_scan(
+    let (reports, exchanges) = sluice::conformance::record_scan(
         &store,
         &inst,
         &bytes,
@@ -1068,7 +1068,7 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
         }
         InstancesCommand::Webhook { instance } => {
             let i = b.instance(&instance).await?.instance;
-            let secret = crate::store::hook_secret(&env.data_dir, &i.id)?;
+            let secret = sluice::store::hook_secret(&env.data_dir, &i.id)?;
             let listen = DaemonInfo::read(&env.data_dir)
                 .map(|d| d.listen.to_string())
                 .unwrap_or_else(|| daemon::DEFAULT_LISTEN.to_string());

@@ -23,11 +23,11 @@ use sluice_mocks::{
 
 use super::output;
 use super::{Env, GlobalArgs};
-use crate::control::{ActInput, ConnectInput};
-use crate::daemon::{Daemon, shutdown_signal};
-use crate::model::grants::GrantRequest;
-use crate::model::{ActionKind, Kind};
-use crate::store::{AuditFilter, RecordQuery, Secret};
+use sluice::control::{ActInput, ConnectInput};
+use sluice::daemon::{Daemon, shutdown_signal};
+use sluice::model::grants::GrantRequest;
+use sluice::model::{ActionKind, Kind};
+use sluice::store::{AuditFilter, RecordQuery, Secret};
 
 /// The kinds the demo summarises, in connect order.
 const SHOWN: [Kind; 5] = [

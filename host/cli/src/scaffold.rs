@@ -17,7 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("scaffold/lib.rs.tmpl")),
     (
         ".cargo/config.toml",
-        include_str!("../../plugins/.cargo/config.toml"),
+        include_str!("../../../plugins/.cargo/config.toml"),
     ),
     (".gitignore", "/target\n"),
     (
@@ -37,70 +37,70 @@ const TEMPLATES: &[(&str, &str)] = &[
 /// The SDK and WIT, vendored as they are in this build.
 const VENDORED: &[(&str, &str)] = &[
     // The versions the SDK was built and tested with (cargo drops what is unused).
-    ("Cargo.lock", include_str!("../../plugins/Cargo.lock")),
+    ("Cargo.lock", include_str!("../../../plugins/Cargo.lock")),
     (
         "sluice-sdk/Cargo.toml",
-        include_str!("../../plugins/sdk/Cargo.toml"),
+        include_str!("../../../plugins/sdk/Cargo.toml"),
     ),
     (
         "sluice-sdk/src/lib.rs",
-        include_str!("../../plugins/sdk/src/lib.rs"),
+        include_str!("../../../plugins/sdk/src/lib.rs"),
     ),
     (
         "sluice-sdk/src/config.rs",
-        include_str!("../../plugins/sdk/src/config.rs"),
+        include_str!("../../../plugins/sdk/src/config.rs"),
     ),
     (
         "sluice-sdk/src/error.rs",
-        include_str!("../../plugins/sdk/src/error.rs"),
+        include_str!("../../../plugins/sdk/src/error.rs"),
     ),
     (
         "sluice-sdk/src/http.rs",
-        include_str!("../../plugins/sdk/src/http.rs"),
+        include_str!("../../../plugins/sdk/src/http.rs"),
     ),
     (
         "sluice-sdk/src/imports.rs",
-        include_str!("../../plugins/sdk/src/imports.rs"),
+        include_str!("../../../plugins/sdk/src/imports.rs"),
     ),
     (
         "sluice-sdk/src/json.rs",
-        include_str!("../../plugins/sdk/src/json.rs"),
+        include_str!("../../../plugins/sdk/src/json.rs"),
     ),
     (
         "sluice-sdk/src/log.rs",
-        include_str!("../../plugins/sdk/src/log.rs"),
+        include_str!("../../../plugins/sdk/src/log.rs"),
     ),
     (
         "sluice-sdk/src/pagination.rs",
-        include_str!("../../plugins/sdk/src/pagination.rs"),
+        include_str!("../../../plugins/sdk/src/pagination.rs"),
     ),
     (
         "sluice-sdk/src/testing.rs",
-        include_str!("../../plugins/sdk/src/testing.rs"),
+        include_str!("../../../plugins/sdk/src/testing.rs"),
     ),
     (
         "sluice-sdk/src/time.rs",
-        include_str!("../../plugins/sdk/src/time.rs"),
+        include_str!("../../../plugins/sdk/src/time.rs"),
     ),
     (
         "sluice-sdk/wit/v0.1/config.wit",
-        include_str!("../../wit/v0.1/config.wit"),
+        include_str!("../../../wit/v0.1/config.wit"),
     ),
     (
         "sluice-sdk/wit/v0.1/connector.wit",
-        include_str!("../../wit/v0.1/connector.wit"),
+        include_str!("../../../wit/v0.1/connector.wit"),
     ),
     (
         "sluice-sdk/wit/v0.1/http.wit",
-        include_str!("../../wit/v0.1/http.wit"),
+        include_str!("../../../wit/v0.1/http.wit"),
     ),
     (
         "sluice-sdk/wit/v0.1/log.wit",
-        include_str!("../../wit/v0.1/log.wit"),
+        include_str!("../../../wit/v0.1/log.wit"),
     ),
     (
         "sluice-sdk/wit/v0.1/types.wit",
-        include_str!("../../wit/v0.1/types.wit"),
+        include_str!("../../../wit/v0.1/types.wit"),
     ),
 ];
 
