@@ -656,7 +656,7 @@ fn a_scaffolded_connector_builds_tests_and_passes_test_connector() {
     assert!(made.status.success(), "{}", stderr(&made));
     let crate_dir = dir.path().join("acme-hr");
     // A persistent target dir: the SDK's dependencies compile once per checkout.
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold-check");
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/scaffold-check");
 
     let build = nested_cargo(&crate_dir, &["build", "--release", "--offline"], &target);
     assert!(
@@ -720,7 +720,7 @@ fn a_scaffolded_connector_builds_tests_and_passes_test_connector() {
 /// host, and passes `test-connector`.
 #[test]
 fn a_python_connector_builds_loads_and_passes_test_connector() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let build = Command::new(root.join("connectors-py/hello-py/build.sh"))
         .output()
         .expect("running connectors-py/hello-py/build.sh");

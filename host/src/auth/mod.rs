@@ -53,6 +53,10 @@ pub struct Credentials {
     headers: HeaderMap,
     /// For the OAuth schemes: how to get the bearer token (fetched per request).
     tokens: Option<Arc<TokenPlan>>,
+    /// Every secret text these headers carry (the raw secrets and the header values
+    /// built from them), so the host can take them out of whatever a provider reflects
+    /// back before the plugin sees it.
+    injected: Vec<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -127,12 +131,26 @@ impl Credentials {
                 return Ok(Credentials {
                     headers,
                     tokens: Some(Arc::new(TokenPlan::prepare(scheme, config, secrets)?)),
+                    injected: Vec::new(),
                 });
             }
         }
+        let mut injected: Vec<String> = scheme
+            .secret_fields()
+            .filter_map(|f| secrets.get(f))
+            .map(|s| s.expose().to_owned())
+            .collect();
+        for value in headers.values() {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            // `Basic <base64>`, `SSWS <key>`: the encoded part as sent, too.
+            injected.push(text.rsplit(' ').next().unwrap_or(&text).to_owned());
+        }
+        injected.sort();
+        injected.dedup();
         Ok(Credentials {
             headers,
             tokens: None,
+            injected,
         })
     }
 
@@ -147,6 +165,12 @@ impl Credentials {
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
         }
+    }
+
+    /// The secret texts these credentials put on the wire (not the OAuth access
+    /// token, which the credentials stage knows per request).
+    pub fn injected(&self) -> &[String] {
+        &self.injected
     }
 
     /// Header names this instance's credentials occupy (stripped from plugin requests).

@@ -3,6 +3,15 @@
 //! secret. For the OAuth schemes the bearer token comes from the per-instance
 //! [`TokenCache`], fetched only from the token endpoint the operator granted; a 401
 //! drops it and the request is sent once more with a fresh one.
+//!
+//! What comes back is cleaned before the plugin sees it: a provider that reflects
+//! request headers (echo routes, "invalid token: …" errors) would otherwise hand the
+//! plugin the very credentials it must never hold. Every secret text the host injected
+//! is replaced by `[REDACTED]` in the response's headers and body. Secrets shorter than
+//! [`MIN_REDACTED_LEN`] bytes are left alone: they would match ordinary text.
+//!
+//! A plugin may not set `Host`: a request goes to its URL's host under that name, so
+//! the instance's credentials never travel under another virtual host.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
@@ -13,6 +22,12 @@ use crate::auth::TokenCache;
 use crate::auth::token::TokenError;
 use crate::model::http::{HttpFailure, InboundResponse, OutboundRequest};
 use crate::model::secret::Secret;
+
+/// Shorter secrets are not redacted from responses (see the module docs).
+pub const MIN_REDACTED_LEN: usize = 8;
+
+/// What replaces a redacted secret.
+const REDACTED: &[u8] = b"[REDACTED]";
 
 /// One attempt with the instance's credentials. For OAuth schemes: take the token
 /// from the cache (fetching it if needed); a 401 drops it and the request is sent
@@ -28,7 +43,12 @@ pub(crate) async fn send_with_credentials(
     req: &OutboundRequest,
 ) -> Result<InboundResponse, HttpFailure> {
     let Some(plan) = net.credentials.tokens() else {
-        return send_once(transport, net, url, req, None).await;
+        let mut response = send_once(transport, net, url, req, None).await?;
+        redact(
+            &mut response,
+            net.credentials.injected().iter().map(String::as_str),
+        );
+        return Ok(response);
     };
     // The secrets go only where the operator granted (names are checked again
     // after resolution by the strict client).
@@ -57,12 +77,13 @@ pub(crate) async fn send_with_credentials(
                 return Err(HttpFailure::Connection(message));
             }
         };
-        let response = send_once(transport, net, url, req, Some(&token.value)).await?;
+        let mut response = send_once(transport, net, url, req, Some(&token.value)).await?;
         if response.status == 401 && !retried {
             retried = true;
             tokens.invalidate(instance_id, &token).await;
             continue;
         }
+        redact(&mut response, [token.value.expose()]);
         return Ok(response);
     }
 }
@@ -80,6 +101,11 @@ async fn send_once(
     for (name, value) in &req.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| HttpFailure::InvalidRequest(format!("bad header name `{name}`")))?;
+        if name == reqwest::header::HOST {
+            return Err(HttpFailure::InvalidRequest(
+                "a plugin may not set `Host`: requests go to their URL's host".into(),
+            ));
+        }
         let value = HeaderValue::from_str(value)
             .map_err(|_| HttpFailure::InvalidRequest(format!("bad value for header `{name}`")))?;
         headers.append(name, value);
@@ -121,5 +147,56 @@ fn token_refused(message: &str) -> InboundResponse {
             ("x-sluice-auth".into(), "token-endpoint".into()),
         ],
         body: body.to_string().into_bytes(),
+    }
+}
+
+/// Replace every occurrence of each of `secrets` in `response`'s headers and body.
+fn redact<'a>(response: &mut InboundResponse, secrets: impl IntoIterator<Item = &'a str>) {
+    for secret in secrets {
+        if secret.len() < MIN_REDACTED_LEN {
+            continue;
+        }
+        for (_, value) in &mut response.headers {
+            if value.contains(secret) {
+                *value = value.replace(secret, "[REDACTED]");
+            }
+        }
+        let finder = memchr::memmem::Finder::new(secret.as_bytes());
+        if finder.find(&response.body).is_none() {
+            continue;
+        }
+        let mut out = Vec::with_capacity(response.body.len());
+        let mut rest = &response.body[..];
+        while let Some(at) = finder.find(rest) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(REDACTED);
+            rest = &rest[at + secret.len()..];
+        }
+        out.extend_from_slice(rest);
+        response.body = out;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_occurrence_of_a_long_enough_secret_is_redacted() {
+        let mut response = InboundResponse {
+            status: 200,
+            headers: vec![("x-echo".into(), "Bearer s3cr3t-t0ken".into())],
+            body: b"a s3cr3t-t0ken b s3cr3t-t0ken".to_vec(),
+        };
+        redact(&mut response, ["s3cr3t-t0ken", "short"]);
+        assert_eq!(response.headers[0].1, "Bearer [REDACTED]");
+        assert_eq!(response.body, b"a [REDACTED] b [REDACTED]");
+        let mut untouched = InboundResponse {
+            status: 200,
+            headers: vec![],
+            body: b"a short text".to_vec(),
+        };
+        redact(&mut untouched, ["short"]);
+        assert_eq!(untouched.body, b"a short text");
     }
 }

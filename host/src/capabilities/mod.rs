@@ -5,13 +5,15 @@
 //!   (`crate::ratelimit`), [`credentials`] and [`transport`];
 //! - [`tape`]: recording and replaying exchanges (`scan --record`,
 //!   `test-connector --fixtures`), an interceptor;
-//! - `log` and `config` are small enough to live in the bindings glue (`runtime`):
-//!   log forwards to `tracing` with instance and plugin fields; config returns
-//!   non-secret fields only.
+//! - [`log`]: plugin log lines into `tracing`, bounded and with control characters
+//!   escaped; the bindings glue (`runtime`) forwards to it;
+//! - `config` is small enough to live in the bindings glue: it returns non-secret
+//!   fields only.
 
 pub mod credentials;
 pub mod egress;
 pub mod http;
 pub mod intercept;
+pub mod log;
 pub mod tape;
 pub mod transport;

@@ -314,6 +314,33 @@ impl AuthScheme {
         }
     }
 
+    /// The config fields this scheme reads as secrets.
+    pub fn secret_fields(&self) -> impl Iterator<Item = &str> {
+        let fields: Vec<&str> = match self {
+            AuthScheme::None => vec![],
+            AuthScheme::Bearer { token_field } => vec![token_field],
+            AuthScheme::Basic { password_field, .. } => vec![password_field],
+            AuthScheme::ApiKey { key_field, .. } => vec![key_field],
+            AuthScheme::Oauth2ClientCredentials {
+                client_secret_field,
+                ..
+            } => vec![client_secret_field],
+            AuthScheme::Oauth2RefreshToken {
+                client_secret_field,
+                refresh_token_field,
+                ..
+            } => {
+                let mut v = vec![refresh_token_field.as_str()];
+                v.extend(client_secret_field.as_deref());
+                v
+            }
+            AuthScheme::JwtBearer {
+                private_key_field, ..
+            } => vec![private_key_field],
+        };
+        fields.into_iter()
+    }
+
     /// The token endpoint template of the OAuth schemes: where the host sends the
     /// instance's client secret, refresh token or signed assertion. It is an egress
     /// destination like any other, asked for by the connector and granted by the

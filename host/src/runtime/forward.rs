@@ -314,15 +314,7 @@ macro_rules! forward_to_host {
                     return Ok(());
                 }
                 self.logs_left -= 1;
-                let mut message = message;
-                if message.len() > 4096 {
-                    let mut cut = 4096;
-                    while !message.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    message.truncate(cut);
-                    message.push('…');
-                }
+                let message = crate::capabilities::log::sanitize(&message);
                 let (plugin, instance) = (&*self.plugin_id, self.ctx.instance_name.as_str());
                 match level {
                     log::Level::Trace => tracing::trace!(target: "plugin", plugin, instance, "{message}"),

@@ -98,7 +98,7 @@ pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
             return Err(format!("config field `{}` is declared twice", f.name));
         }
     }
-    let secret_fields = info.auth_secret_fields();
+    let secret_fields: Vec<&str> = info.auth.secret_fields().collect();
     for name in secret_fields {
         match info.config.iter().find(|f| f.name == name) {
             Some(f) if f.secret => {}
@@ -137,35 +137,6 @@ pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-impl ConnectorInfo {
-    /// Config fields the auth scheme reads as secrets.
-    pub fn auth_secret_fields(&self) -> Vec<&str> {
-        use crate::model::AuthScheme::*;
-        match &self.auth {
-            None => vec![],
-            Bearer { token_field } => vec![token_field],
-            Basic { password_field, .. } => vec![password_field],
-            ApiKey { key_field, .. } => vec![key_field],
-            Oauth2ClientCredentials {
-                client_secret_field,
-                ..
-            } => vec![client_secret_field],
-            Oauth2RefreshToken {
-                client_secret_field,
-                refresh_token_field,
-                ..
-            } => {
-                let mut v = vec![refresh_token_field.as_str()];
-                v.extend(client_secret_field.as_deref());
-                v
-            }
-            JwtBearer {
-                private_key_field, ..
-            } => vec![private_key_field],
-        }
-    }
 }
 
 pub(super) fn placeholder_info() -> ConnectorInfo {

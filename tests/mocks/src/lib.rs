@@ -28,6 +28,7 @@
 pub mod docusign;
 mod faults;
 pub mod github;
+pub mod hostile;
 pub mod m365;
 pub mod netdocuments;
 pub mod oauth;
@@ -40,6 +41,7 @@ pub use docusign::{
 };
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use hostile::EchoMock;
 pub use m365::{M365Expected, M365Mock, M365MockConfig};
 pub use netdocuments::{NetDocumentsExpected, NetDocumentsMock, NetDocumentsMockConfig};
 pub use oauth::{

@@ -11,6 +11,9 @@
 //! | `fs-env` | reads `/`, `/etc/passwd`, env vars, args | grant nothing: `granted` = `read_dir:err`, `read:err`, `env:0`, `args:0` |
 //! | `secret` | `config.get("token")` | never reveal secrets: principal `none` |
 //! | `trap` | panics | fail only this call |
+//! | `echo` | GET to config `url`, reporting the body and every response header | never let injected credentials back in: `granted` = the body, then `name: value` per header |
+//! | `host-header` | GET to config `url` with its own `Host: evil.example` | send to the granted host under its own name; `granted` = the body |
+//! | `log-forge` | logs text with `\n` and `\r` and a forged log line | keep each plugin log record on one line |
 //!
 //! It deliberately bypasses the SDK's HTTP error mapping to see the host's raw
 //! `http-error`. `describe` never traps; every other export is `unsupported`.
@@ -62,6 +65,12 @@ impl Guest for Probe {
                 config::get("token").unwrap_or_else(|| "none".into()),
             )),
             "trap" => panic!("probe trap"),
+            "echo" => echo(Vec::new()),
+            "host-header" => echo(vec![("host".into(), "evil.example".into())]),
+            "log-forge" => {
+                log::warn("first line\n2026-01-01T00:00:00Z ERROR sluice: forged\rline");
+                Ok(principal("logged".into()))
+            }
             other => Err(ConnectorError::invalid_config(format!(
                 "unknown probe mode `{other}`"
             ))),
@@ -142,6 +151,31 @@ fn egress() -> Result<Permissions, ConnectorError> {
         Err(HttpError::Denied(reason)) => Err(ConnectorError::other(format!("denied: {reason}"))),
         Err(error) => Err(ConnectorError::other(format!("http-error:{error:?}"))),
     }
+}
+
+/// `echo`, `host-header`: one GET to config `url` with `headers`, reporting everything
+/// the plugin got back: the body, then `name: value` per response header.
+fn echo(headers: Vec<(String, String)>) -> Result<Permissions, ConnectorError> {
+    let request = host_http::Request {
+        method: Method::Get,
+        url: config::required("url")?,
+        headers,
+        body: None,
+    };
+    let response = host_http::send(&request)
+        .map_err(|error| ConnectorError::other(format!("http-error:{error:?}")))?;
+    let mut granted = vec![String::from_utf8_lossy(&response.body).into_owned()];
+    granted.extend(
+        response
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}")),
+    );
+    Ok(Permissions {
+        principal: Some(format!("status:{}", response.status)),
+        granted,
+        missing: Vec::new(),
+    })
 }
 
 /// `spin`: burns CPU until the host's epoch deadline stops it.

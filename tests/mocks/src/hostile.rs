@@ -1,0 +1,90 @@
+//! A hostile provider, for the host's hardening tests: it reflects what it receives.
+//! Echo endpoints and verbose error bodies exist at real providers (debug routes,
+//! "invalid token: <token>" messages); a plugin must never see the credentials the
+//! host injected through them.
+//!
+//! - `GET /echo` → 200 `{"headers": {name: value}}`, and every request header again as
+//!   a response header `x-echo-<name>`.
+//! - `GET /error` → 400 `{"error": "invalid credentials: <Authorization header>"}`.
+//! - `GET /host` → 200 `{"host": <Host header>}`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::server::{MockServer, RequestRecord};
+
+/// A running echo provider.
+#[derive(Debug)]
+pub struct EchoMock {
+    server: MockServer,
+}
+
+fn headers_map(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn echo(headers: HeaderMap) -> Response {
+    let mut reflected = HeaderMap::new();
+    for (name, value) in &headers {
+        if let Ok(name) = HeaderName::from_bytes(format!("x-echo-{name}").as_bytes()) {
+            reflected.insert(name, value.clone());
+        }
+    }
+    (reflected, Json(json!({ "headers": headers_map(&headers) }))).into_response()
+}
+
+async fn error(headers: HeaderMap) -> Response {
+    let auth = headers
+        .get("authorization")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": format!("invalid credentials: {auth}") })),
+    )
+        .into_response()
+}
+
+async fn host(headers: HeaderMap) -> Json<serde_json::Value> {
+    let host = headers
+        .get("host")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(""));
+    Json(json!({ "host": String::from_utf8_lossy(host.as_bytes()) }))
+}
+
+impl EchoMock {
+    pub async fn start() -> std::io::Result<EchoMock> {
+        let router = Router::new()
+            .route("/echo", get(echo))
+            .route("/error", get(error))
+            .route("/host", get(host));
+        let server = MockServer::start(Duration::ZERO, |_| router).await?;
+        Ok(EchoMock { server })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// Every request answered so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.server.log().snapshot()
+    }
+}
