@@ -273,6 +273,7 @@ impl Daemon {
             tracing::warn!(%addr, "the admin API listens beyond loopback; protect the token");
         }
         let app = api::router(api::ApiState {
+            seen_hooks: Default::default(),
             control: control.clone(),
             token,
             metrics,

@@ -194,6 +194,14 @@ async fn filters_narrow_queries_and_bad_input_gets_a_clear_4xx() {
     d.connect_github(&mock, "acme").await;
     d.wait_scanned("acme").await;
 
+    let (status, answer) = d
+        .api(
+            "PUT",
+            "/v1/instances/acme/schedule",
+            Some(json!({"intervals": {"users": 7200}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
     let items = |v: &Value| v["items"].as_array().unwrap().clone();
     let (_, all) = d
         .api("GET", "/v1/instances/acme/activities?limit=1000", None)
@@ -319,6 +327,29 @@ async fn filters_narrow_queries_and_bad_input_gets_a_clear_4xx() {
             400,
             "interval",
         ),
+        // serde reads a struct from a sequence: `[]` would have been every default,
+        // wiping the schedule or the limits.
+        (
+            "PUT",
+            "/v1/instances/acme/schedule",
+            Some(json!([])),
+            400,
+            "must be a JSON object",
+        ),
+        (
+            "PUT",
+            "/v1/instances/acme/limits",
+            Some(json!([])),
+            400,
+            "must be a JSON object",
+        ),
+        (
+            "POST",
+            "/v1/instances/acme/scan",
+            Some(json!([])),
+            400,
+            "must be a JSON object",
+        ),
         ("GET", "/v1/instances/ghost", None, 404, "unknown instance"),
         (
             "GET",
@@ -389,6 +420,11 @@ async fn filters_narrow_queries_and_bad_input_gets_a_clear_4xx() {
     // Nothing was lost or changed by the bad requests.
     let (_, list) = d.api("GET", "/v1/instances", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
+    let (_, shown) = d.api("GET", "/v1/instances/acme", None).await;
+    assert_eq!(
+        shown["instance"]["schedule"]["intervals"]["users"], 7200,
+        "the schedule set before the bad requests: {shown}"
+    );
     assert_eq!(
         d.all_ids("acme", "users", 1000).await.len(),
         mock.expected().users
@@ -560,6 +596,22 @@ async fn a_signed_webhook_triggers_an_incremental_scan() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The same signed delivery again is a replay, refused.
+    let replay = d.raw(post(sign_hook_body(&secret, &body))).await;
+    assert_eq!(replay.status().as_u16(), 409);
+    // An unknown instance answers exactly like a wrong signature: nothing tells
+    // which instance names exist.
+    let unknown = d
+        .raw(
+            d.client()
+                .post(d.url("/hooks/ghost"))
+                .header("x-hub-signature-256", sign_hook_body(&secret, &body))
+                .body(body.clone()),
+        )
+        .await;
+    assert_eq!(unknown.status().as_u16(), 401);
+    let wrong_text = d.raw(post("sha256=00".into())).await.text().await.unwrap();
+    assert_eq!(unknown.text().await.unwrap(), wrong_text);
     // Bearer form, and kinds chosen by the caller.
     let resp = d
         .raw(

@@ -177,3 +177,20 @@ async fn the_memory_cap_counts_every_memory_of_an_instance() {
     let err = h.runtime.load(&spread).await.unwrap_err().to_string();
     assert!(err.contains("memory cap"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_host_call_carries_a_bounded_amount_in() {
+    let mock = EchoMock::start().await.unwrap();
+    let (_h, plugin) = probe(SandboxLimits::default()).await;
+    let url = format!("{}/echo", mock.base_url());
+    let err = plugin
+        .check(call("big-request", &url, &bearer()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, sluice::model::ConnectorError::Trap(_)),
+        "a 16 MiB request body is over the 4 MiB a host call may carry: {err}"
+    );
+    assert!(mock.requests().is_empty(), "nothing was sent");
+    assert_eq!(plugin.describe().await.unwrap().id, "probe");
+}

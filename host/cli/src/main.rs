@@ -4,6 +4,23 @@
 //! printing, the daemon API client, the demo) and [`scaffold`] (`new-connector`).
 //! Only it links the mock providers, for `sluice demo`.
 
+/// `println!` for everything the CLI prints: terminal-safe, quiet on a closed pipe.
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_out("", true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(&format!($($arg)*), true)
+    };
+}
+
+/// `print!` likewise.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(&format!($($arg)*), false)
+    };
+}
+
 mod cli;
 mod scaffold;
 
@@ -42,7 +59,8 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors carry provider and connector text: terminal-safe too.
+            eprintln!("error: {}", cli::output::terminal_safe(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }

@@ -83,6 +83,40 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// For webhook secrets (derived from the data dir's hooks key).
     pub data_dir: PathBuf,
+    /// Webhook signatures already accepted, so a captured delivery cannot be replayed.
+    pub seen_hooks: SeenHooks,
+}
+
+/// Signatures of accepted webhook deliveries, newest last, for
+/// [`SeenHooks::WINDOW`]; at most [`SeenHooks::CAPACITY`] are kept (the oldest go
+/// first). A signed body replayed within the window is refused; kept in memory, so a
+/// restarted daemon accepts one more replay of a delivery it saw before.
+#[derive(Debug, Default)]
+pub struct SeenHooks(std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, Vec<u8>)>>);
+
+impl SeenHooks {
+    /// How long a delivery's signature is remembered.
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    /// Signatures remembered at most.
+    pub const CAPACITY: usize = 16_384;
+
+    /// Remember `signature`; `false` if it was seen within the window.
+    fn first_time(&self, signature: &[u8]) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        while seen
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > Self::WINDOW)
+            || seen.len() >= Self::CAPACITY
+        {
+            seen.pop_front();
+        }
+        if seen.iter().any(|(_, s)| s == signature) {
+            return false;
+        }
+        seen.push_back((now, signature.to_vec()));
+        true
+    }
 }
 
 type St = State<Arc<ApiState>>;
@@ -142,11 +176,24 @@ pub struct JsonBody<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
+        match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(v)) => object_body(v).map(JsonBody),
             Err(e) => Err(json_rejection(e)),
         }
     }
+}
+
+/// Every body this API takes is an object. serde also reads a struct from an array
+/// (its fields in order), so `[]` would otherwise be every default: an empty schedule
+/// or no limits, silently replacing the instance's.
+fn object_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid JSON body: the body must be a JSON object".to_string(),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 fn json_rejection(e: JsonRejection) -> ApiError {
@@ -371,8 +418,9 @@ async fn scan(State(st): St, Path(name): Path<String>, body: Bytes) -> Result<Re
     let input: ScanInput = if body.iter().all(u8::is_ascii_whitespace) {
         ScanInput::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+        object_body(value)?
     };
     let wait = input.wait;
     let out = st.control.scan(&name, input).await?;
@@ -586,16 +634,27 @@ async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inst = st
-        .control
-        .store
-        .instance(&name)
-        .map_err(ControlError::from)?;
-    let secret = crate::store::hook_secret(&st.data_dir, &inst.id)
+    // An unknown instance gets the same answer, after the same work, as a wrong
+    // secret: without credentials nobody learns which instance names exist.
+    let inst = st.control.store.instance(&name).ok();
+    let id = inst
+        .as_ref()
+        .map_or_else(|| format!("unknown:{name}"), |i| i.id.clone());
+    let secret = crate::store::hook_secret(&st.data_dir, &id)
         .map_err(|e| ControlError::Internal(e.to_string()))?;
-    if !hook_authentic(&headers, &body, &secret) {
+    let authentic = hook_authentic(&headers, &body, &secret);
+    let (Some(inst), Some(proof)) = (inst, authentic) else {
         return Err(ApiError::unauthorized(
             "missing or wrong webhook secret or signature",
+        ));
+    };
+    if let HookProof::Signature(signature) = &proof
+        && !st.seen_hooks.first_time(signature)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "replayed",
+            "this signed delivery was already accepted".to_string(),
         ));
     }
     let kinds = match p.kind.as_deref() {
@@ -622,23 +681,28 @@ async fn hook(
         .into_response())
 }
 
-fn hook_authentic(headers: &HeaderMap, body: &[u8], secret: &Secret) -> bool {
+/// How a webhook delivery proved itself.
+enum HookProof {
+    /// The instance's secret as a bearer token.
+    Bearer,
+    /// An HMAC-SHA256 of the body (these bytes), which a replay would repeat.
+    Signature(Vec<u8>),
+}
+
+fn hook_authentic(headers: &HeaderMap, body: &[u8], secret: &Secret) -> Option<HookProof> {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     if let Some(token) = bearer(headers) {
-        return bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes()));
+        return bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes()))
+            .then_some(HookProof::Bearer);
     }
-    let Some(sig) = header("x-hub-signature-256")
+    let sig = header("x-hub-signature-256")
         .or_else(|| header("x-sluice-signature-256"))
         .and_then(|v| v.strip_prefix("sha256="))
-        .and_then(|h| hex::decode(h.trim()).ok())
-    else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
-        return false;
-    };
+        .and_then(|h| hex::decode(h.trim()).ok())?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).ok()?;
     mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    mac.verify_slice(&sig).ok()?;
+    Some(HookProof::Signature(sig))
 }
 
 /// Sign a webhook body the way [`hook`] checks it (for tests and tools).

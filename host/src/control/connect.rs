@@ -36,7 +36,9 @@ pub struct ConnectRequest {
 pub enum ConnectError {
     #[error("unknown connector `{id}` (loaded: {})", if .known.is_empty() { "none — is the plugins dir right?".to_string() } else { .known.join(", ") })]
     UnknownConnector { id: String, known: Vec<String> },
-    #[error("invalid instance name `{0}`: use letters, digits, `-`, `_` or `.`, at most 64")]
+    #[error(
+        "invalid instance name `{0}`: use letters, digits, `-`, `_` or `.`, starting with a letter or digit, at most 64"
+    )]
     BadName(String),
     #[error("{0}")]
     InvalidConfig(String),
@@ -50,9 +52,14 @@ pub enum ConnectError {
     Store(#[from] StoreError),
 }
 
+/// Letters, digits, `-`, `_` and `.`, starting with a letter or digit (so `.`, `..`
+/// and hidden-file names, which no URL path or file name can carry, are refused).
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
+    name.len() <= 64
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -134,4 +141,19 @@ pub async fn connect(
     // From now on rotated secrets go to the store.
     InstanceSession::open(plugin, store, &instance).map_err(ConnectError::Check)?;
     Ok((instance, permissions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn names_start_with_a_letter_or_digit() {
+        for good in ["acme", "acme-2", "a.b_c", "0rg"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in [".", "..", ".hidden", "-x", "", "a/b", &"x".repeat(65)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
 }

@@ -617,6 +617,45 @@ pub struct Page {
     pub more: bool,
 }
 
+/// How deep a record's raw JSON may nest and still be stored as JSON. A stored record
+/// wraps its raw JSON a few levels deeper, and reading it back goes through
+/// serde_json, which refuses anything nested past 128: deeper raw JSON would be
+/// accepted at ingest and make every later read of that kind fail. It is kept as a
+/// JSON string instead.
+pub const MAX_RAW_DEPTH: usize = 100;
+
+/// The deepest nesting of arrays and objects in JSON `text` (strings skipped; for
+/// invalid JSON a number that is at least as large as any real nesting).
+fn nesting_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &text[i.min(text.len())..]) {
+                        Some(at) if text[i + at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at + 1;
+                            break;
+                        }
+                        None => return deepest,
+                    }
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
 /// A connector's `raw` text: JSON when it is JSON, else kept as a JSON string.
 pub fn raw_json(text: String) -> RawJson {
     RawJson::from_text(text)
@@ -634,8 +673,12 @@ pub fn raw_json(text: String) -> RawJson {
 pub struct RawJson(Box<serde_json::value::RawValue>);
 
 impl RawJson {
-    /// `text` itself when it is valid JSON, else `text` as a JSON string.
+    /// `text` itself when it is valid JSON nested at most [`MAX_RAW_DEPTH`] deep, else
+    /// `text` as a JSON string (nothing the provider said is lost either way).
     pub fn from_text(text: String) -> RawJson {
+        if nesting_depth(text.as_bytes()) > MAX_RAW_DEPTH {
+            return RawJson::from_value(&serde_json::Value::String(text));
+        }
         match serde_json::from_str::<Box<serde_json::value::RawValue>>(&text) {
             Ok(raw) => RawJson(raw),
             Err(_) => RawJson::from_value(&serde_json::Value::String(text)),
@@ -757,5 +800,26 @@ impl KindReport {
             skipped: false,
             stopped: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+
+    #[test]
+    fn nesting_depth_skips_strings_and_escapes() {
+        assert_eq!(nesting_depth(br#"{"a": [1, {"b": "[[[{{"}]}"#), 3);
+        assert_eq!(nesting_depth(br#"["\"[", "\\", [[]]]"#), 3);
+        assert_eq!(nesting_depth(b"42"), 0);
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_RAW_DEPTH + 1),
+            "]".repeat(MAX_RAW_DEPTH + 1)
+        );
+        assert_eq!(nesting_depth(deep.as_bytes()), MAX_RAW_DEPTH + 1);
+        assert!(RawJson::from_text(deep.clone()).get().starts_with('"'));
+        let ok = format!("{}{}", "[".repeat(MAX_RAW_DEPTH), "]".repeat(MAX_RAW_DEPTH));
+        assert_eq!(RawJson::from_text(ok.clone()).get(), ok);
     }
 }

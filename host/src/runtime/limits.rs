@@ -1,6 +1,7 @@
 //! Per-call sandbox limits: CPU time (enforced by epoch interruption in
-//! `Runtime::new_store`), wall-clock time, and the memory and table caps of one call's
-//! instance, summed over every memory and table the component has.
+//! `Runtime::new_store`), wall-clock time, what one host call may carry in, and the
+//! memory and table caps of one call's instance, summed over every memory and table
+//! the component has.
 
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ pub struct SandboxLimits {
     pub cpu_time: Duration,
     /// Time a whole call may take, HTTP waits included.
     pub wall_time: Duration,
+    /// Bytes a plugin may hand the host in one host call (a request with its body, a
+    /// log line): wasmtime's "hostcall fuel", whose 128 MiB default would let one
+    /// call make the host allocate that much. Connector requests carry kilobytes.
+    pub hostcall_bytes: usize,
 }
 
 impl Default for SandboxLimits {
@@ -22,6 +27,7 @@ impl Default for SandboxLimits {
             memory_bytes: 256 * 1024 * 1024,
             cpu_time: Duration::from_secs(1),
             wall_time: Duration::from_secs(300),
+            hostcall_bytes: 4 << 20,
         }
     }
 }

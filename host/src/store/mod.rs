@@ -332,6 +332,7 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", data_dir.display())))?;
+        make_private(data_dir)?;
         let db_path = data_dir.join("db");
         let open = || {
             sled::Config::new()
@@ -362,7 +363,8 @@ impl Store {
                 other => break other?,
             }
         };
-        let secret_box = SecretBox::open(&data_dir.join("secret.key"))?;
+        let sealed = db.open_tree("secrets")?.len();
+        let secret_box = SecretBox::open(&data_dir.join("secret.key"), sealed)?;
         migrate_separate_index_trees(&db)?;
         Ok(Store {
             instances: db.open_tree("instances")?,
@@ -808,3 +810,19 @@ pub fn new_instance_id() -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// Make the data dir readable by its owner only: collected records, the audit log and
+/// the key files are in it, and sled creates its files with the process umask.
+fn make_private(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| StoreError::Io(format!("reading {}: {e}", dir.display())))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| StoreError::Io(format!("making {} private: {e}", dir.display())))?;
+        }
+    }
+    Ok(())
+}

@@ -22,13 +22,21 @@ pub(crate) struct SecretBox {
 }
 
 impl SecretBox {
-    /// Load the key from `path`, creating it (mode 0600) on first use.
-    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Load the key from `path`, creating it (mode 0600) on first use: only when
+    /// `sealed_secrets` is 0, since a new key could not decrypt secrets sealed with the
+    /// old one (a deleted key file must be restored, not silently replaced).
+    pub(crate) fn open(path: &Path, sealed_secrets: usize) -> Result<Self, StoreError> {
         let key = match fs::read(path) {
             Ok(bytes) if bytes.len() == 32 => bytes,
             Ok(_) => {
                 return Err(StoreError::Corrupt(format!(
                     "secret key file {} is not 32 bytes",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && sealed_secrets > 0 => {
+                return Err(StoreError::Corrupt(format!(
+                    "the secret key file {} is missing, but {sealed_secrets} instance(s) have secrets encrypted with it; restore it from a backup (a new key could not decrypt them), or remove those instances' data dir",
                     path.display()
                 )));
             }
@@ -121,7 +129,7 @@ mod tests {
     #[test]
     fn sealed_secrets_round_trip_and_are_bound_to_their_instance() {
         let dir = tempfile::tempdir().unwrap();
-        let sb = SecretBox::open(&dir.path().join("secret.key")).unwrap();
+        let sb = SecretBox::open(&dir.path().join("secret.key"), 0).unwrap();
         let mut s = Secrets::new();
         s.insert("token".into(), Secret::new("ghp_supersecret"));
         let sealed = sb.seal("i1", &s).unwrap();
@@ -132,7 +140,7 @@ mod tests {
         assert_eq!(sb.open_sealed("i1", &sealed).unwrap(), s);
         assert!(sb.open_sealed("i2", &sealed).is_err());
         // Reopening reads the same key.
-        let again = SecretBox::open(&dir.path().join("secret.key")).unwrap();
+        let again = SecretBox::open(&dir.path().join("secret.key"), 0).unwrap();
         assert_eq!(again.open_sealed("i1", &sealed).unwrap(), s);
         #[cfg(unix)]
         {

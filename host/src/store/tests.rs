@@ -697,3 +697,84 @@ fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
     store.append_audit(audit_entry("d")).unwrap();
     assert!(!store.verify_audit().unwrap().ok);
 }
+
+#[test]
+fn a_deleted_secret_key_is_refused_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = instance("acme");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let mut secrets = Secrets::new();
+        secrets.insert("token".into(), Secret::new("s3cret-value"));
+        store.create_instance(&a, &secrets).unwrap();
+        store.flush().unwrap();
+    }
+    let key = dir.path().join("secret.key");
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let err = Store::open(dir.path()).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("secret.key") && err.contains("missing"),
+        "{err}"
+    );
+    assert!(!key.exists(), "no new key was written over the lost one");
+    // Restored, everything decrypts again.
+    std::fs::write(&key, saved).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.secrets(&a.id).unwrap()["token"].expose(),
+        "s3cret-value"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_dir_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _store = Store::open(&dir).unwrap();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+}
+
+#[test]
+fn deeply_nested_raw_json_is_stored_readably() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = instance("acme");
+    store.create_instance(&a, &Secrets::new()).unwrap();
+    // 126 levels: valid JSON that serde_json accepts alone, but not inside a record.
+    let deep = format!("{}1{}", "[".repeat(126), "]".repeat(126));
+    let Record::User(mut u) = user("deep") else {
+        unreachable!()
+    };
+    u.raw = crate::model::raw_json(deep.clone());
+    let gen1 = ScanState {
+        generation: 1,
+        ..Default::default()
+    };
+    store
+        .commit_page(
+            &a.id,
+            Kind::Users,
+            &[Record::User(u), user("plain")],
+            &gen1,
+            false,
+        )
+        .unwrap();
+    let back = store
+        .records(&a.id, Kind::Users, &RecordQuery::default())
+        .unwrap();
+    assert_eq!(back.len(), 2, "both records read back");
+    let raw = back
+        .iter()
+        .find_map(|r| match &r.record {
+            Record::User(u) if u.id == "deep" => Some(u.raw.value()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(raw, serde_json::Value::String(deep), "kept, as text");
+}

@@ -72,7 +72,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         ..global.clone()
     })?;
 
-    println!("sluice demo — data dir {}\n", dir.display());
+    outln!("sluice demo — data dir {}\n", dir.display());
     let daemon = Daemon::start(env.daemon_config(args.listen)).await?;
     let control = daemon.control.clone();
     let apps = start_mocks().await?;
@@ -101,7 +101,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             })
             .await
             .with_context(|| format!("connecting `{}`", app.name))?;
-        println!(
+        outln!(
             "connected `{}` ({}) as {} (granted: {})",
             app.name,
             app.connector,
@@ -111,19 +111,19 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         connected.push((app, done.instance));
     }
 
-    println!("\nthe daemon's scheduler runs the connect flow: check, users, then the rest…");
+    outln!("\nthe daemon's scheduler runs the connect flow: check, users, then the rest…");
     let ids: HashSet<String> = connected.iter().map(|(_, i)| i.id.clone()).collect();
     let failures = wait_for_first_scan(&daemon, &ids).await?;
 
     let store = &control.store;
-    println!();
+    outln!();
     for (app, instance) in &connected {
         let mut found = Vec::new();
         for (kind, expected) in &app.expected {
             let (n, _) = store.count(&instance.id, *kind)?;
             found.push(format!("{n} {kind} (mock: {expected})"));
         }
-        println!("`{}`: {}", instance.name, found.join(", "));
+        outln!("`{}`: {}", instance.name, found.join(", "));
     }
     let (_, first) = &connected[0];
     for kind in SHOWN {
@@ -136,7 +136,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             },
         )?;
         let (total, _) = store.count(&first.id, kind)?;
-        println!(
+        outln!(
             "\n{} {kind} in `{}` (first {}):",
             total,
             first.name,
@@ -144,15 +144,15 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         );
         output::records(kind, &rows, false)?;
     }
-    println!();
+    outln!();
     output::instances_table(&control.instances()?).print();
     for f in &failures {
-        println!("failed: {f}");
+        outln!("failed: {f}");
     }
 
     // Governance, previewed: the connector names the exact request; nothing is sent,
     // and the preview is audited like any action.
-    println!("\ngovernance preview (dry run) on `{}`:", first.name);
+    outln!("\ngovernance preview (dry run) on `{}`:", first.name);
     let preview = control
         .act(
             &first.name,
@@ -170,7 +170,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     output::acted(&preview, false)?;
     let audit = control.audit(&AuditFilter::default(), true)?;
     if let Some(v) = &audit.verification {
-        println!(
+        outln!(
             "audit log: {} entr{}, hash chain {}",
             v.entries,
             if v.entries == 1 { "y" } else { "ies" },
@@ -183,19 +183,19 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         if !failures.is_empty() {
             anyhow::bail!("the demo's first scan had {} failure(s)", failures.len());
         }
-        println!(
+        outln!(
             "\nexplore: sluice --data-dir {} instances | users github-acme | activities github-acme --limit 20",
             dir.display()
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "\nadmin API on http://{addr} — try:\n  curl -H \"Authorization: Bearer $(sluice --data-dir {d} token)\" http://{addr}/v1/instances\n  sluice --data-dir {d} instances show github-acme\nthe scheduler keeps rescanning (activities every 5 minutes); Ctrl-C to stop.",
         addr = daemon.addr,
         d = dir.display()
     );
     shutdown_signal().await;
-    println!("stopping…");
+    outln!("stopping…");
     daemon.shutdown().await
 }
 
@@ -246,7 +246,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
         let mock = GithubMock::start(cfg)
             .await
             .context("starting the mock GitHub")?;
-        println!("mock GitHub for org `{org}` on {}", mock.base_url());
+        outln!("mock GitHub for org `{org}` on {}", mock.base_url());
         let e = mock.expected();
         apps.push(DemoApp {
             name: format!("github-{org}"),
@@ -266,7 +266,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
     let okta = OktaMock::start(OktaMockConfig::default())
         .await
         .context("starting the mock Okta")?;
-    println!("mock Okta on {}", okta.base_url());
+    outln!("mock Okta on {}", okta.base_url());
     let e = okta.expected();
     apps.push(DemoApp {
         name: "okta-acme".into(),
@@ -285,7 +285,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
     let docusign = DocusignMock::start(DocusignMockConfig::default())
         .await
         .context("starting the mock DocuSign")?;
-    println!("mock DocuSign on {}", docusign.base_url());
+    outln!("mock DocuSign on {}", docusign.base_url());
     let (base, admin, c) = (
         docusign.base_url(),
         docusign.admin_url(),
@@ -319,7 +319,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
     let netdocs = NetDocumentsMock::start(NetDocumentsMockConfig::default())
         .await
         .context("starting the mock NetDocuments")?;
-    println!("mock NetDocuments on {}", netdocs.base_url());
+    outln!("mock NetDocuments on {}", netdocs.base_url());
     let c = netdocs.config().clone();
     let e = netdocs.expected();
     apps.push(DemoApp {
@@ -348,7 +348,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
         m365.management_url(),
         m365.config().clone(),
     );
-    println!("mock Microsoft 365 on {graph} (Graph, sign-in) and {management} (Management API)");
+    outln!("mock Microsoft 365 on {graph} (Graph, sign-in) and {management} (Management API)");
     let e = m365.expected();
     apps.push(DemoApp {
         name: "m365-contoso".into(),

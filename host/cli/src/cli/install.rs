@@ -28,7 +28,7 @@ pub async fn run(env: &Env, file: &Path, force: bool) -> anyhow::Result<()> {
     let dest = dir.join(format!("{id}-{version}.wasm"));
     if let Ok(existing) = std::fs::read(&dest) {
         if existing == bytes {
-            println!("{id} {version} is already installed as {}", dest.display());
+            outln!("{id} {version} is already installed as {}", dest.display());
             return Ok(());
         }
         if !force {
@@ -49,10 +49,10 @@ pub async fn run(env: &Env, file: &Path, force: bool) -> anyhow::Result<()> {
     tmp.persist(&dest)
         .map_err(|e| e.error)
         .with_context(|| format!("moving the plugin into place as {}", dest.display()))?;
-    println!("installed {id} {version} as {}", dest.display());
+    outln!("installed {id} {version} as {}", dest.display());
 
     let Backend::Remote(_) = env.backend().await? else {
-        println!("no daemon is running: it loads the plugin when it starts");
+        outln!("no daemon is running: it loads the plugin when it starts");
         return Ok(());
     };
     let deadline = Instant::now() + DAEMON_WAIT;
@@ -65,7 +65,7 @@ pub async fn run(env: &Env, file: &Path, force: bool) -> anyhow::Result<()> {
                 .is_some_and(|(a, b)| a == b)
         };
         if !same_dir(&list.plugins_dir, dir) {
-            println!(
+            outln!(
                 "the running daemon watches {}, not {}: it will not see this file",
                 list.plugins_dir.display(),
                 dir.display()
@@ -79,9 +79,9 @@ pub async fn run(env: &Env, file: &Path, force: bool) -> anyhow::Result<()> {
             .find(|p| ours(&p.file) && p.sha256 == plugin.sha256)
         {
             if p.serving {
-                println!("the daemon serves {id} {version} now");
+                outln!("the daemon serves {id} {version} now");
             } else {
-                println!(
+                outln!(
                     "the daemon loaded {id} {version} for pinned instances; a newer version serves the rest"
                 );
             }

@@ -7,7 +7,7 @@
 mod client;
 mod demo;
 mod install;
-mod output;
+pub(crate) mod output;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -725,19 +725,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.runtime.pooling_slots = Some(daemon::pool_slots(cfg.scheduler.max_concurrent));
             cfg.runtime.compile_in_child = std::env::current_exe().ok();
             let d = daemon::Daemon::start(cfg).await?;
-            println!(
+            outln!(
                 "sluice daemon: API on http://{} (token: sluice token), data dir {}; Ctrl-C to stop",
                 d.addr,
                 env.data_dir.display()
             );
             daemon::shutdown_signal().await;
-            println!("stopping: letting running scans reach a page boundary…");
+            outln!("stopping: letting running scans reach a page boundary…");
             d.shutdown().await
         }
         Command::CompileComponent { .. } => unreachable!("run before the data dir is resolved"),
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Token { command: None } => {
-            println!("{}", sluice::store::api_token(&env.data_dir)?.expose());
+            outln!("{}", sluice::store::api_token(&env.data_dir)?.expose());
             Ok(())
         }
         Command::Token {
@@ -746,8 +746,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Act(args) => act(&env, args).await,
         Command::NewConnector { name, dir } => {
             let out = crate::scaffold::new_connector(&name, &dir)?;
-            println!("created {}", out.display());
-            println!(
+            outln!("created {}", out.display());
+            outln!(
                 "next: cd {} && cargo build --release && sluice test-connector target/wasm32-wasip2/release/{}.wasm --fixtures fixtures",
                 out.display(),
                 name.replace('-', "_")
@@ -815,7 +815,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => match e.downcast_ref::<ControlError>() {
                     Some(ControlError::GrantsRequired(asks)) if interactive() => {
                         // Nothing was saved or sent yet: ask, then connect again.
-                        eprintln!("{asks}");
+                        eprintln!("{}", output::terminal_safe(&asks.to_string()));
                         if !confirm("Grant everything listed above?")? {
                             bail!("not connected: nothing was granted");
                         }
@@ -888,7 +888,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .await?;
             if no_wait && b.is_remote() {
-                println!("scan of `{instance}` started by the daemon");
+                outln!("scan of `{instance}` started by the daemon");
                 return Ok(());
             }
             output::scan_reports(&instance, &out.reports, json)?;
@@ -981,13 +981,13 @@ async fn token(env: &Env, command: TokenCommand) -> anyhow::Result<()> {
                 "token `{}` created; it is shown only now. Use it as SLUICE_TOKEN=… or `Authorization: Bearer …`:",
                 t.name
             );
-            println!("{}", t.token);
+            outln!("{}", t.token);
             Ok(())
         }
         TokenCommand::List { json } => output::tokens(&b.tokens().await?, json),
         TokenCommand::Revoke { name } => {
             let t = b.revoke_token(&name).await?;
-            println!("revoked token `{}`", t.name);
+            outln!("revoked token `{}`", t.name);
             Ok(())
         }
     }
@@ -1035,23 +1035,25 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
         }
         InstancesCommand::Disable { instance } => {
             let i = b.disable(&instance).await?;
-            println!(
+            outln!(
                 "disabled `{}`: not scanned until `sluice instances enable {}`",
-                i.name, i.name
+                i.name,
+                i.name
             );
             Ok(())
         }
         InstancesCommand::Enable { instance } => {
             let i = b.enable(&instance).await?;
             if b.is_remote() {
-                println!(
+                outln!(
                     "enabled `{}`: scans resume from their saved cursors",
                     i.name
                 );
             } else {
-                println!(
+                outln!(
                     "enabled `{}`: the daemon scans it when running (or run `sluice scan {}`)",
-                    i.name, i.name
+                    i.name,
+                    i.name
                 );
             }
             Ok(())
@@ -1072,18 +1074,18 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             let listen = DaemonInfo::read(&env.data_dir)
                 .map(|d| d.listen.to_string())
                 .unwrap_or_else(|| daemon::DEFAULT_LISTEN.to_string());
-            println!("URL:    http://{listen}/hooks/{}", i.name);
-            println!("secret: {}", secret.expose());
-            println!(
+            outln!("URL:    http://{listen}/hooks/{}", i.name);
+            outln!("secret: {}", secret.expose());
+            outln!(
                 "\nA POST to the URL starts an incremental activities scan (add ?kind=users,groups for\nothers). Authenticate with `Authorization: Bearer SECRET`, or sign the body with\nHMAC-SHA256 in `X-Hub-Signature-256: sha256=HEX` (set SECRET as a GitHub webhook's secret)."
             );
             Ok(())
         }
         InstancesCommand::Approve { instance } => {
             let i = b.approve(&instance).await?;
-            println!("approved `{}`: it may now", i.name);
+            outln!("approved `{}`: it may now", i.name);
             for line in i.grants.unwrap_or_default().lines() {
-                println!("  {line}");
+                outln!("  {line}");
             }
             Ok(())
         }
@@ -1095,11 +1097,13 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             let version = if latest { None } else { version };
             let i = b.pin(&instance, version.as_deref()).await?;
             match &i.pinned_version {
-                Some(v) => println!(
+                Some(v) => outln!(
                     "`{}` runs on {} {v} until `sluice instances pin {} --latest`",
-                    i.name, i.connector, i.name
+                    i.name,
+                    i.connector,
+                    i.name
                 ),
-                None => println!("`{}` follows the newest {} loaded", i.name, i.connector),
+                None => outln!("`{}` follows the newest {} loaded", i.name, i.connector),
             }
             Ok(())
         }
@@ -1112,7 +1116,7 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
                 );
             }
             let i = b.remove(&instance).await?;
-            println!("removed instance `{}`", i.name);
+            outln!("removed instance `{}`", i.name);
             Ok(())
         }
     }

@@ -12,6 +12,55 @@ use sluice::scan::KindReport;
 use sluice::store::tokens::TokenInfo;
 use sluice::store::{Instance, InstanceStatus, StoredRecord};
 
+/// Text for a terminal: control characters other than newline and tab are escaped
+/// (`\u{1b}`), so text a provider or connector supplied cannot move the cursor,
+/// rewrite lines or change the terminal's state.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Write human or JSON output to stdout, terminal-safe. A closed pipe
+/// (`sluice activities x | head`) ends the process quietly instead of panicking.
+pub fn write_out(text: &str, newline: bool) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_all(terminal_safe(text).as_bytes())
+        .and_then(|()| {
+            if newline {
+                stdout.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Longest table cell shown; longer text ends in `…` (`--json` has it whole).
+const MAX_CELL_CHARS: usize = 200;
+
 /// A plain text table with left-aligned columns.
 pub struct Table {
     rows: Vec<Vec<String>>,
@@ -25,7 +74,16 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| {
+                    // One line per row: a cell's own line breaks are shown, not made.
+                    let safe = terminal_safe(&c).replace('\n', "\\n").replace('\t', " ");
+                    short(&safe, MAX_CELL_CHARS)
+                })
+                .collect(),
+        );
     }
 
     pub fn render(&self) -> String {
@@ -44,10 +102,11 @@ impl Table {
         for row in &self.rows {
             let mut line = String::new();
             for (c, cell) in row.iter().enumerate() {
-                if c + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+                line.push_str(cell);
+                if c + 1 < row.len() {
+                    // Padded by hand: `format!`'s width must fit in a u16.
+                    let pad = widths[c] - cell.chars().count() + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
             out.push_str(line.trim_end());
@@ -57,12 +116,12 @@ impl Table {
     }
 
     pub fn print(&self) {
-        print!("{}", self.render());
+        out!("{}", self.render());
     }
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -111,9 +170,9 @@ pub fn plugins(list: &PluginList, json: bool) -> anyhow::Result<()> {
         ]);
     }
     t.print();
-    println!("\nplugins dir: {}", list.plugins_dir.display());
+    outln!("\nplugins dir: {}", list.plugins_dir.display());
     for r in &list.rejected {
-        println!(
+        outln!(
             "rejected {}: {} (at {})",
             r.file.display(),
             r.reason,
@@ -164,7 +223,7 @@ pub fn connectors(infos: &[ConnectorInfo], json: bool) -> anyhow::Result<()> {
             .iter()
             .any(|a| sluice::model::beyond_provider_docs(&i.id, *a))
     }) {
-        println!(
+        outln!(
             "\n† goes beyond the governance actions the provider docs' connector table lists for this app"
         );
     }
@@ -200,37 +259,41 @@ pub fn acted(out: &ActOutput, json: bool) -> anyhow::Result<()> {
         "done" => "done",
         other => other,
     };
-    println!(
+    outln!(
         "{} {} on `{}` ({} {}): {head}",
-        a.action, a.target, a.instance, a.connector, a.connector_version
+        a.action,
+        a.target,
+        a.instance,
+        a.connector,
+        a.connector_version
     );
-    println!("  {}", a.message);
+    outln!("  {}", a.message);
     for r in &a.requests {
         let label = if a.dry_run { "would send" } else { "request" };
-        println!("  {label:<11}{r}");
+        outln!("  {label:<11}{r}");
     }
     for w in &a.sent {
         let status = w
             .status
             .map_or("no response".to_string(), |s| s.to_string());
-        println!("  sent       {} → {status}", w.request);
+        outln!("  sent       {} → {status}", w.request);
     }
     if let Some(r) = &out.record {
         let state = record_state(r);
         if !state.is_empty() {
             let when = if a.dry_run { "now" } else { "after refresh" };
-            println!("  {when}: {state}");
+            outln!("  {when}: {state}");
         }
     } else if !a.dry_run {
-        println!("  after refresh: no longer in the store");
+        outln!("  after refresh: no longer in the store");
     }
     if let Some(e) = &out.refresh_error {
-        println!(
+        outln!(
             "  refresh failed: {e} (the action stands; rescan with `sluice scan {}`)",
             a.instance
         );
     }
-    println!("  audit #{} {}", a.seq, short(&a.hash, 16));
+    outln!("  audit #{} {}", a.seq, short(&a.hash, 16));
     Ok(())
 }
 
@@ -240,7 +303,7 @@ pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
         return print_json(v);
     }
     if v.entries.is_empty() {
-        println!("no actions audited yet (sluice act …)");
+        outln!("no actions audited yet (sluice act …)");
     }
     let mut t = Table::new(&[
         "#", "AT", "WHO", "INSTANCE", "ACTION", "TARGET", "DRY", "OUTCOME", "STATUS", "REASON",
@@ -263,12 +326,12 @@ pub fn audit(v: &AuditView, json: bool) -> anyhow::Result<()> {
         t.print();
     }
     match &v.verification {
-        Some(ver) if ver.ok => println!(
+        Some(ver) if ver.ok => outln!(
             "\nverified: {} entries, chain intact; head {}",
             ver.entries,
             ver.head.as_deref().unwrap_or("(empty log)")
         ),
-        Some(ver) => println!(
+        Some(ver) => outln!(
             "\nNOT VERIFIED after {} entries: {}",
             ver.entries,
             ver.problem.as_deref().unwrap_or("broken chain")
@@ -284,7 +347,7 @@ pub fn conformance(r: &sluice::conformance::ConformanceReport, json: bool) -> an
         return print_json(r);
     }
     if !r.connector.is_empty() {
-        println!("{} {} (WIT {})", r.connector, r.version, r.wit_version);
+        outln!("{} {} (WIT {})", r.connector, r.version, r.wit_version);
     }
     let mut t = Table::new(&["CHECK", "RESULT", "DETAIL"]);
     for c in &r.checks {
@@ -320,18 +383,21 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
         return print_json(c);
     }
     let (instance, permissions) = (&c.instance, &c.permissions);
-    println!(
+    outln!(
         "connected `{}` ({} {}, id {})",
-        instance.name, instance.connector, instance.connector_version, instance.id
+        instance.name,
+        instance.connector,
+        instance.connector_version,
+        instance.id
     );
     if let Some(p) = &permissions.principal {
-        println!("  as:          {p}");
+        outln!("  as:          {p}");
     }
     if !permissions.granted.is_empty() {
-        println!("  granted:     {}", permissions.granted.join(", "));
+        outln!("  granted:     {}", permissions.granted.join(", "));
     }
     for (cap, why) in &permissions.missing {
-        println!("  missing:     {} — {why}", cap.heading());
+        outln!("  missing:     {} — {why}", cap.heading());
     }
     let asked = sluice::model::grants::Grants {
         egress: c.egress.clone(),
@@ -340,18 +406,18 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
     };
     let granted = instance.grants.clone().unwrap_or_default();
     for line in asked.lines() {
-        println!("  asks for     {line}");
+        outln!("  asks for     {line}");
     }
     for line in granted.lines() {
-        println!("  granted      {line}");
+        outln!("  granted      {line}");
     }
     if daemon {
-        println!(
+        outln!(
             "the daemon is scanning it now: sluice instances show {}",
             instance.name
         );
     } else {
-        println!(
+        outln!(
             "next: sluice scan {} (or start `sluice daemon`)",
             instance.name
         );
@@ -428,7 +494,7 @@ pub fn instances(all: &[InstanceSummary], json: bool) -> anyhow::Result<()> {
         return print_json(&all);
     }
     if all.is_empty() {
-        println!("no instances; connect one with `sluice connect CONNECTOR --name NAME …`");
+        outln!("no instances; connect one with `sluice connect CONNECTOR --name NAME …`");
         return Ok(());
     }
     instances_table(all).print();
@@ -449,7 +515,7 @@ pub fn schedule(inst: &Instance) {
             )
         })
         .collect();
-    println!("`{}` rescans: {}", inst.name, intervals.join(", "));
+    outln!("`{}` rescans: {}", inst.name, intervals.join(", "));
 }
 
 pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
@@ -457,41 +523,44 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
         return print_json(d);
     }
     let inst = &d.instance;
-    println!(
+    outln!(
         "{} ({} {}, id {})",
-        inst.name, inst.connector, inst.connector_version, inst.id
+        inst.name,
+        inst.connector,
+        inst.connector_version,
+        inst.id
     );
-    println!(
+    outln!(
         "  status:   {} {}",
         inst.status.label(),
         status_detail(&inst.status)
     );
-    println!("  enabled:  {}", inst.enabled);
-    println!("  created:  {}", format_millis(inst.created));
+    outln!("  enabled:  {}", inst.enabled);
+    outln!("  created:  {}", format_millis(inst.created));
     for (k, v) in &inst.config {
-        println!("  config:   {k} = {v}");
+        outln!("  config:   {k} = {v}");
     }
     if inst.allow_private_network {
-        println!("  network:  private addresses allowed");
+        outln!("  network:  private addresses allowed");
     }
     if let Some(p) = &inst.permissions {
-        println!("  as:       {}", opt(&p.principal));
-        println!("  granted:  {}", p.granted.join(", "));
+        outln!("  as:       {}", opt(&p.principal));
+        outln!("  granted:  {}", p.granted.join(", "));
     }
     if let Some(pin) = &inst.pinned_version {
-        println!("  pinned:   {pin}");
+        outln!("  pinned:   {pin}");
     }
     match &inst.grants {
         Some(g) => {
             for line in g.lines() {
-                println!("  may use   {line}");
+                outln!("  may use   {line}");
             }
         }
-        None => println!("  may use   what the connector asks for (saved before grants)"),
+        None => outln!("  may use   what the connector asks for (saved before grants)"),
     }
     if let Some(d) = &inst.declined {
         for line in d.lines() {
-            println!("  declined  {line}");
+            outln!("  declined  {line}");
         }
     }
     let mut t = Table::new(&[
@@ -531,22 +600,22 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
                 .unwrap_or("-".into()),
         ]);
     }
-    println!();
+    outln!();
     t.print();
     let (rows, notes) = instance_limits_lines(&d.limits);
     if !rows.is_empty() {
-        println!();
+        outln!();
         let mut t = Table::new(&LIMIT_HEADER);
         for r in rows {
             t.row(r);
         }
         t.print();
         for n in notes {
-            println!("{n}");
+            outln!("{n}");
         }
     }
     if !d.recent_scans.is_empty() {
-        println!();
+        outln!();
         let mut t = Table::new(&[
             "SCAN STARTED",
             "KIND",
@@ -592,7 +661,7 @@ pub fn scan_reports(name: &str, reports: &[KindReport], json: bool) -> anyhow::R
             },
         ]);
     }
-    println!("scan of `{name}`:");
+    outln!("scan of `{name}`:");
     t.print();
     Ok(())
 }
@@ -783,10 +852,10 @@ pub fn limits(v: &LimitsView, json: bool) -> anyhow::Result<()> {
     }
     t.print();
     for n in notes {
-        println!("{n}");
+        outln!("{n}");
     }
     if !v.scopes.is_empty() {
-        println!();
+        outln!();
         let mut t = Table::new(&["SHARED SCOPE", "BUDGET", "SET BY", "MEMBERS", "PROVIDER"]);
         for s in &v.scopes {
             let (budget, by) = match (&s.configured, &s.state) {
@@ -808,7 +877,7 @@ pub fn limits(v: &LimitsView, json: bool) -> anyhow::Result<()> {
         t.print();
     }
     if !v.hosts.is_empty() {
-        println!();
+        outln!();
         let mut t = Table::new(&["API HOST", "BUDGET"]);
         for (h, b) in &v.hosts {
             t.row(vec![h.clone(), b.describe()]);
@@ -816,4 +885,34 @@ pub fn limits(v: &LimitsView, json: bool) -> anyhow::Result<()> {
         t.print();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_print_hostile_cells_safely() {
+        let mut t = Table::new(&["ID", "NAME"]);
+        // Over 65,535 characters: `format!`'s width used to panic on such a column.
+        t.row(vec!["x".repeat(70_000), "a".into()]);
+        t.row(vec![
+            "id-2".into(),
+            "evil\u{1b}]0;pwned\u{7}\r\nname".into(),
+        ]);
+        let text = t.render();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(
+            text.contains("evil\\u{1b}]0;pwned\\u{7}\\r\\nname"),
+            "{text:?}"
+        );
+        assert!(text.lines().nth(1).unwrap().chars().count() < 300);
+    }
+
+    #[test]
+    fn terminal_safe_keeps_newlines_and_tabs() {
+        assert_eq!(terminal_safe("a\tb\nc"), "a\tb\nc");
+        assert_eq!(terminal_safe("\u{1b}[2J"), "\\u{1b}[2J");
+    }
 }

@@ -13,6 +13,7 @@
 //! | `trap` | panics | fail only this call |
 //! | `echo` | GET to config `url`, reporting the body and every response header | never let injected credentials back in: `granted` = the body, then `name: value` per header |
 //! | `host-header` | GET to config `url` with its own `Host: evil.example` | send to the granted host under its own name; `granted` = the body |
+//! | `big-request` | POSTs a 16 MiB body to config `url` | bound what one host call may carry in: the call traps |
 //! | `log-forge` | logs text with `\n` and `\r` and a forged log line | keep each plugin log record on one line |
 //!
 //! It deliberately bypasses the SDK's HTTP error mapping to see the host's raw
@@ -67,6 +68,16 @@ impl Guest for Probe {
             "trap" => panic!("probe trap"),
             "echo" => echo(Vec::new()),
             "host-header" => echo(vec![("host".into(), "evil.example".into())]),
+            "big-request" => {
+                let request = host_http::Request {
+                    method: Method::Post,
+                    url: config::required("url")?,
+                    headers: Vec::new(),
+                    body: Some(vec![b'x'; 16 << 20]),
+                };
+                let status = host_http::send(&request).map(|r| r.status);
+                Ok(principal(format!("sent:{status:?}")))
+            }
             "log-forge" => {
                 log::warn("first line\n2026-01-01T00:00:00Z ERROR sluice: forged\rline");
                 Ok(principal("logged".into()))
