@@ -209,6 +209,25 @@ impl Harness {
     }
 }
 
+/// The operations over `store`, as the CLI assembles them when no daemon runs (it
+/// migrates stored instances on the way, as opening the store does).
+pub fn control(
+    store: &Store,
+    runtime: &Runtime,
+    registry: Registry,
+    plugins_dir: &std::path::Path,
+) -> sluice::control::Control {
+    sluice::control::Control::new(
+        store.clone(),
+        runtime.clone(),
+        sluice::registry::Plugins::new(runtime, plugins_dir, registry),
+        plugins_dir.to_path_buf(),
+        None,
+        ScanOptions::default(),
+    )
+    .unwrap()
+}
+
 /// A test-only guest built by `host/build.rs` (e.g. `probe`).
 pub fn test_plugin(name: &str) -> Vec<u8> {
     let path = PathBuf::from(PLUGIN_BUILD_DIR).join(format!("{name}.wasm"));

@@ -135,6 +135,16 @@ fn with_scheme(
     ctx
 }
 
+/// A token endpoint that accepts `rt-initial` and rotates the refresh token on every
+/// refresh (as Microsoft and DocuSign do).
+fn rotating_refresh_tokens() -> OAuthMock {
+    OAuthMock::new(OAuthMockConfig {
+        refresh_token: Some("rt-initial".into()),
+        rotate_refresh_tokens: true,
+        ..OAuthMockConfig::default()
+    })
+}
+
 /// Every file below `dir` (bounded depth: the data dir is shallow).
 fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -331,11 +341,7 @@ async fn token_endpoint_errors_are_unauthorized_with_the_provider_message_and_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotated_refresh_token_is_persisted_to_the_encrypted_store_before_use() {
-    let mock = OAuthMock::new(OAuthMockConfig {
-        refresh_token: Some("rt-initial".into()),
-        rotate_refresh_tokens: true,
-        ..OAuthMockConfig::default()
-    });
+    let mock = rotating_refresh_tokens();
     let server = mock.serve("/oauth2/token").await.unwrap();
     let h = harness().await;
     let inst = connect_probe(&h, &server, "rt", CLIENT_SECRET, true)
@@ -477,9 +483,7 @@ async fn jwt_bearer_assertion_is_signed_by_the_host_and_verified_by_the_mock() {
 /// of that version: otherwise the instance waits for approval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn older_grants_get_the_connected_versions_token_endpoint_only() {
-    use sluice::control::Control;
     use sluice::model::grants::Grants;
-    use sluice::registry::Plugins;
 
     let mock = OAuthMock::new(OAuthMockConfig::default());
     let server = mock.serve("/oauth2/token").await.unwrap();
@@ -525,16 +529,7 @@ async fn older_grants_get_the_connected_versions_token_endpoint_only() {
     assert_eq!(mock.requests().len(), before, "refused before sending");
 
     let dir = h.dir.path().join("plugins");
-    let plugins = Plugins::new(&h.runtime, &dir, h.registry.clone());
-    let _control = Control::new(
-        h.store.clone(),
-        h.runtime.clone(),
-        plugins,
-        dir,
-        None,
-        sluice::scan::ScanOptions::default(),
-    )
-    .unwrap();
+    let _control = sluice_tests::control(&h.store, &h.runtime, h.registry.clone(), &dir);
     let current = h.store.instance("current").unwrap().grants.unwrap();
     assert_eq!(current.schema, sluice::model::grants::GRANTS_SCHEMA);
     assert!(
@@ -556,49 +551,32 @@ async fn older_grants_get_the_connected_versions_token_endpoint_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_saves_a_refresh_token_rotated_while_it_runs() {
     use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
-    use sluice::control::{ActInput, Control};
+    use sluice::control::ActInput;
     use sluice::model::ActionKind;
-    use sluice::registry::Plugins;
     use sluice::runtime::RuntimeConfig;
 
-    let mock = OAuthMock::new(OAuthMockConfig {
-        refresh_token: Some("rt-initial".into()),
-        rotate_refresh_tokens: true,
-        ..OAuthMockConfig::default()
-    });
+    let mock = rotating_refresh_tokens();
     let server = mock.serve("/oauth2/token").await.unwrap();
     let mut h = Harness::new().await;
     load_probe(&mut h.registry, &h.runtime, "oauth_probe_refresh.wasm").await;
-    let config: BTreeMap<String, String> = [
-        ("token_url", server.token_url()),
-        ("api_url", server.base_url()),
-        ("client_id", "mock-client-id".to_string()),
-        ("scope", "users.read".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let (inst, _) = connect(
-        &h.store,
-        &h.registry,
-        ConnectRequest {
-            connector: "oauth-probe".into(),
-            name: "rt".into(),
-            config,
-            secrets: [
-                ("client_secret".to_string(), Secret::new(CLIENT_SECRET)),
-                ("refresh_token".to_string(), Secret::new("rt-initial")),
-            ]
-            .into(),
-            allow_private_network: true,
-            schedule: Default::default(),
-            limits: Default::default(),
-            pin: None,
-            grants: GrantRequest::all(),
-        },
-    )
-    .await
-    .unwrap();
+    let (token_url, api_url) = (server.token_url(), server.base_url());
+    let (inst, _) = h
+        .connect_to(
+            "oauth-probe",
+            "rt",
+            &[
+                ("token_url", &token_url),
+                ("api_url", &api_url),
+                ("client_id", "mock-client-id"),
+                ("scope", "users.read"),
+            ],
+            &[
+                ("client_secret", CLIENT_SECRET),
+                ("refresh_token", "rt-initial"),
+            ],
+        )
+        .await
+        .unwrap();
     let reports = h.scan(&inst, &[], 10).await;
     assert!(reports.iter().all(|r| r.error.is_none()), "{reports:?}");
     let stored = |h: &Harness| {
@@ -617,15 +595,7 @@ async fn an_action_saves_a_refresh_token_rotated_while_it_runs() {
     let dir = h.dir.path().join("plugins");
     let mut registry = Registry::load(&runtime, &dir).await;
     load_probe(&mut registry, &runtime, "oauth_probe_refresh.wasm").await;
-    let control = Control::new(
-        h.store.clone(),
-        runtime.clone(),
-        Plugins::new(&runtime, &dir, registry),
-        dir,
-        None,
-        sluice::scan::ScanOptions::default(),
-    )
-    .unwrap();
+    let control = sluice_tests::control(&h.store, &runtime, registry, &dir);
     let before = mock.refresh_token();
     let out = control
         .act(

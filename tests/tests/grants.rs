@@ -5,12 +5,10 @@
 use std::path::PathBuf;
 
 use sluice::control::ConnectError;
-use sluice::control::Control;
 use sluice::model::grants::{GrantError, GrantRequest, GrantSet, Grants};
 use sluice::model::{ActionKind, ConnectorError};
-use sluice::registry::{PLUGIN_BUILD_DIR, Plugins};
+use sluice::registry::PLUGIN_BUILD_DIR;
 use sluice::runtime::ActionRequest;
-use sluice::scan::ScanOptions;
 use sluice::store::Instance;
 use sluice_mocks::{GithubMock, GithubMockConfig, StepperMock};
 use sluice_tests::Harness;
@@ -192,16 +190,7 @@ async fn instances_saved_before_grants_are_granted_what_their_connector_asks_for
     assert!(reports.iter().all(|r| r.error.is_none()), "{reports:?}");
 
     let dir = h.dir.path().join("plugins");
-    let plugins = Plugins::new(&h.runtime, &dir, h.registry.clone());
-    let _control = Control::new(
-        h.store.clone(),
-        h.runtime.clone(),
-        plugins,
-        dir,
-        None,
-        ScanOptions::default(),
-    )
-    .unwrap();
+    let _control = sluice_tests::control(&h.store, &h.runtime, h.registry.clone(), &dir);
     let migrated = h.store.instance("legacy").unwrap().grants.unwrap();
     assert_eq!(
         migrated,
