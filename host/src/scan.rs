@@ -400,6 +400,7 @@ mod tests {
             granted_actions: Arc::from([]),
             since: None,
             page_size: 100,
+            blocked: Arc::default(),
         }
     }
 

@@ -196,6 +196,7 @@ fn call_context(
         granted_actions: Arc::from(grants.actions),
         since: None,
         page_size: 100,
+        blocked: Arc::default(),
     })
 }
 

@@ -42,6 +42,7 @@ fn ctx(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext
         granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
+        blocked: Default::default(),
     }
 }
 
@@ -197,5 +198,116 @@ async fn compiled_components_are_cached_by_content_hash_and_wasmtime_version() {
     assert_ne!(
         rewritten, b"not a compiled component",
         "the cache entry was rewritten"
+    );
+}
+
+/// `offline("sleep")` sleeping `seconds`, sharing `from`'s session clock if given.
+fn sleeping(seconds: f64, from: Option<&CallContext>) -> CallContext {
+    let mut ctx = offline("sleep");
+    let mut config = (*ctx.config).clone();
+    config.insert("seconds".into(), seconds.to_string());
+    ctx.config = Arc::new(config);
+    if let Some(other) = from {
+        ctx.blocked = other.blocked.clone();
+    }
+    ctx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_blocked_in_a_wasi_sleep_is_stopped_at_the_blocked_time_limit() {
+    // The wall-clock limit is far away: only the blocked-time limit can stop the sleep.
+    let (_h, plugin) = probe(SandboxLimits {
+        blocked_time: Duration::from_millis(300),
+        wall_time: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await;
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(20), plugin.check(sleeping(60.0, None)))
+        .await
+        .expect("the sleeping call was not stopped within 20 s");
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Trap(m) if m.contains("blocked") && m.contains("call")),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // A short sleep within the limit is not CPU time: it finishes, even past the CPU
+    // budget, and the plugin keeps serving.
+    let (_h, plugin) = probe(SandboxLimits {
+        cpu_time: Duration::from_millis(200),
+        blocked_time: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let ok = plugin.check(sleeping(0.5, None)).await.unwrap();
+    assert_eq!(ok.principal.as_deref(), Some("slept"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_time_is_also_bounded_across_the_calls_of_one_session() {
+    let (_h, plugin) = probe(SandboxLimits {
+        blocked_time: Duration::from_secs(2),
+        session_blocked_time: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let first = sleeping(0.9, None);
+    let ok = plugin.check(first.clone()).await.unwrap();
+    assert_eq!(ok.principal.as_deref(), Some("slept"));
+    assert!(first.blocked.blocked() >= Duration::from_millis(900));
+
+    // Each call is within the per-call limit; together they are not.
+    let err = plugin.check(sleeping(0.9, Some(&first))).await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Trap(m) if m.contains("blocked") && m.contains("session")),
+        "{err}"
+    );
+
+    // Another session starts with its own budget.
+    let ok = plugin.check(sleeping(0.9, None)).await.unwrap();
+    assert_eq!(ok.principal.as_deref(), Some("slept"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_describe_that_sleeps_is_rejected_at_load_within_the_describe_limit() {
+    let h = Harness::with_limits(SandboxLimits {
+        describe_time: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .await;
+    let started = Instant::now();
+    let loaded = tokio::time::timeout(
+        Duration::from_secs(20),
+        h.runtime.load(&test_plugin("probe_sleepy_describe")),
+    )
+    .await
+    .expect("loading the sleepy plugin was not stopped within 20 s");
+    let err = loaded.err().expect("a describe() that sleeps is rejected");
+    assert!(err.to_string().contains("describe"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // The next load of the same bytes (the next CLI command) does not wait again.
+    let started = Instant::now();
+    let err = h
+        .runtime
+        .load(&test_plugin("probe_sleepy_describe"))
+        .await
+        .err()
+        .expect("still rejected");
+    assert!(err.to_string().contains("remembered"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "took {:?}",
+        started.elapsed()
     );
 }

@@ -253,7 +253,6 @@ macro_rules! forward_to_host {
                 &mut self,
                 req: http::Request,
             ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
-                let started = Instant::now();
                 let out = OutboundRequest {
                     method: match req.method {
                         http::Method::Get => Method::Get,
@@ -276,6 +275,7 @@ macro_rules! forward_to_host {
                     ))));
                 }
                 let line = write.then(|| format!("{} {}", out.method.as_str(), out.url));
+                self.clock.http_started();
                 let result = self
                     .http
                     .send(
@@ -285,7 +285,7 @@ macro_rules! forward_to_host {
                         out,
                     )
                     .await;
-                self.in_host += started.elapsed();
+                self.clock.http_finished();
                 if let Some(request) = line {
                     let status = result.as_ref().ok().map(|r| r.status);
                     self.writes.push(SentWrite { request, status });

@@ -32,12 +32,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{CallHook, Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::http::{HttpClient, InstanceNet};
@@ -46,8 +46,8 @@ use crate::model::{ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Page
 use crate::model::{Finding, Record};
 use compile::engine_config;
 pub use compile::{WASMTIME_VERSION, compile_child};
-use limits::MemoryCap;
-pub use limits::SandboxLimits;
+use limits::{CallClock, MemoryCap};
+pub use limits::{SandboxLimits, SessionClock};
 use pool::PoolGate;
 pub use pool::{
     POOL_CORE_INSTANCES_PER_INSTANCE, POOL_MEMORIES_PER_INSTANCE, POOL_TABLES_PER_INSTANCE,
@@ -137,6 +137,9 @@ pub struct CallContext {
     pub since: Option<Millis>,
     /// Preferred page size.
     pub page_size: u32,
+    /// Time this session's calls spent blocked outside wasm and HTTP, summed (see
+    /// [`SandboxLimits::session_blocked_time`]). Clones of a context share it.
+    pub blocked: Arc<SessionClock>,
 }
 
 /// Per-store data: what host functions see during one call.
@@ -147,9 +150,9 @@ pub(crate) struct CallState {
     http: HttpClient,
     ctx: CallContext,
     plugin_id: Arc<str>,
-    /// For the CPU budget: wall time spent inside host calls is not guest time.
-    started: Instant,
-    in_host: Duration,
+    /// Where the call's time goes: the CPU budget counts wasm time only, the
+    /// watchdog bounds time blocked in host calls other than HTTP.
+    clock: Arc<CallClock>,
     cpu_budget: Duration,
     cpu_exceeded: bool,
     logs_left: u32,
@@ -263,6 +266,16 @@ impl Runtime {
     /// async worker it would stall every scan and API request scheduled there.
     pub async fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
+        // A describe() that trapped (a loop, a sleep) would trap again: every later
+        // load of the same bytes is refused at once instead of waiting out its limit.
+        let rejected = (self.inner.config.cache_dir.as_ref())
+            .map(|dir| dir.join(format!("{sha256}.describe-rejected")));
+        if let Some(reason) = rejected
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        {
+            return Err(LoadError::Describe(format!("{reason} (remembered)")));
+        }
         let component = {
             let (runtime, bytes, sha256) = (self.clone(), bytes.to_vec(), sha256.clone());
             tokio::task::spawn_blocking(move || runtime.compile_cached(&bytes, &sha256))
@@ -291,10 +304,15 @@ impl Runtime {
             sha256,
             wit,
         };
-        let info = plugin
-            .describe()
-            .await
-            .map_err(|e| LoadError::Describe(e.to_string()))?;
+        let info = match plugin.describe().await {
+            Ok(info) => info,
+            Err(e) => {
+                if let (ConnectorError::Trap(_), Some(path)) = (&e, &rejected) {
+                    let _ = std::fs::write(path, e.to_string());
+                }
+                return Err(LoadError::Describe(e.to_string()));
+            }
+        };
         validate_info(&info).map_err(LoadError::Malformed)?;
         plugin.info = Arc::new(info);
         Ok(plugin)
@@ -314,8 +332,7 @@ impl Runtime {
             http: self.inner.http.clone(),
             ctx,
             plugin_id,
-            started: Instant::now(),
-            in_host: Duration::ZERO,
+            clock: Arc::new(CallClock::new()),
             cpu_budget: limits.cpu_time,
             cpu_exceeded: false,
             logs_left: 10_000,
@@ -325,10 +342,18 @@ impl Runtime {
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(limits.hostcall_bytes);
+        store.call_hook(|cx, hook| {
+            match hook {
+                CallHook::CallingHost => cx.data().clock.enter_host(),
+                CallHook::ReturningFromHost => cx.data().clock.leave_host(),
+                CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+            }
+            Ok(())
+        });
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut cx| {
             let s = cx.data_mut();
-            let guest = s.started.elapsed().saturating_sub(s.in_host);
+            let guest = s.clock.guest();
             if guest > s.cpu_budget {
                 s.cpu_exceeded = true;
                 wasmtime::bail!("plugin exceeded its CPU time budget of {:?}", s.cpu_budget);
@@ -336,6 +361,20 @@ impl Runtime {
             Ok(UpdateDeadline::Continue(1))
         });
         store
+    }
+}
+
+/// Resolves once `clock` shows `limit` blocked in host calls other than HTTP (a
+/// WASI sleep or poll, which uses no CPU and so escapes the CPU budget).
+async fn blocked_watchdog(clock: &CallClock, limit: Duration) {
+    loop {
+        let blocked = clock.blocked();
+        if blocked >= limit {
+            return;
+        }
+        // Blocked time grows no faster than real time: sleeping the remainder wakes
+        // no earlier than needed; the floor keeps a nearly-spent budget from spinning.
+        tokio::time::sleep((limit - blocked).max(Duration::from_millis(10))).await;
     }
 }
 
@@ -436,15 +475,17 @@ impl LoadedPlugin {
             &mut Store<CallState>,
         ) -> wasmtime::Result<Result<R, ConnectorError>>,
     ) -> Result<R, ConnectorError> {
-        self.call_tracked(ctx, false, f).await.0
+        let wall = self.runtime.limits().wall_time;
+        self.call_tracked(ctx, false, wall, f).await.0
     }
 
-    /// [`Self::call`], `read_only` (writes refused by the HTTP capability) or not, also
-    /// returning the write requests the call sent.
+    /// [`Self::call`], `read_only` (writes refused by the HTTP capability) or not,
+    /// within `wall`, also returning the write requests the call sent.
     async fn call_tracked<R>(
         &self,
         ctx: CallContext,
         read_only: bool,
+        wall: Duration,
         f: impl AsyncFnOnce(
             &VersionedPre,
             &mut Store<CallState>,
@@ -462,14 +503,36 @@ impl LoadedPlugin {
             },
             None => None,
         };
+        let session = ctx.blocked.clone();
         let mut store = rt.new_store(ctx, Arc::from(self.info.id.as_str()));
         store.data_mut().read_only = read_only;
-        let wall = rt.limits().wall_time;
-        let result = tokio::time::timeout(wall, f(&self.pre, &mut store)).await;
+        let clock = store.data().clock.clone();
+        let limits = rt.limits();
+        let session_left = limits
+            .session_blocked_time
+            .saturating_sub(session.blocked());
+        let (blocked_limit, per) = if session_left < limits.blocked_time {
+            (session_left, "session")
+        } else {
+            (limits.blocked_time, "call")
+        };
+        let result = tokio::select! {
+            r = tokio::time::timeout(wall, f(&self.pre, &mut store)) => Some(r),
+            () = blocked_watchdog(&clock, blocked_limit) => None,
+        };
+        session.add(clock.blocked());
         let writes = std::mem::take(&mut store.data_mut().writes);
         let result = match result {
-            Ok(Ok(r)) => r,
-            Ok(Err(trap)) => {
+            None => {
+                let e = format!(
+                    "blocked outside wasm and HTTP (a WASI sleep or poll) for {:?}; a {per} may block for at most {blocked_limit:?}",
+                    clock.blocked()
+                );
+                tracing::warn!(plugin = %self.info.id, instance = %store.data().ctx.instance_name, "plugin stopped: {e}");
+                Err(ConnectorError::Trap(e))
+            }
+            Some(Ok(Ok(r))) => r,
+            Some(Ok(Err(trap))) => {
                 let data = store.data();
                 let reason = if data.cpu_exceeded {
                     format!("exceeded its CPU time budget of {:?}", data.cpu_budget)
@@ -481,7 +544,7 @@ impl LoadedPlugin {
                 tracing::warn!(plugin = %self.info.id, instance = %data.ctx.instance_name, "plugin trapped: {reason}");
                 Err(ConnectorError::Trap(reason))
             }
-            Err(_) => Err(ConnectorError::Trap(format!(
+            Some(Err(_)) => Err(ConnectorError::Trap(format!(
                 "call exceeded the wall-clock limit of {wall:?}"
             ))),
         };
@@ -498,13 +561,18 @@ impl LoadedPlugin {
         .await
     }
 
-    /// `describe()`, called with an empty context.
+    /// `describe()`, called with an empty context, within
+    /// [`SandboxLimits::describe_time`].
     pub async fn describe(&self) -> Result<ConnectorInfo, ConnectorError> {
-        self.call(
+        let wall = self.runtime.limits().describe_time;
+        self.call_tracked(
             empty_context(),
+            false,
+            wall,
             async |pre, store| on_version!(pre, p => p.describe(store).await.map(Ok)),
         )
         .await
+        .0
     }
 
     pub async fn check(&self, ctx: CallContext) -> Result<Permissions, ConnectorError> {
@@ -565,10 +633,12 @@ impl LoadedPlugin {
             });
         }
         let dry_run = action.dry_run;
+        let wall = self.runtime.limits().wall_time;
         let (result, sent) = self
             .call_tracked(
                 ctx,
                 dry_run,
+                wall,
                 async |pre, store| on_version!(pre, p => p.act(store, action).await),
             )
             .await;
@@ -592,6 +662,7 @@ fn empty_context() -> CallContext {
         granted_actions: Arc::from([]),
         since: None,
         page_size: 100,
+        blocked: Arc::default(),
     }
 }
 

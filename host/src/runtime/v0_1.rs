@@ -7,8 +7,6 @@
 //! version's module sits beside this one and both keep working (the Zed
 //! extension-host pattern; `v0_2_test.rs` shows it with a test-only version).
 
-use std::time::Instant;
-
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 

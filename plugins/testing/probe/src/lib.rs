@@ -15,6 +15,10 @@
 //! | `host-header` | GET to config `url` with its own `Host: evil.example` | send to the granted host under its own name; `granted` = the body |
 //! | `big-request` | POSTs a 16 MiB body to config `url` | bound what one host call may carry in: the call traps |
 //! | `log-forge` | logs text with `\n` and `\r` and a forged log line | keep each plugin log record on one line |
+//! | `sleep` | sleeps config `seconds` (a WASI poll: no CPU, no HTTP) | stop it at the blocked-time limit, per call and per session |
+//!
+//! Built with feature `sleepy-describe` (crate `testing/probe-sleepy-describe`) its
+//! `describe` sleeps an hour: the host must reject it at load within its describe limit.
 //!
 //! It deliberately bypasses the SDK's HTTP error mapping to see the host's raw
 //! `http-error`. `describe` never traps; every other export is `unsupported`.
@@ -32,6 +36,9 @@ struct Probe;
 
 impl Guest for Probe {
     fn describe() -> ConnectorInfo {
+        if cfg!(feature = "sleepy-describe") {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         ConnectorInfo {
             id: "probe".into(),
             name: "Sandbox probe".into(),
@@ -49,6 +56,7 @@ impl Guest for Probe {
                     false,
                     "https://example.test/",
                 ),
+                field("seconds", "Seconds to sleep (mode `sleep`)", false, "3600"),
             ],
             auth: AuthScheme::None,
             egress: vec!["{url}".into()],
@@ -77,6 +85,13 @@ impl Guest for Probe {
                 };
                 let status = host_http::send(&request).map(|r| r.status);
                 Ok(principal(format!("sent:{status:?}")))
+            }
+            "sleep" => {
+                let seconds: f64 = config::required("seconds")?
+                    .parse()
+                    .map_err(|_| ConnectorError::invalid_config("seconds: not a number"))?;
+                std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+                Ok(principal("slept".into()))
             }
             "log-forge" => {
                 log::warn("first line\n2026-01-01T00:00:00Z ERROR sluice: forged\rline");
