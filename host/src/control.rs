@@ -219,6 +219,9 @@ pub struct InstanceDetail {
     pub kinds: Vec<KindDetail>,
     pub recent_scans: Vec<ScanRun>,
     pub limits: InstanceLimits,
+    /// Bytes its records take in the store, and the cap on them.
+    pub stored_bytes: u64,
+    pub stored_cap: u64,
     /// Whether a daemon schedules this data dir (next runs are only known then).
     pub daemon: bool,
 }
@@ -589,6 +592,8 @@ impl Control {
         Ok(InstanceDetail {
             recent_scans: self.store.runs(&instance.id, 10)?,
             limits: self.limits_of(&instance),
+            stored_bytes: self.store.usage(&instance.id)?,
+            stored_cap: self.scan_options.caps.commit.instance_bytes,
             instance,
             kinds,
             daemon: self.scheduler.is_some(),

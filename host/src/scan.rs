@@ -9,6 +9,7 @@
 //! Activities are a feed: each page is committed with the connector's position, so the
 //! next run fetches only what is new.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use crate::model::{ConnectorError, Kind, Millis, Page, now_millis};
 use crate::runtime::{CallContext, LoadedPlugin, findings_page};
 use crate::session::InstanceSession;
-use crate::store::{Instance, InstanceStatus, ScanRun, ScanState, Store, StoreError};
+use crate::store::{CommitCaps, Instance, InstanceStatus, ScanRun, ScanState, Store, StoreError};
 use tracing::Instrument as _;
 
 /// Knobs for a scan.
@@ -31,6 +32,35 @@ pub struct ScanOptions {
     /// First activity scan: start here instead of `activity_lookback` before now
     /// (recordings fix it so a replay asks for the same window).
     pub activity_since: Option<Millis>,
+    /// Bounds on what a connector may hand over and the store keep.
+    pub caps: ScanCaps,
+}
+
+/// Operator-tunable bounds on stored data. A connector that hands over more is
+/// stopped with an `over-cap` error naming the cap; nothing of the refused page is
+/// stored and its cursor does not move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanCaps {
+    /// Records in one page (a connector asks for about `page_size`).
+    pub page_records: u64,
+    /// Records one scan of one kind commits; the scan then stops and resumes from its
+    /// cursor on the next run.
+    pub scan_records: u64,
+    /// Bytes per page and per instance (see [`CommitCaps`]).
+    pub commit: CommitCaps,
+}
+
+impl Default for ScanCaps {
+    fn default() -> Self {
+        ScanCaps {
+            page_records: 10_000,
+            scan_records: 10_000_000,
+            commit: CommitCaps {
+                page_bytes: 64 << 20,
+                instance_bytes: 20 << 30,
+            },
+        }
+    }
 }
 
 impl Default for ScanOptions {
@@ -40,6 +70,7 @@ impl Default for ScanOptions {
             page_size: 100,
             max_pages: 1_000_000,
             activity_since: None,
+            caps: ScanCaps::default(),
         }
     }
 }
@@ -101,6 +132,19 @@ impl Lister for LoadedPlugin {
     }
 }
 
+fn hash(cursor: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(cursor)
+}
+
+/// At most `max` characters of `s`, for messages.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// Scan failures that are not the connector's.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -126,6 +170,21 @@ async fn finish(pending: Option<PendingCommit>) -> Option<Result<(u64, u64), Sto
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     Some(deleted.map(|d| (p.records, d)))
+}
+
+/// A commit refused by a cap is the scan's error, not the store's.
+fn over_cap<T>(
+    done: Result<T, StoreError>,
+    report: &mut KindReport,
+) -> Result<Option<T>, StoreError> {
+    match done {
+        Ok(t) => Ok(Some(t)),
+        Err(StoreError::Cap(m)) => {
+            report.error = Some(ConnectorError::OverCap(m));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Count a committed page and show the progress in the instance's status.
@@ -197,7 +256,10 @@ pub async fn scan_kind(
     // order, each with the cursor of its own page, so a crash or an error in page N+1
     // leaves exactly what a sequential scan would have left.
     let mut pending: Option<PendingCommit> = None;
-    let mut fetched = 0u64;
+    let (mut fetched, mut fetched_records) = (0u64, 0u64);
+    let caps = &opts.caps;
+    // Every cursor this run was handed: one handed again means paging that loops.
+    let mut cursors: HashSet<u64> = state.cursor.iter().map(|c| hash(c)).collect();
     loop {
         if stop.is_stopped() {
             report.stopped = true;
@@ -207,6 +269,13 @@ pub async fn scan_kind(
             report.error = Some(ConnectorError::Other(format!(
                 "stopped after {} pages; the scan resumes from its cursor next time",
                 opts.max_pages
+            )));
+            break;
+        }
+        if fetched_records >= caps.scan_records {
+            report.error = Some(ConnectorError::OverCap(format!(
+                "stopped after {fetched_records} records in one scan (daemon --max-scan-records {}); the scan resumes from its cursor next time",
+                caps.scan_records
             )));
             break;
         }
@@ -221,7 +290,11 @@ pub async fn scan_kind(
             .instrument(tracing::debug_span!("page", n = fetched + 1));
         let (result, committed) = tokio::join!(fetch, finish(pending.take()));
         if let Some(done) = committed {
-            account(store, instance, kind, &mut report, done?)?;
+            match over_cap(done, &mut report)? {
+                Some(done) => account(store, instance, kind, &mut report, done)?,
+                // The fetched page follows the refused one: it is not committed.
+                None => break,
+            }
         }
         let page: Page = match result {
             Ok(p) => p,
@@ -241,6 +314,14 @@ pub async fn scan_kind(
         };
         fetched += 1;
         let n = page.records.len() as u64;
+        if n > caps.page_records {
+            report.error = Some(ConnectorError::OverCap(format!(
+                "a page of {n} records exceeds the cap of {} per page (daemon --max-page-records); nothing of it was stored",
+                caps.page_records
+            )));
+            break;
+        }
+        fetched_records += n;
         let previous_cursor = state.cursor.clone();
         let last = if kind.is_snapshot() {
             state.cursor = page.next_cursor.clone();
@@ -252,6 +333,17 @@ pub async fn scan_kind(
             // A feed that claims more but does not move would loop forever.
             !page.more || (n == 0 && state.cursor == previous_cursor)
         };
+        // Where the next page starts (an activity page that names none repeats its own).
+        if !last
+            && let Some(next) = &state.cursor
+            && !cursors.insert(hash(next))
+        {
+            report.error = Some(ConnectorError::OverCap(format!(
+                "paging loops: page {fetched} named a next cursor this scan was already given (`{}`); nothing of that page was stored",
+                cut(next, 80)
+            )));
+            break;
+        }
         state.pages += 1;
         state.records += n;
         if last {
@@ -262,16 +354,21 @@ pub async fn scan_kind(
         let records = page.records;
         pending = Some(PendingCommit {
             records: n,
-            task: tokio::task::spawn_blocking(move || {
-                store2.commit_page(&id, kind, &records, &committed_state, last)
+            task: tokio::task::spawn_blocking({
+                let caps = caps.commit;
+                move || {
+                    store2.commit_page_capped(&id, kind, &records, &committed_state, last, &caps)
+                }
             }),
         });
         if last {
             break;
         }
     }
-    if let Some(done) = finish(pending.take()).await {
-        account(store, instance, kind, &mut report, done?)?;
+    if let Some(done) = finish(pending.take()).await
+        && let Some(done) = over_cap(done, &mut report)?
+    {
+        account(store, instance, kind, &mut report, done)?;
     }
     store.record_run(
         &instance.id,

@@ -288,7 +288,9 @@ async fn a_describe_that_sleeps_is_rejected_at_load_within_the_describe_limit() 
     )
     .await
     .expect("loading the sleepy plugin was not stopped within 20 s");
-    let err = loaded.err().expect("a describe() that sleeps is rejected");
+    let Err(err) = loaded else {
+        panic!("a describe() that sleeps is rejected")
+    };
     assert!(err.to_string().contains("describe"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -298,12 +300,9 @@ async fn a_describe_that_sleeps_is_rejected_at_load_within_the_describe_limit() 
 
     // The next load of the same bytes (the next CLI command) does not wait again.
     let started = Instant::now();
-    let err = h
-        .runtime
-        .load(&test_plugin("probe_sleepy_describe"))
-        .await
-        .err()
-        .expect("still rejected");
+    let Err(err) = h.runtime.load(&test_plugin("probe_sleepy_describe")).await else {
+        panic!("still rejected")
+    };
     assert!(err.to_string().contains("remembered"), "{err}");
     assert!(
         started.elapsed() < Duration::from_millis(400),

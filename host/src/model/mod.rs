@@ -414,6 +414,11 @@ pub enum ConnectorError {
     /// the plugin runs.
     #[error("not granted: {0}")]
     NotGranted(String),
+    /// What the connector handed over is beyond an operator-set cap (records or
+    /// bytes per page, per scan, per instance), or its paging would loop. Host-side;
+    /// nothing of the refused page was stored.
+    #[error("over a cap: {0}")]
+    OverCap(String),
 }
 
 impl ConnectorError {
@@ -431,6 +436,7 @@ impl ConnectorError {
             ConnectorError::Trap(_) => "trap",
             ConnectorError::NotLoaded(_) => "connector-not-loaded",
             ConnectorError::NotGranted(_) => "not-granted",
+            ConnectorError::OverCap(_) => "over-cap",
         }
     }
 

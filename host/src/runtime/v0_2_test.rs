@@ -6,8 +6,6 @@
 //! the shared forwarding to the host for everything unchanged ([`super::forward`]),
 //! and hand-written code for what changed, here the added `config.names` import.
 
-use std::time::Instant;
-
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 

@@ -30,7 +30,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Range;
 
 use super::{
-    SEP, Store, StoreError, StoredRecord, StoredRecordRef, from_json, prefix, prefix_end, tagged,
+    CommitCaps, SEP, Store, StoreError, StoredRecord, StoredRecordRef, from_json, prefix,
+    prefix_end, tagged,
 };
 use crate::model::{Kind, Millis, Record};
 
@@ -183,11 +184,12 @@ fn block_header(value: &[u8]) -> Option<(usize, usize)> {
     Some((u32_at(value, 1)?, u32_at(value, 5)?))
 }
 
-/// Entries in ascending pos order, as one compressed block value.
+/// Entries in ascending pos order, as one compressed block value, and their
+/// uncompressed length.
 fn encode_block<'a>(
     entries: impl ExactSizeIterator<Item = (&'a [u8], &'a Record)>,
     now: Millis,
-) -> Result<Vec<u8>, StoreError> {
+) -> Result<(Vec<u8>, usize), StoreError> {
     let count = entries.len();
     let mut raw = Vec::with_capacity(count * 768);
     for (pos, r) in entries {
@@ -213,7 +215,7 @@ fn encode_block<'a>(
     put_len(&mut block, count)?;
     put_len(&mut block, raw.len())?;
     block.extend_from_slice(&packed);
-    Ok(block)
+    Ok((block, raw.len()))
 }
 
 fn u32_len(n: usize) -> Result<u32, StoreError> {
@@ -395,12 +397,16 @@ impl Store {
     /// lookups read more), then the blocks; the caller writes the scan's cursor last.
     /// A crash before the cursor leaves blocks that the resumed scan re-reads, and
     /// events already stored are left out.
+    /// Returns the bytes the new blocks add to the instance (`usage` before them),
+    /// within `caps`.
     pub(super) fn insert_activities(
         &self,
         instance_id: &str,
         records: &[Record],
         now: Millis,
-    ) -> Result<(), StoreError> {
+        usage: u64,
+        caps: &CommitCaps,
+    ) -> Result<u64, StoreError> {
         // Ascending by pos; a later copy of one event in the page wins, as a later
         // insert of its key used to.
         let mut new: BTreeMap<Vec<u8>, &Record> = records
@@ -408,7 +414,7 @@ impl Store {
             .map(|r| (pos(r.time().unwrap_or(0), r.id()), r))
             .collect();
         let (Some(first), Some(last)) = (new.keys().next(), new.keys().next_back()) else {
-            return Ok(());
+            return Ok(0);
         };
         let (min_t, max_t) = (pos_time(first)?, pos_time(last)?);
         let span = self.activity_span(instance_id)?;
@@ -425,7 +431,7 @@ impl Store {
                     new.remove(block.pos(e, key_pos));
                 }
                 if new.is_empty() {
-                    return Ok(());
+                    return Ok(0);
                 }
             }
         }
@@ -433,6 +439,7 @@ impl Store {
         // lookup reads, stays bounded however sparse a page's events are.
         let mut widest = span;
         let mut blocks = Vec::new();
+        let mut page_bytes = 0u64;
         let mut group: Vec<(&[u8], &Record)> = Vec::new();
         let mut start = 0;
         let mut entries = new.iter().peekable();
@@ -449,9 +456,13 @@ impl Store {
             if ends {
                 widest = widest.max(t.saturating_sub(start));
                 let block_key = [p.as_slice(), pos].concat();
-                blocks.push((block_key, encode_block(group.drain(..), now)?));
+                let (block, raw_len) = encode_block(group.drain(..), now)?;
+                page_bytes += raw_len as u64;
+                blocks.push((block_key, block));
             }
         }
+        let added: u64 = blocks.iter().map(|(k, b)| (k.len() + b.len()) as u64).sum();
+        caps.admit(page_bytes, usage, added as i64)?;
         if widest > span {
             self.records
                 .insert(span_key(instance_id), &widest.to_be_bytes())?;
@@ -459,6 +470,6 @@ impl Store {
         for (key, block) in blocks {
             self.records.insert(key, block)?;
         }
-        Ok(())
+        Ok(added)
     }
 }

@@ -32,6 +32,7 @@ mod keys;
 mod query;
 mod secrets;
 pub mod tokens;
+mod usage;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub use audit::{AuditEntry, AuditFilter, AuditVerification};
 pub use keys::{HOOKS_KEY_FILE, TOKEN_FILE, api_token, hook_secret};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
 use secrets::{SecretBox, write_private};
+pub use usage::CommitCaps;
+use usage::usage_key;
 
 /// Store failures. sled's own error type stays inside this module.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,9 @@ pub enum StoreError {
     DuplicateToken(String),
     #[error("invalid cursor `{0}`: pass back the `next_cursor` of an earlier page")]
     BadCursor(String),
+    /// A page or an instance over an operator-set cap; nothing was written.
+    #[error("{0}")]
+    Cap(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -511,6 +517,7 @@ impl Store {
             (&self.records, tagged(TIME_TAG, p.clone())),
             (&self.records, tagged(STATE_TAG, p.clone())),
             (&self.records, tagged(activities::SPAN_TAG, p.clone())),
+            (&self.records, tagged(usage::USAGE_TAG, p.clone())),
             (&self.runs, p),
         ] {
             let mut batch = sled::Batch::default();
@@ -577,22 +584,44 @@ impl Store {
         state: &ScanState,
         sweep: bool,
     ) -> Result<u64, StoreError> {
+        self.commit_page_capped(instance_id, kind, records, state, sweep, &CommitCaps::NONE)
+    }
+
+    /// [`Self::commit_page`] held to `caps`: a page over them is refused whole
+    /// ([`StoreError::Cap`]) and its cursor not moved.
+    pub fn commit_page_capped(
+        &self,
+        instance_id: &str,
+        kind: Kind,
+        records: &[Record],
+        state: &ScanState,
+        sweep: bool,
+        caps: &CommitCaps,
+    ) -> Result<u64, StoreError> {
         let now = now_millis();
+        let usage = self.usage(instance_id)?;
         if !kind.is_snapshot() {
             // Events first, the cursor after them: see `insert_activities`.
-            self.insert_activities(instance_id, records, now)?;
-            self.records
-                .insert(state_key(instance_id, kind), to_json(state)?)?;
+            let added = self.insert_activities(instance_id, records, now, usage, caps)?;
+            let mut batch = sled::Batch::default();
+            batch.insert(state_key(instance_id, kind), to_json(state)?);
+            batch.insert(usage_key(instance_id), &(usage + added).to_be_bytes());
+            self.records.apply_batch(batch)?;
             return Ok(0);
         }
         let mut batch = sled::Batch::default();
         let generation = state.generation;
         let mut seen = HashSet::with_capacity(records.len());
+        // Bytes this page writes, and the change in what the instance keeps.
+        let (mut page_bytes, mut delta) = (0u64, 0i64);
         for r in records {
             let k = record_key(instance_id, kind, r);
             // Keep first_seen across rescans.
             let first_seen = match self.records.get(&k)? {
-                Some(old) => from_json::<StoredRecord>(&old)?.first_seen,
+                Some(old) => {
+                    delta -= (k.len() + old.len()) as i64;
+                    from_json::<StoredRecord>(&old)?.first_seen
+                }
                 None => now,
             };
             let stored = StoredRecordRef {
@@ -603,9 +632,14 @@ impl Store {
                 last_seen: now,
                 record: r,
             };
+            let value = to_json(&stored)?;
+            page_bytes += value.len() as u64;
+            delta += (k.len() + value.len()) as i64;
             seen.insert(k.clone());
-            batch.insert(k, to_json(&stored)?);
+            batch.insert(k, value);
         }
+        // Sweeping only flags records (a few bytes each way): not counted.
+        let usage = caps.admit(page_bytes, usage, delta)?;
         let mut deleted = 0;
         if sweep {
             let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
@@ -624,6 +658,7 @@ impl Store {
             }
         }
         batch.insert(state_key(instance_id, kind), to_json(state)?);
+        batch.insert(usage_key(instance_id), &usage.to_be_bytes());
         // One batch on one tree: atomic, and crash-safe through sled's batch manifest.
         self.records.apply_batch(batch)?;
         Ok(deleted)

@@ -88,3 +88,38 @@ impl EchoMock {
         self.server.log().snapshot()
     }
 }
+
+/// A provider for the `misbehave` test connector (`plugins/testing/misbehave`) with
+/// pages as big and as many as a test asks: `GET /users?page=N` → `{"users": [{"id":
+/// "uN-I"}…], "next": N+1 or null}`.
+#[derive(Debug)]
+pub struct PagesMock {
+    server: MockServer,
+}
+
+impl PagesMock {
+    /// `pages` pages of `per_page` users each.
+    pub async fn start(pages: u64, per_page: u64) -> std::io::Result<PagesMock> {
+        let users = move |query: axum::extract::Query<BTreeMap<String, String>>| async move {
+            let page: u64 = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let users: Vec<_> = (0..per_page)
+                .map(|i| json!({ "id": format!("u{page}-{i}"), "login": format!("user {page}/{i}") }))
+                .collect();
+            let next = (page < pages).then_some(page + 1);
+            Json(json!({ "users": users, "next": next }))
+        };
+        let router = Router::new().route("/users", get(users));
+        let server = MockServer::start(Duration::ZERO, |_| router).await?;
+        Ok(PagesMock { server })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// Every request answered so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.server.log().snapshot()
+    }
+}

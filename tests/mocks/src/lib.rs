@@ -41,7 +41,7 @@ pub use docusign::{
 };
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
-pub use hostile::EchoMock;
+pub use hostile::{EchoMock, PagesMock};
 pub use m365::{M365Expected, M365Mock, M365MockConfig};
 pub use netdocuments::{NetDocumentsExpected, NetDocumentsMock, NetDocumentsMockConfig};
 pub use oauth::{

@@ -7,6 +7,7 @@
 mod client;
 mod demo;
 mod install;
+mod limits;
 pub(crate) mod output;
 
 use std::collections::BTreeMap;
@@ -288,6 +289,8 @@ pub struct DaemonArgs {
     /// Scans running at once across all instances.
     #[arg(long, default_value_t = SchedulerConfig::default().max_concurrent)]
     pub max_concurrent_scans: usize,
+    #[command(flatten)]
+    pub limits: limits::LimitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -724,6 +727,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.scheduler.max_concurrent = args.max_concurrent_scans.max(1);
             cfg.runtime.pooling_slots = Some(daemon::pool_slots(cfg.scheduler.max_concurrent));
             cfg.runtime.compile_in_child = std::env::current_exe().ok();
+            args.limits.apply(&mut cfg)?;
             let d = daemon::Daemon::start(cfg).await?;
             outln!(
                 "sluice daemon: API on http://{} (token: sluice token), data dir {}; Ctrl-C to stop",

@@ -537,6 +537,11 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
     );
     outln!("  enabled:  {}", inst.enabled);
     outln!("  created:  {}", format_millis(inst.created));
+    outln!(
+        "  stored:   {} of {} (daemon --max-instance-bytes)",
+        bytesize::ByteSize(d.stored_bytes).display().iec(),
+        bytesize::ByteSize(d.stored_cap).display().iec()
+    );
     for (k, v) in &inst.config {
         outln!("  config:   {k} = {v}");
     }

@@ -77,7 +77,7 @@ impl Guest for Misbehave {
                 },
             ],
             auth: AuthScheme::None,
-            egress: vec!["http://fixtures.test/".into()],
+            egress: vec!["{base_url}/".into()],
             rate_limits: Vec::new(),
         }
     }
