@@ -558,7 +558,7 @@ impl Control {
                     .instance_state(&instance.id)
                     .map_or(0.0, |s| s.stats.wait_secs);
                 Ok(InstanceSummary {
-                    instance,
+                    instance: self.store.shown(instance),
                     users,
                     activities,
                     waited_secs,
@@ -594,7 +594,7 @@ impl Control {
             limits: self.limits_of(&instance),
             stored_bytes: self.store.usage(&instance.id)?,
             stored_cap: self.scan_options.caps.commit.instance_bytes,
-            instance,
+            instance: self.store.shown(instance),
             kinds,
             daemon: self.scheduler.is_some(),
         })

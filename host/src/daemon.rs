@@ -55,6 +55,9 @@ pub struct DaemonConfig {
     pub shutdown_grace: Duration,
     /// Watch `plugins_dir` and hot-load changes (on by default).
     pub watch_plugins: bool,
+    /// How often the daemon checks that its database still writes, and tries to
+    /// reopen it when it does not (after a full disk, say).
+    pub store_check: Duration,
 }
 
 impl DaemonConfig {
@@ -73,6 +76,7 @@ impl DaemonConfig {
             http: HttpLimits::default(),
             shutdown_grace: Duration::from_secs(30),
             watch_plugins: true,
+            store_check: Duration::from_secs(5),
         }
     }
 }
@@ -197,6 +201,7 @@ pub struct Daemon {
     /// The plugins folder watch, and the task rescheduling instances on changes.
     watcher: Option<watch::Watcher>,
     on_change: tokio::task::JoinHandle<()>,
+    store_watch: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -273,7 +278,6 @@ impl Daemon {
             tracing::warn!(%addr, "the admin API listens beyond loopback; protect the token");
         }
         let app = api::router(api::ApiState {
-            seen_hooks: Default::default(),
             control: control.clone(),
             token,
             metrics,
@@ -309,6 +313,7 @@ impl Daemon {
             grace: cfg.shutdown_grace,
             watcher,
             on_change,
+            store_watch: watch_store(store, cfg.store_check),
         })
     }
 
@@ -320,6 +325,7 @@ impl Daemon {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         drop(self.watcher);
         self.on_change.abort();
+        self.store_watch.abort();
         let _ = self.stop_server.send(());
         if tokio::time::timeout(self.grace, self.scheduler.shutdown())
             .await
@@ -336,6 +342,43 @@ impl Daemon {
         tracing::info!("daemon stopped");
         Ok(())
     }
+}
+
+/// Every `every`, check that the database still writes; when it does not (sled
+/// stops writing for good after a disk error such as a full disk), say so in every
+/// instance's status and reopen it until that works. Failed scans retry on their own
+/// schedule and succeed once it is back, with no restart.
+pub fn watch_store(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            tokio::time::sleep(every).await;
+            let s = store.clone();
+            let checked = tokio::task::spawn_blocking(move || match s.healthy() {
+                Ok(()) => Ok(false),
+                Err(e) => s.recover().map(|()| true).map_err(|r| (e, r)),
+            })
+            .await;
+            match checked {
+                Ok(Ok(reopened)) => {
+                    if failing || reopened {
+                        tracing::info!("the database writes again; scans resume");
+                    }
+                    failing = false;
+                }
+                Ok(Err((e, r))) => {
+                    if !failing {
+                        tracing::error!(
+                            "the database cannot write ({e}); reopening it every {every:?} until it can"
+                        );
+                    }
+                    tracing::debug!("reopening the database failed: {r}");
+                    failing = true;
+                }
+                Err(e) => tracing::error!("checking the database: {e}"),
+            }
+        }
+    })
 }
 
 /// Resolve on SIGINT (Ctrl-C) or SIGTERM.

@@ -624,6 +624,19 @@ async fn a_signed_webhook_triggers_an_incremental_scan() {
     let v: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
     assert_eq!(v["triggered"], json!(["users", "groups"]));
     d.daemon.shutdown().await.unwrap();
+
+    // A restarted daemon still knows the delivery it accepted.
+    let d = TestDaemon::start(dir.path()).await;
+    let replay = d
+        .raw(
+            d.client()
+                .post(d.url("/hooks/acme"))
+                .header("x-hub-signature-256", sign_hook_body(&secret, &body))
+                .body(body.clone()),
+        )
+        .await;
+    assert_eq!(replay.status().as_u16(), 409, "replayed after a restart");
+    d.daemon.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -83,40 +83,6 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// For webhook secrets (derived from the data dir's hooks key).
     pub data_dir: PathBuf,
-    /// Webhook signatures already accepted, so a captured delivery cannot be replayed.
-    pub seen_hooks: SeenHooks,
-}
-
-/// Signatures of accepted webhook deliveries, newest last, for
-/// [`SeenHooks::WINDOW`]; at most [`SeenHooks::CAPACITY`] are kept (the oldest go
-/// first). A signed body replayed within the window is refused; kept in memory, so a
-/// restarted daemon accepts one more replay of a delivery it saw before.
-#[derive(Debug, Default)]
-pub struct SeenHooks(std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, Vec<u8>)>>);
-
-impl SeenHooks {
-    /// How long a delivery's signature is remembered.
-    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-    /// Signatures remembered at most.
-    pub const CAPACITY: usize = 16_384;
-
-    /// Remember `signature`; `false` if it was seen within the window.
-    fn first_time(&self, signature: &[u8]) -> bool {
-        let now = std::time::Instant::now();
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        while seen
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > Self::WINDOW)
-            || seen.len() >= Self::CAPACITY
-        {
-            seen.pop_front();
-        }
-        if seen.iter().any(|(_, s)| s == signature) {
-            return false;
-        }
-        seen.push_back((now, signature.to_vec()));
-        true
-    }
 }
 
 type St = State<Arc<ApiState>>;
@@ -649,7 +615,11 @@ async fn hook(
         ));
     };
     if let HookProof::Signature(signature) = &proof
-        && !st.seen_hooks.first_time(signature)
+        && !st
+            .control
+            .store
+            .hook_first_seen(signature)
+            .map_err(|e| ControlError::Internal(e.to_string()))?
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

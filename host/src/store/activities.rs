@@ -323,7 +323,7 @@ impl Iterator for ActivitiesDesc {
 impl Store {
     /// The widest time span of any activity block of the instance (0 when none).
     pub(super) fn activity_span(&self, instance_id: &str) -> Result<Millis, StoreError> {
-        Ok(match self.records.get(span_key(instance_id))? {
+        Ok(match self.t()?.records.get(span_key(instance_id))? {
             Some(v) if v.len() == 8 => Millis::from_be_bytes(v.as_ref().try_into().unwrap()),
             Some(_) => return Err(StoreError::Corrupt("activity span".into())),
             None => 0,
@@ -354,9 +354,9 @@ impl Store {
         let lo = [p.as_slice(), &lower].concat();
         let hi = time_bound(&p, hi_time);
         let blocks = if lo < hi {
-            self.records.range(lo..hi)
+            self.t()?.records.range(lo..hi)
         } else {
-            self.records.range(hi.clone()..hi)
+            self.t()?.records.range(hi.clone()..hi)
         };
         Ok(ActivitiesDesc {
             prefix_len: p.len(),
@@ -372,7 +372,7 @@ impl Store {
     pub(super) fn count_activities(&self, instance_id: &str) -> Result<u64, StoreError> {
         let p = activities_prefix(instance_id);
         let mut n = 0;
-        for v in self.records.scan_prefix(&p).values() {
+        for v in self.t()?.records.scan_prefix(&p).values() {
             let v = v?;
             n += match v.first() {
                 Some(b'{') => 1,
@@ -423,7 +423,7 @@ impl Store {
         let lo = time_bound(&p, Some(min_t));
         let hi = time_bound(&p, max_t.checked_add(span).and_then(|t| t.checked_add(1)));
         if lo < hi {
-            for item in self.records.range(lo..hi) {
+            for item in self.t()?.records.range(lo..hi) {
                 let (k, v) = item?;
                 let key_pos = &k[p.len()..];
                 let block = Block::read(key_pos, v)?;
@@ -464,11 +464,12 @@ impl Store {
         let added: u64 = blocks.iter().map(|(k, b)| (k.len() + b.len()) as u64).sum();
         caps.admit(page_bytes, usage, added as i64)?;
         if widest > span {
-            self.records
+            self.t()?
+                .records
                 .insert(span_key(instance_id), &widest.to_be_bytes())?;
         }
         for (key, block) in blocks {
-            self.records.insert(key, block)?;
+            self.t()?.records.insert(key, block)?;
         }
         Ok(added)
     }

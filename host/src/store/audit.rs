@@ -111,7 +111,7 @@ impl Store {
             .audit_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let head: Option<Head> = match self.audit.get(HEAD_KEY)? {
+        let head: Option<Head> = match self.t()?.audit.get(HEAD_KEY)? {
             Some(v) => Some(from_json(&v)?),
             None => None,
         };
@@ -129,8 +129,8 @@ impl Store {
                 hash: hash.clone(),
             })?,
         );
-        self.audit.apply_batch(batch)?;
-        self.audit.flush()?;
+        self.t()?.audit.apply_batch(batch)?;
+        self.t()?.audit.flush()?;
         entry.hash = hash;
         Ok(entry)
     }
@@ -139,7 +139,7 @@ impl Store {
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         let limit = filter.limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        for v in self.audit.scan_prefix([ENTRY_TAG]).values().rev() {
+        for v in self.t()?.audit.scan_prefix([ENTRY_TAG]).values().rev() {
             if out.len() >= limit {
                 break;
             }
@@ -159,7 +159,7 @@ impl Store {
 
     /// Recompute the hash chain from the first entry to the head.
     pub fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
-        let head: Option<Head> = match self.audit.get(HEAD_KEY)? {
+        let head: Option<Head> = match self.t()?.audit.get(HEAD_KEY)? {
             Some(v) => from_json(&v).ok(),
             None => None,
         };
@@ -171,7 +171,7 @@ impl Store {
             head: None,
             problem: Some(problem),
         };
-        for kv in self.audit.scan_prefix([ENTRY_TAG]) {
+        for kv in self.t()?.audit.scan_prefix([ENTRY_TAG]) {
             let (k, body) = kv?;
             let expected = entries + 1;
             let seq = k

@@ -33,6 +33,7 @@ mod query;
 mod secrets;
 pub mod tokens;
 mod usage;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -249,6 +250,19 @@ pub struct RecordQuery {
 /// The embedded database, shared by every part of a sluice process.
 #[derive(Clone)]
 pub struct Store {
+    /// The open database; reopened in place by [`Store::recover`]. Every clone of a
+    /// store shares it, so a reopened database serves them all.
+    trees: std::sync::Arc<std::sync::RwLock<Option<Trees>>>,
+    data_dir: PathBuf,
+    /// Set while the database cannot write (see [`Store::healthy`]): why.
+    unwritable: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Appends to the audit log one at a time (each reads the head it extends).
+    audit_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    secret_box: std::sync::Arc<SecretBox>,
+}
+
+/// The database and its trees.
+struct Trees {
     db: sled::Db,
     instances: sled::Tree,
     names: sled::Tree,
@@ -258,9 +272,35 @@ pub struct Store {
     settings: sled::Tree,
     audit: sled::Tree,
     tokens: sled::Tree,
-    /// Appends to the audit log one at a time (each reads the head it extends).
-    audit_lock: std::sync::Arc<std::sync::Mutex<()>>,
-    secret_box: std::sync::Arc<SecretBox>,
+    /// Signed webhook deliveries already accepted: signature digest → when.
+    hooks_seen: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: sled::Db) -> Result<Trees, StoreError> {
+        Ok(Trees {
+            instances: db.open_tree("instances")?,
+            names: db.open_tree("instance_names")?,
+            secrets_tree: db.open_tree("secrets")?,
+            records: db.open_tree("records")?,
+            runs: db.open_tree("runs")?,
+            settings: db.open_tree("settings")?,
+            audit: db.open_tree("audit")?,
+            tokens: db.open_tree("api_tokens")?,
+            hooks_seen: db.open_tree("hooks_seen")?,
+            db,
+        })
+    }
+}
+
+/// The open trees, for one operation.
+struct TreesGuard<'a>(std::sync::RwLockReadGuard<'a, Option<Trees>>);
+
+impl std::ops::Deref for TreesGuard<'_> {
+    type Target = Trees;
+    fn deref(&self) -> &Trees {
+        self.0.as_ref().expect("checked when the guard was made")
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -339,6 +379,109 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", data_dir.display())))?;
         make_private(data_dir)?;
+        let db = open_db(data_dir)?;
+        let sealed = db.open_tree("secrets")?.len();
+        let secret_box = SecretBox::open(&data_dir.join("secret.key"), sealed)?;
+        migrate_separate_index_trees(&db)?;
+        Ok(Store {
+            trees: std::sync::Arc::new(std::sync::RwLock::new(Some(Trees::open(db)?))),
+            data_dir: data_dir.to_path_buf(),
+            unwritable: Default::default(),
+            audit_lock: Default::default(),
+            secret_box: std::sync::Arc::new(secret_box),
+        })
+    }
+
+    /// The open trees; an error while the database is being reopened failed.
+    fn t(&self) -> Result<TreesGuard<'_>, StoreError> {
+        let guard = self.trees.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(StoreError::Db(
+                "the database could not be reopened after a disk error; retrying".into(),
+            ));
+        }
+        Ok(TreesGuard(guard))
+    }
+
+    /// Whether the database still writes: sled stops writing for good after a disk
+    /// error (a full disk, say) until it is reopened. Cheap when nothing is dirty.
+    /// While it cannot, every instance's status reads as the store's error.
+    pub fn healthy(&self) -> Result<(), StoreError> {
+        let flushed = self.t().and_then(|t| Ok(t.db.flush()?));
+        if let Err(e) = &flushed {
+            *self.unwritable.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+        flushed.map(|_| ())
+    }
+
+    /// An instance's status as operators should see it: while the database cannot
+    /// write, the stored status is stale (a scan that failed could not say so).
+    pub fn shown(&self, mut inst: Instance) -> Instance {
+        if let Some(why) = &*self.unwritable.lock().unwrap_or_else(|p| p.into_inner()) {
+            inst.status = InstanceStatus::Error {
+                code: "store-unwritable".into(),
+                reason: format!(
+                    "the data dir cannot be written ({why}); free disk space: scans resume by themselves once it can"
+                ),
+                at: now_millis(),
+                attempts: 0,
+                next_retry: None,
+            };
+        }
+        inst
+    }
+
+    /// Reopen the database after a disk error, in place for every clone of this store:
+    /// what was committed before the error is there (sled recovers to its last
+    /// durable write, like after a crash, and every page commits with its cursor in
+    /// one write), what failed is not. Fails while the disk still fails.
+    pub fn recover(&self) -> Result<(), StoreError> {
+        // Never queue for the lock: an operation holding a read guard may take another
+        // one, which a queued writer would block for good. Operations are short.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut trees = loop {
+            match self.trees.try_write() {
+                Ok(t) => break t,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Db("the database is busy; will retry".into()));
+                }
+            }
+        };
+        if let Some(t) = trees.as_ref()
+            && t.db.flush().is_ok()
+        {
+            return Ok(());
+        }
+        // The old handles go first: sled holds a lock on its files while open.
+        drop(trees.take());
+        let reopened = open_db(&self.data_dir).and_then(|db| {
+            let t = Trees::open(db)?;
+            // Prove it writes before saying so.
+            t.settings
+                .insert("health-check", &now_millis().to_be_bytes())?;
+            t.db.flush()?;
+            Ok(t)
+        });
+        match reopened {
+            Ok(t) => {
+                *trees = Some(t);
+                *self.unwritable.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Open the sled database of a data dir.
+fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+    {
         let db_path = data_dir.join("db");
         let open = || {
             sled::Config::new()
@@ -361,35 +504,21 @@ impl Store {
         // A store just closed in this process keeps its lock until sled's background
         // flusher (every 500 ms) lets go of the last handle: wait that long, not longer.
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1200);
-        let db = loop {
+        loop {
             match open() {
                 Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(50))
                 }
-                other => break other?,
+                other => break other,
             }
-        };
-        let sealed = db.open_tree("secrets")?.len();
-        let secret_box = SecretBox::open(&data_dir.join("secret.key"), sealed)?;
-        migrate_separate_index_trees(&db)?;
-        Ok(Store {
-            instances: db.open_tree("instances")?,
-            names: db.open_tree("instance_names")?,
-            secrets_tree: db.open_tree("secrets")?,
-            records: db.open_tree("records")?,
-            runs: db.open_tree("runs")?,
-            settings: db.open_tree("settings")?,
-            audit: db.open_tree("audit")?,
-            tokens: db.open_tree("api_tokens")?,
-            audit_lock: Default::default(),
-            secret_box: std::sync::Arc::new(secret_box),
-            db,
-        })
+        }
     }
+}
 
+impl Store {
     /// Write everything to disk now (sled also flushes periodically).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.t()?.db.flush()?;
         Ok(())
     }
 
@@ -399,8 +528,12 @@ impl Store {
     pub fn create_instance(&self, inst: &Instance, secrets: &Secrets) -> Result<(), StoreError> {
         let sealed = self.secret_box.seal(&inst.id, secrets)?;
         let value = to_json(inst)?;
-        (&self.instances, &self.names, &self.secrets_tree).transaction(
-            |(instances, names, secrets_tree)| {
+        (
+            &self.t()?.instances,
+            &self.t()?.names,
+            &self.t()?.secrets_tree,
+        )
+            .transaction(|(instances, names, secrets_tree)| {
                 if names.get(inst.name.as_bytes())?.is_some() {
                     return Err(ConflictableTransactionError::Abort(
                         StoreError::DuplicateName(inst.name.clone()),
@@ -410,14 +543,14 @@ impl Store {
                 instances.insert(inst.id.as_bytes(), value.clone())?;
                 secrets_tree.insert(inst.id.as_bytes(), sealed.clone())?;
                 Ok(())
-            },
-        )?;
+            })?;
         Ok(())
     }
 
     /// Every instance, by name.
     pub fn instances(&self) -> Result<Vec<Instance>, StoreError> {
         let mut all = self
+            .t()?
             .instances
             .iter()
             .values()
@@ -429,11 +562,11 @@ impl Store {
 
     /// Look an instance up by name (or id).
     pub fn instance(&self, name_or_id: &str) -> Result<Instance, StoreError> {
-        let id = match self.names.get(name_or_id.as_bytes())? {
+        let id = match self.t()?.names.get(name_or_id.as_bytes())? {
             Some(id) => id,
             None => sled::IVec::from(name_or_id.as_bytes()),
         };
-        match self.instances.get(&id)? {
+        match self.t()?.instances.get(&id)? {
             Some(v) => from_json(&v),
             None => Err(StoreError::UnknownInstance(name_or_id.to_string())),
         }
@@ -447,7 +580,7 @@ impl Store {
     ) -> Result<Instance, StoreError> {
         let mut out = None;
         let mut err = None;
-        self.instances.update_and_fetch(id.as_bytes(), |old| {
+        self.t()?.instances.update_and_fetch(id.as_bytes(), |old| {
             let old = old?;
             match from_json::<Instance>(old) {
                 Ok(mut inst) => {
@@ -487,7 +620,7 @@ impl Store {
 
     /// The instance's secrets, decrypted.
     pub fn secrets(&self, id: &str) -> Result<Secrets, StoreError> {
-        match self.secrets_tree.get(id.as_bytes())? {
+        match self.t()?.secrets_tree.get(id.as_bytes())? {
             Some(b) => self.secret_box.open_sealed(id, &b),
             None => Ok(Secrets::new()),
         }
@@ -497,14 +630,14 @@ impl Store {
     /// rotated; the others are kept. Flushed before returning, so a crash right after
     /// cannot lose a token the provider already considers the only valid one.
     pub fn replace_secret(&self, id: &str, field: &str, value: &Secret) -> Result<(), StoreError> {
-        if self.instances.get(id.as_bytes())?.is_none() {
+        if self.t()?.instances.get(id.as_bytes())?.is_none() {
             return Err(StoreError::UnknownInstance(id.to_string()));
         }
         let mut secrets = self.secrets(id)?;
         secrets.insert(field.to_string(), value.clone());
         let sealed = self.secret_box.seal(id, &secrets)?;
-        self.secrets_tree.insert(id.as_bytes(), sealed)?;
-        self.secrets_tree.flush()?;
+        self.t()?.secrets_tree.insert(id.as_bytes(), sealed)?;
+        self.t()?.secrets_tree.flush()?;
         Ok(())
     }
 
@@ -513,12 +646,12 @@ impl Store {
         let inst = self.instance(name_or_id)?;
         let p = prefix(&[inst.id.as_bytes()]);
         for (tree, p) in [
-            (&self.records, p.clone()),
-            (&self.records, tagged(TIME_TAG, p.clone())),
-            (&self.records, tagged(STATE_TAG, p.clone())),
-            (&self.records, tagged(activities::SPAN_TAG, p.clone())),
-            (&self.records, tagged(usage::USAGE_TAG, p.clone())),
-            (&self.runs, p),
+            (&self.t()?.records, p.clone()),
+            (&self.t()?.records, tagged(TIME_TAG, p.clone())),
+            (&self.t()?.records, tagged(STATE_TAG, p.clone())),
+            (&self.t()?.records, tagged(activities::SPAN_TAG, p.clone())),
+            (&self.t()?.records, tagged(usage::USAGE_TAG, p.clone())),
+            (&self.t()?.runs, p),
         ] {
             let mut batch = sled::Batch::default();
             for k in tree.scan_prefix(&p).keys() {
@@ -526,9 +659,9 @@ impl Store {
             }
             tree.apply_batch(batch)?;
         }
-        self.secrets_tree.remove(inst.id.as_bytes())?;
-        self.names.remove(inst.name.as_bytes())?;
-        self.instances.remove(inst.id.as_bytes())?;
+        self.t()?.secrets_tree.remove(inst.id.as_bytes())?;
+        self.t()?.names.remove(inst.name.as_bytes())?;
+        self.t()?.instances.remove(inst.id.as_bytes())?;
         self.flush()?;
         Ok(inst)
     }
@@ -537,21 +670,21 @@ impl Store {
 
     /// Shared-scope and host budgets.
     pub fn global_limits(&self) -> Result<GlobalLimitConfig, StoreError> {
-        match self.settings.get("limits")? {
+        match self.t()?.settings.get("limits")? {
             Some(v) => from_json(&v),
             None => Ok(GlobalLimitConfig::default()),
         }
     }
 
     pub fn put_global_limits(&self, limits: &GlobalLimitConfig) -> Result<(), StoreError> {
-        self.settings.insert("limits", to_json(limits)?)?;
+        self.t()?.settings.insert("limits", to_json(limits)?)?;
         self.flush()
     }
 
     // ---- scan state and pages ----------------------------------------------------
 
     pub fn scan_state(&self, instance_id: &str, kind: Kind) -> Result<ScanState, StoreError> {
-        match self.records.get(state_key(instance_id, kind))? {
+        match self.t()?.records.get(state_key(instance_id, kind))? {
             Some(v) => from_json(&v),
             None => Ok(ScanState::default()),
         }
@@ -564,7 +697,8 @@ impl Store {
         kind: Kind,
         state: &ScanState,
     ) -> Result<(), StoreError> {
-        self.records
+        self.t()?
+            .records
             .insert(state_key(instance_id, kind), to_json(state)?)?;
         Ok(())
     }
@@ -606,7 +740,7 @@ impl Store {
             let mut batch = sled::Batch::default();
             batch.insert(state_key(instance_id, kind), to_json(state)?);
             batch.insert(usage_key(instance_id), &(usage + added).to_be_bytes());
-            self.records.apply_batch(batch)?;
+            self.t()?.records.apply_batch(batch)?;
             return Ok(0);
         }
         let mut batch = sled::Batch::default();
@@ -617,7 +751,7 @@ impl Store {
         for r in records {
             let k = record_key(instance_id, kind, r);
             // Keep first_seen across rescans.
-            let first_seen = match self.records.get(&k)? {
+            let first_seen = match self.t()?.records.get(&k)? {
                 Some(old) => {
                     delta -= (k.len() + old.len()) as i64;
                     from_json::<StoredRecord>(&old)?.first_seen
@@ -643,7 +777,7 @@ impl Store {
         let mut deleted = 0;
         if sweep {
             let p = prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]);
-            for item in self.records.scan_prefix(&p) {
+            for item in self.t()?.records.scan_prefix(&p) {
                 let (k, v) = item?;
                 if seen.contains(k.as_ref()) {
                     continue;
@@ -660,12 +794,12 @@ impl Store {
         batch.insert(state_key(instance_id, kind), to_json(state)?);
         batch.insert(usage_key(instance_id), &usage.to_be_bytes());
         // One batch on one tree: atomic, and crash-safe through sled's batch manifest.
-        self.records.apply_batch(batch)?;
+        self.t()?.records.apply_batch(batch)?;
         Ok(deleted)
     }
 
     pub fn record_run(&self, instance_id: &str, run: &ScanRun) -> Result<(), StoreError> {
-        self.runs.insert(
+        self.t()?.runs.insert(
             key(&[
                 instance_id.as_bytes(),
                 &run.started.to_be_bytes(),
@@ -678,7 +812,8 @@ impl Store {
 
     /// Scan history, newest first.
     pub fn runs(&self, instance_id: &str, limit: usize) -> Result<Vec<ScanRun>, StoreError> {
-        self.runs
+        self.t()?
+            .runs
             .scan_prefix(prefix(&[instance_id.as_bytes()]))
             .values()
             .rev()
@@ -705,6 +840,7 @@ impl Store {
             return Ok(out);
         }
         for v in self
+            .t()?
             .records
             .scan_prefix(prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]))
             .values()
@@ -734,7 +870,7 @@ impl Store {
             kind.as_str().as_bytes(),
             id.as_bytes(),
         ]);
-        match self.records.get(k)? {
+        match self.t()?.records.get(k)? {
             Some(v) => Ok(Some(from_json(&v)?)),
             None => Ok(None),
         }
@@ -748,6 +884,7 @@ impl Store {
         }
         let (mut live, mut deleted) = (0, 0);
         for v in self
+            .t()?
             .records
             .scan_prefix(prefix(&[instance_id.as_bytes(), kind.as_str().as_bytes()]))
             .values()

@@ -234,7 +234,7 @@ impl Store {
                 Some(a) => [p.as_slice(), a, &[0u8]].concat(),
                 None => p.clone(),
             };
-            for item in self.records.range(lo..prefix_end(&p)) {
+            for item in self.t()?.records.range(lo..prefix_end(&p)) {
                 let (k, v) = item?;
                 let r: StoredRecord = from_json(&v)?;
                 if filter.matches(&r) {

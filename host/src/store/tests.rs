@@ -287,6 +287,8 @@ fn activity_blocks_list_every_event_once_newest_first_however_pages_interleave()
     }
     // Stored in blocks, several pages' ranges overlapping: the layout under test.
     let blocks = store
+        .t()
+        .unwrap()
         .records
         .scan_prefix(prefix(&[b"i", b"activities"]))
         .count();
@@ -345,6 +347,8 @@ fn activity_blocks_list_every_event_once_newest_first_however_pages_interleave()
     );
     assert_eq!(
         store
+            .t()
+            .unwrap()
             .records
             .scan_prefix(prefix(&[b"i", b"activities"]))
             .count(),
@@ -365,6 +369,8 @@ fn a_page_of_sparse_events_becomes_blocks_of_at_most_an_hour() {
         .commit_page("i", Kind::Activities, &page, &ScanState::default(), false)
         .unwrap();
     let blocks = store
+        .t()
+        .unwrap()
         .records
         .scan_prefix(prefix(&[b"i", b"activities"]))
         .count();
@@ -394,6 +400,8 @@ fn events_stored_one_per_key_by_older_versions_read_and_dedupe_alongside_blocks(
     for (t, id) in [(10i64, "old-a"), (30, "old-b")] {
         let stored = stored_at_1(activity(id, t));
         store
+            .t()
+            .unwrap()
             .records
             .insert(
                 key(&[b"i", b"activities", &t.to_be_bytes(), id.as_bytes()]),
@@ -541,6 +549,8 @@ fn raw_provider_json_is_written_verbatim_and_reads_back_as_the_same_value() {
 
     // Each stored event's JSON, out of its (compressed) block.
     let stored: Vec<Vec<u8>> = store
+        .t()
+        .unwrap()
         .records
         .scan_prefix(prefix(&[b"i", b"activities"]))
         .flat_map(|kv| {
@@ -645,11 +655,16 @@ fn the_audit_log_chains_entries_and_lists_them_newest_first() {
 fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
     // An edited middle entry: the next entry's prev no longer matches.
     let (_dir, store) = audited();
-    let body = store.audit.get(entry_key(2)).unwrap().unwrap();
+    let body = store.t().unwrap().audit.get(entry_key(2)).unwrap().unwrap();
     let edited = String::from_utf8(body.to_vec())
         .unwrap()
         .replace("\"b\"", "\"x\"");
-    store.audit.insert(entry_key(2), edited.as_bytes()).unwrap();
+    store
+        .t()
+        .unwrap()
+        .audit
+        .insert(entry_key(2), edited.as_bytes())
+        .unwrap();
     let v = store.verify_audit().unwrap();
     assert!(
         !v.ok
@@ -662,11 +677,16 @@ fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
 
     // An edited last entry: the head no longer matches.
     let (_dir, store) = audited();
-    let body = store.audit.get(entry_key(3)).unwrap().unwrap();
+    let body = store.t().unwrap().audit.get(entry_key(3)).unwrap().unwrap();
     let edited = String::from_utf8(body.to_vec())
         .unwrap()
         .replace("alice", "mallo");
-    store.audit.insert(entry_key(3), edited.as_bytes()).unwrap();
+    store
+        .t()
+        .unwrap()
+        .audit
+        .insert(entry_key(3), edited.as_bytes())
+        .unwrap();
     let v = store.verify_audit().unwrap();
     assert!(
         !v.ok && v.problem.as_deref().unwrap().contains("entry 3"),
@@ -675,7 +695,7 @@ fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
 
     // A deleted middle entry leaves a gap.
     let (_dir, store) = audited();
-    store.audit.remove(entry_key(2)).unwrap();
+    store.t().unwrap().audit.remove(entry_key(2)).unwrap();
     let v = store.verify_audit().unwrap();
     assert!(
         !v.ok && v.problem.as_deref().unwrap().contains("entry 2 is missing"),
@@ -684,7 +704,7 @@ fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
 
     // A cut-off tail no longer reaches the head.
     let (_dir, store) = audited();
-    store.audit.remove(entry_key(3)).unwrap();
+    store.t().unwrap().audit.remove(entry_key(3)).unwrap();
     let v = store.verify_audit().unwrap();
     assert!(
         !v.ok && v.problem.as_deref().unwrap().contains("removed"),
@@ -693,7 +713,7 @@ fn editing_deleting_or_cutting_off_audit_entries_fails_verification() {
 
     // Appending after tampering does not hide it.
     let (_dir, store) = audited();
-    store.audit.remove(entry_key(2)).unwrap();
+    store.t().unwrap().audit.remove(entry_key(2)).unwrap();
     store.append_audit(audit_entry("d")).unwrap();
     assert!(!store.verify_audit().unwrap().ok);
 }

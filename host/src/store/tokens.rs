@@ -36,13 +36,15 @@ impl Store {
             created: now_millis(),
             sha256: digest(token),
         };
-        let swapped =
-            self.tokens
-                .compare_and_swap(name, None as Option<&[u8]>, Some(to_json(&info)?))?;
+        let swapped = self.t()?.tokens.compare_and_swap(
+            name,
+            None as Option<&[u8]>,
+            Some(to_json(&info)?),
+        )?;
         if swapped.is_err() {
             return Err(StoreError::DuplicateToken(name.to_string()));
         }
-        self.tokens.flush()?;
+        self.t()?.tokens.flush()?;
         Ok(TokenInfo {
             sha256: String::new(),
             ..info
@@ -51,7 +53,8 @@ impl Store {
 
     /// Every named token, by name, without hashes.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        self.tokens
+        self.t()?
+            .tokens
             .iter()
             .values()
             .map(|v| {
@@ -64,8 +67,8 @@ impl Store {
 
     /// Delete a named token; `None` if there was none.
     pub fn revoke_token(&self, name: &str) -> Result<Option<TokenInfo>, StoreError> {
-        let old = self.tokens.remove(name)?;
-        self.tokens.flush()?;
+        let old = self.t()?.tokens.remove(name)?;
+        self.t()?.tokens.flush()?;
         old.map(|v| {
             let mut t: TokenInfo = from_json(&v)?;
             t.sha256.clear();
@@ -77,7 +80,7 @@ impl Store {
     /// The name of the token `given` is, if any (compared in constant time).
     pub fn token_name(&self, given: &str) -> Result<Option<String>, StoreError> {
         let d = digest(given);
-        for v in self.tokens.iter().values() {
+        for v in self.t()?.tokens.iter().values() {
             let t: TokenInfo = from_json(&v?)?;
             if bool::from(t.sha256.as_bytes().ct_eq(d.as_bytes())) {
                 return Ok(Some(t.name));

@@ -60,14 +60,18 @@ impl Store {
     /// Bytes the instance's records take in the store (keys and values as written;
     /// activity blocks compressed).
     pub fn usage(&self, instance_id: &str) -> Result<u64, StoreError> {
-        if let Some(v) = self.records.get(usage_key(instance_id))? {
+        if let Some(v) = self.t()?.records.get(usage_key(instance_id))? {
             let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| {
                 StoreError::Corrupt(format!("usage count of {instance_id} is not 8 bytes"))
             })?;
             return Ok(u64::from_be_bytes(bytes));
         }
         let mut total = 0u64;
-        for item in self.records.scan_prefix(prefix(&[instance_id.as_bytes()])) {
+        for item in self
+            .t()?
+            .records
+            .scan_prefix(prefix(&[instance_id.as_bytes()]))
+        {
             let (k, v) = item?;
             total += (k.len() + v.len()) as u64;
         }
