@@ -157,28 +157,56 @@ fn redact<'a>(response: &mut InboundResponse, secrets: impl IntoIterator<Item = 
             continue;
         }
         for (_, value) in &mut response.headers {
-            if value.contains(secret) {
-                *value = value.replace(secret, "[REDACTED]");
+            if let Some(clean) = redacted(value.as_bytes(), secret) {
+                // UTF-8 still: a UTF-8 secret only ever matches whole characters.
+                *value = String::from_utf8_lossy(&clean).into_owned();
             }
         }
-        let finder = memchr::memmem::Finder::new(secret.as_bytes());
-        if finder.find(&response.body).is_none() {
-            continue;
+        if let Some(clean) = redacted(&response.body, secret) {
+            response.body = clean;
         }
-        let mut out = Vec::with_capacity(response.body.len());
-        let mut rest = &response.body[..];
-        while let Some(at) = finder.find(rest) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(REDACTED);
-            rest = &rest[at + secret.len()..];
-        }
-        out.extend_from_slice(rest);
-        response.body = out;
     }
+}
+
+/// `text` with every occurrence of `secret` replaced, or `None` when it has none.
+///
+/// The marker is [`REDACTED`], unless the secret shares characters with it so that an
+/// occurrence forms again across a marker's edge (`TED]TED]TED]` with secret
+/// `TED]TED]` left `[REDACTED]TED]`). Then one character the secret does not contain
+/// marks each occurrence instead: no occurrence can span it.
+fn redacted(text: &[u8], secret: &str) -> Option<Vec<u8>> {
+    let finder = memchr::memmem::Finder::new(secret.as_bytes());
+    finder.find(text)?;
+    let out = replace_all(text, &finder, REDACTED);
+    if finder.find(&out).is_none() {
+        return Some(out);
+    }
+    let mark = ('*'..=char::MAX)
+        .find(|c| !secret.contains(*c))
+        .unwrap_or('*');
+    Some(replace_all(
+        text,
+        &finder,
+        mark.encode_utf8(&mut [0; 4]).as_bytes(),
+    ))
+}
+
+fn replace_all(text: &[u8], finder: &memchr::memmem::Finder<'_>, with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = finder.find(rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        rest = &rest[at + finder.needle().len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -198,5 +226,86 @@ mod tests {
         };
         redact(&mut untouched, ["short"]);
         assert_eq!(untouched.body, b"a short text");
+    }
+
+    #[test]
+    fn a_secret_that_forms_again_around_the_marker_is_marked_another_way() {
+        // The provider reflected a prefix of the secret right before it: `[REDACTED]`
+        // would have completed the secret again.
+        let mut response = InboundResponse {
+            status: 200,
+            headers: vec![("x-echo".into(), "R[[[[[[R[[[[[[[".into())],
+            body: b"R[[[[[[R[[[[[[[".to_vec(),
+        };
+        redact(&mut response, ["R[[[[[[["]);
+        assert_eq!(response.body, b"R[[[[[[*");
+        assert_eq!(response.headers[0].1, "R[[[[[[*");
+    }
+
+    /// Secrets: token-like, made of the marker's own characters (so an occurrence can
+    /// straddle a `[REDACTED]`), or any text; all at least `MIN_REDACTED_LEN` bytes.
+    fn secret() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9._~+/=-]{8,40}",
+            prop::collection::vec(prop::sample::select(b"[REDACT]".to_vec()), 8..12)
+                .prop_map(|b| String::from_utf8(b).unwrap()),
+            prop::collection::vec(any::<char>(), 8..16).prop_map(String::from_iter),
+        ]
+    }
+
+    /// A response body around `secret`: the secret, pieces of it, the marker and other
+    /// bytes, in any order and number.
+    fn around(secret: &str) -> impl Strategy<Value = Vec<u8>> + use<> {
+        let s = secret.as_bytes().to_vec();
+        let n = s.len();
+        let piece = prop_oneof![
+            3 => Just(s.clone()),
+            1 => (0..n).prop_map({
+                let s = s.clone();
+                move |k| s[..k].to_vec()
+            }),
+            1 => (0..n).prop_map({
+                let s = s.clone();
+                move |k| s[k..].to_vec()
+            }),
+            1 => Just(REDACTED.to_vec()),
+            1 => prop::collection::vec(any::<u8>(), 0..6),
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever a provider reflects, however often, next to whatever: the secret
+        /// the host injected is in neither the body nor a header the plugin gets, and
+        /// a response without it is left as it was.
+        #[test]
+        fn a_reflected_secret_never_reaches_the_plugin(
+            (secret, body, header) in secret().prop_flat_map(|s| {
+                let (body, header) = (around(&s), around(&s));
+                (Just(s), body, header)
+            })
+        ) {
+            let header = String::from_utf8_lossy(&header).into_owned();
+            let mut response = InboundResponse {
+                status: 200,
+                headers: vec![("x-echo".into(), header.clone())],
+                body: body.clone(),
+            };
+            redact(&mut response, [secret.as_str()]);
+            let finder = memchr::memmem::Finder::new(secret.as_bytes());
+            prop_assert!(finder.find(&response.body).is_none(), "{:?}", String::from_utf8_lossy(&response.body));
+            prop_assert!(!response.headers[0].1.contains(&secret), "{:?}", response.headers[0].1);
+            if finder.find(&body).is_none() {
+                prop_assert_eq!(&response.body, &body);
+            }
+            if !header.contains(&secret) {
+                prop_assert_eq!(&response.headers[0].1, &header);
+            }
+        }
     }
 }

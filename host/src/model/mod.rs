@@ -682,7 +682,9 @@ impl RawJson {
     /// `text` itself when it is valid JSON nested at most [`MAX_RAW_DEPTH`] deep, else
     /// `text` as a JSON string (nothing the provider said is lost either way).
     pub fn from_text(text: String) -> RawJson {
-        if nesting_depth(text.as_bytes()) > MAX_RAW_DEPTH {
+        if nesting_depth(text.as_bytes()) > MAX_RAW_DEPTH
+            || serde_json::from_str::<ReadableJson>(&text).is_err()
+        {
             return RawJson::from_value(&serde_json::Value::String(text));
         }
         match serde_json::from_str::<Box<serde_json::value::RawValue>>(&text) {
@@ -705,6 +707,52 @@ impl RawJson {
     /// The JSON as a tree, for callers that look inside.
     pub fn value(&self) -> serde_json::Value {
         serde_json::from_str(self.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// JSON that reads back: walked the way reading a stored record parses it, with
+/// strings unescaped and numbers converted, and nothing built. `RawValue` only skims
+/// both, so `"\ud800"` (a lone surrogate) or `1e400` (past `f64`) were stored as JSON
+/// and then failed every later read of their kind.
+struct ReadableJson;
+
+impl<'de> Deserialize<'de> for ReadableJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ReadableJson, D::Error> {
+        d.deserialize_any(ReadableJson)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ReadableJson {
+    type Value = ReadableJson;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<ReadableJson, E> {
+        Ok(self)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<ReadableJson, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<ReadableJson, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<ReadableJson, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<ReadableJson, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<ReadableJson, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ReadableJson, A::Error> {
+        while seq.next_element::<ReadableJson>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ReadableJson, A::Error> {
+        while map.next_entry::<ReadableJson, ReadableJson>()?.is_some() {}
+        Ok(self)
     }
 }
 

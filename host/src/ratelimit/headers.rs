@@ -8,6 +8,8 @@
 //! - `sforce-limit-info: api-usage=USED/LIMIT` (Salesforce, a rolling 24 h window);
 //! - `retry-after` in seconds (fractions allowed, as Microsoft Graph sends) or as an
 //!   HTTP date.
+//!
+//! Every wait read is capped at [`MAX_PROVIDER_WAIT`], whatever the spelling.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +17,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const BURST_WINDOW: Duration = Duration::from_secs(30);
 /// Salesforce's `api-usage` counts a rolling 24 hours.
 pub const SFORCE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// The longest wait a provider's headers can ask for: a week. Longer is a mistake or
+/// hostility (a reset in the year 9999, `1e300` seconds), and a `Duration` that large
+/// panics on conversion or overflows the limiter's `Instant` arithmetic.
+pub const MAX_PROVIDER_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `secs` (finite) as a wait, at most [`MAX_PROVIDER_WAIT`].
+fn capped(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.clamp(0.0, MAX_PROVIDER_WAIT.as_secs_f64()))
+}
 
 /// One response's rate-limit information.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,19 +60,23 @@ fn reset_in(v: &str, now: SystemTime) -> Option<Duration> {
     let n = number(v)?;
     if n >= 1e9 {
         let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
-        Some(Duration::from_secs_f64((n - now_secs).max(0.0)))
+        Some(capped(n - now_secs))
     } else {
-        Some(Duration::from_secs_f64(n))
+        Some(capped(n))
     }
 }
 
 /// `Retry-After`: seconds or an HTTP date.
 pub fn retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Some(n) = number(v) {
-        return Some(Duration::from_secs_f64(n.min(7.0 * 24.0 * 3600.0)));
+        return Some(capped(n));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_PROVIDER_WAIT),
+    )
 }
 
 /// Read every rate-limit header family from a response.

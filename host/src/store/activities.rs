@@ -7,12 +7,13 @@
 //!
 //! Layout, inside the `records` tree:
 //! - `instance \0 activities \0 <pos of the block's newest event>` → block, where an
-//!   event's *pos* is `time(be, 8) \0 id`. A block value is [`BLOCK_LZ4`], the number
-//!   of entries and the length of the entries uncompressed (u32 LE each), then the
-//!   entries as one LZ4 block: in ascending pos order, each entry's pos and its
-//!   [`StoredRecord`] JSON, both prefixed by their length (u32 LE). The events of a
-//!   page repeat field names and values, so a block compresses several times over:
-//!   fewer bytes through sled's log, on disk and in its cache.
+//!   event's *pos* is `time(be, 8) \0 id` (times before the epoch as the epoch). A
+//!   block value is [`BLOCK_LZ4`], the number of entries and the length of the
+//!   entries uncompressed (u32 LE each), then the entries as one LZ4 block: in
+//!   ascending pos order, each entry's pos and its [`StoredRecord`] JSON, both
+//!   prefixed by their length (u32 LE). The events of a page repeat field names and
+//!   values, so a block compresses several times over: fewer bytes through sled's
+//!   log, on disk and in its cache.
 //! - A value that starts with `{` is one event as older stores wrote it, under its own
 //!   pos: a block of one. Those stores read as they are, with no migration.
 //! - `0x03 instance \0 activities` → the widest time span (ms, i64 BE) of any block of
@@ -56,9 +57,13 @@ fn span_key(instance_id: &str) -> Vec<u8> {
 }
 
 /// An event's position: `time(be) \0 id`, the order activities are listed in.
+///
+/// A time before the epoch counts as the epoch: a negative time's big-endian bytes sort
+/// after every positive one, outside every time range read here, so such an event was
+/// listed as the newest and a later page could overwrite the block holding it.
 fn pos(time: Millis, id: &str) -> Vec<u8> {
     let mut p = Vec::with_capacity(9 + id.len());
-    p.extend_from_slice(&time.to_be_bytes());
+    p.extend_from_slice(&time.max(0).to_be_bytes());
     p.push(SEP);
     p.extend_from_slice(id.as_bytes());
     p

@@ -206,13 +206,15 @@ impl Store {
         let mut items = Vec::new();
         let mut last_pos: Option<Vec<u8>> = None;
         if kind == Kind::Activities {
-            // Positions are `time(8) \0 id`: the cursor is the last one returned, and
-            // `until` is the first time past the range.
+            // Positions are `time(8) \0 id` (the id may be empty, times before the epoch
+            // count as the epoch): the cursor is the last one returned, and `until` is
+            // the first position time past the range, none when nothing is.
             let mut before = filter
                 .until
-                .map(|u| u.saturating_add(1).to_be_bytes().to_vec());
+                .and_then(|u| u.max(0).checked_add(1))
+                .map(|u| u.to_be_bytes().to_vec());
             if let Some(a) = after {
-                if a.len() < 10 || a[8] != SEP {
+                if a.len() < 9 || a[8] != SEP {
                     return Err(StoreError::BadCursor(cursor.unwrap_or_default().into()));
                 }
                 before = Some(before.map_or(a.clone(), |b| b.min(a)));
