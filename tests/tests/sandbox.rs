@@ -310,3 +310,27 @@ async fn a_describe_that_sleeps_is_rejected_at_load_within_the_describe_limit() 
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_on_http_is_not_cpu_time_even_when_the_answer_grows_guest_memory() {
+    // Taking a 4 MiB answer makes the guest's allocator grow its memory: a host call
+    // nested in the HTTP call. The wait around it must still not count as wasm time.
+    let mock = sluice_mocks::EchoMock::start().await.unwrap();
+    let (_h, plugin) = probe(SandboxLimits {
+        cpu_time: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let url = format!("{}/slow-big?ms=1200&bytes={}", mock.base_url(), 4 << 20);
+    let ok = plugin
+        .check(ctx("egress", &url, &mock.base_url(), true))
+        .await
+        .unwrap();
+    assert_eq!(ok.principal.as_deref(), Some("status:200"));
+    // And twice in one call's worth of budget: the first wait is not carried over.
+    let ok = plugin
+        .check(ctx("egress", &url, &mock.base_url(), true))
+        .await
+        .unwrap();
+    assert_eq!(ok.principal.as_deref(), Some("status:200"));
+}

@@ -3,7 +3,7 @@
 //! sleep or poll), what one host call may carry in, and the memory and table caps of
 //! one call's instance, summed over every memory and table the component has.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Per-call sandbox limits.
@@ -115,6 +115,9 @@ pub(super) struct CallClock {
     http: AtomicU64,
     /// While in a host call: 1 + when it began, in nanoseconds since `started`.
     entered: AtomicU64,
+    /// Host calls in progress: a host call can nest another (lowering a response
+    /// into the guest calls its allocator, whose `memory.grow` is a host call).
+    depth: AtomicU32,
     /// While an HTTP request is in flight: 1 + when it began, as `entered`.
     http_since: AtomicU64,
 }
@@ -126,6 +129,7 @@ impl CallClock {
             host: AtomicU64::new(0),
             http: AtomicU64::new(0),
             entered: AtomicU64::new(0),
+            depth: AtomicU32::new(0),
             http_since: AtomicU64::new(0),
         }
     }
@@ -135,12 +139,23 @@ impl CallClock {
     }
 
     /// The guest calls into the host.
+    /// Only the outermost host call counts: a nested one is inside its time.
     pub(super) fn enter_host(&self) {
-        self.entered.store(self.now() + 1, Ordering::Release);
+        if self.depth.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.entered.store(self.now() + 1, Ordering::Release);
+        }
     }
 
     /// The host call returns to the guest.
     pub(super) fn leave_host(&self) {
+        let depth = self.depth.load(Ordering::Acquire);
+        if depth == 0 {
+            return;
+        }
+        self.depth.store(depth - 1, Ordering::Release);
+        if depth > 1 {
+            return;
+        }
         let entered = self.entered.swap(0, Ordering::AcqRel);
         if entered != 0 {
             let spent = self.now().saturating_sub(entered - 1);

@@ -7,6 +7,8 @@
 //!   a response header `x-echo-<name>`.
 //! - `GET /error` → 400 `{"error": "invalid credentials: <Authorization header>"}`.
 //! - `GET /host` → 200 `{"host": <Host header>}`.
+//! - `GET /slow-big?ms=M&bytes=N` → after M ms, 200 with an N-byte body (a slow
+//!   provider whose answer makes the guest grow its memory to take it).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -68,12 +70,18 @@ async fn host(headers: HeaderMap) -> Json<serde_json::Value> {
     Json(json!({ "host": String::from_utf8_lossy(host.as_bytes()) }))
 }
 
+async fn slow_big(axum::extract::Query(q): axum::extract::Query<BTreeMap<String, u64>>) -> Vec<u8> {
+    tokio::time::sleep(Duration::from_millis(q.get("ms").copied().unwrap_or(0))).await;
+    vec![b'x'; q.get("bytes").copied().unwrap_or(0) as usize]
+}
+
 impl EchoMock {
     pub async fn start() -> std::io::Result<EchoMock> {
         let router = Router::new()
             .route("/echo", get(echo))
             .route("/error", get(error))
-            .route("/host", get(host));
+            .route("/host", get(host))
+            .route("/slow-big", get(slow_big));
         let server = MockServer::start(Duration::ZERO, |_| router).await?;
         Ok(EchoMock { server })
     }

@@ -77,7 +77,12 @@ impl Guest for Misbehave {
                 },
             ],
             auth: AuthScheme::None,
-            egress: vec!["{base_url}/".into()],
+            // The bad-describe build names no `base_url` field to template from.
+            egress: vec![if cfg!(feature = "bad-describe") {
+                "http://fixtures.test/".into()
+            } else {
+                "{base_url}/".into()
+            }],
             rate_limits: Vec::new(),
         }
     }
