@@ -2,38 +2,21 @@
 //! records per page, bytes per page, records per scan, bytes per instance, and paging
 //! that loops. Driven by the `misbehave` test connector against [`PagesMock`].
 
-use std::collections::BTreeMap;
-
 use sluice::model::{ConnectorError, Kind, KindReport};
 use sluice::runtime::LoadedPlugin;
 use sluice::scan::{ScanCaps, ScanOptions, scan_instance};
-use sluice::store::{CommitCaps, Instance, InstanceStatus, new_instance_id};
+use sluice::store::{CommitCaps, Instance, InstanceStatus};
 use sluice_mocks::PagesMock;
-use sluice_tests::{Harness, test_plugin};
+use sluice_tests::{Harness, new_instance, test_plugin};
 
 /// A stored misbehave instance in `mode` against `base_url`, and its plugin.
 async fn misbehave(h: &Harness, mode: &str, base_url: &str) -> (Instance, LoadedPlugin) {
     let plugin = h.runtime.load(&test_plugin("misbehave")).await.unwrap();
-    let inst = Instance {
-        id: new_instance_id(),
-        name: format!("misbehave-{mode}"),
-        connector: "misbehave".into(),
-        connector_version: plugin.info.version.clone(),
-        config: BTreeMap::from([
-            ("base_url".to_string(), base_url.to_string()),
-            ("mode".to_string(), mode.to_string()),
-        ]),
-        allow_private_network: true,
-        enabled: true,
-        created: 0,
-        status: InstanceStatus::Connecting,
-        permissions: None,
-        schedule: Default::default(),
-        limits: Default::default(),
-        pinned_version: None,
-        grants: None,
-        declined: None,
-    };
+    let inst = new_instance(
+        &format!("misbehave-{mode}"),
+        "misbehave",
+        &[("base_url", base_url), ("mode", mode)],
+    );
     h.store.create_instance(&inst, &Default::default()).unwrap();
     (inst, plugin)
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use rustix::process::{Resource, Rlimit, setrlimit};
 use sluice::daemon::watch_store;
 use sluice::model::{Kind, RawJson, Record, User, UserStatus};
-use sluice::store::{Instance, InstanceStatus, RecordQuery, ScanState, Store, new_instance_id};
+use sluice::store::{Instance, InstanceStatus, RecordQuery, ScanState, Store};
+use sluice_tests::new_instance;
 
 fn user(id: &str, pad: usize) -> Record {
     Record::User(User {
@@ -35,21 +36,8 @@ fn user(id: &str, pad: usize) -> Record {
 
 fn instance() -> Instance {
     Instance {
-        id: new_instance_id(),
-        name: "acme".into(),
-        connector: "github".into(),
-        connector_version: "0.1.0".into(),
-        config: Default::default(),
-        allow_private_network: false,
-        enabled: true,
-        created: 0,
         status: InstanceStatus::Connected { last_success: 0 },
-        permissions: None,
-        schedule: Default::default(),
-        limits: Default::default(),
-        pinned_version: None,
-        grants: None,
-        declined: None,
+        ..new_instance("acme", "github", &[])
     }
 }
 
