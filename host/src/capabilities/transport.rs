@@ -186,11 +186,7 @@ impl Transport {
         };
         // Built now so a bad setting stops the process at start, not at a request.
         for allow_private in [false, true] {
-            let key = ClientKey {
-                allow_private,
-                ca: None,
-            };
-            transport.client_with(&key, None)?;
+            transport.client_with(&transport.key(allow_private, None), None)?;
         }
         Ok(transport)
     }
@@ -213,14 +209,18 @@ impl Transport {
         if self.network.proxy.is_some() && !allow_private {
             self.check_before_proxy(url).await?;
         }
-        let key = ClientKey {
+        self.client_with(&self.key(allow_private, net.ca.as_ref()), net.ca.as_ref())
+            .map_err(|e| HttpFailure::Connection(format!("TLS setup: {}", innermost(&e))))
+    }
+
+    /// Which client an instance with these settings uses.
+    fn key(&self, allow_private: bool, ca: Option<&CaBundle>) -> ClientKey {
+        ClientKey {
             // Through a proxy the client resolves only the proxy's name, which is the
             // operator's: one client serves both kinds of instances.
             allow_private: allow_private && self.network.proxy.is_none(),
-            ca: net.ca.as_ref().map(CaBundle::fingerprint),
-        };
-        self.client_with(&key, net.ca.as_ref())
-            .map_err(|e| HttpFailure::Connection(format!("TLS setup: {}", innermost(&e))))
+            ca: ca.map(CaBundle::fingerprint),
+        }
     }
 
     /// Resolve `url`'s host and refuse it if any address is private.
@@ -398,5 +398,76 @@ fn classify(e: reqwest::Error) -> HttpFailure {
         HttpFailure::Timeout
     } else {
         HttpFailure::Connection(innermost(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_mocks::pki::TestCa;
+
+    use super::*;
+    use crate::capabilities::egress::EgressPolicy;
+
+    fn net(allow_private: bool, ca: Option<&CaBundle>) -> InstanceNet {
+        let mut policy = EgressPolicy::default();
+        policy.allow_private = allow_private;
+        InstanceNet {
+            policy,
+            ca: ca.cloned(),
+            ..Default::default()
+        }
+    }
+
+    fn clients(t: &Transport) -> usize {
+        t.clients.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn instances_with_the_same_settings_share_one_client_and_its_pool() {
+        let url = Url::parse("http://127.0.0.1:9/").unwrap();
+        let (a, b) = (TestCa::new("A").pem(), TestCa::new("B").pem());
+        let (a, b) = (
+            CaBundle::from_pem(&a).unwrap(),
+            CaBundle::from_pem(&b).unwrap(),
+        );
+        let direct = Transport::new(&HttpLimits::default(), NetworkConfig::default()).unwrap();
+        assert_eq!(clients(&direct), 2, "strict and permissive, built at start");
+        for (allow_private, ca) in [
+            (false, None),
+            (true, None),
+            (false, Some(&a)),
+            (false, Some(&a.clone())),
+            (true, Some(&a)),
+            (false, Some(&b)),
+        ] {
+            direct
+                .client_for(&net(allow_private, ca), &url)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            clients(&direct),
+            5,
+            "one more per (private networks, CA) in use"
+        );
+
+        // Through a proxy the client only resolves the proxy: private networks or not,
+        // one client per CA.
+        let proxied = Transport::new(
+            &HttpLimits::default(),
+            NetworkConfig {
+                proxy: Some(OutboundProxy::parse("http://127.0.0.1:9").unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let public = Url::parse("http://140.82.112.3/").unwrap();
+        for allow_private in [false, true] {
+            proxied
+                .client_for(&net(allow_private, Some(&a)), &public)
+                .await
+                .unwrap();
+        }
+        assert_eq!(clients(&proxied), 2, "the one without a CA, the one with");
     }
 }

@@ -298,7 +298,8 @@ fn parse_action(s: &str) -> Result<ActionKind, String> {
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Address of the admin API. Loopback by default; anything else exposes the API
-    /// (token-protected) to the network.
+    /// (token-protected) to the network: serve it over HTTPS then (--tls-cert), or
+    /// keep it on loopback behind a TLS reverse proxy.
     #[arg(long, default_value = daemon::DEFAULT_LISTEN, env = "SLUICE_LISTEN")]
     pub listen: std::net::SocketAddr,
     /// Scans running at once across all instances.

@@ -107,7 +107,6 @@ pub fn network_from_env() -> anyhow::Result<NetworkConfig> {
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
     network_config(proxy.as_deref(), ca_file.as_deref())
-        .with_context(|| format!("from {PROXY_ENV}/{CA_FILE_ENV}"))
 }
 
 fn network_config(proxy: Option<&str>, ca_file: Option<&Path>) -> anyhow::Result<NetworkConfig> {
@@ -115,7 +114,7 @@ fn network_config(proxy: Option<&str>, ca_file: Option<&Path>) -> anyhow::Result
         proxy: proxy
             .map(OutboundProxy::parse)
             .transpose()
-            .context("--proxy")?,
+            .with_context(|| format!("--proxy ({PROXY_ENV})"))?,
         ca: ca_file.map(read_ca_file).transpose()?,
         lookup: None,
     })
