@@ -278,6 +278,7 @@ fn instance_for(info: &ConnectorInfo, config: &BTreeMap<String, String>) -> Inst
         config: config.clone(),
         // Fixtures are often recorded against loopback mocks.
         allow_private_network: true,
+        ca_pem: None,
         enabled: true,
         created: now_millis(),
         status: InstanceStatus::Connecting,

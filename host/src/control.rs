@@ -239,6 +239,10 @@ pub struct ConnectInput {
     pub secrets: BTreeMap<String, Secret>,
     #[serde(default)]
     pub allow_private_network: bool,
+    /// CA certificates (PEM text) the instance trusts besides the built-in roots and
+    /// the daemon's: a private CA, a TLS-inspecting gateway's root.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     #[serde(default)]
     pub schedule: Schedule,
     #[serde(default)]
@@ -612,6 +616,7 @@ impl Control {
             config: input.config,
             secrets: input.secrets,
             allow_private_network: input.allow_private_network,
+            ca_pem: input.ca_pem,
             schedule: input.schedule,
             limits: input.limits,
             pin: input.pin,

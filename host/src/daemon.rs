@@ -6,8 +6,9 @@
 //!    here with "in use").
 //! 2. Load the plugins, start the scheduler with the [`DaemonRunner`], and hand it every
 //!    enabled instance; interrupted scans resume from their cursors.
-//! 3. Bind the API, then write `daemon.json` (address and pid) so the CLI knows to talk
-//!    to the API instead of opening the store.
+//! 3. Bind the API (over TLS with `--tls-cert`/`--tls-key`, see [`tls`]), then write
+//!    `daemon.json` (address, scheme and pid) so the CLI knows to talk to the API
+//!    instead of opening the store.
 //!
 //! Shutdown ([`Daemon::shutdown`], on SIGINT/SIGTERM): stop accepting requests, let
 //! running scans stop at their next page boundary (each page is committed with its
@@ -22,8 +23,13 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+mod tls;
+
+pub use tls::ApiTls;
+
 use crate::api;
 use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
+use crate::capabilities::transport::NetworkConfig;
 use crate::control::Control;
 use crate::metrics::{InstanceLabels, Metrics};
 use crate::model::{ConnectorError, Millis, now_millis};
@@ -51,6 +57,10 @@ pub struct DaemonConfig {
     pub runtime: RuntimeConfig,
     /// Request timeout, body cap, retries.
     pub http: HttpLimits,
+    /// Extra CA certificates and the proxy for every instance's requests.
+    pub network: NetworkConfig,
+    /// Serve the admin API over HTTPS with this certificate (plain HTTP when `None`).
+    pub api_tls: Option<ApiTls>,
     /// How long shutdown waits for running scans to reach a page boundary.
     pub shutdown_grace: Duration,
     /// Watch `plugins_dir` and hot-load changes (on by default).
@@ -74,6 +84,8 @@ impl DaemonConfig {
             scheduler: SchedulerConfig::default(),
             scan: ScanOptions::default(),
             http: HttpLimits::default(),
+            network: NetworkConfig::default(),
+            api_tls: None,
             shutdown_grace: Duration::from_secs(30),
             watch_plugins: true,
             store_check: Duration::from_secs(5),
@@ -93,6 +105,9 @@ pub fn pool_slots(max_concurrent_scans: usize) -> u32 {
 pub struct DaemonInfo {
     pub pid: u32,
     pub listen: SocketAddr,
+    /// The API is served over HTTPS.
+    #[serde(default)]
+    pub tls: bool,
     pub started: Millis,
     pub version: String,
 }
@@ -102,6 +117,19 @@ impl DaemonInfo {
     pub fn read(data_dir: &Path) -> Option<DaemonInfo> {
         let bytes = std::fs::read(data_dir.join(DAEMON_FILE)).ok()?;
         serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Where a client on this machine reaches the API: `https://127.0.0.1:7780` (a
+    /// daemon listening on every address is reached on loopback).
+    pub fn api_url(&self) -> String {
+        let mut addr = self.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("{}://{addr}", if self.tls { "https" } else { "http" })
     }
 }
 
@@ -193,6 +221,8 @@ pub struct Daemon {
     pub control: Arc<Control>,
     /// The API's bound address (useful with port 0).
     pub addr: SocketAddr,
+    /// Whether the API is served over HTTPS.
+    pub tls: bool,
     pub data_dir: PathBuf,
     scheduler: SchedulerHandle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -223,7 +253,7 @@ impl Daemon {
         let metrics = outbound.metrics.clone();
         let runtime = Runtime::new(
             cfg.runtime.clone(),
-            HttpClient::new(cfg.http.clone(), outbound)?,
+            HttpClient::with_network(cfg.http.clone(), cfg.network.clone(), outbound)?,
         )?;
         let registry = Plugins::load(&runtime, &cfg.plugins_dir).await;
         let runner = Arc::new(DaemonRunner {
@@ -274,8 +304,11 @@ impl Daemon {
             .await
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "the admin API listens beyond loopback; protect the token");
+        if !addr.ip().is_loopback() && cfg.api_tls.is_none() {
+            tracing::warn!(
+                %addr,
+                "the admin API listens beyond loopback over plain HTTP: tokens and webhook secrets cross the network in clear; use --tls-cert/--tls-key or a TLS reverse proxy"
+            );
         }
         let app = api::router(api::ApiState {
             control: control.clone(),
@@ -284,16 +317,14 @@ impl Daemon {
             data_dir: cfg.data_dir.clone(),
         });
         let (stop_server, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let server = match &cfg.api_tls {
+            Some(tls) => tokio::spawn(serve(tls::TlsListener::new(listener, tls)?, app, stopped)),
+            None => tokio::spawn(serve(listener, app, stopped)),
+        };
         let info = DaemonInfo {
             pid: std::process::id(),
             listen: addr,
+            tls: cfg.api_tls.is_some(),
             started: now_millis(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
@@ -302,10 +333,17 @@ impl Daemon {
             serde_json::to_vec_pretty(&info)?,
         )
         .context("writing daemon.json")?;
-        tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "daemon started");
+        tracing::info!(
+            %addr,
+            tls = cfg.api_tls.is_some(),
+            proxy = cfg.network.proxy.as_ref().map(tracing::field::display),
+            data_dir = %cfg.data_dir.display(),
+            "daemon started"
+        );
         Ok(Daemon {
             control,
             addr,
+            tls: cfg.api_tls.is_some(),
             data_dir: cfg.data_dir,
             scheduler,
             server,
@@ -315,6 +353,15 @@ impl Daemon {
             on_change,
             store_watch: watch_store(store, cfg.store_check),
         })
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn api_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     pub fn scheduler(&self) -> &SchedulerHandle {
@@ -379,6 +426,23 @@ pub fn watch_store(store: Store, every: Duration) -> tokio::task::JoinHandle<()>
             }
         }
     })
+}
+
+/// Serve `app` on `listener` until `stopped` fires.
+async fn serve<L>(
+    listener: L,
+    app: axum::Router,
+    stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
 }
 
 /// Resolve on SIGINT (Ctrl-C) or SIGTERM.

@@ -5,7 +5,8 @@
 //! 1. takes the instance's grants (stored, or what its connector asks for when it was
 //!    saved before grants existed);
 //! 2. builds the egress policy (the connector's destinations narrowed to the grants),
-//!    the token policy (its token endpoint, if granted) and the credentials;
+//!    the token policy (its token endpoint, if granted), the credentials and the
+//!    instance's extra CA certificates;
 //! 3. registers the instance's rate limits with the shared limiter;
 //! 4. registers where rotated secrets (OAuth refresh tokens) are saved: the encrypted
 //!    store for a stored instance, a buffer for one being connected.
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use crate::auth::{Credentials, PersistSecret};
 use crate::capabilities::egress::EgressPolicy;
 use crate::capabilities::http::InstanceNet;
+use crate::capabilities::tls::CaBundle;
 use crate::model::grants::Grants;
 use crate::model::secret::{Secret, Secrets};
 use crate::model::{ConnectorError, ConnectorInfo, Permissions};
@@ -177,6 +179,14 @@ fn call_context(
     .restrict_to(&grants.egress);
     let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
         .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
+    let ca = instance
+        .ca_pem
+        .as_deref()
+        .map(CaBundle::from_pem)
+        .transpose()
+        .map_err(|e| {
+            ConnectorError::InvalidConfig(format!("the instance's CA certificates: {e}"))
+        })?;
     plugin.runtime().http().outbound().limits.register(
         &instance.id,
         &instance.name,
@@ -192,6 +202,7 @@ fn call_context(
             policy,
             credentials,
             token_policy,
+            ca,
         }),
         granted_actions: Arc::from(grants.actions),
         since: None,

@@ -3,15 +3,22 @@
 
 pub mod daemon;
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::IpAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
+use sluice::capabilities::egress::EgressPolicy;
+use sluice::capabilities::http::{HttpClient, HttpLimits, InstanceNet, Outbound};
+use sluice::capabilities::transport::{NameLookup, NetworkConfig, SystemLookup};
 use sluice::control::{ConnectRequest, connect};
 use sluice::model::grants::GrantRequest;
 use sluice::model::{ConnectorError, Kind, Permissions};
 use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
 use sluice::runtime::{
-    ActionOutcome, ActionRequest, LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits,
+    ActionOutcome, ActionRequest, CallContext, LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits,
 };
 use sluice::scan::{KindReport, ScanOptions, scan_instance};
 use sluice::session::InstanceSession;
@@ -53,6 +60,19 @@ impl Harness {
 
     /// Any runtime configuration (the compile cache goes into the temp dir).
     pub async fn with_runtime(config: RuntimeConfig, http: HttpLimits) -> Harness {
+        Harness::with_everything(config, http, NetworkConfig::default()).await
+    }
+
+    /// Providers reached as `network` says (extra CA certificates, a proxy, names).
+    pub async fn with_network(network: NetworkConfig) -> Harness {
+        Harness::with_everything(RuntimeConfig::default(), HttpLimits::default(), network).await
+    }
+
+    async fn with_everything(
+        config: RuntimeConfig,
+        http: HttpLimits,
+        network: NetworkConfig,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let runtime = Runtime::new(
@@ -60,7 +80,7 @@ impl Harness {
                 cache_dir: Some(dir.path().join("cache")),
                 ..config
             },
-            HttpClient::new(http.clone(), Outbound::new(&http.retry)).unwrap(),
+            HttpClient::with_network(http.clone(), network, Outbound::new(&http.retry)).unwrap(),
         )
         .unwrap();
         let registry = Registry::load(&runtime, &dir.path().join("plugins")).await;
@@ -123,6 +143,7 @@ impl Harness {
                     .map(|(k, v)| (k.to_string(), Secret::new(*v)))
                     .collect(),
                 allow_private_network: true,
+                ca_pem: None,
                 schedule: Default::default(),
                 limits: Default::default(),
                 pin: None,
@@ -164,6 +185,7 @@ impl Harness {
                 .into(),
                 secrets: [("token".to_string(), Secret::new(token))].into(),
                 allow_private_network: true,
+                ca_pem: None,
                 schedule: Default::default(),
                 limits: Default::default(),
                 pin: None,
@@ -209,6 +231,89 @@ impl Harness {
     }
 }
 
+/// Name lookups with the test's own answers (names under `.test`), standing in for
+/// DNS: the host's address checks see these, while a proxy resolves names its own way.
+/// Other names go to the system resolver.
+pub struct StaticNames(BTreeMap<String, Vec<IpAddr>>);
+
+impl StaticNames {
+    pub fn new(names: &[(&str, IpAddr)]) -> Arc<StaticNames> {
+        let mut map: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        for (name, ip) in names {
+            map.entry(name.to_string()).or_default().push(*ip);
+        }
+        Arc::new(StaticNames(map))
+    }
+}
+
+impl NameLookup for StaticNames {
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>> {
+        Box::pin(async move {
+            match self.0.get(host) {
+                Some(ips) => Ok(ips.clone()),
+                None => SystemLookup.lookup(host).await,
+            }
+        })
+    }
+}
+
+/// A call of the test-only `probe` guest in `mode` (see `plugins/testing/probe`) that
+/// requests `url`, its egress allowing only `allowed` (private networks per flag).
+pub fn probe_call(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext {
+    let config: BTreeMap<String, String> = [
+        ("mode".to_string(), mode.to_string()),
+        ("url".to_string(), url.to_string()),
+    ]
+    .into();
+    let allow: BTreeMap<String, String> = [("url".to_string(), allowed.to_string())].into();
+    CallContext {
+        instance_id: "probe-1".into(),
+        instance_name: "probe".into(),
+        config: Arc::new(config),
+        net: Arc::new(InstanceNet {
+            policy: EgressPolicy::from_templates(&["{url}".into()], &allow, allow_private).unwrap(),
+            ..Default::default()
+        }),
+        granted_actions: Arc::from([]),
+        since: None,
+        page_size: 10,
+        blocked: Default::default(),
+    }
+}
+
+/// Connect an instance of the test-only `oauth-probe` guest (client credentials
+/// against `token_url`, its API at `api_url`) with `secret` as client secret.
+pub fn oauth_probe_request(
+    name: &str,
+    token_url: &str,
+    api_url: &str,
+    secret: &str,
+    allow_private_network: bool,
+    grants: GrantRequest,
+) -> ConnectRequest {
+    let config = [
+        ("token_url", token_url),
+        ("api_url", api_url),
+        ("client_id", "mock-client-id"),
+        ("scope", "users.read"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    ConnectRequest {
+        connector: "oauth-probe".into(),
+        name: name.into(),
+        config,
+        secrets: [("client_secret".to_string(), Secret::new(secret))].into(),
+        allow_private_network,
+        grants,
+        ..Default::default()
+    }
+}
+
 /// The operations over `store`, as the CLI assembles them when no daemon runs (it
 /// migrates stored instances on the way, as opening the store does).
 pub fn control(
@@ -226,6 +331,23 @@ pub fn control(
         ScanOptions::default(),
     )
     .unwrap()
+}
+
+/// Load the test-only guest built as `file` (e.g. `oauth_probe.wasm`) into
+/// `registry`, from this checkout's plugins build dir (`host/build.rs` builds it; the
+/// registry's build-dir constant can name another checkout when several share one
+/// cargo target dir).
+pub async fn load_test_plugin(registry: &mut Registry, runtime: &Runtime, file: &str) {
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(file);
+    let path = if own.exists() {
+        own
+    } else {
+        PathBuf::from(PLUGIN_BUILD_DIR).join(file)
+    };
+    let loaded = registry.load_file(runtime, &path).await.is_some();
+    assert!(loaded, "{file} loads: {:?}", registry.rejected());
 }
 
 /// A test-only guest built by `host/build.rs` (e.g. `probe`).
@@ -324,5 +446,6 @@ pub fn new_instance(name: &str, connector: &str, config: &[(&str, &str)]) -> Ins
         pinned_version: None,
         grants: None,
         declined: None,
+        ca_pem: None,
     }
 }

@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice::auth::Credentials;
-use sluice::control::{ConnectError, ConnectRequest, connect};
+use sluice::control::{ConnectError, connect};
 use sluice::model::grants::{GrantRequest, GrantSet};
 use sluice::model::{AuthScheme, ConnectorError};
-use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
+use sluice::registry::Registry;
 use sluice::runtime::{CallContext, LoadedPlugin, Runtime};
 use sluice::session::InstanceSession;
 use sluice::store::{Instance, Secret, Store};
 use sluice_mocks::oauth::{OTHER_RSA_PRIVATE_KEY_PKCS8_PEM, TEST_RSA_PRIVATE_KEY_PKCS1_PEM};
 use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, OAuthServer, TokenFailure};
-use sluice_tests::Harness;
+use sluice_tests::{Harness, load_test_plugin, oauth_probe_request};
 
 const CLIENT_SECRET: &str = "mock-client-secret";
 
@@ -31,22 +31,8 @@ const CLIENT_SECRET: &str = "mock-client-secret";
 /// checkout when several share one cargo target dir).
 async fn harness() -> Harness {
     let mut h = Harness::new().await;
-    load_probe(&mut h.registry, &h.runtime, "oauth_probe.wasm").await;
+    load_test_plugin(&mut h.registry, &h.runtime, "oauth_probe.wasm").await;
     h
-}
-
-/// Load the probe built as `file` into `registry`.
-async fn load_probe(registry: &mut Registry, runtime: &Runtime, file: &str) {
-    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(file);
-    let path = if own.exists() {
-        own
-    } else {
-        PathBuf::from(PLUGIN_BUILD_DIR).join(file)
-    };
-    let loaded = registry.load_file(runtime, &path).await.is_some();
-    assert!(loaded, "{file} loads: {:?}", registry.rejected());
 }
 
 fn probe(h: &Harness) -> LoadedPlugin {
@@ -85,29 +71,17 @@ async fn connect_granting(
     allow_private_network: bool,
     grants: GrantRequest,
 ) -> Result<Instance, ConnectError> {
-    let config: BTreeMap<String, String> = [
-        ("token_url", token_url.to_string()),
-        ("api_url", server.base_url()),
-        ("client_id", "mock-client-id".to_string()),
-        ("scope", "users.read".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
     connect(
         &h.store,
         &h.registry,
-        ConnectRequest {
-            connector: "oauth-probe".into(),
-            name: name.into(),
-            config,
-            secrets: [("client_secret".to_string(), Secret::new(secret))].into(),
+        oauth_probe_request(
+            name,
+            token_url,
+            &server.base_url(),
+            secret,
             allow_private_network,
-            schedule: Default::default(),
-            limits: Default::default(),
-            pin: None,
             grants,
-        },
+        ),
     )
     .await
     .map(|(inst, _)| inst)
@@ -558,7 +532,7 @@ async fn an_action_saves_a_refresh_token_rotated_while_it_runs() {
     let mock = rotating_refresh_tokens();
     let server = mock.serve("/oauth2/token").await.unwrap();
     let mut h = Harness::new().await;
-    load_probe(&mut h.registry, &h.runtime, "oauth_probe_refresh.wasm").await;
+    load_test_plugin(&mut h.registry, &h.runtime, "oauth_probe_refresh.wasm").await;
     let (token_url, api_url) = (server.token_url(), server.base_url());
     let (inst, _) = h
         .connect_to(
@@ -594,7 +568,7 @@ async fn an_action_saves_a_refresh_token_rotated_while_it_runs() {
     .unwrap();
     let dir = h.dir.path().join("plugins");
     let mut registry = Registry::load(&runtime, &dir).await;
-    load_probe(&mut registry, &runtime, "oauth_probe_refresh.wasm").await;
+    load_test_plugin(&mut registry, &runtime, "oauth_probe_refresh.wasm").await;
     let control = sluice_tests::control(&h.store, &runtime, registry, &dir);
     let before = mock.refresh_token();
     let out = control

@@ -2,16 +2,13 @@
 //! (`plugins/testing/probe`): egress policy, CPU deadline, memory cap, and no ambient
 //! authority (files, environment, arguments, secrets).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice::capabilities::egress::EgressPolicy;
-use sluice::capabilities::http::InstanceNet;
 use sluice::model::ConnectorError;
 use sluice::runtime::{CallContext, LoadedPlugin, SandboxLimits};
 use sluice_mocks::{GithubMock, GithubMockConfig};
-use sluice_tests::{Harness, test_plugin};
+use sluice_tests::{Harness, probe_call, test_plugin};
 
 async fn probe(limits: SandboxLimits) -> (Harness, LoadedPlugin) {
     let h = Harness::with_limits(limits).await;
@@ -23,32 +20,9 @@ async fn probe(limits: SandboxLimits) -> (Harness, LoadedPlugin) {
     (h, plugin)
 }
 
-/// A call context whose egress allows only `allowed` (private networks per flag).
-fn ctx(mode: &str, url: &str, allowed: &str, allow_private: bool) -> CallContext {
-    let config: BTreeMap<String, String> = [
-        ("mode".to_string(), mode.to_string()),
-        ("url".to_string(), url.to_string()),
-    ]
-    .into();
-    let allow: BTreeMap<String, String> = [("url".to_string(), allowed.to_string())].into();
-    CallContext {
-        instance_id: "probe-1".into(),
-        instance_name: "probe".into(),
-        config: Arc::new(config),
-        net: Arc::new(InstanceNet {
-            policy: EgressPolicy::from_templates(&["{url}".into()], &allow, allow_private).unwrap(),
-            ..Default::default()
-        }),
-        granted_actions: Arc::from([]),
-        since: None,
-        page_size: 10,
-        blocked: Default::default(),
-    }
-}
-
 /// A context for the modes that make no request (egress allows a dummy host).
 fn offline(mode: &str) -> CallContext {
-    ctx(mode, "https://x.example", "https://x.example", false)
+    probe_call(mode, "https://x.example", "https://x.example", false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +35,7 @@ async fn egress_outside_the_allowlist_or_to_private_addresses_is_denied() {
 
     // Allowed host, private networks allowed: the request goes out.
     let ok = plugin
-        .check(ctx("egress", &target, &mock.base_url(), true))
+        .check(probe_call("egress", &target, &mock.base_url(), true))
         .await
         .unwrap();
     assert_eq!(
@@ -73,7 +47,12 @@ async fn egress_outside_the_allowlist_or_to_private_addresses_is_denied() {
 
     // Not in the allowlist.
     let err = plugin
-        .check(ctx("egress", &target, "https://api.github.com", true))
+        .check(probe_call(
+            "egress",
+            &target,
+            "https://api.github.com",
+            true,
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -83,7 +62,7 @@ async fn egress_outside_the_allowlist_or_to_private_addresses_is_denied() {
 
     // In the allowlist, but loopback without the operator's consent.
     let err = plugin
-        .check(ctx("egress", &target, &mock.base_url(), false))
+        .check(probe_call("egress", &target, &mock.base_url(), false))
         .await
         .unwrap_err();
     assert!(
@@ -323,13 +302,13 @@ async fn waiting_on_http_is_not_cpu_time_even_when_the_answer_grows_guest_memory
     .await;
     let url = format!("{}/slow-big?ms=1200&bytes={}", mock.base_url(), 4 << 20);
     let ok = plugin
-        .check(ctx("egress", &url, &mock.base_url(), true))
+        .check(probe_call("egress", &url, &mock.base_url(), true))
         .await
         .unwrap();
     assert_eq!(ok.principal.as_deref(), Some("status:200"));
     // And twice in one call's worth of budget: the first wait is not carried over.
     let ok = plugin
-        .check(ctx("egress", &url, &mock.base_url(), true))
+        .check(probe_call("egress", &url, &mock.base_url(), true))
         .await
         .unwrap();
     assert_eq!(ok.principal.as_deref(), Some("status:200"));

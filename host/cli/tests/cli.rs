@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use sluice_mocks::pki::TestCa;
 use sluice_mocks::{GithubMock, GithubMockConfig};
 
 const TOKEN: &str = "ghp_cli_token";
@@ -271,21 +272,51 @@ fn wait_for_daemon(dir: &Path, child: &mut std::process::Child) {
     }
 }
 
+/// `sluice daemon` on an ephemeral loopback port with `extra` arguments, once it
+/// serves.
+fn start_daemon(dir: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Child {
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("SLUICE_PLUGINS_DIR", dir.join("plugins"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_daemon(dir, &mut daemon);
+    daemon
+}
+
+/// SIGTERM the daemon and wait (bounded) for its clean exit, `daemon.json` removed.
+fn stop_daemon(dir: &Path, daemon: &mut std::process::Child) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "daemon exit: {status:?}");
+    assert!(!dir.join("daemon.json").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
     let mock = mock().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("--data-dir")
-        .arg(d)
-        .args(["daemon", "--listen", "127.0.0.1:0"])
-        .env("SLUICE_PLUGINS_DIR", d.join("plugins"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_daemon(d, &mut daemon);
+    let mut daemon = start_daemon(d, &[]);
 
     // The store is the daemon's; every command below goes through its API.
     let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
@@ -321,24 +352,7 @@ async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
     assert_eq!(String::from_utf8_lossy(&token.stdout).trim().len(), 64);
 
     // SIGTERM: a clean exit that releases the data dir.
-    let kill = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = daemon.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the daemon did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "daemon exit: {status:?}");
-    assert!(!d.join("daemon.json").exists());
+    stop_daemon(d, &mut daemon);
     // Now the CLI opens the store itself and sees what the daemon left.
     let list = sluice(d, &["instances", "--json"]);
     assert!(list.status.success(), "{}", stderr(&list));
@@ -359,6 +373,106 @@ async fn the_cli_works_through_a_running_daemon_and_sigterm_stops_it_cleanly() {
         .unwrap();
     assert_eq!(show["instance"]["status"]["state"], "connected");
     assert_eq!(show["instance"]["status"]["last_success"], newest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_over_https_and_an_instance_behind_a_private_ca() {
+    let ca = TestCa::new("Acme internal CA");
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        tls: Some(ca.issue(&["127.0.0.1"])),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca_file = ca.write(d);
+    let api_cert = ca.issue(&["localhost", "127.0.0.1"]);
+    let (cert_file, key_file) = (d.join("api.pem"), d.join("api-key.pem"));
+    std::fs::write(&cert_file, &api_cert.cert_pem).unwrap();
+    std::fs::write(&key_file, &api_cert.key_pem).unwrap();
+    let mut daemon = start_daemon(
+        d,
+        &[
+            "--tls-cert".as_ref(),
+            cert_file.as_os_str(),
+            "--tls-key".as_ref(),
+            key_file.as_os_str(),
+        ],
+    );
+    let info = sluice::daemon::DaemonInfo::read(d).unwrap();
+    assert!(info.tls);
+    let port = info.listen.port();
+    let ca_arg = ca_file.to_str().unwrap();
+
+    // The daemon's certificate is checked: without its CA the CLI refuses it.
+    assert_one_line_error(&sluice(d, &["instances"]), "certificate");
+    let listed = sluice(d, &["--server-ca", ca_arg, "instances", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]");
+    // By name, as an operator elsewhere would (the certificate names `localhost`).
+    let server = format!("https://localhost:{port}");
+    let named = sluice(
+        d,
+        &["--server", &server, "--server-ca", ca_arg, "instances"],
+    );
+    assert!(named.status.success(), "{}", stderr(&named));
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = sluice(
+        d,
+        &["--server", &format!("http://127.0.0.1:{port}"), "instances"],
+    );
+    assert!(!plain.status.success());
+
+    // An instance behind the private CA: refused without it, connected with it.
+    let base = mock.base_url();
+    let mut args = connect_args(&base, TOKEN);
+    args.splice(0..0, ["--server-ca".to_string(), ca_arg.to_string()]);
+    let refused = run(d, &args);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("certificate"),
+        "{}",
+        stderr(&refused)
+    );
+    let key_as_ca = run(
+        d,
+        &[
+            args.clone(),
+            vec!["--ca-file".into(), key_file.display().to_string()],
+        ]
+        .concat(),
+    );
+    assert_one_line_error(&key_as_ca, "private key");
+    let ok = run(d, &[args, vec!["--ca-file".into(), ca_arg.into()]].concat());
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let show = sluice(d, &["--server-ca", ca_arg, "instances", "show", "acme"]);
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("its own CA certificates (1 certificate"),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+
+    // Webhooks are served on the same TLS listener.
+    let trusting = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let hook = trusting
+        .post(format!("{server}/hooks/acme"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.status(),
+        401,
+        "an unsigned delivery is refused over TLS"
+    );
+
+    stop_daemon(d, &mut daemon);
 }
 
 #[test]

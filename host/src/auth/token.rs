@@ -11,13 +11,15 @@
 //! encrypted store, before the access token that came with it is used.
 //!
 //! Token requests go only to the token endpoint the operator granted (the credentials
-//! stage checks it), with the host's client (the instance's private-network setting
-//! applies), never through the plugin's egress list.
+//! stage checks it), with the client the transport hands over (the instance's
+//! private-network setting and CA certificates and the operator's proxy apply), never
+//! through the plugin's egress list.
 //! Their failures carry the provider's `error_description` (or `error`, or the status
 //! line) with every secret of the plan redacted.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +47,9 @@ pub enum TokenError {
     /// The endpoint could not be reached.
     #[error("token endpoint unreachable: {0}")]
     Unreachable(String),
+    /// The host refused to send to the endpoint's address (a private one).
+    #[error("{0}")]
+    Denied(String),
 }
 
 /// A token handed out for one request, with what [`TokenCache::invalidate`] needs.
@@ -162,14 +167,16 @@ impl TokenCache {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The token for a request of instance `id` to `url`: cached, or fetched with
-    /// `client` (one fetch at a time per instance).
+    /// The token for a request of instance `id` to `url`: cached, or fetched (one
+    /// fetch at a time per instance) with the client `client` yields. `client` is
+    /// awaited only when a fetch is needed: the transport checks the token endpoint's
+    /// address there, which a cached token does not need.
     pub async fn token(
         &self,
         id: &str,
         plan: &TokenPlan,
         url: &Url,
-        client: &reqwest::Client,
+        client: impl Future<Output = Result<reqwest::Client, TokenError>>,
     ) -> Result<IssuedToken, TokenError> {
         let target = plan.target_for(url);
         let instance = self.instance(id);
@@ -195,8 +202,9 @@ impl TokenCache {
             }
             _ => None,
         };
+        let client = client.await?;
         let fetched = self
-            .fetch(plan, &plan.targets[target], refresh_token.as_ref(), client)
+            .fetch(plan, &plan.targets[target], refresh_token.as_ref(), &client)
             .await?;
         if let Some(rotated) = fetched.refresh_token
             && let Grant::RefreshToken { field, .. } = &plan.grant
@@ -359,6 +367,11 @@ mod tests {
     use crate::model::secret::Secrets;
     use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, TokenFailure};
     use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The client, ready: as the transport hands it over when no check refuses.
+    fn ready(client: &reqwest::Client) -> std::future::Ready<Result<reqwest::Client, TokenError>> {
+        std::future::ready(Ok(client.clone()))
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -560,26 +573,30 @@ mod tests {
         let cache = TokenCache::with_clock(clock);
         let client = reqwest::Client::new();
         let api = Url::parse(&format!("{}/me", server.base_url())).unwrap();
-        let first = cache.token("i1", &p, &api, &client).await.unwrap();
+        let first = cache.token("i1", &p, &api, ready(&client)).await.unwrap();
         offset.store(539, Ordering::SeqCst);
-        let again = cache.token("i1", &p, &api, &client).await.unwrap();
+        let again = cache.token("i1", &p, &api, ready(&client)).await.unwrap();
         assert_eq!(first.value, again.value);
         assert_eq!(mock.issued(), 1);
         offset.store(540, Ordering::SeqCst);
-        let renewed = cache.token("i1", &p, &api, &client).await.unwrap();
+        let renewed = cache.token("i1", &p, &api, ready(&client)).await.unwrap();
         assert_ne!(first.value, renewed.value);
         assert_eq!(mock.issued(), 2);
         // Another instance has its own token.
-        cache.token("i2", &p, &api, &client).await.unwrap();
+        cache.token("i2", &p, &api, ready(&client)).await.unwrap();
         assert_eq!(mock.issued(), 3);
         // A 401 to the current token drops it; a stale token's 401 does not.
         cache.invalidate("i1", &first).await;
         assert_eq!(
-            cache.token("i1", &p, &api, &client).await.unwrap().value,
+            cache
+                .token("i1", &p, &api, ready(&client))
+                .await
+                .unwrap()
+                .value,
             renewed.value
         );
         cache.invalidate("i1", &renewed).await;
-        cache.token("i1", &p, &api, &client).await.unwrap();
+        cache.token("i1", &p, &api, ready(&client)).await.unwrap();
         assert_eq!(mock.issued(), 4);
         let form = &mock.requests()[0];
         assert_eq!(form.field("grant_type"), Some("client_credentials"));
@@ -602,9 +619,13 @@ mod tests {
             .map(|_| {
                 let (cache, p, client, api) =
                     (cache.clone(), p.clone(), client.clone(), api.clone());
-                tokio::spawn(
-                    async move { cache.token("i1", &p, &api, &client).await.unwrap().value },
-                )
+                tokio::spawn(async move {
+                    cache
+                        .token("i1", &p, &api, ready(&client))
+                        .await
+                        .unwrap()
+                        .value
+                })
             })
             .collect();
         let mut tokens = Vec::new();
@@ -643,7 +664,10 @@ mod tests {
             "i1",
             Arc::new(|_: &str, _: &Secret| Err("disk full".into())),
         );
-        let err = cache.token("i1", &p, &api, &client).await.unwrap_err();
+        let err = cache
+            .token("i1", &p, &api, ready(&client))
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, TokenError::Rejected(m) if m.contains("disk full")),
             "{err:?}"
@@ -660,7 +684,7 @@ mod tests {
         );
         // The rotated token kept in memory (mock-rt-1) is what the next refresh uses,
         // even though the plan still carries rt-0.
-        cache.token("i1", &p, &api, &client).await.unwrap();
+        cache.token("i1", &p, &api, ready(&client)).await.unwrap();
         assert_eq!(
             *saved.lock().unwrap(),
             [("refresh_token".to_owned(), Secret::new("mock-rt-2"))]
@@ -677,10 +701,16 @@ mod tests {
         cache
             .invalidate(
                 "i1",
-                &cache.token("i1", &reread, &api, &client).await.unwrap(),
+                &cache
+                    .token("i1", &reread, &api, ready(&client))
+                    .await
+                    .unwrap(),
             )
             .await;
-        cache.token("i1", &reread, &api, &client).await.unwrap();
+        cache
+            .token("i1", &reread, &api, ready(&client))
+            .await
+            .unwrap();
         assert_eq!(mock.refresh_token().as_deref(), Some("mock-rt-3"));
     }
 
@@ -702,7 +732,7 @@ mod tests {
         let cache = TokenCache::default();
         let api = Url::parse(&server.base_url()).unwrap();
         let err = cache
-            .token("i1", &p, &api, &reqwest::Client::new())
+            .token("i1", &p, &api, ready(&reqwest::Client::new()))
             .await
             .unwrap_err();
         let TokenError::Rejected(message) = &err else {
@@ -721,7 +751,7 @@ mod tests {
             error_description: None,
         }));
         let err = cache
-            .token("i1", &p, &api, &reqwest::Client::new())
+            .token("i1", &p, &api, ready(&reqwest::Client::new()))
             .await
             .unwrap_err();
         assert!(
@@ -760,7 +790,7 @@ mod tests {
         .unwrap();
         let api = Url::parse(&server.base_url()).unwrap();
         TokenCache::default()
-            .token("i1", &p, &api, &reqwest::Client::new())
+            .token("i1", &p, &api, ready(&reqwest::Client::new()))
             .await
             .unwrap();
         let claims = &mock.assertions()[0];

@@ -1,4 +1,4 @@
-//! Stage 2 of the outbound pipeline, credentials: the plugin's own credential headers
+//! Stage 4 of the outbound pipeline, credentials: the plugin's own credential headers
 //! are dropped and the instance's [`Credentials`](crate::auth::Credentials) injected, so a plugin never sees a
 //! secret. For the OAuth schemes the bearer token comes from the per-instance
 //! [`TokenCache`], fetched only from the token endpoint the operator granted; a 401
@@ -7,8 +7,10 @@
 //! What comes back is cleaned before the plugin sees it: a provider that reflects
 //! request headers (echo routes, "invalid token: …" errors) would otherwise hand the
 //! plugin the very credentials it must never hold. Every secret text the host injected
-//! is replaced by `[REDACTED]` in the response's headers and body. Secrets shorter than
-//! [`MIN_REDACTED_LEN`] bytes are left alone: they would match ordinary text.
+//! is replaced by `[REDACTED]` in the response's headers and body, and so are the
+//! operator's proxy credentials (a proxy that forwards `Proxy-Authorization` to an
+//! echoing provider). Secrets shorter than [`MIN_REDACTED_LEN`] bytes are left alone:
+//! they would match ordinary text.
 //!
 //! A plugin may not set `Host`: a request goes to its URL's host under that name, so
 //! the instance's credentials never travel under another virtual host.
@@ -42,11 +44,16 @@ pub(crate) async fn send_with_credentials(
     url: &Url,
     req: &OutboundRequest,
 ) -> Result<InboundResponse, HttpFailure> {
+    let proxy_secrets = transport.secrets();
     let Some(plan) = net.credentials.tokens() else {
         let mut response = send_once(transport, net, url, req, None).await?;
         redact(
             &mut response,
-            net.credentials.injected().iter().map(String::as_str),
+            net.credentials
+                .injected()
+                .iter()
+                .chain(proxy_secrets)
+                .map(String::as_str),
         );
         return Ok(response);
     };
@@ -67,15 +74,26 @@ pub(crate) async fn send_with_credentials(
             },
         ));
     }
-    let client = transport.client(net.policy.allow_private);
     let mut retried = false;
     loop {
+        // Awaited only when a token must be fetched: the token endpoint's address is
+        // checked like any destination's, and the instance's CA and the proxy apply.
+        let client = async {
+            transport
+                .client_for(net, plan.token_url())
+                .await
+                .map_err(|failure| match failure {
+                    HttpFailure::Denied(why) => TokenError::Denied(why),
+                    other => TokenError::Unreachable(other.to_string()),
+                })
+        };
         let token = match tokens.token(instance_id, plan, url, client).await {
             Ok(token) => token,
             Err(TokenError::Rejected(message)) => return Ok(token_refused(&message)),
             Err(TokenError::Unreachable(message)) => {
                 return Err(HttpFailure::Connection(message));
             }
+            Err(TokenError::Denied(message)) => return Err(HttpFailure::Denied(message)),
         };
         let mut response = send_once(transport, net, url, req, Some(&token.value)).await?;
         if response.status == 401 && !retried {
@@ -83,7 +101,10 @@ pub(crate) async fn send_with_credentials(
             tokens.invalidate(instance_id, &token).await;
             continue;
         }
-        redact(&mut response, [token.value.expose()]);
+        redact(
+            &mut response,
+            std::iter::once(token.value.expose()).chain(proxy_secrets.iter().map(String::as_str)),
+        );
         return Ok(response);
     }
 }
@@ -126,13 +147,7 @@ async fn send_once(
     }
 
     transport
-        .send(
-            net.policy.allow_private,
-            req.method,
-            url,
-            headers,
-            req.body.as_deref(),
-        )
+        .send(net, req.method, url, headers, req.body.as_deref())
         .await
 }
 

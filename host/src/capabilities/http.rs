@@ -11,7 +11,8 @@
 //! 4. **credentials** ([`super::credentials`]): the instance's headers or OAuth token
 //!    injected, the plugin's own credential headers dropped;
 //! 5. **transport** ([`super::transport`]): reqwest, no redirects, private addresses
-//!    refused unless allowed, a timeout and a body cap.
+//!    refused unless allowed (also through the operator's proxy), extra CA
+//!    certificates, a timeout and a body cap.
 //!
 //! The shared services the stages use ([`Outbound`]: metrics, budgets, tokens) belong
 //! to whoever runs the process (the daemon, a CLI command) and are handed in.
@@ -25,7 +26,8 @@ use url::Url;
 use super::credentials::send_with_credentials;
 use super::egress::EgressPolicy;
 use super::intercept::{Intercepted, OutboundInterceptor};
-use super::transport::Transport;
+use super::tls::CaBundle;
+use super::transport::{NetworkConfig, Transport};
 use crate::auth::{Credentials, TokenCache};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimits, RetryPolicy};
@@ -63,6 +65,9 @@ pub struct InstanceNet {
     /// endpoint if the operator granted it, else nothing. Kept apart from `policy`
     /// because the plugin itself never needs to reach the token endpoint.
     pub token_policy: EgressPolicy,
+    /// CA certificates this instance trusts besides the built-in roots and the
+    /// process's (`connect --ca-file`).
+    pub ca: Option<CaBundle>,
 }
 
 /// The services every instance's requests share, owned by the process that runs
@@ -106,10 +111,21 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
-    /// A pipeline over the process's shared `outbound` services.
+    /// A pipeline over the process's shared `outbound` services, direct to the
+    /// providers with the built-in CA roots.
     pub fn new(limits: HttpLimits, outbound: Outbound) -> anyhow::Result<HttpClient> {
+        HttpClient::with_network(limits, NetworkConfig::default(), outbound)
+    }
+
+    /// A pipeline that reaches providers as `network` says (extra CA certificates, a
+    /// proxy); fails if those cannot be used.
+    pub fn with_network(
+        limits: HttpLimits,
+        network: NetworkConfig,
+        outbound: Outbound,
+    ) -> anyhow::Result<HttpClient> {
         Ok(HttpClient {
-            transport: Transport::new(&limits)?,
+            transport: Transport::new(&limits, network)?,
             outbound,
             interceptor: None,
         })

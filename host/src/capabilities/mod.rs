@@ -2,7 +2,8 @@
 //!
 //! - [`http`]: the outbound pipeline every plugin request passes, stage by stage:
 //!   [`egress`] (the allowlist), [`intercept`] (record/replay), the limiter
-//!   (`crate::ratelimit`), [`credentials`] and [`transport`];
+//!   (`crate::ratelimit`), [`credentials`] and [`transport`] (with the operator's
+//!   [`proxy`] and extra CA certificates, [`tls`]);
 //! - [`tape`]: recording and replaying exchanges (`scan --record`,
 //!   `test-connector --fixtures`), an interceptor;
 //! - [`log`]: plugin log lines into `tracing`, bounded and with control characters
@@ -15,5 +16,7 @@ pub mod egress;
 pub mod http;
 pub mod intercept;
 pub mod log;
+pub mod proxy;
 pub mod tape;
+pub mod tls;
 pub mod transport;

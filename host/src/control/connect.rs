@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::capabilities::tls::CaBundle;
 use crate::model::grants::{GrantError, GrantRequest, Grants};
 use crate::model::secret::{Secret, Secrets};
 use crate::model::{ConnectorError, Permissions, now_millis};
@@ -20,6 +21,8 @@ pub struct ConnectRequest {
     pub config: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, Secret>,
     pub allow_private_network: bool,
+    /// CA certificates (PEM) the instance trusts besides the built-in roots.
+    pub ca_pem: Option<String>,
     /// Rescan intervals (defaults for kinds not listed).
     pub schedule: crate::model::schedule::Schedule,
     /// Operator's rate-limit settings.
@@ -88,6 +91,15 @@ pub async fn connect(
     }
     let plugin = &entry.plugin;
     req.limits.validate().map_err(ConnectError::InvalidConfig)?;
+    // Stored as the certificates alone, so nothing else of the file is kept or shown.
+    let ca_pem = req
+        .ca_pem
+        .as_deref()
+        .map(|pem| CaBundle::from_pem(pem).map(|bundle| bundle.to_pem()))
+        .transpose()
+        .map_err(|e| {
+            ConnectError::InvalidConfig(format!("the CA certificates (--ca-file): {e}"))
+        })?;
     let config = validate_config(&plugin.info, &req.config, &req.secrets)
         .map_err(ConnectError::InvalidConfig)?;
     // Decided before `check`: nothing reaches the provider without the operator's say.
@@ -100,6 +112,7 @@ pub async fn connect(
         connector_version: plugin.info.version.clone(),
         config,
         allow_private_network: req.allow_private_network,
+        ca_pem,
         enabled: true,
         created: now_millis(),
         status: InstanceStatus::Connecting,

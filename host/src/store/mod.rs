@@ -109,6 +109,11 @@ pub struct Instance {
     pub config: BTreeMap<String, String>,
     /// Operator allowed private and loopback destinations (self-hosted apps, mocks).
     pub allow_private_network: bool,
+    /// CA certificates (PEM, certificates only) this instance's requests trust besides
+    /// the built-in roots and the daemon's: a self-hosted provider's private CA, a
+    /// TLS-inspecting gateway. The text itself, so no file has to stay in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
     /// Disabled instances keep config, credentials and data but are not scanned.
     pub enabled: bool,
     pub created: Millis,

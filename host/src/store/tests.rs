@@ -45,6 +45,7 @@ pub(crate) fn instance(name: &str) -> Instance {
         connector_version: "0.1.0".into(),
         config: BTreeMap::new(),
         allow_private_network: false,
+        ca_pem: None,
         enabled: true,
         created: 0,
         status: InstanceStatus::Connecting,

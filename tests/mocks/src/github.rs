@@ -54,6 +54,8 @@ use audit::AuditLog;
 use fixtures::Fixtures;
 use model::OrgState;
 
+use crate::tls::MockTls;
+
 /// 2024-01-01T00:00:00Z in milliseconds since the epoch: the anchor of the generated
 /// dates (accounts, installations, credential authorizations), and a fixed
 /// [`GithubMockConfig::audit_start`] for tests that assert exact audit times.
@@ -106,6 +108,9 @@ pub struct GithubMockConfig {
     pub default_repository_permission: String,
     /// `members_can_create_public_repositories` of the org.
     pub members_can_create_public_repositories: bool,
+    /// Serve HTTPS with this certificate instead of HTTP (a GitHub Enterprise Server
+    /// behind a private CA).
+    pub tls: Option<MockTls>,
 }
 
 impl Default for GithubMockConfig {
@@ -130,6 +135,7 @@ impl Default for GithubMockConfig {
             fixtures_dir: None,
             default_repository_permission: "read".to_owned(),
             members_can_create_public_repositories: true,
+            tls: None,
         }
     }
 }
@@ -274,11 +280,16 @@ impl GithubMock {
             config,
         });
         let router = routes::router(shared.clone());
-        let server = MockServer::start(shared.config.latency, |_addr| router).await?;
+        let server =
+            MockServer::start_with(shared.config.latency, shared.config.tls.as_ref(), |_addr| {
+                router
+            })
+            .await?;
         Ok(GithubMock { server, shared })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://…` with [`GithubMockConfig::tls`]), without a
+    /// trailing slash.
     pub fn base_url(&self) -> String {
         self.server.base_url()
     }

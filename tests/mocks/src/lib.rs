@@ -22,8 +22,10 @@
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
 //! [`m365`]; [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
-//! key pair for JWT grants); `server` (binding, serving, request log,
-//! latency) and `faults` (rate budgets, injected faults) are shared by every mock.
+//! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
+//! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
+//! test certificate) and `faults` (rate budgets, injected faults) are shared by every
+//! mock.
 
 pub mod docusign;
 mod faults;
@@ -33,8 +35,12 @@ pub mod m365;
 pub mod netdocuments;
 pub mod oauth;
 pub mod okta;
+#[cfg(feature = "pki")]
+pub mod pki;
+pub mod proxy;
 mod server;
 pub mod stepper;
+pub mod tls;
 
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
@@ -49,5 +55,7 @@ pub use oauth::{
     TokenRequest,
 };
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
+pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
 pub use server::RequestRecord;
 pub use stepper::{HeldPage, StepperMock};
+pub use tls::MockTls;

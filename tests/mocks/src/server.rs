@@ -1,5 +1,5 @@
-//! The plumbing every mock provider shares: a loopback listener, an axum server that
-//! stops when its handle is dropped, a log of every request, added latency, and
+//! The plumbing every mock provider shares: a loopback listener (HTTP, or HTTPS with a
+//! test certificate), an axum server that stops when its handle is dropped, a log of every request, added latency, and
 //! helpers to rebuild the request's own URL for paging links.
 //!
 //! Providers differ in what they answer, not in how they are hosted, so each mock only
@@ -22,6 +22,8 @@ use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::tls::{MockTls, TlsListener};
+
 /// A running mock HTTP server on `127.0.0.1:<ephemeral port>`.
 ///
 /// Dropping it starts a graceful shutdown: the listener closes, idle keep-alive
@@ -30,6 +32,8 @@ use tokio::sync::oneshot;
 pub(crate) struct MockServer {
     /// Where the server listens; tests and connectors are pointed here.
     addr: SocketAddr,
+    /// `http`, or `https` when served over TLS.
+    scheme: &'static str,
     /// Every request answered so far, shared with the logging middleware.
     log: RequestLog,
     /// Fires the graceful shutdown; `None` only once `Drop` has taken it.
@@ -44,27 +48,53 @@ impl MockServer {
         latency: Duration,
         build: impl FnOnce(SocketAddr) -> Router,
     ) -> std::io::Result<MockServer> {
+        MockServer::start_with(latency, None, build).await
+    }
+
+    /// [`MockServer::start`], over HTTPS with `tls` when given.
+    pub(crate) async fn start_with(
+        latency: Duration,
+        tls: Option<&MockTls>,
+        build: impl FnOnce(SocketAddr) -> Router,
+    ) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let log = RequestLog::default();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let hosting = Hosting {
             addr,
+            scheme,
             latency,
             log: log.clone(),
         };
         let router = build(addr).layer(middleware::from_fn_with_state(hosting, host_request));
         let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
-                // Either an explicit signal or the handle being dropped ends the server.
-                let _ = stopped.await;
-            });
-            // A failing accept loop only ends this mock; the test then sees refused
-            // connections, which is the clearest symptom we can give it.
-            let _ = serving.await;
-        });
+        // Either an explicit signal or the handle being dropped ends the server. A
+        // failing accept loop only ends this mock; the test then sees refused
+        // connections, which is the clearest symptom we can give it.
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        match tls {
+            Some(tls) => {
+                let listener = TlsListener::new(listener, tls)?;
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(stopped)
+                        .await;
+                });
+            }
+            None => {
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(stopped)
+                        .await;
+                });
+            }
+        }
         Ok(MockServer {
             addr,
+            scheme,
             log,
             shutdown: Some(shutdown),
         })
@@ -75,9 +105,9 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://…` over TLS), without a trailing slash.
     pub(crate) fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The request log shared with the serving task.
@@ -162,6 +192,7 @@ impl RequestLog {
 #[derive(Debug, Clone)]
 struct Hosting {
     addr: SocketAddr,
+    scheme: &'static str,
     latency: Duration,
     log: RequestLog,
 }
@@ -170,6 +201,10 @@ struct Hosting {
 /// when a client sends no `Host` header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LocalAddr(pub(crate) SocketAddr);
+
+/// `http` or `https`, put into request extensions so links keep the client's scheme.
+#[derive(Debug, Clone, Copy)]
+struct ServedScheme(&'static str);
 
 /// Outermost layer: records the request with the final status (so 401s and injected
 /// faults are logged too) and delays the response by the configured latency.
@@ -185,6 +220,9 @@ async fn host_request(
         |pq| pq.as_str().to_owned(),
     );
     request.extensions_mut().insert(LocalAddr(hosting.addr));
+    request
+        .extensions_mut()
+        .insert(ServedScheme(hosting.scheme));
     let response = next.run(request).await;
     if !hosting.latency.is_zero() {
         tokio::time::sleep(hosting.latency).await;
@@ -202,7 +240,8 @@ async fn host_request(
 /// at the same host with the same parameters.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestUrl {
-    /// `http://host:port` from the `Host` header, else the bound address.
+    /// `http://host:port` from the `Host` header, else the bound address (`https`
+    /// when served over TLS).
     base: String,
     /// The path as sent (not normalised: a link repeats what the client asked for).
     path: String,
@@ -267,8 +306,12 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
             })
             .unwrap_or_else(|| Ipv4Addr::LOCALHOST.to_string());
         let raw_query = parts.uri.query().map(str::to_owned);
+        let scheme = parts
+            .extensions
+            .get::<ServedScheme>()
+            .map_or("http", |ServedScheme(s)| s);
         Ok(RequestUrl {
-            base: format!("http://{host}"),
+            base: format!("{scheme}://{host}"),
             path: parts.uri.path().to_owned(),
             params: decode_query(raw_query.as_deref().unwrap_or_default()),
             raw_query,

@@ -11,6 +11,7 @@ use anyhow::{Context as _, anyhow};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use sluice::capabilities::tls::CaBundle;
 use sluice::control::{
     ActInput, ActOutput, AuditView, ConnectInput, Connected, Control, ControlError, InstanceDetail,
     InstanceLimits, InstanceSummary, LimitsView, NewToken, PluginList, ScanInput, ScanOutput,
@@ -25,23 +26,48 @@ use sluice::store::{AuditFilter, Instance, RecordFilter, RecordPage, Secret};
 /// The daemon's admin API, as the CLI uses it.
 pub struct ApiClient {
     http: reqwest::Client,
+    /// `http(s)://host:port`, no trailing slash.
     base: String,
     token: Secret,
-    info: DaemonInfo,
+    /// Which daemon, for errors: "the sluice daemon (pid 42) at … that owns this data dir".
+    daemon: String,
 }
 
 impl ApiClient {
-    pub fn new(info: DaemonInfo, token: Secret) -> anyhow::Result<ApiClient> {
-        let http = reqwest::Client::builder()
+    /// A client of the API at `base`, trusting `ca` besides the built-in roots for an
+    /// HTTPS daemon; `daemon` names it in errors.
+    pub fn new(
+        base: &str,
+        ca: Option<&CaBundle>,
+        token: Secret,
+        daemon: String,
+    ) -> anyhow::Result<ApiClient> {
+        let mut http = reqwest::Client::builder()
             .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
+            .connect_timeout(Duration::from_secs(5));
+        for cert in ca.map(CaBundle::certificates).unwrap_or_default() {
+            http = http.add_root_certificate(reqwest::Certificate::from_der(cert)?);
+        }
         Ok(ApiClient {
-            http,
-            base: format!("http://{}", info.listen),
+            http: http.build()?,
+            base: base.trim_end_matches('/').to_string(),
             token,
-            info,
+            daemon,
         })
+    }
+
+    /// The client of the daemon that wrote `info` (it owns the data dir).
+    pub fn of_daemon(
+        info: &DaemonInfo,
+        ca: Option<&CaBundle>,
+        token: Secret,
+    ) -> anyhow::Result<ApiClient> {
+        let base = info.api_url();
+        let daemon = format!(
+            "the sluice daemon (pid {}) at {base} that owns this data dir",
+            info.pid
+        );
+        ApiClient::new(&base, ca, token, daemon)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -61,12 +87,10 @@ impl ApiClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(&b)?);
         }
-        let resp = req.send().await.with_context(|| {
-            format!(
-                "cannot reach the sluice daemon (pid {}) at {} that owns this data dir",
-                self.info.pid, self.info.listen
-            )
-        })?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.daemon))?;
         let status = resp.status();
         let bytes = resp.bytes().await.context("reading the daemon's answer")?;
         if !status.is_success() {
@@ -171,6 +195,7 @@ impl Backend {
                     "config": input.config,
                     "secrets": secrets,
                     "allow_private_network": input.allow_private_network,
+                    "ca_pem": input.ca_pem,
                     "schedule": input.schedule,
                     "limits": input.limits,
                     "pin": input.pin,

@@ -94,6 +94,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
                     .map(|(k, v)| (k.clone(), Secret::new(v.as_str())))
                     .collect(),
                 allow_private_network: true,
+                ca_pem: None,
                 schedule: Default::default(),
                 limits: Default::default(),
                 // The demo's mocks are what these connectors ask to reach.

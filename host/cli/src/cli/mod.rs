@@ -8,6 +8,7 @@ mod client;
 mod demo;
 mod install;
 mod limits;
+mod network;
 pub(crate) mod output;
 
 use std::collections::BTreeMap;
@@ -65,6 +66,15 @@ pub struct GlobalArgs {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Talk to the daemon at this URL, e.g. https://sluice.corp.example:7780, instead
+    /// of the one that owns the data dir (found through its daemon.json). The token is
+    /// SLUICE_TOKEN's, else the data dir's.
+    #[arg(long, global = true, env = "SLUICE_SERVER", value_name = "URL")]
+    pub server: Option<url::Url>,
+    /// Trust the CA certificates in this PEM file for an HTTPS daemon's certificate
+    /// (`daemon --tls-cert`), in addition to the built-in roots.
+    #[arg(long, global = true, env = "SLUICE_SERVER_CA", value_name = "PEM")]
+    pub server_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,6 +88,12 @@ pub enum Command {
     /// Run the service: schedule every enabled instance and serve the admin API.
     ///
     /// While it runs, the other commands talk to it through the API.
+    ///
+    /// Behind a corporate proxy: --proxy http://proxy.corp:3128 (or SLUICE_PROXY).
+    /// With a TLS-inspecting proxy or a private CA: --ca-file corp-ca.pem. The API over
+    /// HTTPS: --tls-cert server.pem --tls-key server-key.pem, then the CLI with
+    /// --server-ca ca.pem (and --server https://NAME:PORT when the certificate names a
+    /// host rather than the listen address).
     Daemon(DaemonArgs),
     /// Internal: compile the component on stdin into the compile cache file `--out`.
     /// The daemon runs this as a child process so the compiler's memory stays out of
@@ -283,7 +299,8 @@ fn parse_action(s: &str) -> Result<ActionKind, String> {
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Address of the admin API. Loopback by default; anything else exposes the API
-    /// (token-protected) to the network.
+    /// (token-protected) to the network: serve it over HTTPS then (--tls-cert), or
+    /// keep it on loopback behind a TLS reverse proxy.
     #[arg(long, default_value = daemon::DEFAULT_LISTEN, env = "SLUICE_LISTEN")]
     pub listen: std::net::SocketAddr,
     /// Scans running at once across all instances.
@@ -291,6 +308,10 @@ pub struct DaemonArgs {
     pub max_concurrent_scans: usize,
     #[command(flatten)]
     pub limits: limits::LimitArgs,
+    #[command(flatten)]
+    pub outbound: network::OutboundArgs,
+    #[command(flatten)]
+    pub tls: network::ApiTlsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -472,6 +493,11 @@ pub struct ConnectArgs {
     /// Let this instance reach private and loopback addresses (self-hosted apps, mocks).
     #[arg(long)]
     pub allow_private_network: bool,
+    /// Trust the CA certificates in this PEM file for this instance's requests, in
+    /// addition to the built-in roots and the daemon's --ca-file (a self-hosted app
+    /// with a private CA). The certificates are stored with the instance.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
     /// Rescan interval for a kind, KIND=INTERVAL (repeatable), e.g. activities=2m.
     /// Defaults: activities 5m, users/groups/app-permissions 1h, files 12h, posture 1d.
     #[arg(long = "every", value_name = "KIND=INTERVAL", value_parser = parse_pair)]
@@ -600,6 +626,10 @@ fn apply_intervals(schedule: &mut Schedule, pairs: &[(String, String)]) -> anyho
 pub struct Env {
     pub data_dir: PathBuf,
     pub plugins_dir: PathBuf,
+    /// The daemon to talk to (`--server`), instead of the data dir's.
+    server: Option<url::Url>,
+    /// CA certificates for an HTTPS daemon (`--server-ca`).
+    server_ca: Option<PathBuf>,
 }
 
 impl Env {
@@ -615,24 +645,54 @@ impl Env {
         Ok(Env {
             data_dir,
             plugins_dir,
+            server: global.server.clone(),
+            server_ca: global.server_ca.clone(),
         })
     }
 
+    /// The runtime of a command that runs without a daemon; it reaches providers as
+    /// the daemon would (SLUICE_PROXY, SLUICE_CA_FILE).
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
         Runtime::new(
             RuntimeConfig {
                 cache_dir: Some(self.data_dir.join("cache")),
                 ..Default::default()
             },
-            HttpClient::new(
+            HttpClient::with_network(
                 HttpLimits::default(),
+                network::network_from_env()?,
                 Outbound::new(&RetryPolicy::default()),
             )?,
         )
     }
 
-    /// Local when the data dir is free; the daemon's API when a daemon owns it.
+    /// The daemon's bearer token: SLUICE_TOKEN (a named token makes the audit log
+    /// name its holder instead of `admin`), else the data dir's.
+    fn api_token(&self) -> anyhow::Result<Secret> {
+        Ok(match std::env::var("SLUICE_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => Secret::new(t.trim().to_string()),
+            _ => sluice::store::api_token(&self.data_dir)?,
+        })
+    }
+
+    /// Local when the data dir is free; the daemon's API when a daemon owns it or
+    /// `--server` names one.
     pub async fn backend(&self) -> anyhow::Result<Backend> {
+        let server_ca = self
+            .server_ca
+            .as_deref()
+            .map(network::read_ca_file)
+            .transpose()
+            .context("--server-ca")?;
+        if let Some(url) = &self.server {
+            let base = url.as_str();
+            return Ok(Backend::Remote(ApiClient::new(
+                base,
+                server_ca.as_ref(),
+                self.api_token()?,
+                format!("the sluice daemon at {}", base.trim_end_matches('/')),
+            )?));
+        }
         match Store::open(&self.data_dir) {
             Ok(store) => {
                 let runtime = self.runtime()?;
@@ -647,15 +707,11 @@ impl Env {
                 )?))
             }
             Err(e @ StoreError::Locked { .. }) => match DaemonInfo::read(&self.data_dir) {
-                Some(info) => {
-                    // A named token (`sluice token create`) makes the audit log name
-                    // its holder instead of `admin`.
-                    let token = match std::env::var("SLUICE_TOKEN") {
-                        Ok(t) if !t.trim().is_empty() => Secret::new(t.trim().to_string()),
-                        _ => sluice::store::api_token(&self.data_dir)?,
-                    };
-                    Ok(Backend::Remote(ApiClient::new(info, token)?))
-                }
+                Some(info) => Ok(Backend::Remote(ApiClient::of_daemon(
+                    &info,
+                    server_ca.as_ref(),
+                    self.api_token()?,
+                )?)),
                 None => Err(e.into()),
             },
             Err(e) => Err(e.into()),
@@ -728,11 +784,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.runtime.pooling_slots = Some(daemon::pool_slots(cfg.scheduler.max_concurrent));
             cfg.runtime.compile_in_child = std::env::current_exe().ok();
             args.limits.apply(&mut cfg)?;
+            cfg.network = args.outbound.network()?;
+            cfg.api_tls = args.tls.tls()?;
+            let proxy = cfg
+                .network
+                .proxy
+                .as_ref()
+                .map(|p| format!(", requests through {p}"));
             let d = daemon::Daemon::start(cfg).await?;
             outln!(
-                "sluice daemon: API on http://{} (token: sluice token), data dir {}; Ctrl-C to stop",
-                d.addr,
-                env.data_dir.display()
+                "sluice daemon: API on {} (token: sluice token), data dir {}{}; Ctrl-C to stop",
+                d.api_url(),
+                env.data_dir.display(),
+                proxy.unwrap_or_default()
             );
             daemon::shutdown_signal().await;
             outln!("stopping: letting running scans reach a page boundary…");
@@ -810,6 +874,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config: args.config.into_iter().collect(),
                 secrets,
                 allow_private_network: args.allow_private_network,
+                ca_pem: args
+                    .ca_file
+                    .as_deref()
+                    .map(|path| network::read_ca_file(path).map(|ca| ca.to_pem()))
+                    .transpose()
+                    .context("--ca-file")?,
                 schedule,
                 limits,
                 pin: args.pin,

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use sluice::capabilities::tls::CaBundle;
 use sluice::control::{
     ActOutput, AuditView, Connected, InstanceDetail, InstanceLimits, InstanceSummary, LimitsView,
     PluginList,
@@ -547,6 +548,12 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
     }
     if inst.allow_private_network {
         outln!("  network:  private addresses allowed");
+    }
+    if let Some(pem) = &inst.ca_pem {
+        let summary = CaBundle::from_pem(pem)
+            .map(|ca| ca.summary())
+            .unwrap_or_else(|e| format!("unusable: {e}"));
+        outln!("  trusts:   its own CA certificates ({summary})");
     }
     if let Some(p) = &inst.permissions {
         outln!("  as:       {}", opt(&p.principal));
