@@ -23,11 +23,6 @@ fn main() {
         println!("cargo:rerun-if-changed={}", plugins.join(p).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    // The test-only WIT version that `plugins/testing/wit-next` is built against.
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("tests/wit").display()
-    );
     println!("cargo:rerun-if-env-changed=SLUICE_SKIP_PLUGIN_BUILD");
     let lockfile = root.join("Cargo.lock");
     println!("cargo:rerun-if-changed={}", lockfile.display());

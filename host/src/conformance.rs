@@ -288,6 +288,8 @@ fn instance_for(info: &ConnectorInfo, config: &BTreeMap<String, String>) -> Inst
         pinned_version: None,
         grants: None,
         declined: None,
+        auth: None,
+        look_back_days: None,
     }
 }
 

@@ -371,8 +371,11 @@ impl Control {
                 let Some(entry) = registry.version(&inst.connector, version) else {
                     return Ok(inst);
                 };
-                let token = token_endpoint(&entry.plugin.info, &inst.config)
-                    .map_err(ControlError::Internal)?;
+                let scheme = &(entry.plugin.info)
+                    .auth_option(inst.auth.as_deref())
+                    .map_err(ControlError::Internal)?
+                    .scheme;
+                let token = token_endpoint(scheme, &inst.config).map_err(ControlError::Internal)?;
                 tracing::info!(instance = %inst.name, version = %entry.version(), token_endpoint = ?token, "granting the token endpoint of the connected version (grants saved before token endpoints were destinations)");
                 let inst = self.store.update_instance(&inst.id, |i| {
                     if let Some(g) = &mut i.grants {
@@ -395,7 +398,7 @@ impl Control {
             return Ok(inst);
         };
         let asks =
-            Grants::asked_by(&entry.plugin.info, &inst.config).map_err(ControlError::Internal)?;
+            Grants::asked_by(&entry.plugin.info, inst.auth.as_deref(), &inst.config).map_err(ControlError::Internal)?;
         tracing::info!(instance = %inst.name, version = %entry.version(), "granting what the connector asked for (instance saved before grants)");
         let inst = self
             .store
@@ -427,7 +430,7 @@ impl Control {
             .plugin_of(&inst)
             .map_err(|e| ControlError::Unavailable(e.to_string()))?;
         let asks =
-            Grants::asked_by(&entry.plugin.info, &inst.config).map_err(ControlError::Internal)?;
+            Grants::asked_by(&entry.plugin.info, inst.auth.as_deref(), &inst.config).map_err(ControlError::Internal)?;
         let resumed = resumed_status(&self.store, &inst)?;
         let inst = self.store.update_instance(&inst.id, |i| {
             i.grants.get_or_insert_with(Grants::default).extend(&asks);
@@ -630,7 +633,7 @@ impl Control {
             .map(|e| e.plugin.info.clone());
         let egress = info
             .as_ref()
-            .and_then(|i| Grants::asked_by(i, &instance.config).ok())
+            .and_then(|i| Grants::asked_by(i, instance.auth.as_deref(), &instance.config).ok())
             .map(|asks| asks.egress)
             .unwrap_or_default();
         self.schedule(&instance)?;

@@ -497,7 +497,7 @@ mod tests {
             granted_actions: Arc::from([]),
             since: None,
             page_size: 100,
-            blocked: Arc::default(),
+            ..Default::default()
         }
     }
 

@@ -25,7 +25,9 @@ use crate::capabilities::http::InstanceNet;
 use crate::capabilities::tls::CaBundle;
 use crate::model::grants::Grants;
 use crate::model::secret::{Secret, Secrets};
-use crate::model::{ConnectorError, ConnectorInfo, Permissions};
+use crate::model::http::Method;
+use crate::model::template::{TemplateError, expand};
+use crate::model::{AuthScheme, ConnectorError, ConnectorInfo, Permissions};
 use crate::runtime::{ActionFailure, ActionOutcome, ActionRequest, CallContext, LoadedPlugin};
 use crate::store::{Instance, Store};
 
@@ -133,14 +135,14 @@ impl InstanceSession {
 pub fn effective_grants(info: &ConnectorInfo, instance: &Instance) -> Result<Grants, String> {
     match &instance.grants {
         Some(g) => Ok(g.clone()),
-        None => Grants::asked_by(info, &instance.config),
+        None => Grants::asked_by(info, instance.auth.as_deref(), &instance.config),
     }
 }
 
 /// What `info` asks for beyond the instance's grants and what the operator declined;
 /// `None` when there is nothing left to decide.
 pub fn unapproved(info: &ConnectorInfo, instance: &Instance) -> Result<Option<Grants>, String> {
-    let asks = Grants::asked_by(info, &instance.config)?;
+    let asks = Grants::asked_by(info, instance.auth.as_deref(), &instance.config)?;
     let mut missing = effective_grants(info, instance)?.missing(&asks);
     if let Some(declined) = &instance.declined {
         missing = declined.missing(&missing);
@@ -164,10 +166,12 @@ fn call_context(
     )
     .map_err(ConnectorError::InvalidConfig)?
     .restrict_to(&grants.egress);
+    let auth = (plugin.info)
+        .auth_option(instance.auth.as_deref())
+        .map_err(ConnectorError::InvalidConfig)?;
     let token_policy = EgressPolicy::from_templates(
-        &plugin
-            .info
-            .auth
+        &auth
+            .scheme
             .token_url()
             .map(str::to_owned)
             .into_iter()
@@ -177,7 +181,7 @@ fn call_context(
     )
     .map_err(ConnectorError::InvalidConfig)?
     .restrict_to(&grants.egress);
-    let credentials = Credentials::prepare(&plugin.info.auth, &instance.config, secrets)
+    let credentials = Credentials::prepare(&auth.scheme, &instance.config, secrets)
         .map_err(|e| ConnectorError::InvalidConfig(e.to_string()))?;
     let ca = instance
         .ca_pem
@@ -207,8 +211,29 @@ fn call_context(
         granted_actions: Arc::from(grants.actions),
         since: None,
         page_size: 100,
+        auth: auth.id.clone(),
+        scan_writes: scan_writes(&plugin.info, &instance.config)?,
         blocked: Arc::default(),
     })
+}
+
+/// The connector's declared scan writes resolved over `config`: (method, URL without
+/// query).
+fn scan_writes(
+    info: &ConnectorInfo,
+    config: &BTreeMap<String, String>,
+) -> Result<Arc<[(Method, String)]>, ConnectorError> {
+    (info.scan_writes.iter())
+        .map(|w| {
+            let method = Method::parse(&w.method).ok_or_else(|| {
+                ConnectorError::InvalidConfig(format!("scan write method `{}`", w.method))
+            })?;
+            let url = expand(&w.url, config)
+                .map_err(|e| ConnectorError::InvalidConfig(format!("scan write {e}")))?;
+            let url = url.split(['?', '#']).next().unwrap_or_default().to_string();
+            Ok((method, url))
+        })
+        .collect()
 }
 
 fn field_hint(f: &crate::model::ConfigField) -> String {
@@ -218,13 +243,24 @@ fn field_hint(f: &crate::model::ConfigField) -> String {
     }
 }
 
-/// Check the operator's config and secrets against the connector's declared fields;
-/// returns the config with defaults applied.
+/// Check the operator's config and secrets against the connector's declared fields
+/// and the chosen auth `scheme`; returns the config with defaults applied, templated
+/// defaults (`https://{subdomain}.zendesk.com`) filled in.
+///
+/// A secret field that some auth option reads is required exactly when `scheme`
+/// reads it: an operator choosing the API token does not pass an OAuth client secret.
 pub fn validate_config(
     info: &ConnectorInfo,
+    scheme: &AuthScheme,
     config: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, Secret>,
 ) -> Result<BTreeMap<String, String>, String> {
+    let ours: Vec<&str> = scheme.secret_fields().collect();
+    let by_auth = |name: &str| {
+        info.auth
+            .iter()
+            .any(|o| o.scheme.secret_fields().any(|f| f == name))
+    };
     let mut out = BTreeMap::new();
     for (k, v) in config {
         match info.config.iter().find(|f| &f.name == k) {
@@ -260,6 +296,7 @@ pub fn validate_config(
             Some(_) => {}
         }
     }
+    let mut templated = Vec::new();
     for f in &info.config {
         let given = if f.secret {
             secrets.get(&f.name).is_some_and(|s| !s.expose().is_empty())
@@ -269,9 +306,18 @@ pub fn validate_config(
         if given {
             continue;
         }
+        let required = if f.secret && by_auth(&f.name) {
+            ours.contains(&f.name.as_str())
+        } else {
+            f.required
+        };
         if let (Some(d), false) = (&f.default, f.secret) {
-            out.insert(f.name.clone(), d.clone());
-        } else if f.required {
+            if d.contains('{') {
+                templated.push(f);
+            } else {
+                out.insert(f.name.clone(), d.clone());
+            }
+        } else if required {
             let flag = if f.secret { "--secret" } else { "--config" };
             return Err(format!(
                 "missing required {} {}: pass {flag} {}=…",
@@ -281,5 +327,44 @@ pub fn validate_config(
             ));
         }
     }
+    // Over the operator's values and plain defaults, in declaration order.
+    for f in templated {
+        let default = f.default.as_deref().unwrap_or_default();
+        let value = expand(default, &out).map_err(|e| match e {
+            TemplateError::MissingField { field, .. } => format!(
+                "config field `{}` defaults to `{default}`, which needs `{field}`: pass --config {field}=… (or --config {}=…)",
+                f.name, f.name
+            ),
+            other => format!("config field `{}`: {other}", f.name),
+        })?;
+        out.insert(f.name.clone(), value);
+    }
     Ok(out)
+}
+
+/// Resolve every template the instance will use (egress, the chosen auth scheme's
+/// token endpoint, audience and user name, scan writes) over its defaulted `config`,
+/// so an incomplete config is refused at connect, before anything is saved or sent.
+pub fn resolve_templates(
+    info: &ConnectorInfo,
+    scheme: &AuthScheme,
+    config: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let egress = info.egress.iter().map(|t| ("egress", t.as_str()));
+    let auth = scheme.templates().into_iter().map(|t| ("auth", t));
+    let writes = info.scan_writes.iter().map(|w| ("scan write", w.url.as_str()));
+    for (what, template) in egress.chain(auth).chain(writes) {
+        let value = expand(template, config).map_err(|e| match e {
+            TemplateError::MissingField { field, .. } => format!(
+                "the {what} template `{template}` needs config field `{field}`, which is not set: pass --config {field}=…"
+            ),
+            other => format!("the {what} template: {other}"),
+        })?;
+        if value.contains(['{', '}']) {
+            return Err(format!(
+                "the {what} template `{template}` resolves to `{value}`, which still has a placeholder"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -280,7 +280,7 @@ pub fn probe_call(mode: &str, url: &str, allowed: &str, allow_private: bool) -> 
         granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
-        blocked: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -446,6 +446,8 @@ pub fn new_instance(name: &str, connector: &str, config: &[(&str, &str)]) -> Ins
         pinned_version: None,
         grants: None,
         declined: None,
+        auth: None,
+        look_back_days: None,
         ca_pem: None,
     }
 }

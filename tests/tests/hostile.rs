@@ -49,7 +49,7 @@ fn call(mode: &str, url: &str, scheme: &AuthScheme) -> CallContext {
         granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
-        blocked: Default::default(),
+        ..Default::default()
     }
 }
 

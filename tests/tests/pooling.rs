@@ -22,7 +22,7 @@ fn spin() -> CallContext {
         granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
-        blocked: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -83,7 +83,7 @@ fn fetching(url: &str, n: usize) -> CallContext {
         granted_actions: Arc::from([]),
         since: None,
         page_size: 10,
-        blocked: Default::default(),
+        ..Default::default()
     }
 }
 

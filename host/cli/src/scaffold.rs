@@ -83,30 +83,30 @@ const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../plugins/sdk/src/time.rs"),
     ),
     (
-        "sluice-sdk/wit/v0.1/config.wit",
-        include_str!("../../../wit/v0.1/config.wit"),
+        "sluice-sdk/wit/since_v0.1.0/config.wit",
+        include_str!("../../../wit/since_v0.1.0/config.wit"),
     ),
     (
-        "sluice-sdk/wit/v0.1/connector.wit",
-        include_str!("../../../wit/v0.1/connector.wit"),
+        "sluice-sdk/wit/since_v0.1.0/connector.wit",
+        include_str!("../../../wit/since_v0.1.0/connector.wit"),
     ),
     (
-        "sluice-sdk/wit/v0.1/http.wit",
-        include_str!("../../../wit/v0.1/http.wit"),
+        "sluice-sdk/wit/since_v0.1.0/http.wit",
+        include_str!("../../../wit/since_v0.1.0/http.wit"),
     ),
     (
-        "sluice-sdk/wit/v0.1/log.wit",
-        include_str!("../../../wit/v0.1/log.wit"),
+        "sluice-sdk/wit/since_v0.1.0/log.wit",
+        include_str!("../../../wit/since_v0.1.0/log.wit"),
     ),
     (
-        "sluice-sdk/wit/v0.1/types.wit",
-        include_str!("../../../wit/v0.1/types.wit"),
+        "sluice-sdk/wit/since_v0.1.0/types.wit",
+        include_str!("../../../wit/since_v0.1.0/types.wit"),
     ),
 ];
 
 /// Where the SDK finds its WIT in the repository, and in a scaffolded crate.
-const WIT_PATH_IN_REPO: &str = "\"../../wit/v0.1\"";
-const WIT_PATH_VENDORED: &str = "\"wit/v0.1\"";
+const WIT_PATH_IN_REPO: &str = "\"../../wit/since_v0.1.0\"";
+const WIT_PATH_VENDORED: &str = "\"wit/since_v0.1.0\"";
 
 /// Why a connector name is refused, if it is.
 fn check_name(name: &str) -> Result<(), String> {

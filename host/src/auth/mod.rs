@@ -101,12 +101,15 @@ impl Credentials {
                 );
             }
             AuthScheme::Basic {
-                username_field,
+                username,
                 password_field,
             } => {
-                let user = config
-                    .get(username_field)
-                    .ok_or_else(|| AuthError::MissingConfig(username_field.clone()))?;
+                let user = crate::model::template::expand(username, config).map_err(|e| match e {
+                    crate::model::template::TemplateError::MissingField { field, .. } => {
+                        AuthError::MissingConfig(field)
+                    }
+                    other => AuthError::MissingConfig(other.to_string()),
+                })?;
                 let pass = secret(secrets, password_field)?;
                 let encoded =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
@@ -219,7 +222,7 @@ mod tests {
         config.insert("user".to_string(), "alice".to_string());
         let basic = Credentials::prepare(
             &AuthScheme::Basic {
-                username_field: "user".into(),
+                username: "{user}".into(),
                 password_field: "pw".into(),
             },
             &config,
@@ -229,6 +232,19 @@ mod tests {
         let mut h = HeaderMap::new();
         basic.apply(&mut h);
         assert_eq!(h[AUTHORIZATION], "Basic YWxpY2U6b3BlbiBzZXNhbWU=");
+        // 0.2.0: the user name is a template over config (Zendesk's `{email}/token`).
+        let templated = Credentials::prepare(
+            &AuthScheme::Basic {
+                username: "{user}/token".into(),
+                password_field: "pw".into(),
+            },
+            &config,
+            &secrets(&[("pw", "open sesame")]),
+        )
+        .unwrap();
+        let mut h = HeaderMap::new();
+        templated.apply(&mut h);
+        assert_eq!(h[AUTHORIZATION], "Basic YWxpY2UvdG9rZW46b3BlbiBzZXNhbWU=");
 
         let okta = Credentials::prepare(
             &AuthScheme::ApiKey {

@@ -10,7 +10,7 @@ use crate::model::grants::{GrantError, GrantRequest, Grants};
 use crate::model::secret::{Secret, Secrets};
 use crate::model::{ConnectorError, Permissions, now_millis};
 use crate::registry::Registry;
-use crate::session::{InstanceSession, validate_config};
+use crate::session::{InstanceSession, resolve_templates, validate_config};
 use crate::store::{Instance, InstanceStatus, Store, StoreError, new_instance_id};
 
 /// What the operator asked for.
@@ -29,6 +29,11 @@ pub struct ConnectRequest {
     pub limits: crate::ratelimit::InstanceLimitConfig,
     /// Pin the instance to this connector version (default: follow the newest).
     pub pin: Option<String>,
+    /// Which of the connector's auth options (default: its first).
+    pub auth: Option<String>,
+    /// Days the first activity scan reaches back (default: 90, at most what the
+    /// provider keeps).
+    pub look_back_days: Option<u32>,
     /// What the operator grants of the egress destinations and actions the connector
     /// asks for; a side the connector asks for must be decided.
     pub grants: GrantRequest,
@@ -100,10 +105,19 @@ pub async fn connect(
         .map_err(|e| {
             ConnectError::InvalidConfig(format!("the CA certificates (--ca-file): {e}"))
         })?;
-    let config = validate_config(&plugin.info, &req.config, &req.secrets)
+    let info = &plugin.info;
+    let scheme = &(info.auth_option(req.auth.as_deref()))
+        .map_err(ConnectError::InvalidConfig)?
+        .scheme;
+    info.look_back_days(req.look_back_days)
         .map_err(ConnectError::InvalidConfig)?;
+    let config = validate_config(info, scheme, &req.config, &req.secrets)
+        .map_err(ConnectError::InvalidConfig)?;
+    // Every template must resolve now, not at the first request.
+    resolve_templates(info, scheme, &config).map_err(ConnectError::InvalidConfig)?;
     // Decided before `check`: nothing reaches the provider without the operator's say.
-    let asks = Grants::asked_by(&plugin.info, &config).map_err(ConnectError::InvalidConfig)?;
+    let asks = Grants::asked_by(info, req.auth.as_deref(), &config)
+        .map_err(ConnectError::InvalidConfig)?;
     let grants = req.grants.resolve(&plugin.info.id, &asks)?;
     let mut instance = Instance {
         id: new_instance_id(),
@@ -122,6 +136,8 @@ pub async fn connect(
         pinned_version: req.pin.as_ref().map(|_| plugin.info.version.clone()),
         declined: Some(grants.missing(&asks)).filter(|d| !d.is_empty()),
         grants: Some(grants),
+        auth: req.auth,
+        look_back_days: req.look_back_days,
     };
     let secrets: Secrets = req.secrets;
     // A refresh token rotated during the check is saved with the new instance.

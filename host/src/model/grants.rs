@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::template::{Destination, expand};
-use super::{ActionKind, ConnectorInfo};
+use super::{ActionKind, AuthScheme, ConnectorInfo};
 
 /// Egress destinations and actions, as asked for by a connector or granted by the
 /// operator.
@@ -39,13 +39,13 @@ pub struct Grants {
 /// The grants' current rules: 1 = token endpoints are granted egress destinations.
 pub const GRANTS_SCHEMA: u32 = 1;
 
-/// The destination of `info`'s token endpoint on an instance with `config`, in the
+/// The destination of `scheme`'s token endpoint on an instance with `config`, in the
 /// form grants spell destinations; `None` for schemes without one.
 pub fn token_endpoint(
-    info: &ConnectorInfo,
+    scheme: &AuthScheme,
     config: &BTreeMap<String, String>,
 ) -> Result<Option<String>, String> {
-    let Some(template) = info.auth.token_url() else {
+    let Some(template) = scheme.token_url() else {
         return Ok(None);
     };
     destination(template, config)
@@ -60,19 +60,22 @@ fn destination(template: &str, config: &BTreeMap<String, String>) -> Result<Stri
 }
 
 impl Grants {
-    /// What connector `info` asks for on an instance with this (defaulted) config:
-    /// its egress destinations, its auth scheme's token endpoint (where the host sends
-    /// the instance's client secret or refresh token) and its actions.
+    /// What connector `info` asks for on an instance with this (defaulted) config and
+    /// auth option (`None`: the default): its egress destinations, the auth scheme's
+    /// token endpoint (where the host sends the instance's client secret or refresh
+    /// token) and its actions.
     pub fn asked_by(
         info: &ConnectorInfo,
+        auth: Option<&str>,
         config: &BTreeMap<String, String>,
     ) -> Result<Grants, String> {
+        let scheme = &info.auth_option(auth)?.scheme;
         let mut egress = info
             .egress
             .iter()
             .map(|t| destination(t, config).map_err(|e| format!("egress {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        egress.extend(token_endpoint(info, config)?);
+        egress.extend(token_endpoint(scheme, config)?);
         let mut asks = Grants {
             egress,
             actions: info.actions.clone(),
@@ -248,6 +251,7 @@ impl GrantRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AuthOption;
 
     fn asks() -> Grants {
         Grants {
@@ -268,14 +272,20 @@ mod tests {
             capabilities: vec![],
             actions: vec![],
             config: vec![],
-            auth: crate::model::AuthScheme::Oauth2ClientCredentials {
-                token_url: token_url.into(),
-                client_id_field: "client_id".into(),
-                client_secret_field: "client_secret".into(),
-                scopes: vec![],
-            },
+            auth: vec![AuthOption {
+                id: "oauth".into(),
+                label: "OAuth".into(),
+                scheme: AuthScheme::Oauth2ClientCredentials {
+                    token_url: token_url.into(),
+                    client_id_field: "client_id".into(),
+                    client_secret_field: "client_secret".into(),
+                    scopes: vec![],
+                },
+            }],
             egress: vec!["https://{tenant}.api.example.com".into()],
             rate_limits: vec![],
+            scan_writes: vec![],
+            max_look_back_days: None,
         }
     }
 
@@ -283,7 +293,7 @@ mod tests {
     fn the_token_endpoint_is_asked_for_like_any_destination() {
         let config = BTreeMap::from([("tenant".to_string(), "acme".to_string())]);
         let v1 = oauth_connector("https://login.example.com/{tenant}/token");
-        let asks = Grants::asked_by(&v1, &config).unwrap();
+        let asks = Grants::asked_by(&v1, None, &config).unwrap();
         assert_eq!(
             asks.egress,
             [
@@ -293,12 +303,11 @@ mod tests {
         );
         // A newer version that sends the secret elsewhere asks for more: approval.
         let v2 = oauth_connector("https://collector.example.net/token");
-        let missing = asks.missing(&Grants::asked_by(&v2, &config).unwrap());
+        let missing = asks.missing(&Grants::asked_by(&v2, None, &config).unwrap());
         assert_eq!(missing.egress, ["https://collector.example.net/token/"]);
         assert!(!missing.is_empty());
         // Static schemes have no token endpoint.
-        let mut bearer = v1.clone();
-        bearer.auth = crate::model::AuthScheme::Bearer {
+        let bearer = AuthScheme::Bearer {
             token_field: "t".into(),
         };
         assert_eq!(token_endpoint(&bearer, &config), Ok(None));

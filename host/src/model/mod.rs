@@ -130,10 +130,14 @@ pub enum Capability {
     Files,
     AppPermissions,
     Posture,
+    /// Since 0.2.0: the host may read file content (`read-file`).
+    FileContent,
+    /// Since 0.2.0: files carry sensitivity labels.
+    SensitivityLabels,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 11] = [
         Capability::Accounts,
         Capability::Groups,
         Capability::Privileges,
@@ -143,6 +147,8 @@ impl Capability {
         Capability::Files,
         Capability::AppPermissions,
         Capability::Posture,
+        Capability::FileContent,
+        Capability::SensitivityLabels,
     ];
 
     /// Column heading in the capability matrix, in the words of the provider docs' tables.
@@ -157,6 +163,8 @@ impl Capability {
             Capability::Files => "Files",
             Capability::AppPermissions => "App permissions",
             Capability::Posture => "Posture",
+            Capability::FileContent => "File content",
+            Capability::SensitivityLabels => "Sensitivity labels",
         }
     }
 }
@@ -173,10 +181,17 @@ pub enum ActionKind {
     RemoveExternalSharing,
     RemoveGroupMember,
     RemoveCollaborator,
+    // Since 0.2.0.
+    RevokeSessions,
+    RequirePasswordReset,
+    RemovePublicLink,
+    RemoveFileCollaborator,
+    TrashFile,
+    ApplyLabel,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::SuspendUser,
         ActionKind::UnsuspendUser,
         ActionKind::RequireSignIn,
@@ -185,6 +200,12 @@ impl ActionKind {
         ActionKind::RemoveExternalSharing,
         ActionKind::RemoveGroupMember,
         ActionKind::RemoveCollaborator,
+        ActionKind::RevokeSessions,
+        ActionKind::RequirePasswordReset,
+        ActionKind::RemovePublicLink,
+        ActionKind::RemoveFileCollaborator,
+        ActionKind::TrashFile,
+        ActionKind::ApplyLabel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -197,6 +218,12 @@ impl ActionKind {
             ActionKind::RemoveExternalSharing => "remove-external-sharing",
             ActionKind::RemoveGroupMember => "remove-group-member",
             ActionKind::RemoveCollaborator => "remove-collaborator",
+            ActionKind::RevokeSessions => "revoke-sessions",
+            ActionKind::RequirePasswordReset => "require-password-reset",
+            ActionKind::RemovePublicLink => "remove-public-link",
+            ActionKind::RemoveFileCollaborator => "remove-file-collaborator",
+            ActionKind::TrashFile => "trash-file",
+            ActionKind::ApplyLabel => "apply-label",
         }
     }
 
@@ -207,9 +234,16 @@ impl ActionKind {
             ActionKind::SuspendUser
             | ActionKind::UnsuspendUser
             | ActionKind::RequireSignIn
-            | ActionKind::RemoveCollaborator => Kind::Users,
+            | ActionKind::RemoveCollaborator
+            | ActionKind::RevokeSessions
+            | ActionKind::RequirePasswordReset => Kind::Users,
             ActionKind::RevokeAppPermission => Kind::AppPermissions,
-            ActionKind::QuarantineFile | ActionKind::RemoveExternalSharing => Kind::Files,
+            ActionKind::QuarantineFile
+            | ActionKind::RemoveExternalSharing
+            | ActionKind::RemovePublicLink
+            | ActionKind::RemoveFileCollaborator
+            | ActionKind::TrashFile
+            | ActionKind::ApplyLabel => Kind::Files,
             ActionKind::RemoveGroupMember => Kind::Groups,
         }
     }
@@ -270,7 +304,9 @@ pub enum AuthScheme {
         token_field: String,
     },
     Basic {
-        username_field: String,
+        /// A template over non-secret config, e.g. `{email}/token` (0.1.0's
+        /// `username-field` F reads as `{F}`).
+        username: String,
         password_field: String,
     },
     ApiKey {
@@ -341,6 +377,20 @@ impl AuthScheme {
         fields.into_iter()
     }
 
+    /// Every template over config the scheme holds (token endpoint, audience, user
+    /// name), which must resolve for an instance to connect.
+    pub fn templates(&self) -> Vec<&str> {
+        match self {
+            AuthScheme::Basic { username, .. } => vec![username],
+            AuthScheme::JwtBearer {
+                token_url,
+                audience,
+                ..
+            } => vec![token_url, audience],
+            other => other.token_url().into_iter().collect(),
+        }
+    }
+
     /// The token endpoint template of the OAuth schemes: where the host sends the
     /// instance's client secret, refresh token or signed assertion. It is an egress
     /// destination like any other, asked for by the connector and granted by the
@@ -354,6 +404,24 @@ impl AuthScheme {
             _ => None,
         }
     }
+}
+
+/// One way to authenticate an operator may choose (WIT `auth-option`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuthOption {
+    pub id: String,
+    pub label: String,
+    pub scheme: AuthScheme,
+}
+
+/// A write a connector sends while scanning (WIT `scan-write`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanWrite {
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// URL template over config.
+    pub url: String,
+    pub reason: String,
 }
 
 /// A request budget (WIT `rate-limit`).
@@ -377,9 +445,56 @@ pub struct ConnectorInfo {
     pub capabilities: Vec<Capability>,
     pub actions: Vec<ActionKind>,
     pub config: Vec<ConfigField>,
-    pub auth: AuthScheme,
+    /// The ways to authenticate, the default first (never empty).
+    pub auth: Vec<AuthOption>,
     pub egress: Vec<String>,
     pub rate_limits: Vec<RateLimit>,
+    /// Writes sent during scans; any other write during a scan is refused.
+    #[serde(default)]
+    pub scan_writes: Vec<ScanWrite>,
+    /// How many days back the provider keeps the activity feed, if limited.
+    #[serde(default)]
+    pub max_look_back_days: Option<u32>,
+}
+
+/// The first activity scan's look-back when the operator sets none (capped at the
+/// connector's `max_look_back_days`).
+pub const DEFAULT_LOOK_BACK_DAYS: u32 = 90;
+
+impl ConnectorInfo {
+    /// The auth option `id`, or the default (first) one for `None`.
+    pub fn auth_option(&self, id: Option<&str>) -> Result<&AuthOption, String> {
+        match id {
+            None => self
+                .auth
+                .first()
+                .ok_or_else(|| format!("connector `{}` declares no auth option", self.id)),
+            Some(id) => self.auth.iter().find(|o| o.id == id).ok_or_else(|| {
+                let ids: Vec<&str> = self.auth.iter().map(|o| o.id.as_str()).collect();
+                format!(
+                    "connector `{}` has no auth option `{id}` (choose one of: {})",
+                    self.id,
+                    ids.join(", ")
+                )
+            }),
+        }
+    }
+
+    /// The look-back an instance gets: the operator's `days`, else the default, never
+    /// beyond what the provider keeps. More than the provider keeps is an error.
+    pub fn look_back_days(&self, days: Option<u32>) -> Result<u32, String> {
+        let max = self.max_look_back_days;
+        match (days, max) {
+            (Some(0), _) => Err("the look-back must be at least one day".into()),
+            (Some(d), Some(m)) if d > m => Err(format!(
+                "a look-back of {d} days is more than {} keeps ({m} days)",
+                self.name
+            )),
+            (Some(d), _) => Ok(d),
+            (None, Some(m)) => Ok(DEFAULT_LOOK_BACK_DAYS.min(m)),
+            (None, None) => Ok(DEFAULT_LOOK_BACK_DAYS),
+        }
+    }
 }
 
 /// Why a connector call failed (WIT `connector-error`), plus host-side failures of a call.
@@ -517,8 +632,106 @@ pub struct Activity {
     pub targets: Vec<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Since 0.2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Since 0.2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     pub outcome: Outcome,
     pub raw: RawJson,
+}
+
+/// Where an activity came from (WIT `location`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+}
+
+/// Who a sharing link reaches (WIT `link-audience`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkAudience {
+    Anyone,
+    Organization,
+}
+
+/// What a share allows (WIT `share-role`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShareRole {
+    Viewer,
+    Commenter,
+    Editor,
+    Owner,
+}
+
+/// A sharing link (WIT `share-link`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShareLink {
+    pub audience: LinkAudience,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    pub role: ShareRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Millis>,
+}
+
+/// What a named principal is (WIT `principal-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrincipalKind {
+    User,
+    Group,
+    Domain,
+}
+
+/// Access given to a named principal (WIT `share-principal`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharePrincipal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    pub external: bool,
+    pub role: ShareRole,
+}
+
+/// A file's sharing (WIT `sharing`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sharing {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<ShareLink>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<SharePrincipal>,
+}
+
+impl Sharing {
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty() && self.principals.is_empty()
+    }
+}
+
+/// A provider's hash of a file's content (WIT `content-hash`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentHash {
+    pub algorithm: String,
+    pub value: String,
+}
+
+/// A chunk of file content (WIT `file-chunk`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChunk {
+    pub data: Vec<u8>,
+    pub eof: bool,
+    pub size: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -532,6 +745,15 @@ pub struct File {
     pub modified: Option<Millis>,
     pub shared_externally: bool,
     pub public: bool,
+    /// Since 0.2.0.
+    #[serde(default, skip_serializing_if = "Sharing::is_empty")]
+    pub sharing: Sharing,
+    /// Since 0.2.0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Since 0.2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<ContentHash>,
     pub raw: RawJson,
 }
 

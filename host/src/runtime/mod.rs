@@ -17,15 +17,16 @@
 //!
 //! By concern: `compile` (engine settings, compile cache, compile child), `validate`
 //! (footprint, WIT version, `describe` checks), `limits` (per-call caps), `pool`
-//! (fair admission to the pooling allocator), `v0_1` and `forward` (bindings).
+//! (fair admission to the pooling allocator), and the bindings: one module per
+//! released WIT version (`since_v0_1_0`, `since_v0_2_0`, the latest) and `exports`,
+//! what they share that does not depend on a version's types.
 
 mod compile;
-mod forward;
+mod exports;
 mod limits;
 mod pool;
-mod v0_1;
-#[cfg(feature = "test-wit")]
-mod v0_2_test;
+mod since_v0_1_0;
+mod since_v0_2_0;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -42,7 +43,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::capabilities::http::{HttpClient, InstanceNet};
 pub use crate::model::SentWrite;
-use crate::model::{ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Page, Permissions};
+use crate::model::http::Method;
+use crate::model::{
+    ActionKind, ConnectorError, ConnectorInfo, FileChunk, Kind, Millis, Page, Permissions,
+};
 use crate::model::{Finding, Record};
 use compile::engine_config;
 pub use compile::{WASMTIME_VERSION, compile_child};
@@ -98,31 +102,24 @@ pub enum LoadError {
 pub enum WitVersion {
     #[serde(rename = "0.1.0")]
     V0_1,
-    /// The TEST-ONLY `tests/wit/v0.2-test` (feature `test-wit`), not a release.
-    #[cfg(feature = "test-wit")]
     #[serde(rename = "0.2.0")]
-    V0_2Test,
+    V0_2,
 }
 
 impl WitVersion {
     /// Every version this build links, oldest first.
-    pub const SUPPORTED: &[WitVersion] = &[
-        WitVersion::V0_1,
-        #[cfg(feature = "test-wit")]
-        WitVersion::V0_2Test,
-    ];
+    pub const SUPPORTED: &[WitVersion] = &[WitVersion::V0_1, WitVersion::V0_2];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WitVersion::V0_1 => "0.1.0",
-            #[cfg(feature = "test-wit")]
-            WitVersion::V0_2Test => "0.2.0",
+            WitVersion::V0_2 => "0.2.0",
         }
     }
 }
 
 /// Everything a call for one instance needs from the host.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CallContext {
     pub instance_id: String,
     pub instance_name: String,
@@ -137,6 +134,11 @@ pub struct CallContext {
     pub since: Option<Millis>,
     /// Preferred page size.
     pub page_size: u32,
+    /// The id of the auth option the instance uses (WIT 0.2.0 `context.auth`).
+    pub auth: String,
+    /// The writes the connector declared for scans, resolved over the config: a
+    /// method and a URL (no query) a request's URL must equal or extend by a path.
+    pub scan_writes: Arc<[(Method, String)]>,
     /// Time this session's calls spent blocked outside wasm and HTTP, summed (see
     /// [`SandboxLimits::session_blocked_time`]). Clones of a context share it.
     pub blocked: Arc<SessionClock>,
@@ -158,8 +160,35 @@ pub(crate) struct CallState {
     logs_left: u32,
     /// A dry run: the HTTP capability refuses every write request.
     read_only: bool,
+    /// Writes must be declared scan writes (a 0.2.0 component's calls other than
+    /// `act`); 0.1.0 could not declare them, so its scans are not held to it.
+    declared_writes_only: bool,
     /// The write requests this call sent, as the host saw them.
     writes: Vec<SentWrite>,
+}
+
+impl CallState {
+    /// Whether a write to `url` may be sent in this call (see `declared_writes_only`).
+    fn scan_write_allowed(&self, method: Method, url: &str) -> Result<(), String> {
+        if !self.declared_writes_only {
+            return Ok(());
+        }
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let declared = self.ctx.scan_writes.iter().any(|(m, prefix)| {
+            *m == method
+                && path
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
+        });
+        if declared {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {path} is a write the connector did not declare as a scan write; outside actions only declared writes are sent",
+                method.as_str()
+            ))
+        }
+    }
 }
 
 impl WasiView for CallState {
@@ -213,13 +242,12 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
-        v0_1::add_to_linker(&mut linker)
+        since_v0_1_0::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
-            .context("linking the connector imports")?;
-        #[cfg(feature = "test-wit")]
-        v0_2_test::add_to_linker(&mut linker)
+            .context("linking the connector 0.1.0 imports")?;
+        since_v0_2_0::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
-            .context("linking the test-only 0.2.0 connector imports")?;
+            .context("linking the connector 0.2.0 imports")?;
 
         // One thread advances the epoch for every store; each call's deadline
         // callback then checks its own CPU budget.
@@ -290,11 +318,10 @@ impl Runtime {
         let linker = &self.inner.linker;
         let pre = match wit {
             WitVersion::V0_1 => {
-                VersionedPre::V0_1(v0_1::pre(linker, &component).map_err(cannot_link)?)
+                VersionedPre::V0_1(since_v0_1_0::pre(linker, &component).map_err(cannot_link)?)
             }
-            #[cfg(feature = "test-wit")]
-            WitVersion::V0_2Test => {
-                VersionedPre::V0_2Test(v0_2_test::pre(linker, &component).map_err(cannot_link)?)
+            WitVersion::V0_2 => {
+                VersionedPre::V0_2(since_v0_2_0::pre(linker, &component).map_err(cannot_link)?)
             }
         };
         let mut plugin = LoadedPlugin {
@@ -337,6 +364,7 @@ impl Runtime {
             cpu_exceeded: false,
             logs_left: 10_000,
             read_only: false,
+            declared_writes_only: false,
             writes: Vec::new(),
         };
         let mut store = Store::new(&self.inner.engine, state);
@@ -388,19 +416,17 @@ fn first_line(e: &impl std::fmt::Display) -> String {
 
 /// Pre-instantiated component, per supported WIT version.
 enum VersionedPre {
-    V0_1(v0_1::Pre),
-    #[cfg(feature = "test-wit")]
-    V0_2Test(v0_2_test::Pre),
+    V0_1(since_v0_1_0::Pre),
+    V0_2(since_v0_2_0::Pre),
 }
 
 /// Run the same call on whichever version's bindings `$pre` holds: every version
-/// module's `Pre` has the same methods (see `forward.rs`).
+/// module's `Pre` has the same methods.
 macro_rules! on_version {
     ($pre:expr, $p:ident => $call:expr) => {
         match $pre {
             VersionedPre::V0_1($p) => $call,
-            #[cfg(feature = "test-wit")]
-            VersionedPre::V0_2Test($p) => $call,
+            VersionedPre::V0_2($p) => $call,
         }
     };
 }
@@ -476,7 +502,12 @@ impl LoadedPlugin {
         ) -> wasmtime::Result<Result<R, ConnectorError>>,
     ) -> Result<R, ConnectorError> {
         let wall = self.runtime.limits().wall_time;
-        self.call_tracked(ctx, false, wall, f).await.0
+        self.call_tracked(ctx, false, false, wall, f).await.0
+    }
+
+    /// Whether this plugin's calls other than `act` may send only declared writes.
+    fn holds_to_scan_writes(&self) -> bool {
+        self.wit != WitVersion::V0_1
     }
 
     /// [`Self::call`], `read_only` (writes refused by the HTTP capability) or not,
@@ -484,6 +515,7 @@ impl LoadedPlugin {
     async fn call_tracked<R>(
         &self,
         ctx: CallContext,
+        acting: bool,
         read_only: bool,
         wall: Duration,
         f: impl AsyncFnOnce(
@@ -506,6 +538,9 @@ impl LoadedPlugin {
         let session = ctx.blocked.clone();
         let mut store = rt.new_store(ctx, Arc::from(self.info.id.as_str()));
         store.data_mut().read_only = read_only;
+        // `act` calls are the ones that run with `read_only` decided by the caller;
+        // every other call goes through `call` and may send only declared writes.
+        store.data_mut().declared_writes_only = !acting && self.holds_to_scan_writes();
         let clock = store.data().clock.clone();
         let limits = rt.limits();
         let session_left = limits
@@ -568,6 +603,7 @@ impl LoadedPlugin {
         self.call_tracked(
             empty_context(),
             false,
+            false,
             wall,
             async |pre, store| on_version!(pre, p => p.describe(store).await.map(Ok)),
         )
@@ -605,6 +641,37 @@ impl LoadedPlugin {
         .await
     }
 
+    /// Up to `length` bytes (at most [`MAX_FILE_CHUNK`]) of file `id` from `offset`,
+    /// for a connector that declares the `file-content` capability.
+    pub async fn read_file(
+        &self,
+        ctx: CallContext,
+        id: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<FileChunk, ConnectorError> {
+        if !self.info.capabilities.contains(&crate::model::Capability::FileContent) {
+            return Err(ConnectorError::Unsupported(format!(
+                "connector `{}` does not declare the file-content capability",
+                self.info.id
+            )));
+        }
+        let length = length.min(MAX_FILE_CHUNK);
+        let chunk = self
+            .call(
+                ctx,
+                async |pre, store| on_version!(pre, p => p.read_file(store, id, offset, length).await),
+            )
+            .await?;
+        if chunk.data.len() > length as usize {
+            return Err(ConnectorError::Upstream(format!(
+                "read-file returned {} bytes where at most {length} were asked for",
+                chunk.data.len()
+            )));
+        }
+        Ok(chunk)
+    }
+
     /// Run a governance action, if the operator granted it to the instance; refused
     /// before the plugin is instantiated (so before any request) otherwise. A dry run
     /// cannot write: the HTTP capability refuses every request but GET and HEAD.
@@ -637,6 +704,7 @@ impl LoadedPlugin {
         let (result, sent) = self
             .call_tracked(
                 ctx,
+                true,
                 dry_run,
                 wall,
                 async |pre, store| on_version!(pre, p => p.act(store, action).await),
@@ -655,16 +723,13 @@ impl LoadedPlugin {
 /// The context of calls that belong to no instance.
 fn empty_context() -> CallContext {
     CallContext {
-        instance_id: String::new(),
-        instance_name: String::new(),
-        config: Arc::default(),
-        net: Arc::default(),
-        granted_actions: Arc::from([]),
-        since: None,
         page_size: 100,
-        blocked: Arc::default(),
+        ..CallContext::default()
     }
 }
+
+/// The most a `read-file` call hands over (the host asks in chunks of this size).
+pub const MAX_FILE_CHUNK: u32 = 1 << 20;
 
 /// Findings as records, for the store.
 pub fn findings_page(findings: Vec<Finding>) -> Page {

@@ -98,7 +98,21 @@ pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
             return Err(format!("config field `{}` is declared twice", f.name));
         }
     }
-    let secret_fields: Vec<&str> = info.auth.secret_fields().collect();
+    if info.auth.is_empty() {
+        return Err("it declares no auth option (use `none` for public APIs)".into());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for o in &info.auth {
+        let ok = !o.id.is_empty()
+            && (o.id.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(format!("auth option id `{}` must be lowercase [a-z0-9-]", o.id));
+        }
+        if !ids.insert(o.id.as_str()) {
+            return Err(format!("auth option `{}` is declared twice", o.id));
+        }
+    }
+    let secret_fields = info.auth.iter().flat_map(|o| o.scheme.secret_fields());
     for name in secret_fields {
         match info.config.iter().find(|f| f.name == name) {
             Some(f) if f.secret => {}
@@ -114,23 +128,32 @@ pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
             }
         }
     }
-    // The token endpoint is a destination too (see `AuthScheme::token_url`).
-    for t in info
-        .egress
-        .iter()
-        .map(String::as_str)
-        .chain(info.auth.token_url())
-    {
-        let template = Template::parse(t).map_err(|e| format!("egress {e}"))?;
+    for w in &info.scan_writes {
+        let write = crate::model::http::Method::parse(&w.method).is_some_and(|m| m.is_write());
+        if !write {
+            return Err(format!(
+                "scan write `{} {}`: only POST, PUT, PATCH and DELETE are writes",
+                w.method, w.url
+            ));
+        }
+    }
+    // Every template over config: egress, the token endpoints (destinations too, see
+    // `AuthScheme::token_url`), audiences and user names, scan writes and defaults.
+    let egress = info.egress.iter().map(|t| ("egress", t.as_str()));
+    let auth = (info.auth.iter()).flat_map(|o| o.scheme.templates().into_iter().map(|t| ("auth", t)));
+    let writes = info.scan_writes.iter().map(|w| ("scan write", w.url.as_str()));
+    let defaults = (info.config.iter()).filter_map(|f| Some(("default", f.default.as_deref()?)));
+    for (what, t) in egress.chain(auth).chain(writes).chain(defaults) {
+        let template = Template::parse(t).map_err(|e| format!("{what} {e}"))?;
         for name in template.fields() {
             match info.config.iter().find(|f| f.name == name) {
                 Some(f) if f.secret => {
-                    return Err(format!("egress template `{t}` uses secret field `{name}`"));
+                    return Err(format!("{what} template `{t}` uses secret field `{name}`"));
                 }
                 Some(_) => {}
                 None => {
                     return Err(format!(
-                        "egress template `{t}` uses undeclared field `{name}`"
+                        "{what} template `{t}` uses undeclared field `{name}`"
                     ));
                 }
             }
@@ -149,8 +172,10 @@ pub(super) fn placeholder_info() -> ConnectorInfo {
         capabilities: vec![],
         actions: vec![],
         config: vec![],
-        auth: crate::model::AuthScheme::None,
+        auth: vec![],
         egress: vec![],
         rate_limits: vec![],
+        scan_writes: vec![],
+        max_look_back_days: None,
     }
 }

@@ -139,6 +139,14 @@ pub struct Instance {
     /// (only asks nobody has decided on do). `approve` grants these too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declined: Option<Grants>,
+    /// The auth option the operator chose at connect (`None`: the connector's default,
+    /// its first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// How many days back the first activity scan reaches (`None`: the default, see
+    /// `ConnectorInfo::look_back_days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_back_days: Option<u32>,
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.

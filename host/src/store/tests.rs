@@ -55,6 +55,8 @@ pub(crate) fn instance(name: &str) -> Instance {
         pinned_version: None,
         grants: None,
         declined: None,
+        auth: None,
+        look_back_days: None,
     }
 }
 

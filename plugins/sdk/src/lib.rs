@@ -1,7 +1,7 @@
 //! Guest SDK for Sluice connectors.
 //!
-//! A connector is a wasm32-wasip2 component implementing the `sluice:connector@0.1.0`
-//! world `plugin` (see `wit/v0.1/`). This crate owns the generated bindings for that
+//! A connector is a wasm32-wasip2 component implementing the `sluice:connector@0.2.0`
+//! world `plugin` (see `wit/since_v0.2.0/`). This crate owns the generated bindings for that
 //! world and the few helpers every connector needs, so that each connector is mostly
 //! "map the provider's JSON to records" and does every mechanical thing the same way:
 //!
@@ -48,19 +48,19 @@ pub mod pagination;
 pub mod testing;
 pub mod time;
 
-/// Generated bindings for world `plugin` of `sluice:connector@0.1.0`.
+/// Generated bindings for world `plugin` of `sluice:connector@0.2.0`.
 ///
 /// Generated once here so every connector shares one copy of the types; connectors
 /// normally reach them through [`prelude`] and export through [`export_connector!`].
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v0.1",
+        path: "../../wit/since_v0.2.0",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "export_connector",
         default_bindings_module: "sluice_sdk::bindings",
-        additional_derives: [PartialEq, Eq],
+        additional_derives: [PartialEq],
     });
 }
 
