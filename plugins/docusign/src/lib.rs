@@ -22,6 +22,11 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "jwt";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "JWT grant (service integration)";
+
 /// The connector; stateless, as every Sluice connector is.
 pub struct DocuSign;
 
@@ -55,6 +60,10 @@ impl Guest for DocuSign {
         Err(ConnectorError::unsupported(
             "DocuSign connector does not list files",
         ))
+    }
+
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(
@@ -102,6 +111,8 @@ fn field(
 /// What the operator sees before connecting an organization.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
+        scan_writes: Vec::new(),
+        max_look_back_days: None,
         id: "docusign".into(),
         name: "DocuSign".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -205,23 +216,27 @@ fn describe() -> ConnectorInfo {
                 ),
             },
         ],
-        auth: AuthScheme::JwtBearer(JwtBearer {
-            token_url: "{auth_url}/oauth/token".into(),
-            issuer_field: "integration_key".into(),
-            subject_field: "user_id".into(),
-            audience: "{auth_audience}".into(),
-            private_key_field: "private_key".into(),
-            // `signature impersonation` for the JWT grant and Monitor, `organization_read
-            // user_read` for the Admin API's user listing.
-            scopes: [
-                "signature",
-                "impersonation",
-                "organization_read",
-                "user_read",
-            ]
-            .map(String::from)
-            .to_vec(),
-        }),
+        auth: vec![AuthOption {
+            id: AUTH_ID.into(),
+            label: AUTH_LABEL.into(),
+            scheme: AuthScheme::JwtBearer(JwtBearer {
+                token_url: "{auth_url}/oauth/token".into(),
+                issuer_field: "integration_key".into(),
+                subject_field: "user_id".into(),
+                audience: "{auth_audience}".into(),
+                private_key_field: "private_key".into(),
+                // `signature impersonation` for the JWT grant and Monitor, `organization_read
+                // user_read` for the Admin API's user listing.
+                scopes: [
+                    "signature",
+                    "impersonation",
+                    "organization_read",
+                    "user_read",
+                ]
+                .map(String::from)
+                .to_vec(),
+            }),
+        }],
         egress: vec![
             "{account_base_uri}".into(),
             "{monitor_url}".into(),
@@ -264,7 +279,7 @@ mod tests {
             .map(|f| f.name.as_str())
             .collect();
         assert_eq!(secret, ["private_key"]);
-        let AuthScheme::JwtBearer(jwt) = &info.auth else {
+        let AuthScheme::JwtBearer(jwt) = &info.auth[0].scheme else {
             panic!("{:?}", info.auth)
         };
         assert_eq!(jwt.token_url, "{auth_url}/oauth/token");

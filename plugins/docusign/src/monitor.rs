@@ -72,6 +72,8 @@ pub fn activity(event: &Value) -> Option<Activity> {
         .filter_map(|field| json::str_at(event, field))
         .collect();
     Some(Activity {
+        location: None,
+        session_id: None,
         id: json::str_at(event, "eventId")?,
         time: json::timestamp_at(event, "timestamp")?,
         kind: kind_of(

@@ -113,6 +113,8 @@ fn activity(event: &str) -> Option<Activity> {
     let fields: AuditEvent = serde_json::from_str(event).ok()?;
     let action = fields.action.0.unwrap_or_default();
     Some(Activity {
+        location: None,
+        session_id: None,
         id: fields.id.0?,
         time: fields.timestamp.0.or(fields.created_at.0)?,
         kind: kind_of(&action),

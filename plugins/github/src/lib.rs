@@ -26,6 +26,11 @@ mod teams;
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "token";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "Personal access token or GitHub App token";
+
 /// The connector; stateless, as every Sluice connector is. Public so `just bench`
 /// can run the same mapping natively as its baseline.
 pub struct GitHub;
@@ -60,6 +65,10 @@ impl Guest for GitHub {
         ))
     }
 
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
+    }
+
     fn list_app_permissions(
         ctx: Context,
         cursor: Option<String>,
@@ -81,6 +90,8 @@ sluice_sdk::export_connector!(GitHub);
 /// What the operator sees before connecting an organisation.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
+        scan_writes: Vec::new(),
+        max_look_back_days: Some(180),
         id: "github".into(),
         name: "GitHub".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -145,9 +156,13 @@ fn describe() -> ConnectorInfo {
                 ),
             },
         ],
-        auth: AuthScheme::Bearer(BearerAuth {
-            token_field: "token".into(),
-        }),
+        auth: vec![AuthOption {
+            id: AUTH_ID.into(),
+            label: AUTH_LABEL.into(),
+            scheme: AuthScheme::Bearer(BearerAuth {
+                token_field: "token".into(),
+            }),
+        }],
         egress: vec!["{base_url}".into()],
         rate_limits: vec![RateLimit {
             scope: "*".into(),
@@ -176,6 +191,6 @@ mod tests {
             .map(|f| f.name.as_str())
             .collect();
         assert_eq!(secret, ["token"]);
-        assert!(matches!(&info.auth, AuthScheme::Bearer(b) if b.token_field == "token"));
+        assert!(matches!(&info.auth[0].scheme, AuthScheme::Bearer(b) if b.token_field == "token"));
     }
 }

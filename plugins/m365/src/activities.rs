@@ -305,6 +305,8 @@ fn start_subscriptions(api: &Api, types: &[String]) -> Result<(), ConnectorError
 /// The record for a Graph `signIn`.
 pub fn sign_in(e: &Value) -> Option<Activity> {
     Some(Activity {
+        location: None,
+        session_id: None,
         id: json::str_at(e, "id")?,
         time: json::timestamp_at(e, "createdDateTime")?,
         kind: ActivityKind::Logon,
@@ -345,6 +347,8 @@ pub fn directory_audit(e: &Value) -> Option<Activity> {
         })
         .unwrap_or_default();
     Some(Activity {
+        location: None,
+        session_id: None,
         id: json::str_at(e, "id")?,
         time: json::timestamp_at(e, "activityDateTime")?,
         kind: ActivityKind::Admin,
@@ -368,6 +372,8 @@ pub fn directory_audit(e: &Value) -> Option<Activity> {
 /// (`AzureActiveDirectoryStsLogon`) is a sign-in; the rest is user activity.
 pub fn office_event(e: &Value) -> Option<Activity> {
     Some(Activity {
+        location: None,
+        session_id: None,
         id: json::str_at(e, "Id")?,
         time: json::timestamp_at(e, "CreationTime")?,
         kind: if json::i64_at(e, "RecordType") == Some(15) {

@@ -30,6 +30,11 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "oauth";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "OAuth client credentials (Entra ID app registration)";
+
 /// The connector; stateless, as every Sluice connector is.
 pub struct M365;
 
@@ -61,6 +66,10 @@ impl Guest for M365 {
         Err(ConnectorError::unsupported(
             "Microsoft 365 connector does not list files",
         ))
+    }
+
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(
@@ -104,6 +113,17 @@ fn field(
 /// What the operator sees before connecting a tenant.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
+        // The Management Activity API lists nothing until a subscription per content
+        // type is started (`activities::start_subscriptions`).
+        scan_writes: vec![ScanWrite {
+            method: Method::Post,
+            url: "{management_resource}/api/v1.0/{tenant_id}/activity/feed/subscriptions/start"
+                .into(),
+            reason: "Start the Office 365 Management Activity API subscription of each \
+                     configured content type; audit content is listed only once started."
+                .into(),
+        }],
+        max_look_back_days: Some(7),
         id: "m365".into(),
         name: "Microsoft 365".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -200,15 +220,19 @@ fn describe() -> ConnectorInfo {
                 "Management Activity API content types to subscribe to.",
             ),
         ],
-        auth: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
-            token_url: "{login_url}/{tenant_id}/oauth2/v2.0/token".into(),
-            client_id_field: "client_id".into(),
-            client_secret_field: "client_secret".into(),
-            scopes: vec![
-                "{graph_resource}/.default".into(),
-                "{management_resource}/.default".into(),
-            ],
-        }),
+        auth: vec![AuthOption {
+            id: AUTH_ID.into(),
+            label: AUTH_LABEL.into(),
+            scheme: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+                token_url: "{login_url}/{tenant_id}/oauth2/v2.0/token".into(),
+                client_id_field: "client_id".into(),
+                client_secret_field: "client_secret".into(),
+                scopes: vec![
+                    "{graph_resource}/.default".into(),
+                    "{management_resource}/.default".into(),
+                ],
+            }),
+        }],
         egress: vec!["{graph_resource}".into(), "{management_resource}".into()],
         // Graph: Entra ID throttles per app per tenant at 3,500 resource units / 10 s for
         // the smallest tenants, a list request costing 1–3 units (learn.microsoft.com/graph/
@@ -250,7 +274,7 @@ mod tests {
             .map(|f| f.name.as_str())
             .collect();
         assert_eq!(secret, ["client_secret"]);
-        let AuthScheme::Oauth2ClientCredentials(auth) = &info.auth else {
+        let AuthScheme::Oauth2ClientCredentials(auth) = &info.auth[0].scheme else {
             panic!()
         };
         assert_eq!(auth.token_url, "{login_url}/{tenant_id}/oauth2/v2.0/token");

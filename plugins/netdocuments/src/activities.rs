@@ -153,6 +153,8 @@ fn activity(entry: &Value, log: Log) -> Option<Activity> {
         ])
     });
     Some(Activity {
+        location: None,
+        session_id: None,
         id,
         time,
         kind: log.kind(),

@@ -47,6 +47,11 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "oauth";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "OAuth client credentials";
+
 /// The connector; stateless, as every Sluice connector is.
 pub struct NetDocuments;
 
@@ -80,6 +85,10 @@ impl Guest for NetDocuments {
         ))
     }
 
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
+    }
+
     fn list_app_permissions(
         _ctx: Context,
         _cursor: Option<String>,
@@ -111,6 +120,8 @@ fn describe() -> ConnectorInfo {
         .collect::<Vec<_>>()
         .join(", ");
     ConnectorInfo {
+        scan_writes: Vec::new(),
+        max_look_back_days: None,
         id: "netdocuments".into(),
         name: "NetDocuments".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -197,12 +208,16 @@ fn describe() -> ConnectorInfo {
                 description: Some("The application's client secret.".into()),
             },
         ],
-        auth: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
-            token_url: "{api_url}/v1/OAuth".into(),
-            client_id_field: "client_id".into(),
-            client_secret_field: "client_secret".into(),
-            scopes: vec!["full".into()],
-        }),
+        auth: vec![AuthOption {
+            id: AUTH_ID.into(),
+            label: AUTH_LABEL.into(),
+            scheme: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+                token_url: "{api_url}/v1/OAuth".into(),
+                client_id_field: "client_id".into(),
+                client_secret_field: "client_secret".into(),
+                scopes: vec!["full".into()],
+            }),
+        }],
         egress: vec!["{api_url}".into()],
         rate_limits: vec![RateLimit {
             scope: "*".into(),
@@ -233,7 +248,7 @@ mod tests {
             .collect();
         assert_eq!(secret, ["client_secret"]);
         assert!(matches!(
-            &info.auth,
+            &info.auth[0].scheme,
             AuthScheme::Oauth2ClientCredentials(o)
                 if o.token_url == "{api_url}/v1/OAuth" && o.scopes == ["full"]
         ));

@@ -113,6 +113,7 @@ pub mod fake {
     /// A context as the host would pass it.
     pub fn ctx(page_size: u32, since: Option<i64>) -> Context {
         Context {
+            auth: crate::AUTH_ID.into(),
             instance_id: "inst-1".into(),
             instance_name: "acme on Okta".into(),
             since,

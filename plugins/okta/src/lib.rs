@@ -24,6 +24,11 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "api-token";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "API token";
+
 /// The connector; stateless, as every Sluice connector is.
 pub struct Okta;
 
@@ -55,6 +60,10 @@ impl Guest for Okta {
         Err(ConnectorError::unsupported("Okta has no files"))
     }
 
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
+    }
+
     fn list_app_permissions(
         ctx: Context,
         cursor: Option<String>,
@@ -78,6 +87,8 @@ sluice_sdk::export_connector!(Okta);
 /// What the operator sees before connecting an org.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
+        scan_writes: Vec::new(),
+        max_look_back_days: Some(90),
         id: "okta".into(),
         name: "Okta".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -132,11 +143,15 @@ fn describe() -> ConnectorInfo {
                 ),
             },
         ],
-        auth: AuthScheme::ApiKey(ApiKeyHeader {
-            header: "authorization".into(),
-            prefix: "SSWS ".into(),
-            key_field: "api_token".into(),
-        }),
+        auth: vec![AuthOption {
+            id: AUTH_ID.into(),
+            label: AUTH_LABEL.into(),
+            scheme: AuthScheme::ApiKey(ApiKeyHeader {
+                header: "authorization".into(),
+                prefix: "SSWS ".into(),
+                key_field: "api_token".into(),
+            }),
+        }],
         egress: vec!["{domain}".into()],
         // Okta's Management API rate limits are per org, per endpoint and per minute
         // (developer.okta.com/docs/reference/rl-global-mgmt/, Workforce orgs):
@@ -170,7 +185,7 @@ mod tests {
             .map(|f| f.name.as_str())
             .collect();
         assert_eq!(secret, ["api_token"]);
-        assert!(matches!(&info.auth, AuthScheme::ApiKey(k)
+        assert!(matches!(&info.auth[0].scheme, AuthScheme::ApiKey(k)
             if k.header == "authorization" && k.prefix == "SSWS " && k.key_field == "api_token"));
         assert!(!info.capabilities.contains(&Capability::Posture));
         assert!(!info.capabilities.contains(&Capability::Files));

@@ -106,6 +106,8 @@ fn search_url(api: &Api, since: Option<i64>, limit: u32) -> String {
 pub fn activity(event: &Value) -> Option<Activity> {
     let action = json::str_at(event, "eventType").unwrap_or_default();
     Some(Activity {
+        location: None,
+        session_id: None,
         id: json::str_at(event, "uuid")?,
         time: json::timestamp_at(event, "published")?,
         kind: kind_of(&action),

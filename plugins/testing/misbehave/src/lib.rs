@@ -20,6 +20,11 @@
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "none";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "No authentication";
+
 /// The connector; stateless.
 struct Misbehave;
 
@@ -49,6 +54,8 @@ impl Guest for Misbehave {
             field = "Base URL!";
         }
         ConnectorInfo {
+            scan_writes: Vec::new(),
+            max_look_back_days: None,
             id: "misbehave".into(),
             name: "Misbehave".into(),
             version: "0.1.0".into(),
@@ -76,7 +83,11 @@ impl Guest for Misbehave {
                     description: None,
                 },
             ],
-            auth: AuthScheme::None,
+            auth: vec![AuthOption {
+                id: AUTH_ID.into(),
+                label: AUTH_LABEL.into(),
+                scheme: AuthScheme::None,
+            }],
             // The bad-describe build names no `base_url` field to template from.
             egress: vec![if cfg!(feature = "bad-describe") {
                 "http://fixtures.test/".into()
@@ -149,6 +160,10 @@ impl Guest for Misbehave {
         Err(unsupported())
     }
 
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
+    }
+
     fn list_app_permissions(
         _: Context,
         _: Option<String>,
@@ -190,6 +205,8 @@ fn user(u: &Value, mode: &str) -> Option<User> {
 
 fn activity(e: &Value) -> Option<Activity> {
     Some(Activity {
+        location: None,
+        session_id: None,
         id: e["id"].as_str()?.into(),
         time: e["time"].as_i64()?,
         kind: ActivityKind::Admin,

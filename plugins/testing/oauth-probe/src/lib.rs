@@ -19,12 +19,19 @@
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "oauth";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "OAuth";
+
 /// The probe; stateless.
 struct OAuthProbe;
 
 impl Guest for OAuthProbe {
     fn describe() -> ConnectorInfo {
         ConnectorInfo {
+            scan_writes: Vec::new(),
+            max_look_back_days: None,
             id: "oauth-probe".into(),
             name: "OAuth probe".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -41,22 +48,26 @@ impl Guest for OAuthProbe {
                 field("client_secret", true),
                 field("refresh_token", true),
             ],
-            auth: if cfg!(feature = "refresh-token") {
-                AuthScheme::Oauth2RefreshToken(Oauth2RefreshToken {
-                    token_url: "{token_url}".into(),
-                    client_id_field: "client_id".into(),
-                    client_secret_field: Some("client_secret".into()),
-                    refresh_token_field: "refresh_token".into(),
-                    scopes: vec!["{scope}".into()],
-                })
-            } else {
-                AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
-                    token_url: "{token_url}".into(),
-                    client_id_field: "client_id".into(),
-                    client_secret_field: "client_secret".into(),
-                    scopes: vec!["{scope}".into()],
-                })
-            },
+            auth: vec![AuthOption {
+                id: AUTH_ID.into(),
+                label: AUTH_LABEL.into(),
+                scheme: if cfg!(feature = "refresh-token") {
+                    AuthScheme::Oauth2RefreshToken(Oauth2RefreshToken {
+                        token_url: "{token_url}".into(),
+                        client_id_field: "client_id".into(),
+                        client_secret_field: Some("client_secret".into()),
+                        refresh_token_field: "refresh_token".into(),
+                        scopes: vec!["{scope}".into()],
+                    })
+                } else {
+                    AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+                        token_url: "{token_url}".into(),
+                        client_id_field: "client_id".into(),
+                        client_secret_field: "client_secret".into(),
+                        scopes: vec!["{scope}".into()],
+                    })
+                },
+            }],
             egress: vec!["{api_url}".into()],
             rate_limits: Vec::new(),
         }
@@ -114,6 +125,10 @@ impl Guest for OAuthProbe {
 
     fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
         Err(unsupported())
+    }
+
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(

@@ -28,6 +28,11 @@ use std::hint::black_box;
 use sluice_sdk::bindings::sluice::connector::http::{self as host_http, HttpError, Method};
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "none";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "No authentication";
+
 /// One MiB: big enough to reach a memory cap quickly, small enough to land close to it.
 const CHUNK: usize = 1 << 20;
 
@@ -40,6 +45,8 @@ impl Guest for Probe {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
         ConnectorInfo {
+            scan_writes: Vec::new(),
+            max_look_back_days: None,
             id: "probe".into(),
             name: "Sandbox probe".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -58,7 +65,11 @@ impl Guest for Probe {
                 ),
                 field("seconds", "Seconds to sleep (mode `sleep`)", false, "3600"),
             ],
-            auth: AuthScheme::None,
+            auth: vec![AuthOption {
+                id: AUTH_ID.into(),
+                label: AUTH_LABEL.into(),
+                scheme: AuthScheme::None,
+            }],
             egress: vec!["{url}".into()],
             rate_limits: Vec::new(),
         }
@@ -117,6 +128,10 @@ impl Guest for Probe {
 
     fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
         Err(unsupported())
+    }
+
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(

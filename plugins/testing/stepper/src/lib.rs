@@ -12,6 +12,11 @@
 
 use sluice_sdk::prelude::*;
 
+/// The one auth option, and what `context.auth` reports.
+const AUTH_ID: &str = "none";
+/// How operators see [`AUTH_ID`].
+const AUTH_LABEL: &str = "No authentication";
+
 /// Which build this is.
 const VERSION: &str = if cfg!(feature = "next") {
     "0.2.0"
@@ -35,6 +40,8 @@ impl Guest for Stepper {
             actions.push(ActionKind::RevokeAppPermission);
         }
         ConnectorInfo {
+            scan_writes: Vec::new(),
+            max_look_back_days: None,
             id: "stepper".into(),
             name: "Stepper".into(),
             version: VERSION.into(),
@@ -51,7 +58,11 @@ impl Guest for Stepper {
                 example: Some("http://127.0.0.1:8080".into()),
                 description: None,
             }],
-            auth: AuthScheme::None,
+            auth: vec![AuthOption {
+                id: AUTH_ID.into(),
+                label: AUTH_LABEL.into(),
+                scheme: AuthScheme::None,
+            }],
             egress,
             rate_limits: Vec::new(),
         }
@@ -101,6 +112,10 @@ impl Guest for Stepper {
 
     fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
         Err(unsupported())
+    }
+
+    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
+        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(
