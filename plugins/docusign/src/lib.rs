@@ -30,7 +30,7 @@ const AUTH_LABEL: &str = "JWT grant (service integration)";
 /// The connector; stateless, as every Sluice connector is.
 pub struct DocuSign;
 
-impl Guest for DocuSign {
+impl Connector for DocuSign {
     fn describe() -> ConnectorInfo {
         describe()
     }
@@ -43,12 +43,6 @@ impl Guest for DocuSign {
         users::list(&ctx, cursor.as_deref())
     }
 
-    fn list_groups(_ctx: Context, _cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "DocuSign connector reports groups on each user (roles and group ids)",
-        ))
-    }
-
     fn list_activities(
         ctx: Context,
         cursor: Option<String>,
@@ -56,33 +50,8 @@ impl Guest for DocuSign {
         monitor::list(&ctx, cursor.as_deref())
     }
 
-    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "DocuSign connector does not list files",
-        ))
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
-    fn list_app_permissions(
-        _ctx: Context,
-        _cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "DocuSign connector does not list app permissions",
-        ))
-    }
-
     fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
         posture::findings(&ctx)
-    }
-
-    fn act(_ctx: Context, _action: Action) -> Result<ActionOutcome, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "DocuSign connector offers no governance actions",
-        ))
     }
 }
 

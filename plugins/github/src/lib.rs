@@ -35,7 +35,7 @@ const AUTH_LABEL: &str = "Personal access token or GitHub App token";
 /// can run the same mapping natively as its baseline.
 pub struct GitHub;
 
-impl Guest for GitHub {
+impl Connector for GitHub {
     fn describe() -> ConnectorInfo {
         describe()
     }
@@ -57,16 +57,6 @@ impl Guest for GitHub {
         cursor: Option<String>,
     ) -> Result<ActivityPage, ConnectorError> {
         audit_log::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "GitHub connector does not list files",
-        ))
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(

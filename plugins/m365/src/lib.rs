@@ -38,7 +38,7 @@ const AUTH_LABEL: &str = "OAuth client credentials (Entra ID app registration)";
 /// The connector; stateless, as every Sluice connector is.
 pub struct M365;
 
-impl Guest for M365 {
+impl Connector for M365 {
     fn describe() -> ConnectorInfo {
         describe()
     }
@@ -60,16 +60,6 @@ impl Guest for M365 {
         cursor: Option<String>,
     ) -> Result<ActivityPage, ConnectorError> {
         activities::list(&ctx, cursor.as_deref(), activities::now_ms())
-    }
-
-    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "Microsoft 365 connector does not list files",
-        ))
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
     }
 
     fn list_app_permissions(

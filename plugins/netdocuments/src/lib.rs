@@ -55,7 +55,7 @@ const AUTH_LABEL: &str = "OAuth client credentials";
 /// The connector; stateless, as every Sluice connector is.
 pub struct NetDocuments;
 
-impl Guest for NetDocuments {
+impl Connector for NetDocuments {
     fn describe() -> ConnectorInfo {
         describe()
     }
@@ -77,25 +77,6 @@ impl Guest for NetDocuments {
         cursor: Option<String>,
     ) -> Result<ActivityPage, ConnectorError> {
         activities::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "NetDocuments connector does not list documents",
-        ))
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
-    fn list_app_permissions(
-        _ctx: Context,
-        _cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "NetDocuments connector does not list app permissions",
-        ))
     }
 
     fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {

@@ -32,7 +32,7 @@ const AUTH_LABEL: &str = "API token";
 /// The connector; stateless, as every Sluice connector is.
 pub struct Okta;
 
-impl Guest for Okta {
+impl Connector for Okta {
     fn describe() -> ConnectorInfo {
         describe()
     }
@@ -56,25 +56,11 @@ impl Guest for Okta {
         logs::list(&ctx, cursor.as_deref())
     }
 
-    fn list_files(_ctx: Context, _cursor: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(ConnectorError::unsupported("Okta has no files"))
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
     fn list_app_permissions(
         ctx: Context,
         cursor: Option<String>,
     ) -> Result<AppPermissionPage, ConnectorError> {
         grants::list(&ctx, cursor.as_deref())
-    }
-
-    fn posture(_ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
-        Err(ConnectorError::unsupported(
-            "the Okta connector reports no posture findings",
-        ))
     }
 
     fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {

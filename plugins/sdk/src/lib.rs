@@ -7,7 +7,10 @@
 //!
 //! - [`http`]: a request builder over the host's `http.send`, and a [`http::Response`]
 //!   that maps HTTP statuses to typed [`ConnectorError`]s;
-//! - [`pagination`]: `Link` headers, next-URL-in-body and opaque cursors;
+//! - [`Connector`]: the exports, each defaulting to `unsupported`;
+//! - [`pagination`]: `Link` headers, next-URL-in-body, tokens and offsets, and the two
+//!   cursors ([`pagination::ListCursor`], [`pagination::FeedCursor`]) connectors resume by;
+//! - `records`: `new` constructors for the WIT records (`User::new(id, raw)`, …);
 //! - [`json`] and [`time`]: reading fields out of provider JSON, timestamps included;
 //! - [`config`] and [`log`]: the instance's non-secret config, and the host's log;
 //! - `testing` (native builds only): a fake host so `cargo test` can run a connector's
@@ -17,7 +20,9 @@
 //!
 //! 1. Make a `cdylib` crate depending on `sluice-sdk`; build it with
 //!    `cargo build --release --target wasm32-wasip2` to get a component directly.
-//! 2. Implement [`Guest`] for a unit struct, using `use sluice_sdk::prelude::*;`.
+//! 2. Implement [`Connector`] for a unit struct, using `use sluice_sdk::prelude::*;`:
+//!    `describe` and the exports the connector supports; the others answer
+//!    `unsupported`.
 //! 3. Export it with one line: `sluice_sdk::export_connector!(MyConnector);`.
 //!
 //! ```text
@@ -25,10 +30,11 @@
 //!
 //! struct Example;
 //!
-//! impl Guest for Example {
-//!     fn describe() -> ConnectorInfo { /* … */ }
-//!     fn check(ctx: Context) -> Result<Permissions, ConnectorError> { /* … */ }
-//!     // … every other export of the `connector` interface …
+//! impl Connector for Example {
+//!     fn describe() -> ConnectorInfo { ConnectorInfo::new("example", /* … */) }
+//!     fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
+//!         /* a ListCursor over the provider's pages, User::new(..) per item */
+//!     }
 //! }
 //!
 //! sluice_sdk::export_connector!(Example);
@@ -38,12 +44,14 @@
 //! [`config::get`] only ever sees non-secret fields.
 
 pub mod config;
+mod connector;
 pub mod error;
 pub mod http;
 mod imports;
 pub mod json;
 pub mod log;
 pub mod pagination;
+mod records;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod time;
@@ -64,7 +72,7 @@ pub mod bindings {
     });
 }
 
-/// Exports a type implementing [`Guest`] as the component's `connector` interface.
+/// Exports a type implementing [`Connector`] (through the generated [`Guest`]) as the component's `connector` interface.
 ///
 /// Use once per connector crate, at the crate root: `sluice_sdk::export_connector!(MyConnector);`.
 /// The connector crate must depend on this crate under the name `sluice_sdk`.
@@ -72,8 +80,9 @@ pub use bindings::export_connector;
 
 pub use bindings::exports::sluice::connector::connector::Guest;
 pub use bindings::sluice::connector::types::ConnectorError;
+pub use connector::Connector;
 
-/// Everything a connector usually needs: the WIT record types, [`Guest`], and the
+/// Everything a connector usually needs: the WIT record types, [`Connector`], and the
 /// helper modules.
 ///
 /// The WIT `cursor` alias (a plain `String`) is deliberately replaced here by
@@ -81,8 +90,8 @@ pub use bindings::sluice::connector::types::ConnectorError;
 pub mod prelude {
     pub use crate::bindings::sluice::connector::types::*;
     pub use crate::http::{self, Response};
-    pub use crate::pagination::{self, Cursor};
-    pub use crate::{Guest, config, json, log, time};
+    pub use crate::pagination::{self, At, Cursor, FeedCursor, ListCursor, Phase};
+    pub use crate::{Connector, config, json, log, time};
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::Value;
 }

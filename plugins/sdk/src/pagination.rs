@@ -11,13 +11,24 @@
 //!   string with [`Cursor::encode`] / [`Cursor::decode`].
 //!
 //! Connectors are stateless; the host stores whatever cursor string a page returns and
-//! passes it back, so everything needed to resume must be inside it.
+//! passes it back, so everything needed to resume must be inside it. Two cursors cover
+//! the common cases, so connectors do not define their own:
+//!
+//! - [`ListCursor`]: one list, or several walked in turn ("phases", e.g. owners, then
+//!   members), each at a next URL, an opaque token or an offset ([`At`]), plus optional
+//!   state computed once per run (e.g. a role map);
+//! - [`FeedCursor`]: an activity feed read incrementally by time, which resumes from
+//!   the provider's next page or else restarts a search at the newest event time seen,
+//!   and drops the events of that boundary second that it already returned.
+//!
+//! [`collect_all`] follows next links for a bounded number of pages (team members,
+//! role assignments), and [`array_and_next_link`] reads one `Link`-paged JSON array.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bindings::sluice::connector::types::ConnectorError;
+use crate::bindings::sluice::connector::types::{Activity, ActivityPage, ConnectorError};
 use crate::http::Response;
 
 /// Every `(rel, url)` pair in the response's `Link` headers, in order.
@@ -154,6 +165,269 @@ impl Cursor {
     }
 }
 
+/// The items of a JSON-array body and the `rel="next"` URL: one page of a list that
+/// pages with `Link` headers, as GitHub's and Okta's do.
+pub fn array_and_next_link(
+    response: &Response,
+) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+    Ok((response.json::<Vec<Value>>()?, next_link(response)))
+}
+
+/// Every item of a list from `first` on, following each page's next URL for at most
+/// `max_pages` pages; `fetch` reads one page into its items and next URL. The flag is
+/// true when pages remained, so the caller can say the list was cut short.
+pub fn collect_all<T>(
+    first: String,
+    max_pages: usize,
+    mut fetch: impl FnMut(&str) -> Result<(Vec<T>, Option<String>), ConnectorError>,
+) -> Result<(Vec<T>, bool), ConnectorError> {
+    let mut items = Vec::new();
+    let mut url = Some(first);
+    for _ in 0..max_pages {
+        let Some(page) = url.take() else {
+            return Ok((items, false));
+        };
+        let (more, next) = fetch(&page)?;
+        items.extend(more);
+        url = next;
+    }
+    Ok((items, url.is_some()))
+}
+
+/// Where in one list the next page is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum At {
+    /// The next page's URL, from a `Link` header or the body.
+    Url {
+        /// The URL, as the provider sent it.
+        url: String,
+    },
+    /// The provider's opaque next-page token.
+    Token {
+        /// The token, as the provider sent it.
+        token: String,
+    },
+    /// An item offset or page number, as the API counts.
+    Offset {
+        /// The offset.
+        offset: u64,
+    },
+    /// The list's first page, which the connector knows how to ask for.
+    Start {},
+}
+
+impl At {
+    /// A next URL.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self::Url { url: url.into() }
+    }
+
+    /// A next-page token.
+    pub fn token(token: impl Into<String>) -> Self {
+        Self::Token {
+            token: token.into(),
+        }
+    }
+
+    /// An offset or page number.
+    pub fn offset(offset: u64) -> Self {
+        Self::Offset { offset }
+    }
+}
+
+/// One of several lists a listing walks in turn, in order (a unit enum, usually).
+///
+/// `()` is the phase of a listing with a single list.
+pub trait Phase: Copy + PartialEq + Serialize + DeserializeOwned {
+    /// The list walked first.
+    const FIRST: Self;
+    /// The list after this one, if any.
+    fn next(self) -> Option<Self>;
+}
+
+impl Phase for () {
+    const FIRST: Self = ();
+    fn next(self) -> Option<Self> {
+        None
+    }
+}
+
+/// The cursor of a paged listing: which list ([`Phase`]), where in it ([`At`]), and
+/// state worth carrying from page to page (`S`, e.g. who holds which admin role).
+///
+/// Encodes as compact JSON without the parts that are at their default:
+/// `{"url":"…"}` for one `Link`-paged list, `{"phase":"members","url":"…"}`,
+/// `{"phase":"installations"}` for the start of a later phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "P: Phase, S: Serialize + Default + PartialEq",
+    deserialize = "P: Phase, S: DeserializeOwned + Default"
+))]
+pub struct ListCursor<P = (), S = ()> {
+    /// The list being walked.
+    #[serde(default = "first_phase", skip_serializing_if = "is_first_phase")]
+    pub phase: P,
+    /// Where in it.
+    #[serde(flatten)]
+    pub at: At,
+    /// State carried along.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub state: S,
+}
+
+fn first_phase<P: Phase>() -> P {
+    P::FIRST
+}
+
+fn is_first_phase<P: Phase>(phase: &P) -> bool {
+    *phase == P::FIRST
+}
+
+fn is_default<S: Default + PartialEq>(state: &S) -> bool {
+    *state == S::default()
+}
+
+impl<P: Phase, S: Serialize + DeserializeOwned + Default + PartialEq> ListCursor<P, S> {
+    /// The position a call's cursor names; the first page of the first list without one.
+    pub fn resume(cursor: Option<&str>) -> Result<Self, ConnectorError> {
+        match cursor {
+            Some(cursor) => Cursor::decode(cursor),
+            None => Ok(Self {
+                phase: P::FIRST,
+                at: At::Start {},
+                state: S::default(),
+            }),
+        }
+    }
+
+    /// The URL to fetch: the stored next URL, else `first` of the current phase.
+    pub fn url_or(&self, first: impl FnOnce(P) -> String) -> String {
+        match &self.at {
+            At::Url { url } => url.clone(),
+            _ => first(self.phase),
+        }
+    }
+
+    /// The stored token, if the list is past its first page.
+    pub fn token(&self) -> Option<&str> {
+        match &self.at {
+            At::Token { token } => Some(token),
+            _ => None,
+        }
+    }
+
+    /// The stored offset, or `start` on the first page.
+    pub fn offset_or(&self, start: u64) -> u64 {
+        match self.at {
+            At::Offset { offset } => offset,
+            _ => start,
+        }
+    }
+
+    /// Moves to the start of the next phase (e.g. when this list turns out to be
+    /// empty or unavailable); false after the last.
+    pub fn skip_phase(&mut self) -> bool {
+        match self.phase.next() {
+            Some(phase) => {
+                self.phase = phase;
+                self.at = At::Start {};
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The `next_cursor` after a page whose next position is `next`: the same list
+    /// there, else the next list's start, else none after the last list.
+    pub fn next_cursor(mut self, next: Option<At>) -> Option<String> {
+        match next {
+            Some(at) => self.at = at,
+            None if self.skip_phase() => {}
+            None => return None,
+        }
+        Some(Cursor::encode(&self))
+    }
+}
+
+/// The position of an activity feed read incrementally by event time, as its cursor.
+///
+/// Feeds resume in one of two ways: while the provider hands out a next page (`next`:
+/// a URL or token) by following it, and otherwise by starting a new search at the
+/// newest event time seen (`ts`, in ms). Providers search in whole seconds, so such
+/// a search returns the boundary second's events again; the cursor keeps the ids of
+/// the events in that second it already returned (`seen`) and [`FeedCursor::advance`]
+/// drops them, so a resumed scan returns each event once.
+///
+/// Encodes as `{"next":"…","ts":<ms>,"seen":["id",…]}` without empty parts; the
+/// `{next, ts}` cursors the 0.1 GitHub and Okta connectors wrote decode as they were.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedCursor {
+    /// The provider's next page of the current search, while there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// Newest event time returned so far (ms), or the host's `since` before any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+    /// Ids of the events returned whose time is in `ts`'s second. Bounded by how
+    /// many events the provider logs in one second.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<String>,
+}
+
+/// The whole second (in ms) a time in ms falls in.
+fn second_of(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+impl FeedCursor {
+    /// The position a call's cursor names; without one, a search from `since`.
+    pub fn resume(cursor: Option<&str>, since: Option<i64>) -> Result<Self, ConnectorError> {
+        match cursor {
+            Some(cursor) => Cursor::decode(cursor),
+            None => Ok(Self {
+                ts: since,
+                ..Self::default()
+            }),
+        }
+    }
+
+    /// Drops from `items` the events this feed already returned, then moves past the
+    /// rest: `ts` to the newest time, `next` to the provider's next page (none when
+    /// the search is done and the next call should start a new one at `ts`).
+    pub fn advance(&mut self, items: &mut Vec<Activity>, next: Option<String>) {
+        items.retain(|item| !self.seen.contains(&item.id));
+        let newest = items.iter().map(|a| a.time).chain(self.ts).max();
+        if newest.map(second_of) != self.ts.map(second_of) {
+            self.seen.clear();
+        }
+        if let Some(newest) = newest {
+            let boundary = second_of(newest);
+            for item in items.iter().filter(|a| second_of(a.time) == boundary) {
+                if !self.seen.contains(&item.id) {
+                    self.seen.push(item.id.clone());
+                }
+            }
+        }
+        self.ts = newest;
+        self.next = next;
+    }
+
+    /// The page for `items` after [`advance`](Self::advance)-ing past them; `more`
+    /// says whether the run should continue now. The cursor is none only for a feed
+    /// that has never seen an event nor had a `since`.
+    pub fn page(
+        mut self,
+        mut items: Vec<Activity>,
+        next: Option<String>,
+        more: bool,
+    ) -> ActivityPage {
+        self.advance(&mut items, next);
+        let cursor = (self != Self::default()).then(|| Cursor::encode(&self));
+        ActivityPage::new(items, cursor, more)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -235,6 +509,129 @@ mod tests {
         );
         assert_eq!(next_url_in_body(&body, "/empty"), None);
         assert_eq!(next_url_in_body(&body, "/missing"), None);
+    }
+
+    /// An activity at `ms` with id `id`.
+    fn event(id: &str, ms: i64) -> Activity {
+        use crate::bindings::sluice::connector::types::ActivityKind;
+        Activity::new(id, ms, ActivityKind::Admin, "test", "{}")
+    }
+
+    fn ids(page: &ActivityPage) -> Vec<&str> {
+        page.items.iter().map(|a| a.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_resumed_feed_skips_the_boundary_second_events_it_returned() {
+        // First run: two events in second 5 and one in second 4; the search ends.
+        let first = FeedCursor::resume(None, Some(1_000)).unwrap().page(
+            vec![event("a", 4_100), event("b", 5_200), event("c", 5_900)],
+            None,
+            false,
+        );
+        assert_eq!(ids(&first), ["a", "b", "c"]);
+        let cursor = first.next_cursor.unwrap();
+        assert_eq!(cursor, r#"{"ts":5900,"seen":["b","c"]}"#);
+        // The restart searches from second 5: b and c come again with a new d, also
+        // in second 5, and e later. Only d and e are new.
+        let second = FeedCursor::resume(Some(&cursor), None).unwrap().page(
+            vec![
+                event("b", 5_200),
+                event("c", 5_900),
+                event("d", 5_900),
+                event("e", 7_000),
+            ],
+            Some("https://x.test/page2".into()),
+            true,
+        );
+        assert_eq!(ids(&second), ["d", "e"]);
+        assert_eq!(
+            second.next_cursor.as_deref(),
+            Some(r#"{"next":"https://x.test/page2","ts":7000,"seen":["e"]}"#)
+        );
+        // Nothing new: the position stays, and a repeat of e is dropped.
+        let cursor = second.next_cursor.unwrap();
+        let third = FeedCursor::resume(Some(&cursor), None).unwrap().page(
+            vec![event("e", 7_000)],
+            None,
+            false,
+        );
+        assert!(third.items.is_empty());
+        assert_eq!(
+            third.next_cursor.as_deref(),
+            Some(r#"{"ts":7000,"seen":["e"]}"#)
+        );
+    }
+
+    #[test]
+    fn feed_cursors_of_the_0_1_connectors_still_decode() {
+        let old = FeedCursor::resume(Some(r#"{"next":"https://x.test/2","ts":5}"#), None).unwrap();
+        assert_eq!(
+            (old.next.as_deref(), old.ts),
+            (Some("https://x.test/2"), Some(5))
+        );
+        // With neither a since nor an event there is nothing to resume from.
+        let page = FeedCursor::resume(None, None)
+            .unwrap()
+            .page(vec![], None, false);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    #[test]
+    fn list_cursors_walk_phases_and_carry_state() {
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Two {
+            Owners,
+            Members,
+        }
+        impl Phase for Two {
+            const FIRST: Self = Self::Owners;
+            fn next(self) -> Option<Self> {
+                (self == Self::Owners).then_some(Self::Members)
+            }
+        }
+        type C = ListCursor<Two, Vec<String>>;
+        let mut start = C::resume(None).unwrap();
+        assert_eq!(start.url_or(|p| format!("first {p:?}")), "first Owners");
+        start.state = vec!["admin-1".into()];
+        let next = start
+            .next_cursor(Some(At::url("https://x.test/2")))
+            .unwrap();
+        assert_eq!(next, r#"{"url":"https://x.test/2","state":["admin-1"]}"#);
+        let at_two = C::resume(Some(&next)).unwrap();
+        assert_eq!(at_two.url_or(|_| unreachable!()), "https://x.test/2");
+        // The owners list ends: the members list starts, state kept.
+        let members = at_two.next_cursor(None).unwrap();
+        assert_eq!(members, r#"{"phase":"members","state":["admin-1"]}"#);
+        let members = C::resume(Some(&members)).unwrap();
+        assert_eq!(members.url_or(|p| format!("first {p:?}")), "first Members");
+        assert_eq!(members.next_cursor(None), None);
+        // Tokens and offsets, in a single list.
+        let token = ListCursor::<()>::resume(None)
+            .unwrap()
+            .next_cursor(Some(At::token("t1")));
+        assert_eq!(token.as_deref(), Some(r#"{"token":"t1"}"#));
+        let resumed = ListCursor::<()>::resume(token.as_deref()).unwrap();
+        assert_eq!((resumed.token(), resumed.offset_or(0)), (Some("t1"), 0));
+        let offset = ListCursor::<()>::resume(Some(r#"{"offset":3}"#)).unwrap();
+        assert_eq!(offset.offset_or(1), 3);
+    }
+
+    #[test]
+    fn collect_all_follows_next_links_up_to_a_bound() {
+        let fetch = |url: &str| -> Result<(Vec<String>, Option<String>), ConnectorError> {
+            let n: u32 = url.parse().unwrap();
+            Ok((vec![url.to_owned()], (n < 3).then(|| (n + 1).to_string())))
+        };
+        assert_eq!(
+            collect_all("1".into(), 10, fetch).unwrap(),
+            (vec!["1".into(), "2".into(), "3".into()], false)
+        );
+        assert_eq!(
+            collect_all("1".into(), 2, fetch).unwrap(),
+            (vec!["1".into(), "2".into()], true)
+        );
     }
 
     #[test]

@@ -15,14 +15,26 @@
 //! assert_eq!(host.requests()[0].url, "https://api.example.com/orgs/acme/members");
 //! ```
 //!
+//! For fixture-driven tests: [`Fixtures`] reads the shared published provider
+//! examples (and says why a test checked nothing when they are absent),
+//! [`FakeHost::routes`] answers recorded responses by URL, and [`run_pages`] drives a
+//! listing from no cursor to its last page, as the host does.
+//!
 //! Tests run the connector's code, not the host's: egress checks, credentials and
 //! limits are the host's own tests' business.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use std::path::PathBuf;
+
+use serde_json::Value;
+
 use crate::bindings::sluice::connector::http::{HttpError, Method};
 use crate::bindings::sluice::connector::log::Level;
+use crate::bindings::sluice::connector::types::{
+    ActivityPage, AppPermissionPage, ConnectorError, Context, FilePage, GroupPage, UserPage,
+};
 use crate::http::Response;
 
 /// A request the connector sent through the fake host.
@@ -95,6 +107,19 @@ impl FakeHost {
         self
     }
 
+    /// Answers each request whose URL (query included) is in `routes` with its
+    /// recorded response, and every other request with `fallback` (the provider's 404,
+    /// usually). The method is not compared.
+    pub fn routes(self, routes: Vec<(String, Response)>, fallback: Response) -> Self {
+        let routes: HashMap<String, Response> = routes.into_iter().collect();
+        self.on_request(move |request| {
+            Ok(routes
+                .get(&request.url)
+                .cloned()
+                .unwrap_or_else(|| fallback.clone()))
+        })
+    }
+
     /// Runs `call` with this host installed on the current thread, and returns its
     /// result together with the host, which now holds the requests and log lines.
     pub fn run<T>(self, call: impl FnOnce() -> T) -> (T, FakeHost) {
@@ -164,4 +189,188 @@ pub(crate) fn config_get(name: &str) -> Option<String> {
 /// `log.log` on the fake host.
 pub(crate) fn log(level: Level, message: &str) {
     with_host(|host| host.logs.push((level, message.to_owned())));
+}
+
+/// A context as the host passes it: instance `inst-1`, auth option `test`.
+pub fn context(page_size: u32, since: Option<i64>) -> Context {
+    Context {
+        instance_id: "inst-1".into(),
+        instance_name: "test instance".into(),
+        since,
+        page_size,
+        auth: "test".into(),
+    }
+}
+
+/// A 200 response with `body` as JSON.
+pub fn json_response(body: &Value) -> Response {
+    Response::new(200, vec![], body.to_string())
+}
+
+/// A 200 JSON response whose `Link` header points at `next`, if any.
+pub fn link_response(body: &Value, next: Option<&str>) -> Response {
+    let headers = next
+        .map(|url| vec![("link".to_owned(), format!("<{url}>; rel=\"next\""))])
+        .unwrap_or_default();
+    Response::new(200, headers, body.to_string())
+}
+
+/// One provider's published example payloads in the shared fixtures folder
+/// (`$SLUICE_FIXTURES_DIR/<provider>`, else `shared/fixtures/<provider>` beside the
+/// repository), read in place: they are never copied into the repository.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    /// The provider's folder.
+    dir: PathBuf,
+}
+
+impl Fixtures {
+    /// The provider's fixtures, or none (with a note on stderr) when the folder is
+    /// absent: tests built on them then pass having checked nothing, so the suite runs
+    /// on a checkout without the shared folder.
+    #[allow(
+        clippy::print_stderr,
+        reason = "tells the test runner why a test did nothing"
+    )]
+    pub fn open(provider: &str) -> Option<Self> {
+        let root = match std::env::var_os("SLUICE_FIXTURES_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/fixtures"
+            )),
+        };
+        let dir = root.join(provider);
+        if dir.is_dir() {
+            Some(Self { dir })
+        } else {
+            eprintln!("shared fixtures not found at {}; skipping", dir.display());
+            None
+        }
+    }
+
+    /// Fixture `name` (a path below the provider's folder), parsed.
+    ///
+    /// # Panics
+    ///
+    /// When it is missing or not JSON: the test names a fixture that does not exist.
+    pub fn json(&self, name: &str) -> Value {
+        let path = self.dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+    }
+
+    /// Fixture `name` as a 200 JSON response.
+    pub fn response(&self, name: &str) -> Response {
+        json_response(&self.json(name))
+    }
+
+    /// Every `.json` fixture whose name starts with `prefix`, parsed, in name order.
+    pub fn matching(&self, prefix: &str) -> Vec<(String, Value)> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(prefix) && name.ends_with(".json"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| (name.clone(), self.json(&name)))
+            .collect()
+    }
+}
+
+/// A page of any listing, for [`run_pages`].
+pub trait Page {
+    /// The record type.
+    type Item;
+    /// The cursor of the next call, if any.
+    fn next_cursor(&self) -> Option<&str>;
+    /// Whether the host would stop after this page even with a cursor: an activity
+    /// page with `more` false ends the run.
+    fn ends_run(&self) -> bool {
+        false
+    }
+    /// The records.
+    fn into_items(self) -> Vec<Self::Item>;
+}
+
+macro_rules! page {
+    ($page:ty, $item:ty) => {
+        impl Page for $page {
+            type Item = $item;
+            fn next_cursor(&self) -> Option<&str> {
+                self.next_cursor.as_deref()
+            }
+            fn into_items(self) -> Vec<$item> {
+                self.items
+            }
+        }
+    };
+}
+use crate::bindings::sluice::connector::types as wit;
+page!(UserPage, wit::User);
+page!(GroupPage, wit::Group);
+page!(FilePage, wit::File);
+page!(AppPermissionPage, wit::AppPermission);
+
+impl Page for ActivityPage {
+    type Item = wit::Activity;
+    fn next_cursor(&self) -> Option<&str> {
+        self.next_cursor.as_deref()
+    }
+    fn ends_run(&self) -> bool {
+        !self.more
+    }
+    fn into_items(self) -> Vec<wit::Activity> {
+        self.items
+    }
+}
+
+/// What a run of [`run_pages`] read.
+#[derive(Debug)]
+pub struct Run<T> {
+    /// Every record, in page order.
+    pub items: Vec<T>,
+    /// How many calls the run took.
+    pub calls: usize,
+    /// The cursor the last page left, where the next run starts.
+    pub cursor: Option<String>,
+}
+
+/// Calls `list` from `cursor` on, passing each page's cursor to the next call, as the
+/// host does in one run: until a page has no cursor (or, for activities, `more` is
+/// false). Inside [`FakeHost::run`].
+///
+/// # Panics
+///
+/// After `max_calls` calls, so a connector that never ends fails its test instead of
+/// hanging it.
+pub fn run_pages<P: Page>(
+    cursor: Option<String>,
+    max_calls: usize,
+    mut list: impl FnMut(Option<String>) -> Result<P, ConnectorError>,
+) -> Result<Run<P::Item>, ConnectorError> {
+    let mut run = Run {
+        items: Vec::new(),
+        calls: 0,
+        cursor,
+    };
+    loop {
+        assert!(
+            run.calls < max_calls,
+            "the listing did not end within {max_calls} calls"
+        );
+        let page = list(run.cursor.take())?;
+        run.calls += 1;
+        run.cursor = page.next_cursor().map(str::to_owned);
+        let end = page.ends_run() || run.cursor.is_none();
+        run.items.extend(page.into_items());
+        if end {
+            return Ok(run);
+        }
+    }
 }

@@ -20,11 +20,6 @@
 
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "none";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "No authentication";
-
 /// The connector; stateless.
 struct Misbehave;
 
@@ -45,7 +40,7 @@ fn get_json(request: http::Request) -> Result<Value, ConnectorError> {
     response.error_for_status()?.json_value()
 }
 
-impl Guest for Misbehave {
+impl Connector for Misbehave {
     fn describe() -> ConnectorInfo {
         let mut capabilities = vec![Capability::Accounts, Capability::AdminActivity];
         let mut field = "base_url";
@@ -54,56 +49,29 @@ impl Guest for Misbehave {
             field = "Base URL!";
         }
         ConnectorInfo {
-            scan_writes: Vec::new(),
-            max_look_back_days: None,
-            id: "misbehave".into(),
-            name: "Misbehave".into(),
-            version: "0.1.0".into(),
-            provider: "Sluice tests".into(),
-            description: "Test-only: breaks one contract rule per mode.".into(),
             capabilities,
-            actions: Vec::new(),
             config: vec![
-                ConfigField {
-                    name: field.into(),
-                    label: "Fixture origin".into(),
-                    required: false,
-                    secret: false,
-                    default: Some("http://fixtures.test".into()),
-                    example: None,
-                    description: None,
-                },
-                ConfigField {
-                    name: "mode".into(),
-                    label: "Which rule to break".into(),
-                    required: false,
-                    secret: false,
-                    default: Some("good".into()),
-                    example: None,
-                    description: None,
-                },
+                ConfigField::new(field, "Fixture origin").default("http://fixtures.test"),
+                ConfigField::new("mode", "Which rule to break").default("good"),
             ],
-            auth: vec![AuthOption {
-                id: AUTH_ID.into(),
-                label: AUTH_LABEL.into(),
-                scheme: AuthScheme::None,
-            }],
             // The bad-describe build names no `base_url` field to template from.
             egress: vec![if cfg!(feature = "bad-describe") {
                 "http://fixtures.test/".into()
             } else {
                 "{base_url}/".into()
             }],
-            rate_limits: Vec::new(),
+            ..ConnectorInfo::new(
+                "misbehave",
+                "Misbehave",
+                "0.1.0",
+                "Sluice tests",
+                "Test-only: breaks one contract rule per mode.",
+            )
         }
     }
 
     fn check(_ctx: Context) -> Result<Permissions, ConnectorError> {
-        Ok(Permissions {
-            principal: None,
-            granted: Vec::new(),
-            missing: Vec::new(),
-        })
+        Ok(Permissions::granted(None, Vec::new()))
     }
 
     fn list_users(_ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
@@ -129,10 +97,6 @@ impl Guest for Misbehave {
         Ok(UserPage { items, next_cursor })
     }
 
-    fn list_groups(_: Context, _: Option<String>) -> Result<GroupPage, ConnectorError> {
-        Err(unsupported())
-    }
-
     fn list_activities(
         ctx: Context,
         cursor: Option<String>,
@@ -155,71 +119,27 @@ impl Guest for Misbehave {
             more: body["more"].as_bool().unwrap_or(false),
         })
     }
-
-    fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
-    fn list_app_permissions(
-        _: Context,
-        _: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn posture(_: Context) -> Result<Vec<Finding>, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn act(_: Context, _: Action) -> Result<ActionOutcome, ConnectorError> {
-        Err(unsupported())
-    }
 }
 
 sluice_sdk::export_connector!(Misbehave);
 
 fn user(u: &Value, mode: &str) -> Option<User> {
+    let id = u["id"].as_str()?;
+    let raw = if mode == "bad-raw" {
+        "user".into()
+    } else {
+        u.to_string()
+    };
     Some(User {
-        id: u["id"].as_str()?.into(),
-        login: u["id"].as_str().map(Into::into),
-        email: None,
-        display_name: None,
-        status: UserStatus::Active,
-        is_admin: false,
-        is_external: false,
-        roles: Vec::new(),
-        group_ids: Vec::new(),
-        last_sign_in: None,
-        created: None,
-        raw: if mode == "bad-raw" {
-            "user".into()
-        } else {
-            u.to_string()
-        },
+        login: Some(id.into()),
+        ..User::new(id, raw)
     })
 }
 
 fn activity(e: &Value) -> Option<Activity> {
+    let (id, time) = (e["id"].as_str()?, e["time"].as_i64()?);
     Some(Activity {
-        location: None,
-        session_id: None,
-        id: e["id"].as_str()?.into(),
-        time: e["time"].as_i64()?,
-        kind: ActivityKind::Admin,
-        actor: None,
-        action: "test.event".into(),
-        targets: Vec::new(),
-        ip: None,
-        user_agent: None,
         outcome: Outcome::Success,
-        raw: e.to_string(),
+        ..Activity::new(id, time, ActivityKind::Admin, "test.event", e.to_string())
     })
-}
-
-fn unsupported() -> ConnectorError {
-    ConnectorError::unsupported("misbehave lists only users and activities")
 }

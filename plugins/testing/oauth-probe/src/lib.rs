@@ -19,57 +19,49 @@
 
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "oauth";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "OAuth";
-
 /// The probe; stateless.
 struct OAuthProbe;
 
-impl Guest for OAuthProbe {
+impl Connector for OAuthProbe {
     fn describe() -> ConnectorInfo {
+        let scheme = if cfg!(feature = "refresh-token") {
+            AuthScheme::Oauth2RefreshToken(Oauth2RefreshToken {
+                token_url: "{token_url}".into(),
+                client_id_field: "client_id".into(),
+                client_secret_field: Some("client_secret".into()),
+                refresh_token_field: "refresh_token".into(),
+                scopes: vec!["{scope}".into()],
+            })
+        } else {
+            AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+                token_url: "{token_url}".into(),
+                client_id_field: "client_id".into(),
+                client_secret_field: "client_secret".into(),
+                scopes: vec!["{scope}".into()],
+            })
+        };
+        let secret = |name: &str| ConfigField::new(name, name).secret();
         ConnectorInfo {
-            scan_writes: Vec::new(),
-            max_look_back_days: None,
-            id: "oauth-probe".into(),
-            name: "OAuth probe".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            provider: "Sluice tests".into(),
-            description: "Test-only: calls a protected resource with host-managed tokens.".into(),
             capabilities: vec![Capability::Accounts],
             actions: vec![ActionKind::SuspendUser],
             config: vec![
-                field("token_url", false),
-                field("api_url", false),
-                field("client_id", false),
-                field("scope", false),
-                field("urls", false),
-                field("client_secret", true),
-                field("refresh_token", true),
+                ConfigField::new("token_url", "token_url"),
+                ConfigField::new("api_url", "api_url"),
+                ConfigField::new("client_id", "client_id"),
+                ConfigField::new("scope", "scope"),
+                ConfigField::new("urls", "urls"),
+                secret("client_secret"),
+                secret("refresh_token"),
             ],
-            auth: vec![AuthOption {
-                id: AUTH_ID.into(),
-                label: AUTH_LABEL.into(),
-                scheme: if cfg!(feature = "refresh-token") {
-                    AuthScheme::Oauth2RefreshToken(Oauth2RefreshToken {
-                        token_url: "{token_url}".into(),
-                        client_id_field: "client_id".into(),
-                        client_secret_field: Some("client_secret".into()),
-                        refresh_token_field: "refresh_token".into(),
-                        scopes: vec!["{scope}".into()],
-                    })
-                } else {
-                    AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
-                        token_url: "{token_url}".into(),
-                        client_id_field: "client_id".into(),
-                        client_secret_field: "client_secret".into(),
-                        scopes: vec!["{scope}".into()],
-                    })
-                },
-            }],
+            auth: vec![AuthOption::new("oauth", "OAuth", scheme)],
             egress: vec!["{api_url}".into()],
-            rate_limits: Vec::new(),
+            ..ConnectorInfo::new(
+                "oauth-probe",
+                "OAuth probe",
+                env!("CARGO_PKG_VERSION"),
+                "Sluice tests",
+                "Test-only: calls a protected resource with host-managed tokens.",
+            )
         }
     }
 
@@ -85,11 +77,7 @@ impl Guest for OAuthProbe {
             principal = body["subject"].as_str().map(str::to_owned);
             granted.push(body["scope"].as_str().unwrap_or_default().to_owned());
         }
-        Ok(Permissions {
-            principal,
-            granted,
-            missing: Vec::new(),
-        })
+        Ok(Permissions::granted(principal, granted))
     }
 
     fn list_users(_: Context, _: Option<String>) -> Result<UserPage, ConnectorError> {
@@ -98,48 +86,11 @@ impl Guest for OAuthProbe {
         let id = body["subject"].as_str().unwrap_or_default().to_owned();
         Ok(UserPage {
             items: vec![User {
-                id: id.clone(),
-                login: Some(id),
-                email: None,
-                display_name: None,
-                status: UserStatus::Active,
-                is_admin: false,
-                is_external: false,
-                roles: Vec::new(),
-                group_ids: Vec::new(),
-                last_sign_in: None,
-                created: None,
-                raw: body.to_string(),
+                login: Some(id.clone()),
+                ..User::new(id, body.to_string())
             }],
             next_cursor: None,
         })
-    }
-
-    fn list_groups(_: Context, _: Option<String>) -> Result<GroupPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_activities(_: Context, _: Option<String>) -> Result<ActivityPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
-    fn list_app_permissions(
-        _: Context,
-        _: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn posture(_: Context) -> Result<Vec<Finding>, ConnectorError> {
-        Err(unsupported())
     }
 
     fn act(_: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
@@ -161,18 +112,6 @@ impl Guest for OAuthProbe {
 sluice_sdk::export_connector!(OAuthProbe);
 
 /// An optional config field, secret or not.
-fn field(name: &str, secret: bool) -> ConfigField {
-    ConfigField {
-        name: name.into(),
-        label: name.into(),
-        required: false,
-        secret,
-        default: None,
-        example: None,
-        description: None,
-    }
-}
-
 /// What the exports the probe does not implement answer.
 fn unsupported() -> ConnectorError {
     ConnectorError::unsupported("the OAuth probe only checks, lists users and suspends")

@@ -28,33 +28,18 @@ use std::hint::black_box;
 use sluice_sdk::bindings::sluice::connector::http::{self as host_http, HttpError, Method};
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "none";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "No authentication";
-
 /// One MiB: big enough to reach a memory cap quickly, small enough to land close to it.
 const CHUNK: usize = 1 << 20;
 
 /// The probe; stateless.
 struct Probe;
 
-impl Guest for Probe {
+impl Connector for Probe {
     fn describe() -> ConnectorInfo {
         if cfg!(feature = "sleepy-describe") {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
         ConnectorInfo {
-            scan_writes: Vec::new(),
-            max_look_back_days: None,
-            id: "probe".into(),
-            name: "Sandbox probe".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            provider: "Sluice tests".into(),
-            description: "Test-only: misbehaves on purpose so host tests can check the sandbox."
-                .into(),
-            capabilities: Vec::new(),
-            actions: Vec::new(),
             config: vec![
                 field("mode", "Probe mode", true, "egress"),
                 field(
@@ -65,13 +50,14 @@ impl Guest for Probe {
                 ),
                 field("seconds", "Seconds to sleep (mode `sleep`)", false, "3600"),
             ],
-            auth: vec![AuthOption {
-                id: AUTH_ID.into(),
-                label: AUTH_LABEL.into(),
-                scheme: AuthScheme::None,
-            }],
             egress: vec!["{url}".into()],
-            rate_limits: Vec::new(),
+            ..ConnectorInfo::new(
+                "probe",
+                "Sandbox probe",
+                env!("CARGO_PKG_VERSION"),
+                "Sluice tests",
+                "Test-only: misbehaves on purpose so host tests can check the sandbox.",
+            )
         }
     }
 
@@ -113,70 +99,19 @@ impl Guest for Probe {
             ))),
         }
     }
-
-    fn list_users(_: Context, _: Option<String>) -> Result<UserPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_groups(_: Context, _: Option<String>) -> Result<GroupPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_activities(_: Context, _: Option<String>) -> Result<ActivityPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
-    fn list_app_permissions(
-        _: Context,
-        _: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn posture(_: Context) -> Result<Vec<Finding>, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn act(_: Context, _: Action) -> Result<ActionOutcome, ConnectorError> {
-        Err(unsupported())
-    }
 }
 
 sluice_sdk::export_connector!(Probe);
 
 /// A non-secret config field.
 fn field(name: &str, label: &str, required: bool, example: &str) -> ConfigField {
-    ConfigField {
-        name: name.into(),
-        label: label.into(),
-        required,
-        secret: false,
-        default: None,
-        example: Some(example.into()),
-        description: None,
-    }
-}
-
-/// What every export but `describe` and `check` answers.
-fn unsupported() -> ConnectorError {
-    ConnectorError::unsupported("the probe only implements describe and check")
+    let field = ConfigField::new(name, label).example(example);
+    if required { field.required() } else { field }
 }
 
 /// Permissions carrying only `principal`, the probe's way of reporting a result.
 fn principal(principal: String) -> Permissions {
-    Permissions {
-        principal: Some(principal),
-        granted: Vec::new(),
-        missing: Vec::new(),
-    }
+    Permissions::granted(Some(principal), Vec::new())
 }
 
 /// `egress`: one GET to config `url`, reporting the host's raw answer.

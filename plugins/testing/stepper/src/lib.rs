@@ -12,11 +12,6 @@
 
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "none";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "No authentication";
-
 /// Which build this is.
 const VERSION: &str = if cfg!(feature = "next") {
     "0.2.0"
@@ -31,7 +26,7 @@ fn base() -> Result<String, ConnectorError> {
     config::required_url("base_url")
 }
 
-impl Guest for Stepper {
+impl Connector for Stepper {
     fn describe() -> ConnectorInfo {
         let mut egress = vec!["{base_url}".to_string()];
         let mut actions = vec![ActionKind::SuspendUser];
@@ -40,31 +35,21 @@ impl Guest for Stepper {
             actions.push(ActionKind::RevokeAppPermission);
         }
         ConnectorInfo {
-            scan_writes: Vec::new(),
-            max_look_back_days: None,
-            id: "stepper".into(),
-            name: "Stepper".into(),
-            version: VERSION.into(),
-            provider: "Sluice tests".into(),
-            description: "Test-only: two versions of one connector.".into(),
             capabilities: vec![Capability::Accounts],
             actions,
-            config: vec![ConfigField {
-                name: "base_url".into(),
-                label: "Stepper mock URL".into(),
-                required: true,
-                secret: false,
-                default: None,
-                example: Some("http://127.0.0.1:8080".into()),
-                description: None,
-            }],
-            auth: vec![AuthOption {
-                id: AUTH_ID.into(),
-                label: AUTH_LABEL.into(),
-                scheme: AuthScheme::None,
-            }],
+            config: vec![
+                ConfigField::new("base_url", "Stepper mock URL")
+                    .required()
+                    .example("http://127.0.0.1:8080"),
+            ],
             egress,
-            rate_limits: Vec::new(),
+            ..ConnectorInfo::new(
+                "stepper",
+                "Stepper",
+                VERSION,
+                "Sluice tests",
+                "Test-only: two versions of one connector.",
+            )
         }
     }
 
@@ -72,11 +57,10 @@ impl Guest for Stepper {
         http::get(format!("{}/check", base()?))
             .send()?
             .error_for_status()?;
-        Ok(Permissions {
-            principal: Some(format!("stepper {VERSION}")),
-            granted: Vec::new(),
-            missing: Vec::new(),
-        })
+        Ok(Permissions::granted(
+            Some(format!("stepper {VERSION}")),
+            Vec::new(),
+        ))
     }
 
     fn list_users(_ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
@@ -102,33 +86,6 @@ impl Guest for Stepper {
         })
     }
 
-    fn list_groups(_: Context, _: Option<String>) -> Result<GroupPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_activities(_: Context, _: Option<String>) -> Result<ActivityPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn list_files(_: Context, _: Option<String>) -> Result<FilePage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn read_file(_: Context, _: String, _: u64, _: u32) -> Result<FileChunk, ConnectorError> {
-        Err(ConnectorError::unsupported("no file content"))
-    }
-
-    fn list_app_permissions(
-        _: Context,
-        _: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        Err(unsupported())
-    }
-
-    fn posture(_: Context) -> Result<Vec<Finding>, ConnectorError> {
-        Err(unsupported())
-    }
-
     fn act(_ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
         let verb = match action.kind {
             ActionKind::SuspendUser => "suspend",
@@ -150,19 +107,11 @@ sluice_sdk::export_connector!(Stepper);
 
 /// A user named after the version that listed it.
 fn user(id: &str, page: &Value) -> User {
+    let raw = serde_json::json!({ "id": id, "page": page["page"] });
     User {
-        id: id.into(),
         login: Some(id.into()),
-        email: None,
         display_name: Some(format!("stepper {VERSION}")),
-        status: UserStatus::Active,
-        is_admin: false,
-        is_external: false,
-        roles: Vec::new(),
-        group_ids: Vec::new(),
-        last_sign_in: None,
-        created: None,
-        raw: serde_json::json!({ "id": id, "page": page["page"] }).to_string(),
+        ..User::new(id, raw.to_string())
     }
 }
 
