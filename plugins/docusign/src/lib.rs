@@ -80,17 +80,6 @@ fn field(
 /// What the operator sees before connecting an organization.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
-        scan_writes: Vec::new(),
-        max_look_back_days: None,
-        id: "docusign".into(),
-        name: "DocuSign".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        provider: "Docusign, Inc.".into(),
-        description: "Active organization users of one eSignature account with their \
-                      administrator groups (Admin API), account- and organization-level \
-                      activity from DocuSign Monitor, and posture findings on \
-                      administrators, SCIM provisioning and pending invitations."
-            .into(),
         capabilities: vec![
             Capability::Accounts,
             Capability::Privileges,
@@ -173,22 +162,17 @@ fn describe() -> ConnectorInfo {
                 "https://api-d.docusign.net/management",
                 "Admin API root; https://api-d.docusign.net/management for the developer environment.",
             ),
-            ConfigField {
-                name: "private_key".into(),
-                label: "RSA private key".into(),
-                required: true,
-                secret: true,
-                default: None,
-                example: None,
-                description: Some(
-                    "The integration key's RSA private key (PEM) that signs the JWT grant.".into(),
+            ConfigField::new("private_key", "RSA private key")
+                .required()
+                .secret()
+                .description(
+                    "The integration key's RSA private key (PEM) that signs the JWT grant.",
                 ),
-            },
         ],
-        auth: vec![AuthOption {
-            id: AUTH_ID.into(),
-            label: AUTH_LABEL.into(),
-            scheme: AuthScheme::JwtBearer(JwtBearer {
+        auth: vec![AuthOption::new(
+            AUTH_ID,
+            AUTH_LABEL,
+            AuthScheme::JwtBearer(JwtBearer {
                 token_url: "{auth_url}/oauth/token".into(),
                 issuer_field: "integration_key".into(),
                 subject_field: "user_id".into(),
@@ -205,7 +189,7 @@ fn describe() -> ConnectorInfo {
                 .map(String::from)
                 .to_vec(),
             }),
-        }],
+        )],
         egress: vec![
             "{account_base_uri}".into(),
             "{monitor_url}".into(),
@@ -229,6 +213,16 @@ fn describe() -> ConnectorInfo {
                 max_concurrency: 0,
             },
         ],
+        ..ConnectorInfo::new(
+            "docusign",
+            "DocuSign",
+            env!("CARGO_PKG_VERSION"),
+            "Docusign, Inc.",
+            "Active organization users of one eSignature account with their \
+                      administrator groups (Admin API), account- and organization-level \
+                      activity from DocuSign Monitor, and posture findings on \
+                      administrators, SCIM provisioning and pending invitations.",
+        )
     }
 }
 

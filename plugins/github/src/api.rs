@@ -107,15 +107,9 @@ impl Api {
         }
     }
 
-    /// One page of a list endpoint that answers a JSON array and pages with `Link`:
-    /// the items and the `rel="next"` URL.
-    pub fn get_array_page(
-        &self,
-        url: &str,
-    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
-        let response = self.get(url).send()?.error_for_status()?;
-        let items = response.json::<Vec<Value>>()?;
-        Ok((items, pagination::next_link(&response)))
+    /// One page of a `Link`-paged list endpoint: the items and the next URL.
+    pub fn list_page(&self, url: &str) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+        pagination::array_and_next_link(&self.get(url).send()?.error_for_status()?)
     }
 }
 
@@ -138,69 +132,28 @@ fn with_github_headers(request: Request) -> Request {
 /// Test helpers: a GitHub double on the SDK's fake host, and the published fixtures.
 #[cfg(test)]
 pub mod fake {
-    use std::collections::HashMap;
-
     use serde_json::Value;
     use sluice_sdk::http::Response;
-    use sluice_sdk::prelude::Context;
-    use sluice_sdk::testing::{FakeHost, SentRequest};
+    use sluice_sdk::testing::{self, FakeHost, Fixtures};
 
-    /// A context as the host would pass it.
-    pub fn ctx(page_size: u32, since: Option<i64>) -> Context {
-        Context {
-            auth: crate::AUTH_ID.into(),
-            instance_id: "inst-1".into(),
-            instance_name: "acme on GitHub".into(),
-            since,
-            page_size,
-        }
-    }
+    pub use sluice_sdk::testing::{context as ctx, link_response as json};
 
-    /// Where the published GitHub example bodies are: `$SLUICE_FIXTURES_DIR/github`
-    /// or `../shared/fixtures/github/` beside the repository (never copied into it).
-    fn fixtures_dir() -> std::path::PathBuf {
-        match std::env::var_os("SLUICE_FIXTURES_DIR") {
-            Some(d) => std::path::PathBuf::from(d).join("github"),
-            None => std::path::PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures/github"
-            )),
-        }
-    }
-
-    /// Whether the published examples are available. Tests built on them return
-    /// early without them: the suite must pass on a checkout without `../shared`
-    /// (the host's end-to-end tests cover paging with the mock's own data).
+    /// Whether the published examples are available; tests on them return early
+    /// without, so the suite passes on a checkout without the shared folder.
     pub fn fixtures_present() -> bool {
-        let present = fixtures_dir().is_dir();
-        if !present {
-            eprintln!(
-                "shared fixtures not found at {}; skipping",
-                fixtures_dir().display()
-            );
-        }
-        present
+        Fixtures::open("github").is_some()
     }
 
     /// A published GitHub example body.
     pub fn fixture(name: &str) -> Value {
-        let path = fixtures_dir().join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
-        serde_json::from_str(&text).expect("fixture is JSON")
-    }
-
-    /// A 200 JSON response with optional `Link` header.
-    pub fn json(body: &Value, next: Option<&str>) -> Response {
-        let headers = next
-            .map(|url| vec![("link".to_owned(), format!("<{url}>; rel=\"next\""))])
-            .unwrap_or_default();
-        Response::new(200, headers, body.to_string())
+        Fixtures::open("github")
+            .expect("fixtures present")
+            .json(name)
     }
 
     /// A 200 response carrying a published fixture, without `Link`.
     pub fn fixture_response(name: &str) -> Response {
-        json(&fixture(name), None)
+        testing::json_response(&fixture(name))
     }
 
     /// A response with `status` and a GitHub error body.
@@ -213,19 +166,14 @@ pub mod fake {
     }
 
     /// A fake host configured for org `acme` at `https://gh.test`, answering each URL
-    /// from `routes` (exact URL match) and 404 otherwise.
+    /// from `routes` (exact URL match) and 404 otherwise; every request must carry
+    /// GitHub's required headers.
     pub fn github(routes: Vec<(String, Response)>) -> FakeHost {
-        let routes: HashMap<String, Response> = routes.into_iter().collect();
         FakeHost::new()
             .config("org", "acme")
             .config("base_url", "https://gh.test/")
-            .on_request(move |request: &SentRequest| {
-                assert_eq!(request.header("x-github-api-version"), Some("2022-11-28"));
-                assert_eq!(request.header("user-agent"), Some("sluice-github/0.1"));
-                Ok(routes
-                    .get(&request.url)
-                    .cloned()
-                    .unwrap_or_else(|| status(404, "Not Found")))
-            })
+            .expect_header("x-github-api-version", "2022-11-28")
+            .expect_header("user-agent", "sluice-github/0.1")
+            .routes(routes, status(404, "Not Found"))
     }
 }

@@ -9,29 +9,31 @@
 //!    skipped silently, as there is nothing to list.
 //! 2. GitHub App installations (`GET /orgs/{org}/installations`), paged with `Link`.
 //!
-//! Cursors: `{"phase":"credential_authorizations","page":<n>}` and
+//! The cursor is a [`ListCursor`] over the two phases: `{"offset":<page>}` and
 //! `{"phase":"installations","url":"<page>"}`. Record ids are `credential:{id}` and
 //! `installation:{id}`; `act` revokes the former.
 
 use serde::{Deserialize, Serialize};
-use sluice_sdk::prelude::*;
+use sluice_sdk::prelude::{self as sdk, *};
 
 use crate::api::Api;
 
-/// Where the next `list-app-permissions` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "phase", rename_all = "snake_case")]
-enum AppCursor {
+/// The two lists, walked in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Phase {
     /// Credential authorizations, by page number (from 1).
-    CredentialAuthorizations {
-        /// The page to fetch.
-        page: u32,
-    },
+    CredentialAuthorizations,
     /// App installations, by `Link` URL.
-    Installations {
-        /// The page to fetch.
-        url: String,
-    },
+    Installations,
+}
+
+impl sdk::Phase for Phase {
+    const FIRST: Self = Self::CredentialAuthorizations;
+
+    fn next(self) -> Option<Self> {
+        (self == Self::CredentialAuthorizations).then_some(Self::Installations)
+    }
 }
 
 /// The body of `GET /orgs/{org}/installations`.
@@ -45,51 +47,34 @@ struct Installations {
 /// One page of app permissions.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let position = match cursor {
-        Some(cursor) => Cursor::decode::<AppCursor>(cursor)?,
-        None => AppCursor::CredentialAuthorizations { page: 1 },
-    };
-    match position {
-        AppCursor::CredentialAuthorizations { page } => credential_page(&api, page),
-        AppCursor::Installations { url } => installation_page(&api, &url),
-    }
-}
-
-/// Page `page` of credential authorizations; on an org without SAML SSO, the first
-/// installations page instead.
-fn credential_page(api: &Api, page: u32) -> Result<AppPermissionPage, ConnectorError> {
-    let response = api
-        .get(api.org_url("/credential-authorizations"))
-        .query("per_page", api.per_page())
-        .query("page", page)
-        .send()?;
-    if response.status() == 404 && page == 1 {
-        log::debug("no credential authorizations (SAML SSO is off); listing installations");
-        return installation_page(api, &installations_url(api));
-    }
-    let credentials: Vec<Value> = response.error_for_status()?.json()?;
-    let last = credentials.len() < api.per_page() as usize;
-    let next = if last {
-        AppCursor::Installations {
-            url: installations_url(api),
+    let mut position = ListCursor::<Phase>::resume(cursor)?;
+    if position.phase == Phase::CredentialAuthorizations {
+        let page = position.offset_or(1);
+        let response = api
+            .get(api.org_url("/credential-authorizations"))
+            .query("per_page", api.per_page())
+            .query("page", page)
+            .send()?;
+        if response.status() == 404 && page == 1 {
+            log::debug("no credential authorizations (SAML SSO is off); listing installations");
+            position.skip_phase();
+        } else {
+            let credentials: Vec<Value> = response.error_for_status()?.json()?;
+            let last = credentials.len() < api.per_page() as usize;
+            return Ok(AppPermissionPage {
+                items: json::map_items(&credentials, "credential authorizations", credential),
+                next_cursor: position.next_cursor((!last).then(|| At::offset(page + 1))),
+            });
         }
-    } else {
-        AppCursor::CredentialAuthorizations { page: page + 1 }
-    };
-    Ok(AppPermissionPage {
-        items: json::map_items(&credentials, "credential authorizations", credential),
-        next_cursor: Some(Cursor::encode(&next)),
-    })
-}
-
-/// One page of app installations.
-fn installation_page(api: &Api, url: &str) -> Result<AppPermissionPage, ConnectorError> {
-    let response = api.get(url).send()?.error_for_status()?;
+    }
+    let response = api
+        .get(position.url_or(|_| installations_url(&api)))
+        .send()?
+        .error_for_status()?;
     let body: Installations = response.json()?;
-    let next = pagination::next_link(&response).map(|url| AppCursor::Installations { url });
     Ok(AppPermissionPage {
         items: json::map_items(&body.installations, "app installations", installation),
-        next_cursor: next.map(|position| Cursor::encode(&position)),
+        next_cursor: position.next_cursor(pagination::next_link(&response).map(At::url)),
     })
 }
 
@@ -103,13 +88,15 @@ fn credential(authorization: &Value) -> Option<AppPermission> {
     let id = json::str_at(authorization, "credential_id")?;
     let kind = json::str_at(authorization, "credential_type");
     Some(AppPermission {
-        id: format!("credential:{id}"),
-        app_id: kind.clone().unwrap_or_else(|| "credential".to_owned()),
-        app_name: kind,
+        app_name: kind.clone(),
         grantee: json::str_at(authorization, "login"),
         scopes: json::strings_at(authorization, "scopes"),
         granted_at: json::timestamp_at(authorization, "credential_authorized_at"),
-        raw: json::raw(authorization),
+        ..AppPermission::new(
+            format!("credential:{id}"),
+            kind.unwrap_or_else(|| "credential".to_owned()),
+            json::raw(authorization),
+        )
     })
 }
 
@@ -128,16 +115,18 @@ fn installation(installation: &Value) -> Option<AppPermission> {
         })
         .unwrap_or_default();
     scopes.sort();
+    let app_id = slug
+        .clone()
+        .or_else(|| json::str_at(installation, "app_id"))?;
     Some(AppPermission {
-        id: format!("installation:{id}"),
-        app_id: slug
-            .clone()
-            .or_else(|| json::str_at(installation, "app_id"))?,
         app_name: slug,
-        grantee: None,
         scopes,
         granted_at: json::timestamp_at(installation, "created_at"),
-        raw: json::raw(installation),
+        ..AppPermission::new(
+            format!("installation:{id}"),
+            app_id,
+            json::raw(installation),
+        )
     })
 }
 
@@ -229,15 +218,10 @@ mod tests {
             urls,
             [credentials_1, credentials_2, installations, installations_2]
         );
-        assert_eq!(
-            pages[0].next_cursor.as_deref(),
-            Some(r#"{"phase":"credential_authorizations","page":2}"#)
-        );
+        assert_eq!(pages[0].next_cursor.as_deref(), Some(r#"{"offset":2}"#));
         assert_eq!(
             pages[1].next_cursor.as_deref(),
-            Some(
-                r#"{"phase":"installations","url":"https://gh.test/orgs/acme/installations?per_page=2"}"#
-            )
+            Some(r#"{"phase":"installations"}"#)
         );
         let counts: Vec<_> = pages.iter().map(|p| p.items.len()).collect();
         assert_eq!(counts, [2, 1, 1, 0]);

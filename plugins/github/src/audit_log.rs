@@ -2,15 +2,10 @@
 //!
 //! `GET /orgs/{org}/audit-log?include=all&order=asc&per_page=N&phrase=created:>=T`
 //! returns events oldest first and pages with `Link: rel="next"` (GitHub puts its own
-//! `after` cursor in that URL). The cursor is compact JSON:
-//!
-//! - `{"next":"<url>","ts":<ms>}` while pages remain (`more` is true);
-//! - `{"ts":<ms>}` once caught up: the next incremental run restarts the search at
-//!   `created:>=<ts>` (whole seconds). Re-reading the events of that second is
-//!   harmless, as the host keys activities by `_document_id`.
-//!
-//! `ts` is the newest event time seen so far (starting from the host's `since`), so a
-//! caught-up cursor never moves backwards, even after an empty page.
+//! `after` cursor in that URL). The cursor is the SDK's [`FeedCursor`]: it follows the
+//! next link while pages remain (`more` is true), and once caught up the next run
+//! restarts the search at `created:>=<ts>` (whole seconds), dropping the events of that
+//! second it already returned.
 //!
 //! Audit logs are the one listing that runs to millions of records, so events are not
 //! parsed into `Value` trees: each item's text is split off the page, the few fields
@@ -19,21 +14,10 @@
 //! Events are classed by action: Git, pull request, issue and content events are
 //! `user` activity, `org.sso_response` is `logon`, everything else is `admin`.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sluice_sdk::prelude::*;
 
 use crate::api::Api;
-
-/// Where the next `list-activities` call continues.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct AuditCursor {
-    /// The next page of the current search, while there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
-    /// Newest event time seen (ms), where a new search starts once caught up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ts: Option<i64>,
-}
 
 /// Action prefixes that record what users did to data rather than administration.
 const USER_ACTION_PREFIXES: &[&str] = &[
@@ -57,6 +41,7 @@ struct AuditEvent {
     actor: json::Text,
     actor_ip: json::Text,
     user_agent: json::Text,
+    actor_location: ActorLocation,
     // What the event acted on, reported in this order.
     user: json::Text,
     team: json::Text,
@@ -64,32 +49,27 @@ struct AuditEvent {
     org: json::Text,
 }
 
+/// Where GitHub located the actor (by IP).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ActorLocation {
+    country_code: json::Text,
+}
+
 /// One page of audit events.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let previous = match cursor {
-        Some(cursor) => Cursor::decode::<AuditCursor>(cursor)?,
-        None => AuditCursor {
-            next: None,
-            ts: ctx.since,
-        },
-    };
-    let url = match previous.next {
-        Some(url) => url,
-        None => search_url(&api, previous.ts),
+    let feed = FeedCursor::resume(cursor, ctx.since)?;
+    let url = match &feed.next {
+        Some(url) => url.clone(),
+        None => search_url(&api, feed.ts),
     };
     let response = api.get(&url).send()?.error_for_status()?;
     let events = response.json_items()?;
     let next = pagination::next_link(&response);
     let items = json::map_items(&events, "audit-log events", |event| activity(event.get()));
-    let newest = items.iter().map(|a| a.time).chain(previous.ts).max();
     let more = next.is_some();
-    let position = AuditCursor { next, ts: newest };
-    Ok(ActivityPage {
-        items,
-        next_cursor: (position != AuditCursor::default()).then(|| Cursor::encode(&position)),
-        more,
-    })
+    Ok(feed.page(items, next, more))
 }
 
 /// The first page of a search for events from `since` (ms) on, or of all events.
@@ -112,12 +92,8 @@ fn search_url(api: &Api, since: Option<i64>) -> String {
 fn activity(event: &str) -> Option<Activity> {
     let fields: AuditEvent = serde_json::from_str(event).ok()?;
     let action = fields.action.0.unwrap_or_default();
+    let time = fields.timestamp.0.or(fields.created_at.0)?;
     Some(Activity {
-        location: None,
-        session_id: None,
-        id: fields.id.0?,
-        time: fields.timestamp.0.or(fields.created_at.0)?,
-        kind: kind_of(&action),
         actor: fields.actor.0,
         targets: [fields.user, fields.team, fields.repo, fields.org]
             .into_iter()
@@ -125,9 +101,14 @@ fn activity(event: &str) -> Option<Activity> {
             .collect(),
         ip: fields.actor_ip.0,
         user_agent: fields.user_agent.0,
-        outcome: Outcome::Unknown,
-        action,
-        raw: event.to_owned(),
+        location: Location::from_parts(
+            fields.actor_location.country_code.0,
+            None,
+            None,
+            None,
+            None,
+        ),
+        ..Activity::new(fields.id.0?, time, kind_of(&action), action, event)
     })
 }
 
@@ -186,6 +167,19 @@ mod tests {
     }
 
     #[test]
+    fn the_actor_location_becomes_the_location() {
+        let event = r#"{"_document_id":"x","@timestamp":1,"action":"git.clone","actor_location":{"country_code":"de"}}"#;
+        let location = activity(event).unwrap().location.unwrap();
+        assert_eq!(location.country_code.as_deref(), Some("DE"));
+        assert_eq!(
+            activity(r#"{"_document_id":"x","@timestamp":1}"#)
+                .unwrap()
+                .location,
+            None
+        );
+    }
+
+    #[test]
     fn classifies_actions() {
         assert_eq!(kind_of("git.clone"), ActivityKind::User);
         assert_eq!(kind_of("repo.download_zip"), ActivityKind::User);
@@ -222,7 +216,14 @@ mod tests {
                 second.into(),
                 fake::json(&json!([event("c", NEW_YEAR + 5_999)]), None),
             ),
-            (resume.into(), fake::json(&json!([]), None)),
+            // The restart sees `c` again (same second) and a newer `d`.
+            (
+                resume.into(),
+                fake::json(
+                    &json!([event("c", NEW_YEAR + 5_999), event("d", NEW_YEAR + 7_000)]),
+                    None,
+                ),
+            ),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
         let (pages, host) = host.run(|| {
@@ -235,14 +236,21 @@ mod tests {
         assert!(pages[0].more);
         assert_eq!(
             pages[0].next_cursor.as_deref(),
-            Some(format!(r#"{{"next":"{second}","ts":{}}}"#, NEW_YEAR + 2_000).as_str())
+            Some(
+                format!(
+                    r#"{{"next":"{second}","ts":{},"seen":["b"]}}"#,
+                    NEW_YEAR + 2_000
+                )
+                .as_str()
+            )
         );
         assert!(!pages[1].more);
-        let caught_up = format!(r#"{{"ts":{}}}"#, NEW_YEAR + 5_999);
+        let caught_up = format!(r#"{{"ts":{},"seen":["c"]}}"#, NEW_YEAR + 5_999);
         assert_eq!(pages[1].next_cursor.as_deref(), Some(caught_up.as_str()));
-        // An empty page keeps the position instead of losing it.
-        assert!(pages[2].items.is_empty() && !pages[2].more);
-        assert_eq!(pages[2].next_cursor.as_deref(), Some(caught_up.as_str()));
+        // The resumed search returns only what is new: `c` was already returned.
+        let ids: Vec<_> = pages[2].items.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["d"]);
+        assert!(!pages[2].more);
     }
 
     #[test]
@@ -258,7 +266,10 @@ mod tests {
         let (page, _) = host.run(|| list(&fake::ctx(500, None), None));
         let page = page.unwrap();
         assert_eq!(page.items.len(), 3);
-        assert_eq!(page.next_cursor.as_deref(), Some(r#"{"ts":1606929874512}"#));
+        assert_eq!(
+            page.next_cursor.as_deref(),
+            Some(r#"{"ts":1606929874512,"seen":["xJJFlFOhQ6b-5vaAFy9Rjw"]}"#)
+        );
         assert!(!page.more);
     }
 }

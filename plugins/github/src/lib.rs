@@ -80,18 +80,7 @@ sluice_sdk::export_connector!(GitHub);
 /// What the operator sees before connecting an organisation.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
-        scan_writes: Vec::new(),
         max_look_back_days: Some(180),
-        id: "github".into(),
-        name: "GitHub".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        provider: "GitHub, Inc.".into(),
-        description: "Members, outside collaborators, teams, the organisation audit log, \
-                      SAML credential authorizations and GitHub App installations, and \
-                      organisation security settings of one GitHub organisation \
-                      (github.com, Enterprise Cloud or Enterprise Server). Can remove \
-                      outside collaborators and revoke credential authorizations."
-            .into(),
         capabilities: vec![
             Capability::Accounts,
             Capability::Groups,
@@ -107,52 +96,33 @@ fn describe() -> ConnectorInfo {
             ActionKind::RevokeAppPermission,
         ],
         config: vec![
-            ConfigField {
-                name: "org".into(),
-                label: "Organization".into(),
-                required: true,
-                secret: false,
-                default: None,
-                example: Some("acme".into()),
-                description: Some(
-                    "The organization's login, as in https://github.com/acme.".into(),
-                ),
-            },
-            ConfigField {
-                name: "base_url".into(),
-                label: "API base URL".into(),
-                required: false,
-                secret: false,
-                default: Some(api::DEFAULT_BASE_URL.into()),
-                example: Some("https://github.example.com/api/v3".into()),
-                description: Some(
+            ConfigField::new("org", "Organization")
+                .required()
+                .example("acme")
+                .description("The organization's login, as in https://github.com/acme."),
+            ConfigField::new("base_url", "API base URL")
+                .default(api::DEFAULT_BASE_URL)
+                .example("https://github.example.com/api/v3")
+                .description(
                     "REST API root. Leave unset for github.com; GitHub Enterprise Server \
-                     uses https://HOST/api/v3; also for data-residency clouds and mocks."
-                        .into(),
+                     uses https://HOST/api/v3; also for data-residency clouds and mocks.",
                 ),
-            },
-            ConfigField {
-                name: "token".into(),
-                label: "Personal access token or GitHub App token".into(),
-                required: true,
-                secret: true,
-                default: None,
-                example: None,
-                description: Some(
+            ConfigField::new("token", "Personal access token or GitHub App token")
+                .required()
+                .secret()
+                .description(
                     "An organization owner's token. Classic tokens need read:org \
                      (admin:org for posture, app permissions and actions) and \
-                     read:audit_log for activities."
-                        .into(),
+                     read:audit_log for activities.",
                 ),
-            },
         ],
-        auth: vec![AuthOption {
-            id: AUTH_ID.into(),
-            label: AUTH_LABEL.into(),
-            scheme: AuthScheme::Bearer(BearerAuth {
+        auth: vec![AuthOption::new(
+            AUTH_ID,
+            AUTH_LABEL,
+            AuthScheme::Bearer(BearerAuth {
                 token_field: "token".into(),
             }),
-        }],
+        )],
         egress: vec!["{base_url}".into()],
         rate_limits: vec![RateLimit {
             scope: "*".into(),
@@ -161,6 +131,17 @@ fn describe() -> ConnectorInfo {
             burst: 100,
             max_concurrency: 4,
         }],
+        ..ConnectorInfo::new(
+            "github",
+            "GitHub",
+            env!("CARGO_PKG_VERSION"),
+            "GitHub, Inc.",
+            "Members, outside collaborators, teams, the organisation audit log, \
+                      SAML credential authorizations and GitHub App installations, and \
+                      organisation security settings of one GitHub organisation \
+                      (github.com, Enterprise Cloud or Enterprise Server). Can remove \
+                      outside collaborators and revoke credential authorizations.",
+        )
     }
 }
 

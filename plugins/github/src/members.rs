@@ -8,12 +8,12 @@
 //! 2. `GET /orgs/{org}/members?role=member`,
 //! 3. `GET /orgs/{org}/outside_collaborators`.
 //!
-//! Each list pages with `Link: rel="next"`. The cursor is
-//! `{"phase":"admins"|"members"|"outside_collaborators","url":"<page to fetch>"}`;
-//! it is none only after the last page of the last phase.
+//! Each list pages with `Link: rel="next"`. The cursor is the SDK's [`ListCursor`]
+//! over these three phases: `{"phase":"members","url":"<page to fetch>"}`; it is none
+//! only after the last page of the last phase.
 
 use serde::{Deserialize, Serialize};
-use sluice_sdk::prelude::*;
+use sluice_sdk::prelude::{self as sdk, *};
 
 use crate::api::Api;
 
@@ -29,8 +29,9 @@ enum Phase {
     OutsideCollaborators,
 }
 
-impl Phase {
-    /// The phase after this one, if any.
+impl sdk::Phase for Phase {
+    const FIRST: Self = Self::Admins;
+
     fn next(self) -> Option<Self> {
         match self {
             Self::Admins => Some(Self::Members),
@@ -38,7 +39,9 @@ impl Phase {
             Self::OutsideCollaborators => None,
         }
     }
+}
 
+impl Phase {
     /// The first page of this phase's list.
     fn first_url(self, api: &Api) -> String {
         match self {
@@ -56,57 +59,26 @@ impl Phase {
             Self::OutsideCollaborators => "outside_collaborator",
         };
         Some(User {
-            id: json::str_at(member, "id")?,
             login: json::str_at(member, "login"),
             email: json::str_at(member, "email"),
             display_name: json::str_at(member, "name"),
-            status: UserStatus::Active,
             is_admin: self == Self::Admins,
             is_external: self == Self::OutsideCollaborators,
             roles: vec![role.to_owned()],
-            group_ids: Vec::new(),
-            last_sign_in: None,
-            created: None,
-            raw: json::raw(member),
+            ..User::new(json::str_at(member, "id")?, json::raw(member))
         })
     }
-}
-
-/// Where the next `list-users` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct MembersCursor {
-    /// The list being walked.
-    phase: Phase,
-    /// The page of that list to fetch.
-    url: String,
 }
 
 /// One page of users.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let position = match cursor {
-        Some(cursor) => Cursor::decode::<MembersCursor>(cursor)?,
-        None => MembersCursor {
-            phase: Phase::Admins,
-            url: Phase::Admins.first_url(&api),
-        },
-    };
-    let (members, next) = api.get_array_page(&position.url)?;
+    let position = ListCursor::<Phase>::resume(cursor)?;
+    let (members, next) = api.list_page(&position.url_or(|phase| phase.first_url(&api)))?;
     let items = json::map_items(&members, "organization members", |m| position.phase.user(m));
-    let next = match (next, position.phase.next()) {
-        (Some(url), _) => Some(MembersCursor {
-            phase: position.phase,
-            url,
-        }),
-        (None, Some(phase)) => Some(MembersCursor {
-            phase,
-            url: phase.first_url(&api),
-        }),
-        (None, None) => None,
-    };
     Ok(UserPage {
         items,
-        next_cursor: next.map(|position| Cursor::encode(&position)),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -195,9 +167,7 @@ mod tests {
         assert!(pages[3].items[0].is_external);
         assert_eq!(
             pages[1].next_cursor.as_deref(),
-            Some(
-                r#"{"phase":"members","url":"https://gh.test/orgs/acme/members?role=member&per_page=2"}"#
-            )
+            Some(r#"{"phase":"members"}"#)
         );
     }
 

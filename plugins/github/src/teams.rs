@@ -1,13 +1,13 @@
 //! `list-groups`: the organisation's teams with their members.
 //!
-//! `GET /orgs/{org}/teams` pages with `Link`; the cursor is `{"url":"<teams page>"}`.
+//! `GET /orgs/{org}/teams` pages with `Link`; the cursor is `{"url":"<teams page>"}`
+//! (a [`ListCursor`]).
 //! Team objects do not carry members, so each team on a page is completed with all
 //! pages of `GET /orgs/{org}/teams/{slug}/members` (which include child teams'
 //! members, as GitHub grants access through them). That is up to
 //! [`MAX_MEMBER_PAGES`] extra requests per team, which is why teams are fetched in
 //! pages of the host's page size rather than all at once.
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::http::path_segment;
 use sluice_sdk::prelude::*;
 
@@ -17,21 +17,11 @@ use crate::api::Api;
 /// and time even for a team spanning a whole enterprise.
 const MAX_MEMBER_PAGES: usize = 50;
 
-/// Where the next `list-groups` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct TeamsCursor {
-    /// The teams page to fetch.
-    url: String,
-}
-
 /// One page of teams.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let url = match cursor {
-        Some(cursor) => Cursor::decode::<TeamsCursor>(cursor)?.url,
-        None => api.first_page_url("/teams", &[]),
-    };
-    let (teams, next) = api.get_array_page(&url)?;
+    let position = ListCursor::<()>::resume(cursor)?;
+    let (teams, next) = api.list_page(&position.url_or(|()| api.first_page_url("/teams", &[])))?;
     let mut items = Vec::with_capacity(teams.len());
     for team in &teams {
         // Check before spending requests on the members of a team we could not store.
@@ -47,7 +37,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
     }
     Ok(GroupPage {
         items,
-        next_cursor: next.map(|url| Cursor::encode(&TeamsCursor { url })),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -55,17 +45,14 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
 fn team_member_ids(api: &Api, slug: &str) -> Result<Vec<String>, ConnectorError> {
     let path = format!("/teams/{slug}/members");
     // Members are small and many: always the largest page GitHub allows.
-    let mut url = Some(api.first_page_url_sized(&path, &[], 100));
-    let mut ids = Vec::new();
-    for _ in 0..MAX_MEMBER_PAGES {
-        let Some(page_url) = url.take() else {
-            return Ok(ids);
-        };
-        let (members, next) = api.get_array_page(&page_url)?;
-        ids.extend(members.iter().filter_map(|m| json::str_at(m, "id")));
-        url = next;
-    }
-    if url.is_some() {
+    let first = api.first_page_url_sized(&path, &[], 100);
+    let (members, truncated) =
+        pagination::collect_all(first, MAX_MEMBER_PAGES, |url| api.list_page(url))?;
+    let ids: Vec<String> = members
+        .iter()
+        .filter_map(|m| json::str_at(m, "id"))
+        .collect();
+    if truncated {
         log::warn(format_args!(
             "team `{slug}` has more than {MAX_MEMBER_PAGES} pages of members; listed the first {}",
             ids.len()
@@ -76,12 +63,11 @@ fn team_member_ids(api: &Api, slug: &str) -> Result<Vec<String>, ConnectorError>
 
 /// The group record for a `team` object and its member ids.
 fn group(team: &Value, members: Vec<String>) -> Option<Group> {
+    let name = json::str_at(team, "name").or_else(|| json::str_at(team, "slug"))?;
     Some(Group {
-        id: json::str_at(team, "id")?,
-        name: json::str_at(team, "name").or_else(|| json::str_at(team, "slug"))?,
         description: json::str_at(team, "description").filter(|d| !d.is_empty()),
         members,
-        raw: json::raw(team),
+        ..Group::new(json::str_at(team, "id")?, name, json::raw(team))
     })
 }
 

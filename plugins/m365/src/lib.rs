@@ -89,15 +89,11 @@ fn field(
     default: Option<&str>,
     description: &str,
 ) -> ConfigField {
-    ConfigField {
-        name: name.into(),
-        label: label.into(),
-        required,
-        secret,
-        default: default.map(Into::into),
-        example: None,
-        description: Some(description.into()),
-    }
+    let mut field = ConfigField::new(name, label).description(description);
+    field.required = required;
+    field.secret = secret;
+    field.default = default.map(Into::into);
+    field
 }
 
 /// What the operator sees before connecting a tenant.
@@ -114,16 +110,6 @@ fn describe() -> ConnectorInfo {
                 .into(),
         }],
         max_look_back_days: Some(7),
-        id: "m365".into(),
-        name: "Microsoft 365".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        provider: "Microsoft Corporation".into(),
-        description: "Entra ID users (with directory roles), groups and members, sign-ins, \
-                      directory audits, Office 365 activity (Exchange, SharePoint, OneDrive, \
-                      Teams) from the Management Activity API, OAuth2 permission grants and \
-                      tenant posture. Can disable and re-enable users, revoke their sign-in \
-                      sessions and delete permission grants."
-            .into(),
         capabilities: vec![
             Capability::Accounts,
             Capability::Groups,
@@ -210,10 +196,10 @@ fn describe() -> ConnectorInfo {
                 "Management Activity API content types to subscribe to.",
             ),
         ],
-        auth: vec![AuthOption {
-            id: AUTH_ID.into(),
-            label: AUTH_LABEL.into(),
-            scheme: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+        auth: vec![AuthOption::new(
+            AUTH_ID,
+            AUTH_LABEL,
+            AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
                 token_url: "{login_url}/{tenant_id}/oauth2/v2.0/token".into(),
                 client_id_field: "client_id".into(),
                 client_secret_field: "client_secret".into(),
@@ -222,7 +208,7 @@ fn describe() -> ConnectorInfo {
                     "{management_resource}/.default".into(),
                 ],
             }),
-        }],
+        )],
         egress: vec!["{graph_resource}".into(), "{management_resource}".into()],
         // Graph: Entra ID throttles per app per tenant at 3,500 resource units / 10 s for
         // the smallest tenants, a list request costing 1–3 units (learn.microsoft.com/graph/
@@ -245,6 +231,17 @@ fn describe() -> ConnectorInfo {
                 max_concurrency: 4,
             },
         ],
+        ..ConnectorInfo::new(
+            "m365",
+            "Microsoft 365",
+            env!("CARGO_PKG_VERSION"),
+            "Microsoft Corporation",
+            "Entra ID users (with directory roles), groups and members, sign-ins, \
+                      directory audits, Office 365 activity (Exchange, SharePoint, OneDrive, \
+                      Teams) from the Management Activity API, OAuth2 permission grants and \
+                      tenant posture. Can disable and re-enable users, revoke their sign-in \
+                      sessions and delete permission grants.",
+        )
     }
 }
 

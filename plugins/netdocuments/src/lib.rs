@@ -101,18 +101,6 @@ fn describe() -> ConnectorInfo {
         .collect::<Vec<_>>()
         .join(", ");
     ConnectorInfo {
-        scan_writes: Vec::new(),
-        max_look_back_days: None,
-        id: "netdocuments".into(),
-        name: "NetDocuments".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        provider: "NetDocuments Software, Inc.".into(),
-        description: "Users, repository administrators, groups and their members, and the \
-                      repository's admin and consolidated activity logs of one NetDocuments \
-                      repository, in any of NetDocuments' regional services; posture: \
-                      single sign-on and the number of administrators. Sign-in events are \
-                      not available from NetDocuments' API."
-            .into(),
         capabilities: vec![
             Capability::Accounts,
             Capability::Groups,
@@ -123,82 +111,54 @@ fn describe() -> ConnectorInfo {
         ],
         actions: vec![],
         config: vec![
-            ConfigField {
-                name: "region".into(),
-                label: "Region".into(),
-                required: false,
-                secret: false,
-                default: Some("us".into()),
-                example: Some("eu".into()),
-                description: Some(
+            ConfigField::new("region", "Region")
+                .default("us")
+                .example("eu")
+                .description(
                     "The NetDocuments service the repository lives in: us \
                      (vault.netvoyage.com), eu (eu.netdocuments.com), au \
                      (au.netdocuments.com) or de (de.netdocuments.com). Set api_url to \
-                     the same region's API."
-                        .into(),
+                     the same region's API.",
                 ),
-            },
-            ConfigField {
-                name: "api_url".into(),
-                label: "Regional API URL".into(),
-                required: false,
-                secret: false,
-                default: Some(api::REGIONS[0].api_url.into()),
-                example: Some(api::REGIONS[1].api_url.into()),
-                description: Some(format!(
+            ConfigField::new("api_url", "Regional API URL")
+                .default(api::REGIONS[0].api_url)
+                .example(api::REGIONS[1].api_url)
+                .description(format!(
                     "The REST API of the repository's region ({regions}); also used for \
                      the OAuth token endpoint `{{api_url}}/v1/OAuth`. Any other URL (a \
                      mock, a proxy) is used as given."
                 )),
-            },
-            ConfigField {
-                name: "repository_id".into(),
-                label: "Repository ID".into(),
-                required: true,
-                secret: false,
-                default: None,
-                example: Some("CA-ABCDEF12".into()),
-                description: Some(
+            ConfigField::new("repository_id", "Repository ID")
+                .required()
+                .example("CA-ABCDEF12")
+                .description(
                     "The repository's ID as shown in NetDocuments' repository \
-                     administration (it starts with CA-)."
-                        .into(),
+                     administration (it starts with CA-).",
                 ),
-            },
-            ConfigField {
-                name: "client_id".into(),
-                label: "Client ID".into(),
-                required: true,
-                secret: false,
-                default: None,
-                example: Some("AP-ABCDEF12|CA-ABCDEF12".into()),
-                description: Some(
+            ConfigField::new("client_id", "Client ID")
+                .required()
+                .example("AP-ABCDEF12|CA-ABCDEF12")
+                .description(
                     "The client ID of a NetDocuments application mapped to a service \
                      account that is a repository administrator. NetDocuments' \
                      client-credentials grant names the repository with the client ID \
-                     as `<client id>|<repository id>`."
-                        .into(),
+                     as `<client id>|<repository id>`.",
                 ),
-            },
-            ConfigField {
-                name: "client_secret".into(),
-                label: "Client secret".into(),
-                required: true,
-                secret: true,
-                default: None,
-                example: None,
-                description: Some("The application's client secret.".into()),
-            },
+            ConfigField::new("client_secret", "Client secret")
+                .required()
+                .secret()
+                .description("The application's client secret."),
         ],
-        auth: vec![AuthOption {
-            id: AUTH_ID.into(),
-            label: AUTH_LABEL.into(),
-            scheme: AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
+        auth: vec![AuthOption::new(
+            AUTH_ID,
+            AUTH_LABEL,
+            AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
                 token_url: "{api_url}/v1/OAuth".into(),
                 client_id_field: "client_id".into(),
                 client_secret_field: "client_secret".into(),
                 scopes: vec!["full".into()],
             }),
-        }],
+        )],
         egress: vec!["{api_url}".into()],
         rate_limits: vec![RateLimit {
             scope: "*".into(),
@@ -207,6 +167,17 @@ fn describe() -> ConnectorInfo {
             burst: 1_000,
             max_concurrency: 4,
         }],
+        ..ConnectorInfo::new(
+            "netdocuments",
+            "NetDocuments",
+            env!("CARGO_PKG_VERSION"),
+            "NetDocuments Software, Inc.",
+            "Users, repository administrators, groups and their members, and the \
+                      repository's admin and consolidated activity logs of one NetDocuments \
+                      repository, in any of NetDocuments' regional services; posture: \
+                      single sign-on and the number of administrators. Sign-in events are \
+                      not available from NetDocuments' API.",
+        )
     }
 }
 

@@ -73,17 +73,7 @@ sluice_sdk::export_connector!(Okta);
 /// What the operator sees before connecting an org.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
-        scan_writes: Vec::new(),
         max_look_back_days: Some(90),
-        id: "okta".into(),
-        name: "Okta".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        provider: "Okta, Inc.".into(),
-        description: "Users (with lifecycle status and admin roles), groups and their \
-                      members, the System Log (sign-ins, user and admin activity) and \
-                      the OAuth scope grants of apps in one Okta org. Can suspend and \
-                      unsuspend users and end a user's sessions."
-            .into(),
         capabilities: vec![
             Capability::Accounts,
             Capability::Groups,
@@ -100,44 +90,32 @@ fn describe() -> ConnectorInfo {
             ActionKind::RemoveGroupMember,
         ],
         config: vec![
-            ConfigField {
-                name: "domain".into(),
-                label: "Okta org URL".into(),
-                required: true,
-                secret: false,
-                default: None,
-                example: Some("https://acme.okta.com".into()),
-                description: Some(
+            ConfigField::new("domain", "Okta org URL")
+                .required()
+                .example("https://acme.okta.com")
+                .description(
                     "The org's URL as in the Admin Console address without `-admin` \
                      (https://acme.okta.com, https://acme.oktapreview.com or a custom \
-                     domain)."
-                        .into(),
+                     domain).",
                 ),
-            },
-            ConfigField {
-                name: "api_token".into(),
-                label: "API token".into(),
-                required: true,
-                secret: true,
-                default: None,
-                example: None,
-                description: Some(
+            ConfigField::new("api_token", "API token")
+                .required()
+                .secret()
+                .description(
                     "An API token (Security → API → Tokens) created by an admin: a \
                      read-only admin can scan; the actions need a super, org or group \
-                     admin."
-                        .into(),
+                     admin.",
                 ),
-            },
         ],
-        auth: vec![AuthOption {
-            id: AUTH_ID.into(),
-            label: AUTH_LABEL.into(),
-            scheme: AuthScheme::ApiKey(ApiKeyHeader {
+        auth: vec![AuthOption::new(
+            AUTH_ID,
+            AUTH_LABEL,
+            AuthScheme::ApiKey(ApiKeyHeader {
                 header: "authorization".into(),
                 prefix: "SSWS ".into(),
                 key_field: "api_token".into(),
             }),
-        }],
+        )],
         egress: vec!["{domain}".into()],
         // Okta's Management API rate limits are per org, per endpoint and per minute
         // (developer.okta.com/docs/reference/rl-global-mgmt/, Workforce orgs):
@@ -152,6 +130,16 @@ fn describe() -> ConnectorInfo {
             burst: 50,
             max_concurrency: 4,
         }],
+        ..ConnectorInfo::new(
+            "okta",
+            "Okta",
+            env!("CARGO_PKG_VERSION"),
+            "Okta, Inc.",
+            "Users (with lifecycle status and admin roles), groups and their \
+                      members, the System Log (sign-ins, user and admin activity) and \
+                      the OAuth scope grants of apps in one Okta org. Can suspend and \
+                      unsuspend users and end a user's sessions.",
+        )
     }
 }
 

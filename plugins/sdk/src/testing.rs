@@ -79,6 +79,8 @@ pub struct FakeHost {
     requests: Vec<SentRequest>,
     /// Log lines in the order they were written.
     logs: Vec<(Level, String)>,
+    /// Headers every request must carry, as a provider insists on.
+    expected_headers: Vec<(String, String)>,
 }
 
 thread_local! {
@@ -118,6 +120,14 @@ impl FakeHost {
                 .cloned()
                 .unwrap_or_else(|| fallback.clone()))
         })
+    }
+
+    /// Fails the test when a request lacks header `name` with `value`, for the
+    /// headers a provider refuses requests without.
+    pub fn expect_header(mut self, name: &str, value: &str) -> Self {
+        self.expected_headers
+            .push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Runs `call` with this host installed on the current thread, and returns its
@@ -167,7 +177,16 @@ fn with_host<T>(f: impl FnOnce(&mut FakeHost) -> T) -> T {
 /// `http.send` on the fake host.
 pub(crate) fn send(request: SentRequest) -> Result<Response, HttpError> {
     // The handler runs without the host borrowed, so it may log or read config itself.
-    let mut handler = with_host(|host| host.handler.take());
+    let (mut handler, expected) =
+        with_host(|host| (host.handler.take(), host.expected_headers.clone()));
+    for (name, value) in &expected {
+        assert_eq!(
+            request.header(name),
+            Some(value.as_str()),
+            "header {name} of {}",
+            request.line()
+        );
+    }
     let result = match handler.as_mut() {
         Some(answer) => answer(&request),
         None => Err(HttpError::Denied(
