@@ -62,35 +62,19 @@ impl Api {
         json_accepting(http::delete(url))
     }
 
-    /// One page of a list endpoint that answers a JSON array: the items and the
-    /// `rel="next"` URL.
-    pub fn get_array_page(
-        &self,
-        url: &str,
-    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
-        let response = self.get(url).send()?.error_for_status()?;
-        let items = response.json::<Vec<Value>>()?;
-        Ok((items, pagination::next_link(&response)))
+    /// One page of a `Link`-paged list endpoint: the items and the next URL.
+    pub fn list_page(&self, url: &str) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+        pagination::array_and_next_link(&self.get(url).send()?.error_for_status()?)
     }
 
-    /// Every item of a list endpoint, following `rel="next"` for at most `max_pages`
-    /// pages; the flag says whether pages were left unread.
-    pub fn get_all(
+    /// Every item of a list endpoint from `first`, for at most `max_pages` pages; the
+    /// flag says whether pages were left unread.
+    pub fn list_all(
         &self,
         first: String,
         max_pages: usize,
     ) -> Result<(Vec<Value>, bool), ConnectorError> {
-        let mut url = Some(first);
-        let mut all = Vec::new();
-        for _ in 0..max_pages {
-            let Some(page) = url.take() else {
-                return Ok((all, false));
-            };
-            let (items, next) = self.get_array_page(&page)?;
-            all.extend(items);
-            url = next;
-        }
-        Ok((all, url.is_some()))
+        pagination::collect_all(first, max_pages, |url| self.list_page(url))
     }
 }
 
@@ -102,100 +86,46 @@ fn json_accepting(request: Request) -> Request {
 /// Test helpers: an Okta double on the SDK's fake host, and the published fixtures.
 #[cfg(test)]
 pub mod fake {
-    use std::collections::HashMap;
-    use std::path::PathBuf;
-
     use serde_json::Value;
     use sluice_sdk::http::Response;
-    use sluice_sdk::prelude::Context;
-    use sluice_sdk::testing::{FakeHost, SentRequest};
+    use sluice_sdk::testing::{FakeHost, Fixtures};
 
-    /// A context as the host would pass it.
-    pub fn ctx(page_size: u32, since: Option<i64>) -> Context {
-        Context {
-            auth: crate::AUTH_ID.into(),
-            instance_id: "inst-1".into(),
-            instance_name: "acme on Okta".into(),
-            since,
-            page_size,
-        }
-    }
-
-    /// Where the published Okta example bodies are: `$SLUICE_FIXTURES_DIR/okta` or
-    /// `../shared/fixtures/okta/` beside the repository (never copied into it).
-    pub fn fixtures_dir() -> PathBuf {
-        match std::env::var_os("SLUICE_FIXTURES_DIR") {
-            Some(d) => PathBuf::from(d).join("okta"),
-            None => PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures/okta"
-            )),
-        }
-    }
+    pub use sluice_sdk::testing::context as ctx;
 
     /// The published examples whose file name starts with `prefix`, parsed, in name
-    /// order; empty (with a note) when the folder is absent, so the suite passes on a
-    /// checkout without `../shared`.
-    #[allow(clippy::print_stderr)] // a test's note on why it checked less
+    /// order; empty (with a note) without the shared fixtures.
     pub fn fixtures(prefix: &str) -> Vec<(String, Value)> {
-        let dir = fixtures_dir();
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            eprintln!("shared fixtures not found at {}; skipping", dir.display());
-            return Vec::new();
-        };
-        let mut files: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with(prefix) && name.ends_with(".json"))
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(dir.join(&name)).expect("fixture readable");
-                let value = serde_json::from_str(&text).expect("fixture is JSON");
-                (name, value)
-            })
-            .collect()
+        Fixtures::open("okta")
+            .map(|f| f.matching(prefix))
+            .unwrap_or_default()
     }
 
     /// A 200 JSON response with Okta's `self` link and, optionally, a `next` link.
     pub fn json(body: &Value, next: Option<&str>) -> Response {
-        let mut headers = vec![(
-            "link".to_owned(),
-            "<https://okta.test/api/v1/self>; rel=\"self\"".to_owned(),
-        )];
-        if let Some(url) = next {
-            headers.push(("link".to_owned(), format!("<{url}>; rel=\"next\"")));
-        }
+        let link = |url: &str, rel: &str| ("link".to_owned(), format!("<{url}>; rel=\"{rel}\""));
+        let mut headers = vec![link("https://okta.test/api/v1/self", "self")];
+        headers.extend(next.map(|url| link(url, "next")));
         Response::new(200, headers, body.to_string())
     }
 
     /// A response with `status` and an Okta error body.
     pub fn error(status: u16, code: &str, summary: &str) -> Response {
-        Response::new(
-            status,
-            vec![],
-            serde_json::json!({
-                "errorCode": code, "errorSummary": summary, "errorLink": code,
-                "errorId": "oaeTest", "errorCauses": []
-            })
-            .to_string(),
-        )
+        let body = serde_json::json!({
+            "errorCode": code, "errorSummary": summary, "errorLink": code,
+            "errorId": "oaeTest", "errorCauses": []
+        });
+        Response::new(status, vec![], body.to_string())
     }
 
     /// A fake host for the org at `https://okta.test`, answering each URL from
     /// `routes` (exact match, method ignored) and 404 E0000007 otherwise.
     pub fn okta(routes: Vec<(String, Response)>) -> FakeHost {
-        let routes: HashMap<String, Response> = routes.into_iter().collect();
         FakeHost::new()
             .config("domain", "https://okta.test/")
-            .on_request(move |request: &SentRequest| {
-                assert_eq!(request.header("accept"), Some("application/json"));
-                Ok(routes
-                    .get(&request.url)
-                    .cloned()
-                    .unwrap_or_else(|| error(404, "E0000007", "Not found: Resource not found")))
-            })
+            .expect_header("accept", "application/json")
+            .routes(
+                routes,
+                error(404, "E0000007", "Not found: Resource not found"),
+            )
     }
 }

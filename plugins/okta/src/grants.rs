@@ -1,12 +1,11 @@
 //! `list-app-permissions`: the Okta API scopes granted to apps in the org.
 //!
-//! `GET /api/v1/apps?limit=N` pages with `Link` (cursor `{"url":"<apps page>"}`); each
+//! `GET /api/v1/apps?limit=N` pages with `Link` (a [`ListCursor`], `{"url":"<apps page>"}`); each
 //! app on a page is completed with every page of `GET /api/v1/apps/{id}/grants`, the
 //! app's OAuth 2.0 scope consent grants (one grant per scope). Apps without OAuth
 //! (SAML, bookmarks) have no grants; an app that vanished between the two requests
 //! (404) is skipped. Record ids are the grant ids (`oag…`).
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::http::path_segment;
 use sluice_sdk::prelude::*;
 
@@ -18,25 +17,17 @@ const MAX_LIMIT: u32 = 200;
 /// Grant pages read per app.
 const MAX_GRANT_PAGES: usize = 20;
 
-/// Where the next `list-app-permissions` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct AppsCursor {
-    /// The apps page to fetch.
-    url: String,
-}
-
 /// One page of app grants.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let url = match cursor {
-        Some(cursor) => Cursor::decode::<AppsCursor>(cursor)?.url,
-        None => api
-            .get(api.url("/api/v1/apps"))
+    let position = ListCursor::<()>::resume(cursor)?;
+    let (apps, next) = api.list_page(&position.url_or(|()| {
+        let request = api.get(api.url("/api/v1/apps"));
+        request
             .query("limit", api.limit(MAX_LIMIT))
             .url()
-            .to_owned(),
-    };
-    let (apps, next) = api.get_array_page(&url)?;
+            .to_owned()
+    }))?;
     let mut items = Vec::new();
     for app in &apps {
         let Some(segment) = json::str_at(app, "id").and_then(|id| path_segment(&id)) else {
@@ -48,7 +39,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, Co
             .query("limit", MAX_LIMIT)
             .url()
             .to_owned();
-        let grants = match api.get_all(first, MAX_GRANT_PAGES) {
+        let grants = match api.list_all(first, MAX_GRANT_PAGES) {
             Ok((grants, _)) => grants,
             Err(ConnectorError::NotFound(_)) => continue,
             Err(error) => return Err(error),
@@ -57,20 +48,19 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, Co
     }
     Ok(AppPermissionPage {
         items,
-        next_cursor: next.map(|url| Cursor::encode(&AppsCursor { url })),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
 /// The record for one scope consent grant of `app`.
 fn grant(app: &Value, grant: &Value) -> Option<AppPermission> {
+    let app_id = json::str_at(app, "id").or_else(|| json::str_at(grant, "clientId"))?;
     Some(AppPermission {
-        id: json::str_at(grant, "id")?,
-        app_id: json::str_at(app, "id").or_else(|| json::str_at(grant, "clientId"))?,
         app_name: json::str_at(app, "label").or_else(|| json::str_at(app, "name")),
         grantee: json::str_at(grant, "userId"),
         scopes: json::str_at(grant, "scopeId").into_iter().collect(),
         granted_at: json::timestamp_at(grant, "created"),
-        raw: json::raw(grant),
+        ..AppPermission::new(json::str_at(grant, "id")?, app_id, json::raw(grant))
     })
 }
 
@@ -114,9 +104,6 @@ mod tests {
         assert_eq!(grant.app_name.as_deref(), Some("Reporting"));
         assert_eq!(grant.scopes, ["okta.users.read"]);
         assert_eq!(grant.granted_at, Some(1_704_067_200_000));
-        assert_eq!(
-            page.next_cursor,
-            Some(Cursor::encode(&AppsCursor { url: apps_2.into() }))
-        );
+        assert_eq!(page.next_cursor, Some(format!(r#"{{"url":"{apps_2}"}}"#)));
     }
 }

@@ -6,7 +6,6 @@
 //! (Okta's maximum), up to [`MAX_MEMBER_PAGES`] pages per group. That is why groups
 //! are fetched in pages of the host's page size rather than Okta's large maximum.
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::http::path_segment;
 use sluice_sdk::prelude::*;
 
@@ -22,25 +21,17 @@ const MEMBERS_LIMIT: u32 = 1000;
 /// Member pages read per group: bounds one call's requests even for "Everyone".
 const MAX_MEMBER_PAGES: usize = 50;
 
-/// Where the next `list-groups` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct GroupsCursor {
-    /// The groups page to fetch.
-    url: String,
-}
-
 /// One page of groups.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let url = match cursor {
-        Some(cursor) => Cursor::decode::<GroupsCursor>(cursor)?.url,
-        None => api
-            .get(api.url("/api/v1/groups"))
+    let position = ListCursor::<()>::resume(cursor)?;
+    let (groups, next) = api.list_page(&position.url_or(|()| {
+        let request = api.get(api.url("/api/v1/groups"));
+        request
             .query("limit", api.limit(MAX_LIMIT))
             .url()
-            .to_owned(),
-    };
-    let (groups, next) = api.get_array_page(&url)?;
+            .to_owned()
+    }))?;
     let mut items = Vec::with_capacity(groups.len());
     for value in &groups {
         // Check before spending requests on the members of a group we could not store.
@@ -53,7 +44,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
             .query("limit", MEMBERS_LIMIT)
             .url()
             .to_owned();
-        let (members, truncated) = api.get_all(first, MAX_MEMBER_PAGES)?;
+        let (members, truncated) = api.list_all(first, MAX_MEMBER_PAGES)?;
         if truncated {
             log::warn(format_args!(
                 "group {segment} has more than {MAX_MEMBER_PAGES} pages of members; listed the first {}",
@@ -68,7 +59,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
     }
     Ok(GroupPage {
         items,
-        next_cursor: next.map(|url| Cursor::encode(&GroupsCursor { url })),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -134,11 +125,6 @@ mod tests {
         assert_eq!(host.requests().len(), 3);
         assert_eq!(page.items[0].members, ["00u1", "00u2", "00u3"]);
         assert_eq!(page.items[0].description, None);
-        assert_eq!(
-            page.next_cursor,
-            Some(Cursor::encode(&GroupsCursor {
-                url: groups_2.into()
-            }))
-        );
+        assert_eq!(page.next_cursor, Some(format!(r#"{{"url":"{groups_2}"}}"#)));
     }
 }

@@ -5,35 +5,27 @@
 //! `Link: rel="next"` (with an opaque `after`) is always present, even when there is
 //! nothing more yet, and following it later returns only events published since. So:
 //!
-//! - the cursor is `{"next":"<url>","ts":<ms>}`: the next link, which resumes after the
+//! - the cursor is the SDK's [`FeedCursor`]: the next link, which resumes after the
 //!   newest event returned, and that event's time as a fallback;
 //! - `more` is true only for a full page (a short page means Okta is caught up, which
 //!   is how Okta's polling guide says to tell);
 //! - without a next link (never seen when polling, but possible), the next call starts
-//!   a new search at `since=<ts>`; re-reading that second is harmless because the host
-//!   keys activities by `uuid`.
+//!   a new search at `since=<ts>`, and the cursor drops that second's events it
+//!   already returned.
+//!
+//! `client.geographicalContext` becomes the location (Okta names the country, not its
+//! ISO code, so only a two-letter value is kept as `country-code`), and
+//! `authenticationContext.externalSessionId` the session id.
 //!
 //! Events are classed by `eventType`: sign-in and session events are `logon`,
 //! administrative changes `admin`, everything else `user`.
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
 /// Okta's maximum `limit` for `GET /api/v1/logs`.
 const MAX_LIMIT: u32 = 1000;
-
-/// Where the next `list-activities` call continues.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct LogCursor {
-    /// Okta's next link: the position after the newest event returned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
-    /// Newest event time seen (ms), where a new search starts without a next link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ts: Option<i64>,
-}
 
 /// Event types of sign-in and sign-out.
 const LOGON_PREFIXES: &[&str] = &["user.session.", "user.authentication."];
@@ -63,29 +55,17 @@ const ADMIN_PREFIXES: &[&str] = &[
 /// One page of System Log events.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let previous = match cursor {
-        Some(cursor) => Cursor::decode::<LogCursor>(cursor)?,
-        None => LogCursor {
-            next: None,
-            ts: ctx.since,
-        },
-    };
+    let feed = FeedCursor::resume(cursor, ctx.since)?;
     let limit = api.limit(MAX_LIMIT);
-    let url = match &previous.next {
+    let url = match &feed.next {
         Some(url) => url.clone(),
-        None => search_url(&api, previous.ts, limit),
+        None => search_url(&api, feed.ts, limit),
     };
-    let (events, next) = api.get_array_page(&url)?;
+    let (events, next) = api.list_page(&url)?;
     let items = json::map_items(&events, "System Log events", activity);
-    let newest = items.iter().map(|a| a.time).chain(previous.ts).max();
     // A full page may have more behind it; Okta says nothing else about it.
     let more = next.is_some() && events.len() >= limit as usize;
-    let position = LogCursor { next, ts: newest };
-    Ok(ActivityPage {
-        items,
-        next_cursor: (position != LogCursor::default()).then(|| Cursor::encode(&position)),
-        more,
-    })
+    Ok(feed.page(items, next, more))
 }
 
 /// A polling query for events from `since` (ms) on; Okta's default (the last 7 days)
@@ -105,12 +85,10 @@ fn search_url(api: &Api, since: Option<i64>, limit: u32) -> String {
 /// The activity record for one LogEvent; none without a `uuid` or `published`.
 pub fn activity(event: &Value) -> Option<Activity> {
     let action = json::str_at(event, "eventType").unwrap_or_default();
+    let geo = json::at(event, "/client/geographicalContext");
+    let geo_str = |pointer: &str| geo.and_then(|g| json::str_at(g, pointer));
+    let geo_f64 = |pointer: &str| geo.and_then(|g| g.pointer(pointer)).and_then(Value::as_f64);
     Some(Activity {
-        location: None,
-        session_id: None,
-        id: json::str_at(event, "uuid")?,
-        time: json::timestamp_at(event, "published")?,
-        kind: kind_of(&action),
         actor: json::str_at(event, "/actor/alternateId")
             .or_else(|| json::str_at(event, "/actor/id")),
         targets: json::at(event, "target")
@@ -126,13 +104,27 @@ pub fn activity(event: &Value) -> Option<Activity> {
             .collect(),
         ip: json::str_at(event, "/client/ipAddress"),
         user_agent: json::str_at(event, "/client/userAgent/rawUserAgent"),
+        location: Location::from_parts(
+            geo_str("country"),
+            geo_str("state"),
+            geo_str("city"),
+            geo_f64("/geolocation/lat"),
+            geo_f64("/geolocation/lon"),
+        ),
+        session_id: json::str_at(event, "/authenticationContext/externalSessionId")
+            .filter(|id| id != "unknown"),
         outcome: match json::str_at(event, "/outcome/result").as_deref() {
             Some("SUCCESS" | "ALLOW") => Outcome::Success,
             Some("FAILURE" | "DENY") => Outcome::Failure,
             _ => Outcome::Unknown,
         },
-        action,
-        raw: json::raw(event),
+        ..Activity::new(
+            json::str_at(event, "uuid")?,
+            json::timestamp_at(event, "published")?,
+            kind_of(&action),
+            action,
+            json::raw(event),
+        )
     })
 }
 
@@ -157,6 +149,26 @@ mod tests {
 
     /// 2024-01-01T00:00:00Z.
     const NEW_YEAR: i64 = 1_704_067_200_000;
+
+    #[test]
+    fn geographical_context_and_session_become_location_and_session_id() {
+        let event = serde_json::json!({
+            "uuid": "u1", "published": "2024-01-01T00:00:00Z", "eventType": "user.session.start",
+            "client": {"geographicalContext": {"country": "United States", "state": "California",
+                "city": "San Francisco", "geolocation": {"lat": 37.77, "lon": -122.41}}},
+            "authenticationContext": {"externalSessionId": "102abc"},
+        });
+        let a = activity(&event).unwrap();
+        let l = a.location.unwrap();
+        // Okta names the country; the contract wants its ISO code, which Okta lacks.
+        assert_eq!(l.country_code, None);
+        assert_eq!(
+            (l.region.as_deref(), l.city.as_deref()),
+            (Some("California"), Some("San Francisco"))
+        );
+        assert_eq!((l.latitude, l.longitude), (Some(37.77), Some(-122.41)));
+        assert_eq!(a.session_id.as_deref(), Some("102abc"));
+    }
 
     #[test]
     fn maps_the_published_log_events() {
@@ -272,9 +284,10 @@ mod tests {
         assert_eq!(pages[0].items[0].outcome, Outcome::Failure);
         assert_eq!(pages[0].items[1].kind, ActivityKind::Admin);
         assert_eq!(pages[1].items[0].kind, ActivityKind::User);
-        let caught_up = Cursor::encode(&LogCursor {
+        let caught_up = Cursor::encode(&FeedCursor {
             next: Some(third.into()),
             ts: Some(NEW_YEAR + 5_000),
+            seen: vec![pages[1].items[0].id.clone()],
         });
         assert_eq!(pages[1].next_cursor.as_deref(), Some(caught_up.as_str()));
         // An empty page keeps the position after the newest event.

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sluice_sdk::prelude::*;
+use sluice_sdk::prelude::{self as sdk, *};
 
 use crate::api::Api;
 
@@ -50,6 +50,14 @@ enum Phase {
     Deprovisioned,
 }
 
+impl sdk::Phase for Phase {
+    const FIRST: Self = Self::Listed;
+
+    fn next(self) -> Option<Self> {
+        (self == Self::Listed).then_some(Self::Deprovisioned)
+    }
+}
+
 impl Phase {
     /// The first page of this phase's list.
     fn first_url(self, api: &Api) -> String {
@@ -64,45 +72,21 @@ impl Phase {
     }
 }
 
-/// Where the next `list-users` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct UsersCursor {
-    /// The list being walked.
-    phase: Phase,
-    /// The page of that list to fetch.
-    url: String,
-    /// Role types of every user holding an admin role, by user id.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    admins: BTreeMap<String, Vec<String>>,
-}
+/// Admin role types by user id, carried in the cursor.
+type Admins = BTreeMap<String, Vec<String>>;
 
 /// One page of users.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let position = match cursor {
-        Some(cursor) => Cursor::decode::<UsersCursor>(cursor)?,
-        None => UsersCursor {
-            phase: Phase::Listed,
-            url: Phase::Listed.first_url(&api),
-            admins: admin_roles(&api)?,
-        },
-    };
-    let (users, next) = api.get_array_page(&position.url)?;
-    let items = json::map_items(&users, "Okta users", |u| user(u, &position.admins));
-    let next = match (next, position.phase) {
-        (Some(url), phase) => Some((phase, url)),
-        (None, Phase::Listed) => Some((Phase::Deprovisioned, Phase::Deprovisioned.first_url(&api))),
-        (None, Phase::Deprovisioned) => None,
-    };
+    let mut position = ListCursor::<Phase, Admins>::resume(cursor)?;
+    if cursor.is_none() {
+        position.state = admin_roles(&api)?;
+    }
+    let (users, next) = api.list_page(&position.url_or(|phase| phase.first_url(&api)))?;
+    let items = json::map_items(&users, "Okta users", |u| user(u, &position.state));
     Ok(UserPage {
         items,
-        next_cursor: next.map(|(phase, url)| {
-            Cursor::encode(&UsersCursor {
-                phase,
-                url,
-                admins: position.admins.clone(),
-            })
-        }),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -187,13 +171,10 @@ fn user(value: &Value, admins: &BTreeMap<String, Vec<String>>) -> Option<User> {
         display_name,
         status: status_of(&json::str_at(value, "status").unwrap_or_default()),
         is_admin: !roles.is_empty(),
-        is_external: false,
         roles,
-        group_ids: Vec::new(),
         last_sign_in: json::timestamp_at(value, "lastLogin"),
         created: json::timestamp_at(value, "created"),
-        raw: json::raw(value),
-        id,
+        ..User::new(id, json::raw(value))
     })
 }
 
