@@ -304,9 +304,21 @@ fn start_subscriptions(api: &Api, types: &[String]) -> Result<(), ConnectorError
 
 /// The record for a Graph `signIn`.
 pub fn sign_in(e: &Value) -> Option<Activity> {
+    let coordinate = |name: &str| {
+        e.pointer(&format!("/location/geoCoordinates/{name}"))
+            .and_then(Value::as_f64)
+    };
     Some(Activity {
-        location: None,
-        session_id: None,
+        location: Location::from_parts(
+            json::str_at(e, "/location/countryOrRegion"),
+            json::str_at(e, "/location/state"),
+            json::str_at(e, "/location/city"),
+            coordinate("latitude"),
+            coordinate("longitude"),
+        ),
+        // `sessionId` where Graph sends it, else the correlation id that links the
+        // sign-in to the requests made with its token.
+        session_id: json::str_at(e, "sessionId").or_else(|| json::str_at(e, "correlationId")),
         id: json::str_at(e, "id")?,
         time: json::timestamp_at(e, "createdDateTime")?,
         kind: ActivityKind::Logon,
@@ -419,7 +431,13 @@ mod tests {
             assert_eq!(acts[0].kind, ActivityKind::Logon);
             assert_eq!(acts[0].outcome, Outcome::Success);
             assert_eq!(acts[0].actor.as_deref(), Some("testaccount1@contoso.com"));
+            assert!(acts[0].session_id.is_some(), "{name}: correlationId");
         }
+        let (items, _) =
+            crate::api::collection_parts(&fake::fixture("list-signins-filtered-top10.json"));
+        let location = sign_in(&items[0]).unwrap().location.unwrap();
+        assert_eq!(location.country_code.as_deref(), Some("US"));
+        assert_eq!(location.city.as_deref(), Some("Redmond"));
         for name in [
             "list-directory-audits.json",
             "list-directory-audits-filter-initiatedby.json",
