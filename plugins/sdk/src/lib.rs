@@ -7,10 +7,14 @@
 //!
 //! - [`http`]: a request builder over the host's `http.send`, and a [`http::Response`]
 //!   that maps HTTP statuses to typed [`ConnectorError`]s;
-//! - [`Connector`]: the exports, each defaulting to `unsupported`;
-//! - [`pagination`]: `Link` headers, next-URL-in-body, tokens and offsets, and the two
-//!   cursors ([`pagination::ListCursor`], [`pagination::FeedCursor`]) connectors resume by;
-//! - `records`: `new` constructors for the WIT records (`User::new(id, raw)`, …);
+//! - [`Connector`]: the exports, each but `describe` and `check` defaulting to
+//!   `unsupported`, and [`connector!`] to name the function serving each export;
+//! - [`pagination`]: `Link` headers, next-URL-in-body, tokens and offsets, and the
+//!   cursors ([`pagination::ListCursor`], [`pagination::FeedCursor`],
+//!   [`pagination::FeedSet`]) connectors resume by;
+//! - [`action`]: the planned / already / done answers of a response action;
+//! - `records`: `new` constructors for the WIT records (`User::new(id, raw)`, …) and
+//!   classifiers (`ActivityKind::by_prefix`, `Outcome::from_word`);
 //! - [`json`] and [`time`]: reading fields out of provider JSON, timestamps included;
 //! - [`config`] and [`log`]: the instance's non-secret config, and the host's log;
 //! - `testing` (native builds only): a fake host so `cargo test` can run a connector's
@@ -20,29 +24,32 @@
 //!
 //! 1. Make a `cdylib` crate depending on `sluice-sdk`; build it with
 //!    `cargo build --release --target wasm32-wasip2` to get a component directly.
-//! 2. Implement [`Connector`] for a unit struct, using `use sluice_sdk::prelude::*;`:
-//!    `describe` and the exports the connector supports; the others answer
-//!    `unsupported`.
-//! 3. Export it with one line: `sluice_sdk::export_connector!(MyConnector);`.
+//! 2. Write `describe`, `check` and one function per export the connector supports,
+//!    using `use sluice_sdk::prelude::*;`, usually one module each.
+//! 3. Name them, once, at the crate root; the others answer `unsupported`:
 //!
 //! ```text
 //! use sluice_sdk::prelude::*;
 //!
-//! struct Example;
+//! pub struct Example;
 //!
-//! impl Connector for Example {
-//!     fn describe() -> ConnectorInfo { ConnectorInfo::new("example", /* … */) }
-//!     fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-//!         /* a ListCursor over the provider's pages, User::new(..) per item */
-//!     }
+//! fn describe() -> ConnectorInfo { ConnectorInfo::new("example", /* … */) }
+//! fn check(ctx: &Context) -> Result<Permissions, ConnectorError> { /* … */ }
+//! fn users(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
+//!     /* a ListCursor over the provider's pages, User::new(..) per item */
 //! }
 //!
-//! sluice_sdk::export_connector!(Example);
+//! sluice_sdk::connector!(Example {
+//!     describe: describe,
+//!     check: check,
+//!     list_users: users,
+//! });
 //! ```
 //!
 //! Connectors never hold secrets: the host injects credentials into requests, so
 //! [`config::get`] only ever sees non-secret fields.
 
+pub mod action;
 pub mod config;
 mod connector;
 pub mod error;
@@ -74,7 +81,8 @@ pub mod bindings {
 
 /// Exports a type implementing [`Connector`] (through the generated [`Guest`]) as the component's `connector` interface.
 ///
-/// Use once per connector crate, at the crate root: `sluice_sdk::export_connector!(MyConnector);`.
+/// [`connector!`] does this itself; a hand-written `impl Connector` needs it once, at the
+/// crate root: `sluice_sdk::export_connector!(MyConnector);`.
 /// The connector crate must depend on this crate under the name `sluice_sdk`.
 pub use bindings::export_connector;
 
@@ -88,9 +96,10 @@ pub use connector::Connector;
 /// The WIT `cursor` alias (a plain `String`) is deliberately replaced here by
 /// [`pagination::Cursor`], the helper that encodes and decodes cursors.
 pub mod prelude {
+    pub use crate::action::{self, Write};
     pub use crate::bindings::sluice::connector::types::*;
     pub use crate::http::{self, Response};
-    pub use crate::pagination::{self, At, Cursor, FeedCursor, ListCursor, Phase};
+    pub use crate::pagination::{self, At, Cursor, FeedCursor, FeedSet, ListCursor, Phase};
     pub use crate::{Connector, config, json, log, time};
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::Value;

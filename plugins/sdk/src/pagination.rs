@@ -19,10 +19,16 @@
 //!   state computed once per run (e.g. a role map);
 //! - [`FeedCursor`]: an activity feed read incrementally by time, which resumes from
 //!   the provider's next page or else restarts a search at the newest event time seen,
-//!   and drops the events of that boundary second that it already returned.
+//!   and drops the events of that boundary second that it already returned;
+//! - [`FeedSet`]: several such feeds (audit trails, logs, content types) behind one
+//!   cursor, read in turn, each from its own position.
 //!
 //! [`collect_all`] follows next links for a bounded number of pages (team members,
-//! role assignments), and [`array_and_next_link`] reads one `Link`-paged JSON array.
+//! role assignments), [`array_and_next_link`] reads one `Link`-paged JSON array, and
+//! [`items_and_next`] one page whose body holds both the items and the next URL or
+//! token. [`phases!`](crate::phases) declares the lists a [`ListCursor`] walks.
+
+use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -173,6 +179,23 @@ pub fn array_and_next_link(
     Ok((response.json::<Vec<Value>>()?, next_link(response)))
 }
 
+/// The items and the next page of a JSON body that holds both: the array at JSON
+/// pointer `items` and the URL or token at pointer `next` (absent, null or empty when
+/// there is none), e.g. Graph's `("/value", "/@odata.nextLink")` or DocuSign's
+/// `("/users", "/paging/next")`. A body that is itself an array is one last page, as
+/// unpaged answers are; a missing array is an empty page.
+pub fn items_and_next(mut body: Value, items: &str, next: &str) -> (Vec<Value>, Option<String>) {
+    if let Value::Array(all) = body {
+        return (all, None);
+    }
+    let next = next_url_in_body(&body, next);
+    let items = match body.pointer_mut(items).map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    (items, next)
+}
+
 /// Every item of a list from `first` on, following each page's next URL for at most
 /// `max_pages` pages; `fetch` reads one page into its items and next URL. The flag is
 /// true when pages remained, so the caller can say the list was cut short.
@@ -251,6 +274,50 @@ impl Phase for () {
     fn next(self) -> Option<Self> {
         None
     }
+}
+
+/// Declares the lists a [`ListCursor`] walks, in walking order, as a unit enum that
+/// implements [`Phase`] and encodes in `snake_case`:
+///
+/// ```text
+/// sluice_sdk::phases! {
+///     /// Which of the two user lists a page comes from.
+///     enum Phase {
+///         /// Everyone but deprovisioned users.
+///         Listed,
+///         /// `status eq "DEPROVISIONED"`.
+///         Deprovisioned,
+///     }
+/// }
+/// ```
+///
+/// The crate needs `serde` as a dependency (the derives refer to it).
+#[macro_export]
+macro_rules! phases {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq,
+            $crate::prelude::Serialize, $crate::prelude::Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $crate::pagination::Phase for $name {
+            const FIRST: Self = [$(Self::$variant),+][0];
+
+            fn next(self) -> ::core::option::Option<Self> {
+                let all = [$(Self::$variant),+];
+                let at = all.iter().position(|phase| *phase == self)?;
+                all.get(at + 1).copied()
+            }
+        }
+    };
 }
 
 /// The cursor of a paged listing: which list ([`Phase`]), where in it ([`At`]), and
@@ -425,6 +492,100 @@ impl FeedCursor {
         self.advance(&mut items, next);
         let cursor = (self != Self::default()).then(|| Cursor::encode(&self));
         ActivityPage::new(items, cursor, more)
+    }
+}
+
+/// Several activity feeds read in turn behind one cursor: a provider's separate audit
+/// trails (Graph's sign-ins and directory audits), logs (NetDocuments' admin and
+/// consolidated logs) or content types, each with its own [`FeedCursor`].
+///
+/// Each call reads one page of one source ([`FeedSet::step`]); when that source has
+/// nothing more for this run, the next call reads the next source, and after the last
+/// the page says `more: false` and the following run starts again at the first. A
+/// source read for the first time starts at the `since` of the run that created the
+/// cursor. Sources are named by key, so one that the instance's config no longer
+/// enables is skipped and keeps its position should it come back.
+///
+/// Encodes as `{"source":"<key>","sources":{"<key>":{…feed…}},"since":<ms>}` without
+/// empty parts (the current source is left out while it is the first).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedSet {
+    /// The key of the source being read; none for the first enabled one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Each source's position, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, FeedCursor>,
+    /// The host's `since` on the first run: where sources not read yet start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+}
+
+/// One source of a [`FeedSet`], as [`FeedSet::step`] hands it to the connector.
+#[derive(Debug)]
+pub struct Source<'a> {
+    /// Its key, one of those passed to `step`.
+    pub key: &'a str,
+    /// Its position, for the connector to move past what it reads.
+    pub feed: &'a mut FeedCursor,
+    /// Never read before: a source that needs setting up (a subscription) does it now.
+    pub new: bool,
+}
+
+impl FeedSet {
+    /// The position a call's cursor names; without one, every source from `since`.
+    pub fn resume(cursor: Option<&str>, since: Option<i64>) -> Result<Self, ConnectorError> {
+        match cursor {
+            Some(cursor) => Cursor::decode(cursor),
+            None => Ok(Self {
+                since,
+                ..Self::default()
+            }),
+        }
+    }
+
+    /// Reads one page of the current source among `keys` (the enabled sources, in
+    /// reading order) with `read`, which returns the page's events and whether the
+    /// source is done for this run, and turns them into the activity page.
+    ///
+    /// A source done with [`FeedCursor::advance`] is done when its `next` is none.
+    /// `unsupported` when `keys` is empty.
+    pub fn step<K: AsRef<str>>(
+        mut self,
+        keys: &[K],
+        read: impl FnOnce(Source<'_>) -> Result<(Vec<Activity>, bool), ConnectorError>,
+    ) -> Result<ActivityPage, ConnectorError> {
+        let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
+        if keys.is_empty() {
+            return Err(ConnectorError::Unsupported(
+                "no activity source is enabled for this instance".into(),
+            ));
+        }
+        let at = self
+            .source
+            .as_deref()
+            .and_then(|current| keys.iter().position(|key| *key == current))
+            .unwrap_or(0);
+        let key = keys[at];
+        let stored = self.sources.remove(key);
+        let new = stored.is_none();
+        let mut feed = stored.unwrap_or_else(|| FeedCursor {
+            ts: self.since,
+            ..FeedCursor::default()
+        });
+        let (items, done) = read(Source {
+            key,
+            feed: &mut feed,
+            new,
+        })?;
+        self.sources.insert(key.to_owned(), feed);
+        let next = if done { at + 1 } else { at };
+        let more = next < keys.len();
+        self.source = keys
+            .get(next)
+            .filter(|_| next > 0)
+            .map(|key| (*key).to_owned());
+        Ok(ActivityPage::new(items, Some(Cursor::encode(&self)), more))
     }
 }
 
@@ -616,6 +777,114 @@ mod tests {
         assert_eq!((resumed.token(), resumed.offset_or(0)), (Some("t1"), 0));
         let offset = ListCursor::<()>::resume(Some(r#"{"offset":3}"#)).unwrap();
         assert_eq!(offset.offset_or(1), 3);
+    }
+
+    #[test]
+    fn bodies_with_items_and_next_and_bare_arrays() {
+        let graph = serde_json::json!({"value": [1, 2], "@odata.nextLink": "https://x.test/2"});
+        let (items, next) = items_and_next(graph, "/value", "/@odata.nextLink");
+        assert_eq!(
+            (items.len(), next.as_deref()),
+            (2, Some("https://x.test/2"))
+        );
+        let nested = serde_json::json!({"users": [1], "paging": {"next": ""}});
+        assert_eq!(items_and_next(nested, "/users", "/paging/next").1, None);
+        let bare = serde_json::json!([1, 2, 3]);
+        assert_eq!(items_and_next(bare, "/results", "/next").0.len(), 3);
+        let odd = serde_json::json!({"results": {"not": "a list"}, "next": "t"});
+        let (items, next) = items_and_next(odd, "/results", "/next");
+        assert_eq!((items.len(), next.as_deref()), (0, Some("t")));
+    }
+
+    crate::phases! {
+        /// Three lists.
+        enum Three {
+            /// First.
+            OwnerList,
+            /// Second.
+            Members,
+            /// Third.
+            Outside,
+        }
+    }
+
+    #[test]
+    fn declared_phases_walk_in_order_and_encode_in_snake_case() {
+        assert_eq!(Three::FIRST, Three::OwnerList);
+        assert_eq!(Three::OwnerList.next(), Some(Three::Members));
+        assert_eq!(Three::Members.next(), Some(Three::Outside));
+        assert_eq!(Three::Outside.next(), None);
+        let cursor = ListCursor::<Three>::resume(None).unwrap().next_cursor(None);
+        assert_eq!(cursor.as_deref(), Some(r#"{"phase":"members"}"#));
+    }
+
+    /// Reads source `key` of `set`: `events` (id, second) and whether it is done.
+    fn step(
+        set: &str,
+        keys: &[&str],
+        events: &[(&str, i64)],
+        done: bool,
+    ) -> (ActivityPage, Vec<(String, bool, Option<i64>)>) {
+        let mut seen = Vec::new();
+        let page = FeedSet::resume(Some(set), None)
+            .unwrap()
+            .step(keys, |source| {
+                seen.push((source.key.to_owned(), source.new, source.feed.ts));
+                let mut items: Vec<Activity> =
+                    events.iter().map(|(id, s)| event(id, s * 1_000)).collect();
+                let next = (!done).then(|| "https://x.test/more".to_owned());
+                source.feed.advance(&mut items, next);
+                Ok((items, done))
+            })
+            .unwrap();
+        (page, seen)
+    }
+
+    #[test]
+    fn a_feed_set_reads_its_sources_in_turn_each_from_its_own_position() {
+        let keys = ["admin", "user"];
+        let start = Cursor::encode(&FeedSet::resume(None, Some(1_000)).unwrap());
+        // The admin source pages once, then ends; new sources start at `since`.
+        let (one, seen) = step(&start, &keys, &[("a", 2)], false);
+        assert_eq!(seen, [("admin".into(), true, Some(1_000))]);
+        assert!(one.more);
+        let (two, seen) = step(
+            one.next_cursor.as_deref().unwrap(),
+            &keys,
+            &[("b", 3)],
+            true,
+        );
+        assert_eq!(seen, [("admin".into(), false, Some(2_000))]);
+        assert!(two.more, "the user source is still to read");
+        let (three, seen) = step(
+            two.next_cursor.as_deref().unwrap(),
+            &keys,
+            &[("c", 9)],
+            true,
+        );
+        assert_eq!(seen, [("user".into(), true, Some(1_000))]);
+        assert!(!three.more, "the run ends after the last source");
+        let cursor = three.next_cursor.unwrap();
+        assert_eq!(
+            cursor,
+            r#"{"sources":{"admin":{"ts":3000,"seen":["b"]},"user":{"ts":9000,"seen":["c"]}},"since":1000}"#
+        );
+        // The next run starts over at the first source, from where it stopped, and
+        // drops the boundary event it already returned.
+        let (four, seen) = step(&cursor, &keys, &[("b", 3), ("d", 4)], true);
+        assert_eq!(seen, [("admin".into(), false, Some(3_000))]);
+        assert_eq!(
+            four.items.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["d"]
+        );
+        // A source the config no longer enables is skipped, its position kept.
+        let at_user = four.next_cursor.unwrap();
+        let (five, seen) = step(&at_user, &["admin"], &[], true);
+        assert_eq!(seen[0].0, "admin");
+        assert!(five.next_cursor.unwrap().contains(r#""user":{"ts":9000"#));
+        let none: [&str; 0] = [];
+        let result = FeedSet::default().step(&none, |_| unreachable!());
+        assert!(matches!(result, Err(ConnectorError::Unsupported(_))));
     }
 
     #[test]

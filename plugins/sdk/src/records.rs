@@ -176,6 +176,35 @@ impl Activity {
     }
 }
 
+impl ActivityKind {
+    /// The kind of the first rule with a prefix that `action` starts with, else
+    /// `otherwise`: how providers' dotted event types (`user.session.start`,
+    /// `git.clone`) sort into the three audit trails. Rules are tried in order, so a
+    /// narrower prefix listed first wins over a broader one listed later.
+    pub fn by_prefix(action: &str, rules: &[(Self, &[&str])], otherwise: Self) -> Self {
+        rules
+            .iter()
+            .find(|(_, prefixes)| prefixes.iter().any(|p| action.starts_with(p)))
+            .map_or(otherwise, |(kind, _)| *kind)
+    }
+}
+
+impl Outcome {
+    /// `success` when the provider's result word is one of `successes`, `failure` when
+    /// one of `failures` (both ignoring case), else `unknown`.
+    pub fn from_word(word: Option<&str>, successes: &[&str], failures: &[&str]) -> Self {
+        let is =
+            |words: &[&str]| word.is_some_and(|w| words.iter().any(|x| x.eq_ignore_ascii_case(w)));
+        if is(successes) {
+            Self::Success
+        } else if is(failures) {
+            Self::Failure
+        } else {
+            Self::Unknown
+        }
+    }
+}
+
 impl Location {
     /// A location from its parts; none when the provider gave none of them.
     pub fn from_parts(
@@ -281,6 +310,31 @@ impl ActivityPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_by_prefix_in_rule_order() {
+        const RULES: &[(ActivityKind, &[&str])] = &[
+            (ActivityKind::Admin, &["user.session.clear"]),
+            (
+                ActivityKind::Logon,
+                &["user.session.", "user.authentication."],
+            ),
+        ];
+        let kind = |action| ActivityKind::by_prefix(action, RULES, ActivityKind::User);
+        assert_eq!(kind("user.session.clear"), ActivityKind::Admin);
+        assert_eq!(kind("user.session.start"), ActivityKind::Logon);
+        assert_eq!(kind("user.account.update_password"), ActivityKind::User);
+    }
+
+    #[test]
+    fn outcomes_from_result_words() {
+        let outcome = |word| Outcome::from_word(word, &["success", "ALLOW"], &["failure"]);
+        assert_eq!(outcome(Some("SUCCESS")), Outcome::Success);
+        assert_eq!(outcome(Some("allow")), Outcome::Success);
+        assert_eq!(outcome(Some("Failure")), Outcome::Failure);
+        assert_eq!(outcome(Some("skipped")), Outcome::Unknown);
+        assert_eq!(outcome(None), Outcome::Unknown);
+    }
 
     #[test]
     fn location_keeps_only_what_the_provider_knew() {

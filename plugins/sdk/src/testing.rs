@@ -210,6 +210,9 @@ pub(crate) fn log(level: Level, message: &str) {
     with_host(|host| host.logs.push((level, message.to_owned())));
 }
 
+/// 2024-01-01T00:00:00Z in ms: a round "now" for feeds in tests.
+pub const NEW_YEAR: i64 = 1_704_067_200_000;
+
 /// A context as the host passes it: instance `inst-1`, auth option `test`.
 pub fn context(page_size: u32, since: Option<i64>) -> Context {
     Context {
