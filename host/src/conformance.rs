@@ -560,7 +560,7 @@ pub async fn record_scan(
     let secrets = store.secrets(&instance.id)?;
     let page_size = ScanOptions::default().page_size;
     let since: Millis =
-        now_millis() - ScanOptions::default().activity_lookback.as_millis() as Millis;
+        now_millis() - Millis::from(crate::model::DEFAULT_LOOK_BACK_DAYS) * 86_400_000;
     let manifest = Manifest {
         connector: instance.connector.clone(),
         version: String::new(),

@@ -255,6 +255,13 @@ pub struct ConnectInput {
     /// Required for each side the connector asks for.
     #[serde(default)]
     pub grants: GrantRequest,
+    /// Which of the connector's auth options (default: its first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// Days the first activity scan reaches back (default 90, at most what the
+    /// provider keeps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_back_days: Option<u32>,
 }
 
 /// The answer to a connect: the saved instance, what `check` found, and what the
@@ -397,8 +404,8 @@ impl Control {
         else {
             return Ok(inst);
         };
-        let asks =
-            Grants::asked_by(&entry.plugin.info, inst.auth.as_deref(), &inst.config).map_err(ControlError::Internal)?;
+        let asks = Grants::asked_by(&entry.plugin.info, inst.auth.as_deref(), &inst.config)
+            .map_err(ControlError::Internal)?;
         tracing::info!(instance = %inst.name, version = %entry.version(), "granting what the connector asked for (instance saved before grants)");
         let inst = self
             .store
@@ -429,8 +436,8 @@ impl Control {
         let entry = self
             .plugin_of(&inst)
             .map_err(|e| ControlError::Unavailable(e.to_string()))?;
-        let asks =
-            Grants::asked_by(&entry.plugin.info, inst.auth.as_deref(), &inst.config).map_err(ControlError::Internal)?;
+        let asks = Grants::asked_by(&entry.plugin.info, inst.auth.as_deref(), &inst.config)
+            .map_err(ControlError::Internal)?;
         let resumed = resumed_status(&self.store, &inst)?;
         let inst = self.store.update_instance(&inst.id, |i| {
             i.grants.get_or_insert_with(Grants::default).extend(&asks);
@@ -624,6 +631,8 @@ impl Control {
             limits: input.limits,
             pin: input.pin,
             grants: input.grants,
+            auth: input.auth,
+            look_back_days: input.look_back_days,
         };
         let (instance, permissions) = connect(&self.store, &self.registry.snapshot(), req).await?;
         self.store.flush()?;

@@ -12,7 +12,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use crate::model::{ConnectorError, Kind, Millis, Page, now_millis};
 use crate::runtime::{CallContext, LoadedPlugin, findings_page};
@@ -23,13 +22,11 @@ use tracing::Instrument as _;
 /// Knobs for a scan.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
-    /// First activity scan: how far back to collect.
-    pub activity_lookback: Duration,
     /// Records per page asked of the connector.
     pub page_size: u32,
     /// Safety bound on pages per kind per run (a connector that never ends).
     pub max_pages: u64,
-    /// First activity scan: start here instead of `activity_lookback` before now
+    /// First activity scan: start here instead of the instance's look-back before now
     /// (recordings fix it so a replay asks for the same window).
     pub activity_since: Option<Millis>,
     /// Bounds on what a connector may hand over and the store keep.
@@ -66,7 +63,6 @@ impl Default for ScanCaps {
 impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
-            activity_lookback: Duration::from_secs(90 * 24 * 3600),
             page_size: 100,
             max_pages: 1_000_000,
             activity_since: None,
@@ -282,7 +278,7 @@ pub async fn scan_kind(
         if kind == Kind::Activities && state.cursor.is_none() {
             ctx.since = Some(
                 opts.activity_since
-                    .unwrap_or(started - opts.activity_lookback.as_millis() as Millis),
+                    .unwrap_or(started - base.look_back_millis()),
             );
         }
         let fetch = plugin

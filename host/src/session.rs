@@ -24,8 +24,8 @@ use crate::capabilities::egress::EgressPolicy;
 use crate::capabilities::http::InstanceNet;
 use crate::capabilities::tls::CaBundle;
 use crate::model::grants::Grants;
-use crate::model::secret::{Secret, Secrets};
 use crate::model::http::Method;
+use crate::model::secret::{Secret, Secrets};
 use crate::model::template::{TemplateError, expand};
 use crate::model::{AuthScheme, ConnectorError, ConnectorInfo, Permissions};
 use crate::runtime::{ActionFailure, ActionOutcome, ActionRequest, CallContext, LoadedPlugin};
@@ -212,6 +212,11 @@ fn call_context(
         since: None,
         page_size: 100,
         auth: auth.id.clone(),
+        // A newer connector version may keep less than the operator chose: its
+        // maximum then.
+        look_back_days: (plugin.info)
+            .look_back_days(instance.look_back_days)
+            .unwrap_or_else(|_| plugin.info.max_look_back_days.unwrap_or_default()),
         scan_writes: scan_writes(&plugin.info, &instance.config)?,
         blocked: Arc::default(),
     })
@@ -352,7 +357,10 @@ pub fn resolve_templates(
 ) -> Result<(), String> {
     let egress = info.egress.iter().map(|t| ("egress", t.as_str()));
     let auth = scheme.templates().into_iter().map(|t| ("auth", t));
-    let writes = info.scan_writes.iter().map(|w| ("scan write", w.url.as_str()));
+    let writes = info
+        .scan_writes
+        .iter()
+        .map(|w| ("scan write", w.url.as_str()));
     for (what, template) in egress.chain(auth).chain(writes) {
         let value = expand(template, config).map_err(|e| match e {
             TemplateError::MissingField { field, .. } => format!(

@@ -27,8 +27,9 @@ use sluice::model::http::{HttpFailure, InboundResponse};
 use sluice::model::limits::InstanceLimitConfig;
 use sluice::model::template::{Destination, Template, TemplateError};
 use sluice::model::{
-    Activity, ActivityKind, AppPermission, File, Finding, Group, Kind, MAX_RAW_DEPTH, Outcome,
-    RateLimit, RawJson, Record, Severity, User, UserStatus, raw_json,
+    Activity, ActivityKind, AppPermission, ContentHash, File, Finding, Group, Kind, LinkAudience,
+    Location, MAX_RAW_DEPTH, Outcome, PrincipalKind, RateLimit, RawJson, Record, Severity,
+    ShareLink, SharePrincipal, ShareRole, Sharing, User, UserStatus, raw_json,
 };
 use sluice::ratelimit::RateLimits;
 use sluice::ratelimit::headers::{self, MAX_PROVIDER_WAIT};
@@ -233,9 +234,18 @@ fn activity() -> impl Strategy<Value = Record> {
         (opt_text(), text(), texts()),
         (opt_text(), opt_text()),
         prop::sample::select(outcomes),
+        (prop::option::of(location()), opt_text()),
     )
         .prop_map(
-            |(id, time, kind, (actor, action, targets), (ip, user_agent), outcome)| {
+            |(
+                id,
+                time,
+                kind,
+                (actor, action, targets),
+                (ip, user_agent),
+                outcome,
+                (location, session_id),
+            )| {
                 Record::Activity(Activity {
                     id,
                     time,
@@ -245,11 +255,75 @@ fn activity() -> impl Strategy<Value = Record> {
                     targets,
                     ip,
                     user_agent,
+                    location,
+                    session_id,
                     outcome,
                     raw: placeholder(),
                 })
             },
         )
+}
+
+/// Contract 0.2.0's activity location (coordinates finite: the host drops others).
+fn location() -> impl Strategy<Value = Location> {
+    (
+        (opt_text(), opt_text(), opt_text()),
+        prop::option::of(-90.0f64..90.0),
+        prop::option::of(-180.0f64..180.0),
+    )
+        .prop_map(
+            |((country_code, region, city), latitude, longitude)| Location {
+                country_code,
+                region,
+                city,
+                latitude,
+                longitude,
+            },
+        )
+}
+
+/// Contract 0.2.0's file sharing: links and named principals.
+fn sharing() -> impl Strategy<Value = Sharing> {
+    let roles = vec![
+        ShareRole::Viewer,
+        ShareRole::Commenter,
+        ShareRole::Editor,
+        ShareRole::Owner,
+    ];
+    let link = (
+        prop::sample::select(vec![LinkAudience::Anyone, LinkAudience::Organization]),
+        opt_text(),
+        prop::sample::select(roles.clone()),
+        prop::option::of(any::<i64>()),
+    )
+        .prop_map(|(audience, domain, role, expires)| ShareLink {
+            audience,
+            domain,
+            role,
+            expires,
+        });
+    let kinds = vec![
+        PrincipalKind::User,
+        PrincipalKind::Group,
+        PrincipalKind::Domain,
+    ];
+    let principal = (
+        text(),
+        prop::sample::select(kinds),
+        any::<bool>(),
+        prop::sample::select(roles),
+    )
+        .prop_map(|(id, kind, external, role)| SharePrincipal {
+            id,
+            kind,
+            external,
+            role,
+        });
+    (
+        prop::collection::vec(link, 0..3),
+        prop::collection::vec(principal, 0..4),
+    )
+        .prop_map(|(links, principals)| Sharing { links, principals })
 }
 
 fn file() -> impl Strategy<Value = Record> {
@@ -260,9 +334,18 @@ fn file() -> impl Strategy<Value = Record> {
         prop::option::of(any::<u64>()),
         prop::option::of(any::<i64>()),
         (any::<bool>(), any::<bool>()),
+        (sharing(), texts(), prop::option::of((text(), text()))),
     )
         .prop_map(
-            |(id, name, (path, owner, mime_type), size, modified, (shared_externally, public))| {
+            |(
+                id,
+                name,
+                (path, owner, mime_type),
+                size,
+                modified,
+                (shared_externally, public),
+                (sharing, labels, hash),
+            )| {
                 Record::File(File {
                     id,
                     name,
@@ -273,6 +356,9 @@ fn file() -> impl Strategy<Value = Record> {
                     modified,
                     shared_externally,
                     public,
+                    sharing,
+                    labels,
+                    content_hash: hash.map(|(algorithm, value)| ContentHash { algorithm, value }),
                     raw: placeholder(),
                 })
             },
@@ -342,6 +428,8 @@ fn event(id: &str, time: i64) -> Record {
         targets: vec![],
         ip: None,
         user_agent: None,
+        location: None,
+        session_id: None,
         outcome: Outcome::Unknown,
         raw: placeholder(),
     })

@@ -147,6 +147,8 @@ impl Harness {
                 schedule: Default::default(),
                 limits: Default::default(),
                 pin: None,
+                auth: None,
+                look_back_days: None,
                 grants,
             },
         )
@@ -189,6 +191,8 @@ impl Harness {
                 schedule: Default::default(),
                 limits: Default::default(),
                 pin: None,
+                auth: None,
+                look_back_days: None,
                 grants: GrantRequest::all(),
             },
         )

@@ -61,7 +61,7 @@ fn bearer() -> AuthScheme {
 
 fn basic() -> AuthScheme {
     AuthScheme::Basic {
-        username_field: "user".into(),
+        username: "{user}".into(),
         password_field: "password".into(),
     }
 }

@@ -104,12 +104,13 @@ impl Credentials {
                 username,
                 password_field,
             } => {
-                let user = crate::model::template::expand(username, config).map_err(|e| match e {
-                    crate::model::template::TemplateError::MissingField { field, .. } => {
-                        AuthError::MissingConfig(field)
-                    }
-                    other => AuthError::MissingConfig(other.to_string()),
-                })?;
+                let user =
+                    crate::model::template::expand(username, config).map_err(|e| match e {
+                        crate::model::template::TemplateError::MissingField { field, .. } => {
+                            AuthError::MissingConfig(field)
+                        }
+                        other => AuthError::MissingConfig(other.to_string()),
+                    })?;
                 let pass = secret(secrets, password_field)?;
                 let encoded =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));

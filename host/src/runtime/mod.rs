@@ -132,6 +132,8 @@ pub struct CallContext {
     pub granted_actions: Arc<[ActionKind]>,
     /// First activity scan: collect from this time on.
     pub since: Option<Millis>,
+    /// How many days back the first activity scan reaches (0: the default, 90).
+    pub look_back_days: u32,
     /// Preferred page size.
     pub page_size: u32,
     /// The id of the auth option the instance uses (WIT 0.2.0 `context.auth`).
@@ -167,6 +169,17 @@ pub(crate) struct CallState {
     writes: Vec<SentWrite>,
 }
 
+impl CallContext {
+    /// [`CallContext::look_back_days`] in milliseconds.
+    pub fn look_back_millis(&self) -> Millis {
+        let days = match self.look_back_days {
+            0 => crate::model::DEFAULT_LOOK_BACK_DAYS,
+            d => d,
+        };
+        Millis::from(days) * 86_400_000
+    }
+}
+
 impl CallState {
     /// Whether a write to `url` may be sent in this call (see `declared_writes_only`).
     fn scan_write_allowed(&self, method: Method, url: &str) -> Result<(), String> {
@@ -176,9 +189,9 @@ impl CallState {
         let path = url.split(['?', '#']).next().unwrap_or(url);
         let declared = self.ctx.scan_writes.iter().any(|(m, prefix)| {
             *m == method
-                && path
-                    .strip_prefix(prefix.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
+                && path.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/')
+                })
         });
         if declared {
             Ok(())
@@ -650,7 +663,11 @@ impl LoadedPlugin {
         offset: u64,
         length: u32,
     ) -> Result<FileChunk, ConnectorError> {
-        if !self.info.capabilities.contains(&crate::model::Capability::FileContent) {
+        if !self
+            .info
+            .capabilities
+            .contains(&crate::model::Capability::FileContent)
+        {
             return Err(ConnectorError::Unsupported(format!(
                 "connector `{}` does not declare the file-content capability",
                 self.info.id

@@ -118,10 +118,9 @@ impl Pre {
         store: &mut Store<CallState>,
     ) -> wasmtime::Result<Result<model::Permissions, ConnectorError>> {
         let ctx = context(store.data());
-        let f = self
-            .func::<(&old::Context,), (Result<old::Permissions, old::ConnectorError>,)>(
-                store, CHECK,
-            );
+        let f = self.func::<(&old::Context,), (Result<old::Permissions, old::ConnectorError>,)>(
+            store, CHECK,
+        );
         let (r,) = f.await?.call_async(&mut *store, (&ctx,)).await?;
         Ok(r.map(|p| new::Permissions::from(p).into()).map_err(error))
     }
@@ -154,13 +153,11 @@ impl Pre {
                 .map(|p| snapshot(p.items, p.next_cursor, |g: new::Group| R::Group(g.into()))),
             Kind::Files => call_list!(FILES, old::FilePage)
                 .map(|p| snapshot(p.items, p.next_cursor, |f: new::File| R::File(f.into()))),
-            Kind::AppPermissions => {
-                call_list!(APP_PERMISSIONS, old::AppPermissionPage).map(|p| {
-                    snapshot(p.items, p.next_cursor, |a: new::AppPermission| {
-                        R::AppPermission(a.into())
-                    })
+            Kind::AppPermissions => call_list!(APP_PERMISSIONS, old::AppPermissionPage).map(|p| {
+                snapshot(p.items, p.next_cursor, |a: new::AppPermission| {
+                    R::AppPermission(a.into())
                 })
-            }
+            }),
             Kind::Activities => call_list!(ACTIVITIES, old::ActivityPage).map(|p| Page {
                 more: p.more,
                 ..snapshot(p.items, p.next_cursor, |a: new::Activity| {
@@ -177,13 +174,16 @@ impl Pre {
         store: &mut Store<CallState>,
     ) -> wasmtime::Result<Result<Vec<model::Finding>, ConnectorError>> {
         let ctx = context(store.data());
-        let f = self
-            .func::<(&old::Context,), (Result<Vec<old::Finding>, old::ConnectorError>,)>(
-                store, POSTURE,
-            );
+        let f = self.func::<(&old::Context,), (Result<Vec<old::Finding>, old::ConnectorError>,)>(
+            store, POSTURE,
+        );
         let (r,) = f.await?.call_async(&mut *store, (&ctx,)).await?;
-        Ok(r.map(|v| v.into_iter().map(|f| new::Finding::from(f).into()).collect())
-            .map_err(error))
+        Ok(r.map(|v| {
+            v.into_iter()
+                .map(|f| new::Finding::from(f).into())
+                .collect()
+        })
+        .map_err(error))
     }
 
     pub(super) async fn act(

@@ -130,8 +130,7 @@ impl Pre {
     ) -> wasmtime::Result<Result<model::Permissions, ConnectorError>> {
         let ctx = wit_context(store.data());
         let f = self.func::<(&wit::Context,), (Result<wit::Permissions, wit::ConnectorError>,)>(
-            store,
-            CHECK,
+            store, CHECK,
         );
         let (r,) = f.await?.call_async(&mut *store, (&ctx,)).await?;
         Ok(r.map(Into::into).map_err(Into::into))
@@ -152,10 +151,7 @@ impl Pre {
         // One listing export, typechecked as `(context, option<string>) -> R`.
         macro_rules! call_list {
             ($export:ident, $ret:ty) => {{
-                let f = self.func::<(&wit::Context, Option<&str>), ($ret,)>(
-                    store,
-                    $export,
-                );
+                let f = self.func::<(&wit::Context, Option<&str>), ($ret,)>(store, $export);
                 f.await?.call_async(&mut *store, (&ctx, cursor)).await?.0
             }};
         }
@@ -178,23 +174,23 @@ impl Pre {
                 Result<wit::AppPermissionPage, wit::ConnectorError>
             )
             .map(|p| {
-                    snapshot(p.items, p.next_cursor, |a| {
-                        model::Record::AppPermission(a.into())
-                    })
-                }),
+                snapshot(p.items, p.next_cursor, |a| {
+                    model::Record::AppPermission(a.into())
+                })
+            }),
             Kind::Activities => call_list!(
                 ACTIVITIES,
                 Result<wit::ActivityPage, wit::ConnectorError>
             )
             .map(|p| Page {
-                    records: p
-                        .items
-                        .into_iter()
-                        .map(|a| model::Record::Activity(a.into()))
-                        .collect(),
-                    next_cursor: p.next_cursor,
-                    more: p.more,
-                }),
+                records: p
+                    .items
+                    .into_iter()
+                    .map(|a| model::Record::Activity(a.into()))
+                    .collect(),
+                next_cursor: p.next_cursor,
+                more: p.more,
+            }),
             Kind::Findings => unreachable!("answered by posture() above"),
         }
         .map_err(Into::into))
@@ -206,8 +202,7 @@ impl Pre {
     ) -> wasmtime::Result<Result<Vec<model::Finding>, ConnectorError>> {
         let ctx = wit_context(store.data());
         let f = self.func::<(&wit::Context,), (Result<Vec<wit::Finding>, wit::ConnectorError>,)>(
-            store,
-            POSTURE,
+            store, POSTURE,
         );
         let (r,) = f.await?.call_async(&mut *store, (&ctx,)).await?;
         Ok(r.map(|v| v.into_iter().map(Into::into).collect())
@@ -247,7 +242,10 @@ impl Pre {
             store,
             READ_FILE,
         );
-        let (r,) = f.await?.call_async(&mut *store, (&ctx, id, offset, length)).await?;
+        let (r,) = f
+            .await?
+            .call_async(&mut *store, (&ctx, id, offset, length))
+            .await?;
         Ok(r.map(|c| model::FileChunk {
             data: c.data,
             eof: c.eof,
@@ -438,7 +436,7 @@ impl From<model::ActionKind> for wit::ActionKind {
 
 impl From<wit::ConnectorInfo> for model::ConnectorInfo {
     fn from(i: wit::ConnectorInfo) -> Self {
-                model::ConnectorInfo {
+        model::ConnectorInfo {
             id: i.id,
             name: i.name,
             version: i.version,
@@ -563,8 +561,9 @@ impl From<wit::Activity> for model::Activity {
                 country_code: l.country_code,
                 region: l.region,
                 city: l.city,
-                latitude: l.latitude,
-                longitude: l.longitude,
+                // JSON has no NaN or infinity: such a value would read back as null.
+                latitude: l.latitude.filter(|v| v.is_finite()),
+                longitude: l.longitude.filter(|v| v.is_finite()),
             }),
             session_id: a.session_id,
             outcome: match a.outcome {

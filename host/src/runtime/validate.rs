@@ -106,7 +106,10 @@ pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
         let ok = !o.id.is_empty()
             && (o.id.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok {
-            return Err(format!("auth option id `{}` must be lowercase [a-z0-9-]", o.id));
+            return Err(format!(
+                "auth option id `{}` must be lowercase [a-z0-9-]",
+                o.id
+            ));
         }
         if !ids.insert(o.id.as_str()) {
             return Err(format!("auth option `{}` is declared twice", o.id));
@@ -140,8 +143,12 @@ pub(super) fn validate_info(info: &ConnectorInfo) -> Result<(), String> {
     // Every template over config: egress, the token endpoints (destinations too, see
     // `AuthScheme::token_url`), audiences and user names, scan writes and defaults.
     let egress = info.egress.iter().map(|t| ("egress", t.as_str()));
-    let auth = (info.auth.iter()).flat_map(|o| o.scheme.templates().into_iter().map(|t| ("auth", t)));
-    let writes = info.scan_writes.iter().map(|w| ("scan write", w.url.as_str()));
+    let auth =
+        (info.auth.iter()).flat_map(|o| o.scheme.templates().into_iter().map(|t| ("auth", t)));
+    let writes = info
+        .scan_writes
+        .iter()
+        .map(|w| ("scan write", w.url.as_str()));
     let defaults = (info.config.iter()).filter_map(|f| Some(("default", f.default.as_deref()?)));
     for (what, t) in egress.chain(auth).chain(writes).chain(defaults) {
         let template = Template::parse(t).map_err(|e| format!("{what} {e}"))?;

@@ -32,6 +32,8 @@ pub(crate) fn activity(id: &str, time: i64) -> Record {
         targets: vec![],
         ip: None,
         user_agent: None,
+        location: None,
+        session_id: None,
         outcome: Outcome::Unknown,
         raw: serde_json::json!({ "_document_id": id }).into(),
     })

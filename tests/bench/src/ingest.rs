@@ -100,6 +100,8 @@ fn host_activity(a: guest::Activity) -> model::Activity {
         targets: a.targets,
         ip: a.ip,
         user_agent: a.user_agent,
+        location: None,
+        session_id: None,
         outcome: match a.outcome {
             guest::Outcome::Success => model::Outcome::Success,
             guest::Outcome::Failure => model::Outcome::Failure,
@@ -160,6 +162,7 @@ impl NativeGithub {
             instance_name: ctx.instance_name.clone(),
             since: ctx.since,
             page_size: ctx.page_size,
+            auth: ctx.auth.clone(),
         };
         let (result, _) = host.run(|| <GitHub as Guest>::list_activities(wctx, cursor));
         let page = result.map_err(host_error)?;

@@ -39,6 +39,8 @@ fn activities(n: usize) -> Vec<Record> {
                 targets: vec![format!("member-{}", (i * 7) % 300), "acme".into()],
                 ip: Some("203.0.113.7".into()),
                 user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+                location: None,
+                session_id: None,
                 outcome: Outcome::Success,
                 raw: raw.into(),
             })

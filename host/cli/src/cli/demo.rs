@@ -85,6 +85,8 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         let done = control
             .connect(ConnectInput {
                 pin: None,
+                auth: None,
+                look_back_days: None,
                 connector: app.connector.into(),
                 name: app.name.clone(),
                 config: app.config.iter().cloned().collect(),

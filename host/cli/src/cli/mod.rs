@@ -514,6 +514,14 @@ pub struct ConnectArgs {
     /// (`sluice instances pin` changes it later).
     #[arg(long, value_name = "VERSION")]
     pub pin: Option<String>,
+    /// Which of the connector's ways to authenticate, by id (see `sluice connectors
+    /// --json`, `auth`); default: its first. Pass the secrets that option reads.
+    #[arg(long, value_name = "ID")]
+    pub auth: Option<String>,
+    /// How many days back the first activity scan reaches. Default 90, or less when the
+    /// provider keeps less (its maximum is refused beyond; `instances show` tells).
+    #[arg(long, value_name = "DAYS")]
+    pub look_back: Option<u32>,
     /// Grant everything the connector asks for: its egress destinations and its
     /// governance actions (`--grant all`). Without grants, connect lists what is asked
     /// for and asks on a terminal, or fails otherwise.
@@ -883,6 +891,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 schedule,
                 limits,
                 pin: args.pin,
+                auth: args.auth,
+                look_back_days: args.look_back,
             };
             let b = env.backend().await?;
             let connected = match b.connect(input.clone()).await {
@@ -1305,7 +1315,7 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
 }
 
 /// The capability columns of the matrix, in the provider docs' order.
-pub fn matrix_columns() -> [Capability; 9] {
+pub fn matrix_columns() -> [Capability; 11] {
     Capability::ALL
 }
 
