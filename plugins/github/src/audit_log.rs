@@ -19,13 +19,20 @@ use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
-/// Action prefixes that record what users did to data rather than administration.
-const USER_ACTION_PREFIXES: &[&str] = &[
-    "git.",
-    "repo.download_zip",
-    "pull_request",
-    "issue",
-    "repository_content",
+/// Action prefixes of sign-ins, and of what users did to data rather than
+/// administration; every other action is administration.
+const KINDS: &[(ActivityKind, &[&str])] = &[
+    (ActivityKind::Logon, &["org.sso_response"]),
+    (
+        ActivityKind::User,
+        &[
+            "git.",
+            "repo.download_zip",
+            "pull_request",
+            "issue",
+            "repository_content",
+        ],
+    ),
 ];
 
 /// The fields of an audit event a record needs, read as leniently as `json::str_at`.
@@ -114,27 +121,17 @@ fn activity(event: &str) -> Option<Activity> {
 
 /// Which audit trail an action belongs to.
 fn kind_of(action: &str) -> ActivityKind {
-    if action == "org.sso_response" {
-        ActivityKind::Logon
-    } else if USER_ACTION_PREFIXES
-        .iter()
-        .any(|prefix| action.starts_with(prefix))
-    {
-        ActivityKind::User
-    } else {
-        ActivityKind::Admin
-    }
+    ActivityKind::by_prefix(action, KINDS, ActivityKind::Admin)
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use sluice_sdk::testing::NEW_YEAR;
+
     use super::*;
     use crate::api::fake;
-
-    /// 2024-01-01T00:00:00Z.
-    const NEW_YEAR: i64 = 1_704_067_200_000;
 
     #[test]
     fn maps_the_published_audit_log_example() {

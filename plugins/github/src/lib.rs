@@ -35,47 +35,16 @@ const AUTH_LABEL: &str = "Personal access token or GitHub App token";
 /// can run the same mapping natively as its baseline.
 pub struct GitHub;
 
-impl Connector for GitHub {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
-
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        members::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        teams::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        audit_log::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_app_permissions(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        app_permissions::list(&ctx, cursor.as_deref())
-    }
-
-    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
-        posture::findings(&ctx)
-    }
-
-    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
-        actions::act(&ctx, &action)
-    }
-}
-
-sluice_sdk::export_connector!(GitHub);
+sluice_sdk::connector!(GitHub {
+    describe: describe,
+    check: check::check,
+    list_users: members::list,
+    list_groups: teams::list,
+    list_activities: audit_log::list,
+    list_app_permissions: app_permissions::list,
+    posture: posture::findings,
+    act: actions::act,
+});
 
 /// What the operator sees before connecting an organisation.
 fn describe() -> ConnectorInfo {

@@ -32,43 +32,15 @@ const AUTH_LABEL: &str = "API token";
 /// The connector; stateless, as every Sluice connector is.
 pub struct Okta;
 
-impl Connector for Okta {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
-
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        users::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        groups::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        logs::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_app_permissions(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        grants::list(&ctx, cursor.as_deref())
-    }
-
-    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
-        actions::act(&ctx, &action)
-    }
-}
-
-sluice_sdk::export_connector!(Okta);
+sluice_sdk::connector!(Okta {
+    describe: describe,
+    check: check::check,
+    list_users: users::list,
+    list_groups: groups::list,
+    list_activities: logs::list,
+    list_app_permissions: grants::list,
+    act: actions::act,
+});
 
 /// What the operator sees before connecting an org.
 fn describe() -> ConnectorInfo {
