@@ -136,6 +136,16 @@ pub mod fake {
         Fixtures::open("docusign").map(|fixtures| fixtures.json(name))
     }
 
+    /// The names of the query and path parameters a published operation documents.
+    pub fn documented_parameters(schema: &Value) -> Vec<&str> {
+        schema["operation"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect()
+    }
+
     /// A fake host configured for one organization on `https://*.ds.test`, answering
     /// each URL from `routes` (exact match) and 404 otherwise.
     pub fn docusign(routes: Vec<(String, Response)>) -> FakeHost {

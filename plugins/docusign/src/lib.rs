@@ -46,14 +46,12 @@ fn field(name: &str, label: &str, example: &str, description: &str) -> ConfigFie
 /// What the operator sees before connecting an organization.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::Posture,
-        ],
+        capabilities: [
+            &[Capability::Accounts, Capability::Privileges][..],
+            &Capability::ACTIVITY,
+            &[Capability::Posture],
+        ]
+        .concat(),
         actions: vec![],
         config: vec![
             field(
@@ -192,13 +190,7 @@ mod tests {
         let info = describe();
         assert_eq!(info.id, "docusign");
         assert!(info.actions.is_empty());
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["private_key"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["private_key"]);
         let AuthScheme::JwtBearer(jwt) = &info.auth[0].scheme else {
             panic!("{:?}", info.auth)
         };

@@ -259,12 +259,7 @@ mod tests {
             assert!(props.get(read).is_some(), "`{read}` not in the schema");
         }
         assert_eq!(props["data"]["type"], "array");
-        let params: Vec<_> = schema["operation"]["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["name"].as_str())
-            .collect();
+        let params = crate::api::fake::documented_parameters(&schema);
         for sent in ["cursor", "limit"] {
             assert!(
                 params.contains(&sent),

@@ -224,12 +224,7 @@ mod tests {
                 .get("next")
                 .is_some()
         );
-        let params: Vec<_> = schema["operation"]["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["name"].as_str())
-            .collect();
+        let params = fake::documented_parameters(&schema);
         for sent in ["account_id", "include_ds_groups", "start", "take"] {
             assert!(
                 params.contains(&sent),

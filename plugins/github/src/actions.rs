@@ -60,15 +60,7 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
-        Action {
-            kind,
-            target: target.into(),
-            params: Vec::new(),
-            reason: Some("offboarding".into()),
-            dry_run,
-        }
-    }
+    use sluice_sdk::testing::action;
 
     #[test]
     fn dry_runs_send_nothing() {

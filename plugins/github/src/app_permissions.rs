@@ -198,13 +198,7 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, None);
-        let (pages, host) = host.run(|| {
-            let mut pages = vec![list(&ctx, None).unwrap()];
-            while let Some(cursor) = pages.last().unwrap().next_cursor.clone() {
-                pages.push(list(&ctx, Some(&cursor)).unwrap());
-            }
-            pages
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
         assert_eq!(
             urls,

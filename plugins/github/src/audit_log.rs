@@ -178,17 +178,17 @@ mod tests {
 
     #[test]
     fn classifies_actions() {
-        assert_eq!(kind_of("git.clone"), ActivityKind::User);
-        assert_eq!(kind_of("repo.download_zip"), ActivityKind::User);
-        assert_eq!(kind_of("pull_request.merge"), ActivityKind::User);
-        assert_eq!(kind_of("issue_comment.update"), ActivityKind::User);
-        assert_eq!(kind_of("repository_content.delete"), ActivityKind::User);
+        let user = [
+            "git.clone",
+            "repo.download_zip",
+            "pull_request.merge",
+            "issue_comment.update",
+            "repository_content.delete",
+        ];
+        let admin = ["personal_access_token.request_created", "repo.destroy"];
+        assert!(user.iter().all(|a| kind_of(a) == ActivityKind::User));
+        assert!(admin.iter().all(|a| kind_of(a) == ActivityKind::Admin));
         assert_eq!(kind_of("org.sso_response"), ActivityKind::Logon);
-        assert_eq!(
-            kind_of("personal_access_token.request_created"),
-            ActivityKind::Admin
-        );
-        assert_eq!(kind_of("repo.destroy"), ActivityKind::Admin);
     }
 
     #[test]
@@ -223,12 +223,7 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) = host.run(|| {
-            let one = list(&ctx, None).unwrap();
-            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
-            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
-            [one, two, three]
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::next_pages(3, |c| list(&ctx, c)));
         assert_eq!(host.requests().len(), 3);
         assert!(pages[0].more);
         assert_eq!(

@@ -49,17 +49,14 @@ sluice_sdk::connector!(GitHub {
 /// What the operator sees before connecting an organisation.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &Capability::ACTIVITY,
+            &[Capability::AppPermissions, Capability::Posture],
+        ]
+        .concat(),
+        // GitHub keeps the organisation audit log for 180 days (Git events: 7).
         max_look_back_days: Some(180),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::AdminActivity,
-            Capability::UserActivity,
-            Capability::AppPermissions,
-            Capability::Posture,
-        ],
         actions: vec![
             ActionKind::RemoveCollaborator,
             ActionKind::RevokeAppPermission,
@@ -124,13 +121,7 @@ mod tests {
         assert_eq!(info.id, "github");
         assert_eq!(info.version, "0.1.0");
         assert_eq!(info.egress, vec!["{base_url}".to_owned()]);
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["token"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["token"]);
         assert!(matches!(&info.auth[0].scheme, AuthScheme::Bearer(b) if b.token_field == "token"));
     }
 }

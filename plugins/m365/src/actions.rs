@@ -66,15 +66,7 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
-        Action {
-            kind,
-            target: target.into(),
-            params: vec![],
-            reason: None,
-            dry_run,
-        }
-    }
+    use sluice_sdk::testing::action;
 
     #[test]
     fn dry_runs_send_nothing_and_already_disabled_users_are_already() {

@@ -58,16 +58,12 @@ fn describe() -> ConnectorInfo {
                 .into(),
         }],
         max_look_back_days: Some(7),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::AppPermissions,
-            Capability::Posture,
-        ],
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &Capability::ACTIVITY,
+            &[Capability::AppPermissions, Capability::Posture],
+        ]
+        .concat(),
         actions: vec![
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
@@ -170,13 +166,7 @@ mod tests {
         let info = describe();
         assert_eq!(info.id, "m365");
         assert_eq!(info.egress, ["{graph_resource}", "{management_resource}"]);
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["client_secret"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["client_secret"]);
         let AuthScheme::Oauth2ClientCredentials(auth) = &info.auth[0].scheme else {
             panic!()
         };

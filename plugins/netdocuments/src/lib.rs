@@ -73,14 +73,16 @@ fn describe() -> ConnectorInfo {
         // NetDocuments keeps repository activity logs for 90 days ("Activity logs are
         // available for the past 90 days", support article 205627614).
         max_look_back_days: Some(90),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::Posture,
-        ],
+        // No sign-ins: NetDocuments' logs do not record them.
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &[
+                Capability::UserActivity,
+                Capability::AdminActivity,
+                Capability::Posture,
+            ],
+        ]
+        .concat(),
         actions: vec![],
         config: vec![
             ConfigField::new("region", "Region")
@@ -164,13 +166,7 @@ mod tests {
         assert_eq!(info.egress, ["{api_url}"]);
         assert!(!info.capabilities.contains(&Capability::LogonActivity));
         assert!(info.capabilities.contains(&Capability::Privileges));
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["client_secret"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["client_secret"]);
         assert!(matches!(
             &info.auth[0].scheme,
             AuthScheme::Oauth2ClientCredentials(o)

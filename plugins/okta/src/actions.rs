@@ -118,15 +118,7 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
-        Action {
-            kind,
-            target: target.into(),
-            params: Vec::new(),
-            reason: None,
-            dry_run,
-        }
-    }
+    use sluice_sdk::testing::action;
 
     fn user(status: &str) -> Response {
         fake::json(&json!({"id": "00u1", "status": status}), None)

@@ -83,12 +83,7 @@ mod tests {
             ),
         ]);
         let (result, _) = host.run(|| check(&fake::ctx(100, None)));
-        let missing: Vec<_> = result
-            .unwrap()
-            .missing
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let missing = sluice_sdk::testing::missing(&result.unwrap());
         assert_eq!(missing, crate::describe().capabilities);
     }
 }

@@ -46,15 +46,12 @@ sluice_sdk::connector!(Okta {
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
         max_look_back_days: Some(90),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::AppPermissions,
-        ],
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &Capability::ACTIVITY,
+            &[Capability::AppPermissions],
+        ]
+        .concat(),
         actions: vec![
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
@@ -124,13 +121,7 @@ mod tests {
         let info = describe();
         assert_eq!(info.id, "okta");
         assert_eq!(info.egress, ["{domain}"]);
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["api_token"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["api_token"]);
         assert!(matches!(&info.auth[0].scheme, AuthScheme::ApiKey(k)
             if k.header == "authorization" && k.prefix == "SSWS " && k.key_field == "api_token"));
         assert!(!info.capabilities.contains(&Capability::Posture));

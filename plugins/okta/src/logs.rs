@@ -217,18 +217,22 @@ mod tests {
 
     #[test]
     fn classifies_event_types() {
-        assert_eq!(kind_of("user.session.start"), ActivityKind::Logon);
-        assert_eq!(kind_of("user.authentication.sso"), ActivityKind::Logon);
-        assert_eq!(kind_of("user.session.clear"), ActivityKind::Admin);
-        assert_eq!(kind_of("user.lifecycle.suspend"), ActivityKind::Admin);
-        assert_eq!(kind_of("user.account.privilege.grant"), ActivityKind::Admin);
-        assert_eq!(kind_of("group.user_membership.add"), ActivityKind::Admin);
+        let of = |types: &[&str]| types.iter().map(|t| kind_of(t)).collect::<Vec<_>>();
         assert_eq!(
-            kind_of("application.user_membership.add"),
-            ActivityKind::Admin
+            of(&["user.session.start", "user.authentication.sso"]),
+            [ActivityKind::Logon; 2]
         );
+        // An admin ending sessions is not a sign-in.
+        let admin = of(&[
+            "user.session.clear",
+            "user.lifecycle.suspend",
+            "user.account.privilege.grant",
+            "group.user_membership.add",
+            "application.user_membership.add",
+            "app.oauth2.as.token.grant",
+        ]);
+        assert_eq!(admin, [ActivityKind::Admin; 6]);
         assert_eq!(kind_of("user.account.update_password"), ActivityKind::User);
-        assert_eq!(kind_of("app.oauth2.as.token.grant"), ActivityKind::Admin);
     }
 
     #[test]
@@ -271,12 +275,7 @@ mod tests {
             (third.into(), fake::json(&json!([]), Some(third))),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) = host.run(|| {
-            let one = list(&ctx, None).unwrap();
-            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
-            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
-            [one, two, three]
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::next_pages(3, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
         assert_eq!(urls, [first, second, third]);
         assert!(pages[0].more && !pages[1].more && !pages[2].more);
