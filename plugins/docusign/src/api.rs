@@ -119,70 +119,45 @@ fn segment(name: &str) -> Result<String, ConnectorError> {
 /// Test helpers: a DocuSign double on the SDK's fake host, and the published schemas.
 #[cfg(test)]
 pub mod fake {
-    use std::collections::HashMap;
-
     use serde_json::Value;
     use sluice_sdk::http::Response;
-    use sluice_sdk::prelude::Context;
-    use sluice_sdk::testing::{FakeHost, SentRequest};
+    use sluice_sdk::testing::{FakeHost, Fixtures};
+
+    pub use sluice_sdk::testing::{context as ctx, json_response as json};
 
     /// Organization id in the fake config.
     pub const ORG: &str = "8c7f1b2e-0000-4000-8000-000000000001";
     /// Account id in the fake config.
     pub const ACCOUNT: &str = "5d1e0a9c-0000-4000-8000-000000000002";
 
-    /// A context as the host would pass it.
-    pub fn ctx(page_size: u32, since: Option<i64>) -> Context {
-        Context {
-            auth: crate::AUTH_ID.into(),
-            instance_id: "inst-1".into(),
-            instance_name: "acme on DocuSign".into(),
-            since,
-            page_size,
-        }
-    }
-
-    /// `$SLUICE_FIXTURES_DIR/docusign` or `../shared/fixtures/docusign` (never copied).
-    fn fixtures_dir() -> std::path::PathBuf {
-        match std::env::var_os("SLUICE_FIXTURES_DIR") {
-            Some(d) => std::path::PathBuf::from(d).join("docusign"),
-            None => std::path::PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures/docusign"
-            )),
-        }
-    }
-
-    /// A published DocuSign schema file, or none when `../shared` is absent.
+    /// A published DocuSign schema file, or none (with a note) without the shared
+    /// fixtures.
     pub fn schema(name: &str) -> Option<Value> {
-        let path = fixtures_dir().join(name);
-        if !path.is_file() {
-            eprintln!("shared fixture {} not found; skipping", path.display());
-            return None;
-        }
-        let text = std::fs::read_to_string(&path).expect("readable fixture");
-        Some(serde_json::from_str(&text).expect("fixture is JSON"))
+        Fixtures::open("docusign").map(|fixtures| fixtures.json(name))
     }
 
-    /// A 200 JSON response.
-    pub fn json(body: &Value) -> Response {
-        Response::new(200, vec![], body.to_string())
+    /// The names of the query and path parameters a published operation documents.
+    pub fn documented_parameters(schema: &Value) -> Vec<&str> {
+        schema["operation"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect()
     }
 
     /// A fake host configured for one organization on `https://*.ds.test`, answering
     /// each URL from `routes` (exact match) and 404 otherwise.
     pub fn docusign(routes: Vec<(String, Response)>) -> FakeHost {
-        let routes: HashMap<String, Response> = routes.into_iter().collect();
         FakeHost::new()
             .config("organization_id", ORG)
             .config("account_id", ACCOUNT)
             .config("account_base_uri", "https://demo.ds.test")
             .config("monitor_url", "https://lens.ds.test/")
             .config("admin_url", "https://admin.ds.test/management")
-            .on_request(move |request: &SentRequest| {
-                Ok(routes.get(&request.url).cloned().unwrap_or_else(|| {
-                    Response::new(404, vec![], r#"{"error":"not_found"}"#.to_owned())
-                }))
-            })
+            .routes(
+                routes,
+                Response::new(404, vec![], r#"{"error":"not_found"}"#),
+            )
     }
 }

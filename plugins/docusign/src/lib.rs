@@ -13,6 +13,9 @@
 //! `iss` = integration key, `sub` = the impersonated User ID, `aud` = the
 //! authentication server's host name, POSTed to `{auth_url}/oauth/token`. The private
 //! key is a secret config field the connector never sees.
+//!
+//! No `max-look-back-days`: DocuSign documents no limit on how far back the Monitor
+//! stream reaches (see `monitor`), so the operator's look-back is used as given.
 
 mod api;
 mod check;
@@ -22,146 +25,98 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "jwt";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "JWT grant (service integration)";
-
 /// The connector; stateless, as every Sluice connector is.
 pub struct DocuSign;
 
-impl Connector for DocuSign {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
+sluice_sdk::connector!(DocuSign {
+    describe: describe,
+    check: check::check,
+    list_users: users::list,
+    list_activities: monitor::list,
+    posture: posture::findings,
+});
 
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        users::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        monitor::list(&ctx, cursor.as_deref())
-    }
-
-    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
-        posture::findings(&ctx)
-    }
-}
-
-sluice_sdk::export_connector!(DocuSign);
-
-/// A config field shown to the operator.
-fn field(
-    name: &str,
-    label: &str,
-    required: bool,
-    default: Option<&str>,
-    example: &str,
-    description: &str,
-) -> ConfigField {
-    ConfigField {
-        name: name.into(),
-        label: label.into(),
-        required,
-        secret: false,
-        default: default.map(Into::into),
-        example: Some(example.into()),
-        description: Some(description.into()),
-    }
+/// A non-secret config field with its example and help text.
+fn field(name: &str, label: &str, example: &str, description: &str) -> ConfigField {
+    ConfigField::new(name, label)
+        .example(example)
+        .description(description)
 }
 
 /// What the operator sees before connecting an organization.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::Posture,
-        ],
+        capabilities: [
+            &[Capability::Accounts, Capability::Privileges][..],
+            &Capability::ACTIVITY,
+            &[Capability::Posture],
+        ]
+        .concat(),
         actions: vec![],
         config: vec![
             field(
                 "user_id",
                 "User ID",
-                true,
-                None,
                 "8d3b7f4e-0000-4000-8000-00000000a11c",
                 "GUID of the user the integration impersonates (Apps and Keys: User ID); an organization administrator who granted consent.",
-            ),
+            )
+            .required(),
             field(
                 "account_base_uri",
                 "Account Base URI",
-                true,
-                None,
                 "https://demo.docusign.net",
                 "The eSignature account's base URI (Apps and Keys: Account Base URI).",
-            ),
+            )
+            .required(),
             field(
                 "account_id",
                 "API Account ID",
-                true,
-                None,
                 "5d1e0a9c-0000-4000-8000-000000000002",
                 "The eSignature account whose organization users are listed (Apps and Keys: API Account ID).",
-            ),
+            )
+            .required(),
             field(
                 "organization_id",
                 "Organization ID",
-                true,
-                None,
                 "8c7f1b2e-0000-4000-8000-000000000001",
                 "The DocuSign organization (Admin: Organization ID).",
-            ),
+            )
+            .required(),
             field(
                 "integration_key",
                 "Integration Key",
-                true,
-                None,
                 "1f2e3d4c-0000-4000-8000-0000000000ee",
                 "The app's integration key (client id), the JWT issuer.",
-            ),
+            )
+            .required(),
             field(
                 "auth_url",
                 "Authentication server",
-                false,
-                Some(api::DEFAULT_AUTH_URL),
                 "https://account-d.docusign.com",
                 "Where the JWT grant is sent; https://account-d.docusign.com for the developer environment.",
-            ),
+            )
+            .default(api::DEFAULT_AUTH_URL),
             field(
                 "auth_audience",
                 "JWT audience",
-                false,
-                Some(api::DEFAULT_AUTH_AUDIENCE),
                 "account-d.docusign.com",
                 "The authentication server's host name, without https://, as DocuSign requires in `aud`.",
-            ),
+            )
+            .default(api::DEFAULT_AUTH_AUDIENCE),
             field(
                 "monitor_url",
                 "Monitor API URL",
-                false,
-                Some(api::DEFAULT_MONITOR_URL),
                 "https://lens-d.docusign.net",
                 "Monitor API root; https://lens-d.docusign.net for the developer environment.",
-            ),
+            )
+            .default(api::DEFAULT_MONITOR_URL),
             field(
                 "admin_url",
                 "Admin API URL",
-                false,
-                Some(api::DEFAULT_ADMIN_URL),
                 "https://api-d.docusign.net/management",
                 "Admin API root; https://api-d.docusign.net/management for the developer environment.",
-            ),
+            )
+            .default(api::DEFAULT_ADMIN_URL),
             ConfigField::new("private_key", "RSA private key")
                 .required()
                 .secret()
@@ -170,8 +125,8 @@ fn describe() -> ConnectorInfo {
                 ),
         ],
         auth: vec![AuthOption::new(
-            AUTH_ID,
-            AUTH_LABEL,
+            "jwt",
+            "JWT grant (service integration)",
             AuthScheme::JwtBearer(JwtBearer {
                 token_url: "{auth_url}/oauth/token".into(),
                 issuer_field: "integration_key".into(),
@@ -235,13 +190,7 @@ mod tests {
         let info = describe();
         assert_eq!(info.id, "docusign");
         assert!(info.actions.is_empty());
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["private_key"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["private_key"]);
         let AuthScheme::JwtBearer(jwt) = &info.auth[0].scheme else {
             panic!("{:?}", info.auth)
         };
@@ -255,5 +204,6 @@ mod tests {
             assert!(names.contains(&field), "{template}");
         }
         assert_eq!(info.rate_limits[0].requests, 3000);
+        assert_eq!(info.max_look_back_days, None, "DocuSign documents no limit");
     }
 }

@@ -35,65 +35,74 @@ const CONTENT_OBJECTS: &[&str] = &[
 /// One page of Monitor events.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let start = match cursor {
-        Some(cursor) => Some(cursor.to_owned()),
-        None => ctx.since.and_then(time::to_rfc3339),
+    let feed = match cursor {
+        Some(end_cursor) if !end_cursor.starts_with('{') => FeedCursor {
+            next: Some(end_cursor.to_owned()),
+            ..FeedCursor::default()
+        },
+        _ => FeedCursor::resume(cursor, ctx.since)?,
     };
+    let start = feed.next.clone();
     let limit = api.monitor_limit();
+    let from = start.clone().or_else(|| feed.ts.and_then(time::to_rfc3339));
     let body = api
-        .monitor_stream(start.as_deref(), limit)
+        .monitor_stream(from.as_deref(), limit)
         .send()?
         .error_for_status()?
         .json_value()?;
-    let events = body
-        .get("data")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let items = json::map_items(events, "Monitor events", activity);
-    let end = json::str_at(&body, "endCursor");
+    let (events, end) = pagination::items_and_next(body, "/data", "/endCursor");
+    let items = json::map_items(&events, "Monitor events", activity);
     // A full page whose cursor moved may have more behind it; the same cursor back means
     // Monitor has nothing newer yet.
     let moved = end.is_some() && end != start;
     let more = moved && events.len() >= limit as usize;
-    Ok(ActivityPage {
-        items,
-        next_cursor: end.or(start),
-        more,
-    })
+    Ok(feed.page(items, end.or(start), more))
 }
 
 /// The activity record for one Monitor event; none without `eventId` or `timestamp`.
 pub fn activity(event: &Value) -> Option<Activity> {
     let action = json::str_at(event, "action").unwrap_or_default();
     let object = json::str_at(event, "object");
-    let targets = ["object", "property", "field", "affectedUserId"]
-        .iter()
-        .filter_map(|field| json::str_at(event, field))
-        .collect();
+    let kind = kind_of(
+        &action,
+        object.as_deref(),
+        json::str_at(event, "accountId").is_some(),
+    );
+    // The located address's parts, nested in `ipAddressLocation` or beside it.
+    let place = |field: &str| {
+        json::at(event, &format!("/ipAddressLocation/{field}")).or_else(|| json::at(event, field))
+    };
+    let text = |field: &str| place(field).and_then(Value::as_str).map(str::to_owned);
+    let degrees = |field: &str| place(field).and_then(Value::as_f64);
     Some(Activity {
-        location: None,
-        session_id: None,
-        id: json::str_at(event, "eventId")?,
-        time: json::timestamp_at(event, "timestamp")?,
-        kind: kind_of(
-            &action,
-            object.as_deref(),
-            json::str_at(event, "accountId").is_some(),
-        ),
         actor: json::str_at(event, "userEmail")
             .or_else(|| json::str_at(event, "userName"))
             .or_else(|| json::str_at(event, "userId")),
-        targets,
+        targets: ["object", "property", "field", "affectedUserId"]
+            .iter()
+            .filter_map(|field| json::str_at(event, field))
+            .collect(),
         ip: json::str_at(event, "ipAddress"),
         user_agent: json::str_at(event, "userAgent"),
-        outcome: match json::str_at(event, "result").map(|r| r.to_ascii_lowercase()) {
-            Some(r) if r == "success" => Outcome::Success,
-            Some(r) if r == "failure" || r == "failed" => Outcome::Failure,
-            _ => Outcome::Unknown,
-        },
-        action,
-        raw: json::raw(event),
+        location: Location::from_parts(
+            text("country"),
+            text("state"),
+            text("city"),
+            degrees("latitude"),
+            degrees("longitude"),
+        ),
+        outcome: Outcome::from_word(
+            json::str_at(event, "result").as_deref(),
+            &["success"],
+            &["failure", "failed"],
+        ),
+        ..Activity::new(
+            json::str_at(event, "eventId")?,
+            json::timestamp_at(event, "timestamp")?,
+            kind,
+            action,
+            json::raw(event),
+        )
     })
 }
 
@@ -116,11 +125,10 @@ fn kind_of(action: &str, object: Option<&str>, account_level: bool) -> ActivityK
 mod tests {
     use serde_json::json;
 
+    use sluice_sdk::testing::{NEW_YEAR, run_pages};
+
     use super::*;
     use crate::api::fake;
-
-    /// 2024-01-01T00:00:00Z.
-    const NEW_YEAR: i64 = 1_704_067_200_000;
 
     fn event(id: &str, action: &str, object: &str, account: bool) -> Value {
         let mut e = json!({
@@ -181,20 +189,63 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) = host.run(|| {
-            let one = list(&ctx, None).unwrap();
-            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
-            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
-            [one, two, three]
+        let (runs, host) = host.run(|| {
+            let run = run_pages(None, 5, |cursor| list(&ctx, cursor.as_deref())).unwrap();
+            let caught_up = list(&ctx, run.cursor.as_deref()).unwrap();
+            (run, caught_up)
         });
-        assert_eq!(host.requests().len(), 3);
-        assert!(pages[0].more);
-        assert_eq!(pages[0].next_cursor.as_deref(), Some("c2"));
-        assert_eq!(pages[0].items[0].kind, ActivityKind::Logon);
-        assert!(!pages[1].more);
-        assert_eq!(pages[1].items[0].kind, ActivityKind::Admin);
-        assert!(pages[2].items.is_empty() && !pages[2].more);
-        assert_eq!(pages[2].next_cursor.as_deref(), Some("c3"));
+        let (run, caught_up) = runs;
+        let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(urls, [first, second, third]);
+        // A full page whose cursor moved goes on; the short second page ends the run.
+        assert_eq!(run.calls, 2);
+        let kinds: Vec<_> = run.items.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            [ActivityKind::Logon, ActivityKind::User, ActivityKind::Admin]
+        );
+        let saved: FeedCursor = Cursor::decode(run.cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(saved.next.as_deref(), Some("c3"));
+        // Caught up: the same endCursor, nothing new, and the position is kept.
+        assert!(caught_up.items.is_empty() && !caught_up.more);
+        assert_eq!(caught_up.next_cursor, run.cursor);
+    }
+
+    #[test]
+    fn a_cursor_the_0_1_connector_saved_resumes_from_that_end_cursor() {
+        let url = "https://lens.ds.test/api/v2.0/datasets/monitor/stream?cursor=mc1.23&limit=100";
+        let host = fake::docusign(vec![(
+            url.into(),
+            fake::json(
+                &json!({"endCursor": "mc1.24", "data": [event("n", "Sent", "Envelope", true)]}),
+            ),
+        )]);
+        let (page, host) = host.run(|| list(&fake::ctx(100, Some(NEW_YEAR)), Some("mc1.23")));
+        assert_eq!(host.requests()[0].url, url);
+        let page = page.unwrap();
+        assert_eq!(page.items.len(), 1);
+        let saved: FeedCursor = Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(saved.next.as_deref(), Some("mc1.24"));
+    }
+
+    #[test]
+    fn the_located_address_becomes_the_location() {
+        let mut e = event("e1", "Login", "User", true);
+        e["ipAddressLocation"] = json!({"latitude": 52.52, "longitude": 13.4, "city": "Berlin",
+            "state": "Berlin", "country": "DE"});
+        let location = activity(&e).unwrap().location.unwrap();
+        assert_eq!(location.country_code.as_deref(), Some("DE"));
+        assert_eq!(location.city.as_deref(), Some("Berlin"));
+        assert_eq!(
+            (location.latitude, location.longitude),
+            (Some(52.52), Some(13.4))
+        );
+        assert_eq!(
+            activity(&event("e2", "Login", "User", true))
+                .unwrap()
+                .location,
+            None
+        );
     }
 
     /// Every property the mapping reads from a stream answer is in the published schema.
@@ -208,12 +259,7 @@ mod tests {
             assert!(props.get(read).is_some(), "`{read}` not in the schema");
         }
         assert_eq!(props["data"]["type"], "array");
-        let params: Vec<_> = schema["operation"]["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["name"].as_str())
-            .collect();
+        let params = crate::api::fake::documented_parameters(&schema);
         for sent in ["cursor", "limit"] {
             assert!(
                 params.contains(&sent),

@@ -2,7 +2,7 @@
 //!
 //! `GET /v2/organizations/{organizationId}/users?account_id=..&include_ds_groups=true
 //! &start=0&take=N` answers `{"users": [...], "paging": {..., "next": URL}}`; the page
-//! cursor is `paging.next` verbatim. The Admin API needs one of `account_id`, `email`
+//! cursor is the SDK's [`ListCursor`] at `paging.next`, verbatim. The Admin API needs one of `account_id`, `email`
 //! or a reserved domain to list users, hence the `account_id` config field.
 //!
 //! As DocuSign's own admin console does, only active users are reported
@@ -25,39 +25,27 @@ const MAX_POSTURE_PAGES: usize = 100;
 /// One page of active users.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let url = cursor.map_or_else(|| api.users_first_page(api.admin_take()), str::to_owned);
-    let (users, next) = page(&url)?;
+    let position = ListCursor::<()>::resume(cursor)?;
+    let (users, next) = page(&position.url_or(|()| api.users_first_page(api.admin_take())))?;
     Ok(UserPage {
         items: json::map_items(&users, "organization users", user)
             .into_iter()
             .flatten()
             .collect(),
-        next_cursor: next,
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
 /// Every user of the account (active or not), for posture; bounded.
 pub fn all(api: &Api) -> Result<Vec<Value>, ConnectorError> {
-    let mut url = Some(api.users_first_page(api.admin_take()));
-    let mut users = Vec::new();
-    for _ in 0..MAX_POSTURE_PAGES {
-        let Some(current) = url.take() else { break };
-        let (page, next) = page(&current)?;
-        users.extend(page);
-        url = next;
-    }
-    Ok(users)
+    let first = api.users_first_page(api.admin_take());
+    pagination::collect_all(first, MAX_POSTURE_PAGES, page).map(|(users, _)| users)
 }
 
 /// One Admin API page: the users and `paging.next`.
 fn page(url: &str) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
     let body = api::get(url).send()?.error_for_status()?.json_value()?;
-    let users = body
-        .get("users")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok((users, pagination::next_url_in_body(&body, "/paging/next")))
+    Ok(pagination::items_and_next(body, "/users", "/paging/next"))
 }
 
 /// Whether the user counts as active (see the module docs).
@@ -97,22 +85,17 @@ fn user(raw: &Value) -> Option<Option<User>> {
         (!parts.is_empty()).then(|| parts.join(" "))
     });
     Some(Some(User {
-        id,
-        login: None,
         email: json::str_at(raw, "email"),
         display_name: name,
-        status: UserStatus::Active,
         is_admin: is_admin(raw),
-        is_external: false,
         roles: groups(raw)
             .filter_map(|g| json::str_at(g, "group_name"))
             .collect(),
         group_ids: groups(raw)
             .filter_map(|g| json::str_at(g, "ds_group_id"))
             .collect(),
-        last_sign_in: None,
         created: json::timestamp_at(raw, "created_on"),
-        raw: json::raw(raw),
+        ..User::new(id, json::raw(raw))
     }))
 }
 
@@ -182,7 +165,12 @@ mod tests {
             let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
             [one, two]
         });
-        assert_eq!(pages[0].next_cursor.as_deref(), Some(second.as_str()));
+        let at_second = Cursor::encode(&ListCursor::<()> {
+            phase: (),
+            at: At::url(&second),
+            state: (),
+        });
+        assert_eq!(pages[0].next_cursor.as_deref(), Some(at_second.as_str()));
         let ids: Vec<_> = pages[0].items.iter().map(|u| u.id.as_str()).collect();
         assert_eq!(ids, ["a"]);
         let a = &pages[0].items[0];
@@ -236,12 +224,7 @@ mod tests {
                 .get("next")
                 .is_some()
         );
-        let params: Vec<_> = schema["operation"]["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["name"].as_str())
-            .collect();
+        let params = fake::documented_parameters(&schema);
         for sent in ["account_id", "include_ds_groups", "start", "take"] {
             assert!(
                 params.contains(&sent),

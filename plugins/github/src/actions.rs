@@ -8,9 +8,9 @@
 //!   removed with an org token (only by the app itself or in the settings UI).
 //!
 //! A dry run returns the request line and sends nothing. A 404 means the target is
-//! already gone, which is the state the operator asked for.
+//! already gone, which is the state the operator asked for (the SDK's
+//! [`Write`](sluice_sdk::action::Write) gives those answers).
 
-use sluice_sdk::http::{Request, path_segment};
 use sluice_sdk::prelude::*;
 
 use crate::api::Api;
@@ -19,22 +19,16 @@ use crate::api::Api;
 pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let api = Api::new(ctx)?;
     let target = action.target.trim();
-    // Refuses `..` and friends, which would aim the DELETE at a parent resource.
-    let segment = |text: &str| {
-        path_segment(text)
-            .ok_or_else(|| ConnectorError::other(format!("`{text}` is not a valid action target")))
-    };
-    let (request, what) = match action.kind {
+    let write = match action.kind {
         ActionKind::RemoveCollaborator => {
             // The host passes the user record's id (numeric at GitHub) with its `login`
             // param; the API removes by login.
-            let login = action
-                .params
-                .iter()
-                .find(|(k, _)| k == "login")
-                .map_or(target, |(_, v)| v.trim());
-            (
-                api.delete(api.org_url(&format!("/outside_collaborators/{}", segment(login)?))),
+            let login = action::param(action, "login").unwrap_or(target);
+            Write::new(
+                api.delete(api.org_url(&format!(
+                    "/outside_collaborators/{}",
+                    action::target_segment(login)?
+                ))),
                 format!("remove outside collaborator `{login}` from `{}`", api.org()),
             )
         }
@@ -45,44 +39,18 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
                      `{target}`; uninstall GitHub Apps in the organization's settings"
                 )));
             };
-            (
-                api.delete(api.org_url(&format!("/credential-authorizations/{}", segment(id)?))),
+            Write::new(
+                api.delete(api.org_url(&format!(
+                    "/credential-authorizations/{}",
+                    action::target_segment(id)?
+                ))),
                 format!("revoke credential authorization {id} in `{}`", api.org()),
             )
         }
-        kind => {
-            return Err(ConnectorError::unsupported(format!(
-                "GitHub connector does not perform {kind:?}"
-            )));
-        }
+        _ => return Err(action::unsupported("GitHub", action)),
     };
-    perform(request, &what, action.dry_run)
-}
-
-/// Sends (or, in a dry run, only describes) the write request that does `what`.
-fn perform(request: Request, what: &str, dry_run: bool) -> Result<ActionOutcome, ConnectorError> {
-    let requests = vec![request.line()];
-    if dry_run {
-        return Ok(ActionOutcome {
-            status: ActionStatus::Planned,
-            message: format!("would {what}"),
-            requests,
-        });
-    }
-    let response = request.send()?;
-    if response.status() == 404 {
-        return Ok(ActionOutcome {
-            status: ActionStatus::Already,
-            message: format!("nothing to {what}: GitHub answered 404 Not Found"),
-            requests,
-        });
-    }
-    response.error_for_status()?;
-    Ok(ActionOutcome {
-        status: ActionStatus::Done,
-        message: format!("did {what}"),
-        requests,
-    })
+    // A 404 means the target is already gone, the state the operator asked for.
+    write.gone_is_already().perform(action.dry_run)
 }
 
 #[cfg(test)]
@@ -92,15 +60,7 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
-        Action {
-            kind,
-            target: target.into(),
-            params: Vec::new(),
-            reason: Some("offboarding".into()),
-            dry_run,
-        }
-    }
+    use sluice_sdk::testing::action;
 
     #[test]
     fn dry_runs_send_nothing() {

@@ -13,26 +13,18 @@
 //! `{"phase":"installations","url":"<page>"}`. Record ids are `credential:{id}` and
 //! `installation:{id}`; `act` revokes the former.
 
-use serde::{Deserialize, Serialize};
-use sluice_sdk::prelude::{self as sdk, *};
+use serde::Deserialize;
+use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
-/// The two lists, walked in turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Phase {
-    /// Credential authorizations, by page number (from 1).
-    CredentialAuthorizations,
-    /// App installations, by `Link` URL.
-    Installations,
-}
-
-impl sdk::Phase for Phase {
-    const FIRST: Self = Self::CredentialAuthorizations;
-
-    fn next(self) -> Option<Self> {
-        (self == Self::CredentialAuthorizations).then_some(Self::Installations)
+sluice_sdk::phases! {
+    /// The two lists, walked in turn.
+    enum Lists {
+        /// Credential authorizations, by page number (from 1).
+        CredentialAuthorizations,
+        /// App installations, by `Link` URL.
+        Installations,
     }
 }
 
@@ -47,8 +39,8 @@ struct Installations {
 /// One page of app permissions.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let mut position = ListCursor::<Phase>::resume(cursor)?;
-    if position.phase == Phase::CredentialAuthorizations {
+    let mut position = ListCursor::<Lists>::resume(cursor)?;
+    if position.phase == Lists::CredentialAuthorizations {
         let page = position.offset_or(1);
         let response = api
             .get(api.org_url("/credential-authorizations"))
@@ -206,13 +198,7 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, None);
-        let (pages, host) = host.run(|| {
-            let mut pages = vec![list(&ctx, None).unwrap()];
-            while let Some(cursor) = pages.last().unwrap().next_cursor.clone() {
-                pages.push(list(&ctx, Some(&cursor)).unwrap());
-            }
-            pages
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
         assert_eq!(
             urls,

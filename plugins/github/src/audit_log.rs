@@ -19,13 +19,20 @@ use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
-/// Action prefixes that record what users did to data rather than administration.
-const USER_ACTION_PREFIXES: &[&str] = &[
-    "git.",
-    "repo.download_zip",
-    "pull_request",
-    "issue",
-    "repository_content",
+/// Action prefixes of sign-ins, and of what users did to data rather than
+/// administration; every other action is administration.
+const KINDS: &[(ActivityKind, &[&str])] = &[
+    (ActivityKind::Logon, &["org.sso_response"]),
+    (
+        ActivityKind::User,
+        &[
+            "git.",
+            "repo.download_zip",
+            "pull_request",
+            "issue",
+            "repository_content",
+        ],
+    ),
 ];
 
 /// The fields of an audit event a record needs, read as leniently as `json::str_at`.
@@ -114,27 +121,17 @@ fn activity(event: &str) -> Option<Activity> {
 
 /// Which audit trail an action belongs to.
 fn kind_of(action: &str) -> ActivityKind {
-    if action == "org.sso_response" {
-        ActivityKind::Logon
-    } else if USER_ACTION_PREFIXES
-        .iter()
-        .any(|prefix| action.starts_with(prefix))
-    {
-        ActivityKind::User
-    } else {
-        ActivityKind::Admin
-    }
+    ActivityKind::by_prefix(action, KINDS, ActivityKind::Admin)
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use sluice_sdk::testing::NEW_YEAR;
+
     use super::*;
     use crate::api::fake;
-
-    /// 2024-01-01T00:00:00Z.
-    const NEW_YEAR: i64 = 1_704_067_200_000;
 
     #[test]
     fn maps_the_published_audit_log_example() {
@@ -181,17 +178,17 @@ mod tests {
 
     #[test]
     fn classifies_actions() {
-        assert_eq!(kind_of("git.clone"), ActivityKind::User);
-        assert_eq!(kind_of("repo.download_zip"), ActivityKind::User);
-        assert_eq!(kind_of("pull_request.merge"), ActivityKind::User);
-        assert_eq!(kind_of("issue_comment.update"), ActivityKind::User);
-        assert_eq!(kind_of("repository_content.delete"), ActivityKind::User);
+        let user = [
+            "git.clone",
+            "repo.download_zip",
+            "pull_request.merge",
+            "issue_comment.update",
+            "repository_content.delete",
+        ];
+        let admin = ["personal_access_token.request_created", "repo.destroy"];
+        assert!(user.iter().all(|a| kind_of(a) == ActivityKind::User));
+        assert!(admin.iter().all(|a| kind_of(a) == ActivityKind::Admin));
         assert_eq!(kind_of("org.sso_response"), ActivityKind::Logon);
-        assert_eq!(
-            kind_of("personal_access_token.request_created"),
-            ActivityKind::Admin
-        );
-        assert_eq!(kind_of("repo.destroy"), ActivityKind::Admin);
     }
 
     #[test]
@@ -226,12 +223,7 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) = host.run(|| {
-            let one = list(&ctx, None).unwrap();
-            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
-            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
-            [one, two, three]
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::next_pages(3, |c| list(&ctx, c)));
         assert_eq!(host.requests().len(), 3);
         assert!(pages[0].more);
         assert_eq!(

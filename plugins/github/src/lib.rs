@@ -35,62 +35,28 @@ const AUTH_LABEL: &str = "Personal access token or GitHub App token";
 /// can run the same mapping natively as its baseline.
 pub struct GitHub;
 
-impl Connector for GitHub {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
-
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        members::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        teams::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        audit_log::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_app_permissions(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        app_permissions::list(&ctx, cursor.as_deref())
-    }
-
-    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
-        posture::findings(&ctx)
-    }
-
-    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
-        actions::act(&ctx, &action)
-    }
-}
-
-sluice_sdk::export_connector!(GitHub);
+sluice_sdk::connector!(GitHub {
+    describe: describe,
+    check: check::check,
+    list_users: members::list,
+    list_groups: teams::list,
+    list_activities: audit_log::list,
+    list_app_permissions: app_permissions::list,
+    posture: posture::findings,
+    act: actions::act,
+});
 
 /// What the operator sees before connecting an organisation.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &Capability::ACTIVITY,
+            &[Capability::AppPermissions, Capability::Posture],
+        ]
+        .concat(),
+        // GitHub keeps the organisation audit log for 180 days (Git events: 7).
         max_look_back_days: Some(180),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::AdminActivity,
-            Capability::UserActivity,
-            Capability::AppPermissions,
-            Capability::Posture,
-        ],
         actions: vec![
             ActionKind::RemoveCollaborator,
             ActionKind::RevokeAppPermission,
@@ -155,13 +121,7 @@ mod tests {
         assert_eq!(info.id, "github");
         assert_eq!(info.version, "0.1.0");
         assert_eq!(info.egress, vec!["{base_url}".to_owned()]);
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["token"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["token"]);
         assert!(matches!(&info.auth[0].scheme, AuthScheme::Bearer(b) if b.token_field == "token"));
     }
 }

@@ -12,32 +12,19 @@
 //! over these three phases: `{"phase":"members","url":"<page to fetch>"}`; it is none
 //! only after the last page of the last phase.
 
-use serde::{Deserialize, Serialize};
-use sluice_sdk::prelude::{self as sdk, *};
+use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
-/// Which of the three lists a page comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Phase {
-    /// Organisation owners.
-    Admins,
-    /// Members without the owner role.
-    Members,
-    /// People with repository access who are not members.
-    OutsideCollaborators,
-}
-
-impl sdk::Phase for Phase {
-    const FIRST: Self = Self::Admins;
-
-    fn next(self) -> Option<Self> {
-        match self {
-            Self::Admins => Some(Self::Members),
-            Self::Members => Some(Self::OutsideCollaborators),
-            Self::OutsideCollaborators => None,
-        }
+sluice_sdk::phases! {
+    /// Which of the three lists a page comes from.
+    enum Phase {
+        /// Organisation owners.
+        Admins,
+        /// Members without the owner role.
+        Members,
+        /// People with repository access who are not members.
+        OutsideCollaborators,
     }
 }
 

@@ -10,7 +10,6 @@
 //! (`GET /users/{id}?$select=id,accountEnabled`) so an account already in the asked
 //! state is `already`; a grant that is gone (404) is `already` revoked.
 
-use sluice_sdk::http::{Request, path_segment};
 use sluice_sdk::prelude::*;
 
 use crate::api::Api;
@@ -19,90 +18,45 @@ use crate::api::Api;
 pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let api = Api::new(ctx)?;
     let target = action.target.trim();
-    let segment = path_segment(target)
-        .ok_or_else(|| ConnectorError::other(format!("`{target}` is not a valid action target")))?;
+    let segment = action::target_segment(target)?;
     let user_url = api.graph(&format!("/users/{segment}"));
     match action.kind {
         ActionKind::SuspendUser | ActionKind::UnsuspendUser => {
             let enable = action.kind == ActionKind::UnsuspendUser;
             let request =
                 http::patch(&user_url).json_body(&serde_json::json!({ "accountEnabled": enable }));
-            let what = format!(
-                "{} user {target}",
-                if enable { "enable" } else { "disable" }
-            );
-            if action.dry_run {
-                return Ok(planned(&request, &what));
-            }
-            let current = api
-                .get(
-                    http::get(&user_url)
-                        .query("$select", "id,accountEnabled")
-                        .url(),
-                )
-                .send()?
-                .error_for_status()?
-                .json_value()?;
-            if json::bool_at(&current, "accountEnabled") == Some(enable) {
-                return Ok(ActionOutcome {
-                    status: ActionStatus::Already,
-                    message: format!("user {target} already has accountEnabled={enable}"),
-                    requests: Vec::new(),
-                });
-            }
-            send(request, &what)
+            let verb = if enable { "enable" } else { "disable" };
+            Write::new(request, format!("{verb} user {target}")).perform_unless(
+                action.dry_run,
+                || {
+                    let current = api
+                        .get(
+                            http::get(&user_url)
+                                .query("$select", "id,accountEnabled")
+                                .url(),
+                        )
+                        .send()?
+                        .error_for_status()?
+                        .json_value()?;
+                    let already = json::bool_at(&current, "accountEnabled") == Some(enable);
+                    Ok(already.then(|| format!("user {target} has accountEnabled={enable}")))
+                },
+            )
         }
-        ActionKind::RequireSignIn => {
-            let request = http::post(format!("{user_url}/revokeSignInSessions"));
-            let what = format!("revoke the sign-in sessions of user {target}");
-            if action.dry_run {
-                return Ok(planned(&request, &what));
-            }
-            send(request, &what)
-        }
-        ActionKind::RevokeAppPermission => {
-            let request = http::delete(api.graph(&format!("/oauth2PermissionGrants/{segment}")));
-            let what = format!("delete permission grant {target}");
-            if action.dry_run {
-                return Ok(planned(&request, &what));
-            }
-            let line = request.line();
-            match request.send()?.error_for_status() {
-                Ok(_) => Ok(ActionOutcome {
-                    status: ActionStatus::Done,
-                    message: format!("did {what}"),
-                    requests: vec![line],
-                }),
-                Err(ConnectorError::NotFound(_)) => Ok(ActionOutcome {
-                    status: ActionStatus::Already,
-                    message: format!("nothing to {what}: Graph answered 404"),
-                    requests: vec![line],
-                }),
-                Err(error) => Err(error),
-            }
-        }
-        kind => Err(ConnectorError::unsupported(format!(
-            "Microsoft 365 connector does not perform {kind:?}"
-        ))),
+        ActionKind::RequireSignIn => Write::new(
+            http::post(format!("{user_url}/revokeSignInSessions")),
+            format!("revoke the sign-in sessions of user {target}"),
+        )
+        .perform(action.dry_run),
+        // A grant that is gone was revoked already.
+        ActionKind::RevokeAppPermission => Write::new(
+            http::delete(api.graph(&format!("/oauth2PermissionGrants/{segment}"))),
+            format!("delete permission grant {target}"),
+        )
+        .gone_is_already()
+        .perform(action.dry_run),
+        _ => Err(action::unsupported("Microsoft 365", action)),
     }
-}
-
-fn planned(request: &Request, what: &str) -> ActionOutcome {
-    ActionOutcome {
-        status: ActionStatus::Planned,
-        message: format!("would {what}"),
-        requests: vec![request.line()],
-    }
-}
-
-fn send(request: Request, what: &str) -> Result<ActionOutcome, ConnectorError> {
-    let line = request.line();
-    request.send()?.error_for_status()?;
-    Ok(ActionOutcome {
-        status: ActionStatus::Done,
-        message: format!("did {what}"),
-        requests: vec![line],
-    })
 }
 
 #[cfg(test)]
@@ -112,15 +66,7 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
-        Action {
-            kind,
-            target: target.into(),
-            params: vec![],
-            reason: None,
-            dry_run,
-        }
-    }
+    use sluice_sdk::testing::action;
 
     #[test]
     fn dry_runs_send_nothing_and_already_disabled_users_are_already() {

@@ -1,27 +1,31 @@
-//! `list-activities`: three audit trails behind one opaque cursor.
+//! `list-activities`: the tenant's audit trails behind one cursor, the SDK's
+//! [`FeedSet`], one source per trail:
 //!
-//! | source | component | kind | API |
+//! | source key | component | kind | API |
 //! |---|---|---|---|
-//! | sign-ins | `sign-ins` | logon | `GET /auditLogs/signIns?$filter=createdDateTime ge T` |
-//! | directory audits | `management-events` | admin | `GET /auditLogs/directoryAudits?$filter=activityDateTime ge T` |
-//! | Office 365 activity | `activities` | user (logon for STS logons) | Management Activity API |
+//! | `signins` | `sign-ins` | logon | `GET /auditLogs/signIns?$filter=createdDateTime ge T` |
+//! | `audits` | `management-events` | admin | `GET /auditLogs/directoryAudits?$filter=activityDateTime ge T` |
+//! | each content type (`Audit.Exchange`, …) | `activities` | user (logon for STS logons) | Management Activity API |
 //!
-//! Each call does one step of one enabled source; sources are visited in that order, so
-//! one incremental run (`more` false at its end) reads each of them once. Graph sources
-//! page by `@odata.nextLink` and resume at the newest event time seen (`ge`, whole
-//! seconds: the boundary second is re-read, which is idempotent since activities are
-//! keyed by id).
+//! Each call reads one page of one enabled source, in that order, so one incremental
+//! run (`more` false at its end) reads each of them once. Graph sources page by
+//! `@odata.nextLink` and resume at the newest event time seen (`ge`, whole seconds; the
+//! SDK's [`FeedCursor`] drops the boundary second's events already returned).
 //!
 //! The Management Activity API needs a subscription per content type
-//! (`POST subscriptions/start`, once, after `GET subscriptions/list`), then lists content
-//! blobs per content type in windows of at most 24 hours no older than 7 days
+//! (`POST subscriptions/start`, after `GET subscriptions/list`; done the first time a
+//! content type is read, so one added to the config later is started too), then lists
+//! content blobs per content type in windows of at most 24 hours no older than 7 days
 //! (`GET subscriptions/content?contentType=&startTime=&endTime=`, paged by the
-//! `NextPageUri` header) and each blob (`GET {contentUri}`) is a JSON array of events. The
-//! position per content type is the end of the last completed window.
+//! `NextPageUri` header) and each blob (`GET {contentUri}`) is a JSON array of events.
+//! A content type's position is the end of the window being read (`ts`) and the
+//! listing's next page (`next`): once a window's listing ends, the next call lists the
+//! window after it, until one ends now.
+//!
+//! Cursors of the 0.1 connector resume Graph sources where they were; content types
+//! start again at the `since` of their first run (at most 7 days back).
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use sluice_sdk::pagination::Source;
 use sluice_sdk::prelude::*;
 
 use crate::api::{Api, Component};
@@ -36,74 +40,10 @@ const MIN_WINDOW_MS: i64 = 60_000;
 /// …and at most 7 days back (a minute's margin).
 const RETENTION_MS: i64 = 7 * 24 * HOUR_MS - 60_000;
 
-/// The audit trails, in visiting order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
-    SignIns,
-    DirectoryAudits,
-    Management,
-}
-
-impl Source {
-    const ALL: [Source; 3] = [Self::SignIns, Self::DirectoryAudits, Self::Management];
-
-    fn key(self) -> &'static str {
-        match self {
-            Self::SignIns => "signins",
-            Self::DirectoryAudits => "audits",
-            Self::Management => "management",
-        }
-    }
-
-    fn component(self) -> Component {
-        match self {
-            Self::SignIns => Component::SignIns,
-            Self::DirectoryAudits => Component::ManagementEvents,
-            Self::Management => Component::Activities,
-        }
-    }
-}
-
-/// One source's position.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Position {
-    /// The next page of the current query or listing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
-    /// Graph: newest event time seen (ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ts: Option<i64>,
-    /// Management: subscriptions are started.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    started: bool,
-    /// Management: index of the content type being read.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    ct: usize,
-    /// Management: end of the window being listed (ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    end: Option<i64>,
-    /// Management: end of the last completed window per content type (ms).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    from: BTreeMap<String, i64>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-/// The whole feed's position.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct FeedCursor {
-    /// Index into the enabled sources of the one to step next.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    phase: usize,
-    /// Per source key.
-    #[serde(default)]
-    sources: BTreeMap<String, Position>,
-    /// The host's `since` on the first run, where sources without a position start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<i64>,
-}
+/// Source key of the sign-ins.
+const SIGN_INS: &str = "signins";
+/// Source key of the directory audits.
+const DIRECTORY_AUDITS: &str = "audits";
 
 /// Now, in ms since the epoch (WASI's wall clock).
 pub fn now_ms() -> i64 {
@@ -112,68 +52,49 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// One step of the feed.
-pub fn list(ctx: &Context, cursor: Option<&str>, now: i64) -> Result<ActivityPage, ConnectorError> {
+/// One page of the feed, read now.
+pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
+    list_at(ctx, cursor, now_ms())
+}
+
+/// One page of the feed, read at `now` (ms).
+fn list_at(ctx: &Context, cursor: Option<&str>, now: i64) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let sources: Vec<Source> = Source::ALL
-        .into_iter()
-        .filter(|s| api.enabled(s.component()))
-        .collect();
+    let mut sources = Vec::new();
+    if api.enabled(Component::SignIns) {
+        sources.push(SIGN_INS.to_owned());
+    }
+    if api.enabled(Component::ManagementEvents) {
+        sources.push(DIRECTORY_AUDITS.to_owned());
+    }
+    if api.enabled(Component::Activities) {
+        sources.extend(api.content_types().iter().cloned());
+    }
     if sources.is_empty() {
         return Err(ConnectorError::unsupported(
             "no activity component (sign-ins, management-events, activities) is enabled",
         ));
     }
-    let mut feed = match cursor {
-        Some(cursor) => Cursor::decode::<FeedCursor>(cursor)?,
-        None => FeedCursor {
-            since: ctx.since,
-            ..FeedCursor::default()
-        },
-    };
-    if feed.phase >= sources.len() {
-        feed.phase = 0;
-    }
-    let source = sources[feed.phase];
-    let mut position = feed.sources.remove(source.key()).unwrap_or_default();
-    let (items, source_done) = match source {
-        Source::SignIns | Source::DirectoryAudits => {
-            graph_step(&api, source, &mut position, feed.since)?
-        }
-        Source::Management => management_step(&api, &mut position, feed.since, now)?,
-    };
-    feed.sources.insert(source.key().to_owned(), position);
-    let mut more = true;
-    if source_done {
-        feed.phase += 1;
-        if feed.phase >= sources.len() {
-            feed.phase = 0;
-            more = false;
-        }
-    }
-    Ok(ActivityPage {
-        items,
-        next_cursor: Some(Cursor::encode(&feed)),
-        more,
+    FeedSet::resume(cursor, ctx.since)?.step(&sources, |source| match source.key {
+        SIGN_INS | DIRECTORY_AUDITS => graph_step(&api, source),
+        _ => management_step(&api, source, now),
     })
 }
 
 /// One page of sign-ins or directory audits; true when the query is exhausted.
-fn graph_step(
-    api: &Api,
-    source: Source,
-    position: &mut Position,
-    since: Option<i64>,
-) -> Result<(Vec<Activity>, bool), ConnectorError> {
-    let (path, time_field) = match source {
-        Source::SignIns => ("/auditLogs/signIns", "createdDateTime"),
-        _ => ("/auditLogs/directoryAudits", "activityDateTime"),
+fn graph_step(api: &Api, source: Source<'_>) -> Result<(Vec<Activity>, bool), ConnectorError> {
+    let sign_ins = source.key == SIGN_INS;
+    let (path, time_field) = if sign_ins {
+        ("/auditLogs/signIns", "createdDateTime")
+    } else {
+        ("/auditLogs/directoryAudits", "activityDateTime")
     };
-    let url = match position.next.take() {
+    let feed = source.feed;
+    let url = match feed.next.take() {
         Some(url) => url,
         None => {
             let request = http::get(api.graph(path)).query("$top", api.top().min(MAX_AUDIT_TOP));
-            match position.ts.or(since).and_then(time::to_rfc3339) {
+            match feed.ts.and_then(time::to_rfc3339) {
                 Some(t) => request.query("$filter", format_args!("{time_field} ge {t}")),
                 None => request,
             }
@@ -182,52 +103,40 @@ fn graph_step(
         }
     };
     let (events, next) = api.collection(&url)?;
-    let items = match source {
-        Source::SignIns => json::map_items(&events, "sign-ins", sign_in),
-        _ => json::map_items(&events, "directory audits", directory_audit),
+    let mut items = if sign_ins {
+        json::map_items(&events, "sign-ins", sign_in)
+    } else {
+        json::map_items(&events, "directory audits", directory_audit)
     };
-    position.ts = items.iter().map(|a| a.time).chain(position.ts).max();
-    let done = next.is_none();
-    position.next = next;
-    Ok((items, done))
+    feed.advance(&mut items, next);
+    Ok((items, feed.next.is_none()))
 }
 
-/// One listing page of the Management Activity API with its blobs; true when every
+/// One listing page of content type `source.key` with its blobs; true when the
 /// content type has been read up to now.
 fn management_step(
     api: &Api,
-    position: &mut Position,
-    since: Option<i64>,
+    source: Source<'_>,
     now: i64,
 ) -> Result<(Vec<Activity>, bool), ConnectorError> {
-    let types = api.content_types();
-    if !position.started {
-        start_subscriptions(api, types)?;
-        position.started = true;
+    let content_type = source.key;
+    if source.new {
+        start_subscription(api, content_type)?;
     }
-    let Some(content_type) = types.get(position.ct).cloned() else {
-        position.ct = 0;
-        return Ok((Vec::new(), true));
-    };
-    let url = match position.next.take() {
+    let feed = source.feed;
+    let url = match feed.next.take() {
         Some(url) => url,
         None => {
-            let start = position
-                .from
-                .get(&content_type)
-                .copied()
-                .or(since)
-                .unwrap_or(now - WINDOW_MS)
-                .max(now - RETENTION_MS);
+            let start = feed.ts.unwrap_or(now - WINDOW_MS).max(now - RETENTION_MS);
             let end = (start + WINDOW_MS).min(now);
             // Windows shorter than a minute would round to nothing (whole seconds) and
             // content is published minutes late anyway.
             if end - start < MIN_WINDOW_MS {
-                return Ok((Vec::new(), advance_content_type(position, types.len())));
+                return Ok((Vec::new(), true));
             }
-            position.end = Some(end);
+            feed.ts = Some(end);
             http::get(api.feed("/subscriptions/content"))
-                .query("contentType", &content_type)
+                .query("contentType", content_type)
                 .query("startTime", mgmt_time(start))
                 .query("endTime", mgmt_time(end))
                 .url()
@@ -244,32 +153,14 @@ fn management_step(
         let events: Vec<Value> = api.get(uri).send()?.error_for_status()?.json()?;
         items.extend(json::map_items(&events, "Office 365 events", office_event));
     }
-    position.next = listing
+    feed.next = listing
         .header("nextpageuri")
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(str::to_owned);
-    if position.next.is_some() {
-        return Ok((items, false));
-    }
-    let end = position.end.take().unwrap_or(now);
-    position.from.insert(content_type, end);
     // A window that ends before now leaves more windows of this content type.
-    if end < now {
-        return Ok((items, false));
-    }
-    Ok((items, advance_content_type(position, types.len())))
-}
-
-/// Moves to the next content type; true (and back to the first) after the last.
-fn advance_content_type(position: &mut Position, count: usize) -> bool {
-    position.ct += 1;
-    if position.ct >= count {
-        position.ct = 0;
-        true
-    } else {
-        false
-    }
+    let done = feed.next.is_none() && feed.ts.is_some_and(|end| end >= now);
+    Ok((items, done))
 }
 
 /// The Management API's time format: `YYYY-MM-DDTHH:MM:SS`, UTC.
@@ -280,24 +171,23 @@ fn mgmt_time(ms: i64) -> String {
         .to_owned()
 }
 
-/// Starts the subscriptions `types` that `subscriptions/list` does not show enabled.
-fn start_subscriptions(api: &Api, types: &[String]) -> Result<(), ConnectorError> {
+/// Starts the subscription of `content_type` unless `subscriptions/list` shows it
+/// enabled.
+fn start_subscription(api: &Api, content_type: &str) -> Result<(), ConnectorError> {
     let list: Vec<Value> = api
         .get(api.feed("/subscriptions/list"))
         .send()?
         .error_for_status()?
         .json()?;
-    for content_type in types {
-        let enabled = list.iter().any(|s| {
-            json::str_at(s, "contentType").as_deref() == Some(content_type)
-                && json::str_at(s, "status").is_some_and(|st| st.eq_ignore_ascii_case("enabled"))
-        });
-        if !enabled {
-            http::post(api.feed("/subscriptions/start"))
-                .query("contentType", content_type)
-                .send()?
-                .error_for_status()?;
-        }
+    let enabled = list.iter().any(|s| {
+        json::str_at(s, "contentType").as_deref() == Some(content_type)
+            && json::str_at(s, "status").is_some_and(|st| st.eq_ignore_ascii_case("enabled"))
+    });
+    if !enabled {
+        http::post(api.feed("/subscriptions/start"))
+            .query("contentType", content_type)
+            .send()?
+            .error_for_status()?;
     }
     Ok(())
 }
@@ -307,6 +197,11 @@ pub fn sign_in(e: &Value) -> Option<Activity> {
     let coordinate = |name: &str| {
         e.pointer(&format!("/location/geoCoordinates/{name}"))
             .and_then(Value::as_f64)
+    };
+    let action = if json::bool_at(e, "isInteractive") == Some(false) {
+        "nonInteractiveSignIn"
+    } else {
+        "signIn"
     };
     Some(Activity {
         location: Location::from_parts(
@@ -319,15 +214,7 @@ pub fn sign_in(e: &Value) -> Option<Activity> {
         // `sessionId` where Graph sends it, else the correlation id that links the
         // sign-in to the requests made with its token.
         session_id: json::str_at(e, "sessionId").or_else(|| json::str_at(e, "correlationId")),
-        id: json::str_at(e, "id")?,
-        time: json::timestamp_at(e, "createdDateTime")?,
-        kind: ActivityKind::Logon,
         actor: json::str_at(e, "userPrincipalName").or_else(|| json::str_at(e, "userId")),
-        action: if json::bool_at(e, "isInteractive") == Some(false) {
-            "nonInteractiveSignIn".into()
-        } else {
-            "signIn".into()
-        },
         targets: ["appDisplayName", "resourceDisplayName"]
             .iter()
             .filter_map(|f| json::str_at(e, f))
@@ -339,7 +226,13 @@ pub fn sign_in(e: &Value) -> Option<Activity> {
             Some(_) => Outcome::Failure,
             None => Outcome::Unknown,
         },
-        raw: json::raw(e),
+        ..Activity::new(
+            json::str_at(e, "id")?,
+            json::timestamp_at(e, "createdDateTime")?,
+            ActivityKind::Logon,
+            action,
+            json::raw(e),
+        )
     })
 }
 
@@ -359,51 +252,51 @@ pub fn directory_audit(e: &Value) -> Option<Activity> {
         })
         .unwrap_or_default();
     Some(Activity {
-        location: None,
-        session_id: None,
-        id: json::str_at(e, "id")?,
-        time: json::timestamp_at(e, "activityDateTime")?,
-        kind: ActivityKind::Admin,
         actor: json::str_at(e, "/initiatedBy/user/userPrincipalName")
             .or_else(|| json::str_at(e, "/initiatedBy/user/id"))
             .or_else(|| json::str_at(e, "/initiatedBy/app/displayName")),
-        action: json::str_at(e, "activityDisplayName").unwrap_or_default(),
         targets,
         ip: json::str_at(e, "/initiatedBy/user/ipAddress"),
-        user_agent: None,
-        outcome: match json::str_at(e, "result").as_deref() {
-            Some("success") => Outcome::Success,
-            Some("failure" | "timeout") => Outcome::Failure,
-            _ => Outcome::Unknown,
-        },
-        raw: json::raw(e),
+        outcome: Outcome::from_word(
+            json::str_at(e, "result").as_deref(),
+            &["success"],
+            &["failure", "timeout"],
+        ),
+        ..Activity::new(
+            json::str_at(e, "id")?,
+            json::timestamp_at(e, "activityDateTime")?,
+            ActivityKind::Admin,
+            json::str_at(e, "activityDisplayName").unwrap_or_default(),
+            json::raw(e),
+        )
     })
 }
 
 /// The record for a Management Activity API event (common schema). Record type 15
 /// (`AzureActiveDirectoryStsLogon`) is a sign-in; the rest is user activity.
 pub fn office_event(e: &Value) -> Option<Activity> {
+    let kind = if json::i64_at(e, "RecordType") == Some(15) {
+        ActivityKind::Logon
+    } else {
+        ActivityKind::User
+    };
     Some(Activity {
-        location: None,
-        session_id: None,
-        id: json::str_at(e, "Id")?,
-        time: json::timestamp_at(e, "CreationTime")?,
-        kind: if json::i64_at(e, "RecordType") == Some(15) {
-            ActivityKind::Logon
-        } else {
-            ActivityKind::User
-        },
         actor: json::str_at(e, "UserId"),
-        action: json::str_at(e, "Operation").unwrap_or_default(),
         targets: json::str_at(e, "ObjectId").into_iter().collect(),
         ip: json::str_at(e, "ClientIP"),
         user_agent: json::str_at(e, "UserAgent"),
-        outcome: match json::str_at(e, "ResultStatus").as_deref() {
-            Some("Succeeded" | "Success" | "PartiallySucceeded" | "True") => Outcome::Success,
-            Some("Failed" | "Failure" | "False") => Outcome::Failure,
-            _ => Outcome::Unknown,
-        },
-        raw: json::raw(e),
+        outcome: Outcome::from_word(
+            json::str_at(e, "ResultStatus").as_deref(),
+            &["Succeeded", "Success", "PartiallySucceeded", "True"],
+            &["Failed", "Failure", "False"],
+        ),
+        ..Activity::new(
+            json::str_at(e, "Id")?,
+            json::timestamp_at(e, "CreationTime")?,
+            kind,
+            json::str_at(e, "Operation").unwrap_or_default(),
+            json::raw(e),
+        )
     })
 }
 
@@ -412,19 +305,19 @@ mod tests {
     use serde_json::json;
     use sluice_sdk::http::Response;
 
+    use sluice_sdk::testing::{NEW_YEAR, run_pages};
+
     use super::*;
     use crate::api::fake;
 
-    /// 2024-01-01T00:00:00Z.
-    const NEW_YEAR: i64 = 1_704_067_200_000;
-
     #[test]
     fn published_sign_in_and_audit_examples_parse_into_records() {
-        if !fake::fixtures_present() {
+        let Some(fixtures) = fake::fixtures() else {
             return;
-        }
+        };
+        let fixture = |name: &str| fixtures.json(name);
         for name in ["list-signins.json", "list-signins-filtered-top10.json"] {
-            let (items, next) = crate::api::collection_parts(&fake::fixture(name));
+            let (items, next) = crate::api::collection_parts(fixture(name));
             let acts: Vec<_> = items.iter().filter_map(sign_in).collect();
             assert_eq!(acts.len(), items.len(), "{name}");
             assert!(next.is_some() && !acts.is_empty());
@@ -433,8 +326,7 @@ mod tests {
             assert_eq!(acts[0].actor.as_deref(), Some("testaccount1@contoso.com"));
             assert!(acts[0].session_id.is_some(), "{name}: correlationId");
         }
-        let (items, _) =
-            crate::api::collection_parts(&fake::fixture("list-signins-filtered-top10.json"));
+        let (items, _) = crate::api::collection_parts(fixture("list-signins-filtered-top10.json"));
         let location = sign_in(&items[0]).unwrap().location.unwrap();
         assert_eq!(location.country_code.as_deref(), Some("US"));
         assert_eq!(location.city.as_deref(), Some("Redmond"));
@@ -442,13 +334,13 @@ mod tests {
             "list-directory-audits.json",
             "list-directory-audits-filter-initiatedby.json",
         ] {
-            let (items, _) = crate::api::collection_parts(&fake::fixture(name));
+            let (items, _) = crate::api::collection_parts(fixture(name));
             let acts: Vec<_> = items.iter().filter_map(directory_audit).collect();
             assert_eq!(acts.len(), items.len(), "{name}");
             assert!(!acts.is_empty());
             assert_eq!(acts[0].kind, ActivityKind::Admin);
         }
-        let (items, _) = crate::api::collection_parts(&fake::fixture("list-directory-audits.json"));
+        let (items, _) = crate::api::collection_parts(fixture("list-directory-audits.json"));
         let audit = directory_audit(&items[0]).unwrap();
         assert_eq!(audit.action, "Add member to group");
         assert_eq!(audit.actor.as_deref(), Some("bob@wingtiptoysonline.com"));
@@ -481,9 +373,9 @@ mod tests {
         );
         let ctx = fake::ctx(5, Some(NEW_YEAR));
         let (pages, host) = host.run(|| {
-            let one = list(&ctx, None, NEW_YEAR).unwrap();
-            let two = list(&ctx, one.next_cursor.as_deref(), NEW_YEAR).unwrap();
-            let three = list(&ctx, two.next_cursor.as_deref(), NEW_YEAR).unwrap();
+            let one = list_at(&ctx, None, NEW_YEAR).unwrap();
+            let two = list_at(&ctx, one.next_cursor.as_deref(), NEW_YEAR).unwrap();
+            let three = list_at(&ctx, two.next_cursor.as_deref(), NEW_YEAR).unwrap();
             [one, two, three]
         });
         assert_eq!(host.requests().len(), 3, "{:?}", host.requests());
@@ -512,12 +404,58 @@ mod tests {
         ])
         .config("content_types", "Audit.Exchange");
         let ctx = fake::ctx(5, Some(NEW_YEAR));
-        let (page, host) = host.run(|| list(&ctx, None, now).unwrap());
+        let (page, host) = host.run(|| list_at(&ctx, None, now).unwrap());
         assert_eq!(host.requests().len(), 4, "{:?}", host.requests());
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.items[0].kind, ActivityKind::User);
         assert_eq!(page.items[1].kind, ActivityKind::Logon);
         assert_eq!(page.items[1].outcome, Outcome::Failure);
         assert!(!page.more);
+    }
+
+    /// Content older than a day is listed window by window, and the next run lists
+    /// only what came after the last window, without starting the subscription again.
+    #[test]
+    fn management_content_is_read_in_day_windows_and_never_twice() {
+        let now = NEW_YEAR + 30 * HOUR_MS;
+        let feed = "https://manage.test/api/v1.0/contoso/activity/feed";
+        let window = |start: &str, end: &str| {
+            format!(
+                "{feed}/subscriptions/content?contentType=Audit.General\
+                 &startTime=2024-01-{start}&endTime=2024-01-{end}"
+            )
+        };
+        let first = window("01T00%3A00%3A00", "02T00%3A00%3A00");
+        let second = window("02T00%3A00%3A00", "02T06%3A00%3A00");
+        let blob = "https://manage.test/blob/2";
+        let event = json!([{"Id": "e1", "CreationTime": "2024-01-01T10:00:00", "Operation": "FileAccessed", "RecordType": 6}]);
+        let routes = vec![
+            (
+                format!("{feed}/subscriptions/list"),
+                fake::json(&json!([{"contentType": "Audit.General", "status": "enabled"}])),
+            ),
+            (first.clone(), fake::json(&json!([]))),
+            (second.clone(), fake::json(&json!([{"contentUri": blob}]))),
+            (blob.into(), fake::json(&event)),
+        ];
+        let host =
+            fake::tenant(Some("activities"), routes).config("content_types", "Audit.General");
+        let ctx = fake::ctx(5, Some(NEW_YEAR));
+        let (runs, host) = host.run(|| {
+            let one = run_pages(None, 10, |c| list_at(&ctx, c.as_deref(), now)).unwrap();
+            let again = run_pages(one.cursor.clone(), 10, |c| {
+                list_at(&ctx, c.as_deref(), now + 30_000)
+            })
+            .unwrap();
+            (one, again)
+        });
+        let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
+        // The subscription was already enabled: listed, not started.
+        assert_eq!(
+            urls,
+            [&format!("{feed}/subscriptions/list"), &first, &second, blob]
+        );
+        assert_eq!((runs.0.calls, runs.0.items.len()), (2, 1));
+        assert_eq!((runs.1.calls, runs.1.items.len()), (1, 0));
     }
 }

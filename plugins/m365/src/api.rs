@@ -1,6 +1,7 @@
 //! Microsoft Graph and Management Activity API conventions shared by every export:
 //! where the APIs are, which components the instance reads, and how Graph collections
-//! page (`@odata.nextLink`, followed verbatim until absent).
+//! page (`value` and `@odata.nextLink`, followed verbatim until absent, read with the
+//! SDK's [`pagination::items_and_next`]).
 
 use serde_json::Value;
 use sluice_sdk::http::{self, Request, path_segment};
@@ -63,19 +64,6 @@ pub struct Api {
     top: u32,
 }
 
-/// A config URL without trailing slashes, or `default`.
-fn url_field(name: &str, default: &str) -> Result<String, ConnectorError> {
-    let url = config::get(name).unwrap_or_else(|| default.to_owned());
-    let url = url.trim_end_matches('/').to_owned();
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(url)
-    } else {
-        Err(ConnectorError::invalid_config(format!(
-            "config field `{name}` must be an http:// or https:// URL, got `{url}`"
-        )))
-    }
-}
-
 /// A comma list from config, or `default`.
 fn list_field(name: &str, default: &str) -> Vec<String> {
     config::get(name)
@@ -103,10 +91,10 @@ impl Api {
             }
         }
         Ok(Self {
-            graph: format!("{}/v1.0", url_field("graph_resource", DEFAULT_GRAPH)?),
+            graph: format!("{}/v1.0", config::url("graph_resource", DEFAULT_GRAPH)?),
             feed: format!(
                 "{}/api/v1.0/{tenant}/activity/feed",
-                url_field("management_resource", DEFAULT_MANAGEMENT)?
+                config::url("management_resource", DEFAULT_MANAGEMENT)?
             ),
             components,
             content_types: list_field("content_types", DEFAULT_CONTENT_TYPES),
@@ -159,7 +147,7 @@ impl Api {
     /// One page of a Graph collection: `value` and `@odata.nextLink`.
     pub fn collection(&self, url: &str) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
         let body = self.get(url).send()?.error_for_status()?.json_value()?;
-        Ok(collection_parts(&body))
+        Ok(collection_parts(body))
     }
 
     /// Every item of a collection, following `@odata.nextLink` (at most `max_pages`).
@@ -168,29 +156,14 @@ impl Api {
         url: &str,
         max_pages: usize,
     ) -> Result<Vec<Value>, ConnectorError> {
-        let mut items = Vec::new();
-        let mut next = Some(url.to_owned());
-        for _ in 0..max_pages {
-            let Some(url) = next.take() else { break };
-            let (page, link) = self.collection(&url)?;
-            items.extend(page);
-            next = link;
-        }
-        Ok(items)
+        pagination::collect_all(url.to_owned(), max_pages, |url| self.collection(url))
+            .map(|(items, _)| items)
     }
 }
 
 /// `value` and `@odata.nextLink` of a Graph collection body.
-pub fn collection_parts(body: &Value) -> (Vec<Value>, Option<String>) {
-    let items = body
-        .get("value")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    (
-        items,
-        pagination::next_url_in_body(body, "/@odata.nextLink"),
-    )
+pub fn collection_parts(body: Value) -> (Vec<Value>, Option<String>) {
+    pagination::items_and_next(body, "/value", "/@odata.nextLink")
 }
 
 #[cfg(test)]
@@ -204,10 +177,10 @@ mod tests {
     /// docs) is `rate-limited` with the wait rounded up, and its message is read.
     #[test]
     fn published_throttling_answer_is_rate_limited() {
-        if !fake::fixtures_present() {
+        let Some(fixtures) = fake::fixtures() else {
             return;
-        }
-        let body = fake::fixture("throttled-429.json").to_string();
+        };
+        let body = fixtures.json("throttled-429.json").to_string();
         for (retry_after, expected) in [("2.128", Some(3)), ("10", Some(10))] {
             let response = Response::new(
                 429,
@@ -226,67 +199,20 @@ mod tests {
 /// Test helpers: a Graph double on the SDK's fake host, and the published fixtures.
 #[cfg(test)]
 pub mod fake {
-    use std::collections::HashMap;
-
-    use serde_json::Value;
     use sluice_sdk::http::Response;
-    use sluice_sdk::prelude::Context;
-    use sluice_sdk::testing::{FakeHost, SentRequest};
+    use sluice_sdk::testing::{FakeHost, Fixtures};
 
-    /// A context as the host would pass it.
-    pub fn ctx(page_size: u32, since: Option<i64>) -> Context {
-        Context {
-            auth: crate::AUTH_ID.into(),
-            instance_id: "inst-1".into(),
-            instance_name: "contoso".into(),
-            since,
-            page_size,
-        }
-    }
+    pub use sluice_sdk::testing::{context as ctx, json_response as json};
 
-    fn fixtures_dir() -> std::path::PathBuf {
-        match std::env::var_os("SLUICE_FIXTURES_DIR") {
-            Some(d) => std::path::PathBuf::from(d).join("msgraph"),
-            None => std::path::PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/fixtures/msgraph"
-            )),
-        }
-    }
-
-    /// Whether the published examples are available (tests on them return early without).
-    #[allow(
-        clippy::print_stderr,
-        reason = "tells the test runner why a test did nothing"
-    )]
-    pub fn fixtures_present() -> bool {
-        let present = fixtures_dir().is_dir();
-        if !present {
-            eprintln!(
-                "shared fixtures not found at {}; skipping",
-                fixtures_dir().display()
-            );
-        }
-        present
-    }
-
-    /// A published Graph example body.
-    pub fn fixture(name: &str) -> Value {
-        let path = fixtures_dir().join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
-        serde_json::from_str(&text).expect("fixture is JSON")
-    }
-
-    /// A 200 JSON response.
-    pub fn json(body: &Value) -> Response {
-        Response::new(200, vec![], body.to_string())
+    /// Microsoft Graph's published examples, or none (with a note) without them.
+    pub fn fixtures() -> Option<Fixtures> {
+        Fixtures::open("msgraph")
     }
 
     /// A fake host for tenant `contoso` with Graph at `https://graph.test` and the
-    /// Management API at `https://manage.test`, answering exact URLs from `routes`.
+    /// Management API at `https://manage.test`, answering exact URLs from `routes`
+    /// and Graph's 404 otherwise.
     pub fn tenant(components: Option<&str>, routes: Vec<(String, Response)>) -> FakeHost {
-        let routes: HashMap<String, Response> = routes.into_iter().collect();
         let mut host = FakeHost::new()
             .config("tenant_id", "contoso")
             .config("graph_resource", "https://graph.test")
@@ -294,14 +220,7 @@ pub mod fake {
         if let Some(c) = components {
             host = host.config("components", c);
         }
-        host.on_request(move |request: &SentRequest| {
-            Ok(routes.get(&request.url).cloned().unwrap_or_else(|| {
-                Response::new(
-                    404,
-                    vec![],
-                    r#"{"error":{"code":"NotFound","message":"no route"}}"#,
-                )
-            }))
-        })
+        let not_found = r#"{"error":{"code":"NotFound","message":"no route"}}"#;
+        host.routes(routes, Response::new(404, vec![], not_found))
     }
 }

@@ -2,7 +2,8 @@
 //! /oauth2PermissionGrants`, paged by `@odata.nextLink`). A grant names its client by
 //! service principal object id, so each distinct client on a page is looked up once
 //! (`GET /servicePrincipals/{id}?$select=id,appId,displayName`) for the app's name and
-//! application id; a missing principal leaves the grant with its object id only.
+//! application id; a missing principal leaves the grant with its object id only. The
+//! cursor is the SDK's [`ListCursor`] at the next grants URL.
 
 use std::collections::BTreeMap;
 
@@ -14,13 +15,13 @@ use crate::api::{Api, Component};
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, ConnectorError> {
     let api = Api::new(ctx)?;
     api.require(Component::Apps)?;
-    let url = match cursor {
-        Some(cursor) => Cursor::decode::<String>(cursor)?,
-        None => http::get(api.graph("/oauth2PermissionGrants"))
+    let position = ListCursor::<()>::resume(cursor)?;
+    let url = position.url_or(|()| {
+        http::get(api.graph("/oauth2PermissionGrants"))
             .query("$top", api.top())
             .url()
-            .to_owned(),
-    };
+            .to_owned()
+    });
     let (items, next) = api.collection(&url)?;
     let mut principals: BTreeMap<String, Option<Value>> = BTreeMap::new();
     for client in items.iter().filter_map(|g| json::str_at(g, "clientId")) {
@@ -48,7 +49,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, Co
     });
     Ok(AppPermissionPage {
         items: grants,
-        next_cursor: next.map(|url| Cursor::encode(&url)),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -81,11 +82,11 @@ mod tests {
 
     #[test]
     fn published_grant_example_parses_into_records() {
-        if !fake::fixtures_present() {
+        let Some(fixtures) = fake::fixtures() else {
             return;
-        }
+        };
         let (items, _) =
-            crate::api::collection_parts(&fake::fixture("list-oauth2-permission-grants.json"));
+            crate::api::collection_parts(fixtures.json("list-oauth2-permission-grants.json"));
         let grants: Vec<_> = items.iter().filter_map(|g| grant(g, None)).collect();
         assert_eq!(grants.len(), 2);
         assert_eq!(grants[0].scopes, ["User.Read", "Group.ReadWrite.All"]);

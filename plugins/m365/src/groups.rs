@@ -1,6 +1,6 @@
 //! `list-groups`: groups (`GET /groups`, paged by `@odata.nextLink`) and, for each group
 //! on the page, its direct members (`GET /groups/{id}/members?$select=id`, all pages).
-//! The cursor is the next groups URL.
+//! The cursor is the SDK's [`ListCursor`] at the next groups URL.
 
 use sluice_sdk::prelude::*;
 
@@ -13,17 +13,17 @@ const MAX_MEMBER_PAGES: usize = 100;
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorError> {
     let api = Api::new(ctx)?;
     api.require(Component::UsersGroups)?;
-    let url = match cursor {
-        Some(cursor) => Cursor::decode::<String>(cursor)?,
-        None => http::get(api.graph("/groups"))
+    let position = ListCursor::<()>::resume(cursor)?;
+    let url = position.url_or(|()| {
+        http::get(api.graph("/groups"))
             .query(
                 "$select",
                 "id,displayName,description,groupTypes,securityEnabled,mailEnabled,mail",
             )
             .query("$top", api.top())
             .url()
-            .to_owned(),
-    };
+            .to_owned()
+    });
     let (items, next) = api.collection(&url)?;
     let mut groups = json::map_items(&items, "groups", |g| group(g, Vec::new()));
     for g in &mut groups {
@@ -43,7 +43,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
     }
     Ok(GroupPage {
         items: groups,
-        next_cursor: next.map(|url| Cursor::encode(&url)),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -66,21 +66,20 @@ mod tests {
 
     #[test]
     fn published_group_examples_parse_into_records() {
-        if !fake::fixtures_present() {
+        let Some(fixtures) = fake::fixtures() else {
             return;
-        }
+        };
         for name in [
             "list-groups.json",
             "list-groups-count-filter.json",
             "list-groups-search.json",
         ] {
-            let body = fake::fixture(name);
-            let (items, _) = crate::api::collection_parts(&body);
+            let (items, _) = crate::api::collection_parts(fixtures.json(name));
             let groups: Vec<_> = items.iter().filter_map(|g| group(g, vec![])).collect();
             assert_eq!(groups.len(), items.len(), "{name}");
             assert!(!groups.is_empty());
         }
-        let body = fake::fixture("list-groups.json");
+        let body = fixtures.json("list-groups.json");
         assert_eq!(
             group(&body["value"][0], vec![]).unwrap().name,
             "Golf Assist"

@@ -30,71 +30,19 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "oauth";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "OAuth client credentials (Entra ID app registration)";
-
 /// The connector; stateless, as every Sluice connector is.
 pub struct M365;
 
-impl Connector for M365 {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
-
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        users::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        groups::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        activities::list(&ctx, cursor.as_deref(), activities::now_ms())
-    }
-
-    fn list_app_permissions(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        apps::list(&ctx, cursor.as_deref())
-    }
-
-    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
-        posture::findings(&ctx)
-    }
-
-    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
-        actions::act(&ctx, &action)
-    }
-}
-
-sluice_sdk::export_connector!(M365);
-
-/// One config field.
-fn field(
-    name: &str,
-    label: &str,
-    required: bool,
-    secret: bool,
-    default: Option<&str>,
-    description: &str,
-) -> ConfigField {
-    let mut field = ConfigField::new(name, label).description(description);
-    field.required = required;
-    field.secret = secret;
-    field.default = default.map(Into::into);
-    field
-}
+sluice_sdk::connector!(M365 {
+    describe: describe,
+    check: check::check,
+    list_users: users::list,
+    list_groups: groups::list,
+    list_activities: activities::list,
+    list_app_permissions: apps::list,
+    posture: posture::findings,
+    act: actions::act,
+});
 
 /// What the operator sees before connecting a tenant.
 fn describe() -> ConnectorInfo {
@@ -110,16 +58,12 @@ fn describe() -> ConnectorInfo {
                 .into(),
         }],
         max_look_back_days: Some(7),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::AppPermissions,
-            Capability::Posture,
-        ],
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &Capability::ACTIVITY,
+            &[Capability::AppPermissions, Capability::Posture],
+        ]
+        .concat(),
         actions: vec![
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
@@ -127,78 +71,46 @@ fn describe() -> ConnectorInfo {
             ActionKind::RevokeAppPermission,
         ],
         config: vec![
-            field(
-                "tenant_id",
-                "Directory (tenant) ID",
-                true,
-                false,
-                None,
-                "The tenant's GUID or a verified domain, as in the app registration's overview.",
-            ),
-            field(
-                "client_id",
-                "Application (client) ID",
-                true,
-                false,
-                None,
-                "The app registration with Graph application permissions User.Read.All, \
-                 Group.Read.All, RoleManagement.Read.Directory, AuditLog.Read.All, \
-                 Directory.Read.All, Policy.Read.All (User.EnableDisableAccount.All, \
-                 DelegatedPermissionGrant.ReadWrite.All for actions) and Office 365 \
-                 Management API ActivityFeed.Read.",
-            ),
-            field(
-                "client_secret",
-                "Client secret",
-                true,
-                true,
-                None,
-                "A client secret of that app registration.",
-            ),
-            field(
-                "login_url",
-                "Login URL",
-                false,
-                false,
-                Some(api::DEFAULT_LOGIN_URL),
-                "Microsoft identity platform authority; national clouds differ.",
-            ),
-            field(
-                "graph_resource",
-                "Graph URL",
-                false,
-                false,
-                Some(api::DEFAULT_GRAPH),
-                "Microsoft Graph root; national clouds differ.",
-            ),
-            field(
-                "management_resource",
-                "Management API URL",
-                false,
-                false,
-                Some(api::DEFAULT_MANAGEMENT),
-                "Office 365 Management Activity API root.",
-            ),
-            field(
-                "components",
-                "Components",
-                false,
-                false,
-                Some(api::ALL_COMPONENTS),
-                "Comma list of users-groups, sign-ins, management-events, apps, activities.",
-            ),
-            field(
-                "content_types",
-                "Management content types",
-                false,
-                false,
-                Some(api::DEFAULT_CONTENT_TYPES),
-                "Management Activity API content types to subscribe to.",
-            ),
+            ConfigField::new("tenant_id", "Directory (tenant) ID")
+                .required()
+                .description(
+                    "The tenant's GUID or a verified domain, as in the app registration's \
+                     overview.",
+                ),
+            ConfigField::new("client_id", "Application (client) ID")
+                .required()
+                .description(
+                    "The app registration with Graph application permissions User.Read.All, \
+                     Group.Read.All, RoleManagement.Read.Directory, AuditLog.Read.All, \
+                     Directory.Read.All, Policy.Read.All (User.EnableDisableAccount.All, \
+                     DelegatedPermissionGrant.ReadWrite.All for actions) and Office 365 \
+                     Management API ActivityFeed.Read.",
+                ),
+            ConfigField::new("client_secret", "Client secret")
+                .required()
+                .secret()
+                .description("A client secret of that app registration."),
+            ConfigField::new("login_url", "Login URL")
+                .default(api::DEFAULT_LOGIN_URL)
+                .description("Microsoft identity platform authority; national clouds differ."),
+            ConfigField::new("graph_resource", "Graph URL")
+                .default(api::DEFAULT_GRAPH)
+                .description("Microsoft Graph root; national clouds differ."),
+            ConfigField::new("management_resource", "Management API URL")
+                .default(api::DEFAULT_MANAGEMENT)
+                .description("Office 365 Management Activity API root."),
+            ConfigField::new("components", "Components")
+                .default(api::ALL_COMPONENTS)
+                .description(
+                    "Comma list of users-groups, sign-ins, management-events, apps, activities.",
+                ),
+            ConfigField::new("content_types", "Management content types")
+                .default(api::DEFAULT_CONTENT_TYPES)
+                .description("Management Activity API content types to subscribe to."),
         ],
         auth: vec![AuthOption::new(
-            AUTH_ID,
-            AUTH_LABEL,
+            "oauth",
+            "OAuth client credentials (Entra ID app registration)",
             AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
                 token_url: "{login_url}/{tenant_id}/oauth2/v2.0/token".into(),
                 client_id_field: "client_id".into(),
@@ -254,13 +166,7 @@ mod tests {
         let info = describe();
         assert_eq!(info.id, "m365");
         assert_eq!(info.egress, ["{graph_resource}", "{management_resource}"]);
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["client_secret"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["client_secret"]);
         let AuthScheme::Oauth2ClientCredentials(auth) = &info.auth[0].scheme else {
             panic!()
         };

@@ -3,7 +3,8 @@
 //! Users do not carry their roles, so the first call reads the activated directory
 //! roles (`GET /directoryRoles`) and each role's members, and keeps the resulting
 //! "user id → role names" map in the cursor (privileged accounts are few, so the cursor
-//! stays small). Then `GET /users?$select=…` pages with `@odata.nextLink`.
+//! stays small). Then `GET /users?$select=…` pages with `@odata.nextLink`. The cursor
+//! is the SDK's [`ListCursor`] at that URL, with the roles as its state.
 //!
 //! `signInActivity` needs an Entra ID P1 licence; without one Graph refuses the whole
 //! request with 403, so the connector retries once without it and remembers that.
@@ -11,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::prelude::*;
 
 use crate::api::{Api, Component};
@@ -25,20 +25,12 @@ const SELECT: &str = "id,displayName,userPrincipalName,mail,accountEnabled,userT
 /// Most pages read for one role's members (999 each).
 const MAX_ROLE_MEMBER_PAGES: usize = 50;
 
-/// Where the next `list-users` call continues.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct UsersCursor {
-    /// The users page to fetch.
-    url: String,
-    /// Role names per user id.
-    roles: BTreeMap<String, Vec<String>>,
-    /// Whether `signInActivity` is selected (false once Graph refused it).
-    sign_in_activity: bool,
-}
+/// Role names per user id: what the first call learns, carried to the last page.
+type Roles = BTreeMap<String, Vec<String>>;
 
 /// Role names per member id of every activated directory role.
-pub fn directory_roles(api: &Api) -> Result<BTreeMap<String, Vec<String>>, ConnectorError> {
-    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+pub fn directory_roles(api: &Api) -> Result<Roles, ConnectorError> {
+    let mut roles = Roles::new();
     for role in api.collection_all(&api.graph("/directoryRoles"), MAX_ROLE_MEMBER_PAGES)? {
         let (Some(id), Some(name)) = (
             json::str_at(&role, "id"),
@@ -80,27 +72,24 @@ fn users_url(api: &Api, sign_in_activity: bool) -> String {
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
     let api = Api::new(ctx)?;
     api.require(Component::UsersGroups)?;
-    let mut position = match cursor {
-        Some(cursor) => Cursor::decode::<UsersCursor>(cursor)?,
-        None => UsersCursor {
-            url: users_url(&api, true),
-            roles: directory_roles(&api)?,
-            sign_in_activity: true,
-        },
-    };
-    let (items, next) = match api.collection(&position.url) {
-        Err(ConnectorError::Forbidden(_)) if position.sign_in_activity && cursor.is_none() => {
+    let mut position = ListCursor::<(), Roles>::resume(cursor)?;
+    if cursor.is_none() {
+        position.state = directory_roles(&api)?;
+    }
+    let url = position.url_or(|()| users_url(&api, true));
+    // Graph's next links keep the first page's `$select`, so only the first page can
+    // be refused for `signInActivity`.
+    let (items, next) = match api.collection(&url) {
+        Err(ConnectorError::Forbidden(_)) if cursor.is_none() => {
             log::info("signInActivity refused (no Entra ID P1?); listing users without it");
-            position.sign_in_activity = false;
-            position.url = users_url(&api, false);
-            api.collection(&position.url)?
+            api.collection(&users_url(&api, false))?
         }
         other => other?,
     };
-    let users = json::map_items(&items, "users", |u| user(u, &position.roles));
+    let users = json::map_items(&items, "users", |u| user(u, &position.state));
     Ok(UserPage {
         items: users,
-        next_cursor: next.map(|url| Cursor::encode(&UsersCursor { url, ..position })),
+        next_cursor: position.next_cursor(next.map(At::url)),
     })
 }
 
@@ -140,12 +129,11 @@ mod tests {
 
     #[test]
     fn published_user_examples_parse_into_records() {
-        if !fake::fixtures_present() {
+        let Some(fixtures) = fake::fixtures() else {
             return;
-        }
+        };
         for name in ["list-users.json", "list-users-count-filter.json"] {
-            let body = fake::fixture(name);
-            let (items, _) = crate::api::collection_parts(&body);
+            let (items, _) = crate::api::collection_parts(fixtures.json(name));
             let users: Vec<_> = items
                 .iter()
                 .filter_map(|u| user(u, &BTreeMap::new()))
@@ -153,11 +141,11 @@ mod tests {
             assert_eq!(users.len(), items.len(), "{name}");
             assert!(!users.is_empty());
         }
-        let body = fake::fixture("list-users.json");
+        let body = fixtures.json("list-users.json");
         let first = user(&body["value"][0], &BTreeMap::new()).unwrap();
         assert_eq!(first.id, "6ea91a8d-e32e-41a1-b7bd-d2d185eed0e0");
         assert_eq!(first.login.as_deref(), Some("Adams@contoso.com"));
-        let guest = fake::fixture("list-users-count-filter.json");
+        let guest = fixtures.json("list-users-count-filter.json");
         assert!(
             user(&guest["value"][0], &BTreeMap::new())
                 .unwrap()

@@ -8,144 +8,80 @@
 //! entries of the `admin` log are `admin` activity, the consolidated log's are `user`
 //! activity. Neither log records sign-ins, hence no `logon` events.
 //!
-//! The cursor is compact JSON: `{"log":"admin"|"consolidated","start":<ms>,
-//! "next":"<token>","admin":<ms>,"user":<ms>}`, where `start`/`next` belong to the
-//! search being paged and `admin`/`user` are the newest event times seen per log, where
-//! the next search starts. Re-reading the events of that second is harmless: ids are
-//! stable, so the host stores each event once.
+//! The cursor is the SDK's [`FeedSet`] with one source per log (`admin`, then
+//! `consolidated`): each log's [`FeedCursor`] holds the newest event time seen, where
+//! its next search starts, and while a search pages, the URL of its next page (the
+//! search's `start` with the `$skiptoken` NetDocuments handed out). Re-reading the
+//! events of the boundary second is harmless and the feed cursor drops those it
+//! already returned. Cursors of the 0.1 connector are not read: such an instance's
+//! next run starts each log at NetDocuments' default, 30 days back, once.
 //!
 //! Entries carry no documented id; when NetDocuments sends none, the id is a hash of
 //! the log, time, user, action and object (FNV-1a, stable across builds).
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::prelude::*;
 
 use crate::api::{self, Api};
 
-/// The two logs, in the order a run reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Log {
-    /// Administrative changes (`Logtype=admin`).
-    #[default]
-    Admin,
-    /// Everything users did to documents and containers (`Logtype=consolidated`).
-    Consolidated,
-}
-
-impl Log {
-    fn logtype(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Consolidated => "consolidated",
-        }
-    }
-
-    fn kind(self) -> ActivityKind {
-        match self {
-            Self::Admin => ActivityKind::Admin,
-            Self::Consolidated => ActivityKind::User,
-        }
-    }
-}
-
-/// Where the next `list-activities` call continues.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct LogCursor {
-    /// The log being read.
-    log: Log,
-    /// `start` of the search being paged (ms), kept so every page asks the same.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    start: Option<i64>,
-    /// `$skiptoken` of the search's next page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
-    /// Newest admin-log event seen (ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    admin: Option<i64>,
-    /// Newest consolidated-log event seen (ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    user: Option<i64>,
-}
-
-impl LogCursor {
-    fn newest(&mut self, log: Log) -> &mut Option<i64> {
-        match log {
-            Log::Admin => &mut self.admin,
-            Log::Consolidated => &mut self.user,
-        }
-    }
-}
+/// The two logs, in the order a run reads them: their `Logtype` and the kind of
+/// their entries.
+const LOGS: [(&str, ActivityKind); 2] = [
+    ("admin", ActivityKind::Admin),
+    ("consolidated", ActivityKind::User),
+];
 
 /// One page of log entries.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let mut position = match cursor {
-        Some(cursor) => Cursor::decode::<LogCursor>(cursor)?,
-        None => LogCursor {
-            admin: ctx.since,
-            user: ctx.since,
-            ..LogCursor::default()
-        },
-    };
-    let log = position.log;
-    let start = match position.next {
-        Some(_) => position.start,
-        None => *position.newest(log),
-    };
-    let since = start.and_then(time::to_rfc3339);
-    let mut query = vec![("format", "json"), ("Logtype", log.logtype())];
-    if let Some(since) = &since {
-        query.push(("start", since));
-    }
-    let url = api.paged_url(
-        &api.repository_path("log"),
-        &query,
-        position.next.as_deref(),
-    );
-    let (entries, next) = api.page(&url)?;
-    let items = json::map_items(&entries, "repository log entries", |e| activity(e, log));
-    let newest = items
-        .iter()
-        .map(|a| a.time)
-        .chain(*position.newest(log))
-        .max();
-    *position.newest(log) = newest;
-    let more = match (next, log) {
-        (Some(next), _) => {
-            position.start = start;
-            position.next = Some(next);
-            true
-        }
-        (None, Log::Admin) => {
-            position.log = Log::Consolidated;
-            position.start = None;
-            position.next = None;
-            true
-        }
-        (None, Log::Consolidated) => {
-            position.log = Log::Admin;
-            position.start = None;
-            position.next = None;
-            false
-        }
-    };
-    Ok(ActivityPage {
-        items,
-        next_cursor: Some(Cursor::encode(&position)),
-        more,
+    let logs = LOGS.map(|(logtype, _)| logtype);
+    FeedSet::resume(cursor, ctx.since)?.step(&logs, |source| {
+        let (logtype, kind) = LOGS
+            .into_iter()
+            .find(|(logtype, _)| *logtype == source.key)
+            .unwrap_or(LOGS[0]);
+        let feed = source.feed;
+        let url = match feed.next.take() {
+            Some(url) => url,
+            None => search_url(&api, logtype, feed.ts),
+        };
+        let (entries, token) = api.page(&url)?;
+        let mut items = json::map_items(&entries, "repository log entries", |e| {
+            activity(e, logtype, kind)
+        });
+        feed.advance(&mut items, token.map(|token| page_at(&url, &token)));
+        Ok((items, feed.next.is_none()))
     })
 }
 
-/// The activity record for one log entry; none without a time.
-fn activity(entry: &Value, log: Log) -> Option<Activity> {
+/// The first page of a search of log `logtype` for entries from `start` (ms) on.
+fn search_url(api: &Api, logtype: &str, start: Option<i64>) -> String {
+    let since = start.and_then(time::to_rfc3339);
+    let mut query = vec![("format", "json"), ("Logtype", logtype)];
+    if let Some(since) = &since {
+        query.push(("start", since));
+    }
+    api.paged_url(&api.repository_path("log"), &query, None)
+}
+
+/// The page `token` names of the search `url` is a page of: the same query, the new
+/// `$skiptoken` (which `Api::paged_url` always puts last).
+fn page_at(url: &str, token: &str) -> String {
+    let search = url.split("&%24skiptoken=").next().unwrap_or(url);
+    http::get(search)
+        .query("$skiptoken", token)
+        .url()
+        .to_owned()
+}
+
+/// The activity record for one entry of log `logtype`, of `kind`; none without a time.
+fn activity(entry: &Value, logtype: &str, kind: ActivityKind) -> Option<Activity> {
     let time = api::time_at(entry, "date")?;
     let action = json::str_at(entry, "action").unwrap_or_default();
     let actor = json::str_at(entry, "userId").or_else(|| json::str_at(entry, "user"));
     let object = json::str_at(entry, "objectId");
     let id = json::str_at(entry, "id").unwrap_or_else(|| {
         derived_id(&[
-            log.logtype(),
+            logtype,
             &time.to_string(),
             actor.as_deref().unwrap_or_default(),
             &action,
@@ -153,21 +89,13 @@ fn activity(entry: &Value, log: Log) -> Option<Activity> {
         ])
     });
     Some(Activity {
-        location: None,
-        session_id: None,
-        id,
-        time,
-        kind: log.kind(),
         actor,
         targets: object
             .into_iter()
             .chain(json::str_at(entry, "objectName"))
             .collect(),
         ip: json::str_at(entry, "ip"),
-        user_agent: None,
-        outcome: Outcome::Unknown,
-        action,
-        raw: json::raw(entry),
+        ..Activity::new(id, time, kind, action, json::raw(entry))
     })
 }
 
@@ -188,11 +116,10 @@ fn derived_id(parts: &[&str]) -> String {
 mod tests {
     use serde_json::json;
 
+    use sluice_sdk::testing::{NEW_YEAR, run_pages};
+
     use super::*;
     use crate::api::fake;
-
-    /// 2024-01-01T00:00:00Z.
-    const NEW_YEAR: i64 = 1_704_067_200_000;
 
     fn log_url(logtype: &str, start: &str, skiptoken: Option<&str>) -> String {
         let mut url = format!(
@@ -237,59 +164,91 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) = host.run(|| {
-            let mut pages: Vec<ActivityPage> = Vec::new();
-            for _ in 0..4 {
-                let cursor = pages.last().and_then(|p| p.next_cursor.clone());
-                pages.push(list(&ctx, cursor.as_deref()).unwrap());
-            }
-            pages
+        let (runs, host) = host.run(|| {
+            let first = run_pages(None, 10, |c| list(&ctx, c.as_deref())).unwrap();
+            let next = list(&ctx, first.cursor.as_deref()).unwrap();
+            (first, next)
         });
+        let (first, next) = runs;
         assert_eq!(host.requests().len(), 4);
-        let more: Vec<_> = pages.iter().map(|p| p.more).collect();
-        assert_eq!(more, [true, true, false, true]);
-        assert_eq!(pages[0].items[0].kind, ActivityKind::Admin);
+        // Admin log (two pages), then the consolidated log ends the run.
+        assert_eq!(first.calls, 3);
+        let kinds: Vec<_> = first.items.iter().map(|a| a.kind).collect();
         assert_eq!(
-            pages[0].items[0].targets,
+            kinds,
+            [
+                ActivityKind::Admin,
+                ActivityKind::Admin,
+                ActivityKind::Admin,
+                ActivityKind::User
+            ]
+        );
+        assert_eq!(
+            first.items[0].targets,
             ["4821-1234-5678", "Engagement letter"]
         );
-        assert_eq!(pages[0].items[0].actor.as_deref(), Some("U-1"));
-        assert_eq!(pages[2].items[0].kind, ActivityKind::User);
-        assert_eq!(
-            pages[2].next_cursor.as_deref(),
-            Some(
-                format!(
-                    r#"{{"log":"admin","admin":{},"user":{}}}"#,
-                    NEW_YEAR + 3_000,
-                    NEW_YEAR + 5_000
-                )
-                .as_str()
-            )
+        assert_eq!(first.items[0].actor.as_deref(), Some("U-1"));
+        let saved: FeedSet = Cursor::decode(first.cursor.as_deref().unwrap()).unwrap();
+        let newest = |log: &str| saved.sources[log].ts;
+        assert_eq!(newest("admin"), Some(NEW_YEAR + 3_000));
+        assert_eq!(newest("consolidated"), Some(NEW_YEAR + 5_000));
+        // The next run searches the admin log from its newest event; nothing new there.
+        assert!(next.items.is_empty() && next.more);
+        let after: FeedSet = Cursor::decode(next.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(after.sources["consolidated"].ts, Some(NEW_YEAR + 5_000));
+    }
+
+    #[test]
+    fn a_rescan_returns_the_boundary_second_once() {
+        let at_three = "2024-01-01T00%3A00%3A03Z";
+        let host = fake::netdocuments(vec![(
+            log_url("admin", at_three, None),
+            fake::json(&json!({"results": [entry(3, "Cabinet created"), entry(4, "User added")]})),
+        )]);
+        let mut known = FeedSet::default();
+        known.sources.insert(
+            "admin".into(),
+            FeedCursor {
+                ts: Some(NEW_YEAR + 3_000),
+                seen: vec![
+                    activity(&entry(3, "Cabinet created"), "admin", ActivityKind::Admin)
+                        .unwrap()
+                        .id,
+                ],
+                ..FeedCursor::default()
+            },
         );
-        // The empty admin page keeps both positions.
-        assert!(pages[3].items.is_empty());
-        assert!(
-            pages[3]
-                .next_cursor
-                .as_deref()
-                .unwrap()
-                .contains(&(NEW_YEAR + 5_000).to_string())
+        let cursor = Cursor::encode(&known);
+        let (page, _) = host.run(|| list(&fake::ctx(2, None), Some(&cursor)));
+        let actions: Vec<_> = page.unwrap().items.into_iter().map(|a| a.action).collect();
+        assert_eq!(actions, ["User added"]);
+    }
+
+    #[test]
+    fn a_next_page_keeps_its_search_and_swaps_the_token() {
+        let first = log_url("admin", "2024-01-01T00%3A00%3A00Z", None);
+        let second = log_url("admin", "2024-01-01T00%3A00%3A00Z", Some("A2"));
+        assert_eq!(page_at(&first, "A2"), second);
+        assert_eq!(
+            page_at(&second, "A3"),
+            log_url("admin", "2024-01-01T00%3A00%3A00Z", Some("A3"))
         );
     }
 
     #[test]
     fn ids_are_sent_ids_or_stable_hashes() {
         let with_id = json!({"id": "LOG-9", "date": "2024-01-01T00:00:00Z", "action": "Viewed"});
-        assert_eq!(activity(&with_id, Log::Consolidated).unwrap().id, "LOG-9");
-        let a = activity(&entry(1, "Viewed"), Log::Consolidated).unwrap();
-        let b = activity(&entry(1, "Viewed"), Log::Consolidated).unwrap();
-        let c = activity(&entry(1, "Viewed"), Log::Admin).unwrap();
-        let d = activity(&entry(1, "Edited"), Log::Consolidated).unwrap();
+        let user = |e: &Value| activity(e, "consolidated", ActivityKind::User);
+        assert_eq!(user(&with_id).unwrap().id, "LOG-9");
+        let a = user(&entry(1, "Viewed")).unwrap();
+        let b = user(&entry(1, "Viewed")).unwrap();
+        let c = activity(&entry(1, "Viewed"), "admin", ActivityKind::Admin).unwrap();
+        let d = user(&entry(1, "Edited")).unwrap();
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert_ne!(a.id, d.id);
         assert_eq!(derived_id(&["a", "bc"]), derived_id(&["a", "bc"]));
         assert_ne!(derived_id(&["ab", "c"]), derived_id(&["a", "bc"]));
-        assert!(activity(&json!({"action": "no time"}), Log::Admin).is_none());
+        assert!(activity(&json!({"action": "no time"}), "admin", ActivityKind::Admin).is_none());
     }
 }

@@ -4,12 +4,13 @@
 //!
 //! Paging (documented for groups, assumed for users and the log; see the crate docs):
 //! the first page is asked for with `$top=N&paging=true`, each answer carries the
-//! next page's token as `next`, sent back as `$skiptoken`. The connector keeps the
-//! token in its own cursor, so a scan resumes exactly where it stopped.
+//! next page's token as `next`, sent back as `$skiptoken`. Listings keep the token in
+//! the SDK's `ListCursor` (`At::token`), the log the next page's whole URL, so a scan
+//! resumes exactly where it stopped.
 
 use serde_json::Value;
 use sluice_sdk::http::{self, Request, path_segment};
-use sluice_sdk::prelude::{ConnectorError, Context, config, json};
+use sluice_sdk::prelude::{ConnectorError, Context, config, json, pagination};
 
 /// One of NetDocuments' regional services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,10 +79,7 @@ impl Api {
                     "config field `region` must be one of us, eu, au, de, got `{code}`"
                 ))
             })?;
-        let base = match config::get("api_url") {
-            Some(url) => normalise_url(&url)?,
-            None => region.api_url.to_owned(),
-        };
+        let base = config::url("api_url", region.api_url)?;
         if let Some(other) = REGIONS
             .iter()
             .find(|r| r.api_url.eq_ignore_ascii_case(&base) && *r != &region)
@@ -166,46 +164,17 @@ impl Api {
         .to_owned()
     }
 
-    /// Fetches one page: its items and the next page's token, if any.
+    /// Fetches one page: its items and the next page's token, if any. A page is
+    /// `{"results": [...], "next": "…"}`, or a bare array (an unpaged answer), which
+    /// has no next page.
     pub fn page(&self, url: &str) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
         let body = self.get_json(url)?;
-        Ok(split_page(body))
+        Ok(pagination::items_and_next(body, "/results", "/next"))
     }
 
     /// The path of this repository's listing `name` (`users`, `groups`, `log`).
     pub fn repository_path(&self, name: &str) -> String {
         format!("/v1/Repository/{}/{name}", self.repository_segment)
-    }
-}
-
-/// A page body as `(items, next token)`: `{"results": [...], "next": "…"}`, or a bare
-/// array (an unpaged answer), which has no next page.
-fn split_page(body: Value) -> (Vec<Value>, Option<String>) {
-    match body {
-        Value::Array(items) => (items, None),
-        mut page => {
-            let next = json::str_at(&page, "next").filter(|token| !token.trim().is_empty());
-            let items = match page.get_mut("results").map(Value::take) {
-                Some(Value::Array(items)) => items,
-                _ => Vec::new(),
-            };
-            (items, next)
-        }
-    }
-}
-
-/// Checks the scheme and trims trailing slashes.
-fn normalise_url(url: &str) -> Result<String, ConnectorError> {
-    let trimmed = url.trim().trim_end_matches('/');
-    let lower = trimmed.to_ascii_lowercase();
-    match lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))
-    {
-        Some(rest) if !rest.is_empty() => Ok(trimmed.to_owned()),
-        _ => Err(ConnectorError::invalid_config(format!(
-            "config field `api_url` must be an http:// or https:// URL, got `{url}`"
-        ))),
     }
 }
 
@@ -239,52 +208,25 @@ pub fn ids_in(list: &Value) -> Vec<String> {
 /// Test helpers: a NetDocuments double on the SDK's fake host.
 #[cfg(test)]
 pub mod fake {
-    use std::collections::HashMap;
-
-    use serde_json::Value;
     use sluice_sdk::http::Response;
-    use sluice_sdk::prelude::Context;
-    use sluice_sdk::testing::{FakeHost, SentRequest};
+    use sluice_sdk::testing::FakeHost;
 
-    /// A context as the host would pass it.
-    pub fn ctx(page_size: u32, since: Option<i64>) -> Context {
-        Context {
-            auth: crate::AUTH_ID.into(),
-            instance_id: "inst-1".into(),
-            instance_name: "firm on NetDocuments".into(),
-            since,
-            page_size,
-        }
-    }
-
-    /// A 200 JSON response.
-    pub fn json(body: &Value) -> Response {
-        Response::new(200, vec![], body.to_string())
-    }
+    pub use sluice_sdk::testing::{context as ctx, json_response as json};
 
     /// A response with `status` and a NetDocuments-style error body.
     pub fn status(status: u16, message: &str) -> Response {
-        Response::new(
-            status,
-            vec![],
-            serde_json::json!({ "error": message }).to_string(),
-        )
+        let body = serde_json::json!({ "error": message });
+        Response::new(status, vec![], body.to_string())
     }
 
     /// A fake host for repository `CA-TEST` at `https://nd.test`, answering each URL
-    /// from `routes` (exact match) and 404 otherwise.
+    /// from `routes` (exact match) and 404 otherwise; every request must ask for JSON.
     pub fn netdocuments(routes: Vec<(String, Response)>) -> FakeHost {
-        let routes: HashMap<String, Response> = routes.into_iter().collect();
         FakeHost::new()
             .config("repository_id", "CA-TEST")
             .config("api_url", "https://nd.test/")
-            .on_request(move |request: &SentRequest| {
-                assert_eq!(request.header("accept"), Some("application/json"));
-                Ok(routes
-                    .get(&request.url)
-                    .cloned()
-                    .unwrap_or_else(|| status(404, "Not Found")))
-            })
+            .expect_header("accept", "application/json")
+            .routes(routes, status(404, "Not Found"))
     }
 }
 
@@ -294,16 +236,6 @@ mod tests {
     use sluice_sdk::testing::FakeHost;
 
     use super::*;
-
-    #[test]
-    fn pages_are_results_and_next_or_a_bare_array() {
-        let (items, next) = split_page(json!({"results": [{"id": "a"}], "next": "T2"}));
-        assert_eq!((items.len(), next.as_deref()), (1, Some("T2")));
-        let (items, next) = split_page(json!({"results": [], "next": ""}));
-        assert_eq!((items.len(), next), (0, None));
-        let (items, next) = split_page(json!([{"id": "a"}, {"id": "b"}]));
-        assert_eq!((items.len(), next), (2, None));
-    }
 
     #[test]
     fn another_regions_api_is_refused_before_any_request() {

@@ -76,12 +76,7 @@ mod tests {
         assert!(permissions.missing.is_empty());
 
         let (result, _) = host(json!(["U-1"])).run(|| check(&fake::ctx(100, None)));
-        let missing: Vec<_> = result
-            .unwrap()
-            .missing
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
+        let missing = sluice_sdk::testing::missing(&result.unwrap());
         assert!(
             missing.contains(&Capability::AdminActivity) && !missing.contains(&Capability::Posture)
         );

@@ -3,32 +3,22 @@
 //! `GET /v1/Repository/{id}/groups?returnInfo=all&$top=N&paging=true[&$skiptoken=T]`
 //! lists groups with names (without `returnInfo=all` NetDocuments answers bare ids);
 //! each group on a page is completed with `GET /v1/Group/{id}/members`, an unpaged
-//! array of `{id, displayName}`. The cursor is `{"next":"<token>"}`.
+//! array of `{id, displayName}`. The cursor is the SDK's `ListCursor` at the next
+//! page's token, `{"token":"<token>"}`.
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::http::path_segment;
 use sluice_sdk::prelude::*;
 
 use crate::api::{self, Api};
 
-/// Where the next `list-groups` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct GroupsCursor {
-    /// The `$skiptoken` of the next page.
-    next: String,
-}
-
 /// One page of groups.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let skiptoken = cursor
-        .map(Cursor::decode::<GroupsCursor>)
-        .transpose()?
-        .map(|c| c.next);
+    let position = ListCursor::<()>::resume(cursor)?;
     let url = api.paged_url(
         &api.repository_path("groups"),
         &[("returnInfo", "all")],
-        skiptoken.as_deref(),
+        position.token(),
     );
     let (groups, next) = api.page(&url)?;
     let mut items = Vec::with_capacity(groups.len());
@@ -43,7 +33,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
     }
     Ok(GroupPage {
         items,
-        next_cursor: next.map(|next| Cursor::encode(&GroupsCursor { next })),
+        next_cursor: position.next_cursor(next.map(At::token)),
     })
 }
 
@@ -106,6 +96,6 @@ mod tests {
             Some("membership hidden")
         );
         assert_eq!(page.items[1].name, "Client A");
-        assert_eq!(page.next_cursor.as_deref(), Some(r#"{"next":"G2"}"#));
+        assert_eq!(page.next_cursor.as_deref(), Some(r#"{"token":"G2"}"#));
     }
 }

@@ -16,7 +16,10 @@
 //! | `posture` | repository info ("Adopt SSO", administrator count) |
 //!
 //! Sign-in events are not in the repository log NetDocuments documents, so the
-//! connector does not claim `logon-activity`.
+//! connector does not claim `logon-activity`. Both logs reach 90 days back
+//! (NetDocuments' "Administration Activity Log" and "Consolidated Activity Log" help
+//! pages), hence `max-look-back-days` 90. Log entries carry an `ip` but no location or
+//! session, so those 0.2.0 fields stay empty.
 //!
 //! # What is confirmed and what is assumed
 //!
@@ -47,51 +50,17 @@ mod users;
 
 use sluice_sdk::prelude::*;
 
-/// The one auth option, and what `context.auth` reports.
-const AUTH_ID: &str = "oauth";
-/// How operators see [`AUTH_ID`].
-const AUTH_LABEL: &str = "OAuth client credentials";
-
-/// The connector; stateless, as every Sluice connector is.
+/// The connector; stateless, as every Sluice connector is. It performs no actions.
 pub struct NetDocuments;
 
-impl Connector for NetDocuments {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
-
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        users::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        groups::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        activities::list(&ctx, cursor.as_deref())
-    }
-
-    fn posture(ctx: Context) -> Result<Vec<Finding>, ConnectorError> {
-        posture::findings(&ctx)
-    }
-
-    fn act(_ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
-        Err(ConnectorError::unsupported(format!(
-            "NetDocuments connector performs no governance actions ({:?})",
-            action.kind
-        )))
-    }
-}
-
-sluice_sdk::export_connector!(NetDocuments);
+sluice_sdk::connector!(NetDocuments {
+    describe: describe,
+    check: check::check,
+    list_users: users::list,
+    list_groups: groups::list,
+    list_activities: activities::list,
+    posture: posture::findings,
+});
 
 /// What the operator sees before connecting a repository.
 fn describe() -> ConnectorInfo {
@@ -101,14 +70,19 @@ fn describe() -> ConnectorInfo {
         .collect::<Vec<_>>()
         .join(", ");
     ConnectorInfo {
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::Posture,
-        ],
+        // NetDocuments keeps repository activity logs for 90 days ("Activity logs are
+        // available for the past 90 days", support article 205627614).
+        max_look_back_days: Some(90),
+        // No sign-ins: NetDocuments' logs do not record them.
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &[
+                Capability::UserActivity,
+                Capability::AdminActivity,
+                Capability::Posture,
+            ],
+        ]
+        .concat(),
         actions: vec![],
         config: vec![
             ConfigField::new("region", "Region")
@@ -150,8 +124,8 @@ fn describe() -> ConnectorInfo {
                 .description("The application's client secret."),
         ],
         auth: vec![AuthOption::new(
-            AUTH_ID,
-            AUTH_LABEL,
+            "oauth",
+            "OAuth client credentials",
             AuthScheme::Oauth2ClientCredentials(Oauth2ClientCredentials {
                 token_url: "{api_url}/v1/OAuth".into(),
                 client_id_field: "client_id".into(),
@@ -192,13 +166,7 @@ mod tests {
         assert_eq!(info.egress, ["{api_url}"]);
         assert!(!info.capabilities.contains(&Capability::LogonActivity));
         assert!(info.capabilities.contains(&Capability::Privileges));
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["client_secret"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["client_secret"]);
         assert!(matches!(
             &info.auth[0].scheme,
             AuthScheme::Oauth2ClientCredentials(o)
@@ -211,6 +179,7 @@ mod tests {
             ),
             (100_000, 60)
         );
+        assert_eq!(info.max_look_back_days, Some(90));
         let api_url = info.config.iter().find(|f| f.name == "api_url").unwrap();
         assert_eq!(
             api_url.default.as_deref(),

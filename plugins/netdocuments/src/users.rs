@@ -2,10 +2,10 @@
 //!
 //! `GET /v1/Repository/{id}/users?$top=N&paging=true[&$skiptoken=T]`. User objects do
 //! not say who administers the repository, so every page first reads the repository
-//! info's `administrators` (one small request per page, which keeps the cursor a
-//! plain `{"next":"<token>"}` however many administrators there are).
+//! info's `administrators`: one small request per page, which keeps the cursor (the
+//! SDK's `ListCursor` at the next page's token, `{"token":"<token>"}`) small however
+//! many administrators there are.
 
-use serde::{Deserialize, Serialize};
 use sluice_sdk::prelude::*;
 
 use crate::api::{self, Api};
@@ -13,27 +13,17 @@ use crate::api::{self, Api};
 /// Role name of repository administrators, as NetDocuments' admin pages call them.
 pub const ADMIN_ROLE: &str = "repository_administrator";
 
-/// Where the next `list-users` call continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct UsersCursor {
-    /// The `$skiptoken` of the next page.
-    next: String,
-}
-
 /// One page of users.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
     let api = Api::new(ctx)?;
-    let skiptoken = cursor
-        .map(Cursor::decode::<UsersCursor>)
-        .transpose()?
-        .map(|c| c.next);
+    let position = ListCursor::<()>::resume(cursor)?;
     let admins = api::ids_at(&api.repository_info()?, "administrators");
-    let url = api.paged_url(&api.repository_path("users"), &[], skiptoken.as_deref());
+    let url = api.paged_url(&api.repository_path("users"), &[], position.token());
     let (members, next) = api.page(&url)?;
     let items = json::map_items(&members, "repository users", |m| user(m, &admins));
     Ok(UserPage {
         items,
-        next_cursor: next.map(|next| Cursor::encode(&UsersCursor { next })),
+        next_cursor: position.next_cursor(next.map(At::token)),
     })
 }
 
@@ -105,7 +95,7 @@ mod tests {
             [one, two]
         });
         assert_eq!(host.requests().len(), 4);
-        assert_eq!(pages[0].next_cursor.as_deref(), Some(r#"{"next":"P2"}"#));
+        assert_eq!(pages[0].next_cursor.as_deref(), Some(r#"{"token":"P2"}"#));
         assert_eq!(pages[1].next_cursor, None);
         let ada = &pages[0].items[0];
         assert!(ada.is_admin && !ada.is_external);

@@ -20,7 +20,6 @@
 //!
 //! A dry run sends nothing at all and lists the write request it would send.
 
-use sluice_sdk::http::{Request, path_segment};
 use sluice_sdk::prelude::*;
 
 use crate::api::Api;
@@ -49,46 +48,15 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
             format!("end every session and OAuth token of Okta user {target}"),
             None,
         ),
-        kind => {
-            return Err(ConnectorError::unsupported(format!(
-                "Okta connector does not perform {kind:?}"
-            )));
-        }
+        _ => return Err(action::unsupported("Okta", action)),
     };
-    let requests = vec![request.line()];
-    if action.dry_run {
-        return Ok(planned(&what, requests));
-    }
-    if let Some(already) = already_if {
+    Write::new(request, what).perform_unless(action.dry_run, || {
+        let Some(already) = already_if else {
+            return Ok(None);
+        };
         let status = user_status(&api, target)?;
-        if already(&status) {
-            return Ok(ActionOutcome {
-                status: ActionStatus::Already,
-                message: format!("nothing to do: Okta user {target} is {status}"),
-                requests: Vec::new(),
-            });
-        }
-    }
-    send(request)?;
-    Ok(done(&what, requests))
-}
-
-/// A dry run's answer: what would be sent.
-fn planned(what: &str, requests: Vec<String>) -> ActionOutcome {
-    ActionOutcome {
-        status: ActionStatus::Planned,
-        message: format!("would {what}"),
-        requests,
-    }
-}
-
-/// The answer after `requests` were sent.
-fn done(what: &str, requests: Vec<String>) -> ActionOutcome {
-    ActionOutcome {
-        status: ActionStatus::Done,
-        message: format!("did {what}"),
-        requests,
-    }
+        Ok(already(&status).then(|| format!("Okta user {target} is {status}")))
+    })
 }
 
 /// `remove-group-member`: unassign user `member` from group `group`.
@@ -97,47 +65,29 @@ fn remove_group_member(
     group: &str,
     action: &Action,
 ) -> Result<ActionOutcome, ConnectorError> {
-    let member = action
-        .params
-        .iter()
-        .find(|(k, _)| k == "member")
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            ConnectorError::other("remove-group-member needs param `member` (the user's id)")
-        })?;
-    let group_segment = path_segment(group)
-        .ok_or_else(|| ConnectorError::other(format!("`{group}` is not a valid Okta group id")))?;
-    let user_segment = path_segment(member)
-        .ok_or_else(|| ConnectorError::other(format!("`{member}` is not a valid Okta user id")))?;
+    let member = action::param(action, "member").ok_or_else(|| {
+        ConnectorError::other("remove-group-member needs param `member` (the user's id)")
+    })?;
     let request = api.delete(api.url(&format!(
-        "/api/v1/groups/{group_segment}/users/{user_segment}"
+        "/api/v1/groups/{}/users/{}",
+        action::target_segment(group)?,
+        action::target_segment(member)?
     )));
     let what = format!("remove Okta user {member} from group {group}");
-    let requests = vec![request.line()];
-    if action.dry_run {
-        return Ok(planned(&what, requests));
-    }
-    let response = api.get(api.user_url(member, "/groups")?).send()?;
-    if response.status() == 404 {
-        return Err(ConnectorError::not_found(format!(
-            "no Okta user `{member}`"
-        )));
-    }
-    let groups = response.error_for_status()?.json_value()?;
-    let is_member = groups.as_array().is_some_and(|gs| {
-        gs.iter()
-            .any(|g| json::str_at(g, "id").as_deref() == Some(group))
-    });
-    if !is_member {
-        return Ok(ActionOutcome {
-            status: ActionStatus::Already,
-            message: format!("nothing to do: Okta user {member} is not in group {group}"),
-            requests: Vec::new(),
+    Write::new(request, what).perform_unless(action.dry_run, || {
+        let response = api.get(api.user_url(member, "/groups")?).send()?;
+        if response.status() == 404 {
+            return Err(ConnectorError::not_found(format!(
+                "no Okta user `{member}`"
+            )));
+        }
+        let groups = response.error_for_status()?.json_value()?;
+        let is_member = groups.as_array().is_some_and(|gs| {
+            gs.iter()
+                .any(|g| json::str_at(g, "id").as_deref() == Some(group))
         });
-    }
-    send(request)?;
-    Ok(done(&what, requests))
+        Ok((!is_member).then(|| format!("Okta user {member} is not in group {group}")))
+    })
 }
 
 /// Suspended already: nothing to suspend.
@@ -160,11 +110,6 @@ fn user_status(api: &Api, id: &str) -> Result<String, ConnectorError> {
     Ok(json::str_at(&user, "status").unwrap_or_default())
 }
 
-/// Sends a write request; any failure status is a typed error.
-fn send(request: Request) -> Result<(), ConnectorError> {
-    request.send()?.error_for_status().map(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -173,15 +118,7 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
-        Action {
-            kind,
-            target: target.into(),
-            params: Vec::new(),
-            reason: None,
-            dry_run,
-        }
-    }
+    use sluice_sdk::testing::action;
 
     fn user(status: &str) -> Response {
         fake::json(&json!({"id": "00u1", "status": status}), None)

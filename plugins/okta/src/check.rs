@@ -10,17 +10,6 @@ use sluice_sdk::prelude::*;
 use crate::api::Api;
 use crate::users::user_roles;
 
-/// What the connector collects, all of which needs an admin role.
-const SCANNED: &[Capability] = &[
-    Capability::Accounts,
-    Capability::Groups,
-    Capability::Privileges,
-    Capability::LogonActivity,
-    Capability::UserActivity,
-    Capability::AdminActivity,
-    Capability::AppPermissions,
-];
-
 /// Validates the token.
 pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
     let api = Api::new(ctx)?;
@@ -32,12 +21,14 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
     let id = json::str_at(&me, "id")
         .ok_or_else(|| ConnectorError::upstream("`/api/v1/users/me` answered without an id"))?;
     let granted = user_roles(&api, &id)?;
+    // Everything the connector collects needs an admin role.
     let missing = if granted.is_empty() {
-        SCANNED
-            .iter()
+        crate::describe()
+            .capabilities
+            .into_iter()
             .map(|c| {
                 (
-                    *c,
+                    c,
                     "the token's owner holds no Okta admin role, which every listing needs"
                         .to_owned(),
                 )
@@ -92,6 +83,7 @@ mod tests {
             ),
         ]);
         let (result, _) = host.run(|| check(&fake::ctx(100, None)));
-        assert_eq!(result.unwrap().missing.len(), SCANNED.len());
+        let missing = sluice_sdk::testing::missing(&result.unwrap());
+        assert_eq!(missing, crate::describe().capabilities);
     }
 }

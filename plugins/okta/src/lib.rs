@@ -32,57 +32,26 @@ const AUTH_LABEL: &str = "API token";
 /// The connector; stateless, as every Sluice connector is.
 pub struct Okta;
 
-impl Connector for Okta {
-    fn describe() -> ConnectorInfo {
-        describe()
-    }
-
-    fn check(ctx: Context) -> Result<Permissions, ConnectorError> {
-        check::check(&ctx)
-    }
-
-    fn list_users(ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
-        users::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_groups(ctx: Context, cursor: Option<String>) -> Result<GroupPage, ConnectorError> {
-        groups::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_activities(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<ActivityPage, ConnectorError> {
-        logs::list(&ctx, cursor.as_deref())
-    }
-
-    fn list_app_permissions(
-        ctx: Context,
-        cursor: Option<String>,
-    ) -> Result<AppPermissionPage, ConnectorError> {
-        grants::list(&ctx, cursor.as_deref())
-    }
-
-    fn act(ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
-        actions::act(&ctx, &action)
-    }
-}
-
-sluice_sdk::export_connector!(Okta);
+sluice_sdk::connector!(Okta {
+    describe: describe,
+    check: check::check,
+    list_users: users::list,
+    list_groups: groups::list,
+    list_activities: logs::list,
+    list_app_permissions: grants::list,
+    act: actions::act,
+});
 
 /// What the operator sees before connecting an org.
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
         max_look_back_days: Some(90),
-        capabilities: vec![
-            Capability::Accounts,
-            Capability::Groups,
-            Capability::Privileges,
-            Capability::LogonActivity,
-            Capability::UserActivity,
-            Capability::AdminActivity,
-            Capability::AppPermissions,
-        ],
+        capabilities: [
+            &Capability::DIRECTORY[..],
+            &Capability::ACTIVITY,
+            &[Capability::AppPermissions],
+        ]
+        .concat(),
         actions: vec![
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
@@ -152,13 +121,7 @@ mod tests {
         let info = describe();
         assert_eq!(info.id, "okta");
         assert_eq!(info.egress, ["{domain}"]);
-        let secret: Vec<_> = info
-            .config
-            .iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(secret, ["api_token"]);
+        assert_eq!(sluice_sdk::testing::secret_fields(&info), ["api_token"]);
         assert!(matches!(&info.auth[0].scheme, AuthScheme::ApiKey(k)
             if k.header == "authorization" && k.prefix == "SSWS " && k.key_field == "api_token"));
         assert!(!info.capabilities.contains(&Capability::Posture));

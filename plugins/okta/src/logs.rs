@@ -27,12 +27,19 @@ use crate::api::Api;
 /// Okta's maximum `limit` for `GET /api/v1/logs`.
 const MAX_LIMIT: u32 = 1000;
 
-/// Event types of sign-in and sign-out.
-const LOGON_PREFIXES: &[&str] = &["user.session.", "user.authentication."];
+/// Event types of administrative changes (lifecycle, privileges, groups, apps,
+/// policies and org settings), then of sign-in and sign-out; everything else is user
+/// activity. `user.session.clear` is an admin ending someone's sessions, not a
+/// sign-in, so it is listed before the logon prefixes are tried.
+const KINDS: &[(ActivityKind, &[&str])] = &[
+    (ActivityKind::Admin, ADMIN_PREFIXES),
+    (
+        ActivityKind::Logon,
+        &["user.session.", "user.authentication."],
+    ),
+];
 
-/// Event types of administrative changes: lifecycle, privileges, groups, apps,
-/// policies and org settings. `user.session.clear` is an admin ending someone's
-/// sessions, not a sign-in, so it is listed before the logon prefixes are tried.
+/// See [`KINDS`].
 const ADMIN_PREFIXES: &[&str] = &[
     "user.session.clear",
     "user.lifecycle.",
@@ -113,11 +120,11 @@ pub fn activity(event: &Value) -> Option<Activity> {
         ),
         session_id: json::str_at(event, "/authenticationContext/externalSessionId")
             .filter(|id| id != "unknown"),
-        outcome: match json::str_at(event, "/outcome/result").as_deref() {
-            Some("SUCCESS" | "ALLOW") => Outcome::Success,
-            Some("FAILURE" | "DENY") => Outcome::Failure,
-            _ => Outcome::Unknown,
-        },
+        outcome: Outcome::from_word(
+            json::str_at(event, "/outcome/result").as_deref(),
+            &["SUCCESS", "ALLOW"],
+            &["FAILURE", "DENY"],
+        ),
         ..Activity::new(
             json::str_at(event, "uuid")?,
             json::timestamp_at(event, "published")?,
@@ -130,25 +137,17 @@ pub fn activity(event: &Value) -> Option<Activity> {
 
 /// Which audit trail an event type belongs to.
 pub fn kind_of(event_type: &str) -> ActivityKind {
-    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| event_type.starts_with(p));
-    if starts(ADMIN_PREFIXES) {
-        ActivityKind::Admin
-    } else if starts(LOGON_PREFIXES) {
-        ActivityKind::Logon
-    } else {
-        ActivityKind::User
-    }
+    ActivityKind::by_prefix(event_type, KINDS, ActivityKind::User)
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
+    use sluice_sdk::testing::NEW_YEAR;
+
     use super::*;
     use crate::api::fake;
-
-    /// 2024-01-01T00:00:00Z.
-    const NEW_YEAR: i64 = 1_704_067_200_000;
 
     #[test]
     fn geographical_context_and_session_become_location_and_session_id() {
@@ -218,18 +217,22 @@ mod tests {
 
     #[test]
     fn classifies_event_types() {
-        assert_eq!(kind_of("user.session.start"), ActivityKind::Logon);
-        assert_eq!(kind_of("user.authentication.sso"), ActivityKind::Logon);
-        assert_eq!(kind_of("user.session.clear"), ActivityKind::Admin);
-        assert_eq!(kind_of("user.lifecycle.suspend"), ActivityKind::Admin);
-        assert_eq!(kind_of("user.account.privilege.grant"), ActivityKind::Admin);
-        assert_eq!(kind_of("group.user_membership.add"), ActivityKind::Admin);
+        let of = |types: &[&str]| types.iter().map(|t| kind_of(t)).collect::<Vec<_>>();
         assert_eq!(
-            kind_of("application.user_membership.add"),
-            ActivityKind::Admin
+            of(&["user.session.start", "user.authentication.sso"]),
+            [ActivityKind::Logon; 2]
         );
+        // An admin ending sessions is not a sign-in.
+        let admin = of(&[
+            "user.session.clear",
+            "user.lifecycle.suspend",
+            "user.account.privilege.grant",
+            "group.user_membership.add",
+            "application.user_membership.add",
+            "app.oauth2.as.token.grant",
+        ]);
+        assert_eq!(admin, [ActivityKind::Admin; 6]);
         assert_eq!(kind_of("user.account.update_password"), ActivityKind::User);
-        assert_eq!(kind_of("app.oauth2.as.token.grant"), ActivityKind::Admin);
     }
 
     #[test]
@@ -272,12 +275,7 @@ mod tests {
             (third.into(), fake::json(&json!([]), Some(third))),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) = host.run(|| {
-            let one = list(&ctx, None).unwrap();
-            let two = list(&ctx, one.next_cursor.as_deref()).unwrap();
-            let three = list(&ctx, two.next_cursor.as_deref()).unwrap();
-            [one, two, three]
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::next_pages(3, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
         assert_eq!(urls, [first, second, third]);
         assert!(pages[0].more && !pages[1].more && !pages[2].more);

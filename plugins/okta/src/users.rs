@@ -25,8 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use sluice_sdk::prelude::{self as sdk, *};
+use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
@@ -40,21 +39,13 @@ const ASSIGNEES_LIMIT: u32 = 100;
 /// in an org that made thousands of admins.
 const MAX_ASSIGNEE_PAGES: usize = 20;
 
-/// Which of the two user lists a page comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Phase {
-    /// The default listing (everyone but deprovisioned users).
-    Listed,
-    /// `status eq "DEPROVISIONED"`.
-    Deprovisioned,
-}
-
-impl sdk::Phase for Phase {
-    const FIRST: Self = Self::Listed;
-
-    fn next(self) -> Option<Self> {
-        (self == Self::Listed).then_some(Self::Deprovisioned)
+sluice_sdk::phases! {
+    /// Which of the two user lists a page comes from.
+    enum Phase {
+        /// The default listing (everyone but deprovisioned users).
+        Listed,
+        /// `status eq "DEPROVISIONED"`.
+        Deprovisioned,
     }
 }
 
@@ -278,13 +269,7 @@ mod tests {
             ),
         ]);
         let ctx = fake::ctx(2, None);
-        let (pages, host) = host.run(|| {
-            let mut pages = vec![list(&ctx, None).unwrap()];
-            while let Some(cursor) = pages.last().unwrap().next_cursor.clone() {
-                pages.push(list(&ctx, Some(&cursor)).unwrap());
-            }
-            pages
-        });
+        let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.as_str()).collect();
         assert_eq!(
             urls,

@@ -13,9 +13,9 @@
 //! flags and short strings that read better in a row.
 
 use crate::bindings::sluice::connector::types::{
-    Activity, ActivityKind, ActivityPage, AppPermission, AuthOption, AuthScheme, ConfigField,
-    ConnectorInfo, File, Finding, Group, Location, Outcome, Permissions, Severity, Sharing,
-    Timestamp, User, UserStatus,
+    Activity, ActivityKind, ActivityPage, AppPermission, AuthOption, AuthScheme, Capability,
+    ConfigField, ConnectorInfo, File, Finding, Group, Location, Outcome, Permissions, Severity,
+    Sharing, Timestamp, User, UserStatus,
 };
 
 impl ConnectorInfo {
@@ -174,6 +174,13 @@ impl Activity {
             raw: raw.into(),
         }
     }
+}
+
+impl Capability {
+    /// Accounts, groups and who holds privileges: an identity provider's directory.
+    pub const DIRECTORY: [Self; 3] = [Self::Accounts, Self::Groups, Self::Privileges];
+    /// All three audit trails: sign-ins, what users did, what admins changed.
+    pub const ACTIVITY: [Self; 3] = [Self::LogonActivity, Self::UserActivity, Self::AdminActivity];
 }
 
 impl ActivityKind {

@@ -33,7 +33,8 @@ use serde_json::Value;
 use crate::bindings::sluice::connector::http::{HttpError, Method};
 use crate::bindings::sluice::connector::log::Level;
 use crate::bindings::sluice::connector::types::{
-    ActivityPage, AppPermissionPage, ConnectorError, Context, FilePage, GroupPage, UserPage,
+    Action, ActionKind, ActivityPage, AppPermissionPage, Capability, ConnectorError, ConnectorInfo,
+    Context, FilePage, GroupPage, Permissions, UserPage,
 };
 use crate::http::Response;
 
@@ -224,6 +225,32 @@ pub fn context(page_size: u32, since: Option<i64>) -> Context {
     }
 }
 
+/// An action as the host passes it, without params or reason.
+pub fn action(kind: ActionKind, target: &str, dry_run: bool) -> Action {
+    Action {
+        kind,
+        target: target.into(),
+        params: Vec::new(),
+        reason: None,
+        dry_run,
+    }
+}
+
+/// The names of the config fields `describe` marks secret, which the host keeps and
+/// `config.get` never returns.
+pub fn secret_fields(info: &ConnectorInfo) -> Vec<&str> {
+    info.config
+        .iter()
+        .filter(|field| field.secret)
+        .map(|field| field.name.as_str())
+        .collect()
+}
+
+/// The capabilities a `check` reported missing, without the reasons.
+pub fn missing(permissions: &Permissions) -> Vec<Capability> {
+    permissions.missing.iter().map(|(c, _)| *c).collect()
+}
+
 /// A 200 response with `body` as JSON.
 pub fn json_response(body: &Value) -> Response {
     Response::new(200, vec![], body.to_string())
@@ -361,6 +388,57 @@ pub struct Run<T> {
     pub calls: usize,
     /// The cursor the last page left, where the next run starts.
     pub cursor: Option<String>,
+}
+
+/// Every page from the first on, each call given the previous page's cursor, until a
+/// page has none: for tests that look at each page's cursor. Inside [`FakeHost::run`].
+///
+/// # Panics
+///
+/// After `max_calls` calls, or when a call fails.
+pub fn all_pages<P: Page>(
+    max_calls: usize,
+    mut list: impl FnMut(Option<&str>) -> Result<P, ConnectorError>,
+) -> Vec<P> {
+    let mut pages: Vec<P> = Vec::new();
+    loop {
+        assert!(
+            pages.len() < max_calls,
+            "the listing did not end within {max_calls} calls"
+        );
+        let cursor = pages
+            .last()
+            .and_then(|page| page.next_cursor().map(str::to_owned));
+        if !pages.is_empty() && cursor.is_none() {
+            return pages;
+        }
+        let page =
+            list(cursor.as_deref()).unwrap_or_else(|e| panic!("page {}: {e:?}", pages.len() + 1));
+        pages.push(page);
+    }
+}
+
+/// Exactly `calls` pages, each call given the previous page's cursor whatever `more`
+/// says: for feeds, whose cursor never ends, read across runs. Inside
+/// [`FakeHost::run`].
+///
+/// # Panics
+///
+/// When a call fails.
+pub fn next_pages<P: Page>(
+    calls: usize,
+    mut list: impl FnMut(Option<&str>) -> Result<P, ConnectorError>,
+) -> Vec<P> {
+    let mut pages: Vec<P> = Vec::with_capacity(calls);
+    while pages.len() < calls {
+        let cursor = pages
+            .last()
+            .and_then(|page| page.next_cursor().map(str::to_owned));
+        let page =
+            list(cursor.as_deref()).unwrap_or_else(|e| panic!("page {}: {e:?}", pages.len() + 1));
+        pages.push(page);
+    }
+    pages
 }
 
 /// Calls `list` from `cursor` on, passing each page's cursor to the next call, as the
