@@ -1,7 +1,8 @@
 """hello-py: a Sluice connector written in Python, built with componentize-py.
 
-It implements the same `sluice:connector@0.1.0` world as the Rust connectors (the WIT
-is `wit/v0.1` at the repository root) and lists user accounts from
+It implements `sluice:connector@0.1.0`, the first contract version (the WIT
+is `wit/since_v0.1.0` at the repository root; it stays on 0.1.0 on purpose, a live
+example of an older contract version the host keeps loading) and lists user accounts from
 `GET {base_url}/users?limit=N`, following the `next` URL the provider returns, with a
 bearer token the host adds (the connector never sees it). Build it with
 `just build-py-connector`; check it with

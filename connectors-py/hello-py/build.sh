@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/componentize-py" ] || ! "$venv/bin/componentize-py" --versi
 fi
 cd "$root/connectors-py/hello-py"
 # --stub-wasi: the component imports nothing but sluice:connector (no WASI at all).
-"$venv/bin/componentize-py" -d "$root/wit/v0.1" -w plugin componentize --stub-wasi app \
+"$venv/bin/componentize-py" -d "$root/wit/since_v0.1.0" -w plugin componentize --stub-wasi app \
     -o "$out/hello_py.wasm.tmp"
 mv "$out/hello_py.wasm.tmp" "$out/hello_py.wasm"
 echo "built $out/hello_py.wasm"

@@ -24,11 +24,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
 use crate::capabilities::tape::{self, Manifest, Tape};
+use crate::model::AuthScheme;
 use crate::model::{ConnectorError, ConnectorInfo, Kind, Millis, Record, now_millis};
 use crate::ratelimit::RetryPolicy;
 use crate::runtime::{CallContext, LoadedPlugin, Runtime, RuntimeConfig};
 use crate::scan::{KindReport, Lister, ScanOptions, scan_instance};
-use crate::session::InstanceSession;
+use crate::session::{InstanceSession, resolve_templates, validate_config};
 use crate::store::{Instance, InstanceStatus, Secret, Secrets, Store};
 
 /// What to check a component against.
@@ -141,15 +142,33 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
     report.version = info.version.clone();
     report.wit_version = plugin.wit.as_str().to_string();
 
+    let mut given = manifest.config.clone();
+    given.extend(input.config.clone());
+    let secrets: Secrets = info
+        .config
+        .iter()
+        .filter(|f| f.secret)
+        .map(|f| (f.name.clone(), Secret::new(TEST_SECRET)))
+        .collect();
+    // Defaults applied (templated ones filled in) as connect would, with the default
+    // auth option; what does not resolve is reported by the describe check.
+    let scheme = info
+        .auth
+        .first()
+        .map(|o| o.scheme.clone())
+        .unwrap_or(AuthScheme::None);
     let mut config: BTreeMap<String, String> = info
         .config
         .iter()
-        .filter(|f| !f.secret)
+        .filter(|f| !f.secret && !f.default.as_deref().unwrap_or_default().contains('{'))
         .filter_map(|f| f.default.clone().map(|d| (f.name.clone(), d)))
         .collect();
-    config.extend(manifest.config.clone());
-    config.extend(input.config.clone());
-    report.add("describe", check_describe(&info, &config));
+    config.extend(given.clone());
+    let resolved = validate_config(&info, &scheme, &given, &secrets);
+    if let Ok(resolved) = &resolved {
+        config = resolved.clone();
+    }
+    report.add("describe", check_describe(&info, &scheme, &config));
     let missing: Vec<&str> = info
         .config
         .iter()
@@ -166,14 +185,12 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
         );
         return Ok(report);
     }
+    if let Err(e) = resolved {
+        report.add("config", Err(e));
+        return Ok(report);
+    }
 
     let inst = instance_for(&info, &config);
-    let secrets: Secrets = info
-        .config
-        .iter()
-        .filter(|f| f.secret)
-        .map(|f| (f.name.clone(), Secret::new(TEST_SECRET)))
-        .collect();
     let ctx = match InstanceSession::scratch(&plugin, &inst, &secrets) {
         Ok(session) => session.context(),
         Err(e) => {
@@ -296,6 +313,7 @@ fn instance_for(info: &ConnectorInfo, config: &BTreeMap<String, String>) -> Inst
 /// Checks beyond what loading already refuses.
 fn check_describe(
     info: &ConnectorInfo,
+    scheme: &AuthScheme,
     config: &BTreeMap<String, String>,
 ) -> Result<String, String> {
     let mut problems = Vec::new();
@@ -343,6 +361,12 @@ fn check_describe(
     {
         problems.push(format!("egress does not resolve over the config: {e}"));
     }
+    // Templates of the default auth option, scan writes and config defaults too: a
+    // placeholder left unfilled would be sent as is.
+    if let Err(e) = resolve_templates(info, scheme, config) {
+        problems.push(e);
+    }
+
     for r in &info.rate_limits {
         if r.requests == 0 || r.per_seconds == 0 {
             problems.push(format!(

@@ -224,6 +224,22 @@ pub struct InstanceDetail {
     pub stored_cap: u64,
     /// Whether a daemon schedules this data dir (next runs are only known then).
     pub daemon: bool,
+    /// The auth option in use and the first activity scan's look-back, as the
+    /// instance's connector version resolves them (`None` when it is not loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Resolved>,
+}
+
+/// What an instance's own choices come to with its connector version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The auth option's id and label.
+    pub auth: String,
+    pub auth_label: String,
+    /// Days the first activity scan reaches back.
+    pub look_back_days: u32,
+    /// How long the provider keeps its activity feed, as the connector declares.
+    pub max_look_back_days: Option<u32>,
 }
 
 /// `POST /v1/instances`: connect an instance.
@@ -603,7 +619,18 @@ impl Control {
                 schedule: sched,
             });
         }
+        let resolved = self.plugin_of(&instance).ok().and_then(|entry| {
+            let info = &entry.plugin.info;
+            let auth = info.auth_option(instance.auth.as_deref()).ok()?;
+            Some(Resolved {
+                auth: auth.id.clone(),
+                auth_label: auth.label.clone(),
+                look_back_days: info.effective_look_back_days(instance.look_back_days),
+                max_look_back_days: info.max_look_back_days,
+            })
+        });
         Ok(InstanceDetail {
+            resolved,
             recent_scans: self.store.runs(&instance.id, 10)?,
             limits: self.limits_of(&instance),
             stored_bytes: self.store.usage(&instance.id)?,

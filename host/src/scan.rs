@@ -13,10 +13,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::model::{ConnectorError, Kind, Millis, Page, now_millis};
+use crate::model::{ConnectorError, Kind, Millis, Page, SentWrite, now_millis};
 use crate::runtime::{CallContext, LoadedPlugin, findings_page};
 use crate::session::InstanceSession;
-use crate::store::{CommitCaps, Instance, InstanceStatus, ScanRun, ScanState, Store, StoreError};
+use crate::store::{
+    AuditAction, AuditEntry, CommitCaps, HostWrite, Instance, InstanceStatus, ScanRun, ScanState,
+    Store, StoreError,
+};
 use tracing::Instrument as _;
 
 /// Knobs for a scan.
@@ -91,6 +94,50 @@ impl StopSignal {
 }
 
 pub use crate::model::KindReport;
+
+/// Put the writes the connector sent while fetching (its declared scan writes) in
+/// the audit log, one entry each, before the page they served is committed.
+fn audit_scan_writes(
+    store: &Store,
+    instance: &Instance,
+    version: &str,
+    kind: Kind,
+    ctx: &CallContext,
+) -> Result<(), ScanError> {
+    let sent: Vec<SentWrite> = {
+        let mut log = ctx.sent_writes.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *log)
+    };
+    for write in sent {
+        let entry = AuditEntry {
+            seq: 0,
+            at: now_millis(),
+            who: "scan".into(),
+            instance: instance.name.clone(),
+            instance_id: instance.id.clone(),
+            connector: instance.connector.clone(),
+            connector_version: version.to_string(),
+            action: AuditAction::Host(HostWrite::ScanWrite),
+            target: write.request.clone(),
+            params: Vec::new(),
+            reason: None,
+            dry_run: false,
+            outcome: match write.status {
+                Some(s) if s < 400 => "done".into(),
+                _ => "failed".into(),
+            },
+            message: format!("sent by the connector during a {kind} scan"),
+            requests: vec![write.request.clone()],
+            provider_status: write.status,
+            sent: vec![write],
+            prev: String::new(),
+            hash: String::new(),
+        };
+        let logged = store.append_audit(entry)?;
+        tracing::info!(instance = %instance.name, %kind, seq = logged.seq, "scan write: {}", logged.target);
+    }
+    Ok(())
+}
 
 /// Where pages come from. The wasm plugin in production; the benchmarks also feed the
 /// same mapping compiled natively through it, so both take the identical store path.
@@ -292,6 +339,7 @@ pub async fn scan_kind(
                 None => break,
             }
         }
+        audit_scan_writes(store, instance, plugin.version(), kind, base)?;
         let page: Page = match result {
             Ok(p) => p,
             Err(ConnectorError::Unsupported(why)) if report.pages == 0 => {

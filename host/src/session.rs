@@ -212,12 +212,11 @@ fn call_context(
         since: None,
         page_size: 100,
         auth: auth.id.clone(),
-        // A newer connector version may keep less than the operator chose: its
-        // maximum then.
-        look_back_days: (plugin.info)
-            .look_back_days(instance.look_back_days)
-            .unwrap_or_else(|_| plugin.info.max_look_back_days.unwrap_or_default()),
+        look_back_days: plugin
+            .info
+            .effective_look_back_days(instance.look_back_days),
         scan_writes: scan_writes(&plugin.info, &instance.config)?,
+        sent_writes: Arc::default(),
         blocked: Arc::default(),
     })
 }
@@ -375,4 +374,153 @@ pub fn resolve_templates(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AuthOption, ConfigField, DEFAULT_LOOK_BACK_DAYS};
+
+    fn field(name: &str, secret: bool, default: Option<&str>) -> ConfigField {
+        ConfigField {
+            name: name.into(),
+            label: name.into(),
+            required: false,
+            secret,
+            default: default.map(Into::into),
+            example: None,
+            description: None,
+        }
+    }
+
+    /// Zendesk-shaped: a templated base URL, and an API token (basic, user name
+    /// `{email}/token`) or an OAuth token.
+    fn zendesk() -> ConnectorInfo {
+        ConnectorInfo {
+            id: "zendesk".into(),
+            name: "Zendesk".into(),
+            version: "0.2.0".into(),
+            provider: "Zendesk".into(),
+            description: String::new(),
+            capabilities: vec![],
+            actions: vec![],
+            config: vec![
+                field("subdomain", false, None),
+                field("base_url", false, Some("https://{subdomain}.zendesk.com")),
+                field("email", false, None),
+                field("api_token", true, None),
+                field("oauth_token", true, None),
+            ],
+            auth: vec![
+                AuthOption {
+                    id: "api-token".into(),
+                    label: "API token".into(),
+                    scheme: AuthScheme::Basic {
+                        username: "{email}/token".into(),
+                        password_field: "api_token".into(),
+                    },
+                },
+                AuthOption {
+                    id: "oauth".into(),
+                    label: "OAuth".into(),
+                    scheme: AuthScheme::Bearer {
+                        token_field: "oauth_token".into(),
+                    },
+                },
+            ],
+            egress: vec!["{base_url}".into()],
+            rate_limits: vec![],
+            scan_writes: vec![],
+            max_look_back_days: Some(30),
+        }
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> BTreeMap<String, String> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn secrets(p: &[(&str, &str)]) -> BTreeMap<String, Secret> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn a_templated_default_is_filled_in_and_an_incomplete_one_is_refused() {
+        let info = zendesk();
+        let token = &info.auth[0].scheme;
+        let config = validate_config(
+            &info,
+            token,
+            &pairs(&[("subdomain", "acme"), ("email", "a@acme.test")]),
+            &secrets(&[("api_token", "t")]),
+        )
+        .unwrap();
+        assert_eq!(config["base_url"], "https://acme.zendesk.com");
+        resolve_templates(&info, token, &config).unwrap();
+
+        let err = validate_config(&info, token, &pairs(&[]), &secrets(&[("api_token", "t")]))
+            .unwrap_err();
+        assert!(
+            err.contains("`base_url`") && err.contains("`subdomain`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_chosen_auth_options_templates_must_resolve_and_its_secrets_are_required() {
+        let info = zendesk();
+        let (token, oauth) = (&info.auth[0].scheme, &info.auth[1].scheme);
+        let no_email = validate_config(
+            &info,
+            token,
+            &pairs(&[("subdomain", "acme")]),
+            &secrets(&[("api_token", "t")]),
+        )
+        .unwrap();
+        let err = resolve_templates(&info, token, &no_email).unwrap_err();
+        assert!(
+            err.contains("{email}/token") && err.contains("`email`"),
+            "{err}"
+        );
+        // OAuth needs neither the e-mail nor the API token…
+        resolve_templates(&info, oauth, &no_email).unwrap();
+        validate_config(
+            &info,
+            oauth,
+            &pairs(&[("subdomain", "acme")]),
+            &secrets(&[("oauth_token", "o")]),
+        )
+        .unwrap();
+        // …but its own secret.
+        let err = validate_config(
+            &info,
+            oauth,
+            &pairs(&[("subdomain", "acme")]),
+            &secrets(&[]),
+        )
+        .unwrap_err();
+        assert!(err.contains("oauth_token"), "{err}");
+        assert!(
+            info.auth_option(Some("saml"))
+                .unwrap_err()
+                .contains("api-token, oauth")
+        );
+    }
+
+    #[test]
+    fn the_look_back_defaults_within_what_the_provider_keeps() {
+        let mut info = zendesk();
+        assert_eq!(info.look_back_days(None), Ok(30));
+        assert_eq!(info.look_back_days(Some(7)), Ok(7));
+        assert!(info.look_back_days(Some(31)).is_err());
+        assert!(info.look_back_days(Some(0)).is_err());
+        // A later version keeping less cuts a stored choice instead of failing.
+        info.max_look_back_days = Some(5);
+        assert_eq!(info.effective_look_back_days(Some(7)), 5);
+        info.max_look_back_days = None;
+        assert_eq!(info.look_back_days(None), Ok(DEFAULT_LOOK_BACK_DAYS));
+    }
 }

@@ -6,7 +6,7 @@ pub mod daemon;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -24,6 +24,19 @@ use sluice::scan::{KindReport, ScanOptions, scan_instance};
 use sluice::session::InstanceSession;
 use sluice::store::{Instance, RecordQuery, Secret, Store, StoredRecord};
 use sluice_mocks::GithubMock;
+
+/// `SLUICE_TEST_CONNECTORS=DIR`: the connector tests run against the plugin files in
+/// DIR instead of the built-ins, e.g. `tests/artifacts/v0.1.0` (the five connectors as
+/// built for contract 0.1.0), which `.ci/run` does to prove old builds keep working.
+/// A relative DIR is taken from the repository root.
+pub fn frozen_connectors() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("SLUICE_TEST_CONNECTORS")?);
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir)
+    })
+}
 
 /// A sluice "process" in a temp dir.
 pub struct Harness {
@@ -83,7 +96,21 @@ impl Harness {
             HttpClient::with_network(http.clone(), network, Outbound::new(&http.retry)).unwrap(),
         )
         .unwrap();
-        let registry = Registry::load(&runtime, &dir.path().join("plugins")).await;
+        let registry = match frozen_connectors() {
+            // The released connectors as built for an older contract, in place of
+            // the built-ins: the same tests then prove those builds still work.
+            Some(frozen) => {
+                let registry = Registry::load_dir(&runtime, &frozen).await;
+                assert!(
+                    registry.rejected().is_empty(),
+                    "{}: {:?}",
+                    frozen.display(),
+                    registry.rejected()
+                );
+                registry
+            }
+            None => Registry::load(&runtime, &dir.path().join("plugins")).await,
+        };
         Harness {
             dir,
             store,

@@ -95,7 +95,7 @@ impl Control {
             instance_id: inst.id.clone(),
             connector: inst.connector.clone(),
             connector_version: String::new(),
-            action: input.action,
+            action: crate::store::AuditAction::Action(input.action),
             target: input.target.trim().to_string(),
             params: input.params.clone().into_iter().collect(),
             reason: input.reason.clone().filter(|r| !r.trim().is_empty()),

@@ -495,6 +495,14 @@ impl ConnectorInfo {
             (None, None) => Ok(DEFAULT_LOOK_BACK_DAYS),
         }
     }
+
+    /// The look-back a stored instance gets: as [`Self::look_back_days`], except that
+    /// a choice beyond what this version keeps (a newer version keeping less) is cut
+    /// to its maximum instead of refused.
+    pub fn effective_look_back_days(&self, days: Option<u32>) -> u32 {
+        self.look_back_days(days)
+            .unwrap_or_else(|_| self.max_look_back_days.unwrap_or(DEFAULT_LOOK_BACK_DAYS))
+    }
 }
 
 /// Why a connector call failed (WIT `connector-error`), plus host-side failures of a call.

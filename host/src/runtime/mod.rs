@@ -141,6 +141,9 @@ pub struct CallContext {
     /// The writes the connector declared for scans, resolved over the config: a
     /// method and a URL (no query) a request's URL must equal or extend by a path.
     pub scan_writes: Arc<[(Method, String)]>,
+    /// Write requests calls other than `act` sent (declared scan writes, or any write
+    /// of a 0.1.0 component), for the scan to put in the audit log. Clones share it.
+    pub sent_writes: Arc<std::sync::Mutex<Vec<SentWrite>>>,
     /// Time this session's calls spent blocked outside wasm and HTTP, summed (see
     /// [`SandboxLimits::session_blocked_time`]). Clones of a context share it.
     pub blocked: Arc<SessionClock>,
@@ -549,6 +552,7 @@ impl LoadedPlugin {
             None => None,
         };
         let session = ctx.blocked.clone();
+        let sent_log = ctx.sent_writes.clone();
         let mut store = rt.new_store(ctx, Arc::from(self.info.id.as_str()));
         store.data_mut().read_only = read_only;
         // `act` calls are the ones that run with `read_only` decided by the caller;
@@ -596,6 +600,10 @@ impl LoadedPlugin {
                 "call exceeded the wall-clock limit of {wall:?}"
             ))),
         };
+        if !acting && !writes.is_empty() {
+            let mut log = sent_log.lock().unwrap_or_else(|p| p.into_inner());
+            log.extend(writes.iter().cloned());
+        }
         (result, writes)
     }
 

@@ -19,6 +19,34 @@ use sha2::{Digest, Sha256};
 use super::{Store, StoreError, from_json, to_json};
 use crate::model::{ActionKind, Millis, SentWrite};
 
+/// What an audit entry records: a governance action an operator asked for, or a write
+/// the host let a connector send on its own (a declared scan write). Serialized as the
+/// bare name (`suspend-user`, `scan-write`), so entries written before scan writes
+/// were audited read, and hash, the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AuditAction {
+    Action(ActionKind),
+    Host(HostWrite),
+}
+
+/// Writes the host audits without an operator asking (see [`AuditAction`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostWrite {
+    /// A write request a connector sent while scanning, as its `describe` declared.
+    ScanWrite,
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditAction::Action(a) => a.fmt(f),
+            AuditAction::Host(HostWrite::ScanWrite) => f.write_str("scan-write"),
+        }
+    }
+}
+
 const ENTRY_TAG: u8 = b'e';
 const HEAD_KEY: &[u8] = b"h";
 /// `prev` of the first entry.
@@ -37,7 +65,7 @@ pub struct AuditEntry {
     pub instance_id: String,
     pub connector: String,
     pub connector_version: String,
-    pub action: ActionKind,
+    pub action: AuditAction,
     pub target: String,
     #[serde(default)]
     pub params: Vec<(String, String)>,

@@ -48,7 +48,7 @@ use crate::model::schedule::Schedule;
 use crate::model::{ConnectorError, Kind, Millis, Permissions, Record, now_millis};
 
 pub use crate::model::secret::{Secret, Secrets};
-pub use audit::{AuditEntry, AuditFilter, AuditVerification};
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditVerification, HostWrite};
 pub use keys::{HOOKS_KEY_FILE, TOKEN_FILE, api_token, hook_secret};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
 use secrets::{SecretBox, write_private};

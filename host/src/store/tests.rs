@@ -603,7 +603,9 @@ fn audit_entry(target: &str) -> AuditEntry {
         instance_id: "i1".into(),
         connector: "github".into(),
         connector_version: "0.1.0".into(),
-        action: crate::model::ActionKind::RemoveCollaborator,
+        action: crate::store::audit::AuditAction::Action(
+            crate::model::ActionKind::RemoveCollaborator,
+        ),
         target: target.into(),
         params: vec![],
         reason: Some("offboarding".into()),

@@ -546,6 +546,22 @@ pub fn instance(d: &InstanceDetail, json: bool) -> anyhow::Result<()> {
     for (k, v) in &inst.config {
         outln!("  config:   {k} = {v}");
     }
+    if let Some(r) = &d.resolved {
+        outln!("  auth:     {} ({})", r.auth, r.auth_label);
+        let keeps = r
+            .max_look_back_days
+            .map(|m| format!("; the provider keeps {m}"))
+            .unwrap_or_default();
+        let whose = if inst.look_back_days.is_some() {
+            "set at connect"
+        } else {
+            "default"
+        };
+        outln!(
+            "  look-back: {} days on the first activity scan ({whose}{keeps})",
+            r.look_back_days
+        );
+    }
     if inst.allow_private_network {
         outln!("  network:  private addresses allowed");
     }
