@@ -160,12 +160,18 @@ async fn api_token_and_oauth_instances_connect_and_scan_users_across_pages() {
     .await
     .unwrap();
     assert_eq!(permissions.granted, ["auth:oauth"]);
-    assert_eq!(h.store.instance("zd-oauth").unwrap().auth.as_deref(), Some("oauth"));
+    assert_eq!(
+        h.store.instance("zd-oauth").unwrap().auth.as_deref(),
+        Some("oauth")
+    );
     let reports = h.scan(&oauth, &[Kind::Users], 5).await;
     assert_eq!(reports[0].error, None, "{reports:?}");
     assert_eq!(user_ids(&h, &oauth), expected);
     let seen = mock.credentials_seen();
-    assert!(!seen.is_empty() && seen.iter().all(|c| c == "bearer"), "{seen:?}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|c| c == "bearer"),
+        "{seen:?}"
+    );
 
     // An operator's own base_url wins over the templated default.
     let (_, permissions) = connect(
@@ -253,7 +259,10 @@ async fn an_incomplete_config_or_unknown_auth_option_is_refused_and_nothing_is_s
         &[("api_token", &token)],
     ))
     .await;
-    assert!(m.contains("`saml`") && m.contains("api-token, oauth"), "{m}");
+    assert!(
+        m.contains("`saml`") && m.contains("api-token, oauth"),
+        "{m}"
+    );
 
     // OAuth chosen, only the API token given: its own secret is missing.
     let m = refused(request(

@@ -89,7 +89,10 @@ impl ZendeskMock {
             .route("/api/v2/users/me.json", get(me))
             .route("/api/v2/users.json", get(users))
             .route("/api/v2/audit_logs.json", get(audit_logs))
-            .route("/{*path}", post(|| async { (StatusCode::CREATED, Json(json!({}))) }))
+            .route(
+                "/{*path}",
+                post(|| async { (StatusCode::CREATED, Json(json!({}))) }),
+            )
             .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
             .with_state(shared.clone());
         let server = MockServer::start(Duration::ZERO, |_| router).await?;
@@ -179,7 +182,11 @@ fn user(base: &str, i: usize, config: &ZendeskMockConfig) -> Value {
     let (name, email, role) = if i == 0 {
         ("Admin".to_string(), config.email.clone(), "admin")
     } else {
-        (format!("User {i}"), format!("user{i}@example.com"), "end-user")
+        (
+            format!("User {i}"),
+            format!("user{i}@example.com"),
+            "end-user",
+        )
     };
     json!({
         "id": id,

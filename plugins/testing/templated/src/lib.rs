@@ -48,7 +48,9 @@ fn describe() -> ConnectorInfo {
             Capability::FileContent,
         ],
         config: vec![
-            ConfigField::new("host", "Mock host").required().example("127.0.0.1"),
+            ConfigField::new("host", "Mock host")
+                .required()
+                .example("127.0.0.1"),
             ConfigField::new("port", "Mock port").default("443"),
             ConfigField::new("base_url", "API base URL").default("http://{host}:{port}"),
             ConfigField::new("email", "Agent email (API token auth)").example("admin@example.com"),
