@@ -66,7 +66,7 @@ fn api_token_config(mock: &ZendeskMock) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn pairs(config: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn pairs<'a>(config: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     config.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
