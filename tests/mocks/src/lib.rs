@@ -21,7 +21,8 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`]; [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
+//! [`m365`]; [`stepper`] for the test-only stepper connector, [`zendesk`] for the
+//! test-only `templated` one); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
 //! test certificate) and `faults` (rate budgets, injected faults) are shared by every
@@ -41,6 +42,7 @@ pub mod proxy;
 mod server;
 pub mod stepper;
 pub mod tls;
+pub mod zendesk;
 
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
@@ -59,3 +61,4 @@ pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
 pub use server::RequestRecord;
 pub use stepper::{HeldPage, StepperMock};
 pub use tls::MockTls;
+pub use zendesk::{ZendeskMock, ZendeskMockConfig};
