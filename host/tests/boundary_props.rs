@@ -264,12 +264,14 @@ fn activity() -> impl Strategy<Value = Record> {
         )
 }
 
-/// Contract 0.2.0's activity location (coordinates finite: the host drops others).
+/// Contract 0.2.0's activity location. Coordinates as the host keeps them: finite,
+/// to 7 decimals (see `since_v0_2_0`), which JSON carries exactly.
 fn location() -> impl Strategy<Value = Location> {
+    let degrees = |max: i64| (-max * 10_000_000..=max * 10_000_000).prop_map(|v| v as f64 / 1e7);
     (
         (opt_text(), opt_text(), opt_text()),
-        prop::option::of(-90.0f64..90.0),
-        prop::option::of(-180.0f64..180.0),
+        prop::option::of(degrees(90)),
+        prop::option::of(degrees(180)),
     )
         .prop_map(
             |((country_code, region, city), latitude, longitude)| Location {

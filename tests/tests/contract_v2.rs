@@ -16,7 +16,7 @@ use sluice::model::grants::GrantRequest;
 use sluice::model::{ConnectorError, Kind, Record};
 use sluice::runtime::{CallContext, MAX_FILE_CHUNK};
 use sluice::session::InstanceSession;
-use sluice::store::{Instance, Secret};
+use sluice::store::{AuditFilter, Instance, Secret};
 use sluice_mocks::{ZendeskMock, ZendeskMockConfig};
 use sluice_tests::{Harness, load_test_plugin};
 
@@ -359,13 +359,37 @@ async fn only_writes_declared_in_describe_are_sent_during_a_scan() {
 
     // `POST {base_url}/api/v2/declared` is declared: sent.
     let declared = format!("{}/api/v2/declared", mock.base_url());
-    let inst = connect_api_token(&h, &mock, "declared", &[("scan_write_url", declared)], None)
-        .await
-        .unwrap();
+    let inst = connect_api_token(
+        &h,
+        &mock,
+        "declared",
+        &[("scan_write_url", declared.clone())],
+        None,
+    )
+    .await
+    .unwrap();
     let reports = h.scan(&inst, &[Kind::Users], 100).await;
     assert_eq!(reports[0].error, None, "{reports:?}");
     assert_eq!(scan_write_outcome(&h, &inst), "sent 201");
     assert_eq!(writes(&mock), ["POST /api/v2/declared"]);
+    // …and in the audit log, as a write nobody asked for in the moment.
+    let audited = |name: &str| -> Vec<(String, String, String)> {
+        let filter = AuditFilter {
+            instance: Some(name.into()),
+            ..Default::default()
+        };
+        (h.store.audit(&filter).unwrap().into_iter())
+            .map(|e| (e.action.to_string(), e.target, e.outcome))
+            .collect()
+    };
+    assert_eq!(
+        audited("declared"),
+        [(
+            "scan-write".to_string(),
+            format!("POST {declared}"),
+            "done".to_string()
+        )]
+    );
 
     // Another path, or one that merely starts with the declared one, is refused: the
     // guest gets `denied` and the provider sees nothing.
@@ -387,6 +411,7 @@ async fn only_writes_declared_in_describe_are_sent_during_a_scan() {
         );
         assert_eq!(writes(&mock), Vec::<String>::new(), "{path}");
         assert_eq!(user_ids(&h, &inst).len(), 3, "the scan went on");
+        assert_eq!(audited(name), [], "nothing was sent, so nothing audited");
     }
 }
 

@@ -221,7 +221,7 @@ mod tests {
         let vendored = std::fs::read_to_string(out.join("sluice-sdk/src/lib.rs")).unwrap();
         assert!(vendored.contains(WIT_PATH_VENDORED));
         let lib_rs = std::fs::read_to_string(out.join("src/lib.rs")).unwrap();
-        assert!(lib_rs.contains("id: \"acme-hr\".into()"));
+        assert!(lib_rs.contains("\"acme-hr\","), "the id is filled in");
         assert!(!lib_rs.contains("{{"));
         assert!(new_connector("acme-hr", dir.path()).is_err(), "overwrote");
     }

@@ -561,9 +561,8 @@ impl From<wit::Activity> for model::Activity {
                 country_code: l.country_code,
                 region: l.region,
                 city: l.city,
-                // JSON has no NaN or infinity: such a value would read back as null.
-                latitude: l.latitude.filter(|v| v.is_finite()),
-                longitude: l.longitude.filter(|v| v.is_finite()),
+                latitude: degrees(l.latitude),
+                longitude: degrees(l.longitude),
             }),
             session_id: a.session_id,
             outcome: match a.outcome {
@@ -708,6 +707,14 @@ fn method(m: http::Method) -> Method {
         http::Method::Patch => Method::Patch,
         http::Method::Delete => Method::Delete,
     }
+}
+
+/// A coordinate as stored: finite (JSON has no NaN or infinity, which would read back
+/// as null) and to 7 decimals, about a centimetre. Stored JSON then reads back the
+/// exact value: a float with more digits could come back one unit in the last place
+/// off, which the boundary property tests caught.
+fn degrees(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| v.is_finite()).map(|v| (v * 1e7).round() / 1e7)
 }
 
 fn role(r: wit::ShareRole) -> model::ShareRole {
