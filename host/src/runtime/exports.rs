@@ -4,7 +4,8 @@
 
 use wasmtime::Store;
 use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Lower, TypedFunc,
+    Component, ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Lower,
+    TypedFunc,
 };
 
 use super::CallState;
@@ -56,4 +57,46 @@ where
         .get_func(&mut *store, f)
         .ok_or_else(|| wasmtime::format_err!("export missing from its instance"))?
         .typed::<P, R>(&*store)
+}
+
+/// A component pre-instantiated against one version's linker, with the `N` exports
+/// that version has. Each version module names its `Pre` as this type with its own
+/// `N` and adds the calls typed by its generated bindings.
+pub(super) struct Bound<const N: usize> {
+    pre: InstancePre<CallState>,
+    exports: [ComponentExportIndex; N],
+}
+
+impl<const N: usize> Bound<N> {
+    /// `pre` must have been checked by the version's generated `PluginPre::new`.
+    pub(super) fn new(
+        pre: InstancePre<CallState>,
+        component: &Component,
+        names: [&str; N],
+    ) -> wasmtime::Result<Self> {
+        Ok(Bound {
+            exports: find(component, names)?,
+            pre,
+        })
+    }
+
+    pub(super) async fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<Instance> {
+        self.pre.instantiate_async(store).await
+    }
+
+    /// A fresh instance's export `names[i]`, typechecked as `P -> R`.
+    pub(super) async fn func<P, R>(
+        &self,
+        store: &mut Store<CallState>,
+        i: usize,
+    ) -> wasmtime::Result<TypedFunc<P, R>>
+    where
+        P: ComponentNamedList + Lower,
+        R: ComponentNamedList + Lift,
+    {
+        func(&self.pre, store, &self.exports[i]).await
+    }
 }

@@ -12,7 +12,7 @@
 //! `read-file` (answered `unsupported`).
 
 use wasmtime::Store;
-use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::since_v0_2_0::{self as latest, wit as new};
 use super::{ActionOutcome, ActionRequest, CallState, exports};
@@ -39,10 +39,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
 }
 
 /// A component pre-instantiated against this version's linker.
-pub(super) struct Pre {
-    inner: generated::PluginPre<CallState>,
-    exports: [ComponentExportIndex; 9],
-}
+pub(super) type Pre = exports::Bound<9>;
 
 const EXPORTS: [&str; 9] = [
     "describe",
@@ -66,9 +63,8 @@ const POSTURE: usize = 7;
 const ACT: usize = 8;
 
 pub(super) fn pre(linker: &Linker<CallState>, component: &Component) -> wasmtime::Result<Pre> {
-    let inner = generated::PluginPre::new(linker.instantiate_pre(component)?)?;
-    let exports = exports::find(component, EXPORTS)?;
-    Ok(Pre { inner, exports })
+    let checked = generated::PluginPre::new(linker.instantiate_pre(component)?)?;
+    Pre::new(checked.instance_pre().clone(), component, EXPORTS)
 }
 
 /// Snapshot page items converted through the latest version's record type.
@@ -85,25 +81,6 @@ fn snapshot<O, N: From<O>>(
 }
 
 impl Pre {
-    pub(super) async fn instantiate(
-        &self,
-        store: &mut Store<CallState>,
-    ) -> wasmtime::Result<wasmtime::component::Instance> {
-        self.inner.instance_pre().instantiate_async(store).await
-    }
-
-    async fn func<P, R>(
-        &self,
-        store: &mut Store<CallState>,
-        i: usize,
-    ) -> wasmtime::Result<wasmtime::component::TypedFunc<P, R>>
-    where
-        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
-        R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
-    {
-        exports::func(self.inner.instance_pre(), store, &self.exports[i]).await
-    }
-
     pub(super) async fn describe(
         &self,
         store: &mut Store<CallState>,

@@ -10,7 +10,7 @@
 //! conversions to it.
 
 use wasmtime::Store;
-use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::{ActionOutcome, ActionRequest, CallState, SentWrite, exports};
 use crate::capabilities::http::{HttpFailure, Method, OutboundRequest};
@@ -45,15 +45,9 @@ pub(super) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<
 }
 
 /// A component pre-instantiated against this version's linker.
-pub(super) struct Pre {
-    /// Building the generated pre-instance checked, once, that the component exports
-    /// every function with its type.
-    inner: generated::PluginPre<CallState>,
-    exports: Exports,
-}
+pub(super) type Pre = exports::Bound<10>;
 
-/// The connector interface's functions, in the order of [`EXPORTS`].
-type Exports = [ComponentExportIndex; 10];
+/// The connector interface's functions; the constants below index it.
 const EXPORTS: [&str; 10] = [
     "describe",
     "check",
@@ -78,9 +72,8 @@ const ACT: usize = 8;
 const READ_FILE: usize = 9;
 
 pub(super) fn pre(linker: &Linker<CallState>, component: &Component) -> wasmtime::Result<Pre> {
-    let inner = generated::PluginPre::new(linker.instantiate_pre(component)?)?;
-    let exports = exports::find(component, EXPORTS)?;
-    Ok(Pre { inner, exports })
+    let checked = generated::PluginPre::new(linker.instantiate_pre(component)?)?;
+    Pre::new(checked.instance_pre().clone(), component, EXPORTS)
 }
 
 /// The call's context in this version's terms (older versions convert it).
@@ -95,26 +88,6 @@ pub(super) fn wit_context(state: &CallState) -> wit::Context {
 }
 
 impl Pre {
-    pub(super) async fn instantiate(
-        &self,
-        store: &mut Store<CallState>,
-    ) -> wasmtime::Result<wasmtime::component::Instance> {
-        self.inner.instance_pre().instantiate_async(store).await
-    }
-
-    /// A fresh instance's export `EXPORTS[i]`, typechecked as `P -> R`.
-    async fn func<P, R>(
-        &self,
-        store: &mut Store<CallState>,
-        i: usize,
-    ) -> wasmtime::Result<wasmtime::component::TypedFunc<P, R>>
-    where
-        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
-        R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
-    {
-        exports::func(self.inner.instance_pre(), store, &self.exports[i]).await
-    }
-
     pub(super) async fn describe(
         &self,
         store: &mut Store<CallState>,
