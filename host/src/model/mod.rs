@@ -28,7 +28,19 @@ use serde::{Deserialize, Serialize};
 pub type Millis = i64;
 
 /// A record kind: what a listing returns and how the store groups records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Users,
@@ -118,7 +130,7 @@ impl FromStr for Kind {
 }
 
 /// What a connector can collect or do (WIT `capability`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
     Accounts,
@@ -162,7 +174,7 @@ impl Capability {
 }
 
 /// A governance action (WIT `action-kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
     SuspendUser,
@@ -250,7 +262,7 @@ impl FromStr for ActionKind {
 }
 
 /// One config field a connector needs (WIT `config-field`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigField {
     pub name: String,
     pub label: String,
@@ -262,7 +274,7 @@ pub struct ConfigField {
 }
 
 /// How the host authenticates a connector's requests (WIT `auth-scheme`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "scheme")]
 pub enum AuthScheme {
     None,
@@ -357,7 +369,7 @@ impl AuthScheme {
 }
 
 /// A request budget (WIT `rate-limit`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateLimit {
     pub scope: String,
     pub requests: u32,
@@ -367,7 +379,7 @@ pub struct RateLimit {
 }
 
 /// Everything `describe` says about a connector.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConnectorInfo {
     pub id: String,
     pub name: String,
@@ -383,7 +395,9 @@ pub struct ConnectorInfo {
 }
 
 /// Why a connector call failed (WIT `connector-error`), plus host-side failures of a call.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case", tag = "error", content = "detail")]
 pub enum ConnectorError {
     #[error("unauthorized: {0}")]
@@ -450,14 +464,14 @@ impl ConnectorError {
 }
 
 /// What `check` found (WIT `permissions`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Permissions {
     pub principal: Option<String>,
     pub granted: Vec<String>,
     pub missing: Vec<(Capability, String)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserStatus {
     Active,
@@ -466,7 +480,7 @@ pub enum UserStatus {
     Deleted,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub login: Option<String>,
@@ -482,7 +496,7 @@ pub struct User {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Group {
     pub id: String,
     pub name: String,
@@ -491,7 +505,7 @@ pub struct Group {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActivityKind {
     Logon,
@@ -499,7 +513,7 @@ pub enum ActivityKind {
     Admin,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Success,
@@ -507,7 +521,7 @@ pub enum Outcome {
     Unknown,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Activity {
     pub id: String,
     pub time: Millis,
@@ -521,7 +535,7 @@ pub struct Activity {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct File {
     pub id: String,
     pub name: String,
@@ -535,7 +549,7 @@ pub struct File {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppPermission {
     pub id: String,
     pub app_id: String,
@@ -546,7 +560,9 @@ pub struct AppPermission {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     Info,
@@ -556,7 +572,7 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub id: String,
     pub title: String,
@@ -568,7 +584,7 @@ pub struct Finding {
 }
 
 /// Any record a connector returns, tagged with its kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum Record {
     User(User),
@@ -768,6 +784,19 @@ impl From<serde_json::Value> for RawJson {
     }
 }
 
+/// Any JSON: the provider's own record.
+impl schemars::JsonSchema for RawJson {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RawJson".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "description": "The provider's record as it sent it." })
+    }
+}
+
 impl Serialize for RawJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
@@ -819,7 +848,9 @@ pub fn parse_time(text: &str) -> Result<Millis, String> {
 
 /// A write request (anything but GET and HEAD) a call sent, as the host saw it: the
 /// plugin cannot misreport what it did.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct SentWrite {
     /// `DELETE https://…` (query included; credentials travel in headers, never here).
     pub request: String,
@@ -828,7 +859,7 @@ pub struct SentWrite {
 }
 
 /// What one kind's scan did.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct KindReport {
     pub kind: Kind,
     pub pages: u64,

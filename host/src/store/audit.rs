@@ -25,7 +25,7 @@ const HEAD_KEY: &[u8] = b"h";
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One action, as the audit log keeps it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Position in the log, from 1; assigned when appended.
     #[serde(default)]
@@ -65,7 +65,7 @@ pub struct AuditEntry {
 }
 
 /// What [`Store::verify_audit`] found.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditVerification {
     /// The chain is intact from the first entry to the head.
     pub ok: bool,
