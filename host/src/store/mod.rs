@@ -27,7 +27,7 @@
 //! time and id, so re-reading is idempotent.
 
 mod activities;
-pub mod audit;
+pub(crate) mod audit;
 mod keys;
 mod query;
 mod secrets;
