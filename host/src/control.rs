@@ -10,7 +10,8 @@
 //! in the calling process.
 
 mod act;
-pub mod connect;
+mod connect;
+mod op;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::capabilities::http::Outbound;
 use crate::model::grants::{GRANTS_SCHEMA, GrantError, GrantRequest, Grants, token_endpoint};
 use crate::model::schedule::Schedule;
 use crate::model::{
-    ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Permissions, RateLimit,
+    ActionKind, ConnectorError, ConnectorInfo, Kind, Millis, Permissions, RateLimit, parse_time,
 };
 use crate::ratelimit::{
     Budget, EffectiveRule, InstanceLimitConfig, InstanceLimitState, SharedScopeState,
@@ -33,12 +34,19 @@ use crate::scan::{KindReport, ScanOptions, scan_instance};
 use crate::scheduler::{InstancePlan, KindPlan, KindSchedule, SchedulerHandle};
 use crate::session::unapproved;
 use crate::store::{
-    DEFAULT_PAGE, Instance, InstanceStatus, RecordFilter, RecordPage, ScanRun, ScanState, Secret,
-    Store, StoreError,
+    DEFAULT_PAGE, Instance, InstanceStatus, MAX_PAGE, RecordFilter, RecordPage, ScanRun, ScanState,
+    Secret, Store, StoreError,
 };
 pub use connect::{ConnectError, ConnectRequest, connect};
 
-pub use act::{ActInput, ActOutput, AuditView, NewToken};
+pub use act::{
+    Act, ActInput, ActOutput, Audit, AuditQuery, AuditView, CreateToken, ListTokens, NewToken,
+    RevokeToken, TokenInput,
+};
+pub use op::{
+    HostName, InputFrom, InstanceKind, InstanceName, Method, OpDoc, OpVisitor, Operation,
+    ScopeName, TokenName,
+};
 
 /// Why an operation failed; each case maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +136,7 @@ impl From<ConnectError> for ControlError {
 }
 
 /// A loaded plugin, as listed by `sluice plugins list` and `GET /v1/plugins`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PluginView {
     pub id: String,
     pub name: String,
@@ -146,7 +154,7 @@ pub struct PluginView {
     pub serving: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PluginList {
     pub plugins_dir: PathBuf,
     pub plugins: Vec<PluginView>,
@@ -154,7 +162,7 @@ pub struct PluginList {
 }
 
 /// One row of `sluice instances`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceSummary {
     pub instance: Instance,
     pub users: u64,
@@ -164,7 +172,7 @@ pub struct InstanceSummary {
 }
 
 /// One kind of an instance in detail.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KindDetail {
     pub kind: Kind,
     pub records: u64,
@@ -177,7 +185,7 @@ pub struct KindDetail {
 
 /// One instance's request budgets: what the connector declares, what is in force and
 /// who set it, and the limiters' live state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceLimits {
     pub instance: String,
     pub connector: String,
@@ -194,7 +202,7 @@ pub struct InstanceLimits {
 }
 
 /// A shared scope: its budget, members and live state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScopeLimits {
     pub name: String,
     /// The operator's budget; absent when the scope uses a member connector's default.
@@ -204,7 +212,7 @@ pub struct ScopeLimits {
 }
 
 /// `sluice limits` and `GET /v1/limits`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LimitsView {
     pub instances: Vec<InstanceLimits>,
     pub scopes: Vec<ScopeLimits>,
@@ -213,7 +221,7 @@ pub struct LimitsView {
 }
 
 /// `sluice instances show`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceDetail {
     pub instance: Instance,
     pub kinds: Vec<KindDetail>,
@@ -231,7 +239,7 @@ pub struct InstanceDetail {
 }
 
 /// What an instance's own choices come to with its connector version.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Resolved {
     /// The auth option's id and label.
     pub auth: String,
@@ -243,7 +251,7 @@ pub struct Resolved {
 }
 
 /// `POST /v1/instances`: connect an instance.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectInput {
     pub connector: String,
@@ -251,7 +259,7 @@ pub struct ConnectInput {
     #[serde(default)]
     pub config: BTreeMap<String, String>,
     /// Secret config fields; stored encrypted and never returned.
-    #[serde(default)]
+    #[serde(default, serialize_with = "expose_secrets")]
     pub secrets: BTreeMap<String, Secret>,
     #[serde(default)]
     pub allow_private_network: bool,
@@ -280,9 +288,18 @@ pub struct ConnectInput {
     pub look_back_days: Option<u32>,
 }
 
+/// Secrets have no `Serialize` on purpose; a connect request is the one thing that
+/// writes them out: the CLI sends it to the daemon that owns the data dir.
+fn expose_secrets<S: serde::Serializer>(
+    secrets: &BTreeMap<String, Secret>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(secrets.iter().map(|(k, v)| (k, v.expose())))
+}
+
 /// The answer to a connect: the saved instance, what `check` found, and what the
 /// connector may reach and do.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Connected {
     pub instance: Instance,
     pub permissions: Permissions,
@@ -293,7 +310,7 @@ pub struct Connected {
 }
 
 /// `POST /v1/instances/{name}/scan`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanInput {
     /// Kinds to scan; all the connector supports when empty.
@@ -304,7 +321,7 @@ pub struct ScanInput {
     pub wait: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanOutput {
     /// One report per kind when the caller waited.
     pub reports: Vec<KindReport>,
@@ -1026,5 +1043,873 @@ impl Control {
             *counts.entry(state.to_string()).or_default() += 1;
         }
         Ok(counts.into_iter().collect())
+    }
+}
+
+/// Every admin operation, in the order the OpenAPI description lists them. The API
+/// serves exactly these (besides health, metrics, the description itself, webhooks).
+pub fn for_each_op(v: &mut impl OpVisitor) {
+    v.visit::<ListConnectors>();
+    v.visit::<ListPlugins>();
+    v.visit::<ListInstances>();
+    v.visit::<Connect>();
+    v.visit::<GetInstance>();
+    v.visit::<RemoveInstance>();
+    v.visit::<DisableInstance>();
+    v.visit::<EnableInstance>();
+    v.visit::<SetSchedule>();
+    v.visit::<Pin>();
+    v.visit::<Approve>();
+    v.visit::<Scan>();
+    v.visit::<act::Act>();
+    v.visit::<ListRecords>();
+    v.visit::<GetInstanceLimits>();
+    v.visit::<SetInstanceLimits>();
+    v.visit::<ListLimits>();
+    v.visit::<SetScopeLimit>();
+    v.visit::<RemoveScopeLimit>();
+    v.visit::<SetHostLimit>();
+    v.visit::<RemoveHostLimit>();
+    v.visit::<act::Audit>();
+    v.visit::<act::ListTokens>();
+    v.visit::<act::CreateToken>();
+    v.visit::<act::RevokeToken>();
+}
+
+// The operations, each calling the method above that owns its behaviour.
+
+/// `GET /v1/connectors`.
+#[derive(Debug)]
+pub struct ListConnectors;
+
+impl Operation for ListConnectors {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/connectors";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "listConnectors",
+        tag: "connectors",
+        summary: "List connectors",
+        description: "What every loaded connector's `describe` says: capabilities, \
+            actions, config fields, auth scheme, egress and rate limits, by \
+            connector id.",
+        responses: &[(200, "The loaded connectors.")],
+    };
+    type Params = ();
+    type Input = ();
+    type Output = Vec<ConnectorInfo>;
+
+    async fn run(c: &Control, _: &str, _: (), _: ()) -> Result<Self::Output, ControlError> {
+        Ok(c.connectors())
+    }
+}
+
+/// `GET /v1/plugins`.
+#[derive(Debug)]
+pub struct ListPlugins;
+
+impl Operation for ListPlugins {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/plugins";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "listPlugins",
+        tag: "connectors",
+        summary: "List plugins",
+        description: "The loaded plugins (built-in and from the plugins dir) and the files \
+            that were rejected, with the reason.",
+        responses: &[(200, "The plugins.")],
+    };
+    type Params = ();
+    type Input = ();
+    type Output = PluginList;
+
+    async fn run(c: &Control, _: &str, _: (), _: ()) -> Result<PluginList, ControlError> {
+        Ok(c.plugins())
+    }
+}
+
+/// `GET /v1/instances`.
+#[derive(Debug)]
+pub struct ListInstances;
+
+impl Operation for ListInstances {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/instances";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "listInstances",
+        tag: "instances",
+        summary: "List instances",
+        description: "Every instance, by name, with its user and activity record counts \
+            and the time its requests have waited on rate limits.",
+        responses: &[(200, "The instances."), (500, "Internal")],
+    };
+    type Params = ();
+    type Input = ();
+    type Output = Vec<InstanceSummary>;
+
+    async fn run(c: &Control, _: &str, _: (), _: ()) -> Result<Self::Output, ControlError> {
+        c.instances()
+    }
+}
+
+/// `POST /v1/instances`.
+#[derive(Debug)]
+pub struct Connect;
+
+impl Operation for Connect {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/instances";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "connectInstance",
+        tag: "instances",
+        summary: "Connect an instance",
+        description: "Validates the name, config and secrets against the connector's \
+            declared fields, runs the connector's `check`, saves the instance \
+            (secrets encrypted) and, in the daemon, schedules it: the connect \
+            flow scans users first, then every other kind. Nothing is saved \
+            unless `check` passes. The connector's egress destinations (its \
+            templates resolved over the config) and governance actions must be \
+            granted in `grants` for each side it asks for; otherwise nothing is \
+            saved, no request is made, and the answer is 403 `grants-required` \
+            listing what it asks for.",
+        responses: &[
+            (201, "Connected."),
+            (
+                400,
+                "Malformed JSON or a body that does not match `ConnectInput` \
+                (unknown or missing field, wrong type, unknown kind), an invalid \
+                instance name, config or secrets that do not match the \
+                connector's fields, a schedule interval out of range, or an \
+                invalid budget or shared-scope name in `limits` (`bad-request`).",
+            ),
+            (
+                403,
+                "The connector asks for egress destinations or actions that \
+                `grants` does not decide (`grants-required`); the message lists \
+                them.",
+            ),
+            (404, "No loaded connector has this id (`not-found`)."),
+            (
+                409,
+                "An instance with this name (or with this name as its id) already \
+                exists (`conflict`).",
+            ),
+            (413, "PayloadTooLarge"),
+            (415, "UnsupportedMediaType"),
+            (
+                422,
+                "The provider refused the connection check (`check-failed`).",
+            ),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ();
+    type Input = ConnectInput;
+    type Output = Connected;
+
+    fn status(_: &ConnectInput) -> u16 {
+        201
+    }
+
+    async fn run(c: &Control, _: &str, _: (), i: ConnectInput) -> Result<Connected, ControlError> {
+        c.connect(i).await
+    }
+}
+
+/// `GET /v1/instances/{name}`.
+#[derive(Debug)]
+pub struct GetInstance;
+
+impl Operation for GetInstance {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/instances/{name}";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "getInstance",
+        tag: "instances",
+        summary: "Show an instance",
+        description: "The instance with, for every kind, record counts, saved scan \
+            progress and (in the daemon) its schedule, plus the 10 most recent \
+            scan runs.",
+        responses: &[
+            (200, "The instance."),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ();
+    type Output = InstanceDetail;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceName,
+        _: (),
+    ) -> Result<InstanceDetail, ControlError> {
+        c.instance(&p.name).await
+    }
+}
+
+/// `DELETE /v1/instances/{name}`.
+#[derive(Debug)]
+pub struct RemoveInstance;
+
+impl Operation for RemoveInstance {
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v1/instances/{name}";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "removeInstance",
+        tag: "instances",
+        summary: "Remove an instance",
+        description: "Stops its scans, then deletes the instance with its credentials, \
+            records, cursors and scan history. Returns the instance as it was.",
+        responses: &[
+            (200, "The removed instance."),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ();
+    type Output = Instance;
+
+    async fn run(c: &Control, _: &str, p: InstanceName, _: ()) -> Result<Instance, ControlError> {
+        c.remove(&p.name).await
+    }
+}
+
+/// `POST /v1/instances/{name}/disable`.
+#[derive(Debug)]
+pub struct DisableInstance;
+
+impl Operation for DisableInstance {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/instances/{name}/disable";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "disableInstance",
+        tag: "instances",
+        summary: "Disable an instance",
+        description: "Stops scheduling; a scan in flight stops at its next page boundary \
+            before this returns. Config, credentials and data are kept. Takes no \
+            body.",
+        responses: &[
+            (200, "The disabled instance."),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ();
+    type Output = Instance;
+
+    async fn run(c: &Control, _: &str, p: InstanceName, _: ()) -> Result<Instance, ControlError> {
+        c.disable(&p.name).await
+    }
+}
+
+/// `POST /v1/instances/{name}/enable`.
+#[derive(Debug)]
+pub struct EnableInstance;
+
+impl Operation for EnableInstance {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/instances/{name}/enable";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "enableInstance",
+        tag: "instances",
+        summary: "Enable an instance",
+        description: "Resumes scheduling from the saved cursors. A disabled instance \
+            becomes `connected` if it was ever scanned, else `connecting`; an \
+            instance whose connector is not loaded goes to `error` \
+            (`connector-not-loaded`). Takes no body.",
+        responses: &[
+            (200, "The enabled instance."),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ();
+    type Output = Instance;
+
+    async fn run(c: &Control, _: &str, p: InstanceName, _: ()) -> Result<Instance, ControlError> {
+        c.enable(&p.name).await
+    }
+}
+
+/// `PUT /v1/instances/{name}/schedule`.
+#[derive(Debug)]
+pub struct SetSchedule;
+
+impl Operation for SetSchedule {
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1/instances/{name}/schedule";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "setInstanceSchedule",
+        tag: "instances",
+        summary: "Replace an instance's rescan intervals",
+        description: "Replaces the whole schedule: kinds not listed go back to their \
+            default interval (`{}` resets everything). Intervals are in seconds, \
+            from 10 to 2592000 (30 days). The body is checked before the \
+            instance is looked up. The daemon reschedules the instance at once.",
+        responses: &[
+            (200, "The instance with its new schedule."),
+            (
+                400,
+                "Malformed JSON, a body that does not match `Schedule` (an \
+                unknown field or kind, a negative or non-integer interval), or \
+                an interval out of range (`bad-request`).",
+            ),
+            (404, "InstanceNotFound"),
+            (413, "PayloadTooLarge"),
+            (415, "UnsupportedMediaType"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = Schedule;
+    type Output = Instance;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceName,
+        schedule: Schedule,
+    ) -> Result<Instance, ControlError> {
+        c.set_schedule(&p.name, schedule).await
+    }
+}
+
+/// `PUT /v1/instances/{name}/pin`.
+#[derive(Debug)]
+pub struct Pin;
+
+/// The body of [`Pin`].
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinInput {
+    /// A loaded version, or null to follow the newest.
+    pub version: Option<String>,
+}
+
+impl Operation for Pin {
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1/instances/{name}/pin";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "pinInstance",
+        tag: "instances",
+        summary: "Pin an instance to a loaded connector version, or follow the newest",
+        description: "`{\"version\": \"0.2.0\"}` runs the instance on that loaded version \
+            of its connector (see `GET /v1/plugins`) until unpinned; \
+            `{\"version\": null}` follows the newest loaded version again. The \
+            daemon reschedules the instance at once.",
+        responses: &[
+            (200, "The instance with its pin."),
+            (
+                400,
+                "Malformed body, or that version of the connector is not loaded \
+                (`bad-request`).",
+            ),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = PinInput;
+    type Output = Instance;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceName,
+        i: PinInput,
+    ) -> Result<Instance, ControlError> {
+        c.pin(&p.name, i.version.as_deref()).await
+    }
+}
+
+/// `POST /v1/instances/{name}/approve`.
+#[derive(Debug)]
+pub struct Approve;
+
+impl Operation for Approve {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/instances/{name}/approve";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "approveInstance",
+        tag: "instances",
+        summary: "Approve what the connector asks for",
+        description: "Grants the instance every egress destination and governance action \
+            that the connector version serving it asks for, added to its \
+            existing grants. An instance in `needs-approval` (a newer connector \
+            version asks for more than it was granted) resumes scanning on that \
+            version. Takes no body.",
+        responses: &[
+            (200, "The instance with its new grants."),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+            (
+                503,
+                "The instance's connector is not loaded (`unavailable`).",
+            ),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ();
+    type Output = Instance;
+
+    async fn run(c: &Control, _: &str, p: InstanceName, _: ()) -> Result<Instance, ControlError> {
+        c.approve(&p.name).await
+    }
+}
+
+/// `POST /v1/instances/{name}/scan`.
+#[derive(Debug)]
+pub struct Scan;
+
+impl Operation for Scan {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/instances/{name}/scan";
+    // An empty body means "everything, don't wait".
+    const INPUT: InputFrom = InputFrom::JsonOrEmpty;
+    const DOC: OpDoc = OpDoc {
+        id: "scanInstance",
+        tag: "instances",
+        summary: "Scan now",
+        description: "Makes the given kinds (all the connector supports when none are \
+            given) due now. In the daemon the scheduler runs them; a kind \
+            already running runs again right after. With `wait: true` the answer \
+            (200) comes once the scans have finished and carries one report per \
+            kind (a failed scan is a report with an `error`, not an error \
+            response); otherwise the answer is 202 with no reports. The body is \
+            optional: an empty body means every kind, without waiting; \
+            `Content-Type` is not checked.",
+        responses: &[
+            (
+                200,
+                "`wait` was true: the scans finished; one report per kind.",
+            ),
+            (
+                202,
+                "`wait` was false: the scans were triggered; `reports` is empty.",
+            ),
+            (
+                400,
+                "Malformed body, an unknown field or kind, or a kind the \
+                connector does not support (`bad-request`).",
+            ),
+            (404, "InstanceNotFound"),
+            (
+                409,
+                "The instance is disabled; enable it first (`conflict`).",
+            ),
+            (
+                413,
+                "The body is larger than the 2 MiB limit. This answer comes from \
+                the HTTP framework before the handler runs: plain text, not the \
+                JSON `Error`.",
+            ),
+            (500, "Internal"),
+            (
+                503,
+                "The instance's connector is not loaded, the instance is not \
+                scheduled, or the scheduler has stopped (`unavailable`).",
+            ),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ScanInput;
+    type Output = ScanOutput;
+
+    fn status(input: &ScanInput) -> u16 {
+        if input.wait { 200 } else { 202 }
+    }
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceName,
+        i: ScanInput,
+    ) -> Result<ScanOutput, ControlError> {
+        c.scan(&p.name, i).await
+    }
+}
+
+/// `GET /v1/instances/{name}/{kind}`: one page of records.
+#[derive(Debug)]
+pub struct ListRecords;
+
+/// The query string of [`ListRecords`]: a [`RecordFilter`] as people write it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsQuery {
+    /// Activities only: at or after this time. RFC 3339 (`2026-11-22T10:00:00Z`), a
+    /// date (`2026-11-22`, midnight UTC), milliseconds since the epoch, or a duration
+    /// meaning "that long ago" (`90m`, `24h`, `7d`).
+    pub since: Option<String>,
+    /// Activities only: at or before this time (same formats as `since`; must not be
+    /// before `since`).
+    pub until: Option<String>,
+    /// Activities by this actor; files by this owner; app permissions granted to this
+    /// principal (case-insensitive). Activities, files and app-permissions only.
+    pub actor: Option<String>,
+    /// Activities only: of this kind (`logon`, `user` or `admin`).
+    pub kind: Option<String>,
+    /// Users in this status (`active`, `suspended`, `disabled`, `deleted`); findings
+    /// that `pass` or `fail`. Users and findings only.
+    pub status: Option<String>,
+    /// Free text, matched case-insensitively anywhere in the record (raw JSON
+    /// included).
+    pub q: Option<String>,
+    /// Include records marked deleted (gone from the provider since a scan).
+    #[serde(default)]
+    pub deleted: bool,
+    /// The `next_cursor` of an earlier page.
+    pub cursor: Option<String>,
+    /// Records per page (1 to 1000, default 100).
+    pub limit: Option<usize>,
+}
+
+impl Operation for ListRecords {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/instances/{name}/{kind}";
+    const INPUT: InputFrom = InputFrom::Query;
+    const DOC: OpDoc = OpDoc {
+        id: "listRecords",
+        tag: "records",
+        summary: "Query collected records",
+        description: "One page of an instance's stored records of one kind that match the \
+            filters. Activities page newest first through the time index; other \
+            kinds in provider-id order. Cursors are positions, not offsets: \
+            records added while a client pages never shift or repeat what it \
+            already read. Each filter narrows the result; a filter that does not \
+            apply to the kind is refused (400) rather than ignored. Unknown \
+            query parameters are refused too.",
+        responses: &[
+            (200, "A page of records."),
+            (
+                400,
+                "A malformed or unknown query parameter, an unparseable time, a \
+                filter that does not apply to the kind, `since` after `until`, a \
+                `limit` outside 1–1000, or an invalid cursor (`bad-request`).",
+            ),
+            (
+                404,
+                "No instance has this name or id, or the kind is unknown \
+                (`not-found`).",
+            ),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceKind;
+    type Input = RecordsQuery;
+    type Output = RecordPage;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceKind,
+        q: RecordsQuery,
+    ) -> Result<RecordPage, ControlError> {
+        let kind: Kind = p.kind.parse().map_err(ControlError::NotFound)?;
+        if let Some(l) = q.limit
+            && (l == 0 || l > MAX_PAGE)
+        {
+            return Err(ControlError::BadRequest(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let time = |t: &Option<String>| {
+            t.as_deref()
+                .map(parse_time)
+                .transpose()
+                .map_err(ControlError::BadRequest)
+        };
+        let filter = RecordFilter {
+            since: time(&q.since)?,
+            until: time(&q.until)?,
+            actor: q.actor,
+            kind: q.kind,
+            status: q.status,
+            q: q.q,
+            include_deleted: q.deleted,
+        };
+        c.query(&p.name, kind, &filter, q.cursor.as_deref(), q.limit)
+    }
+}
+
+/// `GET /v1/instances/{name}/limits`.
+#[derive(Debug)]
+pub struct GetInstanceLimits;
+
+impl Operation for GetInstanceLimits {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/instances/{name}/limits";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "getInstanceLimits",
+        tag: "limits",
+        summary: "Show an instance's rate limits",
+        description: "The connector's declared budgets, the budgets in force (each with \
+            its source) and the shared scope the instance draws from, with the \
+            limiters' live state in the daemon. The same object as the `limits` \
+            field of `GET /v1/instances/{name}`.",
+        responses: &[
+            (200, "The instance's limits."),
+            (404, "InstanceNotFound"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ();
+    type Output = InstanceLimits;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceName,
+        _: (),
+    ) -> Result<InstanceLimits, ControlError> {
+        let mut v = c.limits(Some(&p.name))?;
+        Ok(v.instances.remove(0))
+    }
+}
+
+/// `PUT /v1/instances/{name}/limits`.
+#[derive(Debug)]
+pub struct SetInstanceLimits;
+
+impl Operation for SetInstanceLimits {
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1/instances/{name}/limits";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "setInstanceLimits",
+        tag: "limits",
+        summary: "Replace an instance's rate limits",
+        description: "Replaces the instance's budgets and shared scope as a whole (`{}` \
+            goes back to the connector's defaults and leaves any shared scope). \
+            Operator budgets replace the connector's budget of the same scope \
+            (`*` or an API host) or add one. The body is checked before the \
+            instance is looked up. Takes effect in the daemon at once.",
+        responses: &[
+            (200, "The instance's limits with the new settings."),
+            (
+                400,
+                "Malformed JSON, a body that does not match `InstanceLimitConfig` \
+                (unknown field, wrong type), an invalid budget, or an invalid \
+                shared-scope name (`bad-request`).",
+            ),
+            (404, "InstanceNotFound"),
+            (413, "PayloadTooLarge"),
+            (415, "UnsupportedMediaType"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = InstanceLimitConfig;
+    type Output = InstanceLimits;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: InstanceName,
+        cfg: InstanceLimitConfig,
+    ) -> Result<InstanceLimits, ControlError> {
+        c.set_instance_limits(&p.name, cfg)
+    }
+}
+
+/// `GET /v1/limits`.
+#[derive(Debug)]
+pub struct ListLimits;
+
+/// The query string of [`ListLimits`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsQuery {
+    /// Only this instance (name or id) in `instances`; `scopes` and `hosts` are listed
+    /// in full either way.
+    pub instance: Option<String>,
+}
+
+impl Operation for ListLimits {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/limits";
+    const INPUT: InputFrom = InputFrom::Query;
+    const DOC: OpDoc = OpDoc {
+        id: "listLimits",
+        tag: "limits",
+        summary: "Show all rate limits",
+        description: "Every instance's budgets (or only one's with `instance`), every \
+            shared scope (those with an operator budget and those an instance \
+            names) with its members, and the process-wide host budgets. Live \
+            state is the daemon's. Unknown query parameters are refused.",
+        responses: &[
+            (200, "The limits."),
+            (
+                400,
+                "A malformed or unknown query parameter (`bad-request`).",
+            ),
+            (404, "`instance` names no instance (`not-found`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ();
+    type Input = LimitsQuery;
+    type Output = LimitsView;
+
+    async fn run(c: &Control, _: &str, _: (), q: LimitsQuery) -> Result<LimitsView, ControlError> {
+        c.limits(q.instance.as_deref())
+    }
+}
+
+/// `PUT /v1/limits/scopes/{scope}`.
+#[derive(Debug)]
+pub struct SetScopeLimit;
+
+impl Operation for SetScopeLimit {
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1/limits/scopes/{scope}";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "setScopeLimit",
+        tag: "limits",
+        summary: "Set a shared scope's budget",
+        description: "Sets (creating or replacing) the budget that every instance naming \
+            this shared scope draws from together. Stored in the data dir; takes \
+            effect in the daemon at once. Answers with the whole limits view.",
+        responses: &[
+            (200, "All limits, with the new budget."),
+            (
+                400,
+                "An invalid scope name, malformed JSON, a body that does not \
+                match `Budget`, or an invalid budget (`bad-request`).",
+            ),
+            (413, "PayloadTooLarge"),
+            (415, "UnsupportedMediaType"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ScopeName;
+    type Input = Budget;
+    type Output = LimitsView;
+
+    async fn run(
+        c: &Control,
+        _: &str,
+        p: ScopeName,
+        b: Budget,
+    ) -> Result<LimitsView, ControlError> {
+        c.set_scope_limit(&p.scope, Some(b))
+    }
+}
+
+/// `DELETE /v1/limits/scopes/{scope}`.
+#[derive(Debug)]
+pub struct RemoveScopeLimit;
+
+impl Operation for RemoveScopeLimit {
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v1/limits/scopes/{scope}";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "removeScopeLimit",
+        tag: "limits",
+        summary: "Remove a shared scope's budget",
+        description: "Removes the operator's budget of a shared scope. Instances that \
+            still name the scope keep drawing from it together, with a member \
+            connector's `*` default as its budget. Answers with the whole limits \
+            view.",
+        responses: &[
+            (200, "All limits, without the budget."),
+            (400, "An invalid scope name (`bad-request`)."),
+            (404, "No budget is set for this scope (`not-found`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ScopeName;
+    type Input = ();
+    type Output = LimitsView;
+
+    async fn run(c: &Control, _: &str, p: ScopeName, _: ()) -> Result<LimitsView, ControlError> {
+        c.set_scope_limit(&p.scope, None)
+    }
+}
+
+/// `PUT /v1/limits/hosts/{host}`.
+#[derive(Debug)]
+pub struct SetHostLimit;
+
+impl Operation for SetHostLimit {
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1/limits/hosts/{host}";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "setHostLimit",
+        tag: "limits",
+        summary: "Set an API host's budget",
+        description: "Sets (creating or replacing) a process-wide budget for requests to \
+            one API host, across all instances, on top of their own budgets. \
+            Stored in the data dir; takes effect in the daemon at once. Answers \
+            with the whole limits view.",
+        responses: &[
+            (200, "All limits, with the new budget."),
+            (
+                400,
+                "An invalid host, malformed JSON, a body that does not match \
+                `Budget`, or an invalid budget (`bad-request`).",
+            ),
+            (413, "PayloadTooLarge"),
+            (415, "UnsupportedMediaType"),
+            (500, "Internal"),
+        ],
+    };
+    type Params = HostName;
+    type Input = Budget;
+    type Output = LimitsView;
+
+    async fn run(c: &Control, _: &str, p: HostName, b: Budget) -> Result<LimitsView, ControlError> {
+        c.set_host_limit(&p.host, Some(b))
+    }
+}
+
+/// `DELETE /v1/limits/hosts/{host}`.
+#[derive(Debug)]
+pub struct RemoveHostLimit;
+
+impl Operation for RemoveHostLimit {
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v1/limits/hosts/{host}";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const DOC: OpDoc = OpDoc {
+        id: "removeHostLimit",
+        tag: "limits",
+        summary: "Remove an API host's budget",
+        description: "Removes the process-wide budget of an API host. Answers with the \
+            whole limits view.",
+        responses: &[
+            (200, "All limits, without the budget."),
+            (400, "An invalid host (`bad-request`)."),
+            (404, "No budget is set for this host (`not-found`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = HostName;
+    type Input = ();
+    type Output = LimitsView;
+
+    async fn run(c: &Control, _: &str, p: HostName, _: ()) -> Result<LimitsView, ControlError> {
+        c.set_host_limit(&p.host, None)
     }
 }

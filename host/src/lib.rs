@@ -18,9 +18,14 @@
 //! | 8 | [`control`], [`daemon`], [`api`] | the operations (one typed spelling each), the long-running service and its HTTP surface |
 //!
 //! Where an operation lives: [`control`] has one method per operation (connect, scan,
-//! act, approve, …); the admin API ([`api`]) and the command line (crate `sluice-cli`
-//! in `host/cli`, which also holds the demo and the connector scaffold) only translate
-//! to and from it.
+//! act, approve, …) and, beside it, one [`control::Operation`] type that names its
+//! route, input and output and documents it. The admin API ([`api`]) serves, and
+//! describes in OpenAPI, every operation [`control::for_each_op`] lists through one
+//! generic handler; the command line (crate `sluice-cli` in `host/cli`, which also holds
+//! the demo and the connector scaffold) runs any operation in process or sends it to
+//! the daemon through one generic client. So adding an operation touches three files:
+//! `control` (the method, the operation, its line in the list), the CLI's commands
+//! (`host/cli/src/cli/mod.rs`) and its printing (`output.rs`).
 
 pub mod api;
 pub mod auth;
@@ -28,7 +33,7 @@ pub mod capabilities;
 pub mod conformance;
 pub mod control;
 pub mod daemon;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod model;
 pub mod ratelimit;
 pub mod registry;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sluice::api::{OPENAPI, ROUTES, sign_hook_body};
+use sluice::api::{openapi, routes, sign_hook_body};
 use sluice::daemon::DAEMON_FILE;
 use sluice::store::hook_secret;
 use sluice_mocks::{GithubMock, GithubMockConfig};
@@ -25,7 +25,7 @@ fn concrete(path: &str, name: &str) -> String {
 
 #[tokio::test]
 async fn openapi_describes_exactly_the_served_routes() {
-    let spec: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+    let spec: Value = openapi::document();
     let mut documented = BTreeSet::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
@@ -34,17 +34,20 @@ async fn openapi_describes_exactly_the_served_routes() {
             }
         }
     }
-    let routes: BTreeSet<(String, String)> = ROUTES
+    let served: BTreeSet<(String, String)> = routes()
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
-    assert_eq!(documented, routes, "openapi.json and api::ROUTES differ");
+    assert_eq!(
+        documented, served,
+        "the OpenAPI description and api::routes differ"
+    );
 
     // Every listed route is really served: with a valid token it never falls through
     // to "no such route" or "method not allowed".
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::start(dir.path()).await;
-    for (method, path) in ROUTES {
+    for (method, path) in routes() {
         let (status, body) = d.api(method, &concrete(path, "ghost"), None).await;
         assert_ne!(status, 405, "{method} {path}: {body}");
         assert_ne!(body["error"]["code"], "no-route", "{method} {path}: {body}");
@@ -67,7 +70,7 @@ async fn every_route_but_healthz_refuses_a_missing_or_wrong_token() {
     let d = TestDaemon::start(dir.path()).await;
     d.connect_github(&mock, "acme").await;
     let before = d.api("GET", "/v1/instances/acme", None).await.1;
-    for (method, path) in ROUTES {
+    for (method, path) in routes() {
         let path = concrete(path, "acme");
         for token in [None, Some("wrong"), Some("")] {
             let (status, body) = d.api_with(method, &path, None, token).await;

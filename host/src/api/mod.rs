@@ -8,23 +8,24 @@
 //! Errors are JSON `{"error": {"code", "message"}}` with a 4xx/5xx status, including
 //! malformed bodies and query strings, unknown routes and wrong methods.
 //!
-//! The routes are listed once in [`ROUTES`]; `openapi.json` (served at
-//! `/openapi.json`, checked in beside this file) describes exactly those, and a test
-//! keeps the two in step.
+//! Every [`Operation`] (listed by [`for_each_op`]) is served by one generic handler,
+//! [`operation`]; only health, metrics, the description and webhooks are written here
+//! by hand. The OpenAPI description served at `/openapi.json` is generated from the
+//! same list ([`openapi::document`]), so it describes exactly the routes served.
+
+pub mod openapi;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-
-use crate::ratelimit::{Budget, InstanceLimitConfig};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -33,48 +34,36 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
+use crate::control::{
+    Control, ControlError, InputFrom, Method, OpVisitor, Operation, ScanInput, for_each_op,
+};
 use crate::metrics::Metrics;
-use crate::model::schedule::Schedule;
-use crate::model::{Kind, parse_time};
+use crate::model::Kind;
+use crate::store::Secret;
 use crate::store::tokens::ADMIN_TOKEN_NAME;
-use crate::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret};
 
-/// The OpenAPI description of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// Every route: (method, path in OpenAPI syntax).
-pub const ROUTES: &[(&str, &str)] = &[
+/// The routes served besides the [`Operation`]s (method, path in OpenAPI syntax):
+/// health, metrics, this description and webhooks, which are not operations on
+/// [`Control`] and are documented by hand in `openapi-base.json`.
+const OTHER_ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
-    ("GET", "/v1/connectors"),
-    ("GET", "/v1/plugins"),
-    ("GET", "/v1/instances"),
-    ("POST", "/v1/instances"),
-    ("GET", "/v1/instances/{name}"),
-    ("DELETE", "/v1/instances/{name}"),
-    ("POST", "/v1/instances/{name}/disable"),
-    ("POST", "/v1/instances/{name}/enable"),
-    ("PUT", "/v1/instances/{name}/schedule"),
-    ("PUT", "/v1/instances/{name}/pin"),
-    ("POST", "/v1/instances/{name}/approve"),
-    ("POST", "/v1/instances/{name}/scan"),
-    ("POST", "/v1/instances/{name}/actions"),
-    ("GET", "/v1/instances/{name}/{kind}"),
-    ("GET", "/v1/instances/{name}/limits"),
-    ("PUT", "/v1/instances/{name}/limits"),
-    ("GET", "/v1/limits"),
-    ("PUT", "/v1/limits/scopes/{scope}"),
-    ("DELETE", "/v1/limits/scopes/{scope}"),
-    ("PUT", "/v1/limits/hosts/{host}"),
-    ("DELETE", "/v1/limits/hosts/{host}"),
-    ("GET", "/v1/audit"),
-    ("GET", "/v1/tokens"),
-    ("POST", "/v1/tokens"),
-    ("DELETE", "/v1/tokens/{name}"),
     ("POST", "/hooks/{name}"),
 ];
+
+/// Every route served: (method, path in OpenAPI syntax).
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    struct Collect(Vec<(&'static str, &'static str)>);
+    impl OpVisitor for Collect {
+        fn visit<O: Operation>(&mut self) {
+            self.0.push((O::METHOD.as_str(), O::PATH));
+        }
+    }
+    let mut all = Collect(OTHER_ROUTES.to_vec());
+    for_each_op(&mut all);
+    all.0
+}
 
 /// What handlers share.
 pub struct ApiState {
@@ -116,6 +105,12 @@ impl From<ControlError> for ApiError {
         let status =
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<ApiError> for Response {
+    fn from(e: ApiError) -> Response {
+        e.into_response()
     }
 }
 
@@ -197,40 +192,32 @@ fn query_rejection(e: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("invalid query string: {}", e.body_text()))
 }
 
-/// Build the API's router.
+/// Build the API's router: one generic handler per operation, and the routes that are
+/// not operations.
 pub fn router(state: ApiState) -> Router {
+    struct Register(Router<Arc<ApiState>>);
+    impl OpVisitor for Register {
+        fn visit<O: Operation>(&mut self) {
+            let handler = operation::<O>;
+            let route = match O::METHOD {
+                Method::Get => get(handler),
+                Method::Post => post(handler),
+                Method::Put => put(handler),
+                Method::Delete => delete(handler),
+            };
+            // Two operations on one path (GET and POST `/v1/instances`) merge.
+            self.0 = std::mem::take(&mut self.0).route(O::PATH, route);
+        }
+    }
     let state = Arc::new(state);
-    let protected = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route("/v1/connectors", get(connectors))
-        .route("/v1/plugins", get(plugins))
-        .route("/v1/instances", get(instances).post(connect))
-        .route("/v1/instances/{name}", get(instance).delete(remove))
-        .route("/v1/instances/{name}/disable", post(disable))
-        .route("/v1/instances/{name}/enable", post(enable))
-        .route("/v1/instances/{name}/schedule", put(set_schedule))
-        .route("/v1/instances/{name}/pin", put(pin))
-        .route("/v1/instances/{name}/approve", post(approve))
-        .route("/v1/instances/{name}/scan", post(scan))
-        .route("/v1/instances/{name}/actions", post(act))
-        .route("/v1/audit", get(audit))
-        .route("/v1/tokens", get(tokens).post(create_token))
-        .route("/v1/tokens/{name}", axum::routing::delete(revoke_token))
-        .route("/v1/instances/{name}/{kind}", get(records))
-        .route(
-            "/v1/instances/{name}/limits",
-            get(instance_limits).put(set_instance_limits),
-        )
-        .route("/v1/limits", get(limits))
-        .route(
-            "/v1/limits/scopes/{scope}",
-            put(set_scope_limit).delete(remove_scope_limit),
-        )
-        .route(
-            "/v1/limits/hosts/{host}",
-            put(set_host_limit).delete(remove_host_limit),
-        )
+    let mut ops = Register(
+        Router::new()
+            .route("/metrics", get(metrics))
+            .route("/openapi.json", get(openapi)),
+    );
+    for_each_op(&mut ops);
+    let protected = ops
+        .0
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -239,6 +226,80 @@ pub fn router(state: ApiState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)
+}
+
+/// The one handler of every [`Operation`]: path parameters, then the input from where
+/// the operation takes it, then the admin check; errors are the API's JSON errors.
+async fn operation<O: Operation>(State(st): St, req: Request) -> Response {
+    match serve::<O>(&st, req).await {
+        Ok(resp) | Err(resp) => resp,
+    }
+}
+
+async fn serve<O: Operation>(st: &Arc<ApiState>, req: Request) -> Result<Response, Response> {
+    let (mut parts, body) = req.into_parts();
+    // The `require_token` layer put it there.
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::unauthorized("no caller").into_response())?;
+    let params = path_params::<O::Params>(O::PATH, &mut parts)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let input: O::Input = match O::INPUT {
+        InputFrom::Nothing => serde_json::from_value(serde_json::Value::Null)
+            .map_err(|e| ApiError::from(ControlError::Internal(e.to_string())))?,
+        InputFrom::Query => QueryParams::from_request_parts(&mut parts, st).await?.0,
+        InputFrom::Json => {
+            JsonBody::from_request(Request::from_parts(parts, body), st)
+                .await?
+                .0
+        }
+        InputFrom::JsonOrEmpty => {
+            // Past the body limit the answer (413) is the framework's, as for any raw body.
+            let bytes = Bytes::from_request(Request::from_parts(parts, body), st)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            optional_body(&bytes)?
+        }
+    };
+    if O::ADMIN_ONLY {
+        admin_only(&caller)?;
+    }
+    let status = StatusCode::from_u16(O::status(&input)).unwrap_or(StatusCode::OK);
+    let output = O::run(&st.control, &caller.name, params, input)
+        .await
+        .map_err(ApiError::from)?;
+    Ok((status, Json(output)).into_response())
+}
+
+/// An operation's path parameters (of `path`): `()` for none, else a struct of their
+/// values.
+async fn path_params<P: DeserializeOwned>(path: &str, parts: &mut Parts) -> Result<P, ApiError> {
+    if !path.contains('{') {
+        return serde_json::from_value(serde_json::Value::Null)
+            .map_err(|e| ApiError::from(ControlError::Internal(e.to_string())));
+    }
+    let raw = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))?;
+    let map: serde_json::Map<String, serde_json::Value> = raw
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))
+}
+
+/// An optional JSON object body: empty (or blank) reads as `{}`.
+fn optional_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return object_body(json!({}));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    object_body(value)
 }
 
 /// Who sent a request: the name of the token it carried (see [`require_token`]).
@@ -313,122 +374,12 @@ async fn metrics(State(st): St) -> Result<Response, ApiError> {
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
-async fn connectors(State(st): St) -> Response {
-    Json(st.control.connectors()).into_response()
-}
-
-async fn plugins(State(st): St) -> Response {
-    Json(st.control.plugins()).into_response()
-}
-
-async fn instances(State(st): St) -> Result<Response, ApiError> {
-    Ok(Json(st.control.instances()?).into_response())
-}
-
-async fn connect(
-    State(st): St,
-    JsonBody(input): JsonBody<ConnectInput>,
-) -> Result<Response, ApiError> {
-    let connected = st.control.connect(input).await?;
-    Ok((StatusCode::CREATED, Json(connected)).into_response())
-}
-
-async fn instance(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.control.instance(&name).await?).into_response())
-}
-
-async fn remove(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.control.remove(&name).await?).into_response())
-}
-
-async fn disable(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.control.disable(&name).await?).into_response())
-}
-
-async fn enable(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.control.enable(&name).await?).into_response())
-}
-
-async fn approve(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.control.approve(&name).await?).into_response())
-}
-
-async fn set_schedule(
-    State(st): St,
-    Path(name): Path<String>,
-    JsonBody(schedule): JsonBody<Schedule>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.set_schedule(&name, schedule).await?).into_response())
-}
-
-/// `PUT /v1/instances/{name}/pin`.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PinInput {
-    version: Option<String>,
-}
-
-async fn pin(
-    State(st): St,
-    Path(name): Path<String>,
-    JsonBody(input): JsonBody<PinInput>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.pin(&name, input.version.as_deref()).await?).into_response())
-}
-
-async fn scan(State(st): St, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
-    // An empty body means "everything, don't wait".
-    let input: ScanInput = if body.iter().all(u8::is_ascii_whitespace) {
-        ScanInput::default()
-    } else {
-        let value: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-        object_body(value)?
-    };
-    let wait = input.wait;
-    let out = st.control.scan(&name, input).await?;
-    let status = if wait {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(out)).into_response())
-}
-
-/// `POST /v1/instances/{name}/actions`: audited under the caller's token name.
-async fn act(
-    State(st): St,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Path(name): Path<String>,
-    JsonBody(input): JsonBody<ActInput>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.act(&name, input, &caller.name).await?).into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuditParams {
-    /// Only this instance.
-    instance: Option<String>,
-    /// At most this many entries, newest first.
-    limit: Option<usize>,
-    /// Also recompute the hash chain.
-    #[serde(default)]
-    verify: bool,
-}
-
-async fn audit(
-    State(st): St,
-    QueryParams(p): QueryParams<AuditParams>,
-) -> Result<Response, ApiError> {
-    let filter = AuditFilter {
-        instance: p.instance,
-        limit: p.limit,
-    };
-    Ok(Json(st.control.audit(&filter, p.verify)?).into_response())
+    static DOCUMENT: LazyLock<String> = LazyLock::new(|| openapi::document().to_string());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
 }
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {
@@ -443,140 +394,6 @@ fn admin_only(caller: &Caller) -> Result<(), ApiError> {
             caller.name
         ),
     ))
-}
-
-async fn tokens(
-    State(st): St,
-    axum::Extension(caller): axum::Extension<Caller>,
-) -> Result<Response, ApiError> {
-    admin_only(&caller)?;
-    Ok(Json(st.control.tokens()?).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenInput {
-    name: String,
-}
-
-async fn create_token(
-    State(st): St,
-    axum::Extension(caller): axum::Extension<Caller>,
-    JsonBody(input): JsonBody<TokenInput>,
-) -> Result<Response, ApiError> {
-    admin_only(&caller)?;
-    let created = st.control.create_token(&input.name)?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
-}
-
-async fn revoke_token(
-    State(st): St,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    admin_only(&caller)?;
-    Ok(Json(st.control.revoke_token(&name)?).into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsParams {
-    /// Only this instance.
-    instance: Option<String>,
-}
-
-async fn limits(
-    State(st): St,
-    QueryParams(p): QueryParams<LimitsParams>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.limits(p.instance.as_deref())?).into_response())
-}
-
-async fn instance_limits(State(st): St, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let mut v = st.control.limits(Some(&name))?;
-    Ok(Json(v.instances.remove(0)).into_response())
-}
-
-async fn set_instance_limits(
-    State(st): St,
-    Path(name): Path<String>,
-    JsonBody(cfg): JsonBody<InstanceLimitConfig>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.set_instance_limits(&name, cfg)?).into_response())
-}
-
-async fn set_scope_limit(
-    State(st): St,
-    Path(scope): Path<String>,
-    JsonBody(b): JsonBody<Budget>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.set_scope_limit(&scope, Some(b))?).into_response())
-}
-
-async fn remove_scope_limit(
-    State(st): St,
-    Path(scope): Path<String>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.set_scope_limit(&scope, None)?).into_response())
-}
-
-async fn set_host_limit(
-    State(st): St,
-    Path(host): Path<String>,
-    JsonBody(b): JsonBody<Budget>,
-) -> Result<Response, ApiError> {
-    Ok(Json(st.control.set_host_limit(&host, Some(b))?).into_response())
-}
-
-async fn remove_host_limit(State(st): St, Path(host): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(st.control.set_host_limit(&host, None)?).into_response())
-}
-
-/// Query parameters of the record listings.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordsParams {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub actor: Option<String>,
-    pub kind: Option<String>,
-    pub status: Option<String>,
-    pub q: Option<String>,
-    #[serde(default)]
-    pub deleted: bool,
-    pub cursor: Option<String>,
-    pub limit: Option<usize>,
-}
-
-async fn records(
-    State(st): St,
-    Path((name, kind)): Path<(String, String)>,
-    QueryParams(p): QueryParams<RecordsParams>,
-) -> Result<Response, ApiError> {
-    let kind: Kind = kind
-        .parse()
-        .map_err(|e: String| ApiError::new(StatusCode::NOT_FOUND, "not-found", e))?;
-    if let Some(l) = p.limit
-        && (l == 0 || l > MAX_PAGE)
-    {
-        return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
-    let filter = RecordFilter {
-        since: time(&p.since).map_err(ApiError::bad_request)?,
-        until: time(&p.until).map_err(ApiError::bad_request)?,
-        actor: p.actor,
-        kind: p.kind,
-        status: p.status,
-        q: p.q,
-        include_deleted: p.deleted,
-    };
-    let page = st
-        .control
-        .query(&name, kind, &filter, p.cursor.as_deref(), p.limit)?;
-    Ok(Json(page).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,7 +12,7 @@
 //! A plugin sees neither the secrets nor the tokens.
 
 mod plan;
-pub mod token;
+pub(crate) mod token;
 
 pub use plan::TokenPlan;
 pub use token::{PersistSecret, TokenCache};

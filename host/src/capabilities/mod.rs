@@ -11,12 +11,12 @@
 //! - `config` is small enough to live in the bindings glue: it returns non-secret
 //!   fields only.
 
-pub mod credentials;
+pub(crate) mod credentials;
 pub mod egress;
 pub mod http;
-pub mod intercept;
+pub(crate) mod intercept;
 pub mod log;
 pub mod proxy;
-pub mod tape;
+pub(crate) mod tape;
 pub mod tls;
 pub mod transport;

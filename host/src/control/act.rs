@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::op::{InputFrom, InstanceName, Method, OpDoc, Operation, TokenName};
 use super::{Control, ControlError, ScanInput};
 use crate::model::{ActionKind, ConnectorError, Kind, Record, now_millis};
 use crate::runtime::{ActionFailure, ActionRequest, SentWrite};
@@ -21,7 +22,7 @@ use crate::store::tokens::{ADMIN_TOKEN_NAME, TokenInfo};
 use crate::store::{AuditEntry, AuditFilter, AuditVerification, Instance, Secret, StoredRecord};
 
 /// `POST /v1/instances/{name}/actions`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActInput {
     pub action: ActionKind,
@@ -40,7 +41,7 @@ pub struct ActInput {
 }
 
 /// What an action did.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActOutput {
     /// The audit entry written for it (outcome, requests, provider status, hash).
     pub audit: AuditEntry,
@@ -53,7 +54,7 @@ pub struct ActOutput {
 }
 
 /// `GET /v1/audit`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditView {
     pub entries: Vec<AuditEntry>,
     /// With `verify=true`: the result of recomputing the chain.
@@ -61,7 +62,7 @@ pub struct AuditView {
 }
 
 /// `POST /v1/tokens`: a new named token, shown once.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewToken {
     pub name: String,
     pub created: crate::model::Millis,
@@ -404,5 +405,234 @@ fn kind_noun(kind: Kind) -> &'static str {
         Kind::AppPermissions => "app permission",
         Kind::Activities => "activity",
         Kind::Findings => "finding",
+    }
+}
+
+/// `POST /v1/instances/{name}/actions`: audited under the caller's token name.
+#[derive(Debug)]
+pub struct Act;
+
+impl Operation for Act {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/instances/{name}/actions";
+    const INPUT: InputFrom = InputFrom::Json;
+    const DOC: OpDoc = OpDoc {
+        id: "act",
+        tag: "actions",
+        summary: "Run or preview a governance action",
+        description: "Runs a governance action (suspend a user, revoke an app permission, \
+            …) through the instance's connector, or with `dry_run: true` asks \
+            the connector for the exact write requests it would send and sends \
+            none (the host refuses every write request during a dry run). Guard \
+            rails, checked before the connector runs: the connector supports the \
+            action, the instance was granted it, and the target is a record the \
+            store holds (a provider id; for user actions also a login or email). \
+            Every attempt on a known instance is appended to the hash-chained \
+            audit log under the calling token's name, refused and failed ones \
+            included. After a real action the target's kind is rescanned, so \
+            `record` shows the new state. Repeating an action on a target \
+            already in that state succeeds with outcome `already`.",
+        responses: &[
+            (
+                200,
+                "The action ran (`done` or `already`) or was planned (dry run); \
+                its audit entry, the record after the refresh and the refresh's \
+                report.",
+            ),
+            (
+                400,
+                "Malformed body, an action the connector does not perform, a \
+                missing parameter, or an ambiguous target (`bad-request`). \
+                Audited as `refused`.",
+            ),
+            (
+                403,
+                "The action is not granted to the instance (`not-granted`); \
+                nothing was sent. Audited as `refused`.",
+            ),
+            (
+                404,
+                "Unknown instance, or a target the store does not hold \
+                (`not-found`; the latter is audited as `refused`).",
+            ),
+            (500, "Internal"),
+            (
+                502,
+                "The connector or the provider failed the action \
+                (`action-failed`). Audited as `failed` with the write requests \
+                sent and the provider's status.",
+            ),
+            (
+                503,
+                "The instance's connector is not loaded (`unavailable`).",
+            ),
+        ],
+    };
+    type Params = InstanceName;
+    type Input = ActInput;
+    type Output = ActOutput;
+
+    async fn run(
+        c: &Control,
+        who: &str,
+        p: InstanceName,
+        i: ActInput,
+    ) -> Result<ActOutput, ControlError> {
+        c.act(&p.name, i, who).await
+    }
+}
+
+/// `GET /v1/audit`.
+#[derive(Debug)]
+pub struct Audit;
+
+/// The query string of [`Audit`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this instance (name or id; removed instances by the name their entries
+    /// carry).
+    pub instance: Option<String>,
+    /// At most this many entries, newest first.
+    pub limit: Option<usize>,
+    /// Also recompute the hash chain.
+    #[serde(default)]
+    pub verify: bool,
+}
+
+impl Operation for Audit {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/audit";
+    const INPUT: InputFrom = InputFrom::Query;
+    const DOC: OpDoc = OpDoc {
+        id: "audit",
+        tag: "actions",
+        summary: "The governance audit log",
+        description: "Audit entries, newest first, each with its SHA-256 hash. Every entry \
+            carries the previous entry's hash, so editing or deleting one breaks \
+            the chain; `verify=true` recomputes it from the first entry to the \
+            head and reports the first break.",
+        responses: &[
+            (200, "The entries, and with `verify` the verification."),
+            (400, "BadRequest"),
+            (404, "No such instance and no entries for it (`not-found`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ();
+    type Input = AuditQuery;
+    type Output = AuditView;
+
+    async fn run(c: &Control, _: &str, _: (), q: AuditQuery) -> Result<AuditView, ControlError> {
+        let filter = AuditFilter {
+            instance: q.instance,
+            limit: q.limit,
+        };
+        c.audit(&filter, q.verify)
+    }
+}
+
+/// `GET /v1/tokens`.
+#[derive(Debug)]
+pub struct ListTokens;
+
+impl Operation for ListTokens {
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1/tokens";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const ADMIN_ONLY: bool = true;
+    const DOC: OpDoc = OpDoc {
+        id: "listTokens",
+        tag: "tokens",
+        summary: "Named API tokens",
+        description: "Every named token (name and creation time; never the value). Only \
+            the data dir's own `admin` token may manage tokens.",
+        responses: &[
+            (200, "The tokens."),
+            (403, "The caller is a named token (`admin-only`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ();
+    type Input = ();
+    type Output = Vec<TokenInfo>;
+
+    async fn run(c: &Control, _: &str, _: (), _: ()) -> Result<Vec<TokenInfo>, ControlError> {
+        c.tokens()
+    }
+}
+
+/// `POST /v1/tokens`.
+#[derive(Debug)]
+pub struct CreateToken;
+
+/// The body of [`CreateToken`].
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    /// 1–64 letters, digits and - _ . @; not `admin`.
+    pub name: String,
+}
+
+impl Operation for CreateToken {
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1/tokens";
+    const INPUT: InputFrom = InputFrom::Json;
+    const ADMIN_ONLY: bool = true;
+    const DOC: OpDoc = OpDoc {
+        id: "createToken",
+        tag: "tokens",
+        summary: "Create a named token",
+        description: "Creates a bearer token for one person or automation, so the audit \
+            log names who acted. The value is in this answer only; the store \
+            keeps its SHA-256.",
+        responses: &[
+            (201, "The new token, shown once."),
+            (400, "A malformed body or name (`bad-request`)."),
+            (403, "The caller is a named token (`admin-only`)."),
+            (409, "The name is taken or reserved (`conflict`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = ();
+    type Input = TokenInput;
+    type Output = NewToken;
+
+    fn status(_: &TokenInput) -> u16 {
+        201
+    }
+
+    async fn run(c: &Control, _: &str, _: (), i: TokenInput) -> Result<NewToken, ControlError> {
+        c.create_token(&i.name)
+    }
+}
+
+/// `DELETE /v1/tokens/{name}`.
+#[derive(Debug)]
+pub struct RevokeToken;
+
+impl Operation for RevokeToken {
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v1/tokens/{name}";
+    const INPUT: InputFrom = InputFrom::Nothing;
+    const ADMIN_ONLY: bool = true;
+    const DOC: OpDoc = OpDoc {
+        id: "revokeToken",
+        tag: "tokens",
+        summary: "Revoke a named token",
+        description: "Requests carrying it are refused from now on.",
+        responses: &[
+            (200, "The revoked token."),
+            (403, "The caller is a named token (`admin-only`)."),
+            (404, "No token by that name (`not-found`)."),
+            (500, "Internal"),
+        ],
+    };
+    type Params = TokenName;
+    type Input = ();
+    type Output = TokenInfo;
+
+    async fn run(c: &Control, _: &str, p: TokenName, _: ()) -> Result<TokenInfo, ControlError> {
+        c.revoke_token(&p.name)
     }
 }

@@ -22,7 +22,7 @@ use super::{ActionKind, AuthScheme, ConnectorInfo};
 
 /// Egress destinations and actions, as asked for by a connector or granted by the
 /// operator.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Grants {
     /// Destinations as `scheme://host[:port]/path-prefix/` (the form the egress
     /// policy prints and compares), token endpoints included.
@@ -153,6 +153,22 @@ pub enum GrantSet<T> {
     Only(Vec<T>),
 }
 
+/// `"all"`, `"none"` (an empty list) or a list.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for GrantSet<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("GrantSet_{}", T::schema_name()).into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let list = generator.subschema_for::<Vec<T>>();
+        schemars::json_schema!({
+            "oneOf": [{ "type": "string", "enum": ["all", "none"] }, list]
+        })
+    }
+}
+
 impl<T: Serialize> Serialize for GrantSet<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -184,7 +200,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for GrantSet<T> {
 /// What the operator grants when connecting (`"grants"` of `POST /v1/instances`,
 /// `--grant*` on `sluice connect`). A side left out is undecided: connecting fails
 /// if the connector asks for anything on that side.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]

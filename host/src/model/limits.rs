@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::RateLimit;
 
 /// A request budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// Requests allowed in any window of `per_secs`.
@@ -87,7 +87,7 @@ impl Budget {
 }
 
 /// Who set a budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     Connector,
@@ -95,7 +95,7 @@ pub enum Source {
 }
 
 /// The operator's limit settings for one instance (stored with the instance).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceLimitConfig {
     /// Budgets by scope (`*` or an API host): each replaces the connector's budget of
@@ -145,7 +145,7 @@ pub fn validate_scope_name(s: &str) -> Result<(), String> {
 }
 
 /// One budget in force for an instance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EffectiveRule {
     /// `*` or the API host it covers.
     pub scope: String,

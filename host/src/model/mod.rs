@@ -28,7 +28,19 @@ use serde::{Deserialize, Serialize};
 pub type Millis = i64;
 
 /// A record kind: what a listing returns and how the store groups records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Users,
@@ -118,7 +130,7 @@ impl FromStr for Kind {
 }
 
 /// What a connector can collect or do (WIT `capability`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
     Accounts,
@@ -170,7 +182,7 @@ impl Capability {
 }
 
 /// A governance action (WIT `action-kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
     SuspendUser,
@@ -284,7 +296,7 @@ impl FromStr for ActionKind {
 }
 
 /// One config field a connector needs (WIT `config-field`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigField {
     pub name: String,
     pub label: String,
@@ -296,7 +308,7 @@ pub struct ConfigField {
 }
 
 /// How the host authenticates a connector's requests (WIT `auth-scheme`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "scheme")]
 pub enum AuthScheme {
     None,
@@ -407,7 +419,7 @@ impl AuthScheme {
 }
 
 /// One way to authenticate an operator may choose (WIT `auth-option`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuthOption {
     pub id: String,
     pub label: String,
@@ -415,7 +427,7 @@ pub struct AuthOption {
 }
 
 /// A write a connector sends while scanning (WIT `scan-write`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanWrite {
     /// `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: String,
@@ -425,7 +437,7 @@ pub struct ScanWrite {
 }
 
 /// A request budget (WIT `rate-limit`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateLimit {
     pub scope: String,
     pub requests: u32,
@@ -435,7 +447,7 @@ pub struct RateLimit {
 }
 
 /// Everything `describe` says about a connector.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConnectorInfo {
     pub id: String,
     pub name: String,
@@ -506,7 +518,9 @@ impl ConnectorInfo {
 }
 
 /// Why a connector call failed (WIT `connector-error`), plus host-side failures of a call.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case", tag = "error", content = "detail")]
 pub enum ConnectorError {
     #[error("unauthorized: {0}")]
@@ -573,14 +587,14 @@ impl ConnectorError {
 }
 
 /// What `check` found (WIT `permissions`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Permissions {
     pub principal: Option<String>,
     pub granted: Vec<String>,
     pub missing: Vec<(Capability, String)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserStatus {
     Active,
@@ -589,7 +603,7 @@ pub enum UserStatus {
     Deleted,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub login: Option<String>,
@@ -605,7 +619,7 @@ pub struct User {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Group {
     pub id: String,
     pub name: String,
@@ -614,7 +628,7 @@ pub struct Group {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActivityKind {
     Logon,
@@ -622,7 +636,7 @@ pub enum ActivityKind {
     Admin,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Success,
@@ -630,7 +644,7 @@ pub enum Outcome {
     Unknown,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Activity {
     pub id: String,
     pub time: Millis,
@@ -651,7 +665,7 @@ pub struct Activity {
 }
 
 /// Where an activity came from (WIT `location`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
@@ -666,7 +680,7 @@ pub struct Location {
 }
 
 /// Who a sharing link reaches (WIT `link-audience`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LinkAudience {
     Anyone,
@@ -674,7 +688,7 @@ pub enum LinkAudience {
 }
 
 /// What a share allows (WIT `share-role`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ShareRole {
     Viewer,
@@ -684,7 +698,7 @@ pub enum ShareRole {
 }
 
 /// A sharing link (WIT `share-link`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShareLink {
     pub audience: LinkAudience,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -695,7 +709,7 @@ pub struct ShareLink {
 }
 
 /// What a named principal is (WIT `principal-kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrincipalKind {
     User,
@@ -704,7 +718,7 @@ pub enum PrincipalKind {
 }
 
 /// Access given to a named principal (WIT `share-principal`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SharePrincipal {
     pub id: String,
     pub kind: PrincipalKind,
@@ -713,7 +727,7 @@ pub struct SharePrincipal {
 }
 
 /// A file's sharing (WIT `sharing`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sharing {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<ShareLink>,
@@ -728,7 +742,7 @@ impl Sharing {
 }
 
 /// A provider's hash of a file's content (WIT `content-hash`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContentHash {
     pub algorithm: String,
     pub value: String,
@@ -742,7 +756,7 @@ pub struct FileChunk {
     pub size: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct File {
     pub id: String,
     pub name: String,
@@ -765,7 +779,7 @@ pub struct File {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppPermission {
     pub id: String,
     pub app_id: String,
@@ -776,7 +790,9 @@ pub struct AppPermission {
     pub raw: RawJson,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     Info,
@@ -786,7 +802,7 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub id: String,
     pub title: String,
@@ -798,7 +814,7 @@ pub struct Finding {
 }
 
 /// Any record a connector returns, tagged with its kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum Record {
     User(User),
@@ -998,6 +1014,19 @@ impl From<serde_json::Value> for RawJson {
     }
 }
 
+/// Any JSON: the provider's own record.
+impl schemars::JsonSchema for RawJson {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RawJson".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "description": "The provider's record as it sent it." })
+    }
+}
+
 impl Serialize for RawJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
@@ -1049,7 +1078,9 @@ pub fn parse_time(text: &str) -> Result<Millis, String> {
 
 /// A write request (anything but GET and HEAD) a call sent, as the host saw it: the
 /// plugin cannot misreport what it did.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct SentWrite {
     /// `DELETE https://…` (query included; credentials travel in headers, never here).
     pub request: String,
@@ -1058,7 +1089,7 @@ pub struct SentWrite {
 }
 
 /// What one kind's scan did.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct KindReport {
     pub kind: Kind,
     pub pages: u64,

@@ -24,7 +24,7 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// An instance's schedule as the operator configured it (stored with the instance).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Rescan interval per kind in seconds; kinds not listed use [`default_interval`].

@@ -72,7 +72,7 @@ impl Adaptive {
 }
 
 /// Provider-reported state of one quota, for views.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProviderQuota {
     pub limit: Option<u64>,
     pub remaining: Option<u64>,

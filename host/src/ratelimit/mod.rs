@@ -85,7 +85,7 @@ impl RetryPolicy {
 }
 
 /// Counters per instance, for status, `sluice limits` and metrics.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LimitStats {
     /// Requests that got a permit.
     pub requests: u64,
@@ -154,7 +154,7 @@ pub struct SendReport {
 }
 
 /// The live state of one instance's limiters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceLimitState {
     /// Per rule scope: requests in flight.
     pub in_flight: BTreeMap<String, u32>,
@@ -164,7 +164,7 @@ pub struct InstanceLimitState {
 }
 
 /// A shared scope's live state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SharedScopeState {
     pub name: String,
     pub budget: Budget,

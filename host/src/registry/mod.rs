@@ -56,7 +56,7 @@ impl PluginEntry {
 }
 
 /// A file that was not loaded, and why.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Rejected {
     pub file: PathBuf,
     pub reason: String,

@@ -123,7 +123,7 @@ pub struct KindPlan {
 }
 
 /// One kind's schedule as reported by [`SchedulerHandle::snapshot`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KindSchedule {
     pub kind: Kind,
     pub interval_secs: u64,

@@ -23,7 +23,7 @@ use crate::model::{ActionKind, Millis, SentWrite};
 /// the host let a connector send on its own (a declared scan write). Serialized as the
 /// bare name (`suspend-user`, `scan-write`), so entries written before scan writes
 /// were audited read, and hash, the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum AuditAction {
     Action(ActionKind),
@@ -31,7 +31,7 @@ pub enum AuditAction {
 }
 
 /// Writes the host audits without an operator asking (see [`AuditAction`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostWrite {
     /// A write request a connector sent while scanning, as its `describe` declared.
@@ -53,7 +53,7 @@ const HEAD_KEY: &[u8] = b"h";
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One action, as the audit log keeps it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Position in the log, from 1; assigned when appended.
     #[serde(default)]
@@ -93,7 +93,7 @@ pub struct AuditEntry {
 }
 
 /// What [`Store::verify_audit`] found.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditVerification {
     /// The chain is intact from the first entry to the head.
     pub ok: bool,

@@ -27,7 +27,7 @@
 //! time and id, so re-reading is idempotent.
 
 mod activities;
-pub mod audit;
+pub(crate) mod audit;
 mod keys;
 mod query;
 mod secrets;
@@ -95,7 +95,7 @@ impl From<TransactionError<StoreError>> for StoreError {
 }
 
 /// A connected app instance: which connector, its (non-secret) config, and its state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Instance {
     /// Stable id; records and cursors are keyed by it, so renames are cheap.
     pub id: String,
@@ -150,7 +150,7 @@ pub struct Instance {
 }
 
 /// Where an instance is in its life, as shown by `sluice instances`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum InstanceStatus {
     Connecting,
@@ -208,7 +208,7 @@ impl InstanceStatus {
 }
 
 /// A stored record with the bookkeeping that makes rescans idempotent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoredRecord {
     /// Snapshot generation that last saw this record (0 for activities).
     pub generation: u64,
@@ -221,7 +221,7 @@ pub struct StoredRecord {
 }
 
 /// Saved progress of one kind's scan for one instance.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanState {
     /// Snapshot kinds: the generation of the current (or last) scan.
     pub generation: u64,
@@ -238,7 +238,7 @@ pub struct ScanState {
 }
 
 /// One finished (or failed) scan of one kind, for history and status.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanRun {
     pub kind: Kind,
     pub started: Millis,

@@ -41,7 +41,7 @@ pub struct RecordFilter {
 }
 
 /// One page of a query.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecordPage {
     pub items: Vec<StoredRecord>,
     /// Pass back as `cursor` for the next page; absent on the last page.

@@ -15,7 +15,7 @@ use crate::model::{Millis, now_millis};
 pub const ADMIN_TOKEN_NAME: &str = "admin";
 
 /// A named token, without its value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenInfo {
     pub name: String,
     pub created: Millis,

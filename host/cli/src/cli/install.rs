@@ -3,6 +3,7 @@
 //! half-written; with a daemon running, wait until it serves the new version or
 //! says why not.
 
+use sluice::control::ListPlugins;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,7 @@ pub async fn run(env: &Env, file: &Path, force: bool) -> anyhow::Result<()> {
     };
     let deadline = Instant::now() + DAEMON_WAIT;
     loop {
-        let list = env.backend().await?.plugins().await?;
+        let list = env.backend().await?.call::<ListPlugins>((), ()).await?;
         let same_dir = |a: &Path, b: &Path| {
             std::fs::canonicalize(a)
                 .ok()

@@ -18,7 +18,14 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
 use sluice::capabilities::http::{HttpClient, HttpLimits, Outbound};
-use sluice::control::{ActInput, ConnectInput, Control, ControlError, ScanInput};
+use sluice::control::{
+    Act, ActInput, Approve, Audit, AuditQuery, Connect, ConnectInput, Control, ControlError,
+    CreateToken, DisableInstance, EnableInstance, GetInstance, HostName, InstanceKind,
+    InstanceName, LimitsQuery, ListConnectors, ListInstances, ListLimits, ListPlugins, ListRecords,
+    ListTokens, Pin, PinInput, RecordsQuery, RemoveHostLimit, RemoveInstance, RemoveScopeLimit,
+    RevokeToken, Scan, ScanInput, ScopeName, SetHostLimit, SetInstanceLimits, SetSchedule,
+    SetScopeLimit, TokenInput, TokenName,
+};
 use sluice::daemon::{self, DaemonConfig, DaemonInfo};
 use sluice::model::grants::{GrantRequest, GrantSet};
 use sluice::model::schedule::Schedule;
@@ -28,7 +35,7 @@ use sluice::registry::Plugins;
 use sluice::runtime::{Runtime, RuntimeConfig};
 use sluice::scan::ScanOptions;
 use sluice::scheduler::SchedulerConfig;
-use sluice::store::{AuditFilter, MAX_PAGE, RecordFilter, Secret, Store, StoreError};
+use sluice::store::{MAX_PAGE, RecordFilter, Secret, Store, StoreError};
 
 use client::ApiClient;
 pub use client::Backend;
@@ -837,7 +844,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let b = env.backend().await?;
-            let view = b.audit(&AuditFilter { instance, limit }, verify).await?;
+            let view = b
+                .call::<Audit>(
+                    (),
+                    AuditQuery {
+                        instance,
+                        limit,
+                        verify,
+                    },
+                )
+                .await?;
             output::audit(&view, json)?;
             match &view.verification {
                 Some(v) if !v.ok => bail!(
@@ -849,14 +865,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plugins(PluginsCommand::List { json }) => {
             let b = env.backend().await?;
-            output::plugins(&b.plugins().await?, json)
+            output::plugins(&b.call::<ListPlugins>((), ()).await?, json)
         }
         Command::Plugins(PluginsCommand::Install { file, force }) => {
             install::run(&env, &file, force).await
         }
         Command::Connectors { json } => {
             let b = env.backend().await?;
-            output::connectors(&b.connectors().await?, json)
+            output::connectors(&b.call::<ListConnectors>((), ()).await?, json)
         }
         Command::Connect(args) => {
             let grants = args.grants()?;
@@ -895,7 +911,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 look_back_days: args.look_back,
             };
             let b = env.backend().await?;
-            let connected = match b.connect(input.clone()).await {
+            let connected = match b.call::<Connect>((), input.clone()).await {
                 Err(e) => match e.downcast_ref::<ControlError>() {
                     Some(ControlError::GrantsRequired(asks)) if interactive() => {
                         // Nothing was saved or sent yet: ask, then connect again.
@@ -906,7 +922,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         let all = GrantRequest::all();
                         input.grants.egress.get_or_insert(all.egress.unwrap());
                         input.grants.actions.get_or_insert(all.actions.unwrap());
-                        b.connect(input).await?
+                        b.call::<Connect>((), input).await?
                     }
                     _ => return Err(e),
                 },
@@ -963,8 +979,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let b = env.backend().await?;
             let out = b
-                .scan(
-                    &instance,
+                .call::<Scan>(
+                    instance_name(&instance),
                     ScanInput {
                         kinds,
                         wait: !no_wait,
@@ -1060,7 +1076,7 @@ async fn token(env: &Env, command: TokenCommand) -> anyhow::Result<()> {
     let b = env.backend().await?;
     match command {
         TokenCommand::Create { name } => {
-            let t = b.create_token(&name).await?;
+            let t = b.call::<CreateToken>((), TokenInput { name }).await?;
             eprintln!(
                 "token `{}` created; it is shown only now. Use it as SLUICE_TOKEN=… or `Authorization: Bearer …`:",
                 t.name
@@ -1068,9 +1084,9 @@ async fn token(env: &Env, command: TokenCommand) -> anyhow::Result<()> {
             outln!("{}", t.token);
             Ok(())
         }
-        TokenCommand::List { json } => output::tokens(&b.tokens().await?, json),
+        TokenCommand::List { json } => output::tokens(&b.call::<ListTokens>((), ()).await?, json),
         TokenCommand::Revoke { name } => {
-            let t = b.revoke_token(&name).await?;
+            let t = b.call::<RevokeToken>(TokenName { name }, ()).await?;
             outln!("revoked token `{}`", t.name);
             Ok(())
         }
@@ -1093,8 +1109,8 @@ async fn act(env: &Env, args: ActArgs) -> anyhow::Result<()> {
             );
         }
         let preview = b
-            .act(
-                &args.instance,
+            .call::<Act>(
+                instance_name(&args.instance),
                 ActInput {
                     dry_run: true,
                     ..input.clone()
@@ -1106,19 +1122,22 @@ async fn act(env: &Env, args: ActArgs) -> anyhow::Result<()> {
             bail!("not sent: the preview is in the audit log, nothing was changed");
         }
     }
-    let out = b.act(&args.instance, input).await?;
+    let out = b.call::<Act>(instance_name(&args.instance), input).await?;
     output::acted(&out, args.json)
 }
 
 async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::Result<()> {
     let b = env.backend().await?;
     match command {
-        InstancesCommand::List => output::instances(&b.instances().await?, json),
-        InstancesCommand::Show { instance } => {
-            output::instance(&b.instance(&instance).await?, json)
-        }
+        InstancesCommand::List => output::instances(&b.call::<ListInstances>((), ()).await?, json),
+        InstancesCommand::Show { instance } => output::instance(
+            &b.call::<GetInstance>(instance_name(&instance), ()).await?,
+            json,
+        ),
         InstancesCommand::Disable { instance } => {
-            let i = b.disable(&instance).await?;
+            let i = b
+                .call::<DisableInstance>(instance_name(&instance), ())
+                .await?;
             outln!(
                 "disabled `{}`: not scanned until `sluice instances enable {}`",
                 i.name,
@@ -1127,7 +1146,9 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             Ok(())
         }
         InstancesCommand::Enable { instance } => {
-            let i = b.enable(&instance).await?;
+            let i = b
+                .call::<EnableInstance>(instance_name(&instance), ())
+                .await?;
             if b.is_remote() {
                 outln!(
                     "enabled `{}`: scans resume from their saved cursors",
@@ -1146,14 +1167,23 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             instance,
             intervals,
         } => {
-            let mut schedule = b.instance(&instance).await?.instance.schedule;
+            let mut schedule = b
+                .call::<GetInstance>(instance_name(&instance), ())
+                .await?
+                .instance
+                .schedule;
             apply_intervals(&mut schedule, &intervals)?;
-            let i = b.set_schedule(&instance, schedule).await?;
+            let i = b
+                .call::<SetSchedule>(instance_name(&instance), schedule)
+                .await?;
             output::schedule(&i);
             Ok(())
         }
         InstancesCommand::Webhook { instance } => {
-            let i = b.instance(&instance).await?.instance;
+            let i = b
+                .call::<GetInstance>(instance_name(&instance), ())
+                .await?
+                .instance;
             let secret = sluice::store::hook_secret(&env.data_dir, &i.id)?;
             let listen = DaemonInfo::read(&env.data_dir)
                 .map(|d| d.listen.to_string())
@@ -1166,7 +1196,7 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             Ok(())
         }
         InstancesCommand::Approve { instance } => {
-            let i = b.approve(&instance).await?;
+            let i = b.call::<Approve>(instance_name(&instance), ()).await?;
             outln!("approved `{}`: it may now", i.name);
             for line in i.grants.unwrap_or_default().lines() {
                 outln!("  {line}");
@@ -1179,7 +1209,9 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
             latest,
         } => {
             let version = if latest { None } else { version };
-            let i = b.pin(&instance, version.as_deref()).await?;
+            let i = b
+                .call::<Pin>(instance_name(&instance), PinInput { version })
+                .await?;
             match &i.pinned_version {
                 Some(v) => outln!(
                     "`{}` runs on {} {v} until `sluice instances pin {} --latest`",
@@ -1193,13 +1225,18 @@ async fn instances(env: &Env, command: InstancesCommand, json: bool) -> anyhow::
         }
         InstancesCommand::Remove { instance, yes } => {
             if !yes {
-                let i = b.instance(&instance).await?.instance;
+                let i = b
+                    .call::<GetInstance>(instance_name(&instance), ())
+                    .await?
+                    .instance;
                 bail!(
                     "this deletes `{}` with its credentials and all collected data; add --yes to confirm",
                     i.name
                 );
             }
-            let i = b.remove(&instance).await?;
+            let i = b
+                .call::<RemoveInstance>(instance_name(&instance), ())
+                .await?;
             outln!("removed instance `{}`", i.name);
             Ok(())
         }
@@ -1214,12 +1251,18 @@ async fn limits(
 ) -> anyhow::Result<()> {
     let b = env.backend().await?;
     let Some(command) = command else {
-        return output::limits(&b.limits(instance.as_deref()).await?, json);
+        let view = b.call::<ListLimits>((), LimitsQuery { instance }).await?;
+        return output::limits(&view, json);
     };
     let show = |name: &str| {
         let name = name.to_string();
         let b = &b;
-        async move { output::limits(&b.limits(Some(&name)).await?, json) }
+        async move {
+            let query = LimitsQuery {
+                instance: Some(name),
+            };
+            output::limits(&b.call::<ListLimits>((), query).await?, json)
+        }
     };
     match command {
         LimitsCommand::Set {
@@ -1227,18 +1270,28 @@ async fn limits(
             rate,
             scope,
         } => {
-            let mut cfg = b.instance(&instance).await?.instance.limits;
+            let mut cfg = b
+                .call::<GetInstance>(instance_name(&instance), ())
+                .await?
+                .instance
+                .limits;
             cfg.budgets
                 .insert(scope.to_ascii_lowercase(), rate.budget()?);
-            b.set_instance_limits(&instance, &cfg).await?;
+            b.call::<SetInstanceLimits>(instance_name(&instance), cfg)
+                .await?;
             show(&instance).await
         }
         LimitsCommand::Unset { instance, scope } => {
-            let mut cfg = b.instance(&instance).await?.instance.limits;
+            let mut cfg = b
+                .call::<GetInstance>(instance_name(&instance), ())
+                .await?
+                .instance
+                .limits;
             if cfg.budgets.remove(&scope.to_ascii_lowercase()).is_none() {
                 bail!("`{instance}` has no operator budget for scope `{scope}`");
             }
-            b.set_instance_limits(&instance, &cfg).await?;
+            b.call::<SetInstanceLimits>(instance_name(&instance), cfg)
+                .await?;
             show(&instance).await
         }
         LimitsCommand::Share {
@@ -1246,22 +1299,37 @@ async fn limits(
             scope,
             none,
         } => {
-            let mut cfg = b.instance(&instance).await?.instance.limits;
+            let mut cfg = b
+                .call::<GetInstance>(instance_name(&instance), ())
+                .await?
+                .instance
+                .limits;
             cfg.shared = match (scope, none) {
                 (Some(s), _) => Some(s),
                 (None, true) => None,
                 (None, false) => bail!("name a shared scope, or pass --none to leave one"),
             };
-            b.set_instance_limits(&instance, &cfg).await?;
+            b.call::<SetInstanceLimits>(instance_name(&instance), cfg)
+                .await?;
             show(&instance).await
         }
         LimitsCommand::Scope { name, budget } => {
             let budget = budget.budget(&name)?;
-            output::limits(&b.set_scope_limit(&name, budget).await?, json)
+            let scope = ScopeName { scope: name };
+            let view = match budget {
+                Some(b_) => b.call::<SetScopeLimit>(scope, b_).await?,
+                None => b.call::<RemoveScopeLimit>(scope, ()).await?,
+            };
+            output::limits(&view, json)
         }
         LimitsCommand::Host { host, budget } => {
             let budget = budget.budget(&host)?;
-            output::limits(&b.set_host_limit(&host, budget).await?, json)
+            let host = HostName { host };
+            let view = match budget {
+                Some(b_) => b.call::<SetHostLimit>(host, b_).await?,
+                None => b.call::<RemoveHostLimit>(host, ()).await?,
+            };
+            output::limits(&view, json)
         }
     }
 }
@@ -1292,13 +1360,24 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
     let mut records = Vec::new();
     loop {
         let page_size = (want - records.len()).min(MAX_PAGE);
+        let query = RecordsQuery {
+            since: filter.since.map(|t| t.to_string()),
+            until: filter.until.map(|t| t.to_string()),
+            actor: filter.actor.clone(),
+            kind: filter.kind.clone(),
+            status: filter.status.clone(),
+            q: filter.q.clone(),
+            deleted: filter.include_deleted,
+            cursor: cursor.clone(),
+            limit: Some(page_size),
+        };
         let page = b
-            .query(
-                &q.instance,
-                kind,
-                &filter,
-                cursor.as_deref(),
-                Some(page_size),
+            .call::<ListRecords>(
+                InstanceKind {
+                    name: q.instance.clone(),
+                    kind: kind.to_string(),
+                },
+                query,
             )
             .await?;
         records.extend(page.items);
@@ -1312,6 +1391,13 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
         eprintln!("more: add --cursor {c}");
     }
     Ok(())
+}
+
+/// The path parameter of an operation on one instance.
+fn instance_name(name: &str) -> InstanceName {
+    InstanceName {
+        name: name.to_string(),
+    }
 }
 
 /// The capability columns of the matrix, in the provider docs' order.
