@@ -21,6 +21,10 @@ new-connector NAME *ARGS:
 build-py-connector:
     connectors-py/hello-py/build.sh
 
+# Build the JavaScript connector (connectors-js/hello-js) with componentize-js into target/js/hello_js.wasm
+build-js-connector:
+    connectors-js/hello-js/build.sh
+
 # The whole test suite (what .ci/run runs)
 test:
     cargo test --workspace
