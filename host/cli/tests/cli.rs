@@ -871,3 +871,44 @@ fn a_python_connector_builds_loads_and_passes_test_connector() {
     assert!(list.status.success(), "{}", stderr(&list));
     assert!(out.lines().any(|l| l.starts_with("hello-py")), "{out}");
 }
+
+/// The same for JavaScript: a connector built with componentize-js (from npm) against
+/// contract 0.2.0 by the script `just build-js-connector` runs, importing no WASI, is
+/// loaded by the host and passes `test-connector`.
+#[test]
+fn a_javascript_connector_builds_loads_and_passes_test_connector() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let build = Command::new(root.join("connectors-js/hello-js/build.sh"))
+        .output()
+        .expect("running connectors-js/hello-js/build.sh");
+    assert!(
+        build.status.success(),
+        "building the JavaScript connector failed (needs node 20+ with npm):\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = root.join("target/js/hello_js.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let check = sluice(
+        dir.path(),
+        &[
+            "test-connector",
+            wasm.to_str().unwrap(),
+            "--fixtures",
+            root.join("connectors-js/hello-js/fixtures")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let table = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{table}\n{}", stderr(&check));
+    assert!(table.starts_with("hello-js 0.1.0 (WIT 0.2.0)"), "{table}");
+    assert!(table.contains("2 pages, 3 records"), "{table}");
+
+    // Installed beside the built-in connectors, it is listed as loaded.
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::copy(&wasm, dir.path().join("plugins/hello-js.wasm")).unwrap();
+    let list = sluice(dir.path(), &["plugins", "list"]);
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(out.lines().any(|l| l.starts_with("hello-js")), "{out}");
+}
