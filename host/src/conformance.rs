@@ -7,30 +7,35 @@
 //! 1. it loads: a component of a WIT version the host accepts, whose `describe` works;
 //! 2. `describe` is well formed: id, semver, capabilities without duplicates, config
 //!    field names, egress templates that resolve over the config, rate limits;
-//! 3. every capability it lists works against the fixtures: each kind pages to its end
+//! 3. `check` answers from the fixtures (as `connect` runs it);
+//! 4. every capability it lists works against the fixtures: each kind pages to its end
 //!    within a bound, snapshot cursors never repeat, activity cursors advance and a scan
 //!    resumed from a saved cursor reads the same records, and every record keeps the
 //!    provider's JSON (an object or array) as `raw`;
-//! 4. errors are typed: every request answered 401 must give `unauthorized`, 429 must
+//! 5. every action it declares runs as a dry run: it plans write requests inside the
+//!    declared egress (or finds nothing to do) and sends none; the targets are the
+//!    manifest's `actions`, else the first listed record of each action's target kind;
+//! 6. errors are typed: every request answered 401 must give `unauthorized`, 429 must
 //!    give `rate-limited`;
-//! 5. nothing outside the declared egress was requested, and every request had a
+//! 7. nothing outside the declared egress was requested, and every request had a
 //!    recorded answer.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::capabilities::egress::EgressPolicy;
 use crate::capabilities::http::{HttpClient, HttpLimits, Outbound};
-use crate::capabilities::tape::{self, Manifest, Tape};
-use crate::model::AuthScheme;
+use crate::capabilities::tape::{self, ActionFixture, Manifest, Tape};
+use crate::model::{ActionKind, AuthScheme, Permissions};
 use crate::model::{ConnectorError, ConnectorInfo, Kind, Millis, Record, now_millis};
 use crate::ratelimit::RetryPolicy;
-use crate::runtime::{CallContext, LoadedPlugin, Runtime, RuntimeConfig};
+use crate::runtime::{ActionRequest, CallContext, LoadedPlugin, Runtime, RuntimeConfig};
 use crate::scan::{KindReport, Lister, ScanOptions, scan_instance};
-use crate::session::{InstanceSession, resolve_templates, validate_config};
-use crate::store::{Instance, InstanceStatus, Secret, Secrets, Store};
+use crate::session::{InstanceSession, effective_grants, resolve_templates, validate_config};
+use crate::store::{Instance, InstanceStatus, RecordQuery, Secret, Secrets, Store};
 
 /// What to check a component against.
 #[derive(Clone, Debug)]
@@ -198,10 +203,21 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
             return Ok(report);
         }
     };
+    // `check` first, as connect runs it (and as a recording ran it).
+    let misses_before = tape.misses().len();
+    let checked = plugin
+        .check(ctx.clone())
+        .await
+        .map(|p| permissions_summary(&p))
+        .map_err(|e| e.to_string());
+    report.add("check", with_misses(checked, &tape, misses_before));
+
     let kinds: Vec<Kind> = Kind::ALL
         .into_iter()
         .filter(|k| k.supported_by(&info.capabilities))
         .collect();
+    // The first record each kind listed: the default targets of the dry runs.
+    let mut samples: HashMap<Kind, Record> = HashMap::new();
     let page_size = manifest.page_size.unwrap_or(100);
     let since = manifest
         .since
@@ -213,24 +229,40 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
             ctx.since = Some(since);
         }
         let misses_before = tape.misses().len();
+        let mut first = None;
         let (result, ids) = if kind == Kind::Activities {
-            check_activities(&plugin, &ctx, input.max_pages).await
+            check_activities(&plugin, &ctx, input.max_pages, &mut first).await
         } else {
-            check_snapshot(&plugin, &ctx, kind, input.max_pages).await
+            check_snapshot(&plugin, &ctx, kind, input.max_pages, &mut first).await
         };
-        let misses = tape.misses();
-        let result = match result {
-            Err(e) if misses.len() > misses_before => Err(format!(
-                "{e}; no fixture for {}",
-                misses[misses_before..].join(", ")
-            )),
-            other => other,
-        };
-        report.add(format!("list {kind}"), result);
+        if let Some(record) = first {
+            samples.insert(kind, record);
+        }
+        report.add(
+            format!("list {kind}"),
+            with_misses(result, &tape, misses_before),
+        );
         report.records.insert(kind.to_string(), ids);
     }
     if kinds.is_empty() {
         report.add("capabilities", Err("describe lists no capability".into()));
+    }
+
+    // Each declared action as a dry run.
+    let egress = EgressPolicy::from_templates(&info.egress, &config, true).ok();
+    for (action, fixture) in dry_runs(&info, manifest.actions.as_deref(), |kind| {
+        samples.get(&kind).cloned()
+    }) {
+        let misses_before = tape.misses().len();
+        let result = match fixture {
+            Ok(Some(fixture)) => dry_run(&plugin, &ctx, egress.as_ref(), &fixture).await,
+            Ok(None) => Ok("not in the fixtures' manifest `actions`: not replayed".into()),
+            Err(e) => Err(e),
+        };
+        report.add(
+            format!("act {action} (dry run)"),
+            with_misses(result, &tape, misses_before),
+        );
     }
 
     // Typed errors: the same first call with every answer a 401, then a 429.
@@ -307,6 +339,166 @@ fn instance_for(info: &ConnectorInfo, config: &BTreeMap<String, String>) -> Inst
         declined: None,
         auth: None,
         look_back_days: None,
+    }
+}
+
+/// A failed check's detail, with the requests the fixtures had no answer for.
+fn with_misses(
+    result: Result<String, String>,
+    tape: &Tape,
+    misses_before: usize,
+) -> Result<String, String> {
+    let misses = tape.misses();
+    match result {
+        Err(e) if misses.len() > misses_before => Err(format!(
+            "{e}; no fixture for {}",
+            misses[misses_before..].join(", ")
+        )),
+        other => other,
+    }
+}
+
+/// What `check` reported, in one line.
+fn permissions_summary(p: &Permissions) -> String {
+    let mut out = match &p.principal {
+        Some(who) => format!("as {who}: "),
+        None => String::new(),
+    };
+    out.push_str(&format!("{} permission(s) granted", p.granted.len()));
+    if !p.missing.is_empty() {
+        let missing: Vec<String> = p
+            .missing
+            .iter()
+            .map(|(cap, what)| format!("{what} (for {cap:?})"))
+            .collect();
+        out.push_str(&format!("; missing: {}", missing.join(", ")));
+    }
+    out
+}
+
+/// The dry runs to make, one per declared action: the manifest's fixture for it
+/// (`Ok(None)` when the manifest lists actions but not this one), else a target
+/// taken from `first_of` its kind.
+fn dry_runs(
+    info: &ConnectorInfo,
+    manifest: Option<&[ActionFixture]>,
+    first_of: impl Fn(Kind) -> Option<Record>,
+) -> Vec<(ActionKind, Result<Option<ActionFixture>, String>)> {
+    let mut out: Vec<_> = info
+        .actions
+        .iter()
+        .map(|&action| {
+            let fixture = match manifest {
+                Some(listed) => Ok(listed.iter().find(|f| f.action == action).cloned()),
+                None => default_fixture(action, &first_of).map(Some),
+            };
+            (action, fixture)
+        })
+        .collect();
+    for f in manifest.unwrap_or_default() {
+        if !info.actions.contains(&f.action) {
+            out.push((
+                f.action,
+                Err(
+                    "named in the fixtures' manifest, but the connector does not declare it".into(),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// A dry run of `action` on the first record of its target kind, with the params a
+/// real action would get (`act` adds a user's login and email; `remove-group-member`
+/// needs a `member`: the first user).
+fn default_fixture(
+    action: ActionKind,
+    first_of: impl Fn(Kind) -> Option<Record>,
+) -> Result<ActionFixture, String> {
+    let kind = action.target_kind();
+    let target = first_of(kind).ok_or_else(|| {
+        format!(
+            "no {kind} record was listed to act on; name a target in the fixtures' manifest: \"actions\": [{{\"action\": \"{action}\", \"target\": \"ID\"}}]"
+        )
+    })?;
+    let mut params: BTreeMap<String, String> = target.action_params().into_iter().collect();
+    if action == ActionKind::RemoveGroupMember {
+        let member = first_of(Kind::Users).ok_or_else(|| {
+            "remove-group-member needs a `member`: no user was listed; name one in the manifest's `actions` params".to_string()
+        })?;
+        params.insert("member".into(), member.id().to_string());
+    }
+    Ok(ActionFixture {
+        action,
+        target: target.id().to_string(),
+        params,
+    })
+}
+
+/// Run `fixture` as a dry run: it must plan write requests inside the egress (or find
+/// nothing to do), and send nothing.
+async fn dry_run(
+    plugin: &LoadedPlugin,
+    ctx: &CallContext,
+    egress: Option<&EgressPolicy>,
+    fixture: &ActionFixture,
+) -> Result<String, String> {
+    let target = &fixture.target;
+    let outcome = plugin
+        .act_tracked(ctx.clone(), action_request(fixture))
+        .await
+        .map_err(|f| format!("on `{target}`: {}", f.error))?;
+    if !outcome.sent.is_empty() {
+        return Err(format!(
+            "on `{target}`: a dry run sent {} write request(s)",
+            outcome.sent.len()
+        ));
+    }
+    match outcome.status.as_str() {
+        "planned" if outcome.requests.is_empty() => Err(format!(
+            "on `{target}`: planned, but lists no request it would send"
+        )),
+        "planned" => {
+            for line in &outcome.requests {
+                planned_request_problem(line, egress)
+                    .map_or(Ok(()), |p| Err(format!("on `{target}`: {p}")))?;
+            }
+            Ok(format!(
+                "on `{target}`: would send {}",
+                outcome.requests.join("; ")
+            ))
+        }
+        "already" => Ok(format!("on `{target}`: already so, nothing to send")),
+        other => Err(format!(
+            "on `{target}`: a dry run answered `{other}`, not `planned` or `already`"
+        )),
+    }
+}
+
+/// Why a planned request line (`DELETE https://…`) is wrong, if it is.
+fn planned_request_problem(line: &str, egress: Option<&EgressPolicy>) -> Option<String> {
+    let Some((method, url)) = line.split_once(' ') else {
+        return Some(format!("`{line}` is not `METHOD URL`"));
+    };
+    if !["POST", "PUT", "PATCH", "DELETE"].contains(&method) {
+        return Some(format!("`{line}`: {method} is not a write request"));
+    }
+    let url = match url::Url::parse(url.trim()) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("`{line}`: {e}")),
+    };
+    egress
+        .and_then(|p| p.check(&url).err())
+        .map(|e| format!("would send `{line}` outside the declared egress: {e}"))
+}
+
+fn action_request(fixture: &ActionFixture) -> ActionRequest {
+    ActionRequest {
+        kind: fixture.action,
+        target: fixture.target.clone(),
+        params: fixture.params.clone().into_iter().collect(),
+        reason: Some("sluice test-connector (dry run)".into()),
+        dry_run: true,
     }
 }
 
@@ -427,6 +619,7 @@ async fn checked_page(
     kind: Kind,
     cursor: Option<String>,
     done: u64,
+    sample: &mut Option<Record>,
 ) -> Result<crate::model::Page, String> {
     let page = match plugin.page(ctx.clone(), kind, cursor).await {
         Ok(p) => p,
@@ -437,6 +630,9 @@ async fn checked_page(
         }
         Err(e) => return Err(format!("page {}: {e}", done + 1)),
     };
+    if sample.is_none() {
+        *sample = page.records.first().cloned();
+    }
     match page.records.iter().find_map(raw_problem) {
         Some(problem) => Err(problem),
         None => Ok(page),
@@ -448,6 +644,7 @@ async fn check_snapshot(
     ctx: &CallContext,
     kind: Kind,
     max_pages: u64,
+    sample: &mut Option<Record>,
 ) -> (Result<String, String>, Vec<String>) {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
@@ -462,7 +659,7 @@ async fn check_snapshot(
                 ids,
             );
         }
-        let page = match checked_page(plugin, ctx, kind, cursor.clone(), pages).await {
+        let page = match checked_page(plugin, ctx, kind, cursor.clone(), pages, sample).await {
             Ok(p) => p,
             Err(e) => return (Err(e), ids),
         };
@@ -491,6 +688,7 @@ async fn check_activities(
     plugin: &LoadedPlugin,
     ctx: &CallContext,
     max_pages: u64,
+    sample: &mut Option<Record>,
 ) -> (Result<String, String>, Vec<String>) {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
@@ -506,7 +704,9 @@ async fn check_activities(
                 ids,
             );
         }
-        let page = match checked_page(plugin, ctx, Kind::Activities, cursor.clone(), pages).await {
+        let page = match checked_page(plugin, ctx, Kind::Activities, cursor.clone(), pages, sample)
+            .await
+        {
             Ok(p) => p,
             Err(e) => return (Err(e), ids),
         };
@@ -591,6 +791,7 @@ pub async fn record_scan(
         config: instance.config.clone(),
         since: Some(since),
         page_size: Some(page_size),
+        actions: None,
     };
     let redact = secrets.values().map(|s| s.expose().to_string()).collect();
     let tape = Arc::new(Tape::record(dir, &manifest, redact)?);
@@ -609,15 +810,52 @@ pub async fn record_scan(
         .load(bytes)
         .await
         .map_err(|e| anyhow::anyhow!("loading {}: {e}", instance.connector))?;
-    tape.set_version(&plugin.info.version);
+    let version = plugin.info.version.clone();
+    tape.update_manifest(|m| m.version = version);
     let scratch_dir = tempfile::tempdir()?;
     let scratch = Store::open(scratch_dir.path())?;
     scratch.create_instance(instance, &secrets)?;
+    let session = InstanceSession::open(&plugin, &scratch, instance)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", instance.name))?;
+    // `check` first, as a replay runs it.
+    if let Err(e) = session.check().await {
+        tracing::warn!(instance = %instance.name, "recording: check failed: {e}");
+    }
     let opts = ScanOptions {
         activity_since: Some(since),
         page_size,
         ..Default::default()
     };
     let reports = scan_instance(&scratch, &plugin, instance, kinds, &opts).await?;
+
+    // Every granted action as a dry run on the first record of its kind (GETs only:
+    // the host refuses writes in a dry run), named in the manifest so a replay runs
+    // the same ones.
+    let granted = effective_grants(&plugin.info, instance)
+        .map(|g| g.actions)
+        .unwrap_or_default();
+    let first_of = |kind: Kind| {
+        let query = RecordQuery {
+            limit: Some(1),
+            include_deleted: false,
+        };
+        scratch
+            .records(&instance.id, kind, &query)
+            .ok()
+            .and_then(|r| r.into_iter().next())
+            .map(|r| r.record)
+    };
+    let mut ran = Vec::new();
+    for (action, fixture) in dry_runs(&plugin.info, None, first_of) {
+        let Ok(Some(fixture)) = fixture else { continue };
+        if !granted.contains(&action) {
+            continue;
+        }
+        if let Err(f) = session.act(action_request(&fixture)).await {
+            tracing::warn!(instance = %instance.name, "recording: dry run of {action}: {}", f.error);
+        }
+        ran.push(fixture);
+    }
+    tape.update_manifest(|m| m.actions = Some(ran));
     Ok((reports, tape.recorded()))
 }

@@ -119,6 +119,16 @@ impl DaemonInfo {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Whether the process that wrote the file still runs a sluice executable, as far
+    /// as `/proc` tells (elsewhere: `false`, and the CLI asks the store lock first).
+    /// A daemon killed with -9 leaves its file behind; its pid may be reused.
+    pub fn alive(&self) -> bool {
+        std::fs::read_link(format!("/proc/{}/exe", self.pid))
+            .ok()
+            .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .is_some_and(|name| name.starts_with("sluice"))
+    }
+
     /// Where a client on this machine reaches the API: `https://127.0.0.1:7780` (a
     /// daemon listening on every address is reached on loopback).
     pub fn api_url(&self) -> String {

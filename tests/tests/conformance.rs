@@ -63,10 +63,49 @@ async fn a_recorded_scan_replays_to_the_same_records_and_passes() {
         "recording wrote to the instance"
     );
 
+    // The recording ran `check` and a dry run of each granted action, and named the
+    // dry runs in the manifest; none of them wrote to the provider.
+    assert!(
+        !mock.requests().iter().any(|r| r.is_write()),
+        "a recording wrote to the provider"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sluice-fixtures.json")).unwrap())
+            .unwrap();
+    let recorded_actions: Vec<&str> = manifest["actions"]
+        .as_array()
+        .expect("the manifest names the dry runs")
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        recorded_actions,
+        ["remove-collaborator", "revoke-app-permission"],
+        "{manifest:#}"
+    );
+
     mock.clear_requests();
     let report = run(&github, &input(dir.path(), &[], 1000)).await.unwrap();
     assert!(report.passed(), "{:#?}", report.checks);
     assert!(mock.requests().is_empty(), "a replay reached the provider");
+    let detail = |name: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.check == name)
+            .unwrap_or_else(|| panic!("no `{name}` in {:#?}", report.checks))
+            .detail
+            .clone()
+    };
+    assert!(detail("check").contains("granted"), "{}", detail("check"));
+    let planned = detail("act remove-collaborator (dry run)");
+    assert!(
+        planned.contains(&format!(
+            "would send DELETE {}/orgs/acme/outside_collaborators/",
+            mock.base_url()
+        )),
+        "{planned}"
+    );
 
     // The replay collects what a live scan of the same org does.
     h.scan(&inst, &[], 100).await;
@@ -144,6 +183,18 @@ async fn each_contract_violation_fails_the_check_that_names_it() {
         .await
         .unwrap();
     assert!(good.passed(), "{:#?}", good.checks);
+    let checks: Vec<&str> = good.checks.iter().map(|c| c.check.as_str()).collect();
+    assert!(checks.contains(&"check"), "{checks:?}");
+    let act = &good
+        .checks
+        .iter()
+        .find(|c| c.check == "act suspend-user (dry run)")
+        .expect("the declared action is dry-run")
+        .detail;
+    assert!(
+        act.contains("on `u1a`: would send POST http://fixtures.test/users/u1a/suspend"),
+        "{act}"
+    );
     assert_eq!(good.records["users"], ["u1a", "u1b", "u2a", "u2b"]);
     assert_eq!(good.records["activities"], ["e1", "e2", "e3"]);
     let detail = &good
@@ -166,6 +217,27 @@ async fn each_contract_violation_fails_the_check_that_names_it() {
         ),
         ("egress-escape", "egress", "exfiltrate.example"),
         ("stuck-activities", "list activities", "did not advance"),
+        (
+            "failing-check",
+            "check",
+            "no fixture for GET http://fixtures.test/me",
+        ),
+        (
+            "dry-run-done",
+            "act suspend-user (dry run)",
+            "answered `done`",
+        ),
+        (
+            "dry-run-egress",
+            "act suspend-user (dry run)",
+            "outside the declared egress",
+        ),
+        ("dry-run-writes", "act suspend-user (dry run)", "on `u1a`"),
+        (
+            "dry-run-silent",
+            "act suspend-user (dry run)",
+            "lists no request",
+        ),
     ];
     for (mode, check, words) in cases {
         let report = run(&wasm, &input(dir.path(), &[("mode", mode)], 20))

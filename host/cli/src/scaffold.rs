@@ -32,6 +32,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "fixtures/0002.json",
         include_str!("scaffold/fixtures/0002.json"),
     ),
+    (
+        "fixtures/0003.json",
+        include_str!("scaffold/fixtures/0003.json"),
+    ),
 ];
 
 /// The SDK and WIT, vendored as they are in this build.

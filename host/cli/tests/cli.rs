@@ -799,7 +799,7 @@ fn a_scaffolded_connector_builds_tests_and_passes_test_connector() {
         "{out}\n{}",
         String::from_utf8_lossy(&unit.stderr)
     );
-    assert!(out.contains("test result: ok. 2 passed"), "{out}");
+    assert!(out.contains("test result: ok. 3 passed"), "{out}");
 
     let check = sluice(
         &data,
@@ -817,6 +817,14 @@ fn a_scaffolded_connector_builds_tests_and_passes_test_connector() {
         "{table}"
     );
     assert!(table.contains("2 pages, 3 records"), "{table}");
+    // `check` answered from the fixtures, and the one action planned its request
+    // on the first user listed without sending it.
+    assert!(table.contains("check"), "{table}");
+    assert!(
+        table.contains("act suspend-user (dry run)")
+            && table.contains("would send POST https://api.example.com/users/u1/suspend"),
+        "{table}"
+    );
 
     // And a second scaffold into the same place is refused, leaving it intact.
     let again = sluice(

@@ -11,7 +11,8 @@
 //!
 //! Folder format (hand-written fixtures use it too):
 //! - `sluice-fixtures.json`: `{"connector", "version", "config": {…}}`, the instance's
-//!   non-secret config, so a replay builds the same URLs;
+//!   non-secret config, so a replay builds the same URLs; optionally `"actions":
+//!   [{"action", "target", "params"}]`, the dry-run actions to replay;
 //! - `NNNN.json`: `{"request": {"method", "url", "headers", "body"?},
 //!   "response": {"status", "headers", "body"}}`. A body is a string, or any other
 //!   JSON value (written out compactly as the body).
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::intercept::{Intercepted, OutboundInterceptor};
+use crate::model::ActionKind;
 use crate::model::http::{HttpFailure, InboundResponse, Method, OutboundRequest};
 
 /// The manifest file of a fixtures folder.
@@ -46,6 +48,21 @@ pub struct Manifest {
     /// The page size the recording asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// The dry-run actions the recording ran, so a replay runs the same ones on the
+    /// same targets. Absent: a replay dry-runs every action the connector declares,
+    /// each on the first record of its target's kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<ActionFixture>>,
+}
+
+/// One dry-run action of a fixtures folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionFixture {
+    pub action: ActionKind,
+    /// Provider id of the record acted on.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
 }
 
 /// One request and its response, as the plugin saw them.
@@ -191,8 +208,9 @@ impl Tape {
         }
     }
 
-    /// Record: put the connector's version into the manifest.
-    pub fn set_version(&self, version: &str) {
+    /// Record: change the manifest (the connector's version once loaded, the
+    /// dry-run actions once run).
+    pub fn update_manifest(&self, change: impl FnOnce(&mut Manifest)) {
         let mode = self.lock();
         let Mode::Record { dir, .. } = &*mode else {
             return;
@@ -202,7 +220,7 @@ impl Tape {
             .ok()
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
             .map(|mut m| {
-                m.version = version.to_string();
+                change(&mut m);
                 m
             })
             .and_then(|m| serde_json::to_vec_pretty(&m).ok());

@@ -219,13 +219,9 @@ impl Control {
             .map_err(refuse)?;
         entry.target = record.record.id().to_string();
         // What the connector may need besides the id (GitHub removes by login).
-        if let Record::User(u) = &record.record {
-            for (k, v) in [("login", &u.login), ("email", &u.email)] {
-                if let Some(v) = v
-                    && !entry.params.iter().any(|(pk, _)| pk == k)
-                {
-                    entry.params.push((k.to_string(), v.clone()));
-                }
+        for (k, v) in record.record.action_params() {
+            if !entry.params.iter().any(|(pk, _)| *pk == k) {
+                entry.params.push((k, v));
             }
         }
         if input.action == ActionKind::RemoveGroupMember

@@ -826,6 +826,18 @@ pub enum Record {
 }
 
 impl Record {
+    /// What a connector may need to act on this record besides its id: a user's
+    /// `login` and `email` (GitHub removes by login).
+    pub fn action_params(&self) -> Vec<(String, String)> {
+        match self {
+            Record::User(u) => [("login", &u.login), ("email", &u.email)]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone())))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         match self {
             Record::User(_) => Kind::Users,

