@@ -307,6 +307,9 @@ pub struct Connected {
     /// included) and actions (the grants are in `instance.grants`).
     pub egress: Vec<String>,
     pub actions: Vec<ActionKind>,
+    /// Writes it sends while scanning, as `METHOD URL`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scan_writes: Vec<String>,
 }
 
 /// `POST /v1/instances/{name}/scan`.
@@ -395,10 +398,12 @@ impl Control {
 
     /// `inst` with grants, migrating it if it had none (see [`Control::migrate_grants`]).
     ///
-    /// Grants saved before token endpoints were egress destinations (schema 0) are
-    /// given the token endpoint of the version the instance was connected with (or is
-    /// pinned to), and only if that version is loaded: a newer version that moved its
-    /// token endpoint must be approved like any new destination.
+    /// Grants saved under older rules are given what those rules left out, as the
+    /// version the instance was connected with (or is pinned to) asks, and only if that
+    /// version is loaded: before token endpoints were egress destinations (schema 0),
+    /// its token endpoint; before scan writes were granted (schema 1), its scan writes.
+    /// A newer version that moved its token endpoint or declares new writes must be
+    /// approved like any new destination.
     fn migrated(&self, inst: Instance) -> Result<Instance, ControlError> {
         let registry = self.registry.snapshot();
         let version = inst
@@ -407,23 +412,32 @@ impl Control {
             .unwrap_or(&inst.connector_version);
         match &inst.grants {
             Some(g) if g.schema >= GRANTS_SCHEMA => return Ok(inst),
-            Some(_) => {
+            Some(old) => {
                 let Some(entry) = registry.version(&inst.connector, version) else {
                     return Ok(inst);
                 };
-                let scheme = &(entry.plugin.info)
-                    .auth_option(inst.auth.as_deref())
+                let info = &entry.plugin.info;
+                let mut added = Grants {
+                    schema: GRANTS_SCHEMA,
+                    ..Grants::default()
+                };
+                if old.schema < 1 {
+                    let scheme = &info
+                        .auth_option(inst.auth.as_deref())
+                        .map_err(ControlError::Internal)?
+                        .scheme;
+                    added.egress = token_endpoint(scheme, &inst.config)
+                        .map_err(ControlError::Internal)?
+                        .into_iter()
+                        .collect();
+                }
+                added.scan_writes = Grants::asked_by(info, inst.auth.as_deref(), &inst.config)
                     .map_err(ControlError::Internal)?
-                    .scheme;
-                let token = token_endpoint(scheme, &inst.config).map_err(ControlError::Internal)?;
-                tracing::info!(instance = %inst.name, version = %entry.version(), token_endpoint = ?token, "granting the token endpoint of the connected version (grants saved before token endpoints were destinations)");
+                    .scan_writes;
+                tracing::info!(instance = %inst.name, version = %entry.version(), token_endpoint = ?added.egress, scan_writes = ?added.scan_writes, "granting what the connected version used under older grant rules");
                 let inst = self.store.update_instance(&inst.id, |i| {
                     if let Some(g) = &mut i.grants {
-                        g.extend(&Grants {
-                            egress: token.clone().into_iter().collect(),
-                            actions: Vec::new(),
-                            schema: GRANTS_SCHEMA,
-                        });
+                        g.extend(&added);
                     }
                 })?;
                 self.store.flush()?;
@@ -459,6 +473,7 @@ impl Control {
             version: entry.version().to_string(),
             egress: m.egress,
             actions: m.actions,
+            scan_writes: m.scan_writes,
         }))
     }
 
@@ -684,16 +699,16 @@ impl Control {
             .plugin_of(&instance)
             .ok()
             .map(|e| e.plugin.info.clone());
-        let egress = info
+        let asks = info
             .as_ref()
             .and_then(|i| Grants::asked_by(i, instance.auth.as_deref(), &instance.config).ok())
-            .map(|asks| asks.egress)
             .unwrap_or_default();
         self.schedule(&instance)?;
         Ok(Connected {
             permissions,
-            egress,
+            egress: asks.egress,
             actions: info.map(|i| i.actions.clone()).unwrap_or_default(),
+            scan_writes: asks.scan_writes,
             instance,
         })
     }

@@ -23,7 +23,7 @@ use crate::auth::{Credentials, PersistSecret};
 use crate::capabilities::egress::EgressPolicy;
 use crate::capabilities::http::InstanceNet;
 use crate::capabilities::tls::CaBundle;
-use crate::model::grants::Grants;
+use crate::model::grants::{Grants, scan_write};
 use crate::model::http::Method;
 use crate::model::secret::{Secret, Secrets};
 use crate::model::template::{TemplateError, expand};
@@ -215,29 +215,33 @@ fn call_context(
         look_back_days: plugin
             .info
             .effective_look_back_days(instance.look_back_days),
-        scan_writes: scan_writes(&plugin.info, &instance.config)?,
+        scan_writes: scan_writes(&plugin.info, &instance.config, &grants.scan_writes)?,
         sent_writes: Arc::default(),
         blocked: Arc::default(),
     })
 }
 
-/// The connector's declared scan writes resolved over `config`: (method, URL without
-/// query).
+/// The connector's declared scan writes that the instance was granted, resolved over
+/// `config`: (method, URL without query). A declared write not granted (a newer
+/// version's, not approved yet) is refused like an undeclared one.
 fn scan_writes(
     info: &ConnectorInfo,
     config: &BTreeMap<String, String>,
+    granted: &[String],
 ) -> Result<Arc<[(Method, String)]>, ConnectorError> {
-    (info.scan_writes.iter())
-        .map(|w| {
-            let method = Method::parse(&w.method).ok_or_else(|| {
-                ConnectorError::InvalidConfig(format!("scan write method `{}`", w.method))
-            })?;
-            let url = expand(&w.url, config)
-                .map_err(|e| ConnectorError::InvalidConfig(format!("scan write {e}")))?;
-            let url = url.split(['?', '#']).next().unwrap_or_default().to_string();
-            Ok((method, url))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for w in &info.scan_writes {
+        let spelled = scan_write(w, config).map_err(ConnectorError::InvalidConfig)?;
+        if !granted.contains(&spelled) {
+            continue;
+        }
+        let method = Method::parse(&w.method).ok_or_else(|| {
+            ConnectorError::InvalidConfig(format!("scan write method `{}`", w.method))
+        })?;
+        let url = spelled.split_once(' ').map(|(_, u)| u).unwrap_or_default();
+        out.push((method, url.to_string()));
+    }
+    Ok(out.into())
 }
 
 fn field_hint(f: &crate::model::ConfigField) -> String {

@@ -484,6 +484,7 @@ async fn older_grants_get_the_connected_versions_token_endpoint_only() {
                 i.grants = Some(Grants {
                     egress: vec![format!("{}/", server.base_url())],
                     actions: Vec::new(),
+                    scan_writes: Vec::new(),
                     schema: 0,
                 });
                 if name == "moved" {

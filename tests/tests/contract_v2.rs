@@ -406,13 +406,82 @@ async fn only_writes_declared_in_describe_are_sent_during_a_scan() {
         assert_eq!(reports[0].error, None, "{reports:?}");
         let outcome = scan_write_outcome(&h, &inst);
         assert!(
-            outcome.starts_with("refused: ") && outcome.contains("did not declare"),
+            outcome.starts_with("refused: ")
+                && outcome.contains("not a scan write the connector declared"),
             "{outcome}"
         );
         assert_eq!(writes(&mock), Vec::<String>::new(), "{path}");
         assert_eq!(user_ids(&h, &inst).len(), 3, "the scan went on");
         assert_eq!(audited(name), [], "nothing was sent, so nothing audited");
     }
+}
+
+/// A scan write is granted with its destination, kept in the grants as `METHOD URL`;
+/// one the grants lack (a newer version's, or grants saved before scan writes were
+/// granted) is refused and waits for approval, and older grants are migrated to the
+/// writes of the version they were connected with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_writes_are_granted_and_a_write_the_grants_lack_waits_for_approval() {
+    let (h, mock) = setup(2).await;
+    let declared = format!("{}/api/v2/declared", mock.base_url());
+    let inst = connect_api_token(
+        &h,
+        &mock,
+        "acme",
+        &[("scan_write_url", declared.clone())],
+        None,
+    )
+    .await
+    .unwrap();
+    let spelled = format!("POST {declared}");
+    assert_eq!(
+        inst.grants.as_ref().unwrap().scan_writes,
+        std::slice::from_ref(&spelled)
+    );
+
+    // The grants lose the write (as a version declaring it newly would find them).
+    let inst = h
+        .store
+        .update_instance(&inst.id, |i| {
+            i.grants.as_mut().unwrap().scan_writes.clear();
+        })
+        .unwrap();
+    let plugin = h.registry.get("templated").unwrap().plugin.clone();
+    let missing = sluice::session::unapproved(&plugin.info, &inst)
+        .unwrap()
+        .expect("the write asks for approval");
+    assert_eq!(missing.scan_writes, std::slice::from_ref(&spelled));
+    assert!(missing.egress.is_empty() && missing.actions.is_empty());
+    // Until approved, the write is refused like an undeclared one.
+    let reports = h.scan(&inst, &[Kind::Users], 100).await;
+    assert_eq!(reports[0].error, None, "{reports:?}");
+    let outcome = scan_write_outcome(&h, &inst);
+    assert!(outcome.contains("was granted"), "{outcome}");
+    assert!(!mock.requests().iter().any(|r| r.is_write()));
+
+    // Approval grants it.
+    let dir = h.dir.path().join("plugins");
+    let control = sluice_tests::control(&h.store, &h.runtime, h.registry.clone(), &dir);
+    let approved = control.approve("acme").await.unwrap();
+    assert_eq!(
+        approved.grants.unwrap().scan_writes,
+        std::slice::from_ref(&spelled)
+    );
+
+    // Grants saved before scan writes were granted (schema 1) are migrated to the
+    // connected version's writes when a control opens the store.
+    h.store
+        .update_instance(&inst.id, |i| {
+            let g = i.grants.as_mut().unwrap();
+            g.scan_writes.clear();
+            g.schema = 1;
+        })
+        .unwrap();
+    drop(control);
+    let _control = sluice_tests::control(&h.store, &h.runtime, h.registry.clone(), &dir);
+    let migrated = h.store.instance("acme").unwrap().grants.unwrap();
+    assert_eq!(migrated.scan_writes, [spelled]);
+    assert_eq!(migrated.schema, sluice::model::grants::GRANTS_SCHEMA);
 }
 
 /// Byte `i` of the guest's files.

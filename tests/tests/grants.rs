@@ -197,6 +197,7 @@ async fn instances_saved_before_grants_are_granted_what_their_connector_asks_for
         Grants {
             egress: vec![format!("{base}/")],
             actions: vec![ActionKind::SuspendUser],
+            scan_writes: vec![],
             schema: sluice::model::grants::GRANTS_SCHEMA,
         }
     );

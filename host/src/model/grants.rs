@@ -7,6 +7,11 @@
 //! what the host enforces: the egress policy holds only destinations that are both
 //! asked for and granted, and `act` is refused for an action that is not granted.
 //!
+//! Writes a connector sends while scanning (declared `scan-writes`, e.g. Microsoft
+//! 365's `POST …/subscriptions/start`) are granted the same way, each as `METHOD URL`
+//! resolved over the config: a write is more than a destination, so a newer version
+//! that declares a new one to an already granted host still asks for approval.
+//!
 //! A new connector version that asks for more than an instance's grants does not
 //! widen its reach silently: the instance waits in `needs approval` (see
 //! `Control::schedule`). Grants may name more than the connector asks for today (a
@@ -18,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::template::{Destination, expand};
-use super::{ActionKind, AuthScheme, ConnectorInfo};
+use super::{ActionKind, AuthScheme, ConnectorInfo, ScanWrite};
 
 /// Egress destinations and actions, as asked for by a connector or granted by the
 /// operator.
@@ -30,14 +35,30 @@ pub struct Grants {
     pub egress: Vec<String>,
     #[serde(default)]
     pub actions: Vec<ActionKind>,
-    /// Which rules these grants were made under ([`GRANTS_SCHEMA`]); 0 for grants
-    /// saved before token endpoints were destinations, which `Control` migrates.
+    /// Writes sent while scanning, as `METHOD URL` (see [`scan_write`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scan_writes: Vec<String>,
+    /// Which rules these grants were made under ([`GRANTS_SCHEMA`]); older grants are
+    /// migrated by `Control` (0: before token endpoints were destinations, 1: before
+    /// scan writes were granted).
     #[serde(default)]
     pub schema: u32,
 }
 
-/// The grants' current rules: 1 = token endpoints are granted egress destinations.
-pub const GRANTS_SCHEMA: u32 = 1;
+/// The grants' current rules: 1 = token endpoints are granted egress destinations;
+/// 2 = scan writes are granted.
+pub const GRANTS_SCHEMA: u32 = 2;
+
+/// A declared scan write over `config`, as grants spell it: `POST https://host/path`
+/// (the URL without its query).
+pub fn scan_write(write: &ScanWrite, config: &BTreeMap<String, String>) -> Result<String, String> {
+    let url = expand(&write.url, config).map_err(|e| format!("scan write {e}"))?;
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    Ok(format!(
+        "{} {url}",
+        write.method.trim().to_ascii_uppercase()
+    ))
+}
 
 /// The destination of `scheme`'s token endpoint on an instance with `config`, in the
 /// form grants spell destinations; `None` for schemes without one.
@@ -79,6 +100,9 @@ impl Grants {
         let mut asks = Grants {
             egress,
             actions: info.actions.clone(),
+            scan_writes: (info.scan_writes.iter())
+                .map(|w| scan_write(w, config))
+                .collect::<Result<_, _>>()?,
             schema: GRANTS_SCHEMA,
         };
         asks.dedup();
@@ -101,17 +125,24 @@ impl Grants {
                 .filter(|a| !self.actions.contains(a))
                 .copied()
                 .collect(),
+            scan_writes: asks
+                .scan_writes
+                .iter()
+                .filter(|w| !self.scan_writes.contains(w))
+                .cloned()
+                .collect(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.egress.is_empty() && self.actions.is_empty()
+        self.egress.is_empty() && self.actions.is_empty() && self.scan_writes.is_empty()
     }
 
     /// Add everything in `more`.
     pub fn extend(&mut self, more: &Grants) {
         self.egress.extend(more.egress.iter().cloned());
         self.actions.extend(more.actions.iter().copied());
+        self.scan_writes.extend(more.scan_writes.iter().cloned());
         self.schema = self.schema.max(more.schema);
         self.dedup();
     }
@@ -121,6 +152,16 @@ impl Grants {
         self.egress.dedup();
         self.actions.sort_by_key(|a| a.as_str());
         self.actions.dedup();
+        self.scan_writes.sort();
+        self.scan_writes.dedup();
+    }
+
+    /// Whether granted egress covers the URL of scan write `write` (`METHOD URL`).
+    fn covers(&self, write: &str) -> bool {
+        let url = write.split_once(' ').map_or(write, |(_, url)| url);
+        Destination::from_url(url)
+            .map(|d| d.to_string())
+            .is_ok_and(|d| self.egress.iter().any(|g| d.starts_with(g.as_str())))
     }
 
     /// One line per side, for messages: `egress: https://a/, https://b/`.
@@ -132,7 +173,7 @@ impl Grants {
                 v.join(", ")
             }
         };
-        vec![
+        let mut lines = vec![
             format!(
                 "egress:  {}",
                 join(self.egress.iter().map(String::as_str).collect())
@@ -141,7 +182,14 @@ impl Grants {
                 "actions: {}",
                 join(self.actions.iter().map(|a| a.as_str()).collect())
             ),
-        ]
+        ];
+        if !self.scan_writes.is_empty() {
+            lines.push(format!(
+                "writes while scanning: {}",
+                join(self.scan_writes.iter().map(String::as_str).collect())
+            ));
+        }
+        lines
     }
 }
 
@@ -257,8 +305,15 @@ impl GrantRequest {
         let mut grants = Grants {
             egress,
             actions,
+            scan_writes: Vec::new(),
             schema: GRANTS_SCHEMA,
         };
+        // A declared scan write goes with its destination: granting the host grants
+        // the writes the connector declares to it now (later ones ask again).
+        grants.scan_writes = (asks.scan_writes.iter())
+            .filter(|w| grants.covers(w))
+            .cloned()
+            .collect();
         grants.dedup();
         Ok(grants)
     }
@@ -273,6 +328,7 @@ mod tests {
         Grants {
             egress: vec!["https://api.github.com/".into()],
             actions: vec![ActionKind::RevokeAppPermission, ActionKind::SuspendUser],
+            scan_writes: vec![],
             schema: GRANTS_SCHEMA,
         }
     }
@@ -327,6 +383,45 @@ mod tests {
             token_field: "t".into(),
         };
         assert_eq!(token_endpoint(&bearer, &config), Ok(None));
+    }
+
+    #[test]
+    fn a_scan_write_is_granted_with_its_destination_and_asked_for_again_when_new() {
+        let config = BTreeMap::from([("tenant".to_string(), "acme".to_string())]);
+        let mut info = oauth_connector("https://login.example.com/token");
+        info.scan_writes = vec![ScanWrite {
+            method: "post".into(),
+            url: "https://{tenant}.api.example.com/subscriptions/start?type=audit".into(),
+            reason: String::new(),
+        }];
+        let asks = Grants::asked_by(&info, None, &config).unwrap();
+        let start = "POST https://acme.api.example.com/subscriptions/start";
+        assert_eq!(asks.scan_writes, [start]);
+        assert_eq!(GrantRequest::all().resolve("c", &asks).unwrap(), asks);
+        // Granting only the token endpoint leaves the write out.
+        let only_token = GrantRequest {
+            egress: Some(GrantSet::Only(vec![
+                "https://login.example.com/token".into(),
+            ])),
+            actions: None,
+        };
+        let granted = only_token.resolve("c", &asks).unwrap();
+        assert!(granted.scan_writes.is_empty(), "{granted:?}");
+        assert_eq!(granted.missing(&asks).scan_writes, [start]);
+        // A newer version's second write to the same granted host asks for approval.
+        let all = GrantRequest::all().resolve("c", &asks).unwrap();
+        info.scan_writes.push(ScanWrite {
+            method: "DELETE".into(),
+            url: "https://{tenant}.api.example.com/subscriptions/old".into(),
+            reason: String::new(),
+        });
+        let newer = Grants::asked_by(&info, None, &config).unwrap();
+        let missing = all.missing(&newer);
+        assert_eq!(
+            missing.scan_writes,
+            ["DELETE https://acme.api.example.com/subscriptions/old"]
+        );
+        assert!(missing.egress.is_empty() && !missing.is_empty());
     }
 
     #[test]

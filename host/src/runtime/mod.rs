@@ -200,7 +200,7 @@ impl CallState {
             Ok(())
         } else {
             Err(format!(
-                "{} {path} is a write the connector did not declare as a scan write; outside actions only declared writes are sent",
+                "{} {path} is not a scan write the connector declared and the instance was granted; outside actions only those are sent",
                 method.as_str()
             ))
         }

@@ -180,6 +180,8 @@ pub enum InstanceStatus {
         /// What it asks for beyond the grants.
         egress: Vec<String>,
         actions: Vec<crate::model::ActionKind>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        scan_writes: Vec<String>,
     },
 }
 

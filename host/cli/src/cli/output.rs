@@ -403,6 +403,7 @@ pub fn connected(c: &Connected, daemon: bool, json: bool) -> anyhow::Result<()> 
     let asked = sluice::model::grants::Grants {
         egress: c.egress.clone(),
         actions: c.actions.clone(),
+        scan_writes: c.scan_writes.clone(),
         schema: sluice::model::grants::GRANTS_SCHEMA,
     };
     let granted = instance.grants.clone().unwrap_or_default();
@@ -452,9 +453,11 @@ fn status_detail(s: &InstanceStatus) -> String {
             version,
             egress,
             actions,
+            scan_writes,
         } => {
             let mut more: Vec<&str> = egress.iter().map(String::as_str).collect();
             more.extend(actions.iter().map(|a| a.as_str()));
+            more.extend(scan_writes.iter().map(String::as_str));
             format!(
                 "{version} also asks for {}; `sluice instances approve` to grant",
                 more.join(", ")
