@@ -6,6 +6,12 @@ use tokio::time::Instant;
 
 use super::headers::Observation;
 
+/// The reserve of a provider window whose limit is not reported.
+const UNKNOWN_LIMIT_RESERVE: u64 = 10;
+
+/// Reset times this close are one window (reset headers have one-second resolution).
+const SAME_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the provider told us about its own budget.
 #[derive(Debug, Default)]
 pub(super) struct Adaptive {
@@ -39,6 +45,25 @@ impl Adaptive {
         t
     }
 
+    /// Whether the provider reports a fixed window (what is left, and when it resets)
+    /// with more than [`Adaptive::reserve`] left. While it does, the connector's
+    /// default budget stands aside: a provider that resets its quota at a known time
+    /// gets it spent at full speed (concurrency caps still hold), down to the reserve.
+    pub(super) fn window_open(&self, now: Instant) -> bool {
+        match (self.remaining, self.reset_at) {
+            (Some(rem), Some(reset)) if reset > now => rem > self.reserve(),
+            _ => false,
+        }
+    }
+
+    /// What full-speed spending leaves of a provider window for actions and other
+    /// instances on the same token: a tenth of the window's limit (at least 1), or
+    /// [`UNKNOWN_LIMIT_RESERVE`] when the provider does not say its limit.
+    pub(super) fn reserve(&self) -> u64 {
+        self.limit
+            .map_or(UNKNOWN_LIMIT_RESERVE, |l| (l / 10).max(1))
+    }
+
     pub(super) fn granted(&mut self, at: Instant) {
         self.last_grant = Some(at);
         if let Some(r) = &mut self.remaining {
@@ -52,8 +77,19 @@ impl Adaptive {
         }
         if o.remaining.is_some() {
             self.limit = o.limit.or(self.limit);
-            self.remaining = o.remaining;
-            self.reset_at = o.reset.map(|r| now + r);
+            let reset_at = o.reset.map(|r| now + r);
+            // Within one window, answers to requests sent earlier report more than is
+            // left now (we count each grant down): keep the lower count. A new window
+            // (a later reset) starts from what the provider says.
+            let same_window = match (self.reset_at, reset_at) {
+                (Some(a), Some(b)) => a.max(b) - a.min(b) < SAME_WINDOW,
+                _ => false,
+            };
+            self.remaining = match (self.remaining, o.remaining) {
+                (Some(ours), Some(theirs)) if same_window => Some(ours.min(theirs)),
+                (_, theirs) => theirs,
+            };
+            self.reset_at = reset_at;
             if o.remaining == Some(0)
                 && let Some(r) = o.reset
             {

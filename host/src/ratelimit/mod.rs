@@ -16,8 +16,14 @@
 //! applicable limiters at once, at the latest of their earliest free times, under one
 //! lock, so a request never holds a slot it cannot use yet.
 //!
-//! Providers' headers ([`headers`]) refine this: `remaining` and `reset` pace the last
-//! few requests of a window across the time left and stop at zero until the reset;
+//! Providers' headers ([`headers`]) refine this. A provider quota is a fixed window
+//! with a reset time, not a sliding one: while the provider reports more than a reserve
+//! (a tenth of its limit) left before its reset, the connector's *default* budgets of
+//! that instance (or its connector-sized shared scope) stand aside and requests go at
+//! full speed, bounded by concurrency caps and by what is left, counted down per
+//! request; operator budgets always hold exactly. Near the wall, `remaining` and
+//! `reset` pace the last few requests across the time left and stop at zero until the
+//! reset;
 //! `Retry-After` (429, 503, GitHub's 403) pauses the instance's quota (or its shared
 //! scope's). [`RateLimits::send`] retries throttling, 5xx, timeouts and connection
 //! errors with exponential backoff and full jitter, bounded by attempts and by the
@@ -354,9 +360,18 @@ impl RateLimits {
             let st = &mut *guard;
             let mut at = now;
             let shared_name = st.instances.get(id).and_then(|i| i.shared.clone());
+            // The provider's fixed window has room: connector defaults stand aside.
+            let window_open = match shared_name.as_ref().and_then(|s| st.shared.get(s)) {
+                Some(s) => s.adaptive.window_open(now),
+                None => st
+                    .instances
+                    .get(id)
+                    .is_some_and(|i| i.adaptive.window_open(now)),
+            };
+            let paced = |source: Source| !(window_open && source == Source::Connector);
             if let Some(inst) = st.instances.get(id) {
                 for (rule, l) in &inst.rules {
-                    if rule.scope == "*" || rule.scope == host {
+                    if (rule.scope == "*" || rule.scope == host) && paced(rule.source) {
                         at = at.max(l.gcra.earliest(now));
                     }
                 }
@@ -365,9 +380,10 @@ impl RateLimits {
                 }
             }
             if let Some(s) = shared_name.as_ref().and_then(|s| st.shared.get(s)) {
-                at = at
-                    .max(s.limiter.gcra.earliest(now))
-                    .max(s.adaptive.earliest(now));
+                if paced(s.source) {
+                    at = at.max(s.limiter.gcra.earliest(now));
+                }
+                at = at.max(s.adaptive.earliest(now));
             }
             if let Some(h) = st.hosts.get(&host) {
                 at = at.max(h.gcra.earliest(now));
@@ -377,7 +393,7 @@ impl RateLimits {
             }
             if let Some(inst) = st.instances.get_mut(id) {
                 for (rule, l) in &mut inst.rules {
-                    if rule.scope == "*" || rule.scope == host {
+                    if (rule.scope == "*" || rule.scope == host) && paced(rule.source) {
                         l.gcra.commit(at);
                     }
                 }
@@ -391,7 +407,9 @@ impl RateLimits {
                 }
             }
             if let Some(s) = shared_name.as_ref().and_then(|s| st.shared.get_mut(s)) {
-                s.limiter.gcra.commit(at);
+                if paced(s.source) {
+                    s.limiter.gcra.commit(at);
+                }
                 s.adaptive.granted(at);
             }
             if let Some(h) = st.hosts.get_mut(&host) {

@@ -458,6 +458,95 @@ async fn throttling_forever_ends_as_rate_limited_without_a_busy_loop() {
     assert!(next.arrivals.lock().unwrap().is_empty());
 }
 
+/// GitHub-shaped quota headers: `remaining` of `limit`, resetting in `secs`.
+fn window(limit: u64, remaining: u64, secs: u64) -> Vec<(String, String)> {
+    let reset = (SystemTime::now() + Duration::from_secs(secs))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    vec![
+        ("x-ratelimit-limit".into(), limit.to_string()),
+        ("x-ratelimit-remaining".into(), remaining.to_string()),
+        ("x-ratelimit-reset".into(), reset.to_string()),
+    ]
+}
+
+/// The connector's default 5,000/h (burst 10) on instance `a`, operator `overrides`.
+fn github_like(overrides: &InstanceLimitConfig) -> Arc<RateLimits> {
+    let limits = Arc::new(RateLimits::default());
+    let b = budget(5000, 3600, 10);
+    limits.register("a", "a", &[rule(b)], &BTreeMap::new(), overrides);
+    limits
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_provider_window_with_room_is_spent_at_full_speed() {
+    let limits = github_like(&Default::default());
+    // Before the provider has said anything, the connector's default paces.
+    let start = Instant::now();
+    for _ in 0..20 {
+        drop(
+            limits
+                .acquire("a", "h", Duration::from_secs(3600))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(Instant::now() - start >= Duration::from_secs(5));
+    // 4,999 of 5,000 left for the hour: 200 requests go at once.
+    limits.observe("a", &window(5000, 4999, 3600));
+    let start = Instant::now();
+    for _ in 0..200 {
+        drop(
+            limits
+                .acquire("a", "h", Duration::from_secs(3600))
+                .await
+                .unwrap(),
+        );
+    }
+    let took = Instant::now() - start;
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let left = limits.instance_state("a").unwrap().provider.remaining;
+    assert_eq!(left, Some(4799), "each request is counted down");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fixed_window_is_never_exceeded_and_stale_answers_do_not_raise_it() {
+    let limits = github_like(&Default::default());
+    // (Reset headers are wall-clock seconds; the test's clock is tokio's paused one,
+    // so the window is given twice the run.)
+    limits.observe("a", &window(5000, 1000, 120));
+    let grants = hammer(limits.clone(), &["a"], 4, Duration::from_secs(60)).await;
+    assert!(grants.len() <= 1000, "{} over the window", grants.len());
+    // Down to the reserve (500) at full speed, then the connector's pacing.
+    assert!(grants.len() >= 500, "{}", grants.len());
+    let left = limits
+        .instance_state("a")
+        .unwrap()
+        .provider
+        .remaining
+        .unwrap();
+    assert_eq!(left, 1000 - grants.len() as u64 - 4);
+    // An answer to an earlier request reports more left in the same window: ignored.
+    let reset_in = limits.instance_state("a").unwrap().provider.reset_in_secs;
+    limits.observe("a", &window(5000, 990, reset_in.unwrap().round() as u64));
+    let after = limits.instance_state("a").unwrap().provider.remaining;
+    assert_eq!(after, Some(left));
+}
+
+#[tokio::test(start_paused = true)]
+async fn operator_budgets_hold_exactly_even_when_the_provider_window_has_room() {
+    let overrides = InstanceLimitConfig {
+        budgets: [("*".to_string(), budget(100, 60, 10))].into(),
+        shared: None,
+    };
+    let limits = github_like(&overrides);
+    limits.observe("a", &window(5000, 4999, 3600));
+    let grants = hammer(limits.clone(), &["a"], 4, Duration::from_secs(120)).await;
+    let mut times: Vec<Instant> = grants.iter().map(|(_, t)| *t).collect();
+    assert!(max_in_window(&mut times, Duration::from_secs(60)) <= 100);
+}
+
 #[test]
 fn operator_budgets_replace_connector_defaults_and_hosts_come_from_templates() {
     let declared = vec![
