@@ -84,6 +84,30 @@ async fn start_daemon(dir: &Path) -> anyhow::Result<Daemon> {
     })
 }
 
+/// Median milliseconds of `runs` whole `sluice instances` processes on data dir `dir`,
+/// after one untimed run (a fresh data dir compiles the built-in connectors once).
+fn cli_millis(dir: &Path, runs: usize) -> anyhow::Result<f64> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..=runs {
+        let start = Instant::now();
+        let out = Command::new(sluice_binary()?)
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("instances")
+            .env("SLUICE_PLUGINS_DIR", dir.join("plugins"))
+            .output()?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(
+            out.status.success(),
+            "sluice instances: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    times.remove(0);
+    times.sort_by(f64::total_cmp);
+    Ok(times[runs / 2])
+}
+
 pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     let n: usize = if quick { 100 } else { 1000 };
     let dir = tempfile::tempdir()?;
@@ -172,7 +196,21 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     let idle_cpu = (cpu_secs(pid)? - cpu0) / idle_window * 100.0;
     let rss_idle = status_kb(pid, "VmRSS:")?;
 
+    // The CLI while this daemon runs (it goes to the daemon's API), against the same
+    // command on a data dir no daemon holds (it opens the store itself).
+    let cli_daemon = cli_millis(dir.path(), 10)?;
+    let idle_dir = tempfile::tempdir()?;
+    let cli_local = cli_millis(idle_dir.path(), 10)?;
+
     Ok(vec![
+        Row::new(
+            "scale",
+            format!("CLI `sluice instances` through the running daemon ({n} instances)"),
+            cli_daemon,
+            "ms",
+        )
+        .against(cli_local)
+        .note("median of 10 whole processes; baseline: the same on a data dir no daemon holds"),
         Row::new(
             "scale",
             format!("{n} instances: connect-flow scans per minute"),
