@@ -35,7 +35,7 @@ use crate::ratelimit::RetryPolicy;
 use crate::runtime::{ActionRequest, CallContext, LoadedPlugin, Runtime, RuntimeConfig};
 use crate::scan::{KindReport, Lister, ScanOptions, scan_instance};
 use crate::session::{InstanceSession, effective_grants, resolve_templates, validate_config};
-use crate::store::{Instance, InstanceStatus, RecordQuery, Secret, Secrets, Store};
+use crate::store::{Instance, RecordQuery, Secret, Secrets, Store};
 
 /// What to check a component against.
 #[derive(Clone, Debug)]
@@ -321,24 +321,9 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
 fn instance_for(info: &ConnectorInfo, config: &BTreeMap<String, String>) -> Instance {
     Instance {
         id: "conformance".into(),
-        name: "conformance".into(),
-        connector: info.id.clone(),
-        connector_version: info.version.clone(),
-        config: config.clone(),
         // Fixtures are often recorded against loopback mocks.
         allow_private_network: true,
-        ca_pem: None,
-        enabled: true,
-        created: now_millis(),
-        status: InstanceStatus::Connecting,
-        permissions: None,
-        schedule: Default::default(),
-        limits: Default::default(),
-        pinned_version: None,
-        grants: None,
-        declined: None,
-        auth: None,
-        look_back_days: None,
+        ..Instance::new("conformance", &info.id, &info.version, config.clone())
     }
 }
 

@@ -458,27 +458,11 @@ pub fn with_extra_memories(component: &[u8], extra: u32) -> Vec<u8> {
 /// An instance record as `connect` would save it (status `connecting`, no grants: it
 /// may use what its connector asks for), for tests that store one directly.
 pub fn new_instance(name: &str, connector: &str, config: &[(&str, &str)]) -> Instance {
+    let config = (config.iter())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Instance {
-        id: sluice::store::new_instance_id(),
-        name: name.into(),
-        connector: connector.into(),
-        connector_version: "0.1.0".into(),
-        config: config
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
         allow_private_network: true,
-        enabled: true,
-        created: 0,
-        status: sluice::store::InstanceStatus::Connecting,
-        permissions: None,
-        schedule: Default::default(),
-        limits: Default::default(),
-        pinned_version: None,
-        grants: None,
-        declined: None,
-        auth: None,
-        look_back_days: None,
-        ca_pem: None,
+        ..Instance::new(name, connector, "0.1.0", config)
     }
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use crate::capabilities::tls::CaBundle;
 use crate::model::grants::{GrantError, GrantRequest, Grants};
 use crate::model::secret::{Secret, Secrets};
-use crate::model::{ConnectorError, Permissions, now_millis};
+use crate::model::{ConnectorError, Permissions};
 use crate::registry::Registry;
 use crate::session::{InstanceSession, resolve_templates, validate_config};
-use crate::store::{Instance, InstanceStatus, Store, StoreError, new_instance_id};
+use crate::store::{Instance, Store, StoreError};
 
 /// What the operator asked for.
 #[derive(Clone, Debug, Default)]
@@ -120,17 +120,8 @@ pub async fn connect(
         .map_err(ConnectError::InvalidConfig)?;
     let grants = req.grants.resolve(&plugin.info.id, &asks)?;
     let mut instance = Instance {
-        id: new_instance_id(),
-        name: req.name,
-        connector: plugin.info.id.clone(),
-        connector_version: plugin.info.version.clone(),
-        config,
         allow_private_network: req.allow_private_network,
         ca_pem,
-        enabled: true,
-        created: now_millis(),
-        status: InstanceStatus::Connecting,
-        permissions: None,
         schedule: req.schedule,
         limits: req.limits,
         pinned_version: req.pin.as_ref().map(|_| plugin.info.version.clone()),
@@ -138,6 +129,7 @@ pub async fn connect(
         grants: Some(grants),
         auth: req.auth,
         look_back_days: req.look_back_days,
+        ..Instance::new(&req.name, &plugin.info.id, &plugin.info.version, config)
     };
     let secrets: Secrets = req.secrets;
     // A refresh token rotated during the check is saved with the new instance.

@@ -149,6 +149,38 @@ pub struct Instance {
     pub look_back_days: Option<u32>,
 }
 
+impl Instance {
+    /// A new instance of `connector` `version` with `config`, connecting, with a fresh
+    /// id, everything else at its default (no grants yet: connect sets them).
+    pub fn new(
+        name: &str,
+        connector: &str,
+        version: &str,
+        config: BTreeMap<String, String>,
+    ) -> Instance {
+        Instance {
+            id: new_instance_id(),
+            name: name.into(),
+            connector: connector.into(),
+            connector_version: version.into(),
+            config,
+            allow_private_network: false,
+            ca_pem: None,
+            enabled: true,
+            created: now_millis(),
+            status: InstanceStatus::Connecting,
+            permissions: None,
+            schedule: Default::default(),
+            limits: Default::default(),
+            pinned_version: None,
+            grants: None,
+            declined: None,
+            auth: None,
+            look_back_days: None,
+        }
+    }
+}
+
 /// Where an instance is in its life, as shown by `sluice instances`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "state")]

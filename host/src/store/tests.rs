@@ -40,26 +40,7 @@ pub(crate) fn activity(id: &str, time: i64) -> Record {
 }
 
 pub(crate) fn instance(name: &str) -> Instance {
-    Instance {
-        id: new_instance_id(),
-        name: name.into(),
-        connector: "github".into(),
-        connector_version: "0.1.0".into(),
-        config: BTreeMap::new(),
-        allow_private_network: false,
-        ca_pem: None,
-        enabled: true,
-        created: 0,
-        status: InstanceStatus::Connecting,
-        permissions: None,
-        schedule: Default::default(),
-        limits: Default::default(),
-        pinned_version: None,
-        grants: None,
-        declined: None,
-        auth: None,
-        look_back_days: None,
-    }
+    Instance::new(name, "github", "0.1.0", BTreeMap::new())
 }
 
 pub(crate) fn ids(store: &Store, inst: &str, kind: Kind, deleted: bool) -> Vec<String> {
