@@ -25,7 +25,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
         .iter()
         .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
         .collect();
-    for guest in ["probe", "stepper", "wit_next"] {
+    for guest in ["probe", "stepper", "templated"] {
         plugins.push((guest.replace('_', "-"), built(&format!("{guest}.wasm"))?));
     }
     for (name, bytes) in &plugins {
