@@ -151,8 +151,16 @@ async fn load_plugin(runtime: &Runtime, bytes: Vec<u8>) -> Result<LoadedPlugin, 
 impl Registry {
     /// The built-in connectors, then every plugin file in `dir`.
     pub async fn load(runtime: &Runtime, dir: &Path) -> Registry {
+        Registry::load_some(runtime, dir, None).await
+    }
+
+    /// [`Registry::load`] with only the built-in connectors `only` names (all when
+    /// `None`): a command about one connector compiles that one, not all of them (a
+    /// fresh data dir has no compile cache yet). Plugin files in `dir` all load.
+    pub async fn load_some(runtime: &Runtime, dir: &Path, only: Option<&[String]>) -> Registry {
         let mut reg = Registry::default();
-        for (name, bytes) in BUILTIN {
+        let wanted = |name: &str| only.is_none_or(|o| o.iter().any(|id| id == name));
+        for (name, bytes) in BUILTIN.iter().filter(|(name, _)| wanted(name)) {
             let file = PathBuf::from(format!("builtin:{name}"));
             match load_plugin(runtime, bytes.to_vec()).await {
                 Ok(plugin) => {
@@ -408,7 +416,13 @@ impl std::fmt::Debug for Plugins {
 impl Plugins {
     /// Built-ins and the files in `dir`.
     pub async fn load(runtime: &Runtime, dir: &Path) -> Plugins {
-        let registry = Registry::load(runtime, dir).await;
+        Plugins::load_some(runtime, dir, None).await
+    }
+
+    /// [`Plugins::load`] with only the built-in connectors `only` names (see
+    /// [`Registry::load_some`]).
+    pub async fn load_some(runtime: &Runtime, dir: &Path, only: Option<&[String]>) -> Plugins {
+        let registry = Registry::load_some(runtime, dir, only).await;
         Plugins::new(runtime, dir, registry)
     }
 

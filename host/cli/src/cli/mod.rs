@@ -693,6 +693,13 @@ impl Env {
     /// Local when the data dir is free; the daemon's API when a daemon owns it or
     /// `--server` names one.
     pub async fn backend(&self) -> anyhow::Result<Backend> {
+        self.backend_for(Need::All).await
+    }
+
+    /// [`Env::backend`] for a command that needs only some connectors: a local
+    /// backend then compiles only those built-ins (a fresh data dir has no compile
+    /// cache, and compiling all five takes seconds).
+    pub async fn backend_for(&self, need: Need<'_>) -> anyhow::Result<Backend> {
         let server_ca = self
             .server_ca
             .as_deref()
@@ -720,7 +727,15 @@ impl Env {
         match Store::open(&self.data_dir) {
             Ok(store) => {
                 let runtime = self.runtime()?;
-                let registry = Plugins::load(&runtime, &self.plugins_dir).await;
+                let only: Option<Vec<String>> = match need {
+                    Need::All => None,
+                    Need::Connector(id) => Some(vec![id.to_string()]),
+                    // An unknown instance loads everything; the command then fails
+                    // with the store's "no instance" error, as before.
+                    Need::Instance(name) => store.instance(name).ok().map(|i| vec![i.connector]),
+                };
+                let registry =
+                    Plugins::load_some(&runtime, &self.plugins_dir, only.as_deref()).await;
                 Ok(Backend::Local(Control::new(
                     store,
                     runtime,
@@ -745,6 +760,16 @@ impl Env {
     pub fn daemon_config(&self, listen: std::net::SocketAddr) -> DaemonConfig {
         DaemonConfig::new(self.data_dir.clone(), self.plugins_dir.clone(), listen)
     }
+}
+
+/// Which connectors a command needs (see [`Env::backend_for`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Need<'a> {
+    All,
+    /// A connector id, e.g. `connect github`.
+    Connector(&'a str),
+    /// The connector of an instance, by name.
+    Instance(&'a str),
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -919,7 +944,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 auth: args.auth,
                 look_back_days: args.look_back,
             };
-            let b = env.backend().await?;
+            let b = env.backend_for(Need::Connector(&input.connector)).await?;
             let connected = match b.call::<Connect>((), input.clone()).await {
                 Err(e) => match e.downcast_ref::<ControlError>() {
                     Some(ControlError::GrantsRequired(asks)) if interactive() => {
@@ -986,7 +1011,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             record: None,
         } => {
-            let b = env.backend().await?;
+            let b = env.backend_for(Need::Instance(&instance)).await?;
             let out = b
                 .call::<Scan>(
                     instance_name(&instance),
@@ -1103,7 +1128,7 @@ async fn token(env: &Env, command: TokenCommand) -> anyhow::Result<()> {
 }
 
 async fn act(env: &Env, args: ActArgs) -> anyhow::Result<()> {
-    let b = env.backend().await?;
+    let b = env.backend_for(Need::Instance(&args.instance)).await?;
     let input = ActInput {
         action: args.action,
         target: args.target,
@@ -1363,7 +1388,7 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
     if q.limit == Some(0) {
         bail!("--limit must be at least 1");
     }
-    let b = env.backend().await?;
+    let b = env.backend_for(Need::Instance(&q.instance)).await?;
     let want = q.limit.unwrap_or(usize::MAX);
     let mut cursor = q.cursor;
     let mut records = Vec::new();
