@@ -22,7 +22,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseResult, TestRunner};
 use serde_json::Value;
 
-use sluice::capabilities::log::{MAX_MESSAGE_BYTES, sanitize};
+use sluice::capabilities::log::{MAX_MESSAGE_BYTES, is_escaped, sanitize};
 use sluice::model::http::{HttpFailure, InboundResponse};
 use sluice::model::limits::InstanceLimitConfig;
 use sluice::model::template::{Destination, Template, TemplateError};
@@ -55,7 +55,7 @@ where
 /// Characters that have tripped up escaping, keys and terminals.
 const TRICKY: &[char] = &[
     'a', 'b', '\0', '\n', '\r', '\t', '\u{1b}', '\u{7f}', '\u{85}', '"', '\\', '/', '{', '}', '[',
-    ']', 'é', '\u{2028}', '\u{fffd}', '😀',
+    ']', 'é', '\u{2028}', '\u{202e}', '\u{fffd}', '😀',
 ];
 
 /// Any text a plugin can put in a WIT `string`.
@@ -852,9 +852,10 @@ fn sending_through_any_provider_answer_waits_at_most_max_wait() {
 
 // ---- plugin log lines ----------------------------------------------------------------
 
-/// Any log message comes out on one line with no control character (no forged log
-/// lines, no terminal escapes), bounded in length, and a message that needed no
-/// escaping or cutting comes out unchanged.
+/// Any log message comes out on one line with no control character, line separator
+/// or bidirectional control (no forged log lines, no terminal escapes, no reordering),
+/// bounded in length, and a message that needed no escaping or cutting comes out
+/// unchanged.
 #[test]
 fn sanitized_log_lines_hold_no_control_characters() {
     let message = prop_oneof![
@@ -864,10 +865,10 @@ fn sanitized_log_lines_hold_no_control_characters() {
     ];
     check(message, |message| {
         let out = sanitize(&message);
-        prop_assert!(!out.chars().any(char::is_control), "{out:?}");
+        prop_assert!(!out.chars().any(is_escaped), "{out:?}");
         // `\u{9f}` (6 bytes) for a 2-byte control is the widest escape.
         prop_assert!(out.len() <= 6 * MAX_MESSAGE_BYTES + '…'.len_utf8());
-        if message.len() <= MAX_MESSAGE_BYTES && !message.chars().any(char::is_control) {
+        if message.len() <= MAX_MESSAGE_BYTES && !message.chars().any(is_escaped) {
             prop_assert_eq!(out, message);
         }
         Ok(())

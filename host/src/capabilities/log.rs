@@ -16,6 +16,12 @@ fn line_breaking_or_reordering(c: char) -> bool {
         | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Whether [`sanitize`] escapes `c`: controls, line separators and bidirectional
+/// controls.
+pub fn is_escaped(c: char) -> bool {
+    c.is_control() || line_breaking_or_reordering(c)
+}
+
 /// `message` cut to [`MAX_MESSAGE_BYTES`] and with control characters escaped
 /// (`\n` → `\\n`, `\r` → `\\r`, `\t` → `\\t`, others → `\u{…}`), line separators and
 /// bidirectional controls included.
@@ -30,9 +36,7 @@ pub fn sanitize(message: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || line_breaking_or_reordering(c) => {
-                out.push_str(&c.escape_unicode().to_string())
-            }
+            c if is_escaped(c) => out.push_str(&c.escape_unicode().to_string()),
             c => out.push(c),
         }
     }
