@@ -1595,6 +1595,23 @@ pub struct RecordsQuery {
     pub limit: Option<usize>,
 }
 
+impl RecordsQuery {
+    /// The store filter this query asks for, its times parsed (`24h` is that long
+    /// before now).
+    pub fn filter(&self) -> Result<RecordFilter, String> {
+        let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+        Ok(RecordFilter {
+            since: time(&self.since)?,
+            until: time(&self.until)?,
+            actor: self.actor.clone(),
+            kind: self.kind.clone(),
+            status: self.status.clone(),
+            q: self.q.clone(),
+            include_deleted: self.deleted,
+        })
+    }
+}
+
 impl Operation for ListRecords {
     const METHOD: Method = Method::Get;
     const PATH: &'static str = "/v1/instances/{name}/{kind}";
@@ -1644,21 +1661,7 @@ impl Operation for ListRecords {
                 "limit must be between 1 and {MAX_PAGE}"
             )));
         }
-        let time = |t: &Option<String>| {
-            t.as_deref()
-                .map(parse_time)
-                .transpose()
-                .map_err(ControlError::BadRequest)
-        };
-        let filter = RecordFilter {
-            since: time(&q.since)?,
-            until: time(&q.until)?,
-            actor: q.actor,
-            kind: q.kind,
-            status: q.status,
-            q: q.q,
-            include_deleted: q.deleted,
-        };
+        let filter = q.filter().map_err(ControlError::BadRequest)?;
         c.query(&p.name, kind, &filter, q.cursor.as_deref(), q.limit)
     }
 }

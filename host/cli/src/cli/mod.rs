@@ -29,13 +29,13 @@ use sluice::control::{
 use sluice::daemon::{self, DaemonConfig, DaemonInfo};
 use sluice::model::grants::{GrantRequest, GrantSet};
 use sluice::model::schedule::Schedule;
-use sluice::model::{ActionKind, Capability, Kind, parse_time};
+use sluice::model::{ActionKind, Capability, Kind};
 use sluice::ratelimit::{Budget, InstanceLimitConfig, RetryPolicy};
 use sluice::registry::Plugins;
 use sluice::runtime::{Runtime, RuntimeConfig};
 use sluice::scan::ScanOptions;
 use sluice::scheduler::SchedulerConfig;
-use sluice::store::{MAX_PAGE, RecordFilter, Secret, Store, StoreError};
+use sluice::store::{MAX_PAGE, Secret, Store, StoreError};
 
 use client::ApiClient;
 pub use client::Backend;
@@ -1369,22 +1369,22 @@ async fn limits(
 }
 
 async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
-    let time = |t: &Option<String>| {
-        t.as_deref()
-            .map(parse_time)
-            .transpose()
-            .map_err(anyhow::Error::msg)
-    };
-    let filter = RecordFilter {
-        since: time(&q.since)?,
-        until: time(&q.until)?,
+    let mut query = RecordsQuery {
+        since: q.since,
+        until: q.until,
         actor: q.actor,
         kind: q.kind,
         status: q.status,
         q: q.search,
-        include_deleted: q.deleted,
+        deleted: q.deleted,
+        cursor: None,
+        limit: None,
     };
+    let filter = query.filter().map_err(anyhow::Error::msg)?;
     filter.validate(kind).map_err(anyhow::Error::msg)?;
+    // Times as parsed now, so "24h" means the same instant on every page.
+    query.since = filter.since.map(|t| t.to_string());
+    query.until = filter.until.map(|t| t.to_string());
     if q.limit == Some(0) {
         bail!("--limit must be at least 1");
     }
@@ -1395,15 +1395,9 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
     loop {
         let page_size = (want - records.len()).min(MAX_PAGE);
         let query = RecordsQuery {
-            since: filter.since.map(|t| t.to_string()),
-            until: filter.until.map(|t| t.to_string()),
-            actor: filter.actor.clone(),
-            kind: filter.kind.clone(),
-            status: filter.status.clone(),
-            q: filter.q.clone(),
-            deleted: filter.include_deleted,
             cursor: cursor.clone(),
             limit: Some(page_size),
+            ..query.clone()
         };
         let page = b
             .call::<ListRecords>(
