@@ -890,22 +890,53 @@ pub const MAX_RAW_DEPTH: usize = 100;
 
 /// The deepest nesting of arrays and objects in JSON `text` (strings skipped; for
 /// invalid JSON a number that is at least as large as any real nesting).
+#[cfg(test)]
 fn nesting_depth(text: &[u8]) -> usize {
+    skim(text).depth
+}
+
+/// What one pass over JSON text finds without parsing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Skim {
+    /// The deepest nesting of arrays and objects (for invalid JSON, at least as large
+    /// as any real nesting).
+    depth: usize,
+    /// Whether reading it back could fail where a syntax check passes: a `\u` escape
+    /// (a lone surrogate) or a number with an exponent or hundreds of digits (past
+    /// `f64`). Only then does [`RawJson::from_text`] walk it as a read would.
+    risky: bool,
+}
+
+/// Longer runs of digits may not fit an `f64` (its largest is 309 digits long).
+const SAFE_DIGITS: usize = 300;
+
+fn skim(text: &[u8]) -> Skim {
     let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    let (mut risky, mut digits) = (false, 0usize);
     while i < text.len() {
-        match text[i] {
+        let byte = text[i];
+        match byte {
             b'"' => {
                 i += 1;
                 loop {
                     match memchr::memchr2(b'"', b'\\', &text[i.min(text.len())..]) {
-                        Some(at) if text[i + at] == b'\\' => i += at + 2,
+                        Some(at) if text[i + at] == b'\\' => {
+                            risky |= text.get(i + at + 1) == Some(&b'u');
+                            i += at + 2;
+                        }
                         Some(at) => {
                             i += at + 1;
                             break;
                         }
-                        None => return deepest,
+                        None => {
+                            return Skim {
+                                depth: deepest,
+                                risky: true,
+                            };
+                        }
                     }
                 }
+                digits = 0;
                 continue;
             }
             b'[' | b'{' => {
@@ -913,11 +944,27 @@ fn nesting_depth(text: &[u8]) -> usize {
                 deepest = deepest.max(depth);
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'0'..=b'9' => {
+                digits += 1;
+                risky |= digits > SAFE_DIGITS;
+                i += 1;
+                continue;
+            }
+            // An exponent follows a digit; the `e` of `true` and `false` does not.
+            b'e' | b'E' if i > 0 && text[i - 1].is_ascii_digit() => risky = true,
+            b'.' if digits > 0 => {
+                i += 1;
+                continue;
+            }
             _ => {}
         }
+        digits = 0;
         i += 1;
     }
-    deepest
+    Skim {
+        depth: deepest,
+        risky,
+    }
 }
 
 /// A connector's `raw` text: JSON when it is JSON, else kept as a JSON string.
@@ -940,8 +987,11 @@ impl RawJson {
     /// `text` itself when it is valid JSON nested at most [`MAX_RAW_DEPTH`] deep, else
     /// `text` as a JSON string (nothing the provider said is lost either way).
     pub fn from_text(text: String) -> RawJson {
-        if nesting_depth(text.as_bytes()) > MAX_RAW_DEPTH
-            || serde_json::from_str::<ReadableJson>(&text).is_err()
+        // Most provider JSON has no escapes or exponents: one skim and the syntax check
+        // `RawValue` does anyway. Only risky text is walked as a read would.
+        let skim = skim(text.as_bytes());
+        if skim.depth > MAX_RAW_DEPTH
+            || (skim.risky && serde_json::from_str::<ReadableJson>(&text).is_err())
         {
             return RawJson::from_value(&serde_json::Value::String(text));
         }
@@ -1148,5 +1198,37 @@ mod raw_tests {
         assert!(RawJson::from_text(deep.clone()).get().starts_with('"'));
         let ok = format!("{}{}", "[".repeat(MAX_RAW_DEPTH), "]".repeat(MAX_RAW_DEPTH));
         assert_eq!(RawJson::from_text(ok.clone()).get(), ok);
+    }
+
+    /// The skim sends to the full walk exactly the text a syntax check can pass and a
+    /// read can still fail: `\u` escapes and numbers with exponents or past `f64`'s
+    /// digits. Text without them stays JSON after one skim.
+    #[test]
+    fn only_escapes_and_big_numbers_are_walked_in_full() {
+        let risky = |t: &str| skim(t.as_bytes()).risky;
+        assert!(!risky(
+            r#"{"a": [true, false, null, -12.5, "e1", "x\n\"y"]}"#
+        ));
+        assert!(risky(r#"{"a": "\ud800"}"#));
+        assert!(risky(r#"{"a": 1e400}"#));
+        assert!(risky(r#"[2.5E-3]"#));
+        let long = format!("[1{}]", "0".repeat(SAFE_DIGITS));
+        assert!(risky(&long));
+        assert!(!risky(&format!("[1{}]", "0".repeat(SAFE_DIGITS - 1))));
+        // What the walk catches is still caught.
+        for unreadable in [
+            r#"{"a": "\ud800"}"#.to_string(),
+            r#"{"a": 1e400}"#.to_string(),
+            format!("[1{}]", "0".repeat(400)),
+        ] {
+            assert!(
+                RawJson::from_text(unreadable.clone())
+                    .get()
+                    .starts_with('"'),
+                "{unreadable}"
+            );
+        }
+        let fine = r#"{"a": "\u00e9", "b": 1e3, "c": [true]}"#;
+        assert_eq!(RawJson::from_text(fine.to_string()).get(), fine);
     }
 }
