@@ -13,15 +13,29 @@ use sluice_mocks::{GithubMock, GithubMockConfig};
 
 const TOKEN: &str = "ghp_cli_token";
 
-fn sluice(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("--data-dir")
+/// The binary, with one compile cache for the built-ins shared by this suite's runs
+/// (in cargo's target dir, never the user's `~/.cache`).
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    cmd.env("SLUICE_COMPILE_CACHE", SUITE_COMPILE_CACHE);
+    cmd
+}
+
+const SUITE_COMPILE_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/compile-cache");
+
+/// `sluice --data-dir DATA_DIR ARGS` with that data dir's plugins folder.
+fn sluice_cmd(data_dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("RUST_LOG")
-        .env("SLUICE_PLUGINS_DIR", data_dir.join("plugins"))
-        .output()
-        .expect("running sluice")
+        .env("SLUICE_PLUGINS_DIR", data_dir.join("plugins"));
+    cmd
+}
+
+fn sluice(data_dir: &Path, args: &[&str]) -> Output {
+    sluice_cmd(data_dir, args).output().expect("running sluice")
 }
 
 fn stderr(o: &Output) -> String {
@@ -176,7 +190,7 @@ async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
     let ok = run(d, &connect_args(&mock.base_url(), TOKEN));
     assert!(ok.status.success(), "{}", stderr(&ok));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let mut child = bin()
         .arg("--data-dir")
         .arg(d)
         .args(["scan", "acme"])
@@ -275,7 +289,7 @@ fn wait_for_daemon(dir: &Path, child: &mut std::process::Child) {
 /// `sluice daemon` on an ephemeral loopback port with `extra` arguments, once it
 /// serves.
 fn start_daemon(dir: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Child {
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let mut daemon = bin()
         .arg("--data-dir")
         .arg(dir)
         .args(["daemon", "--listen", "127.0.0.1:0"])
@@ -478,7 +492,7 @@ async fn the_api_over_https_and_an_instance_behind_a_private_ca() {
 #[test]
 fn demo_once_scans_every_connector_through_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let out = bin()
         .args(["demo", "--once", "--demo-dir"])
         .arg(dir.path())
         .env_remove("RUST_LOG")
@@ -626,6 +640,112 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
     assert!(stdout.contains("† goes beyond"), "{stdout}");
 }
 
+/// The `.cwasm` files in `dir`, with their modification times (none if it is missing).
+fn compiled_files(dir: &Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .map(|e| (e.path(), e.metadata().unwrap().modified().unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A built-in connector is compiled once per user, not once per data dir: a command
+/// compiles only the built-in it uses, into the shared compile cache; a new data dir
+/// loads it from there; a cache others could write to is not trusted; and
+/// `sluice precompile` fills the cache for commands and daemons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_ins_compile_once_per_user_into_the_shared_compile_cache() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mock = mock().await;
+    let cache_home = tempfile::tempdir().unwrap();
+    let shared = cache_home.path().join("sluice");
+    let args = connect_args(&mock.base_url(), TOKEN);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let connect = |d: &Path| {
+        let out = sluice_cmd(d, &args)
+            .env("SLUICE_COMPILE_CACHE", &shared)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+
+    let first = tempfile::tempdir().unwrap();
+    connect(first.path());
+    let cached = compiled_files(&shared);
+    assert_eq!(cached.len(), 1, "only github was compiled: {cached:?}");
+    assert!(compiled_files(&first.path().join("cache")).is_empty());
+    let mode = std::fs::metadata(&shared).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the cache is private");
+
+    // A new data dir loads github's compiled code: the file is not written again.
+    let second = tempfile::tempdir().unwrap();
+    connect(second.path());
+    assert_eq!(compiled_files(&shared), cached);
+    assert!(compiled_files(&second.path().join("cache")).is_empty());
+
+    // Compiled code runs as native code: a cache others may write to is not used.
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let third = tempfile::tempdir().unwrap();
+    let out = connect(third.path());
+    assert!(
+        stderr(&out).contains("not using the shared compile cache"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(compiled_files(&third.path().join("cache")).len(), 1);
+    assert_eq!(compiled_files(&shared), cached);
+
+    // `precompile` compiles every built-in for local commands and for a daemon.
+    let fresh = cache_home.path().join("fresh");
+    let out = bin()
+        .args(["precompile"])
+        .env("SLUICE_COMPILE_CACHE", &fresh)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" ms")).collect();
+    for who in ["commands", "daemon"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(who) && l.contains("github")),
+            "{stdout}"
+        );
+    }
+    let built_ins = lines.iter().filter(|l| l.starts_with("commands")).count();
+    assert!(built_ins >= 5, "{stdout}");
+    // The daemon's settings may share the compiled code (same engine hash) or not.
+    let files = compiled_files(&fresh).len();
+    assert!(
+        (built_ins..=2 * built_ins).contains(&files),
+        "{files} files: {stdout}"
+    );
+    // A daemon on a new data dir then compiles nothing.
+    let fourth = tempfile::tempdir().unwrap();
+    let before = compiled_files(&fresh);
+    let mut daemon = bin()
+        .arg("--data-dir")
+        .arg(fourth.path())
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .env("SLUICE_COMPILE_CACHE", &fresh)
+        .env("SLUICE_PLUGINS_DIR", fourth.path().join("plugins"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_daemon(fourth.path(), &mut daemon);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(compiled_files(&fresh), before);
+    assert!(compiled_files(&fourth.path().join("cache")).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn act_previews_confirms_acts_refreshes_and_audits() {
     let mock = mock().await;
@@ -635,20 +755,6 @@ async fn act_previews_confirms_acts_refreshes_and_audits() {
     assert!(connect.status.success(), "{}", stderr(&connect));
     let scan = sluice(d, &["scan", "acme", "--kind", "users"]);
     assert!(scan.status.success(), "{}", stderr(&scan));
-    // On this fresh data dir, connect and scan compiled the one connector they use,
-    // not every built-in.
-    let compiled = |d: &Path| -> usize {
-        std::fs::read_dir(d.join("cache"))
-            .map(|dir| {
-                dir.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
-                })
-                .count()
-            })
-            .unwrap_or(0)
-    };
-    assert_eq!(compiled(d), 1, "only github was compiled");
 
     // Record a scan, then replay it through the conformance runner.
     let fixtures = d.join("fixtures");

@@ -136,16 +136,38 @@ fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A plugin file.
+async fn load_plugin(runtime: &Runtime, bytes: Vec<u8>) -> Result<LoadedPlugin, String> {
+    load_blocking(runtime, bytes, false).await
+}
+
+/// A built-in connector: its compiled form may live in the per-user shared cache.
+async fn load_builtin(runtime: &Runtime, bytes: &'static [u8]) -> Result<LoadedPlugin, String> {
+    load_blocking(runtime, bytes.to_vec(), true).await
+}
+
 /// Compile and describe on a blocking thread: a cold compile takes a few hundred
 /// milliseconds of CPU, which must not stall the async workers serving scans and the
 /// API.
-async fn load_plugin(runtime: &Runtime, bytes: Vec<u8>) -> Result<LoadedPlugin, String> {
+async fn load_blocking(
+    runtime: &Runtime,
+    bytes: Vec<u8>,
+    embedded: bool,
+) -> Result<LoadedPlugin, String> {
     let runtime = runtime.clone();
     let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(runtime.load(&bytes)))
-        .await
-        .map_err(|e| format!("loading panicked: {e}"))?
-        .map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(move || {
+        handle.block_on(async {
+            if embedded {
+                runtime.load_embedded(&bytes).await
+            } else {
+                runtime.load(&bytes).await
+            }
+        })
+    })
+    .await
+    .map_err(|e| format!("loading panicked: {e}"))?
+    .map_err(|e| e.to_string())
 }
 
 impl Registry {
@@ -162,7 +184,7 @@ impl Registry {
         let wanted = |name: &str| only.is_none_or(|o| o.iter().any(|id| id == name));
         for (name, bytes) in BUILTIN.iter().filter(|(name, _)| wanted(name)) {
             let file = PathBuf::from(format!("builtin:{name}"));
-            match load_plugin(runtime, bytes.to_vec()).await {
+            match load_builtin(runtime, bytes).await {
                 Ok(plugin) => {
                     let entry = PluginEntry {
                         plugin,

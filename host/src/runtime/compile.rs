@@ -26,15 +26,74 @@ pub const WASMTIME_VERSION: &str = env!("SLUICE_WASMTIME_VERSION");
 /// How long a compile child may take before it is killed (and compiling happens here).
 const COMPILE_CHILD_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Which compile cache a component may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CacheScope {
+    /// The data dir's (`RuntimeConfig::cache_dir`): plugin files.
+    DataDir,
+    /// The per-user shared cache when usable (`RuntimeConfig::shared_cache_dir`), else
+    /// the data dir's: components embedded in this binary.
+    Shared,
+}
+
+/// The default per-user compile cache shared by every data dir:
+/// `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice` (none without either).
+pub fn default_shared_cache_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(xdg) = non_empty("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(xdg).join("sluice"));
+    }
+    non_empty("HOME").map(|home| PathBuf::from(home).join(".cache").join("sluice"))
+}
+
+/// Create `dir` (mode 0700) if missing and check that this user owns it and no one
+/// else may write to it: what is loaded from it runs as native code.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create it: {e}"))?;
+    let meta = std::fs::metadata(dir).map_err(|e| e.to_string())?;
+    // `/proc/self` belongs to the process's effective user.
+    let me = std::fs::metadata("/proc/self")
+        .map_err(|e| format!("cannot tell who this process runs as: {e}"))?
+        .uid();
+    if meta.uid() != me {
+        return Err(format!("it belongs to uid {}, not {me}", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "others may write to it (mode {:o}); chmod go-w it",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
 impl Runtime {
     pub(super) fn compile_cached(
         &self,
         bytes: &[u8],
         sha256: &str,
+        scope: CacheScope,
     ) -> Result<Component, LoadError> {
         let engine = &self.inner.engine;
         check_component_preamble(bytes)?;
-        let Some(dir) = &self.inner.config.cache_dir else {
+        let config = &self.inner.config;
+        let shared = match (scope, &config.shared_cache_dir) {
+            (CacheScope::Shared, Some(dir)) => match private_dir(dir) {
+                Ok(()) => Some(dir),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), "not using the shared compile cache: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let Some(dir) = shared.or(config.cache_dir.as_ref()) else {
             return compile(engine, bytes);
         };
         let hash = engine_hash(engine);

@@ -48,8 +48,9 @@ use crate::model::{
     ActionKind, ConnectorError, ConnectorInfo, FileChunk, Kind, Millis, Page, Permissions,
 };
 use crate::model::{Finding, Record};
+use compile::CacheScope;
 use compile::engine_config;
-pub use compile::{WASMTIME_VERSION, compile_child};
+pub use compile::{WASMTIME_VERSION, compile_child, default_shared_cache_dir};
 use limits::{CallClock, MemoryCap};
 pub use limits::{SandboxLimits, SessionClock};
 use pool::PoolGate;
@@ -67,6 +68,13 @@ pub struct RuntimeConfig {
     pub limits: SandboxLimits,
     /// Where compiled components are cached; none disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// A per-user compile cache shared by every data dir, used for the components
+    /// this binary embeds (the built-in connectors, [`Runtime::load_embedded`]): a
+    /// fresh data dir then starts without compiling them (`sluice precompile` fills
+    /// it at install). Only a directory owned by this user and writable by no one
+    /// else is used, since a compiled component is native code; otherwise, and for
+    /// plugin files, `cache_dir` is.
+    pub shared_cache_dir: Option<PathBuf>,
     /// Instances drawn from a pre-reserved pool of this many slots instead of being
     /// allocated on demand (`None`). Pooling trades reserved address space for
     /// cheaper instantiation; `just bench` measures both.
@@ -309,6 +317,17 @@ impl Runtime {
     /// Python component in a debug build), so it runs on a blocking thread: on an
     /// async worker it would stall every scan and API request scheduled there.
     pub async fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        self.load_in(bytes, CacheScope::DataDir).await
+    }
+
+    /// [`Runtime::load`] for a component this binary embeds (a built-in connector):
+    /// its compiled form may come from, and goes to, the per-user
+    /// [`RuntimeConfig::shared_cache_dir`].
+    pub async fn load_embedded(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        self.load_in(bytes, CacheScope::Shared).await
+    }
+
+    async fn load_in(&self, bytes: &[u8], scope: CacheScope) -> Result<LoadedPlugin, LoadError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         // A describe() that trapped (a loop, a sleep) would trap again: every later
         // load of the same bytes is refused at once instead of waiting out its limit.
@@ -322,7 +341,7 @@ impl Runtime {
         }
         let component = {
             let (runtime, bytes, sha256) = (self.clone(), bytes.to_vec(), sha256.clone());
-            tokio::task::spawn_blocking(move || runtime.compile_cached(&bytes, &sha256))
+            tokio::task::spawn_blocking(move || runtime.compile_cached(&bytes, &sha256, scope))
                 .await
                 .map_err(|e| LoadError::Io(format!("compiling the component: {e}")))??
         };

@@ -40,6 +40,14 @@ impl Drop for Daemon {
     }
 }
 
+/// The `sluice` binary beside this one, with `cache` as its per-user compile cache
+/// (never the user's own `~/.cache/sluice`).
+fn sluice(cache: &Path) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(sluice_binary()?);
+    cmd.env("SLUICE_COMPILE_CACHE", cache);
+    Ok(cmd)
+}
+
 fn sluice_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let bin = exe.with_file_name("sluice");
@@ -52,7 +60,7 @@ fn sluice_binary() -> anyhow::Result<PathBuf> {
 }
 
 async fn start_daemon(dir: &Path) -> anyhow::Result<Daemon> {
-    let child = Command::new(sluice_binary()?)
+    let child = sluice(&dir.join("compile-cache"))?
         .arg("--data-dir")
         .arg(dir)
         .args([
@@ -90,7 +98,7 @@ fn cli_millis(dir: &Path, runs: usize) -> anyhow::Result<f64> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..=runs {
         let start = Instant::now();
-        let out = Command::new(sluice_binary()?)
+        let out = sluice(&dir.join("compile-cache"))?
             .arg("--data-dir")
             .arg(dir)
             .arg("instances")
@@ -104,11 +112,77 @@ fn cli_millis(dir: &Path, runs: usize) -> anyhow::Result<f64> {
         );
     }
     times.remove(0);
-    times.sort_by(f64::total_cmp);
-    Ok(times[runs / 2])
+    Ok(median(times))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A new user's first `sluice connect` on a fresh data dir, whole process (connect
+/// runs `check` against a small GitHub mock and saves the instance): with a compile
+/// cache `sluice precompile` filled, against an empty one (GitHub's connector is
+/// compiled on the way).
+async fn first_connect(quick: bool) -> anyhow::Result<Row> {
+    const TOKEN: &str = "ghp_first_connect";
+    let mock = GithubMock::start(GithubMockConfig {
+        token: TOKEN.into(),
+        admins: 1,
+        members: 4,
+        ..Default::default()
+    })
+    .await?;
+    let precompiled = tempfile::tempdir()?;
+    let out = sluice(precompiled.path())?.arg("precompile").output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "sluice precompile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base_url = format!("base_url={}", mock.base_url());
+    let connect = |cache: &Path| -> anyhow::Result<f64> {
+        let data = tempfile::tempdir()?;
+        let start = Instant::now();
+        let out = sluice(cache)?
+            .arg("--data-dir")
+            .arg(data.path())
+            .args([
+                "connect", "github", "--name", "acme", "--config", "org=acme",
+            ])
+            .args(["--config", &base_url, "--secret", &format!("token={TOKEN}")])
+            .args(["--allow-private-network", "--grant", "all"])
+            .env("SLUICE_PLUGINS_DIR", data.path().join("plugins"))
+            .output()?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(
+            out.status.success(),
+            "sluice connect: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(ms)
+    };
+    let runs = if quick { 3 } else { 7 };
+    let (mut warm, mut cold) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let empty = tempfile::tempdir()?;
+        cold.push(connect(empty.path())?);
+        warm.push(connect(precompiled.path())?);
+    }
+    Ok(Row::new(
+        "scale",
+        "first `sluice connect` on a fresh data dir, after `sluice precompile`",
+        median(warm),
+        "ms",
+    )
+    .against(median(cold))
+    .note(format!(
+        "median of {runs} whole processes; baseline: an empty compile cache (compiles GitHub's connector); goal ≤ 150 ms"
+    )))
 }
 
 pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
+    let first_connect = first_connect(quick).await?;
     let n: usize = if quick { 100 } else { 1000 };
     let dir = tempfile::tempdir()?;
     let d = start_daemon(dir.path()).await?;
@@ -203,6 +277,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
     let cli_local = cli_millis(idle_dir.path(), 10)?;
 
     Ok(vec![
+        first_connect,
         Row::new(
             "scale",
             format!("CLI `sluice instances` through the running daemon ({n} instances)"),

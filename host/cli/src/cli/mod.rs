@@ -82,6 +82,12 @@ pub struct GlobalArgs {
     /// (`daemon --tls-cert`), in addition to the built-in roots.
     #[arg(long, global = true, env = "SLUICE_SERVER_CA", value_name = "PEM")]
     pub server_ca: Option<PathBuf>,
+    /// Per-user cache of the built-in connectors' compiled code, shared by every data
+    /// dir, so a new data dir starts without compiling them (`sluice precompile` fills
+    /// it); `off` for none. It must belong to you and be writable by no one else.
+    /// Default: $XDG_CACHE_HOME/sluice or ~/.cache/sluice.
+    #[arg(long, global = true, env = "SLUICE_COMPILE_CACHE", value_name = "DIR")]
+    pub compile_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -120,6 +126,11 @@ pub enum Command {
     /// Run the demo: mock providers on loopback, a daemon with two GitHub instances,
     /// the first full scan, the status table, and the API until Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Compile the built-in connectors into the per-user compile cache
+    /// (--compile-cache) for the CLI's and the daemon's default settings, so that no
+    /// later command and no new data dir waits for a compile. Run it once after
+    /// installing or upgrading sluice; it is quick when nothing changed.
+    Precompile,
     /// Print the admin API's bearer token (created on first use, mode 0600), or manage
     /// named tokens.
     ///
@@ -645,6 +656,8 @@ pub struct Env {
     server: Option<url::Url>,
     /// CA certificates for an HTTPS daemon (`--server-ca`).
     server_ca: Option<PathBuf>,
+    /// The per-user compile cache of the built-in connectors (`--compile-cache`).
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl Env {
@@ -657,22 +670,33 @@ impl Env {
             .plugins_dir
             .clone()
             .unwrap_or_else(|| data_dir.join("plugins"));
+        let compile_cache = match &global.compile_cache {
+            Some(dir) if dir.as_os_str().is_empty() || dir.as_os_str() == "off" => None,
+            Some(dir) => Some(dir.clone()),
+            None => sluice::runtime::default_shared_cache_dir(),
+        };
         Ok(Env {
             data_dir,
             plugins_dir,
             server: global.server.clone(),
             server_ca: global.server_ca.clone(),
+            compile_cache,
         })
     }
 
     /// The runtime of a command that runs without a daemon; it reaches providers as
     /// the daemon would (SLUICE_PROXY, SLUICE_CA_FILE).
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
+        self.runtime_with(RuntimeConfig {
+            cache_dir: Some(self.data_dir.join("cache")),
+            shared_cache_dir: self.compile_cache.clone(),
+            ..Default::default()
+        })
+    }
+
+    fn runtime_with(&self, config: RuntimeConfig) -> anyhow::Result<Runtime> {
         Runtime::new(
-            RuntimeConfig {
-                cache_dir: Some(self.data_dir.join("cache")),
-                ..Default::default()
-            },
+            config,
             HttpClient::with_network(
                 HttpLimits::default(),
                 network::network_from_env()?,
@@ -758,8 +782,38 @@ impl Env {
     }
 
     pub fn daemon_config(&self, listen: std::net::SocketAddr) -> DaemonConfig {
-        DaemonConfig::new(self.data_dir.clone(), self.plugins_dir.clone(), listen)
+        let mut config = DaemonConfig::new(self.data_dir.clone(), self.plugins_dir.clone(), listen);
+        config.runtime.shared_cache_dir = self.compile_cache.clone();
+        config
     }
+}
+
+/// `sluice precompile`: every built-in, for the engine settings of local commands and
+/// of a daemon with default flags (other sandbox flags compile once on its start).
+async fn precompile(env: &Env) -> anyhow::Result<()> {
+    let Some(dir) = &env.compile_cache else {
+        bail!("no compile cache to fill: --compile-cache is off and HOME is not set");
+    };
+    let daemon = env.daemon_config(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let runtimes = [
+        ("commands", env.runtime()?),
+        ("daemon", env.runtime_with(daemon.runtime)?),
+    ];
+    for (who, runtime) in runtimes {
+        for (name, bytes) in sluice::registry::BUILTIN {
+            let started = std::time::Instant::now();
+            runtime
+                .load_embedded(bytes)
+                .await
+                .with_context(|| format!("compiling the built-in {name}"))?;
+            outln!(
+                "{who:<8} {name:<14} {:>7.1} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+    outln!("compiled built-in connectors are in {}", dir.display());
+    Ok(())
 }
 
 /// Which connectors a command needs (see [`Env::backend_for`]).
@@ -853,6 +907,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CompileComponent { .. } => unreachable!("run before the data dir is resolved"),
         Command::Demo(args) => demo::run(&cli.global, args).await,
+        Command::Precompile => precompile(&env).await,
         Command::Token { command: None } => {
             outln!("{}", sluice::store::api_token(&env.data_dir)?.expose());
             Ok(())
