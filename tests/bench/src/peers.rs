@@ -10,7 +10,9 @@
 //! client, so the table shows how far the fastest tool is from it.
 //!
 //! The peers are installed at pinned versions into `target/peers-venv` by
-//! `tests/bench/peers/setup.sh` (skipped when already there).
+//! `tests/bench/peers/setup.sh` (skipped when already there). Run directories live in
+//! a temporary directory that is removed afterwards, unless the group fails or
+//! `SLUICE_BENCH_KEEP` is set.
 
 mod child;
 mod tools;
@@ -43,6 +45,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const CEILING_TIME: Duration = Duration::from_secs(3);
 /// Concurrent keep-alive connections of the ceiling client.
 const CEILING_CLIENTS: usize = 4;
+/// Set (to anything) to keep every run's directory: configs, stdout, stderr, data.
+const KEEP_ENV: &str = "SLUICE_BENCH_KEEP";
 
 /// One comparison: a feed of a given size.
 #[derive(Debug, Clone, Copy)]
@@ -59,15 +63,24 @@ impl Scenario {
         }
     }
 
+    /// Whether the tools reach the mock over HTTPS. The audit log is served over
+    /// HTTPS, as grove only speaks HTTPS; the members over plain HTTP, as the Singer
+    /// SDK sends its requests with `requests`' bundled CA list and no way to add one
+    /// (`REQUESTS_CA_BUNDLE` is read only by `requests.get`-style calls). Every tool
+    /// of a scenario sees the same server.
+    fn https(&self) -> bool {
+        self.feed == Feed::AuditLog
+    }
+
     /// The mock for this scenario: the log or the roster at the right size, no
-    /// provider rate limit (the tools are measured, not GitHub's budget), HTTPS with
-    /// a certificate for the loopback address and for api.github.com.
-    async fn mock(&self, ca: &TestCa) -> anyhow::Result<GithubMock> {
+    /// provider rate limit (the tools are measured, not GitHub's budget), and with
+    /// `tls` a certificate for the loopback address and for api.github.com.
+    async fn mock(&self, ca: &TestCa, tls: bool) -> anyhow::Result<GithubMock> {
         let mut config = GithubMockConfig {
             org: ORG.into(),
             token: TOKEN.into(),
             rate_limit_per_hour: u32::MAX,
-            tls: Some(ca.issue(&["127.0.0.1", "api.github.com"])),
+            tls: tls.then(|| ca.issue(&["127.0.0.1", "api.github.com"])),
             outside_collaborators: 0,
             ..Default::default()
         };
@@ -121,8 +134,29 @@ pub async fn run(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
     install_peers(&venvs).await?;
 
     let work = tempfile::Builder::new().prefix("sluice-peers-").tempdir()?;
+    let keep = std::env::var_os(KEEP_ENV).is_some();
+    match compare(quick, rounds, work.path(), &venvs, &sluice, keep).await {
+        Ok(rows) if !keep => Ok(rows),
+        outcome => {
+            // Errors name files in here (a tool's stderr, its output).
+            let kept = work.keep();
+            eprintln!("peers: run directories kept in {}", kept.display());
+            outcome
+        }
+    }
+}
+
+/// Runs every scenario in `work`; with `keep`, each run's directory stays.
+async fn compare(
+    quick: bool,
+    rounds: usize,
+    work: &Path,
+    venvs: &Path,
+    sluice: &Path,
+    keep: bool,
+) -> anyhow::Result<Vec<Row>> {
     let ca = TestCa::new("Sluice bench CA");
-    let ca_file = ca.write(work.path());
+    let ca_file = ca.write(work);
 
     let scenarios: Vec<Scenario> = if quick {
         vec![
@@ -155,15 +189,30 @@ pub async fn run(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut warmed: Vec<Tool> = Vec::new();
     for (n, scenario) in scenarios.iter().enumerate() {
-        let mock = scenario.mock(&ca).await?;
+        let mock = scenario.mock(&ca, scenario.https()).await?;
         let expected = scenario.expected(&mock);
         anyhow::ensure!(
             expected == scenario.records,
             "the mock serves {expected} records, not {}",
             scenario.records
         );
+        let tools: Vec<Tool> = Tool::PEERS
+            .into_iter()
+            .chain([Tool::Sluice])
+            .filter(|t| t.reads(scenario.feed))
+            .collect();
+        // tap-github checks its token at https://api.github.com/rate_limit whatever its
+        // API URL: a twin of the mock over HTTPS answers that, through a proxy.
+        let twin = if tools.contains(&Tool::SingerTap) {
+            Some(scenario.mock(&ca, true).await?)
+        } else {
+            None
+        };
         let proxy = ForwardProxy::start(ForwardProxyConfig {
-            routes: BTreeMap::from([("api.github.com:443".to_owned(), mock.addr())]),
+            routes: BTreeMap::from([(
+                "api.github.com:443".to_owned(),
+                twin.as_ref().unwrap_or(&mock).addr(),
+            )]),
             ..Default::default()
         })
         .await?;
@@ -173,29 +222,25 @@ pub async fn run(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
             token: TOKEN.into(),
             ca_file: ca_file.clone(),
             proxy_url: proxy.url(),
-            venvs: venvs.clone(),
-            sluice: sluice.clone(),
+            venvs: venvs.to_path_buf(),
+            sluice: sluice.to_path_buf(),
             singer_catalog: Value::Null,
             airbyte_catalog: Value::Null,
         };
-        let tools: Vec<Tool> = Tool::PEERS
-            .into_iter()
-            .chain([Tool::Sluice])
-            .filter(|t| t.reads(scenario.feed))
-            .collect();
-        discover(&mut setup, &tools, &work.path().join(format!("discover-{n}"))).await?;
+        discover(&mut setup, &tools, &work.join(format!("discover-{n}"))).await?;
 
         let ceiling = ceiling(&mock, scenario.feed, &ca).await?;
         eprintln!(
-            "peers: {}: mock ceiling {:.0} records/s ({CEILING_CLIENTS} keep-alive clients)",
+            "peers: {}: mock ceiling {:.0} records/s ({CEILING_CLIENTS} keep-alive {} clients)",
             scenario.title(),
-            ceiling
+            ceiling,
+            if scenario.https() { "HTTPS" } else { "HTTP" }
         );
 
         let mut results: BTreeMap<&'static str, Vec<Measured>> = BTreeMap::new();
         for tool in &tools {
             if !warmed.contains(tool) {
-                let dir = work.path().join(format!("{n}-warmup-{}", slug(*tool)));
+                let dir = work.join(format!("{n}-warmup-{}", slug(*tool)));
                 run_tool(&setup, *tool, *scenario, expected, &dir).await?;
                 warmed.push(*tool);
             }
@@ -207,7 +252,7 @@ pub async fn run(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
                 order.reverse();
             }
             for tool in order {
-                let dir = work.path().join(format!("{n}-{round}-{}", slug(tool)));
+                let dir = work.join(format!("{n}-{round}-{}", slug(tool)));
                 let m = run_tool(&setup, tool, *scenario, expected, &dir).await?;
                 eprintln!(
                     "peers: {}: {} {:.2} s wall, {:.2} CPU-s, {:.0} MB peak RSS (mock {:.2} CPU-s)",
@@ -221,11 +266,14 @@ pub async fn run(quick: bool, rounds: usize) -> anyhow::Result<Vec<Row>> {
                 results.entry(tool.name()).or_default().push(m);
                 // Each run's directory goes once it is counted; the 200k runs leave
                 // hundreds of megabytes.
-                let _ = std::fs::remove_dir_all(&dir);
+                if !keep {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
             }
         }
         rows.extend(scenario_rows(scenario, &tools, &results, ceiling, rounds));
         drop(proxy);
+        drop(twin);
         drop(mock);
     }
     Ok(rows)
@@ -339,6 +387,7 @@ async fn run_tool(
 /// first page (and starting over at the end) for [`CEILING_TIME`]. The client runs in
 /// this process and shares the two cores, so this is a lower bound of the mock's own.
 async fn ceiling(mock: &GithubMock, feed: Feed, ca: &TestCa) -> anyhow::Result<f64> {
+    // Over the same scheme as the tools (the CA is trusted either way).
     let client = reqwest::Client::builder()
         .no_proxy()
         .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes())?)
@@ -436,8 +485,9 @@ fn scenario_rows(
         .unwrap_or(Tool::Sluice);
     rows.push(
         Row::new(GROUP, format!("{title}: mock ceiling"), ceiling, "records/s").note(format!(
-            "{CEILING_CLIENTS} keep-alive HTTPS clients in the bench process; fastest tool \
+            "{CEILING_CLIENTS} keep-alive {} clients in the bench process; fastest tool \
              ({}) reached {:.0}% of it",
+            if scenario.https() { "HTTPS" } else { "HTTP" },
             fastest.name(),
             rate(fastest) / ceiling * 100.0
         )),

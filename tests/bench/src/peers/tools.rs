@@ -1,9 +1,9 @@
 //! The collectors compared: how each is configured against the mock, which command
 //! runs it, and how its output is counted.
 //!
-//! Every tool reads the same mock over HTTPS (grove only speaks HTTPS, and GitHub
-//! does too), trusting the bench's CA the way it documents: `REQUESTS_CA_BUNDLE` for
-//! the three Python tools (all use `requests`), `--ca-file` for Sluice. Each writes its
+//! Every tool of a scenario reads the same mock; over HTTPS they trust the bench's CA
+//! the way they document it: `REQUESTS_CA_BUNDLE` for grove (`requests.get`),
+//! `--ca-file` for Sluice. Each writes its
 //! records where it normally does: the Python tools to stdout (kept in a file and
 //! counted after the run), Sluice into its data dir (counted from its store).
 
@@ -65,7 +65,7 @@ impl Tool {
 /// Where the tools find the mock and their programs.
 #[derive(Debug, Clone)]
 pub struct Setup {
-    /// `https://127.0.0.1:PORT`.
+    /// `https://127.0.0.1:PORT` or `http://…`.
     pub base_url: String,
     pub org: String,
     pub token: String,
@@ -203,11 +203,12 @@ impl Setup {
                             "--secret".into(),
                             format!("token={}", self.token),
                             "--allow-private-network".into(),
-                            "--ca-file".into(),
-                            self.ca_file.display().to_string(),
                             "--grant".into(),
                             "all".into(),
-                        ],
+                        ]
+                        .into_iter()
+                        .chain(self.ca_args())
+                        .collect(),
                     ),
                     sluice(
                         "scan",
@@ -222,6 +223,15 @@ impl Setup {
                 ]
             }
         })
+    }
+
+    /// `--ca-file` for `sluice connect` when the mock is served over HTTPS.
+    fn ca_args(&self) -> Vec<String> {
+        if self.base_url.starts_with("https:") {
+            vec!["--ca-file".into(), self.ca_file.display().to_string()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// source-github's config: a token, one repository of the org (the connector
