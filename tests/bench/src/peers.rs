@@ -283,10 +283,9 @@ async fn compare(
 async fn install_peers(venvs: &Path) -> anyhow::Result<()> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/setup.sh");
     let venvs = venvs.to_path_buf();
-    let status = tokio::task::spawn_blocking(move || {
-        Command::new("bash").arg(&script).arg(&venvs).status()
-    })
-    .await??;
+    let status =
+        tokio::task::spawn_blocking(move || Command::new("bash").arg(&script).arg(&venvs).status())
+            .await??;
     anyhow::ensure!(status.success(), "peers/setup.sh failed ({status})");
     Ok(())
 }
@@ -371,7 +370,11 @@ async fn run_tool(
         }
         let mock_cpu = crate::cpu_secs("/proc/self/stat")? - before;
         let total = total.context("a run without processes")?;
-        anyhow::Ok((total, (tool == Tool::Sluice).then_some(last).flatten(), mock_cpu))
+        anyhow::Ok((
+            total,
+            (tool == Tool::Sluice).then_some(last).flatten(),
+            mock_cpu,
+        ))
     })
     .await??;
     setup.count(tool, scenario.feed, dir, expected)?;
@@ -433,8 +436,12 @@ fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
     link.split(',').find_map(|part| {
         let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        rel.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
     })
 }
 
@@ -465,12 +472,18 @@ fn scenario_rows(
     let rss = |t: Tool| median(&results[t.name()], |m| mb(m.usage.peak_rss));
     let wall = |t: Tool| median(&results[t.name()], |m| m.usage.wall.as_secs_f64());
     let mock_cpu = |t: Tool| median(&results[t.name()], |m| m.mock_cpu_secs);
-    let peers: Vec<Tool> = tools.iter().copied().filter(|t| *t != Tool::Sluice).collect();
+    let peers: Vec<Tool> = tools
+        .iter()
+        .copied()
+        .filter(|t| *t != Tool::Sluice)
+        .collect();
     let sluice_runs = &results[Tool::Sluice.name()];
     let scan_wall = median(sluice_runs, |m| {
         m.scan_only.map_or(f64::NAN, |u| u.wall.as_secs_f64())
     });
-    let scan_cpu = median(sluice_runs, |m| m.scan_only.map_or(f64::NAN, |u| u.cpu_secs));
+    let scan_cpu = median(sluice_runs, |m| {
+        m.scan_only.map_or(f64::NAN, |u| u.cpu_secs)
+    });
     let of_rounds = if rounds > 1 {
         format!(", median of {rounds}")
     } else {
@@ -484,7 +497,13 @@ fn scenario_rows(
         .max_by(|a, b| rate(*a).total_cmp(&rate(*b)))
         .unwrap_or(Tool::Sluice);
     rows.push(
-        Row::new(GROUP, format!("{title}: mock ceiling"), ceiling, "records/s").note(format!(
+        Row::new(
+            GROUP,
+            format!("{title}: mock ceiling"),
+            ceiling,
+            "records/s",
+        )
+        .note(format!(
             "{CEILING_CLIENTS} keep-alive {} clients in the bench process; fastest tool \
              ({}) reached {:.0}% of it",
             if scenario.https() { "HTTPS" } else { "HTTP" },
@@ -522,14 +541,21 @@ fn scenario_rows(
             mock_cpu(t)
         )
     };
-    let vs: Vec<(Tool, String)> = if peers.len() > 1 {
-        std::iter::once((best, format!("best peer ({})", best.name())))
-            .chain(peers.iter().map(|p| (*p, p.name().to_owned())))
+    // The best peer first, marked, when there is more than one.
+    let ranked = |best: Tool, what: &str| -> Vec<(Tool, String)> {
+        std::iter::once(best)
+            .chain(peers.iter().copied().filter(|p| *p != best))
+            .map(|p| {
+                let mark = if peers.len() > 1 && p == best {
+                    format!(" ({what} peer)")
+                } else {
+                    String::new()
+                };
+                (p, format!("{}{mark}", p.name()))
+            })
             .collect()
-    } else {
-        vec![(best, best.name().to_owned())]
     };
-    for (peer, label) in &vs {
+    for (peer, label) in ranked(best, "fastest") {
         rows.push(
             Row::new(
                 GROUP,
@@ -537,18 +563,11 @@ fn scenario_rows(
                 rate(Tool::Sluice),
                 "records/s",
             )
-            .against(rate(*peer))
-            .note(format!("{sluice_note}; {}", peer_note(*peer))),
+            .against(rate(peer))
+            .note(format!("{sluice_note}; {}", peer_note(peer))),
         );
     }
-    let cpu_vs: Vec<(Tool, String)> = if peers.len() > 1 {
-        std::iter::once((leanest, format!("leanest peer ({})", leanest.name())))
-            .chain(peers.iter().map(|p| (*p, p.name().to_owned())))
-            .collect()
-    } else {
-        vec![(leanest, leanest.name().to_owned())]
-    };
-    for (peer, label) in &cpu_vs {
+    for (peer, label) in ranked(leanest, "leanest") {
         rows.push(
             Row::new(
                 GROUP,
@@ -556,7 +575,7 @@ fn scenario_rows(
                 cpu(Tool::Sluice),
                 "CPU-s",
             )
-            .against(cpu(*peer)),
+            .against(cpu(peer)),
         );
     }
     for peer in &peers {

@@ -443,7 +443,11 @@ async fn repositories_of_the_org_answer_and_others_are_not_found() {
         org["public_repos"].as_u64().unwrap() + org["total_private_repos"].as_u64().unwrap(),
         7
     );
-    for missing in ["repos/acme/repo-8", "repos/umbrella/repo-1", "repos/acme/web"] {
+    for missing in [
+        "repos/acme/repo-8",
+        "repos/umbrella/repo-1",
+        "repos/acme/web",
+    ] {
         let response = get(&format!("{base}/{missing}")).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
     }
@@ -461,7 +465,10 @@ async fn rate_limit_lists_the_core_budget_and_the_others_github_has() {
     get(&format!("{base}/orgs/acme")).await;
     let body = json(get(&format!("{base}/rate_limit")).await).await;
     let core = &body["resources"]["core"];
-    assert_eq!((core["limit"].as_u64(), core["used"].as_u64()), (Some(10), Some(1)));
+    assert_eq!(
+        (core["limit"].as_u64(), core["used"].as_u64()),
+        (Some(10), Some(1))
+    );
     assert_eq!(body["rate"], *core);
     for resource in ["search", "graphql", "integration_manifest", "code_search"] {
         let budget = &body["resources"][resource];

@@ -126,9 +126,8 @@ mod sys {
             let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
             let id = libc::id_t::try_from(pid).unwrap_or_default();
             // SAFETY: as above.
-            let r = unsafe {
-                libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT)
-            };
+            let r =
+                unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
             if r == 0 {
                 return Ok(());
             }

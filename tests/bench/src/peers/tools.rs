@@ -164,7 +164,13 @@ impl Setup {
                 let mut command = Command::new(self.program("airbyte", "source-github"));
                 command
                     .current_dir(dir)
-                    .args(["read", "--config", "config.json", "--catalog", "catalog.json"])
+                    .args([
+                        "read",
+                        "--config",
+                        "config.json",
+                        "--catalog",
+                        "catalog.json",
+                    ])
                     .env("REQUESTS_CA_BUNDLE", &self.ca_file);
                 vec![Step {
                     command,
@@ -249,7 +255,13 @@ impl Setup {
 
     /// Checks the run's output and returns how many distinct records it delivered; a
     /// count that is not `expected` is an error, not a row.
-    pub fn count(&self, tool: Tool, feed: Feed, dir: &Path, expected: usize) -> anyhow::Result<usize> {
+    pub fn count(
+        &self,
+        tool: Tool,
+        feed: Feed,
+        dir: &Path,
+        expected: usize,
+    ) -> anyhow::Result<usize> {
         let (emitted, distinct) = match tool {
             Tool::Grove => count_lines(&dir.join("run.out"), |line| {
                 #[derive(Deserialize)]
@@ -329,10 +341,7 @@ impl Setup {
             Feed::AuditLog => "activities",
             Feed::Members => "users",
         };
-        let stored = list
-            .iter()
-            .filter_map(|i| i[field].as_u64())
-            .sum::<u64>();
+        let stored = list.iter().filter_map(|i| i[field].as_u64()).sum::<u64>();
         Ok((scanned, usize::try_from(stored)?))
     }
 }

@@ -414,9 +414,7 @@ async fn rate_limit(State(shared): State<Arc<Shared>>) -> Response {
     let budget = shared.budget.peek();
     // The other budgets GitHub lists: the mock serves none of their endpoints, so
     // nothing spends them, but clients that read them at start-up find them there.
-    let untouched = |limit: u32| {
-        json!({ "limit": limit, "used": 0, "remaining": limit, "reset": budget.reset_epoch_secs })
-    };
+    let untouched = |limit: u32| json!({ "limit": limit, "used": 0, "remaining": limit, "reset": budget.reset_epoch_secs });
     json_body(
         StatusCode::OK,
         &json!({
