@@ -92,7 +92,8 @@ pub struct Step {
 }
 
 impl Setup {
-    fn program(&self, venv: &str, script: &str) -> PathBuf {
+    /// A peer's console script in its venv.
+    pub fn program(&self, venv: &str, script: &str) -> PathBuf {
         self.venvs.join(venv).join("bin").join(script)
     }
 
@@ -128,14 +129,7 @@ impl Setup {
                 }]
             }
             Tool::SingerTap => {
-                write_json(
-                    &dir.join("config.json"),
-                    &json!({
-                        "auth_token": self.token,
-                        "organizations": [self.org],
-                        "api_url_base": self.base_url,
-                    }),
-                )?;
+                write_json(&dir.join("config.json"), &self.singer_config())?;
                 write_json(
                     &dir.join("catalog.json"),
                     &singer_selection(&self.singer_catalog, "organization_members")?,
@@ -238,6 +232,15 @@ impl Setup {
         } else {
             Vec::new()
         }
+    }
+
+    /// tap-github's config: a token, the organisation and the API URL.
+    pub fn singer_config(&self) -> Value {
+        json!({
+            "auth_token": self.token,
+            "organizations": [self.org],
+            "api_url_base": self.base_url,
+        })
     }
 
     /// source-github's config: a token, one repository of the org (the connector
