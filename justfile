@@ -29,7 +29,7 @@ build-js-connector:
 test:
     cargo test --workspace
 
-# Benchmarks measured side by side, as a table and target/bench-results.json (--quick for a smoke run)
+# Benchmarks measured side by side, as a table and target/bench-results.json (--quick for a smoke run, --peers for the Python collectors)
 bench *ARGS:
     cargo build --release -p sluice-cli -p sluice-bench
     target/release/sluice-bench {{ARGS}}

@@ -7,6 +7,7 @@
 mod calls;
 mod ingest;
 mod limits;
+mod peers;
 mod plugins;
 mod scale;
 mod storage;
@@ -108,9 +109,18 @@ struct Args {
     /// Smaller sizes, for a smoke run.
     #[arg(long)]
     quick: bool,
-    /// Only these groups (repeatable): ingest, calls, plugins, storage, limiter, scale.
+    /// Only these groups (repeatable): ingest, calls, plugins, storage, limiter, scale,
+    /// peers.
     #[arg(long = "only", value_name = "GROUP")]
     only: Vec<String>,
+    /// Sluice against grove, the Singer tap and Airbyte's source (installed from PyPI
+    /// into target/peers-venv on first use): the `peers` group, alone unless `--only`
+    /// names others too. It is never part of a plain run.
+    #[arg(long)]
+    peers: bool,
+    /// Rounds of the peers group (each tool once per round, medians reported).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    peer_rounds: usize,
 }
 
 /// One measured quantity.
@@ -209,7 +219,15 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let mut rows = Vec::new();
-    let want = |g: &str| args.only.is_empty() || args.only.iter().any(|o| o == g);
+    let only = args.only.clone();
+    let peers_only = args.peers && only.is_empty();
+    let want = |g: &str| {
+        if g == "peers" {
+            args.peers || only.iter().any(|o| o == g)
+        } else {
+            !peers_only && (only.is_empty() || only.iter().any(|o| o == g))
+        }
+    };
     let quick = args.quick;
     rt.block_on(async {
         if want("ingest") {
@@ -229,6 +247,9 @@ fn main() -> anyhow::Result<()> {
         }
         if want("scale") {
             rows.extend(scale::run(quick).await?);
+        }
+        if want("peers") {
+            rows.extend(peers::run(quick, args.peer_rounds).await?);
         }
         anyhow::Ok(())
     })?;

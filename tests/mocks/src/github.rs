@@ -17,7 +17,7 @@
 //! | route | paging |
 //! |---|---|
 //! | `GET /user` (token owner `sluice-bot`, with `x-oauth-scopes`) | — |
-//! | `GET /rate_limit` (free, like GitHub's) | — |
+//! | `GET /rate_limit` (free, like GitHub's; `core` is the real budget) | — |
 //! | `GET /orgs/{org}` (`organization-full`) | — |
 //! | `GET /orgs/{org}/members?role=all\|admin\|member&filter=all\|2fa_disabled` | `Link` |
 //! | `GET /orgs/{org}/outside_collaborators?filter=…` | `Link` |
@@ -28,6 +28,7 @@
 //! | `GET /orgs/{org}/credential-authorizations?login=` (404 without SAML SSO) | `page`, no `Link` |
 //! | `DELETE /orgs/{org}/credential-authorizations/{credential_id}` | — |
 //! | `GET /orgs/{org}/audit-log?phrase=&include=&order=&after=&before=` | cursor `Link` |
+//! | `GET /repos/{org}/repo-{1..7}` (`full-repository`) | — |
 //!
 //! Paging: `per_page` defaults to 30 and is clamped to
 //! [`max_per_page`](GithubMockConfig::max_per_page); `page` is 1-based. `Link` lists

@@ -424,6 +424,61 @@ async fn token_owner_and_organization_have_githubs_shapes() {
 }
 
 #[tokio::test]
+async fn repositories_of_the_org_answer_and_others_are_not_found() {
+    // Airbyte's source-github finds the organisations to read through the
+    // repositories it is configured with (`GET /repos/{owner}/{repo}`).
+    let github = start(GithubMockConfig::default()).await;
+    let base = github.base_url();
+    let repo = json(get(&format!("{base}/repos/acme/repo-5")).await).await;
+    assert_eq!(repo["full_name"], "acme/repo-5");
+    assert_eq!(repo["id"], 700_005);
+    assert_eq!(repo["organization"]["login"], "acme");
+    assert_eq!(repo["owner"]["type"], "Organization");
+    assert_eq!(repo["private"], true);
+    assert_eq!(repo["default_branch"], "main");
+    let org = json(get(&format!("{base}/orgs/acme")).await).await;
+    let public = json(get(&format!("{base}/repos/acme/repo-1")).await).await;
+    assert_eq!(public["visibility"], "public");
+    assert_eq!(
+        org["public_repos"].as_u64().unwrap() + org["total_private_repos"].as_u64().unwrap(),
+        7
+    );
+    for missing in [
+        "repos/acme/repo-8",
+        "repos/umbrella/repo-1",
+        "repos/acme/web",
+    ] {
+        let response = get(&format!("{base}/{missing}")).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_lists_the_core_budget_and_the_others_github_has() {
+    // Clients seed their quota from this body (Airbyte's reads `core` and `graphql`).
+    let github = start(GithubMockConfig {
+        rate_limit_per_hour: 10,
+        ..GithubMockConfig::default()
+    })
+    .await;
+    let base = github.base_url();
+    get(&format!("{base}/orgs/acme")).await;
+    let body = json(get(&format!("{base}/rate_limit")).await).await;
+    let core = &body["resources"]["core"];
+    assert_eq!(
+        (core["limit"].as_u64(), core["used"].as_u64()),
+        (Some(10), Some(1))
+    );
+    assert_eq!(body["rate"], *core);
+    for resource in ["search", "graphql", "integration_manifest", "code_search"] {
+        let budget = &body["resources"][resource];
+        assert_eq!(budget["used"], 0, "{resource}");
+        assert_eq!(budget["remaining"], budget["limit"], "{resource}");
+        assert_eq!(budget["reset"], core["reset"], "{resource}");
+    }
+}
+
+#[tokio::test]
 async fn rate_limit_headers_count_down_and_the_budget_runs_out() {
     let github = start(GithubMockConfig {
         rate_limit_per_hour: 3,

@@ -271,7 +271,7 @@ pub(crate) fn organization(base: &str, config: &GithubMockConfig, state: &OrgSta
         "is_verified": false,
         "has_organization_projects": true,
         "has_repository_projects": true,
-        "public_repos": 3,
+        "public_repos": PUBLIC_REPOSITORIES,
         "public_gists": 0,
         "followers": 0,
         "following": 0,
@@ -280,8 +280,8 @@ pub(crate) fn organization(base: &str, config: &GithubMockConfig, state: &OrgSta
         "updated_at": date_after(ChronoDuration::zero()),
         "archived_at": null,
         "type": "Organization",
-        "total_private_repos": 4,
-        "owned_private_repos": 4,
+        "total_private_repos": REPOSITORIES - PUBLIC_REPOSITORIES,
+        "owned_private_repos": REPOSITORIES - PUBLIC_REPOSITORIES,
         "private_gists": 0,
         "disk_usage": 10_000,
         "collaborators": state.outside.len(),
@@ -336,6 +336,66 @@ pub(crate) fn team_json(base: &str, org: &str, team: &Team) -> Value {
 
 pub(crate) fn team_slug(id: u64) -> String {
     format!("team-{id}")
+}
+
+/// The organisation's repositories, `repo-1` … `repo-7` (ids 700,001 …): the ones its
+/// audit events name. The first [`PUBLIC_REPOSITORIES`] are public.
+pub(crate) const REPOSITORIES: u64 = 7;
+pub(crate) const PUBLIC_REPOSITORIES: u64 = 3;
+
+/// The repository number of `name` (`repo-3` → 3) when the organisation has it.
+pub(crate) fn repository_number(name: &str) -> Option<u64> {
+    let n: u64 = name.strip_prefix("repo-")?.parse().ok()?;
+    (1..=REPOSITORIES).contains(&n).then_some(n)
+}
+
+/// `full-repository`, as `GET /repos/{owner}/{repo}` answers for repository `n` (the
+/// fields GitHub's example has, less the many `*_url` templates nobody reads).
+pub(crate) fn repository_json(base: &str, org: &str, n: u64) -> Value {
+    let id = 700_000 + n;
+    let name = format!("repo-{n}");
+    let full_name = format!("{org}/{name}");
+    let api = format!("{base}/repos/{full_name}");
+    let private = n > PUBLIC_REPOSITORIES;
+    let owner = simple_user(base, org, ORG_ID, "Organization");
+    json!({
+        "id": id,
+        "node_id": node_id("010:Repository", id),
+        "name": name,
+        "full_name": full_name,
+        "owner": owner,
+        "organization": owner,
+        "private": private,
+        "visibility": if private { "private" } else { "public" },
+        "html_url": format!("https://github.com/{full_name}"),
+        "description": format!("Generated repository {n}"),
+        "fork": false,
+        "url": api,
+        "git_url": format!("git://github.com/{full_name}.git"),
+        "ssh_url": format!("git@github.com:{full_name}.git"),
+        "clone_url": format!("https://github.com/{full_name}.git"),
+        "default_branch": "main",
+        "archived": false,
+        "disabled": false,
+        "size": 1_024 * n,
+        "stargazers_count": n,
+        "watchers_count": n,
+        "forks_count": 0,
+        "open_issues_count": 0,
+        "has_issues": true,
+        "has_projects": true,
+        "has_wiki": false,
+        "has_pages": false,
+        "has_downloads": true,
+        "has_discussions": false,
+        "topics": [],
+        "created_at": date_after(ChronoDuration::days(-(n as i64) * 30)),
+        "updated_at": date_after(ChronoDuration::zero()),
+        "pushed_at": date_after(ChronoDuration::zero()),
+        "permissions": { "admin": true, "maintain": true, "push": true, "triage": true, "pull": true },
+        "network_count": 0,
+        "subscribers_count": n
+    })
 }
 
 /// The kinds GitHub lists, cycled so every shape (with and without token fields) appears.

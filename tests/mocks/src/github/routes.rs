@@ -56,6 +56,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             delete(remove_credential_authorization),
         )
         .route("/orgs/{org}/audit-log", get(audit_log))
+        .route("/repos/{owner}/{repo}", get(repository))
         // GitHub hides routes and methods it does not serve behind a plain 404.
         .fallback(not_found_answer)
         .method_not_allowed_fallback(not_found_answer)
@@ -411,9 +412,21 @@ async fn rate_limit(State(shared): State<Arc<Shared>>) -> Response {
         })
     };
     let budget = shared.budget.peek();
+    // The other budgets GitHub lists: the mock serves none of their endpoints, so
+    // nothing spends them, but clients that read them at start-up find them there.
+    let untouched = |limit: u32| json!({ "limit": limit, "used": 0, "remaining": limit, "reset": budget.reset_epoch_secs });
     json_body(
         StatusCode::OK,
-        &json!({ "resources": { "core": core(budget) }, "rate": core(budget) }),
+        &json!({
+            "resources": {
+                "core": core(budget),
+                "search": untouched(30),
+                "graphql": untouched(5_000),
+                "integration_manifest": untouched(5_000),
+                "code_search": untouched(10)
+            },
+            "rate": core(budget)
+        }),
     )
 }
 
@@ -647,6 +660,20 @@ async fn remove_credential_authorization(
         return Err(ApiError::NotFound);
     }
     Ok(no_content())
+}
+
+/// `GET /repos/{owner}/{repo}` for the organisation's repositories.
+async fn repository(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo)): Path<(String, String)>,
+    url: RequestUrl,
+) -> Answer {
+    shared.check_org(&owner)?;
+    let n = model::repository_number(&repo).ok_or(ApiError::NotFound)?;
+    Ok(json_body(
+        StatusCode::OK,
+        &model::repository_json(url.base(), &shared.config.org, n),
+    ))
 }
 
 async fn audit_log(
