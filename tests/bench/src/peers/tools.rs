@@ -92,6 +92,14 @@ pub struct Step {
 }
 
 impl Setup {
+    /// Sluice's per-user compile cache for these runs (`target/peers-compile-cache`),
+    /// never the user's own: the unmeasured first run fills it, so measured runs start
+    /// as they do after `sluice precompile` (a fresh data dir, GitHub's connector
+    /// already compiled), the state an installed Sluice is in.
+    fn compile_cache(&self) -> PathBuf {
+        self.venvs.with_file_name("peers-compile-cache")
+    }
+
     /// A peer's console script in its venv.
     pub fn program(&self, venv: &str, script: &str) -> PathBuf {
         self.venvs.join(venv).join("bin").join(script)
@@ -181,6 +189,7 @@ impl Setup {
                         .arg(&data)
                         .args(args)
                         .env("SLUICE_PLUGINS_DIR", dir.join("plugins"))
+                        .env("SLUICE_COMPILE_CACHE", self.compile_cache())
                         .env_remove("SLUICE_SERVER");
                     Step { command, label }
                 };
@@ -332,6 +341,7 @@ impl Setup {
             .arg(dir.join("data"))
             .args(["instances", "--json"])
             .env("SLUICE_PLUGINS_DIR", dir.join("plugins"))
+            .env("SLUICE_COMPILE_CACHE", self.compile_cache())
             .env_remove("SLUICE_SERVER")
             .output()?;
         anyhow::ensure!(
