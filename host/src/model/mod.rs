@@ -919,13 +919,13 @@ fn skim(text: &[u8]) -> Skim {
             b'"' => {
                 i += 1;
                 loop {
-                    match memchr::memchr2(b'"', b'\\', &text[i.min(text.len())..]) {
-                        Some(at) if text[i + at] == b'\\' => {
-                            risky |= text.get(i + at + 1) == Some(&b'u');
-                            i += at + 2;
+                    match quote_or_backslash(text, i) {
+                        Some(at) if text[at] == b'\\' => {
+                            risky |= text.get(at + 1) == Some(&b'u');
+                            i = at + 2;
                         }
                         Some(at) => {
-                            i += at + 1;
+                            i = at + 1;
                             break;
                         }
                         None => {
@@ -945,9 +945,10 @@ fn skim(text: &[u8]) -> Skim {
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             b'0'..=b'9' => {
-                digits += 1;
+                let run = text[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                digits += run;
                 risky |= digits > SAFE_DIGITS;
-                i += 1;
+                i += run;
                 continue;
             }
             // An exponent follows a digit; the `e` of `true` and `false` does not.
@@ -965,6 +966,34 @@ fn skim(text: &[u8]) -> Skim {
         depth: deepest,
         risky,
     }
+}
+
+/// The first `"` or `\\` in `text` from `from` on, eight bytes at a time. Provider
+/// strings are short, and a `memchr` call per string cost as much as serde_json's
+/// whole syntax check of the text.
+fn quote_or_backslash(text: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let mut i = from;
+    while let Some(chunk) = text.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let (quote, backslash) = (
+            word ^ (ONES * u64::from(b'"')),
+            word ^ (ONES * u64::from(b'\\')),
+        );
+        // A zero byte in either marks a hit; the lowest flagged byte is always a true one.
+        let hits = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash))
+            & HIGH;
+        if hits != 0 {
+            return Some(i + hits.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    text.get(i..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|at| i + at)
 }
 
 /// A connector's `raw` text: JSON when it is JSON, else kept as a JSON string.
@@ -1230,5 +1259,40 @@ mod raw_tests {
         }
         let fine = r#"{"a": "\u00e9", "b": 1e3, "c": [true]}"#;
         assert_eq!(RawJson::from_text(fine.to_string()).get(), fine);
+    }
+
+    /// The eight-bytes-at-a-time search finds the first `"` or `\\` wherever it sits
+    /// in a word, after any bytes (high ones included), as a byte loop does.
+    #[test]
+    fn quote_or_backslash_finds_the_first_in_any_position() {
+        let fillers: [u8; 6] = [b'a', b' ', 0x00, 0x80, 0xff, b'"' ^ 0x80];
+        for len in 0..40usize {
+            for at in 0..=len {
+                for &filler in &fillers {
+                    for found in [b'"', b'\\'] {
+                        let mut text = vec![filler; len];
+                        if at < len {
+                            text[at] = found;
+                            // A second hit later must not win.
+                            if at + 1 < len {
+                                text[len - 1] = b'"';
+                            }
+                        }
+                        for from in 0..=len.min(at) {
+                            let naive = text[from..]
+                                .iter()
+                                .position(|&b| b == b'"' || b == b'\\')
+                                .map(|i| from + i);
+                            assert_eq!(
+                                quote_or_backslash(&text, from),
+                                naive,
+                                "{text:?} from {from}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(quote_or_backslash(b"ab", 5), None);
     }
 }
