@@ -15,7 +15,7 @@ use sluice::capabilities::http::{HttpClient, HttpLimits, InstanceNet, Outbound};
 use sluice::capabilities::transport::{NameLookup, NetworkConfig, SystemLookup};
 use sluice::control::{ConnectRequest, connect};
 use sluice::model::grants::GrantRequest;
-use sluice::model::{ConnectorError, Kind, Permissions};
+use sluice::model::{ActionKind, ConnectorError, Kind, Permissions, Record};
 use sluice::registry::{PLUGIN_BUILD_DIR, Registry};
 use sluice::runtime::{
     ActionOutcome, ActionRequest, CallContext, LoadedPlugin, Runtime, RuntimeConfig, SandboxLimits,
@@ -257,6 +257,26 @@ impl Harness {
             .unwrap()
     }
 
+    /// The instance's live users, as stored.
+    pub fn users(&self, inst: &Instance) -> Vec<sluice::model::User> {
+        (self.records(inst, Kind::Users, false).into_iter())
+            .filter_map(|r| match r.record {
+                Record::User(u) => Some(u),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The instance's stored activities.
+    pub fn activities(&self, inst: &Instance) -> Vec<sluice::model::Activity> {
+        (self.records(inst, Kind::Activities, false).into_iter())
+            .filter_map(|r| match r.record {
+                Record::Activity(a) => Some(a),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn live(&self, inst: &Instance, kind: Kind) -> usize {
         self.store.count(&inst.id, kind).unwrap().0 as usize
     }
@@ -465,4 +485,32 @@ pub fn new_instance(name: &str, connector: &str, config: &[(&str, &str)]) -> Ins
         allow_private_network: true,
         ..Instance::new(name, connector, "0.1.0", config)
     }
+}
+
+/// An action request with reason "test" and no parameters.
+pub fn action(kind: ActionKind, target: &str, dry_run: bool) -> ActionRequest {
+    ActionRequest {
+        kind,
+        target: target.into(),
+        params: Vec::new(),
+        reason: Some("test".into()),
+        dry_run,
+    }
+}
+
+/// Asserts that after the first 429 in `requests` the next successful request came at
+/// least 900 ms later: the client waited out a one-second `Retry-After` (or reset)
+/// instead of retrying at once.
+pub fn assert_waited_out_the_first_429(requests: &[sluice_mocks::RequestRecord]) {
+    let first_429 = (requests.iter().find(|r| r.status == 429))
+        .expect("the provider throttled a request")
+        .at;
+    let retried = (requests.iter())
+        .find(|r| r.status == 200 && r.at > first_429)
+        .expect("a request succeeded after the throttling");
+    assert!(
+        retried.at - first_429 >= chrono::Duration::milliseconds(900),
+        "retried {:?} after the 429",
+        retried.at - first_429
+    );
 }

@@ -2,10 +2,9 @@
 //! Management Activity API on two loopback origins → wasm component → sled.
 
 use sluice::model::{ActionKind, ActivityKind, ConnectorError, Kind, Record, UserStatus};
-use sluice::runtime::ActionRequest;
 use sluice::store::Instance;
 use sluice_mocks::{Faults, M365Mock, M365MockConfig};
-use sluice_tests::{Harness, shared_fixtures};
+use sluice_tests::{Harness, action, shared_fixtures};
 
 fn config() -> M365MockConfig {
     M365MockConfig::default()
@@ -40,16 +39,6 @@ fn activities_of(h: &Harness, inst: &Instance, kind: ActivityKind) -> usize {
         .iter()
         .filter(|r| matches!(&r.record, Record::Activity(a) if a.kind == kind))
         .count()
-}
-
-fn action(kind: ActionKind, target: &str, dry_run: bool) -> ActionRequest {
-    ActionRequest {
-        kind,
-        target: target.into(),
-        params: vec![],
-        reason: None,
-        dry_run,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

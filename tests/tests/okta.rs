@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 
 use sluice::model::{ActionKind, ActivityKind, ConnectorError, Kind, Outcome, Record, UserStatus};
-use sluice::runtime::ActionRequest;
 use sluice::store::{Instance, InstanceStatus};
 use sluice_mocks::{Faults, OktaMock, OktaMockConfig};
-use sluice_tests::{Harness, shared_fixtures};
+use sluice_tests::{Harness, action, assert_waited_out_the_first_429, shared_fixtures};
 
 const TOKEN: &str = "00okta_test_token";
 
@@ -40,36 +39,6 @@ async fn connect(h: &Harness, mock: &OktaMock) -> Instance {
     inst
 }
 
-fn users(h: &Harness, inst: &Instance) -> Vec<sluice::model::User> {
-    h.records(inst, Kind::Users, false)
-        .into_iter()
-        .filter_map(|r| match r.record {
-            Record::User(u) => Some(u),
-            _ => None,
-        })
-        .collect()
-}
-
-fn activities(h: &Harness, inst: &Instance) -> Vec<sluice::model::Activity> {
-    h.records(inst, Kind::Activities, false)
-        .into_iter()
-        .filter_map(|r| match r.record {
-            Record::Activity(a) => Some(a),
-            _ => None,
-        })
-        .collect()
-}
-
-fn action(kind: ActionKind, target: &str, dry_run: bool) -> ActionRequest {
-    ActionRequest {
-        kind,
-        target: target.into(),
-        params: Vec::new(),
-        reason: Some("test".into()),
-        dry_run,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
     let mock = OktaMock::start(config()).await.unwrap();
@@ -100,7 +69,7 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
     assert_eq!(h.live(&inst, Kind::AppPermissions), exp.app_permissions);
     assert_eq!(exp.app_permissions, 6);
 
-    let users = users(&h, &inst);
+    let users = h.users(&inst);
     let count = |status| users.iter().filter(|u| u.status == status).count();
     assert_eq!(count(UserStatus::Active), exp.active);
     assert_eq!(count(UserStatus::Suspended), exp.suspended);
@@ -136,7 +105,7 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
         .sum();
     assert_eq!(memberships, exp.group_memberships);
 
-    let acts = activities(&h, &inst);
+    let acts = h.activities(&inst);
     let kind = |k| acts.iter().filter(|a| a.kind == k).count();
     assert_eq!(kind(ActivityKind::Logon), exp.logon);
     assert_eq!(kind(ActivityKind::User), exp.user_activity);
@@ -232,16 +201,7 @@ async fn throttling_is_honoured_and_records_are_stored_once() {
     let throttled: Vec<_> = requests.iter().filter(|r| r.status == 429).collect();
     assert_eq!(throttled.len(), 2);
     // The retry waited for Okta's `X-Rate-Limit-Reset` instead of hammering.
-    let first_429 = throttled[0].at;
-    let retried = requests
-        .iter()
-        .find(|r| r.status == 200 && r.at > first_429)
-        .expect("a request succeeded after the throttling");
-    assert!(
-        retried.at - first_429 >= chrono::Duration::milliseconds(900),
-        "retried {:?} after the 429",
-        retried.at - first_429
-    );
+    assert_waited_out_the_first_429(&requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,7 +308,7 @@ async fn actions_change_the_org_and_the_next_scan_shows_it() {
     assert_eq!(mock.sessions(&target), Some(0));
     // The System Log records every change; the next incremental scan shows them.
     h.scan(&inst, &[Kind::Activities], 100).await;
-    let acts = activities(&h, &inst);
+    let acts = h.activities(&inst);
     assert_eq!(acts.len(), mock.expected().activities);
     for event in [
         "user.lifecycle.suspend",
@@ -377,7 +337,7 @@ async fn actions_change_the_org_and_the_next_scan_shows_it() {
 async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
     let reports = h.scan(inst, &[Kind::Users], 50).await;
     assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    users(h, inst)
+    h.users(inst)
         .into_iter()
         .find(|u| u.id == id)
         .map(|u| u.status)
@@ -482,13 +442,14 @@ async fn shared_okta_fixtures_parse_into_records() {
     assert_eq!(stored(Kind::Activities), ids[2]);
     assert_eq!(mock.expected().users, ids[0].len());
 
-    let users = users(&h, &inst);
+    let users = h.users(&inst);
     let locked = users
         .iter()
         .find(|u| u.id == "00u3m5wrdPjJYUFb81d6")
         .expect("the LOCKED_OUT example");
     assert_eq!(locked.status, UserStatus::Suspended);
-    let login = activities(&h, &inst)
+    let login = h
+        .activities(&inst)
         .into_iter()
         .find(|a| a.id == "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a")
         .unwrap();
