@@ -11,7 +11,15 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 /// Connectors embedded in the binary as built-ins (test-only guests are not).
-const BUILTIN: &[&str] = &["github", "docusign", "m365", "netdocuments", "okta"];
+const BUILTIN: &[&str] = &[
+    "github",
+    "docusign",
+    "m365",
+    "netdocuments",
+    "okta",
+    "zendesk",
+    "slack",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -507,6 +507,8 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "docusign-acme",
         "netdocuments-firm",
         "m365-contoso",
+        "zendesk-acme",
+        "slack-acme",
     ];
     for name in instances {
         assert!(
@@ -623,6 +625,16 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Okta",
             "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — — — suspend-user, unsuspend-user, require-sign-in, remove-group-member",
+        ),
+        // Zendesk's suspend/unsuspend go beyond the provider docs' table (blank there).
+        (
+            "Zendesk",
+            "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
+        ),
+        // Slack's user governance goes beyond the provider docs' table.
+        (
+            "Slack",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — — — suspend-user†, unsuspend-user†, revoke-sessions†",
         ),
     ];
     for (name, cells) in rows {

@@ -266,6 +266,12 @@ impl ActionKind {
 const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     ("github", ActionKind::RemoveCollaborator),
     ("github", ActionKind::RevokeAppPermission),
+    ("zendesk", ActionKind::SuspendUser),
+    ("zendesk", ActionKind::UnsuspendUser),
+    // The table's Slack row has no user governance.
+    ("slack", ActionKind::SuspendUser),
+    ("slack", ActionKind::UnsuspendUser),
+    ("slack", ActionKind::RevokeSessions),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

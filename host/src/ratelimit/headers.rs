@@ -2,8 +2,10 @@
 //!
 //! Header names arrive lowercased. Families understood:
 //! - `x-ratelimit-{limit,remaining,reset}` (GitHub, DocuSign: `X-RateLimit-*`),
-//!   `x-rate-limit-{limit,remaining,reset}` (Okta): reset is either epoch seconds or
-//!   seconds from now (values under 10^9 are read as a delta);
+//!   `x-rate-limit-{limit,remaining,reset}` (Okta), `x-rate-limit` and
+//!   `ratelimit-{limit,remaining,reset}` (Zendesk: `X-Rate-Limit: 700`, and on its
+//!   ticketing endpoints the IETF draft's `ratelimit-reset` in seconds): reset is
+//!   either epoch seconds or seconds from now (values under 10^9 are read as a delta);
 //! - `x-burstlimit-{limit,remaining}` (DocuSign's burst window, documented as 30 s);
 //! - `sforce-limit-info: api-usage=USED/LIMIT` (Salesforce, a rolling 24 h window);
 //! - `retry-after` in seconds (fractions allowed, as Microsoft Graph sends) or as an
@@ -88,14 +90,26 @@ pub fn observe(headers: &[(String, String)], now: SystemTime) -> Observation {
     let whole = |v: Option<&str>| v.and_then(number).map(|n| n as u64);
     o.limit = whole(header(
         headers,
-        &["x-ratelimit-limit", "x-rate-limit-limit"],
+        &[
+            "x-ratelimit-limit",
+            "x-rate-limit-limit",
+            "x-rate-limit",
+            "ratelimit-limit",
+        ],
     ));
     o.remaining = whole(header(
         headers,
-        &["x-ratelimit-remaining", "x-rate-limit-remaining"],
+        &[
+            "x-ratelimit-remaining",
+            "x-rate-limit-remaining",
+            "ratelimit-remaining",
+        ],
     ));
-    o.reset = header(headers, &["x-ratelimit-reset", "x-rate-limit-reset"])
-        .and_then(|v| reset_in(v, now));
+    o.reset = header(
+        headers,
+        &["x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"],
+    )
+    .and_then(|v| reset_in(v, now));
 
     // A burst window that is nearly used up is the tighter constraint right now.
     let burst_limit = whole(header(headers, &["x-burstlimit-limit"]));
@@ -168,6 +182,31 @@ mod tests {
         );
         assert_eq!((o.limit, o.remaining), (Some(1200), Some(0)));
         assert_eq!(o.reset, Some(Duration::from_secs(42)));
+    }
+
+    #[test]
+    fn zendesk_x_rate_limit_and_ratelimit_reset() {
+        // Zendesk's documented headers: every answer, then its ticketing endpoints'.
+        let o = observe(
+            &h(&[("X-Rate-Limit", "700"), ("X-Rate-Limit-Remaining", "699")]),
+            now(),
+        );
+        assert_eq!(
+            (o.limit, o.remaining, o.reset),
+            (Some(700), Some(699), None)
+        );
+        let o = observe(
+            &h(&[
+                ("x-rate-limit", "700"),
+                ("ratelimit-limit", "700"),
+                ("x-rate-limit-remaining", "699"),
+                ("ratelimit-remaining", "699"),
+                ("ratelimit-reset", "41"),
+            ]),
+            now(),
+        );
+        assert_eq!((o.limit, o.remaining), (Some(700), Some(699)));
+        assert_eq!(o.reset, Some(Duration::from_secs(41)));
     }
 
     #[test]

@@ -21,8 +21,8 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`]; [`stepper`] for the test-only stepper connector, [`zendesk`] for the
-//! test-only `templated` one); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
+//! [`m365`], [`slack`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
 //! test certificate) and `faults` (rate budgets, injected faults) are shared by every
@@ -40,6 +40,7 @@ pub mod okta;
 pub mod pki;
 pub mod proxy;
 mod server;
+pub mod slack;
 pub mod stepper;
 pub mod tls;
 pub mod zendesk;
@@ -59,6 +60,7 @@ pub use oauth::{
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
 pub use server::RequestRecord;
+pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConfig, SlackRole};
 pub use stepper::{HeldPage, StepperMock};
 pub use tls::MockTls;
-pub use zendesk::{ZendeskMock, ZendeskMockConfig};
+pub use zendesk::{ZendeskExpected, ZendeskMock, ZendeskMockConfig};

@@ -261,6 +261,16 @@ impl RequestUrl {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every non-empty value of query parameter `name`, in order (Zendesk repeats
+    /// `filter[created_at][]` for a window's start and end).
+    pub(crate) fn params_named(&self, name: &str) -> Vec<&str> {
+        self.params
+            .iter()
+            .filter(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
     /// `http://host:port`, without a trailing slash.
     pub(crate) fn base(&self) -> &str {
         &self.base

@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -18,7 +18,7 @@ use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
-    OktaMockConfig,
+    OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
 
 use super::output;
@@ -375,6 +375,64 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Findings, e.findings),
         ],
         _mock: Box::new(m365),
+    });
+
+    let zendesk = ZendeskMock::start(ZendeskMockConfig {
+        users: 40,
+        agents: 6,
+        custom_role_agents: 2,
+        suspended_users: 3,
+        groups: 4,
+        members_per_group: 3,
+        audit_logs: 120,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Zendesk")?;
+    outln!("mock Zendesk on {}", zendesk.base_url());
+    let (base, c) = (zendesk.base_url(), zendesk.config().clone());
+    let e = zendesk.expected();
+    apps.push(DemoApp {
+        name: "zendesk-acme".into(),
+        connector: "zendesk",
+        config: pairs(&[
+            ("subdomain", "acme"),
+            ("base_url", &base),
+            ("email", &c.email),
+        ]),
+        secrets: pairs(&[("api_token", &c.api_token)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+        ],
+        _mock: Box::new(zendesk),
+    });
+
+    let slack = SlackMock::start(SlackMockConfig::default())
+        .await
+        .context("starting the mock Slack")?;
+    outln!(
+        "mock Slack on {} (Web API) and {} (Audit Logs, SCIM)",
+        slack.api_url(),
+        slack.base_url()
+    );
+    let e = slack.expected();
+    apps.push(DemoApp {
+        name: "slack-acme".into(),
+        connector: "slack",
+        config: pairs(&[
+            ("api_url", &slack.api_url()),
+            ("admin_api_url", &slack.base_url()),
+        ]),
+        secrets: pairs(&[("token", &slack.config().token)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+            (Kind::AppPermissions, e.app_permissions),
+        ],
+        _mock: Box::new(slack),
     });
     Ok(apps)
 }
