@@ -225,6 +225,7 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
     for &kind in &kinds {
         let mut ctx = ctx.clone();
         ctx.page_size = page_size;
+        ctx.now = manifest.now;
         if kind == Kind::Activities {
             ctx.since = Some(since);
         }
@@ -768,13 +769,14 @@ pub async fn record_scan(
 ) -> anyhow::Result<(Vec<KindReport>, usize)> {
     let secrets = store.secrets(&instance.id)?;
     let page_size = ScanOptions::default().page_size;
-    let since: Millis =
-        now_millis() - Millis::from(crate::model::DEFAULT_LOOK_BACK_DAYS) * 86_400_000;
+    let now = now_millis();
+    let since: Millis = now - Millis::from(crate::model::DEFAULT_LOOK_BACK_DAYS) * 86_400_000;
     let manifest = Manifest {
         connector: instance.connector.clone(),
         version: String::new(),
         config: instance.config.clone(),
         since: Some(since),
+        now: Some(now),
         page_size: Some(page_size),
         actions: None,
     };
@@ -808,6 +810,7 @@ pub async fn record_scan(
     }
     let opts = ScanOptions {
         activity_since: Some(since),
+        now: Some(now),
         page_size,
         ..Default::default()
     };

@@ -32,6 +32,9 @@ pub struct ScanOptions {
     /// First activity scan: start here instead of the instance's look-back before now
     /// (recordings fix it so a replay asks for the same window).
     pub activity_since: Option<Millis>,
+    /// The run's clock, as connectors see it (`context.now`): when the run starts
+    /// unless set (recordings fix it too, so a replay asks for the same windows).
+    pub now: Option<Millis>,
     /// Bounds on what a connector may hand over and the store keep.
     pub caps: ScanCaps,
 }
@@ -69,6 +72,7 @@ impl Default for ScanOptions {
             page_size: 100,
             max_pages: 1_000_000,
             activity_since: None,
+            now: None,
             caps: ScanCaps::default(),
         }
     }
@@ -293,6 +297,7 @@ pub async fn scan_kind(
     };
     let mut ctx = base.clone();
     ctx.page_size = opts.page_size;
+    ctx.now = Some(opts.now.unwrap_or(started));
     // Page N is committed on a blocking thread while page N+1 is fetched: the
     // connector call and the sled commit each take about half of a page's time, so
     // overlapping them nearly halves a scan. Commits still happen one at a time and in

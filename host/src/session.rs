@@ -210,6 +210,8 @@ fn call_context(
         }),
         granted_actions: Arc::from(grants.actions),
         since: None,
+        until: None,
+        now: None,
         page_size: 100,
         auth: auth.id.clone(),
         look_back_days: plugin
@@ -436,6 +438,7 @@ mod tests {
             rate_limits: vec![],
             scan_writes: vec![],
             max_look_back_days: Some(30),
+            activity_partitions: false,
         }
     }
 

@@ -99,30 +99,30 @@ const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../plugins/sdk/src/time.rs"),
     ),
     (
-        "sluice-sdk/wit/since_v0.2.0/config.wit",
-        include_str!("../../../wit/since_v0.2.0/config.wit"),
+        "sluice-sdk/wit/since_v0.3.0/config.wit",
+        include_str!("../../../wit/since_v0.3.0/config.wit"),
     ),
     (
-        "sluice-sdk/wit/since_v0.2.0/connector.wit",
-        include_str!("../../../wit/since_v0.2.0/connector.wit"),
+        "sluice-sdk/wit/since_v0.3.0/connector.wit",
+        include_str!("../../../wit/since_v0.3.0/connector.wit"),
     ),
     (
-        "sluice-sdk/wit/since_v0.2.0/http.wit",
-        include_str!("../../../wit/since_v0.2.0/http.wit"),
+        "sluice-sdk/wit/since_v0.3.0/http.wit",
+        include_str!("../../../wit/since_v0.3.0/http.wit"),
     ),
     (
-        "sluice-sdk/wit/since_v0.2.0/log.wit",
-        include_str!("../../../wit/since_v0.2.0/log.wit"),
+        "sluice-sdk/wit/since_v0.3.0/log.wit",
+        include_str!("../../../wit/since_v0.3.0/log.wit"),
     ),
     (
-        "sluice-sdk/wit/since_v0.2.0/types.wit",
-        include_str!("../../../wit/since_v0.2.0/types.wit"),
+        "sluice-sdk/wit/since_v0.3.0/types.wit",
+        include_str!("../../../wit/since_v0.3.0/types.wit"),
     ),
 ];
 
 /// Where the SDK finds its WIT in the repository, and in a scaffolded crate.
-const WIT_PATH_IN_REPO: &str = "\"../../wit/since_v0.2.0\"";
-const WIT_PATH_VENDORED: &str = "\"wit/since_v0.2.0\"";
+const WIT_PATH_IN_REPO: &str = "\"../../wit/since_v0.3.0\"";
+const WIT_PATH_VENDORED: &str = "\"wit/since_v0.3.0\"";
 
 /// Why a connector name is refused, if it is.
 fn check_name(name: &str) -> Result<(), String> {

@@ -13,9 +13,9 @@ use url::Url;
 
 use super::token::TokenError;
 use super::{AuthError, secret};
-use crate::model::AuthScheme;
 use crate::model::secret::{Secret, Secrets};
 use crate::model::template::TemplateError;
+use crate::model::{AuthScheme, ClientAuth};
 
 /// Lifetime of a JWT bearer assertion (`exp` = `iat` + this).
 const ASSERTION_LIFETIME: u64 = 3600;
@@ -28,6 +28,12 @@ pub(super) enum Grant {
     ClientCredentials {
         client_id: String,
         client_secret: Secret,
+        /// Send the id and secret as HTTP Basic (`client_secret_basic`), not in the form.
+        basic: bool,
+        /// The `grant_type`: `client_credentials`, or e.g. Zoom's `account_credentials`.
+        grant_type: String,
+        /// More form parameters, expanded over config.
+        params: Vec<(String, String)>,
     },
     RefreshToken {
         client_id: String,
@@ -111,6 +117,19 @@ pub(super) fn expand(
     })
 }
 
+/// `base64(id:secret)` with both form-urlencoded first, as RFC 6749 section 2.3.1
+/// asks (a no-op for the letters, digits, `-`, `.`, `_` and `~` ids and secrets are
+/// made of in practice).
+fn basic_credentials(client_id: &str, client_secret: &str) -> String {
+    use base64::Engine;
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        encode(client_id),
+        encode(client_secret)
+    ))
+}
+
 pub(super) fn hash(parts: &[&str]) -> [u8; 32] {
     let mut h = Sha256::new();
     for part in parts {
@@ -183,15 +202,31 @@ impl TokenPlan {
             AuthScheme::Oauth2ClientCredentials {
                 client_id_field,
                 client_secret_field,
+                client_auth,
+                grant_type,
+                params,
                 ..
             } => {
                 let client_id = client_id_of(config, secrets, client_id_field)?;
                 let client_secret = secret(secrets, client_secret_field)?.to_owned();
+                let grant_type = grant_type.as_deref().unwrap_or("client_credentials");
+                let params = (params.iter())
+                    .map(|(name, value)| Ok((name.clone(), expand(value, config)?)))
+                    .collect::<Result<Vec<_>, AuthError>>()?;
+                let basic = *client_auth == ClientAuth::Basic;
                 parts.extend([client_id.clone(), hex::encode(hash(&[&client_secret]))]);
+                parts.extend([grant_type.to_owned(), basic.to_string()]);
+                parts.extend(params.iter().flat_map(|(n, v)| [n.clone(), v.clone()]));
                 redact.push(client_secret.clone());
+                if basic {
+                    redact.push(basic_credentials(&client_id, &client_secret));
+                }
                 Grant::ClientCredentials {
                     client_id,
                     client_secret: Secret::new(client_secret),
+                    basic,
+                    grant_type: grant_type.to_owned(),
+                    params,
                 }
             }
             AuthScheme::Oauth2RefreshToken {
@@ -303,10 +338,18 @@ impl TokenPlan {
             Grant::ClientCredentials {
                 client_id,
                 client_secret,
+                basic,
+                grant_type,
+                params,
             } => {
-                form.append_pair("grant_type", "client_credentials")
-                    .append_pair("client_id", client_id)
-                    .append_pair("client_secret", client_secret.expose());
+                form.append_pair("grant_type", grant_type);
+                if !basic {
+                    form.append_pair("client_id", client_id)
+                        .append_pair("client_secret", client_secret.expose());
+                }
+                for (name, value) in params {
+                    form.append_pair(name, value);
+                }
             }
             Grant::RefreshToken {
                 client_id,
@@ -332,6 +375,23 @@ impl TokenPlan {
             form.append_pair("scope", scope);
         }
         Ok(form.finish())
+    }
+
+    /// The token request's `Authorization` header value, when the client
+    /// authenticates with HTTP Basic.
+    pub(super) fn authorization(&self) -> Option<Secret> {
+        match &self.grant {
+            Grant::ClientCredentials {
+                client_id,
+                client_secret,
+                basic: true,
+                ..
+            } => Some(Secret::new(format!(
+                "Basic {}",
+                basic_credentials(client_id, client_secret.expose())
+            ))),
+            _ => None,
+        }
     }
 
     /// An RS256 assertion: `iss`, `sub`, `aud`, `iat`, `exp` = `iat` + 3600, `scope`.

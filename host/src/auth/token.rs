@@ -267,13 +267,20 @@ impl TokenCache {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let endpoint = plan.token_url.host_str().unwrap_or_default().to_owned();
-        let response = client
+        let mut request = client
             .post(plan.token_url.clone())
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(authorization) = plan.authorization() {
+            let mut value = reqwest::header::HeaderValue::try_from(authorization.expose())
+                .map_err(|_| TokenError::Rejected("the client id cannot go in a header".into()))?;
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request
             .body(body)
             .send()
             .await
@@ -363,8 +370,8 @@ mod tests {
 
     use super::*;
     use crate::auth::AuthError;
-    use crate::model::AuthScheme;
     use crate::model::secret::Secrets;
+    use crate::model::{AuthScheme, ClientAuth};
     use sluice_mocks::{JwtAcceptance, OAuthMock, OAuthMockConfig, TokenFailure};
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -393,6 +400,9 @@ mod tests {
             client_id_field: "client_id".into(),
             client_secret_field: "client_secret".into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            client_auth: ClientAuth::RequestBody,
+            grant_type: None,
+            params: Vec::new(),
         }
     }
 
@@ -712,6 +722,81 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mock.refresh_token().as_deref(), Some("mock-rt-3"));
+    }
+
+    /// Zoom's server-to-server OAuth: `grant_type=account_credentials` with the
+    /// account id from config, the client's id and secret as HTTP Basic and never in
+    /// the form; the endpoint refuses them as form fields, and a wrong account id.
+    #[tokio::test]
+    async fn basic_client_auth_with_another_grant_type_and_templated_params() {
+        let mock = OAuthMock::new(OAuthMockConfig {
+            basic_client_auth_only: true,
+            account_id: Some("acct-42".into()),
+            ..OAuthMockConfig::default()
+        });
+        let server = mock.serve("/oauth/token").await.unwrap();
+        let zoom = |client_auth| AuthScheme::Oauth2ClientCredentials {
+            token_url: server.token_url(),
+            client_id_field: "client_id".into(),
+            client_secret_field: "client_secret".into(),
+            scopes: vec![],
+            client_auth,
+            grant_type: Some("account_credentials".into()),
+            params: vec![("account_id".into(), "{account_id}".into())],
+        };
+        let config = [("client_id", "mock-client-id"), ("account_id", "acct-42")];
+        let api = Url::parse(&server.base_url()).unwrap();
+        let client = reqwest::Client::new();
+
+        let cache = TokenCache::default();
+        let basic = plan(&zoom(ClientAuth::Basic), &config);
+        cache
+            .token("i1", &basic, &api, ready(&client))
+            .await
+            .unwrap();
+        let sent = &mock.requests()[0];
+        assert_eq!(sent.status, 200);
+        assert!(sent.basic, "the client authenticated with HTTP Basic");
+        assert_eq!(sent.field("grant_type"), Some("account_credentials"));
+        assert_eq!(sent.field("account_id"), Some("acct-42"));
+        assert_eq!(sent.field("client_id"), None);
+        assert_eq!(sent.field("client_secret"), None);
+
+        // The same grant with the secret in the form, as 0.2.0 sent it: refused.
+        let cache = TokenCache::default();
+        let body = plan(&zoom(ClientAuth::RequestBody), &config);
+        let err = cache
+            .token("i1", &body, &api, ready(&client))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("Client authentication failed"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("mock-client-secret"), "{err}");
+
+        // Another account: the endpoint refuses the grant.
+        let cache = TokenCache::default();
+        let other = plan(
+            &zoom(ClientAuth::Basic),
+            &[("client_id", "mock-client-id"), ("account_id", "acct-7")],
+        );
+        let err = cache
+            .token("i1", &other, &api, ready(&client))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("Invalid account_id"), "{err}");
+
+        // A param template naming a missing field fails the plan, not the request.
+        let missing = TokenPlan::prepare(
+            &zoom(ClientAuth::Basic),
+            &map(&[("client_id", "mock-client-id")]),
+            &secrets(&[("client_secret", "mock-client-secret")]),
+        );
+        assert!(
+            matches!(missing, Err(AuthError::MissingConfig(ref f)) if f == "account_id"),
+            "{missing:?}"
+        );
     }
 
     #[tokio::test]

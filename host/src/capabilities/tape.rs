@@ -45,6 +45,10 @@ pub struct Manifest {
     /// for the same window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<i64>,
+    /// The host's clock for the recorded scan (`context.now`, ms since the epoch), so
+    /// a window a connector ends at "now" is the recorded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<i64>,
     /// The page size the recording asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,

@@ -352,12 +352,16 @@ mod tests {
                     client_id_field: "client_id".into(),
                     client_secret_field: "client_secret".into(),
                     scopes: vec![],
+                    client_auth: Default::default(),
+                    grant_type: None,
+                    params: vec![],
                 },
             }],
             egress: vec!["https://{tenant}.api.example.com".into()],
             rate_limits: vec![],
             scan_writes: vec![],
             max_look_back_days: None,
+            activity_partitions: false,
         }
     }
 

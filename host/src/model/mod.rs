@@ -313,6 +313,20 @@ pub struct ConfigField {
     pub description: Option<String>,
 }
 
+/// How a client authenticates at a token endpoint (WIT `client-auth`, RFC 6749
+/// section 2.3.1).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    #[default]
+    RequestBody,
+    /// `Authorization: Basic` over the id and secret (`client_secret_basic`).
+    Basic,
+}
+
 /// How the host authenticates a connector's requests (WIT `auth-scheme`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "scheme")]
@@ -337,6 +351,16 @@ pub enum AuthScheme {
         client_id_field: String,
         client_secret_field: String,
         scopes: Vec<String>,
+        /// Since 0.3.0: how the client id and secret reach the token endpoint.
+        #[serde(default)]
+        client_auth: ClientAuth,
+        /// Since 0.3.0: the `grant_type`, `client_credentials` when none (Zoom's
+        /// server-to-server OAuth: `account_credentials`).
+        #[serde(default)]
+        grant_type: Option<String>,
+        /// Since 0.3.0: more form parameters, values templates over config.
+        #[serde(default)]
+        params: Vec<(String, String)>,
     },
     Oauth2RefreshToken {
         token_url: String,
@@ -405,6 +429,12 @@ impl AuthScheme {
                 audience,
                 ..
             } => vec![token_url, audience],
+            AuthScheme::Oauth2ClientCredentials {
+                token_url, params, ..
+            } => (std::iter::once(token_url))
+                .chain(params.iter().map(|(_, value)| value))
+                .map(String::as_str)
+                .collect(),
             other => other.token_url().into_iter().collect(),
         }
     }
@@ -473,6 +503,10 @@ pub struct ConnectorInfo {
     /// How many days back the provider keeps the activity feed, if limited.
     #[serde(default)]
     pub max_look_back_days: Option<u32>,
+    /// Since 0.3.0: `list-activities` honours `until` as well as `since`, so a long
+    /// first scan may be fetched as time partitions side by side.
+    #[serde(default)]
+    pub activity_partitions: bool,
 }
 
 /// The first activity scan's look-back when the operator sets none (capped at the

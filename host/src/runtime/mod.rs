@@ -18,7 +18,7 @@
 //! By concern: `compile` (engine settings, compile cache, compile child), `validate`
 //! (footprint, WIT version, `describe` checks), `limits` (per-call caps), `pool`
 //! (fair admission to the pooling allocator), and the bindings: one module per
-//! released WIT version (`since_v0_1_0`, `since_v0_2_0`, the latest) and `exports`,
+//! released WIT version (`since_v0_1_0`, `since_v0_2_0`, `since_v0_3_0`, the latest) and `exports`,
 //! what they share that does not depend on a version's types.
 
 mod compile;
@@ -27,6 +27,7 @@ mod limits;
 mod pool;
 mod since_v0_1_0;
 mod since_v0_2_0;
+mod since_v0_3_0;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -112,16 +113,19 @@ pub enum WitVersion {
     V0_1,
     #[serde(rename = "0.2.0")]
     V0_2,
+    #[serde(rename = "0.3.0")]
+    V0_3,
 }
 
 impl WitVersion {
     /// Every version this build links, oldest first.
-    pub const SUPPORTED: &[WitVersion] = &[WitVersion::V0_1, WitVersion::V0_2];
+    pub const SUPPORTED: &[WitVersion] = &[WitVersion::V0_1, WitVersion::V0_2, WitVersion::V0_3];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WitVersion::V0_1 => "0.1.0",
             WitVersion::V0_2 => "0.2.0",
+            WitVersion::V0_3 => "0.3.0",
         }
     }
 }
@@ -140,6 +144,12 @@ pub struct CallContext {
     pub granted_actions: Arc<[ActionKind]>,
     /// First activity scan: collect from this time on.
     pub since: Option<Millis>,
+    /// The host's clock for this call (WIT 0.3.0 `context.now`): a scan run's start on
+    /// each of its calls; none: the time of the call.
+    pub now: Option<Millis>,
+    /// An activity partition: collect events before this time (WIT 0.3.0
+    /// `context.until`); none outside partitions.
+    pub until: Option<Millis>,
     /// How many days back the first activity scan reaches (0: the default, 90).
     pub look_back_days: u32,
     /// Preferred page size.
@@ -272,6 +282,9 @@ impl Runtime {
         since_v0_2_0::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking the connector 0.2.0 imports")?;
+        since_v0_3_0::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking the connector 0.3.0 imports")?;
 
         // One thread advances the epoch for every store; each call's deadline
         // callback then checks its own CPU budget.
@@ -357,6 +370,9 @@ impl Runtime {
             }
             WitVersion::V0_2 => {
                 VersionedPre::V0_2(since_v0_2_0::pre(linker, &component).map_err(cannot_link)?)
+            }
+            WitVersion::V0_3 => {
+                VersionedPre::V0_3(since_v0_3_0::pre(linker, &component).map_err(cannot_link)?)
             }
         };
         let mut plugin = LoadedPlugin {
@@ -453,6 +469,7 @@ fn first_line(e: &impl std::fmt::Display) -> String {
 enum VersionedPre {
     V0_1(since_v0_1_0::Pre),
     V0_2(since_v0_2_0::Pre),
+    V0_3(since_v0_3_0::Pre),
 }
 
 /// Run the same call on whichever version's bindings `$pre` holds: every version
@@ -462,6 +479,7 @@ macro_rules! on_version {
         match $pre {
             VersionedPre::V0_1($p) => $call,
             VersionedPre::V0_2($p) => $call,
+            VersionedPre::V0_3($p) => $call,
         }
     };
 }

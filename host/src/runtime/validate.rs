@@ -184,5 +184,6 @@ pub(super) fn placeholder_info() -> ConnectorInfo {
         rate_limits: vec![],
         scan_writes: vec![],
         max_look_back_days: None,
+        activity_partitions: false,
     }
 }

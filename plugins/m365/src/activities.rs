@@ -45,16 +45,10 @@ const SIGN_INS: &str = "signins";
 /// Source key of the directory audits.
 const DIRECTORY_AUDITS: &str = "audits";
 
-/// Now, in ms since the epoch (WASI's wall clock).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// One page of the feed, read now.
+/// One page of the feed, read at the host's clock (`ctx.now`: the scan run's start,
+/// or the recorded one in a replay, so the windows asked for are the same).
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
-    list_at(ctx, cursor, now_ms())
+    list_at(ctx, cursor, ctx.now)
 }
 
 /// One page of the feed, read at `now` (ms).

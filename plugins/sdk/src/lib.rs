@@ -1,7 +1,7 @@
 //! Guest SDK for Sluice connectors.
 //!
-//! A connector is a wasm32-wasip2 component implementing the `sluice:connector@0.2.0`
-//! world `plugin` (see `wit/since_v0.2.0/`). This crate owns the generated bindings for that
+//! A connector is a wasm32-wasip2 component implementing the `sluice:connector@0.3.0`
+//! world `plugin` (see `wit/since_v0.3.0/`). This crate owns the generated bindings for that
 //! world and the few helpers every connector needs, so that each connector is mostly
 //! "map the provider's JSON to records" and does every mechanical thing the same way:
 //!
@@ -63,14 +63,14 @@ mod records;
 pub mod testing;
 pub mod time;
 
-/// Generated bindings for world `plugin` of `sluice:connector@0.2.0`.
+/// Generated bindings for world `plugin` of `sluice:connector@0.3.0`.
 ///
 /// Generated once here so every connector shares one copy of the types; connectors
 /// normally reach them through [`prelude`] and export through [`export_connector!`].
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
+        path: "../../wit/since_v0.3.0",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "export_connector",

@@ -46,6 +46,7 @@ impl ConnectorInfo {
             rate_limits: Vec::new(),
             scan_writes: Vec::new(),
             max_look_back_days: None,
+            activity_partitions: false,
         }
     }
 }

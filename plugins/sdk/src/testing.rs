@@ -220,6 +220,8 @@ pub fn context(page_size: u32, since: Option<i64>) -> Context {
         instance_id: "inst-1".into(),
         instance_name: "test instance".into(),
         since,
+        until: None,
+        now: NEW_YEAR,
         page_size,
         auth: "test".into(),
     }

@@ -3,7 +3,8 @@
 //! to admins; Zendesk keeps the log indefinitely.
 //!
 //! A search asks for entries created in a window, oldest first, with cursor
-//! pagination: `filter[created_at][]=<start>&filter[created_at][]=<now>` (Zendesk
+//! pagination: `filter[created_at][]=<start>&filter[created_at][]=<now>` (`<now>` is the
+//! host's clock, `ctx.now`, so a recorded scan replays to the same URL; Zendesk
 //! requires both ends), `sort=created_at`, `page[size]=N`. The cursor is the SDK's
 //! [`FeedCursor`]: `links.next` while `meta.has_more` says there is more of this
 //! search, then the newest `created_at` seen, where the next run's search starts.
@@ -25,16 +26,10 @@ use sluice_sdk::prelude::*;
 
 use crate::api::Api;
 
-/// Now, in ms since the epoch (WASI's wall clock): the end of a search's window.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// One page of audit log entries.
+/// One page of the feed, read at the host's clock (`ctx.now`: the scan run's start,
+/// or the recorded one in a replay, so the windows asked for are the same).
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
-    list_at(ctx, cursor, now_ms())
+    list_at(ctx, cursor, ctx.now)
 }
 
 /// One page of audit log entries, read at `now` (ms).

@@ -161,6 +161,8 @@ impl NativeGithub {
             instance_id: ctx.instance_id.clone(),
             instance_name: ctx.instance_name.clone(),
             since: ctx.since,
+            until: ctx.until,
+            now: ctx.now.unwrap_or_else(sluice::model::now_millis),
             page_size: ctx.page_size,
             auth: ctx.auth.clone(),
         };

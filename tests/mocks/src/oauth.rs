@@ -11,7 +11,10 @@
 //! What it does, the way real authorization servers do:
 //! - `POST <path>` with an `application/x-www-form-urlencoded` body; client credentials
 //!   come as `client_id`/`client_secret` form fields (client_secret_post) or HTTP Basic.
-//! - `grant_type=client_credentials`: checks id and secret.
+//! - `grant_type=client_credentials`: checks id and secret; with
+//!   [`OAuthMockConfig::basic_client_auth_only`] only as HTTP Basic (OneLogin, Zoom).
+//! - `grant_type=account_credentials` (Zoom's server-to-server OAuth): checks id,
+//!   secret and the `account_id` form field against [`OAuthMockConfig::account_id`].
 //! - `grant_type=refresh_token`: checks the refresh token (and the client id, and the
 //!   secret when one is sent); with [`OAuthMockConfig::rotate_refresh_tokens`] every
 //!   answer carries a new refresh token and the old one stops working at once.
@@ -101,6 +104,12 @@ pub struct OAuthMockConfig {
     pub token_lifetime: Duration,
     /// Fail every token request like this until [`OAuthMock::set_failure`] clears it.
     pub failure: Option<TokenFailure>,
+    /// Accept the client's id and secret only as HTTP Basic (`client_secret_basic`),
+    /// as OneLogin and Zoom do: sent as form fields they are refused (`invalid_client`).
+    pub basic_client_auth_only: bool,
+    /// Accept Zoom's `grant_type=account_credentials` for this `account_id` (form
+    /// field); none refuses that grant.
+    pub account_id: Option<String>,
 }
 
 impl Default for OAuthMockConfig {
@@ -113,6 +122,8 @@ impl Default for OAuthMockConfig {
             jwt: None,
             token_lifetime: Duration::from_secs(3600),
             failure: None,
+            basic_client_auth_only: false,
+            account_id: None,
         }
     }
 }
@@ -170,6 +181,8 @@ pub enum Grant {
     ClientCredentials,
     RefreshToken,
     JwtBearer,
+    /// Zoom's server-to-server OAuth (`grant_type=account_credentials`).
+    AccountCredentials,
 }
 
 /// What the endpoint knows about a valid access token.
@@ -199,6 +212,8 @@ impl TokenInfo {
 pub struct TokenRequest {
     /// The form fields as sent.
     pub form: BTreeMap<String, String>,
+    /// Whether the client authenticated with HTTP Basic.
+    pub basic: bool,
     /// The HTTP status the endpoint answered.
     pub status: u16,
 }
@@ -410,7 +425,12 @@ async fn token_endpoint(
         Ok(_) => 200,
         Err(failure) => failure.status,
     };
-    mock.state().requests.push(TokenRequest { form, status });
+    let basic = basic_credentials(&headers).is_some();
+    mock.state().requests.push(TokenRequest {
+        form,
+        basic,
+        status,
+    });
     match answer {
         Ok(body) => (
             [("cache-control", "no-store"), ("pragma", "no-cache")],
@@ -436,12 +456,10 @@ fn invalid_grant(description: &str) -> TokenFailure {
     TokenFailure::new(400, "invalid_grant", description)
 }
 
-/// The client id and secret from the form (client_secret_post) or HTTP Basic.
-fn client_credentials(
-    headers: &HeaderMap,
-    form: &BTreeMap<String, String>,
-) -> (Option<String>, Option<String>) {
-    let basic = headers
+/// The client id and secret from HTTP Basic (`client_secret_basic`), form-urldecoded
+/// as RFC 6749 section 2.3.1 asks.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Basic "))
@@ -452,11 +470,27 @@ fn client_credentials(
         })
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|pair| {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
             pair.split_once(':')
-                .map(|(id, secret)| (id.to_owned(), secret.to_owned()))
-        });
-    match basic {
+                .map(|(id, secret)| (decode(id), decode(secret)))
+        })
+}
+
+/// The client id and secret from the form (client_secret_post) or HTTP Basic; with
+/// `basic_only`, form fields do not count.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+    basic_only: bool,
+) -> (Option<String>, Option<String>) {
+    match basic_credentials(headers) {
         Some((id, secret)) => (Some(id), Some(secret)),
+        None if basic_only => (None, None),
         None => (
             form.get("client_id").cloned(),
             form.get("client_secret").cloned(),
@@ -473,7 +507,8 @@ fn answer(
     if let Some(failure) = mock.state().failure.clone() {
         return Err(failure);
     }
-    let (client_id, client_secret) = client_credentials(headers, form);
+    let (client_id, client_secret) =
+        client_credentials(headers, form, config.basic_client_auth_only);
     let scope = form.get("scope").cloned();
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
@@ -484,6 +519,29 @@ fn answer(
             }
             Ok(mock.issue(
                 Grant::ClientCredentials,
+                scope,
+                config.client_id.clone(),
+                false,
+            ))
+        }
+        Some("account_credentials") => {
+            let Some(account_id) = &config.account_id else {
+                return Err(TokenFailure::new(
+                    400,
+                    "unsupported_grant_type",
+                    "The account credentials grant is not enabled for this client.",
+                ));
+            };
+            if client_id.as_deref() != Some(config.client_id.as_str())
+                || client_secret.as_deref() != Some(config.client_secret.as_str())
+            {
+                return Err(invalid_client());
+            }
+            if form.get("account_id") != Some(account_id) {
+                return Err(invalid_grant("Invalid account_id."));
+            }
+            Ok(mock.issue(
+                Grant::AccountCredentials,
                 scope,
                 config.client_id.clone(),
                 false,

@@ -38,6 +38,9 @@ impl Connector for OAuthProbe {
                 client_id_field: "client_id".into(),
                 client_secret_field: "client_secret".into(),
                 scopes: vec!["{scope}".into()],
+                client_auth: ClientAuth::RequestBody,
+                grant_type: None,
+                params: Vec::new(),
             })
         };
         let secret = |name: &str| ConfigField::new(name, name).secret();
