@@ -341,9 +341,11 @@ impl Fixtures {
         users.extend(read("org-users-search.docs-example", "data")?);
         let mut events = read("_SHAPE-org-events-list.docs-example", "data")?;
         // The shape's `time` is the placeholder `<string>`; the newer page revision shows
-        // a real one, which the mock puts in so the event can be read incrementally.
+        // a real one, which the mock puts in (an hour ago, inside any look-back) so the
+        // event can be read incrementally.
+        let hour_ago = now_ms() - 3_600_000;
         for (i, event) in events.iter_mut().enumerate() {
-            event["attributes"]["time"] = json!(iso(EPOCH_MS + i as i64 * 1_000));
+            event["attributes"]["time"] = json!(iso(hour_ago + i as i64 * 1_000));
         }
         Ok(Fixtures {
             users,
