@@ -62,7 +62,10 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
     );
     assert!(perms.missing.is_empty(), "{:?}", perms.missing);
     let seen = mock.credentials_seen();
-    assert!(!seen.is_empty() && seen.iter().all(|c| c == "bearer"), "{seen:?}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|c| c == "bearer"),
+        "{seen:?}"
+    );
 
     mock.clear_requests();
     let reports = h.scan(&inst, &[], 5).await;
@@ -86,7 +89,11 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
     assert_eq!(count(&|u| u.is_external), exp.external);
     assert_eq!(count(&|u| u.status == UserStatus::Suspended), exp.suspended);
     assert_eq!(exp.suspended, 2);
-    assert!(users.iter().all(|u| u.created.is_some() && u.email.is_some()));
+    assert!(
+        users
+            .iter()
+            .all(|u| u.created.is_some() && u.email.is_some())
+    );
 
     let memberships: usize = (h.records(&inst, Kind::Groups, false).iter())
         .map(|r| match &r.record {
@@ -107,7 +114,10 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
         .iter()
         .find(|a| a.action == "user_login_failed")
         .unwrap();
-    assert_eq!((failed.kind, failed.outcome), (ActivityKind::Logon, Outcome::Failure));
+    assert_eq!(
+        (failed.kind, failed.outcome),
+        (ActivityKind::Logon, Outcome::Failure)
+    );
     assert_eq!(failed.ip.as_deref(), Some("203.0.113.9"));
 
     // Cursor paging: `limit` on every page, `cursor` from `links.next` after the first,
@@ -119,8 +129,17 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
         .filter(|r| r.path() == users_path && r.query_param("groupIds").is_none())
         .collect();
     assert_eq!(listed.len(), exp.users.div_ceil(5));
-    assert!(listed.iter().all(|r| r.query_param("limit").as_deref() == Some("5")));
-    assert!(listed.iter().skip(1).all(|r| r.query_param("cursor").is_some()));
+    assert!(
+        listed
+            .iter()
+            .all(|r| r.query_param("limit").as_deref() == Some("5"))
+    );
+    assert!(
+        listed
+            .iter()
+            .skip(1)
+            .all(|r| r.query_param("cursor").is_some())
+    );
     // One member listing per group (four members fit a page of 100).
     let member_lists = (requests.iter())
         .filter(|r| r.path() == users_path && r.query_param("groupIds").is_some())
@@ -264,7 +283,10 @@ async fn suspend_and_restore_access_show_in_the_next_scans() {
         .await
         .unwrap();
     assert_eq!(planned.status, "planned");
-    assert_eq!(planned.requests, [format!("POST {user_url}/suspend-access")]);
+    assert_eq!(
+        planned.requests,
+        [format!("POST {user_url}/suspend-access")]
+    );
     assert!(mock.requests().iter().all(|r| !r.is_write()));
     assert_eq!(mock.is_suspended(&target), Some(false));
 
@@ -310,7 +332,10 @@ async fn suspend_and_restore_access_show_in_the_next_scans() {
     );
 
     let missing = h
-        .act(&inst, action(ActionKind::SuspendUser, "5b10a2844c2016ffffffffff", false))
+        .act(
+            &inst,
+            action(ActionKind::SuspendUser, "5b10a2844c2016ffffffffff", false),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -366,9 +391,17 @@ async fn check_names_what_is_missing_per_capability_in_atlassian_s_words() {
     let missing: Vec<Capability> = perms.missing.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         missing,
-        [Capability::Accounts, Capability::Privileges, Capability::Groups]
+        [
+            Capability::Accounts,
+            Capability::Privileges,
+            Capability::Groups
+        ]
     );
-    assert!(perms.missing[2].1.contains("Groups API"), "{:?}", perms.missing);
+    assert!(
+        perms.missing[2].1.contains("Groups API"),
+        "{:?}",
+        perms.missing
+    );
 
     // An organization the key does not reach.
     let (base, h) = (mock.base_url(), Harness::new().await);
@@ -419,7 +452,11 @@ async fn shared_atlassian_fixtures_parse_into_records() {
             "123e4567-e89b-12d3-a456-426614174000".to_owned()
         ])
     );
-    assert!(h.users(&inst).iter().all(|u| u.status == UserStatus::Active));
+    assert!(
+        h.users(&inst)
+            .iter()
+            .all(|u| u.status == UserStatus::Active)
+    );
     // The Jira group example (`name`, `groupId`).
     let groups: HashSet<(String, String)> = (h.records(&inst, Kind::Groups, false).into_iter())
         .filter_map(|r| match r.record {
@@ -435,7 +472,10 @@ async fn shared_atlassian_fixtures_parse_into_records() {
     let acts = h.activities(&inst);
     assert_eq!(acts.len(), exp.activities);
     assert_eq!(acts[0].id, "<string>");
-    assert_eq!(acts[0].raw.value()["attributes"]["actor"]["auth"]["authType"], "container-token");
+    assert_eq!(
+        acts[0].raw.value()["attributes"]["actor"]["auth"]["authType"],
+        "container-token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

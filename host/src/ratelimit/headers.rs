@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(past.reset, Some(Duration::ZERO));
         let far = observe(&h(&[("x-ratelimit-reset", &at(NOW + 365 * 86_400))]), now());
         assert_eq!(far.reset, Some(MAX_PROVIDER_WAIT));
-        assert_eq!(observe(&h(&[("x-ratelimit-reset", "soon")]), now()).reset, None);
+        assert_eq!(
+            observe(&h(&[("x-ratelimit-reset", "soon")]), now()).reset,
+            None
+        );
     }
 
     #[test]

@@ -101,7 +101,10 @@ mod tests {
     fn suspends_with_one_post_and_reports_already_suspended() {
         let host = fake::atlassian(vec![(lookup(), user("active"))]);
         let (result, host) = host.run(|| {
-            act(&fake::ctx(100, None), &action(ActionKind::SuspendUser, "u42", false))
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::SuspendUser, "u42", false),
+            )
         });
         assert_eq!(result.unwrap().status, ActionStatus::Done);
         let lines: Vec<_> = host.requests().iter().map(|r| r.line()).collect();
@@ -114,7 +117,10 @@ mod tests {
         );
         let host = fake::atlassian(vec![(lookup(), user("suspended"))]);
         let (result, host) = host.run(|| {
-            act(&fake::ctx(100, None), &action(ActionKind::SuspendUser, "u42", false))
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::SuspendUser, "u42", false),
+            )
         });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
         assert_eq!(host.requests().len(), 1, "no POST");
@@ -124,16 +130,28 @@ mod tests {
     fn unknown_users_bad_targets_and_other_actions_are_errors() {
         let host = fake::atlassian(vec![(lookup(), fake::page(json!([]), None))]);
         let (result, _) = host.run(|| {
-            act(&fake::ctx(100, None), &action(ActionKind::UnsuspendUser, "u42", false))
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::UnsuspendUser, "u42", false),
+            )
         });
-        assert!(matches!(result, Err(ConnectorError::NotFound(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ConnectorError::NotFound(_))),
+            "{result:?}"
+        );
         let (result, host) = fake::atlassian(vec![]).run(|| {
-            act(&fake::ctx(100, None), &action(ActionKind::SuspendUser, "..", false))
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::SuspendUser, "..", false),
+            )
         });
         assert!(matches!(result, Err(ConnectorError::Other(_))));
         assert!(host.requests().is_empty());
         let (result, _) = fake::atlassian(vec![]).run(|| {
-            act(&fake::ctx(100, None), &action(ActionKind::RequireSignIn, "u42", false))
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::RequireSignIn, "u42", false),
+            )
         });
         assert!(matches!(result, Err(ConnectorError::Unsupported(_))));
     }

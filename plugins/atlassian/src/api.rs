@@ -33,9 +33,7 @@ impl Api {
     pub fn new(ctx: &Context) -> Result<Self, ConnectorError> {
         let segment = |name: &str, value: String| {
             path_segment(&value).ok_or_else(|| {
-                ConnectorError::invalid_config(format!(
-                    "`{value}` is not a valid Atlassian {name}"
-                ))
+                ConnectorError::invalid_config(format!("`{value}` is not a valid Atlassian {name}"))
             })
         };
         Ok(Self {
@@ -205,7 +203,10 @@ mod tests {
         let body = |next: Value| json!({"data": [1, 2], "links": {"self": "x", "next": next}});
         assert_eq!(
             page_of(body(json!("kloHX1ZQVasDAkx_P48NYQ"))),
-            (vec![json!(1), json!(2)], Some("kloHX1ZQVasDAkx_P48NYQ".into()))
+            (
+                vec![json!(1), json!(2)],
+                Some("kloHX1ZQVasDAkx_P48NYQ".into())
+            )
         );
         assert_eq!(
             page_of(body(json!(

@@ -45,7 +45,11 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
             api.directory("/users"),
             &[Capability::Accounts, Capability::Privileges],
         ),
-        ("Groups API", api.directory("/groups"), &[Capability::Groups]),
+        (
+            "Groups API",
+            api.directory("/groups"),
+            &[Capability::Groups],
+        ),
         (
             "Events API (events-stream)",
             api.v1("/events-stream"),
@@ -134,7 +138,10 @@ mod tests {
             Capability::ACTIVITY
         );
         let why = &permissions.missing[0].1;
-        assert!(why.contains(refusal) && why.contains("without scopes"), "{why}");
+        assert!(
+            why.contains(refusal) && why.contains("without scopes"),
+            "{why}"
+        );
         assert!(why.contains("/events-stream"), "{why}");
     }
 
@@ -142,8 +149,14 @@ mod tests {
     fn a_rejected_key_is_unauthorized_and_an_unknown_org_not_found() {
         let host = fake::atlassian(vec![]).on_request(|_| Ok(fake::error(401, "Unauthorized")));
         let (result, _) = host.run(|| check(&fake::ctx(100, None)));
-        assert!(matches!(result, Err(ConnectorError::Unauthorized(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ConnectorError::Unauthorized(_))),
+            "{result:?}"
+        );
         let (result, _) = fake::atlassian(vec![]).run(|| check(&fake::ctx(100, None)));
-        assert!(matches!(result, Err(ConnectorError::NotFound(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ConnectorError::NotFound(_))),
+            "{result:?}"
+        );
     }
 }

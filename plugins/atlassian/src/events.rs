@@ -43,9 +43,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
     let (events, next) = api.list_page(&url)?;
     // The stream's last page carries a cursor as well: only a full page has more.
     let more = next.is_some() && events.len() >= limit as usize;
-    let next = next
-        .filter(|_| more)
-        .map(|token| with_cursor(&url, &token));
+    let next = next.filter(|_| more).map(|token| with_cursor(&url, &token));
     let items = json::map_items(&events, "Atlassian audit events", activity);
     Ok(feed.page(items, next, more))
 }
@@ -240,28 +238,34 @@ mod tests {
             (
                 first.clone(),
                 fake::page(
-                    json!([event("e1", NEW_YEAR + 1_000, "user_logged_in"),
-                           event("e2", NEW_YEAR + 2_000, "group_created")]),
+                    json!([
+                        event("e1", NEW_YEAR + 1_000, "user_logged_in"),
+                        event("e2", NEW_YEAR + 2_000, "group_created")
+                    ]),
                     Some("c2"),
                 ),
             ),
             (
                 second.clone(),
                 // Not full: the last page, although the stream gives a cursor.
-                fake::page(json!([event("e3", NEW_YEAR + 5_000, "page_viewed")]), Some("c3")),
+                fake::page(
+                    json!([event("e3", NEW_YEAR + 5_000, "page_viewed")]),
+                    Some("c3"),
+                ),
             ),
             (
                 resumed.clone(),
                 fake::page(
-                    json!([event("e3", NEW_YEAR + 5_000, "page_viewed"),
-                           event("e4", NEW_YEAR + 6_000, "user_access_suspended")]),
+                    json!([
+                        event("e3", NEW_YEAR + 5_000, "page_viewed"),
+                        event("e4", NEW_YEAR + 6_000, "user_access_suspended")
+                    ]),
                     Some("c5"),
                 ),
             ),
         ]);
         let ctx = fake::ctx(2, Some(NEW_YEAR));
-        let (pages, host) =
-            host.run(|| sluice_sdk::testing::next_pages(3, |c| list(&ctx, c)));
+        let (pages, host) = host.run(|| sluice_sdk::testing::next_pages(3, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.clone()).collect();
         assert_eq!(urls, [first, second, resumed]);
         assert!(pages[0].more && !pages[1].more);

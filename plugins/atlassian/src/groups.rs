@@ -51,17 +51,16 @@ fn members(api: &Api, id: &str) -> Result<Vec<String>, ConnectorError> {
         .query("limit", MAX_PAGE_SIZE)
         .url()
         .to_owned();
-    let (users, truncated) =
-        pagination::collect_all(first.clone(), MAX_MEMBER_PAGES, |url| {
-            let (users, next) = api.list_page(url)?;
-            let next = next.map(|token| {
-                api.get(first.as_str())
-                    .query("cursor", token)
-                    .url()
-                    .to_owned()
-            });
-            Ok((users, next))
-        })?;
+    let (users, truncated) = pagination::collect_all(first.clone(), MAX_MEMBER_PAGES, |url| {
+        let (users, next) = api.list_page(url)?;
+        let next = next.map(|token| {
+            api.get(first.as_str())
+                .query("cursor", token)
+                .url()
+                .to_owned()
+        });
+        Ok((users, next))
+    })?;
     if truncated {
         log::warn(format_args!(
             "group {id} has more than {MAX_MEMBER_PAGES} pages of members; listed the first {}",
@@ -70,9 +69,7 @@ fn members(api: &Api, id: &str) -> Result<Vec<String>, ConnectorError> {
     }
     Ok(users
         .iter()
-        .filter_map(|u| {
-            json::str_at(u, "accountId").or_else(|| json::str_at(u, "account_id"))
-        })
+        .filter_map(|u| json::str_at(u, "accountId").or_else(|| json::str_at(u, "account_id")))
         .collect())
 }
 
@@ -125,15 +122,24 @@ mod tests {
                     None,
                 ),
             ),
-            (members.clone(), fake::page(json!([{"accountId": "u1"}]), Some("m2"))),
-            (members_2.clone(), fake::page(json!([{"accountId": "u2"}]), None)),
+            (
+                members.clone(),
+                fake::page(json!([{"accountId": "u1"}]), Some("m2")),
+            ),
+            (
+                members_2.clone(),
+                fake::page(json!([{"accountId": "u2"}]), None),
+            ),
         ]);
         let ctx = fake::ctx(5, None);
         let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
         let urls: Vec<_> = host.requests().iter().map(|r| r.url.clone()).collect();
         assert_eq!(urls, [groups, members, members_2]);
         let g = &pages[0].items[0];
-        assert_eq!((g.id.as_str(), g.name.as_str()), ("g1", "jira-administrators"));
+        assert_eq!(
+            (g.id.as_str(), g.name.as_str()),
+            ("g1", "jira-administrators")
+        );
         assert_eq!(g.members, ["u1", "u2"]);
         assert_eq!(g.description, None);
     }

@@ -74,12 +74,10 @@ fn describe() -> ConnectorInfo {
             ConfigField::new("base_url", "API base URL")
                 .default("https://api.atlassian.com")
                 .description("Change it only for a test organization."),
-            ConfigField::new("api_key", "API key")
-                .secret()
-                .description(
-                    "An organization API key without scopes (Atlassian Administration → \
+            ConfigField::new("api_key", "API key").secret().description(
+                "An organization API key without scopes (Atlassian Administration → \
                      Settings → API keys), created by an organization admin.",
-                ),
+            ),
         ],
         auth: vec![AuthOption::new(
             "api-key",

@@ -90,7 +90,10 @@ pub fn user(value: &Value) -> Option<User> {
         created: json::timestamp_at(value, "addedToOrg")
             .or_else(|| json::timestamp_at(value, "added_to_org")),
         roles,
-        ..User::new(field(value, &["accountId", "account_id"])?, json::raw(value))
+        ..User::new(
+            field(value, &["accountId", "account_id"])?,
+            json::raw(value),
+        )
     })
 }
 
@@ -142,7 +145,10 @@ mod tests {
             s(json!({"accountStatus": "closed", "membershipStatus": "suspended"})),
             UserStatus::Deleted
         );
-        assert_eq!(s(json!({"accountStatus": "inactive"})), UserStatus::Disabled);
+        assert_eq!(
+            s(json!({"accountStatus": "inactive"})),
+            UserStatus::Disabled
+        );
         assert_eq!(
             s(json!({"membershipStatus": "no_membership"})),
             UserStatus::Disabled
@@ -167,7 +173,10 @@ mod tests {
                     Some("t+2"),
                 ),
             ),
-            (second.clone(), fake::page(json!([{"accountId": "c"}]), None)),
+            (
+                second.clone(),
+                fake::page(json!([{"accountId": "c"}]), None),
+            ),
         ]);
         let ctx = fake::ctx(2, None);
         let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
@@ -180,9 +189,11 @@ mod tests {
 
     #[test]
     fn bad_credentials_are_unauthorized() {
-        let host = fake::atlassian(vec![])
-            .on_request(|_| Ok(fake::error(401, "Unauthorized")));
+        let host = fake::atlassian(vec![]).on_request(|_| Ok(fake::error(401, "Unauthorized")));
         let (result, _) = host.run(|| list(&fake::ctx(100, None), None));
-        assert!(matches!(result, Err(ConnectorError::Unauthorized(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ConnectorError::Unauthorized(_))),
+            "{result:?}"
+        );
     }
 }

@@ -48,8 +48,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, Uri};
 use axum::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -148,11 +148,27 @@ pub const EVENT_TABLE: &[(&str, EventTrail, &str)] = &[
     ("user_logged_in", EventTrail::Logon, "Logged in to account"),
     ("group_created", EventTrail::Admin, "Created group"),
     ("page_viewed", EventTrail::User, "Viewed page"),
-    ("user_added_to_group", EventTrail::Admin, "Added user to group"),
-    ("user_logged_out", EventTrail::Logon, "Logged out of account"),
-    ("attachment_downloaded", EventTrail::User, "Downloaded attachment"),
+    (
+        "user_added_to_group",
+        EventTrail::Admin,
+        "Added user to group",
+    ),
+    (
+        "user_logged_out",
+        EventTrail::Logon,
+        "Logged out of account",
+    ),
+    (
+        "attachment_downloaded",
+        EventTrail::User,
+        "Downloaded attachment",
+    ),
     ("user_login_failed", EventTrail::Logon, "Login failed"),
-    ("policy_updated", EventTrail::Admin, "Updated authentication policy"),
+    (
+        "policy_updated",
+        EventTrail::Admin,
+        "Updated authentication policy",
+    ),
 ];
 
 /// A running Atlassian mock.
@@ -265,7 +281,11 @@ impl Org {
                 id: format!("12345678-1234-1234-1234-{g:012}"),
                 name: format!("group-{}", g + 1),
                 members: (0..c.members_per_group.min(users.len()))
-                    .map(|m| users[(g * c.members_per_group + m) % users.len()].account_id.clone())
+                    .map(|m| {
+                        users[(g * c.members_per_group + m) % users.len()]
+                            .account_id
+                            .clone()
+                    })
                     .collect(),
             })
             .collect();
@@ -393,7 +413,11 @@ impl AtlassianMock {
 
     /// From now on only `key` is accepted, as after a rotation.
     pub fn set_api_key(&self, key: &str) {
-        *self.shared.api_key.lock().unwrap_or_else(|p| p.into_inner()) = key.to_owned();
+        *self
+            .shared
+            .api_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = key.to_owned();
     }
 
     /// Appends `n` audit events, one second apart after the newest (and not before now).
@@ -512,7 +536,11 @@ fn error(status: StatusCode, title: &str, detail: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "Not Found", "The requested resource was not found")
+    error(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        "The requested resource was not found",
+    )
 }
 
 /// The gateway's 403, as users have reported it.
@@ -616,7 +644,11 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
             now_ms() as u64 / 1000 + wait
         });
     set(&mut response, "x-ratelimit-limit", budget.limit.to_string());
-    set(&mut response, "x-ratelimit-remaining", remaining.to_string());
+    set(
+        &mut response,
+        "x-ratelimit-remaining",
+        remaining.to_string(),
+    );
     set(
         &mut response,
         "x-ratelimit-reset",
@@ -648,7 +680,13 @@ fn offset_of(url: &RequestUrl) -> Result<usize, Response> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|t| t.strip_prefix("offset:")?.parse().ok())
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "Bad Request", "Invalid page cursor"))
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "Invalid page cursor",
+            )
+        })
 }
 
 /// The `limit` asked for, within `1..=max` (`default` without one).
@@ -830,7 +868,11 @@ async fn events_stream(
         url.param(name)
             .map(|v| {
                 v.parse::<i64>().map_err(|_| {
-                    error(StatusCode::BAD_REQUEST, "Bad Request", &format!("{name} is not epoch milliseconds"))
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request",
+                        &format!("{name} is not epoch milliseconds"),
+                    )
                 })
             })
             .transpose()
@@ -877,11 +919,24 @@ async fn change_access(
         .ok_or_else(not_found)?;
     user.suspended = suspend;
     let (action, message) = if suspend {
-        ("user_access_suspended", format!("Suspended access for {}", user.name))
+        (
+            "user_access_suspended",
+            format!("Suspended access for {}", user.name),
+        )
     } else {
-        ("user_access_restored", format!("Restored access for {}", user.name))
+        (
+            "user_access_restored",
+            format!("Restored access for {}", user.name),
+        )
     };
-    state.push_event(action, EventTrail::Admin, message, 0, account.clone(), now_ms());
+    state.push_event(
+        action,
+        EventTrail::Admin,
+        message,
+        0,
+        account.clone(),
+        now_ms(),
+    );
     let word = if suspend { "suspended" } else { "restored" };
     Ok(Json(json!({
         "message": format!("Access to organization {org} for user {account} {word}"),
