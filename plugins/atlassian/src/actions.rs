@@ -99,7 +99,11 @@ mod tests {
 
     #[test]
     fn suspends_with_one_post_and_reports_already_suspended() {
-        let host = fake::atlassian(vec![(lookup(), user("active"))]);
+        let suspend = format!("{}/directory/users/u42/suspend-access", fake::ORG);
+        let host = fake::atlassian(vec![
+            (lookup(), user("active")),
+            (suspend, fake::json(&json!({"message": "Access suspended"}))),
+        ]);
         let (result, host) = host.run(|| {
             act(
                 &fake::ctx(100, None),
