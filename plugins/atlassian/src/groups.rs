@@ -31,7 +31,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<GroupPage, ConnectorE
     let mut items = Vec::with_capacity(groups.len());
     for value in &groups {
         // Check before spending requests on a group that could not be stored.
-        let Some(id) = json::str_at(value, "id") else {
+        let Some(id) = group_id(value) else {
             log::warn("skipped an Atlassian group without an id");
             continue;
         };
@@ -73,9 +73,14 @@ fn members(api: &Api, id: &str) -> Result<Vec<String>, ConnectorError> {
         .collect())
 }
 
+/// A group object's id: `id` (Organizations API) or `groupId` (Jira's shape).
+fn group_id(value: &Value) -> Option<String> {
+    json::str_at(value, "id").or_else(|| json::str_at(value, "groupId"))
+}
+
 /// The group record for an Atlassian group object and its member ids.
 pub fn group(value: &Value, members: Vec<String>) -> Option<Group> {
-    let id = json::str_at(value, "id").or_else(|| json::str_at(value, "groupId"))?;
+    let id = group_id(value)?;
     Some(Group {
         name: json::str_at(value, "name").unwrap_or_else(|| id.clone()),
         description: json::str_at(value, "description").filter(|d| !d.is_empty()),
