@@ -107,7 +107,7 @@ pub fn cursor_of(next: &str) -> Option<String> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("cursor="))
         .filter(|token| !token.is_empty())
-        .map(|token| http_decode(token))
+        .map(http_decode)
 }
 
 /// Undoes percent-encoding (the request builder encodes the token again).
