@@ -310,7 +310,7 @@ async fn suspend_and_restore_access_show_in_the_next_scans() {
         .find(|a| a.action == "user_access_suspended")
         .expect("the suspension in the audit log");
     assert_eq!(logged.kind, ActivityKind::Admin);
-    assert_eq!(logged.targets, [target.clone()]);
+    assert_eq!(logged.targets, std::slice::from_ref(&target));
 
     mock.clear_requests();
     let again = h
