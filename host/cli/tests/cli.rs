@@ -509,6 +509,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "m365-contoso",
         "zendesk-acme",
         "slack-acme",
+        "atlassian-acme",
     ];
     for name in instances {
         assert!(
@@ -635,6 +636,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Slack",
             "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — — — suspend-user†, unsuspend-user†, revoke-sessions†",
+        ),
+        // Atlassian's suspend/restore access go beyond the provider docs' table.
+        (
+            "Atlassian",
+            "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
         ),
     ];
     for (name, cells) in rows {

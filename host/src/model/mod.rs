@@ -272,6 +272,9 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     ("slack", ActionKind::SuspendUser),
     ("slack", ActionKind::UnsuspendUser),
     ("slack", ActionKind::RevokeSessions),
+    // The table's Atlassian row has no user governance.
+    ("atlassian", ActionKind::SuspendUser),
+    ("atlassian", ActionKind::UnsuspendUser),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

@@ -5,7 +5,9 @@
 //!   `x-rate-limit-{limit,remaining,reset}` (Okta), `x-rate-limit` and
 //!   `ratelimit-{limit,remaining,reset}` (Zendesk: `X-Rate-Limit: 700`, and on its
 //!   ticketing endpoints the IETF draft's `ratelimit-reset` in seconds): reset is
-//!   either epoch seconds or seconds from now (values under 10^9 are read as a delta);
+//!   either epoch seconds or seconds from now (values under 10^9 are read as a delta),
+//!   or an ISO 8601 time (Atlassian's admin APIs: "Next period reset time (ISO 8601 -
+//!   Date and time in UTC)");
 //! - `x-burstlimit-{limit,remaining}` (DocuSign's burst window, documented as 30 s);
 //! - `sforce-limit-info: api-usage=USED/LIMIT` (Salesforce, a rolling 24 h window);
 //! - `retry-after` in seconds (fractions allowed, as Microsoft Graph sends) or as an
@@ -57,9 +59,17 @@ fn number(v: &str) -> Option<f64> {
     v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
 }
 
-/// Seconds from now of a reset header: epoch seconds or a delta.
+/// Seconds from now of a reset header: epoch seconds, a delta, or an ISO 8601 time.
 fn reset_in(v: &str, now: SystemTime) -> Option<Duration> {
-    let n = number(v)?;
+    let Some(n) = number(v) else {
+        let at = chrono::DateTime::parse_from_rfc3339(v).ok()?;
+        let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(at.timestamp_millis()).ok()?);
+        return Some(
+            at.duration_since(now)
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_PROVIDER_WAIT),
+        );
+    };
     if n >= 1e9 {
         let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
         Some(capped(n - now_secs))
@@ -168,6 +178,34 @@ mod tests {
         assert_eq!(o.remaining, Some(4990));
         assert_eq!(o.reset, Some(Duration::from_secs(120)));
         assert_eq!(o.retry_after, None);
+    }
+
+    #[test]
+    fn atlassian_x_ratelimit_with_an_iso_8601_reset() {
+        let at = |secs: u64| {
+            chrono::DateTime::from_timestamp(secs as i64, 0)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let o = observe(
+            &h(&[
+                ("X-RateLimit-Limit", "100"),
+                ("X-RateLimit-Remaining", "7"),
+                ("X-RateLimit-Reset", &at(NOW + 30)),
+            ]),
+            now(),
+        );
+        assert_eq!((o.limit, o.remaining), (Some(100), Some(7)));
+        assert_eq!(o.reset, Some(Duration::from_secs(30)));
+        // A reset already past waits for nothing; a year away is capped.
+        let past = observe(&h(&[("x-ratelimit-reset", &at(NOW - 5))]), now());
+        assert_eq!(past.reset, Some(Duration::ZERO));
+        let far = observe(&h(&[("x-ratelimit-reset", &at(NOW + 365 * 86_400))]), now());
+        assert_eq!(far.reset, Some(MAX_PROVIDER_WAIT));
+        assert_eq!(
+            observe(&h(&[("x-ratelimit-reset", "soon")]), now()).reset,
+            None
+        );
     }
 
     #[test]

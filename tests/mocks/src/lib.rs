@@ -21,13 +21,14 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
 //! test certificate) and `faults` (rate budgets, injected faults) are shared by every
 //! mock.
 
+pub mod atlassian;
 pub mod docusign;
 mod faults;
 pub mod github;
@@ -45,6 +46,7 @@ pub mod stepper;
 pub mod tls;
 pub mod zendesk;
 
+pub use atlassian::{AtlassianExpected, AtlassianMock, AtlassianMockConfig, EventTrail};
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
 };

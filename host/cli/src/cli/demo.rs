@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
+use sluice_mocks::{AtlassianMock, AtlassianMockConfig};
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
@@ -433,6 +434,34 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::AppPermissions, e.app_permissions),
         ],
         _mock: Box::new(slack),
+    });
+
+    let atlassian = AtlassianMock::start(AtlassianMockConfig {
+        users: 30,
+        org_admins: 2,
+        unmanaged_users: 4,
+        suspended_users: 2,
+        groups: 5,
+        members_per_group: 4,
+        events: 90,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Atlassian organization")?;
+    outln!("mock Atlassian on {}", atlassian.base_url());
+    let (base, c) = (atlassian.base_url(), atlassian.config().clone());
+    let e = atlassian.expected();
+    apps.push(DemoApp {
+        name: "atlassian-acme".into(),
+        connector: "atlassian",
+        config: pairs(&[("org_id", &c.org_id), ("base_url", &base)]),
+        secrets: pairs(&[("api_key", &c.api_key)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+        ],
+        _mock: Box::new(atlassian),
     });
     Ok(apps)
 }
