@@ -509,6 +509,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "m365-contoso",
         "zendesk-acme",
         "slack-acme",
+        "servicenow-acme",
     ];
     for name in instances {
         assert!(
@@ -635,6 +636,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Slack",
             "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — — — suspend-user†, unsuspend-user†, revoke-sessions†",
+        ),
+        // ServiceNow's user governance goes beyond the provider docs' table.
+        (
+            "ServiceNow",
+            "✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — — suspend-user†, unsuspend-user†, require-password-reset†",
         ),
     ];
     for (name, cells) in rows {

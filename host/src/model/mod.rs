@@ -272,6 +272,10 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     ("slack", ActionKind::SuspendUser),
     ("slack", ActionKind::UnsuspendUser),
     ("slack", ActionKind::RevokeSessions),
+    // The table's ServiceNow row has no user governance.
+    ("servicenow", ActionKind::SuspendUser),
+    ("servicenow", ActionKind::UnsuspendUser),
+    ("servicenow", ActionKind::RequirePasswordReset),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.
