@@ -144,7 +144,10 @@ mod tests {
                 json!({"password_needs_reset": "true"}),
             ),
         ] {
-            let host = fake::instance(vec![(read(), user(active, locked))]);
+            let host = fake::instance(vec![
+                (read(), user(active, locked)),
+                (USER.into(), user(active, locked)),
+            ]);
             let (result, host) =
                 host.run(|| act(&fake::ctx(100, None), &with(kind, method, false)));
             assert_eq!(

@@ -53,8 +53,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -186,7 +186,13 @@ const AUDIT_CYCLE: &[(&str, &str, bool)] = &[
     ("change_request", "approval", false),
 ];
 /// Roles in `sys_user_role`.
-const ROLES: &[&str] = &["admin", "itil", "user_admin", "security_admin", "snc_internal"];
+const ROLES: &[&str] = &[
+    "admin",
+    "itil",
+    "user_admin",
+    "security_admin",
+    "snc_internal",
+];
 /// The tables the mock serves.
 const TABLES: &[&str] = &[
     "sys_user",
@@ -272,9 +278,7 @@ impl Instance {
 
     fn generate(c: &ServiceNowMockConfig, base: &str, start: i64) -> Instance {
         let mut inst = Instance::default();
-        let reference = |table: &str, id: &str| {
-            json!({"link": format!("{base}/api/now/table/{table}/{id}"), "value": id})
-        };
+        let reference = |table: &str, id: &str| json!({"link": format!("{base}/api/now/table/{table}/{id}"), "value": id});
         for (r, role) in ROLES.iter().enumerate() {
             inst.rows("sys_user_role").push(json!({
                 "sys_id": sys_id(0x2, r), "name": role, "description": format!("{role} role"),
@@ -373,7 +377,12 @@ impl Instance {
             let user = 1 + (s % users.saturating_sub(1).max(1));
             let name = SIGN_IN_CYCLE[s % SIGN_IN_CYCLE.len()];
             let time = self.next_time(at);
-            self.push_event(name, &format!("user{user}"), &format!("198.51.100.{}", s % 250 + 1), time);
+            self.push_event(
+                name,
+                &format!("user{user}"),
+                &format!("198.51.100.{}", s % 250 + 1),
+                time,
+            );
             if s % 2 == 1 {
                 let other = OTHER_EVENTS[(s / 2) % OTHER_EVENTS.len()];
                 self.push_event(other, "", "", time);
@@ -414,12 +423,13 @@ impl Instance {
     ) {
         let id = sys_id(0x7, self.audits);
         self.audits += 1;
-        self.rows("sys_audit").push(json!({
+        let row = json!({
             "sys_id": id, "tablename": table, "fieldname": field, "documentkey": document,
             "oldvalue": old, "newvalue": new, "user": user, "reason": "",
             "record_checkpoint": "1", "internal_checkpoint": format!("{:x}", self.audits),
             "sys_created_on": glide(time), "sys_created_by": user,
-        }));
+        });
+        self.rows("sys_audit").push(row);
     }
 }
 
@@ -428,7 +438,10 @@ fn load_fixtures(dir: &FsPath) -> io::Result<(Vec<Value>, Vec<Value>)> {
     let read = |name: &str| -> io::Result<Vec<Value>> {
         let path = dir.join(format!("{name}.docs-example.json"));
         let value: Value = serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
         })?;
         Ok(value["result"].as_array().cloned().unwrap_or_default())
     };
@@ -452,7 +465,11 @@ impl ServiceNowMock {
             let rows = (config.sign_ins + config.audits) as i64;
             now - now.rem_euclid(1_000) - 1_000 * rows - 3_600_000
         });
-        let fixtures = config.fixtures_dir.as_deref().map(load_fixtures).transpose()?;
+        let fixtures = config
+            .fixtures_dir
+            .as_deref()
+            .map(load_fixtures)
+            .transpose()?;
         let slot: Arc<Mutex<Option<Arc<Shared>>>> = Arc::default();
         let built = slot.clone();
         let server = MockServer::start(Duration::ZERO, move |addr| {
@@ -500,7 +517,11 @@ impl ServiceNowMock {
 
     /// From now on only `password` is accepted, as after a password change.
     pub fn set_password(&self, password: &str) {
-        *self.shared.password.lock().unwrap_or_else(|p| p.into_inner()) = password.to_owned();
+        *self
+            .shared
+            .password
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = password.to_owned();
     }
 
     /// Field `field` of user `id` now (`"true"`, …); none for an unknown user.
@@ -557,7 +578,8 @@ impl ServiceNowMock {
             .collect();
         let count = |f: &dyn Fn(&Value) -> bool| users.iter().filter(|u| f(u)).count();
         let events = rows("sysevent");
-        let is_sign_in = |e: &&Value| SIGN_IN_CYCLE.contains(&e["name"].as_str().unwrap_or_default());
+        let is_sign_in =
+            |e: &&Value| SIGN_IN_CYCLE.contains(&e["name"].as_str().unwrap_or_default());
         let logon = events.iter().filter(is_sign_in).count();
         let failed_logon = events
             .iter()
@@ -574,7 +596,10 @@ impl ServiceNowMock {
             .count();
         ServiceNowExpected {
             users: users.len(),
-            admins: users.iter().filter(|u| admins.contains(&text(u, "sys_id"))).count(),
+            admins: users
+                .iter()
+                .filter(|u| admins.contains(&text(u, "sys_id")))
+                .count(),
             active: count(&|u| u["active"] == "true" && u["locked_out"] != "true"),
             disabled: count(&|u| u["active"] == "false"),
             suspended: count(&|u| u["active"] == "true" && u["locked_out"] == "true"),
@@ -865,7 +890,9 @@ impl EncodedQuery {
                 _ => (false, part),
             };
             let end = term
-                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
+                .find(|c: char| {
+                    !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+                })
                 .unwrap_or(term.len());
             let (name, rest) = term.split_at(end);
             const OPS: &[(&str, Op)] = &[
@@ -1051,7 +1078,11 @@ async fn patch_record(
     Json(body): Json<Value>,
 ) -> Answer {
     let table = table_of(&shared, &table)?;
-    if !caller.roles.iter().any(|r| r == "admin" || r == "user_admin") {
+    if !caller
+        .roles
+        .iter()
+        .any(|r| r == "admin" || r == "user_admin")
+    {
         return Err(error(
             StatusCode::FORBIDDEN,
             "Operation Failed",
@@ -1059,7 +1090,11 @@ async fn patch_record(
         ));
     }
     let Some(fields) = body.as_object() else {
-        return Err(error(StatusCode::BAD_REQUEST, "Exception while reading request", "The payload is not valid JSON."));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Exception while reading request",
+            "The payload is not valid JSON.",
+        ));
     };
     let mut state = shared.state();
     let row = (state.tables.get_mut(table).into_iter().flatten())
