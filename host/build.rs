@@ -20,6 +20,7 @@ const BUILTIN: &[&str] = &[
     "zendesk",
     "slack",
     "atlassian",
+    "servicenow",
 ];
 
 fn main() {

@@ -510,6 +510,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "zendesk-acme",
         "slack-acme",
         "atlassian-acme",
+        "servicenow-acme",
     ];
     for name in instances {
         assert!(
@@ -641,6 +642,10 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Atlassian",
             "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
+        // ServiceNow's user governance goes beyond the provider docs' table.
+        (
+            "ServiceNow",
+            "✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — — suspend-user†, unsuspend-user†, require-password-reset†",
         ),
     ];
     for (name, cells) in rows {

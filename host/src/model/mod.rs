@@ -275,6 +275,10 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     // The table's Atlassian row has no user governance.
     ("atlassian", ActionKind::SuspendUser),
     ("atlassian", ActionKind::UnsuspendUser),
+    // The table's ServiceNow row has no user governance.
+    ("servicenow", ActionKind::SuspendUser),
+    ("servicenow", ActionKind::UnsuspendUser),
+    ("servicenow", ActionKind::RequirePasswordReset),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

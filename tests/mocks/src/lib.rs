@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -41,6 +41,7 @@ pub mod okta;
 pub mod pki;
 pub mod proxy;
 mod server;
+pub mod servicenow;
 pub mod slack;
 pub mod stepper;
 pub mod tls;
@@ -62,6 +63,7 @@ pub use oauth::{
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
 pub use server::RequestRecord;
+pub use servicenow::{ServiceNowExpected, ServiceNowMock, ServiceNowMockConfig};
 pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConfig, SlackRole};
 pub use stepper::{HeldPage, StepperMock};
 pub use tls::MockTls;

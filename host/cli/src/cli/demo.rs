@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{AtlassianMock, AtlassianMockConfig};
+use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
@@ -462,6 +463,38 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Activities, e.activities),
         ],
         _mock: Box::new(atlassian),
+    });
+    let servicenow = ServiceNowMock::start(ServiceNowMockConfig {
+        users: 30,
+        admins: 2,
+        itil_users: 8,
+        groups: 5,
+        members_per_group: 4,
+        sign_ins: 60,
+        audits: 40,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock ServiceNow")?;
+    outln!("mock ServiceNow on {}", servicenow.base_url());
+    let (base, c) = (servicenow.base_url(), servicenow.config().clone());
+    let e = servicenow.expected();
+    apps.push(DemoApp {
+        name: "servicenow-acme".into(),
+        connector: "servicenow",
+        config: pairs(&[
+            ("instance", "acme"),
+            ("base_url", &base),
+            ("username", &c.username),
+        ]),
+        secrets: pairs(&[("password", &c.password)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+            (Kind::Findings, e.findings),
+        ],
+        _mock: Box::new(servicenow),
     });
     Ok(apps)
 }
