@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`salesforce`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -39,6 +39,7 @@ pub mod okta;
 #[cfg(feature = "pki")]
 pub mod pki;
 pub mod proxy;
+pub mod salesforce;
 mod server;
 pub mod slack;
 pub mod stepper;
@@ -59,6 +60,9 @@ pub use oauth::{
 };
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
+pub use salesforce::{
+    SALESFORCE_PERMISSIONS, SalesforceExpected, SalesforceMock, SalesforceMockConfig,
+};
 pub use server::RequestRecord;
 pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConfig, SlackRole};
 pub use stepper::{HeldPage, StepperMock};
