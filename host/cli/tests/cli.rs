@@ -509,6 +509,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "m365-contoso",
         "zendesk-acme",
         "slack-acme",
+        "salesforce-acme",
     ];
     for name in instances {
         assert!(
@@ -635,6 +636,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Slack",
             "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — — — suspend-user†, unsuspend-user†, revoke-sessions†",
+        ),
+        // Salesforce: user activity through Event Monitoring; no files yet.
+        (
+            "Salesforce",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ — — suspend-user, unsuspend-user, revoke-app-permission",
         ),
     ];
     for (name, cells) in rows {
