@@ -227,25 +227,24 @@ async fn a_429_s_retry_after_is_honoured_and_records_are_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_daily_allocation_is_rate_limited() {
-    let mock = SalesforceMock::start(SalesforceMockConfig {
-        daily_limit: 4,
-        ..config()
-    })
-    .await
-    .unwrap();
+    let mock = SalesforceMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let inst = connect(&h, &mock).await;
+    mock.clear_requests();
+    // The org's 24-hour allocation runs out: 403 REQUEST_LIMIT_EXCEEDED.
+    mock.inject_faults(Faults {
+        primary_exhausted: true,
+        retry_after_secs: 3600,
+        ..Faults::default()
+    });
     let reports = h.scan(&inst, &[Kind::Users], 200).await;
     assert!(
         matches!(reports[0].error, Some(ConnectorError::RateLimited(_))),
         "{reports:?}"
     );
-    assert!(
-        mock.requests()
-            .iter()
-            .any(|r| r.status == 403),
-        "REQUEST_LIMIT_EXCEEDED answered"
-    );
+    let requests = mock.requests();
+    assert_eq!(requests.first().map(|r| r.status), Some(403), "{requests:?}");
+    assert_eq!(h.live(&inst, Kind::Users), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,7 +517,8 @@ async fn shared_salesforce_fixtures_parse_into_records() {
         .iter()
         .find(|u| u.login.as_deref() == Some("alice.admin@example.com"))
         .unwrap();
-    assert!(alice.is_admin);
+    // The published assignments carry no system permission flags: no admin is inferred.
+    assert!(!alice.is_admin);
     assert_eq!(alice.roles, ["System Administrator", "Modify All Data (temporary)"]);
     let bob = users.iter().find(|u| u.id == "005RO000001aBcEYAU").unwrap();
     assert_eq!(bob.status, UserStatus::Disabled);
@@ -552,7 +552,12 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
         assert!(!text.contains("PRIVATE KEY"), "key recorded");
         assert!(!text.contains("mock-at-"), "access token recorded");
     }
-    assert!(!mock.requests().iter().any(|r| r.is_write()));
+    // Only the token endpoint was posted to.
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| !r.is_write() || r.path() == "/services/oauth2/token")
+    );
 
     mock.clear_requests();
     let report = run(
