@@ -90,7 +90,13 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_batches() {
     }
     let exp = mock.expected();
     assert_eq!(
-        (exp.users, exp.groups, exp.logon, exp.admin_activity, exp.user_activity),
+        (
+            exp.users,
+            exp.groups,
+            exp.logon,
+            exp.admin_activity,
+            exp.user_activity
+        ),
         (450, 3, 430, 17, 14)
     );
     assert_eq!(h.live(&inst, Kind::Users), exp.users);
@@ -102,7 +108,11 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_batches() {
     let users = h.users(&inst);
     let count = |f: &dyn Fn(&sluice::model::User) -> bool| users.iter().filter(|u| f(u)).count();
     assert_eq!(count(&|u| u.is_admin), exp.admins);
-    assert_eq!(exp.admins, 1 + 3 + 2, "integration user, admins, Modify All Data holders");
+    assert_eq!(
+        exp.admins,
+        1 + 3 + 2,
+        "integration user, admins, Modify All Data holders"
+    );
     assert_eq!(count(&|u| u.status == UserStatus::Suspended), exp.suspended);
     assert_eq!(count(&|u| u.status == UserStatus::Disabled), exp.disabled);
     assert_eq!(count(&|u| u.is_external), exp.external);
@@ -243,7 +253,11 @@ async fn a_spent_daily_allocation_is_rate_limited() {
         "{reports:?}"
     );
     let requests = mock.requests();
-    assert_eq!(requests.first().map(|r| r.status), Some(403), "{requests:?}");
+    assert_eq!(
+        requests.first().map(|r| r.status),
+        Some(403),
+        "{requests:?}"
+    );
     assert_eq!(h.live(&inst, Kind::Users), 0);
 }
 
@@ -257,7 +271,10 @@ async fn a_key_salesforce_does_not_know_is_unauthorized_without_leaking_it() {
     let ConnectError::Check(ConnectorError::Unauthorized(message)) = &err else {
         panic!("{err}")
     };
-    assert!(message.contains("invalid_grant") || message.contains("assertion"), "{message}");
+    assert!(
+        message.contains("invalid_grant") || message.contains("assertion"),
+        "{message}"
+    );
     let text = format!("{err} {err:?}");
     assert!(!text.contains("PRIVATE KEY"));
     assert!(h.store.instances().unwrap().is_empty());
@@ -379,7 +396,10 @@ async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
     h.scan(&inst, &[Kind::AppPermissions], 200).await;
     let token = mock.token_ids()[0].clone();
     let done = h
-        .act(&inst, action(ActionKind::RevokeAppPermission, &token, false))
+        .act(
+            &inst,
+            action(ActionKind::RevokeAppPermission, &token, false),
+        )
         .await
         .unwrap();
     assert_eq!(done.status, "done");
@@ -394,23 +414,35 @@ async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
     assert_eq!(live.len(), mock.expected().app_permissions);
     assert!(!live.contains(&token));
     let again = h
-        .act(&inst, action(ActionKind::RevokeAppPermission, &token, false))
+        .act(
+            &inst,
+            action(ActionKind::RevokeAppPermission, &token, false),
+        )
         .await
         .unwrap();
     assert_eq!(again.status, "already");
 
     let missing = h
-        .act(&inst, action(ActionKind::SuspendUser, "005999999999999AAA", false))
+        .act(
+            &inst,
+            action(ActionKind::SuspendUser, "005999999999999AAA", false),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(missing, ConnectorError::NotFound(_)), "{missing:?}");
+    assert!(
+        matches!(missing, ConnectorError::NotFound(_)),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_names_missing_permissions_and_event_monitoring_in_salesforce_s_words() {
     let mock = SalesforceMock::start(SalesforceMockConfig {
         event_monitoring: false,
-        permissions: vec!["PermissionsApiEnabled".into(), "PermissionsViewSetup".into()],
+        permissions: vec![
+            "PermissionsApiEnabled".into(),
+            "PermissionsViewSetup".into(),
+        ],
         ..config()
     })
     .await
@@ -431,7 +463,8 @@ async fn check_names_missing_permissions_and_event_monitoring_in_salesforce_s_wo
     let why = |c| &perms.missing.iter().find(|(m, _)| *m == c).unwrap().1;
     assert!(why(Capability::LogonActivity).contains("\"Manage Users\""));
     assert!(
-        why(Capability::UserActivity).contains("INVALID_TYPE: sObject type 'EventLogFile' is not supported"),
+        why(Capability::UserActivity)
+            .contains("INVALID_TYPE: sObject type 'EventLogFile' is not supported"),
         "{}",
         why(Capability::UserActivity)
     );
@@ -441,7 +474,10 @@ async fn check_names_missing_permissions_and_event_monitoring_in_salesforce_s_wo
     assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
     let exp = mock.expected();
     assert_eq!(exp.user_activity, 0);
-    assert_eq!(h.live(&inst, Kind::Activities), exp.logon + exp.admin_activity);
+    assert_eq!(
+        h.live(&inst, Kind::Activities),
+        exp.logon + exp.admin_activity
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,15 +488,23 @@ async fn health_check_settings_become_findings() {
     let reports = h.scan(&inst, &[Kind::Findings], 200).await;
     assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
     let exp = mock.expected();
-    let findings: Vec<sluice::model::Finding> = (h.records(&inst, Kind::Findings, false).into_iter())
-        .filter_map(|r| match r.record {
-            Record::Finding(f) => Some(f),
-            _ => None,
-        })
-        .collect();
+    let findings: Vec<sluice::model::Finding> =
+        (h.records(&inst, Kind::Findings, false).into_iter())
+            .filter_map(|r| match r.record {
+                Record::Finding(f) => Some(f),
+                _ => None,
+            })
+            .collect();
     assert_eq!(findings.len(), exp.findings);
-    assert_eq!(findings.iter().filter(|f| !f.passed).count(), exp.failing_findings);
-    assert!(findings.iter().any(|f| f.id == "health-check-score" && !f.passed));
+    assert_eq!(
+        findings.iter().filter(|f| !f.passed).count(),
+        exp.failing_findings
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.id == "health-check-score" && !f.passed)
+    );
     assert!(
         mock.requests()
             .iter()
@@ -519,11 +563,17 @@ async fn shared_salesforce_fixtures_parse_into_records() {
         .unwrap();
     // The published assignments carry no system permission flags: no admin is inferred.
     assert!(!alice.is_admin);
-    assert_eq!(alice.roles, ["System Administrator", "Modify All Data (temporary)"]);
+    assert_eq!(
+        alice.roles,
+        ["System Administrator", "Modify All Data (temporary)"]
+    );
     let bob = users.iter().find(|u| u.id == "005RO000001aBcEYAU").unwrap();
     assert_eq!(bob.status, UserStatus::Disabled);
     let acts: HashSet<String> = h.activities(&inst).into_iter().map(|a| a.id).collect();
-    let expected: HashSet<String> = ids("loginhistory").into_iter().chain(ids("setupaudittrail")).collect();
+    let expected: HashSet<String> = ids("loginhistory")
+        .into_iter()
+        .chain(ids("setupaudittrail"))
+        .collect();
     assert_eq!(acts, expected);
 }
 

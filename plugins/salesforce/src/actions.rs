@@ -42,7 +42,12 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
 }
 
 /// Freezes (`frozen`) or unfreezes `user` through its `UserLogin` record.
-fn freeze(api: &Api, user: &str, frozen: bool, dry_run: bool) -> Result<ActionOutcome, ConnectorError> {
+fn freeze(
+    api: &Api,
+    user: &str,
+    frozen: bool,
+    dry_run: bool,
+) -> Result<ActionOutcome, ConnectorError> {
     let (logins, _) = api.query_all(
         &format!(
             "SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId = {}",
@@ -138,18 +143,31 @@ mod tests {
     }
 
     fn login(frozen: bool) -> Response {
-        fake::batch(json!([{"Id": LOGIN, "UserId": USER, "IsFrozen": frozen}]), None)
+        fake::batch(
+            json!([{"Id": LOGIN, "UserId": USER, "IsFrozen": frozen}]),
+            None,
+        )
     }
 
     fn login_url() -> String {
-        format!("{}/services/data/v62.0/sobjects/UserLogin/{LOGIN}", fake::INSTANCE)
+        format!(
+            "{}/services/data/v62.0/sobjects/UserLogin/{LOGIN}",
+            fake::INSTANCE
+        )
     }
 
     #[test]
     fn a_freeze_reads_the_user_login_then_patches_it_once() {
-        let host = fake::org(vec![(login_query(), login(false)), (login_url(), Response::new(204, vec![], ""))]);
-        let (result, host) =
-            host.run(|| act(&fake::ctx(200, None), &action(ActionKind::SuspendUser, USER, false)));
+        let host = fake::org(vec![
+            (login_query(), login(false)),
+            (login_url(), Response::new(204, vec![], "")),
+        ]);
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(200, None),
+                &action(ActionKind::SuspendUser, USER, false),
+            )
+        });
         assert_eq!(result.unwrap().status, ActionStatus::Done);
         let sent = host.requests();
         assert_eq!(sent[1].line(), format!("PATCH {}", login_url()));
@@ -157,8 +175,12 @@ mod tests {
         assert_eq!(body, json!({"IsFrozen": true}));
 
         let host = fake::org(vec![(login_query(), login(true))]);
-        let (result, host) =
-            host.run(|| act(&fake::ctx(200, None), &action(ActionKind::SuspendUser, USER, false)));
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(200, None),
+                &action(ActionKind::SuspendUser, USER, false),
+            )
+        });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
         assert_eq!(host.requests().len(), 1, "no PATCH");
     }
@@ -166,19 +188,31 @@ mod tests {
     #[test]
     fn dry_runs_only_read_and_bad_targets_send_nothing() {
         let host = fake::org(vec![(login_query(), login(false))]);
-        let (result, host) =
-            host.run(|| act(&fake::ctx(200, None), &action(ActionKind::SuspendUser, USER, true)));
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(200, None),
+                &action(ActionKind::SuspendUser, USER, true),
+            )
+        });
         let outcome = result.unwrap();
         assert_eq!(outcome.status, ActionStatus::Planned);
         assert_eq!(outcome.requests, [format!("PATCH {}", login_url())]);
         assert!(host.requests().iter().all(|r| r.line().starts_with("GET ")));
 
-        let (result, host) = fake::org(vec![])
-            .run(|| act(&fake::ctx(200, None), &action(ActionKind::SuspendUser, "005' OR x", false)));
+        let (result, host) = fake::org(vec![]).run(|| {
+            act(
+                &fake::ctx(200, None),
+                &action(ActionKind::SuspendUser, "005' OR x", false),
+            )
+        });
         assert!(matches!(result, Err(ConnectorError::Other(_))));
         assert!(host.requests().is_empty());
-        let (result, _) = fake::org(vec![])
-            .run(|| act(&fake::ctx(200, None), &action(ActionKind::RequireSignIn, USER, false)));
+        let (result, _) = fake::org(vec![]).run(|| {
+            act(
+                &fake::ctx(200, None),
+                &action(ActionKind::RequireSignIn, USER, false),
+            )
+        });
         assert!(matches!(result, Err(ConnectorError::Unsupported(_))));
     }
 
@@ -186,12 +220,18 @@ mod tests {
     fn a_revoked_token_that_is_gone_is_already_revoked() {
         let token = "0CR000000000001AAA";
         let (result, host) = fake::org(vec![]).run(|| {
-            act(&fake::ctx(200, None), &action(ActionKind::RevokeAppPermission, token, false))
+            act(
+                &fake::ctx(200, None),
+                &action(ActionKind::RevokeAppPermission, token, false),
+            )
         });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
         assert_eq!(
             host.requests()[0].line(),
-            format!("DELETE {}/services/data/v62.0/sobjects/OauthToken/{token}", fake::INSTANCE)
+            format!(
+                "DELETE {}/services/data/v62.0/sobjects/OauthToken/{token}",
+                fake::INSTANCE
+            )
         );
     }
 }

@@ -55,8 +55,22 @@ const SOURCES: [&str; 3] = ["login", "setup", "events"];
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
     FeedSet::resume(cursor, ctx.since)?.step(&SOURCES, |source| match source.key {
-        "login" => read_query(&api, source, "LoginHistory", LOGIN_FIELDS, "LoginTime", login),
-        "setup" => read_query(&api, source, "SetupAuditTrail", SETUP_FIELDS, "CreatedDate", setup),
+        "login" => read_query(
+            &api,
+            source,
+            "LoginHistory",
+            LOGIN_FIELDS,
+            "LoginTime",
+            login,
+        ),
+        "setup" => read_query(
+            &api,
+            source,
+            "SetupAuditTrail",
+            SETUP_FIELDS,
+            "CreatedDate",
+            setup,
+        ),
         _ => read_event_file(&api, source),
     })
 }
@@ -100,7 +114,10 @@ fn read_query(
 /// The activity of a `LoginHistory` record; none without an id or time.
 pub fn login(value: &Value) -> Option<Activity> {
     let status = json::str_at(value, "Status");
-    let agent = match (json::str_at(value, "Browser"), json::str_at(value, "Platform")) {
+    let agent = match (
+        json::str_at(value, "Browser"),
+        json::str_at(value, "Platform"),
+    ) {
         (Some(b), Some(p)) => Some(format!("{b} ({p})")),
         (b, p) => b.or(p),
     };
@@ -185,16 +202,17 @@ fn read_event_file(api: &Api, source: Source<'_>) -> Result<(Vec<Activity>, bool
             "an EventLogFile record came without Id or CreatedDate",
         ));
     };
-    let size = json::at(file, "LogFileLength").and_then(Value::as_f64).unwrap_or(0.0);
+    let size = json::at(file, "LogFileLength")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
     let items = if size > MAX_LOG_FILE_BYTES {
         log::warn(format_args!(
             "skipped event log file {id} ({size} bytes): larger than the host's response cap"
         ));
         Vec::new()
     } else {
-        let path = json::str_at(file, "LogFile").unwrap_or_else(|| {
-            format!("/services/data/vX/sobjects/EventLogFile/{id}/LogFile")
-        });
+        let path = json::str_at(file, "LogFile")
+            .unwrap_or_else(|| format!("/services/data/vX/sobjects/EventLogFile/{id}/LogFile"));
         let response = crate::api::checked(
             sluice_sdk::http::get(api.absolute(&path))
                 .header("accept", "text/csv")
@@ -254,9 +272,17 @@ fn event_row(id: &str, file_type: &str, f: &BTreeMap<&str, &str>) -> Option<Acti
     };
     // Login rows: anything but "no error" is a failed sign-in.
     let outcome = if let Some(status) = get("LOGIN_STATUS") {
-        if status == "LOGIN_NO_ERROR" { Outcome::Success } else { Outcome::Failure }
+        if status == "LOGIN_NO_ERROR" {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
     } else if let Some(code) = get("STATUS_CODE").and_then(|c| c.parse::<u16>().ok()) {
-        if code < 400 { Outcome::Success } else { Outcome::Failure }
+        if code < 400 {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
     } else {
         Outcome::Unknown
     };
@@ -348,18 +374,29 @@ mod tests {
         ) else {
             return;
         };
-        let logins: Vec<Activity> =
-            logins["records"].as_array().unwrap().iter().filter_map(login).collect();
+        let logins: Vec<Activity> = logins["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(login)
+            .collect();
         assert_eq!(logins.len(), 2);
         assert_eq!(logins[0].kind, ActivityKind::Logon);
         assert_eq!(logins[0].outcome, Outcome::Success);
         assert_eq!(logins[0].ip.as_deref(), Some("198.51.100.23"));
         assert_eq!(logins[0].actor.as_deref(), Some("005RO000001aBcDYAU"));
-        assert_eq!(logins[0].location.as_ref().unwrap().country_code.as_deref(), Some("US"));
+        assert_eq!(
+            logins[0].location.as_ref().unwrap().country_code.as_deref(),
+            Some("US")
+        );
         assert_eq!(logins[1].outcome, Outcome::Failure, "Invalid Password");
         assert_eq!(logins[1].targets, ["Example Connected App"]);
-        let setups: Vec<Activity> =
-            setups["records"].as_array().unwrap().iter().filter_map(setup).collect();
+        let setups: Vec<Activity> = setups["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(setup)
+            .collect();
         assert_eq!(setups.len(), 2);
         assert_eq!(setups[0].kind, ActivityKind::Admin);
         assert_eq!(setups[0].action, "PermSetCreate");
@@ -376,14 +413,20 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].id, "0AT1:1");
         assert_eq!(rows[0].time, NEW_YEAR + 5_123);
-        assert_eq!((rows[0].kind, rows[0].action.as_str()), (ActivityKind::User, "API"));
+        assert_eq!(
+            (rows[0].kind, rows[0].action.as_str()),
+            (ActivityKind::User, "API")
+        );
         assert_eq!(rows[0].actor.as_deref(), Some("005000000000001AAA"));
         assert_eq!(rows[0].targets, ["/services/data/v62.0/query"]);
         assert_eq!(rows[1].kind, ActivityKind::Logon);
         assert_eq!(rows[1].time, NEW_YEAR + 6_000);
         let raw: Value = serde_json::from_str(&rows[0].raw).unwrap();
         assert_eq!(raw["REQUEST_ID"], "4exLFFQZ1234");
-        assert_eq!(parse_csv("a,\"b \"\"q\"\"\nc\"\n"), vec![vec!["a".to_owned(), "b \"q\"\nc".to_owned()]]);
+        assert_eq!(
+            parse_csv("a,\"b \"\"q\"\"\nc\"\n"),
+            vec![vec!["a".to_owned(), "b \"q\"\nc".to_owned()]]
+        );
     }
 
     #[test]
@@ -396,13 +439,17 @@ mod tests {
         let resumed = fake::query(&format!(
             "SELECT {LOGIN_FIELDS} FROM LoginHistory WHERE LoginTime >= 2024-01-01T00:00:09Z ORDER BY LoginTime, Id"
         ));
-        let entry = |id: &str, s: i64| {
-            json!({"Id": id, "UserId": "005A", "LoginTime": time::to_rfc3339(NEW_YEAR + s * 1000), "Status": "Success"})
-        };
+        let entry = |id: &str, s: i64| json!({"Id": id, "UserId": "005A", "LoginTime": time::to_rfc3339(NEW_YEAR + s * 1000), "Status": "Success"});
         let host = fake::org(vec![
             (first, fake::batch(json!([entry("L1", 1)]), Some(next))),
-            (format!("{}{next}", fake::INSTANCE), fake::batch(json!([entry("L2", 9)]), None)),
-            (resumed, fake::batch(json!([entry("L2", 9), entry("L3", 10)]), None)),
+            (
+                format!("{}{next}", fake::INSTANCE),
+                fake::batch(json!([entry("L2", 9)]), None),
+            ),
+            (
+                resumed,
+                fake::batch(json!([entry("L2", 9), entry("L3", 10)]), None),
+            ),
         ]);
         let ctx = fake::ctx(200, Some(since));
         let (pages, host) = host.run(|| {
@@ -427,17 +474,23 @@ mod tests {
     fn an_org_without_event_monitoring_skips_the_feed() {
         let host = fake::org(vec![]).on_request(|r| {
             Ok(if r.url.contains("EventLogFile") {
-                fake::error(400, "INVALID_TYPE", "sObject type 'EventLogFile' is not supported.")
+                fake::error(
+                    400,
+                    "INVALID_TYPE",
+                    "sObject type 'EventLogFile' is not supported.",
+                )
             } else {
                 fake::batch(json!([]), None)
             })
         });
         let ctx = fake::ctx(200, Some(NEW_YEAR));
-        let (run, _) = host.run(|| {
-            sluice_sdk::testing::run_pages(None, 10, |c| list(&ctx, c.as_deref()))
-        });
+        let (run, _) =
+            host.run(|| sluice_sdk::testing::run_pages(None, 10, |c| list(&ctx, c.as_deref())));
         let run = run.unwrap();
-        assert_eq!(run.calls, 3, "login, setup, then events, which ends the run");
+        assert_eq!(
+            run.calls, 3,
+            "login, setup, then events, which ends the run"
+        );
         assert!(run.items.is_empty());
     }
 }

@@ -161,7 +161,11 @@ impl Api {
 
     /// Every record of query `url`, for at most `max_batches` batches; the flag says
     /// whether batches were left unread.
-    pub fn all(&self, url: String, max_batches: usize) -> Result<(Vec<Value>, bool), ConnectorError> {
+    pub fn all(
+        &self,
+        url: String,
+        max_batches: usize,
+    ) -> Result<(Vec<Value>, bool), ConnectorError> {
         pagination::collect_all(url, max_batches, |url| {
             let batch = self.batch(url)?;
             Ok((batch.records, batch.next))
@@ -197,8 +201,7 @@ pub fn message_of(response: &Response) -> String {
         .iter()
         .filter_map(|e| {
             let code = json::str_at(e, "errorCode").or_else(|| json::str_at(e, "error"));
-            let text =
-                json::str_at(e, "message").or_else(|| json::str_at(e, "error_description"));
+            let text = json::str_at(e, "message").or_else(|| json::str_at(e, "error_description"));
             match (code, text) {
                 (Some(code), Some(text)) => Some(format!("{code}: {text}")),
                 (code, text) => code.or(text),
@@ -345,16 +348,29 @@ mod tests {
             )
         );
         assert_eq!(
-            e(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
+            e(
+                403,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded."
+            ),
             ConnectorError::RateLimited(None)
         );
         assert!(matches!(
             e(400, "INVALID_TYPE", "sObject type 'EventLogFile' is not supported."),
             ConnectorError::Forbidden(m) if m.contains("EventLogFile")
         ));
-        assert!(matches!(e(404, "NOT_FOUND", "gone"), ConnectorError::NotFound(_)));
-        assert!(matches!(e(400, "MALFORMED_QUERY", "bad"), ConnectorError::Other(_)));
-        assert!(matches!(e(503, "SERVER_UNAVAILABLE", "x"), ConnectorError::Upstream(_)));
+        assert!(matches!(
+            e(404, "NOT_FOUND", "gone"),
+            ConnectorError::NotFound(_)
+        ));
+        assert!(matches!(
+            e(400, "MALFORMED_QUERY", "bad"),
+            ConnectorError::Other(_)
+        ));
+        assert!(matches!(
+            e(503, "SERVER_UNAVAILABLE", "x"),
+            ConnectorError::Upstream(_)
+        ));
     }
 
     #[test]
@@ -371,17 +387,23 @@ mod tests {
         assert_eq!(batch.records[0]["Name"], "John Smith");
         assert_eq!(
             batch.next.as_deref(),
-            Some("https://acme.my.salesforce.test/services/data/v66.0/query/01gRO0000016PIAYA2-500")
+            Some(
+                "https://acme.my.salesforce.test/services/data/v66.0/query/01gRO0000016PIAYA2-500"
+            )
         );
         let done = json!({"totalSize": 1, "done": true, "records": [{}], "nextRecordsUrl": "/x"});
-        let (batch, _) = fake::org(vec![]).run(|| Api::new(&fake::ctx(1, None)).unwrap().batch_of(done));
+        let (batch, _) =
+            fake::org(vec![]).run(|| Api::new(&fake::ctx(1, None)).unwrap().batch_of(done));
         assert_eq!(batch.next, None, "done wins over a stray nextRecordsUrl");
     }
 
     #[test]
     fn literals_and_ids_cannot_escape_the_query() {
         assert_eq!(literal("o'brien\\x"), r"'o\'brien\\x'");
-        assert_eq!(record_id(" 005RO000001aBcDYAU ", "user"), Ok("005RO000001aBcDYAU"));
+        assert_eq!(
+            record_id(" 005RO000001aBcDYAU ", "user"),
+            Ok("005RO000001aBcDYAU")
+        );
         assert!(record_id("005' OR Id != '", "user").is_err());
         assert!(record_id("005RO", "user").is_err());
     }

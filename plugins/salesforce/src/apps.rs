@@ -22,8 +22,11 @@ pub const TOKEN_FIELDS: &str =
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, ConnectorError> {
     let api = Api::new(ctx)?;
     let position = ListCursor::<()>::resume(cursor)?;
-    let url = position
-        .url_or(|()| api.query_url(&format!("SELECT {TOKEN_FIELDS} FROM OauthToken ORDER BY Id")));
+    let url = position.url_or(|()| {
+        api.query_url(&format!(
+            "SELECT {TOKEN_FIELDS} FROM OauthToken ORDER BY Id"
+        ))
+    });
     let batch = api.batch(&url)?;
     Ok(AppPermissionPage {
         items: json::map_items(&batch.records, "Salesforce OAuth tokens", token),

@@ -121,7 +121,10 @@ mod tests {
             row[*name] = json!(granted.contains(name));
         }
         (
-            fake::query(&format!("SELECT {} FROM UserPermissionAccess", fields.join(", "))),
+            fake::query(&format!(
+                "SELECT {} FROM UserPermissionAccess",
+                fields.join(", ")
+            )),
             fake::batch(json!([row]), None),
         )
     }
@@ -149,21 +152,36 @@ mod tests {
             access(&["PermissionsApiEnabled", "PermissionsViewSetup"]),
             (
                 probe(),
-                fake::error(400, "INVALID_TYPE", "sObject type 'EventLogFile' is not supported."),
+                fake::error(
+                    400,
+                    "INVALID_TYPE",
+                    "sObject type 'EventLogFile' is not supported.",
+                ),
             ),
         ]);
         let (result, _) = host.run(|| check(&fake::ctx(200, None)));
         let p = result.unwrap();
         assert_eq!(
             missing(&p),
-            [Capability::LogonActivity, Capability::UserActivity, Capability::AppPermissions]
+            [
+                Capability::LogonActivity,
+                Capability::UserActivity,
+                Capability::AppPermissions
+            ]
         );
         let why = |c| p.missing.iter().find(|(m, _)| *m == c).unwrap().1.clone();
         assert!(why(Capability::LogonActivity).contains("\"Manage Users\""));
-        assert!(why(Capability::UserActivity).contains("INVALID_TYPE: sObject type 'EventLogFile' is not supported."));
+        assert!(
+            why(Capability::UserActivity)
+                .contains("INVALID_TYPE: sObject type 'EventLogFile' is not supported.")
+        );
 
         let host = fake::org(vec![]).on_request(|_| {
-            Ok(fake::error(401, "INVALID_SESSION_ID", "Session expired or invalid"))
+            Ok(fake::error(
+                401,
+                "INVALID_SESSION_ID",
+                "Session expired or invalid",
+            ))
         });
         let (result, _) = host.run(|| check(&fake::ctx(200, None)));
         assert!(matches!(result, Err(ConnectorError::Unauthorized(_))));

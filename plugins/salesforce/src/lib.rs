@@ -189,7 +189,10 @@ mod tests {
         };
         assert_eq!(jwt.token_url, "{login_url}/services/oauth2/token");
         assert_eq!(jwt.audience, "{login_url}");
-        assert_eq!((jwt.issuer_field.as_str(), jwt.subject_field.as_str()), ("consumer_key", "username"));
+        assert_eq!(
+            (jwt.issuer_field.as_str(), jwt.subject_field.as_str()),
+            ("consumer_key", "username")
+        );
         let names: Vec<_> = info.config.iter().map(|f| f.name.as_str()).collect();
         for template in info.egress.iter().chain([&jwt.token_url, &jwt.audience]) {
             let field = template.split(['{', '}']).nth(1).unwrap();

@@ -54,9 +54,8 @@ pub struct Privileges {
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
     let api = Api::new(ctx)?;
     let position = ListCursor::<()>::resume(cursor)?;
-    let url = position.url_or(|()| {
-        api.query_url(&format!("SELECT {USER_FIELDS} FROM User ORDER BY Id"))
-    });
+    let url =
+        position.url_or(|()| api.query_url(&format!("SELECT {USER_FIELDS} FROM User ORDER BY Id")));
     let batch = api.batch(&url)?;
     let ids: Vec<String> = batch
         .records
@@ -134,7 +133,11 @@ pub fn privileges_of(assignments: &[Value]) -> BTreeMap<String, Privileges> {
 }
 
 /// Ids of the frozen users with an id in `first..=last`.
-pub fn frozen_users(api: &Api, first: &str, last: &str) -> Result<BTreeSet<String>, ConnectorError> {
+pub fn frozen_users(
+    api: &Api,
+    first: &str,
+    last: &str,
+) -> Result<BTreeSet<String>, ConnectorError> {
     let soql = format!(
         "SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId >= {} AND UserId <= {} \
          AND IsFrozen = true",
@@ -209,7 +212,10 @@ mod tests {
         assert_eq!(alice.login.as_deref(), Some("alice.admin@example.com"));
         // The profile, then the temporary Modify All Data set (the profile's own set
         // is not listed again).
-        assert_eq!(alice.roles, ["System Administrator", "Modify All Data (temporary)"]);
+        assert_eq!(
+            alice.roles,
+            ["System Administrator", "Modify All Data (temporary)"]
+        );
         assert_eq!(alice.status, UserStatus::Active);
         assert_eq!(alice.last_sign_in, Some(1_719_821_564_000));
         let bob = &records[1];
@@ -231,10 +237,19 @@ mod tests {
             a("u2", "Sales Ops", false, false),
         ]);
         assert!(p["u1"].admin && p["u1"].sets.is_empty());
-        assert_eq!(p["u2"], Privileges { sets: vec!["Sales Ops".into()], admin: false });
+        assert_eq!(
+            p["u2"],
+            Privileges {
+                sets: vec!["Sales Ops".into()],
+                admin: false
+            }
+        );
         let u = json!({"Id": "005", "IsActive": true, "UserType": "PowerPartner"});
         assert_eq!(status_of(&u, true), UserStatus::Suspended);
-        assert_eq!(status_of(&json!({"IsActive": false}), true), UserStatus::Disabled);
+        assert_eq!(
+            status_of(&json!({"IsActive": false}), true),
+            UserStatus::Disabled
+        );
         assert!(user(&u, Privileges::default(), false).unwrap().is_external);
     }
 
@@ -269,13 +284,19 @@ mod tests {
                     "SELECT Id, UserId, IsFrozen FROM UserLogin WHERE UserId >= '005A' AND UserId <= '005C' \
                      AND IsFrozen = true",
                 ),
-                fake::batch(json!([{"Id": "060", "UserId": "005C", "IsFrozen": true}]), None),
+                fake::batch(
+                    json!([{"Id": "060", "UserId": "005C", "IsFrozen": true}]),
+                    None,
+                ),
             ),
         ]);
         let (result, host) = host.run(|| list(&fake::ctx(200, None), None));
         let page = result.unwrap();
         assert_eq!(host.requests().len(), 3);
-        assert_eq!(host.requests()[0].header("sforce-query-options"), Some("batchSize=200"));
+        assert_eq!(
+            host.requests()[0].header("sforce-query-options"),
+            Some("batchSize=200")
+        );
         assert!(page.items[0].is_admin);
         assert_eq!(page.items[1].status, UserStatus::Suspended);
         assert_eq!(

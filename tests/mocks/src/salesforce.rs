@@ -211,59 +211,139 @@ const SCHEMA: &[(&str, &[&str])] = &[
     (
         "User",
         &[
-            "Id", "Username", "Name", "Email", "IsActive", "UserType", "ProfileId", "Profile",
-            "UserRoleId", "UserRole", "LastLoginDate", "CreatedDate",
+            "Id",
+            "Username",
+            "Name",
+            "Email",
+            "IsActive",
+            "UserType",
+            "ProfileId",
+            "Profile",
+            "UserRoleId",
+            "UserRole",
+            "LastLoginDate",
+            "CreatedDate",
         ],
     ),
-    ("UserLogin", &["Id", "UserId", "IsFrozen", "IsPasswordLocked"]),
+    (
+        "UserLogin",
+        &["Id", "UserId", "IsFrozen", "IsPasswordLocked"],
+    ),
     (
         "PermissionSetAssignment",
         &[
-            "Id", "AssigneeId", "PermissionSetId", "PermissionSetGroupId", "PermissionSet",
-            "IsActive", "ExpirationDate", "SystemModstamp",
+            "Id",
+            "AssigneeId",
+            "PermissionSetId",
+            "PermissionSetGroupId",
+            "PermissionSet",
+            "IsActive",
+            "ExpirationDate",
+            "SystemModstamp",
         ],
     ),
     (
         "Group",
-        &["Id", "Name", "DeveloperName", "Type", "Email", "DoesIncludeBosses", "CreatedDate"],
+        &[
+            "Id",
+            "Name",
+            "DeveloperName",
+            "Type",
+            "Email",
+            "DoesIncludeBosses",
+            "CreatedDate",
+        ],
     ),
     ("GroupMember", &["Id", "GroupId", "UserOrGroupId"]),
     (
         "LoginHistory",
         &[
-            "Id", "UserId", "LoginTime", "LoginType", "LoginUrl", "SourceIp", "Status", "Browser",
-            "Platform", "Application", "ApiType", "ApiVersion", "ClientVersion", "CountryIso",
-            "LoginGeoId", "LoginGeo", "AuthenticationServiceId", "CipherSuite", "TlsProtocol",
+            "Id",
+            "UserId",
+            "LoginTime",
+            "LoginType",
+            "LoginUrl",
+            "SourceIp",
+            "Status",
+            "Browser",
+            "Platform",
+            "Application",
+            "ApiType",
+            "ApiVersion",
+            "ClientVersion",
+            "CountryIso",
+            "LoginGeoId",
+            "LoginGeo",
+            "AuthenticationServiceId",
+            "CipherSuite",
+            "TlsProtocol",
         ],
     ),
     (
         "SetupAuditTrail",
         &[
-            "Id", "Action", "Section", "CreatedDate", "CreatedById", "CreatedBy", "Display",
-            "DelegateUser", "ResponsibleNamespacePrefix", "CreatedByContext", "CreatedByIssuer",
+            "Id",
+            "Action",
+            "Section",
+            "CreatedDate",
+            "CreatedById",
+            "CreatedBy",
+            "Display",
+            "DelegateUser",
+            "ResponsibleNamespacePrefix",
+            "CreatedByContext",
+            "CreatedByIssuer",
         ],
     ),
     (
         "EventLogFile",
         &[
-            "Id", "EventType", "LogFile", "LogDate", "LogFileLength", "CreatedDate", "Interval",
+            "Id",
+            "EventType",
+            "LogFile",
+            "LogDate",
+            "LogFileLength",
+            "CreatedDate",
+            "Interval",
             "Sequence",
         ],
     ),
     (
         "OauthToken",
-        &["Id", "AppName", "AppMenuItemId", "UserId", "CreatedDate", "LastUsedDate", "UseCount"],
+        &[
+            "Id",
+            "AppName",
+            "AppMenuItemId",
+            "UserId",
+            "CreatedDate",
+            "LastUsedDate",
+            "UseCount",
+        ],
     ),
     ("UserPermissionAccess", &SALESFORCE_PERMISSIONS),
     (
         "SecurityHealthCheck",
-        &["Id", "DurableId", "Score", "CustomBaselineId", "CreatedDate"],
+        &[
+            "Id",
+            "DurableId",
+            "Score",
+            "CustomBaselineId",
+            "CreatedDate",
+        ],
     ),
     (
         "SecurityHealthCheckRisks",
         &[
-            "DurableId", "Setting", "SettingGroup", "SettingRiskCategory", "RiskType", "OrgValue",
-            "OrgValueRaw", "StandardValue", "StandardValueRaw", "SecurityHealthCheckId",
+            "DurableId",
+            "Setting",
+            "SettingGroup",
+            "SettingRiskCategory",
+            "RiskType",
+            "OrgValue",
+            "OrgValueRaw",
+            "StandardValue",
+            "StandardValueRaw",
+            "SecurityHealthCheckId",
         ],
     ),
 ];
@@ -273,12 +353,54 @@ const TOOLING: [&str; 2] = ["SecurityHealthCheck", "SecurityHealthCheckRisks"];
 
 /// (Setting, group, category, org value, standard value, meets the standard).
 const HEALTH_CHECK: &[(&str, &str, &str, &str, &str, bool)] = &[
-    ("Minimum password length", "Password Policies", "HIGH_RISK", "8 characters", "8 characters", true),
-    ("User passwords expire in", "Password Policies", "MEDIUM_RISK", "Never expires", "90 days", false),
-    ("Maximum invalid login attempts", "Password Policies", "HIGH_RISK", "No limit", "5", false),
-    ("Timeout value", "Session Settings", "MEDIUM_RISK", "2 hours", "2 hours", true),
-    ("Enable clickjack protection for customer Visualforce pages", "Session Settings", "LOW_RISK", "Enabled", "Enabled", true),
-    ("Require HttpOnly attribute", "Session Settings", "INFORMATIONAL", "Disabled", "Enabled", false),
+    (
+        "Minimum password length",
+        "Password Policies",
+        "HIGH_RISK",
+        "8 characters",
+        "8 characters",
+        true,
+    ),
+    (
+        "User passwords expire in",
+        "Password Policies",
+        "MEDIUM_RISK",
+        "Never expires",
+        "90 days",
+        false,
+    ),
+    (
+        "Maximum invalid login attempts",
+        "Password Policies",
+        "HIGH_RISK",
+        "No limit",
+        "5",
+        false,
+    ),
+    (
+        "Timeout value",
+        "Session Settings",
+        "MEDIUM_RISK",
+        "2 hours",
+        "2 hours",
+        true,
+    ),
+    (
+        "Enable clickjack protection for customer Visualforce pages",
+        "Session Settings",
+        "LOW_RISK",
+        "Enabled",
+        "Enabled",
+        true,
+    ),
+    (
+        "Require HttpOnly attribute",
+        "Session Settings",
+        "INFORMATIONAL",
+        "Disabled",
+        "Enabled",
+        false,
+    ),
 ];
 
 /// The Health Check score the mock reports.
@@ -312,7 +434,14 @@ type PermSet = (usize, &'static str, &'static str, bool, bool, bool);
 const SYSADMIN_SET: PermSet = (1, "X00e000000000001", "00e000000000001", true, true, true);
 const STANDARD_SET: PermSet = (2, "X00e000000000002", "00e000000000002", true, false, false);
 const PARTNER_SET: PermSet = (3, "X00e000000000003", "00e000000000003", true, false, false);
-const MAD_SET: PermSet = (4, "Modify_All_Data_Temp", "Modify All Data (temporary)", false, true, false);
+const MAD_SET: PermSet = (
+    4,
+    "Modify_All_Data_Temp",
+    "Modify All Data (temporary)",
+    false,
+    true,
+    false,
+);
 const SALES_OPS_SET: PermSet = (5, "Sales_Ops", "Sales Operations", false, false, false);
 
 impl Org {
@@ -353,7 +482,11 @@ impl Org {
             } else {
                 ("Standard User", STANDARD_SET)
             };
-            let username = if i == 0 { c.username.clone() } else { format!("user{i}@acme.example") };
+            let username = if i == 0 {
+                c.username.clone()
+            } else {
+                format!("user{i}@acme.example")
+            };
             users.push(json!({
                 "attributes": attributes("User", &id),
                 "Id": id, "Username": username, "Name": if i == 0 { "Integration User".to_owned() } else { format!("User {i}") },
@@ -413,8 +546,15 @@ impl Org {
                 }));
             }
         }
-        let first_regular = groups.iter().find(|g| g["Type"] == "Regular").map(|g| g["Id"].clone());
-        let second_regular = groups.iter().filter(|g| g["Type"] == "Regular").nth(1).map(|g| g["Id"].clone());
+        let first_regular = groups
+            .iter()
+            .find(|g| g["Type"] == "Regular")
+            .map(|g| g["Id"].clone());
+        let second_regular = groups
+            .iter()
+            .filter(|g| g["Type"] == "Regular")
+            .nth(1)
+            .map(|g| g["Id"].clone());
         if let (Some(first), Some(second)) = (first_regular, second_regular) {
             let n = members.len();
             members.push(json!({
@@ -447,7 +587,15 @@ impl Org {
                 let t = day - 86_400_000 * (c.event_log_files - f) as i64 + r as i64 * 60_000;
                 let stamp = DateTime::<Utc>::from_timestamp_millis(t).unwrap_or_default();
                 let user = sf_id("005", r % c.users.max(1));
-                let status = if event_type == "Login" { if r % 2 == 0 { "LOGIN_NO_ERROR" } else { "LOGIN_ERROR_INVALID_PASSWORD" } } else { "" };
+                let status = if event_type == "Login" {
+                    if r % 2 == 0 {
+                        "LOGIN_NO_ERROR"
+                    } else {
+                        "LOGIN_ERROR_INVALID_PASSWORD"
+                    }
+                } else {
+                    ""
+                };
                 csv.push_str(&format!(
                     "\"{event_type}\",\"{}\",\"4exLFFQZ{f:03}{r:04}\",\"00D000000000001\",\"{}\",\"/services/data/v62.0/query\",\"203.0.113.{}\",\"sk{r}\",\"{status}\",\"{}\",\"{user}\"\n",
                     stamp.format("%Y%m%d%H%M%S%.3f"),
@@ -502,9 +650,11 @@ impl Org {
         org.objects.insert("UserPermissionAccess", vec![access]);
         org.objects.insert(
             "SecurityHealthCheck",
-            vec![json!({"attributes": {"type": "SecurityHealthCheck"}, "Id": "0Hc000000000001AAA",
+            vec![
+                json!({"attributes": {"type": "SecurityHealthCheck"}, "Id": "0Hc000000000001AAA",
                         "DurableId": "0Hc000000000001AAA", "Score": HEALTH_SCORE,
-                        "CustomBaselineId": null, "CreatedDate": sf_time(start)})],
+                        "CustomBaselineId": null, "CreatedDate": sf_time(start)}),
+            ],
         );
         org.objects.insert("SecurityHealthCheckRisks", risks);
         org.objects.insert("LoginHistory", Vec::new());
@@ -520,7 +670,11 @@ impl Org {
 
     /// The newest time of `object`'s `field`, or `start` one second back.
     fn next_time(&mut self, object: &'static str, field: &str, start: i64) -> i64 {
-        let newest = self.list(object).iter().filter_map(|r| soql_millis(&r[field])).max();
+        let newest = self
+            .list(object)
+            .iter()
+            .filter_map(|r| soql_millis(&r[field]))
+            .max();
         newest.map_or(start, |t| (t + 1_000).max(start))
     }
 
@@ -553,9 +707,21 @@ impl Org {
     /// `n` setup changes, or one `(action, display)` change when given.
     fn add_setup(&mut self, n: usize, start: i64, change: Option<(&str, String)>) {
         const TABLE: [(&str, &str, &str); 3] = [
-            ("PermSetAssign", "Manage Users", "Permission set Sales_Ops: assigned to user user3@acme.example"),
-            ("changedpasswordpolicy", "Security Controls", "Changed password policy"),
-            ("PermSetCreate", "Manage Users", "Created permission set MAD: with user license Salesforce"),
+            (
+                "PermSetAssign",
+                "Manage Users",
+                "Permission set Sales_Ops: assigned to user user3@acme.example",
+            ),
+            (
+                "changedpasswordpolicy",
+                "Security Controls",
+                "Changed password policy",
+            ),
+            (
+                "PermSetCreate",
+                "Manage Users",
+                "Created permission set MAD: with user license Salesforce",
+            ),
         ];
         let count = if change.is_some() { 1 } else { n };
         for _ in 0..count {
@@ -598,7 +764,10 @@ fn load_fixtures(dir: &FsPath, org: &mut Org) -> io::Result<()> {
     ] {
         let path = dir.join(format!("query-{name}.rendered-from-object-reference.json"));
         let value: Value = serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
         })?;
         let records = value["records"].as_array().cloned().unwrap_or_default();
         if object == "User" {
@@ -623,7 +792,8 @@ impl SalesforceMock {
     /// listener cannot be bound or a fixture cannot be read.
     pub async fn start(config: SalesforceMockConfig) -> io::Result<SalesforceMock> {
         let now = now_ms();
-        let start = now - now.rem_euclid(1_000)
+        let start = now
+            - now.rem_euclid(1_000)
             - 1_000 * (config.login_history.max(config.setup_audit) as i64)
             - 3_600_000;
         let mut org = Org::generate(&config, start);
@@ -667,12 +837,17 @@ impl SalesforceMock {
 
     /// The token endpoint, to inspect the JWT grants.
     pub fn oauth(&self) -> &OAuthMock {
-        self.shared.oauth.get().expect("the token endpoint starts with the server")
+        self.shared
+            .oauth
+            .get()
+            .expect("the token endpoint starts with the server")
     }
 
     /// Appends `n` LoginHistory records, one second apart after the newest.
     pub fn add_logins(&self, n: usize) {
-        self.shared.org().add_logins(&self.shared.config, n, now_ms());
+        self.shared
+            .org()
+            .add_logins(&self.shared.config, n, now_ms());
     }
 
     /// Appends `n` SetupAuditTrail records.
@@ -699,18 +874,27 @@ impl SalesforceMock {
     /// Whether user `id` is frozen / active now (none for an unknown user).
     pub fn is_frozen(&self, id: &str) -> Option<bool> {
         let org = self.shared.org();
-        org.objects["UserLogin"].iter().find(|l| l["UserId"] == id).and_then(|l| l["IsFrozen"].as_bool())
+        org.objects["UserLogin"]
+            .iter()
+            .find(|l| l["UserId"] == id)
+            .and_then(|l| l["IsFrozen"].as_bool())
     }
 
     pub fn is_active(&self, id: &str) -> Option<bool> {
         let org = self.shared.org();
-        org.objects["User"].iter().find(|u| u["Id"] == id).and_then(|u| u["IsActive"].as_bool())
+        org.objects["User"]
+            .iter()
+            .find(|u| u["Id"] == id)
+            .and_then(|u| u["IsActive"].as_bool())
     }
 
     /// Ids of the OAuth tokens now.
     pub fn token_ids(&self) -> Vec<String> {
         let org = self.shared.org();
-        org.objects["OauthToken"].iter().filter_map(|t| t["Id"].as_str().map(str::to_owned)).collect()
+        org.objects["OauthToken"]
+            .iter()
+            .filter_map(|t| t["Id"].as_str().map(str::to_owned))
+            .collect()
     }
 
     /// Replaces the pending faults (see [`Faults`]); throttling faults are 429 with
@@ -754,8 +938,15 @@ impl SalesforceMock {
             .collect();
         let logon = objects["LoginHistory"].len();
         let admin_activity = objects["SetupAuditTrail"].len();
-        let user_activity = if c.event_monitoring && c.permissions.iter().any(|p| p == "PermissionsViewEventLogFiles") {
-            org.log_files.values().map(|csv| csv.lines().count().saturating_sub(1)).sum()
+        let user_activity = if c.event_monitoring
+            && c.permissions
+                .iter()
+                .any(|p| p == "PermissionsViewEventLogFiles")
+        {
+            org.log_files
+                .values()
+                .map(|csv| csv.lines().count().saturating_sub(1))
+                .sum()
         } else {
             0
         };
@@ -763,7 +954,10 @@ impl SalesforceMock {
             + usize::from(HEALTH_SCORE.parse::<i64>().unwrap_or(0) < 70);
         SalesforceExpected {
             users: users.len(),
-            admins: users.iter().filter(|u| admin_ids.contains(&&u["Id"])).count(),
+            admins: users
+                .iter()
+                .filter(|u| admin_ids.contains(&&u["Id"]))
+                .count(),
             suspended: users
                 .iter()
                 .filter(|u| u["IsActive"] == true && frozen.contains(&&u["Id"]))
@@ -795,11 +989,24 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/services/data/{version}/query", get(query))
         .route("/services/data/{version}/query/{locator}", get(more))
         .route("/services/data/{version}/tooling/query", get(query))
-        .route("/services/data/{version}/tooling/query/{locator}", get(more))
-        .route("/services/data/{version}/sobjects/{object}/{id}", patch(update).delete(remove))
-        .route("/services/data/{version}/sobjects/EventLogFile/{id}/LogFile", get(log_file))
+        .route(
+            "/services/data/{version}/tooling/query/{locator}",
+            get(more),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{id}",
+            patch(update).delete(remove),
+        )
+        .route(
+            "/services/data/{version}/sobjects/EventLogFile/{id}/LogFile",
+            get(log_file),
+        )
         .fallback(|| async {
-            error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+            error(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "The requested resource does not exist",
+            )
         })
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
@@ -807,12 +1014,18 @@ fn router(shared: Arc<Shared>) -> Router {
 
 /// Salesforce's error body: `[{"message", "errorCode"}]`.
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!([{"message": message, "errorCode": code}]))).into_response()
+    (
+        status,
+        Json(json!([{"message": message, "errorCode": code}])),
+    )
+        .into_response()
 }
 
 fn set(response: &mut Response, name: &'static str, value: String) {
     if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().insert(HeaderName::from_static(name), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(name), value);
     }
 }
 
@@ -827,15 +1040,28 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         .unwrap_or_default()
         .to_owned();
     let valid = bearer == shared.config.access_token
-        || shared.oauth.get().is_some_and(|o| o.validate(request.headers()).is_some());
+        || shared
+            .oauth
+            .get()
+            .is_some_and(|o| o.validate(request.headers()).is_some());
     if !valid {
-        let mut response = error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid");
+        let mut response = error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        );
         set(&mut response, "www-authenticate", "Token".into());
         return response;
     }
     let (mut response, budget) = match shared.faults.take() {
-        Some(faults::Fault::SecondaryLimit { retry_after_secs, .. }) => {
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED", "Too many requests; try again later.");
+        Some(faults::Fault::SecondaryLimit {
+            retry_after_secs, ..
+        }) => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "REQUEST_LIMIT_EXCEEDED",
+                "Too many requests; try again later.",
+            );
             set(&mut r, "retry-after", retry_after_secs.to_string());
             (r, shared.budget.peek())
         }
@@ -847,8 +1073,14 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
             ),
             shared.budget.peek(),
         ),
-        Some(faults::Fault::ResetMidBody) => (faults::reset_mid_body(next.run(request).await).await, shared.budget.peek()),
-        Some(faults::Fault::TruncatedBody) => (faults::truncate_body(next.run(request).await).await, shared.budget.peek()),
+        Some(faults::Fault::ResetMidBody) => (
+            faults::reset_mid_body(next.run(request).await).await,
+            shared.budget.peek(),
+        ),
+        Some(faults::Fault::TruncatedBody) => (
+            faults::truncate_body(next.run(request).await).await,
+            shared.budget.peek(),
+        ),
         fault => {
             let budget = shared.budget.consume();
             let response = if budget.allowed {
@@ -858,7 +1090,11 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
                 }
                 response
             } else {
-                error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+                error(
+                    StatusCode::FORBIDDEN,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "TotalRequests Limit exceeded.",
+                )
             };
             (response, budget)
         }
@@ -866,7 +1102,11 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     set(
         &mut response,
         "sforce-limit-info",
-        format!("api-usage={}/{}", budget.used.min(budget.limit), budget.limit),
+        format!(
+            "api-usage={}/{}",
+            budget.used.min(budget.limit),
+            budget.limit
+        ),
     );
     response
 }
@@ -880,7 +1120,10 @@ fn batch_size(headers: &HeaderMap) -> usize {
     headers
         .get("sforce-query-options")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').find_map(|p| p.trim().strip_prefix("batchSize=")))
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("batchSize="))
+        })
         .and_then(|n| n.trim().parse().ok())
         .map_or(2000, |n: usize| n.clamp(200, 2000))
 }
@@ -891,9 +1134,13 @@ async fn query(
     headers: HeaderMap,
     url: RequestUrl,
 ) -> Answer {
-    let soql = url
-        .param("q")
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified"))?;
+    let soql = url.param("q").ok_or_else(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        )
+    })?;
     let parsed = soql::parse(soql).map_err(|(code, m)| error(StatusCode::BAD_REQUEST, code, &m))?;
     let object = parsed.object.as_str();
     let tooling = is_tooling(&url);
@@ -902,7 +1149,9 @@ async fn query(
         error(
             StatusCode::BAD_REQUEST,
             "INVALID_TYPE",
-            &format!("sObject type '{object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."),
+            &format!(
+                "sObject type '{object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."
+            ),
         )
     };
     let Some((name, schema)) = known else {
@@ -913,7 +1162,8 @@ async fn query(
     }
     let config = &shared.config;
     let has = |p: &str| config.permissions.iter().any(|g| g == p);
-    if *name == "EventLogFile" && !(config.event_monitoring && has("PermissionsViewEventLogFiles")) {
+    if *name == "EventLogFile" && !(config.event_monitoring && has("PermissionsViewEventLogFiles"))
+    {
         return Err(unsupported());
     }
     let version = version.trim_start_matches('v').to_owned();
@@ -924,11 +1174,25 @@ async fn query(
             .run(&records, schema, &version)
             .map_err(|(code, m)| error(StatusCode::BAD_REQUEST, code, &m))?
     };
-    Ok(answer(&shared, rows, 0, batch_size(&headers), &version, tooling))
+    Ok(answer(
+        &shared,
+        rows,
+        0,
+        batch_size(&headers),
+        &version,
+        tooling,
+    ))
 }
 
 /// One batch of `rows` from `offset`, registering a locator for the rest.
-fn answer(shared: &Shared, rows: Vec<Value>, offset: usize, batch: usize, version: &str, tooling: bool) -> Response {
+fn answer(
+    shared: &Shared,
+    rows: Vec<Value>,
+    offset: usize,
+    batch: usize,
+    version: &str,
+    tooling: bool,
+) -> Response {
     let total = rows.len();
     let end = (offset + batch).min(total);
     let records = rows[offset.min(total)..end].to_vec();
@@ -949,7 +1213,13 @@ async fn more(
     headers: HeaderMap,
     url: RequestUrl,
 ) -> Answer {
-    let invalid = || error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator");
+    let invalid = || {
+        error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        )
+    };
     let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid)?;
     let offset: usize = offset.parse().map_err(|_| invalid())?;
     let rows = {
@@ -957,7 +1227,14 @@ async fn more(
         locators.get(id).cloned().ok_or_else(invalid)?
     };
     let version = version.trim_start_matches('v').to_owned();
-    Ok(answer(&shared, rows, offset, batch_size(&headers), &version, is_tooling(&url)))
+    Ok(answer(
+        &shared,
+        rows,
+        offset,
+        batch_size(&headers),
+        &version,
+        is_tooling(&url),
+    ))
 }
 
 fn insufficient() -> Response {
@@ -976,25 +1253,49 @@ async fn update(
 ) -> Answer {
     let config = &shared.config;
     let has = |p: &str| config.permissions.iter().any(|g| g == p);
-    let not_found = || error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist");
+    let not_found = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
+    };
     let mut org = shared.org();
     let (field, object_name) = match object.as_str() {
-        "UserLogin" if has("PermissionsManageUsers") || has("PermissionsFreezeUsers") => ("IsFrozen", "UserLogin"),
+        "UserLogin" if has("PermissionsManageUsers") || has("PermissionsFreezeUsers") => {
+            ("IsFrozen", "UserLogin")
+        }
         "User" if has("PermissionsManageUsers") => ("IsActive", "User"),
         "UserLogin" | "User" => return Err(insufficient()),
         _ => return Err(not_found()),
     };
-    let value = body
-        .get(field)
-        .and_then(Value::as_bool)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", &format!("expected {field}")))?;
-    let record = org.list(object_name).iter_mut().find(|r| r["Id"] == id.as_str()).ok_or_else(not_found)?;
+    let value = body.get(field).and_then(Value::as_bool).ok_or_else(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            &format!("expected {field}"),
+        )
+    })?;
+    let record = org
+        .list(object_name)
+        .iter_mut()
+        .find(|r| r["Id"] == id.as_str())
+        .ok_or_else(not_found)?;
     let changed = record[field] != value;
     record[field] = json!(value);
-    let user = if object_name == "UserLogin" { record["UserId"].clone() } else { record["Id"].clone() };
+    let user = if object_name == "UserLogin" {
+        record["UserId"].clone()
+    } else {
+        record["Id"].clone()
+    };
     if changed {
-        let username = org.objects["User"].iter().find(|u| u["Id"] == user).map(|u| u["Username"].clone());
-        let name = username.and_then(|u| u.as_str().map(str::to_owned)).unwrap_or_default();
+        let username = org.objects["User"]
+            .iter()
+            .find(|u| u["Id"] == user)
+            .map(|u| u["Username"].clone());
+        let name = username
+            .and_then(|u| u.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let change = match (field, value) {
             ("IsFrozen", true) => ("frozeuser", format!("Froze user {name}")),
             ("IsFrozen", false) => ("unfrozeuser", format!("Unfroze user {name}")),
@@ -1012,9 +1313,18 @@ async fn remove(
     Path((_, object, id)): Path<(String, String, String)>,
 ) -> Answer {
     if object != "OauthToken" {
-        return Err(error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "HTTP Method 'DELETE' not allowed"));
+        return Err(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "HTTP Method 'DELETE' not allowed",
+        ));
     }
-    if !shared.config.permissions.iter().any(|p| p == "PermissionsManageUsers") {
+    if !shared
+        .config
+        .permissions
+        .iter()
+        .any(|p| p == "PermissionsManageUsers")
+    {
         return Err(insufficient());
     }
     let mut org = shared.org();
@@ -1022,17 +1332,26 @@ async fn remove(
     let before = tokens.len();
     tokens.retain(|t| t["Id"] != id.as_str());
     if tokens.len() == before {
-        return Err(error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist"));
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn log_file(State(shared): State<Arc<Shared>>, Path((_, id)): Path<(String, String)>) -> Answer {
+async fn log_file(
+    State(shared): State<Arc<Shared>>,
+    Path((_, id)): Path<(String, String)>,
+) -> Answer {
     let org = shared.org();
-    let csv = org
-        .log_files
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist"))?;
+    let csv = org.log_files.get(&id).cloned().ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
+    })?;
     Ok(([("content-type", "text/csv")], csv).into_response())
 }

@@ -244,12 +244,19 @@ fn compare(value: &Value, literal: &Literal) -> Option<Ordering> {
 fn matches(record: &Value, c: &Condition) -> bool {
     let value = value_at(record, &c.field);
     if c.op == "IN" {
-        return c.values.iter().any(|l| compare(value, l) == Some(Ordering::Equal));
+        return c
+            .values
+            .iter()
+            .any(|l| compare(value, l) == Some(Ordering::Equal));
     }
     let literal = &c.values[0];
     if *literal == Literal::Null {
         let null = value.is_null();
-        return if c.op == "=" { null } else { c.op == "!=" && !null };
+        return if c.op == "=" {
+            null
+        } else {
+            c.op == "!=" && !null
+        };
     }
     let Some(ordering) = compare(value, literal) else {
         return c.op == "!=";
@@ -340,7 +347,10 @@ impl Query {
         for path in &self.fields {
             let parts: Vec<&str> = path.split('.').collect();
             if parts.len() == 1 {
-                out.insert(path.clone(), record.get(path).cloned().unwrap_or(Value::Null));
+                out.insert(
+                    path.clone(),
+                    record.get(path).cloned().unwrap_or(Value::Null),
+                );
                 continue;
             }
             let related = &record[parts[0]];
@@ -379,14 +389,26 @@ mod tests {
         assert_eq!(ids, ["c", "b"]);
         assert_eq!(rows[1]["P"]["Name"], "x");
         assert_eq!(rows[0]["P"], Value::Null);
-        assert_eq!(rows[0]["attributes"]["url"], "/services/data/v62.0/sobjects/X/c");
-        let q = parse("SELECT Id FROM X WHERE Id >= 'a' AND Id <= 'b' AND Id IN ('b', 'z')").unwrap();
-        assert_eq!(q.run(&records, &["Id"], "62.0").unwrap().len(), 1);
-        let bad = parse("SELECT Nope FROM X").unwrap().run(&records, &["Id"], "62.0");
-        assert_eq!(bad.unwrap_err().0, "INVALID_FIELD");
-        assert_eq!(parse("SELECT Id FROM X WHERE").unwrap_err().0, "MALFORMED_QUERY");
         assert_eq!(
-            parse(r"SELECT Id FROM X WHERE Name = 'o\'b'").unwrap().conditions[0].values,
+            rows[0]["attributes"]["url"],
+            "/services/data/v62.0/sobjects/X/c"
+        );
+        let q =
+            parse("SELECT Id FROM X WHERE Id >= 'a' AND Id <= 'b' AND Id IN ('b', 'z')").unwrap();
+        assert_eq!(q.run(&records, &["Id"], "62.0").unwrap().len(), 1);
+        let bad = parse("SELECT Nope FROM X")
+            .unwrap()
+            .run(&records, &["Id"], "62.0");
+        assert_eq!(bad.unwrap_err().0, "INVALID_FIELD");
+        assert_eq!(
+            parse("SELECT Id FROM X WHERE").unwrap_err().0,
+            "MALFORMED_QUERY"
+        );
+        assert_eq!(
+            parse(r"SELECT Id FROM X WHERE Name = 'o\'b'")
+                .unwrap()
+                .conditions[0]
+                .values,
             [Literal::Text("o'b".into())]
         );
     }
