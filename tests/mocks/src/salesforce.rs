@@ -496,7 +496,7 @@ impl Org {
                 "ProfileId": format!("00e{}", &set.1[4..]),
                 "Profile": {"attributes": attributes("Profile", &format!("00e{}", &set.1[4..])), "Name": profile},
                 "UserRoleId": null, "UserRole": null,
-                "LastLoginDate": (i % 2 == 0).then(|| sf_time(start - 86_400_000)),
+                "LastLoginDate": i.is_multiple_of(2).then(|| sf_time(start - 86_400_000)),
                 "CreatedDate": sf_time(start - (c.users - i) as i64 * 86_400_000),
             }));
             logins.push(json!({
@@ -509,7 +509,7 @@ impl Org {
                 assign(&id, MAD_SET, n_assign);
                 n_assign += 1;
             }
-            if !admin && !external && i % 3 == 0 {
+            if !admin && !external && i.is_multiple_of(3) {
                 assign(&id, SALES_OPS_SET, n_assign);
                 n_assign += 1;
             }
@@ -579,7 +579,7 @@ impl Org {
         let mut files = Vec::new();
         for f in 0..c.event_log_files {
             let id = sf_id("0AT", f);
-            let event_type = if f % 2 == 0 { "API" } else { "Login" };
+            let event_type = if f.is_multiple_of(2) { "API" } else { "Login" };
             let mut csv = String::from(
                 "\"EVENT_TYPE\",\"TIMESTAMP\",\"REQUEST_ID\",\"ORGANIZATION_ID\",\"USER_ID\",\"URI\",\"CLIENT_IP\",\"SESSION_KEY\",\"LOGIN_STATUS\",\"TIMESTAMP_DERIVED\",\"USER_ID_DERIVED\"\n",
             );
@@ -588,7 +588,7 @@ impl Org {
                 let stamp = DateTime::<Utc>::from_timestamp_millis(t).unwrap_or_default();
                 let user = sf_id("005", r % c.users.max(1));
                 let status = if event_type == "Login" {
-                    if r % 2 == 0 {
+                    if r.is_multiple_of(2) {
                         "LOGIN_NO_ERROR"
                     } else {
                         "LOGIN_ERROR_INVALID_PASSWORD"
@@ -689,7 +689,7 @@ impl Org {
             self.list("LoginHistory").push(json!({
                 "attributes": attributes("LoginHistory", &id),
                 "Id": id, "UserId": sf_id("005", i % users), "LoginTime": sf_time(time),
-                "LoginType": if i % 2 == 0 { "Application" } else { "Remote Access 2.0" },
+                "LoginType": if i.is_multiple_of(2) { "Application" } else { "Remote Access 2.0" },
                 "LoginUrl": "acme.my.salesforce.com", "SourceIp": format!("198.51.100.{}", i % 250 + 1),
                 "Status": if ok { "Success" } else { "Invalid Password" },
                 "Browser": "Chrome 126", "Platform": "Mac OSX", "Application": "Browser",
