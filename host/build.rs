@@ -21,6 +21,7 @@ const BUILTIN: &[&str] = &[
     "slack",
     "atlassian",
     "servicenow",
+    "salesforce",
 ];
 
 fn main() {

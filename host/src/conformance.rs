@@ -90,6 +90,40 @@ impl ConformanceReport {
 /// Value given to secret config fields during a replay (the host never sends it).
 const TEST_SECRET: &str = "sluice-test-secret";
 
+/// What a replay stores as the private key of a JWT bearer option: the host parses the
+/// key when it opens the instance, so `TEST_SECRET` would fail the config check. It
+/// never signs anything that leaves: a replay answers every request before credentials
+/// are added. A throwaway key, the public test key of `tests/mocks` (`oauth/keys.rs`).
+const REPLAY_SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIIEuwIBADANBgkqhkiG9w0BAQEFAASCBKUwggShAgEAAoIBAQDE72/XVd0RMurw
+PAfdnXLoa9Effr42jqfxEDbJZXgfAaFP8UG+Imf1YR46Rx62APE89Zx3cInKWTjk
+P1MNyQgEODdKBT/W2J4a0c7qYQvSRZuxxinQYJyNpBMT/e7n9/10+dnV5N1Npw+U
+lwvqFCsBDZvC3bE0IEOMiTbMNBgdGyqmOB4r7dU3Q2LugS+NDVzC3D26rL6pJ9Up
+oQAH+Q6sGdBXahUk/g+XwZrOsc23HfbgATD2jh3GTO+EEHzc1MsyvT0rTbOGEHNp
+SHBFKd2TYssunc1REuFq1SEpY4/X2diSQZK1CV9gYxYWJKx8PyUl8V2eH/8YvMut
+m1HvNgxlAgMBAAECgf96MOeil1hqcJBJoa/inUjjJ0hlpTiDT/Sp3g5O3AmDYhyj
+bAg133StC5sYsLadcTJr1Mq6rkG5OgukHwN6yi/AnQmCmFZ+IJgndJ3z2qvGrunx
+jJRZjcbbG4QX9OWSzl2dsSMJgqBBwoNuHUpBYZOTDeRXW58pBDjlUT3jO8yL5IRB
+jh61T1ktwUqxoqzzgHUbig5QhNt6fTJChNuQZb8AB2MOqaw5I8fCLiV81kh1tjbQ
+J6U2/LWyXGLypxSweFgebyAyTn/JZePJBqfeaELt/vv3CLfe8pn/Wgu9Cbj9B3Yi
+qehS+olc6fL8OyBPxqLWpHMa8ce/nLmdcWdZnBkCgYEA40xjJI43an4xUPcsLW6o
+THL0HEzAJjRRaFa5uekXhBOz33L0j0f1LfE5JNSVTKL/DV0l9CCa61YuyNWznC8m
+Jg7M4kEW4cfA9+1jGNTunloeFNtz/DG6Bw63obMVMv0i3y5vdBnfzhC8Edl9eogR
+rqqElTpR4LLnYzpSGbEfjbkCgYEA3c2Jf9b3fRegYnxW3e+p0Suvmt7Nznz/PbiD
+YWKi6zRcYTRga5B9Pv+kRNfjzkpNqdi0xVefcDDtxs0266D2kSTh29JUwm21k2/e
+6qxicyuFPqXE1BiYqx+kjWtBbBYNBfHi05KqLT1YM2T7/qQnijlWRJDiC9h49mND
+xLf3qg0CgYBEham5wnnoS8S4QNt7ksl/yoPW6DhhDBKinsp8xk1Fjt8B9NjPPQUn
+5Xmxpbigkt7K+5LOhunNGn0eJHZyFjCs9ndDmhW42QxOca0XNlH9QPOinAnaNG99
+Yy1uvNseNPvHRmtpF8fFinv38ZYHU2/pNRSlHCDE2Yox+sn3XtNBWQKBgFDZiCJq
+aIJXp2Xe7wctQlh1tSgdySVYmO2VoYZRHxPfXUEth2wOGilppCZYD7j1isO7s4Ev
+xHVv0GykBz3yyY30xMONMspAlWxt3fLq7WQP3B0O7eVmJdhSy3elPg65JvwgxM7c
+al3dO5ZYXCbhDWysI88QhOVOfiFJ470EVinNAoGBAMku7KGUXcOdtiRU42S2wudP
+y1SLrAHsntKu/4LeXftzlRm+Rq0rPCQq7Ky2TjOp5DmpYW8ITtFC2cVnF24W0dSR
+YkIDaVq2COoVX50jD0/9I0/3+7Izzn7huvwrVAtZrJAUb69LQO9tFmcHaAB2QotR
+PNcBZZxYHVo8Iki/w71t
+-----END PRIVATE KEY-----
+";
+
 fn replay_client(tape: Arc<Tape>) -> anyhow::Result<HttpClient> {
     let limits = HttpLimits {
         retry: RetryPolicy {
@@ -149,12 +183,6 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
 
     let mut given = manifest.config.clone();
     given.extend(input.config.clone());
-    let secrets: Secrets = info
-        .config
-        .iter()
-        .filter(|f| f.secret)
-        .map(|f| (f.name.clone(), Secret::new(TEST_SECRET)))
-        .collect();
     // Defaults applied (templated ones filled in) as connect would, with the default
     // auth option; what does not resolve is reported by the describe check.
     let scheme = info
@@ -162,6 +190,25 @@ pub async fn run(bytes: &[u8], input: &ConformanceInput) -> anyhow::Result<Confo
         .first()
         .map(|o| o.scheme.clone())
         .unwrap_or(AuthScheme::None);
+    let signing_key = match &scheme {
+        AuthScheme::JwtBearer {
+            private_key_field, ..
+        } => Some(private_key_field.as_str()),
+        _ => None,
+    };
+    let secrets: Secrets = info
+        .config
+        .iter()
+        .filter(|f| f.secret)
+        .map(|f| {
+            let value = if signing_key == Some(f.name.as_str()) {
+                REPLAY_SIGNING_KEY
+            } else {
+                TEST_SECRET
+            };
+            (f.name.clone(), Secret::new(value))
+        })
+        .collect();
     let mut config: BTreeMap<String, String> = info
         .config
         .iter()

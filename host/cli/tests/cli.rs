@@ -511,6 +511,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "slack-acme",
         "atlassian-acme",
         "servicenow-acme",
+        "salesforce-acme",
     ];
     for name in instances {
         assert!(
@@ -642,10 +643,16 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Atlassian",
             "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
+        ),
         // ServiceNow's user governance goes beyond the provider docs' table.
         (
             "ServiceNow",
             "✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — — suspend-user†, unsuspend-user†, require-password-reset†",
+        ),
+        // Salesforce: user activity through Event Monitoring; no files yet.
+        (
+            "Salesforce",
+            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ — — suspend-user, unsuspend-user, revoke-app-permission",
         ),
     ];
     for (name, cells) in rows {

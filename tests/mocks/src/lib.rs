@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -40,6 +40,7 @@ pub mod okta;
 #[cfg(feature = "pki")]
 pub mod pki;
 pub mod proxy;
+pub mod salesforce;
 mod server;
 pub mod servicenow;
 pub mod slack;
@@ -62,6 +63,9 @@ pub use oauth::{
 };
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
 pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
+pub use salesforce::{
+    SALESFORCE_PERMISSIONS, SalesforceExpected, SalesforceMock, SalesforceMockConfig,
+};
 pub use server::RequestRecord;
 pub use servicenow::{ServiceNowExpected, ServiceNowMock, ServiceNowMockConfig};
 pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConfig, SlackRole};

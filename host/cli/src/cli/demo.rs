@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{AtlassianMock, AtlassianMockConfig};
+use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
@@ -495,6 +496,37 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Findings, e.findings),
         ],
         _mock: Box::new(servicenow),
+    });
+    let salesforce = SalesforceMock::start(SalesforceMockConfig {
+        users: 60,
+        login_history: 150,
+        setup_audit: 30,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Salesforce")?;
+    outln!("mock Salesforce on {}", salesforce.base_url());
+    let (base, c) = (salesforce.base_url(), salesforce.config().clone());
+    let e = salesforce.expected();
+    apps.push(DemoApp {
+        name: "salesforce-acme".into(),
+        connector: "salesforce",
+        config: pairs(&[
+            ("instance_url", &base),
+            ("login_url", &base),
+            ("consumer_key", &c.consumer_key),
+            ("username", &c.username),
+        ]),
+        // The mock's token endpoint trusts the public half of this test-only key pair.
+        secrets: pairs(&[("private_key", TEST_RSA_PRIVATE_KEY_PKCS8_PEM)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+            (Kind::AppPermissions, e.app_permissions),
+            (Kind::Findings, e.findings),
+        ],
+        _mock: Box::new(salesforce),
     });
     Ok(apps)
 }
