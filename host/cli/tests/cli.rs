@@ -509,6 +509,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "m365-contoso",
         "zendesk-acme",
         "slack-acme",
+        "onelogin-acme",
     ];
     for name in instances {
         assert!(

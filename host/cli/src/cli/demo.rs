@@ -20,6 +20,7 @@ use sluice_mocks::{
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
     OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
+use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 
 use super::output;
 use super::{Env, GlobalArgs};
@@ -433,6 +434,35 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::AppPermissions, e.app_permissions),
         ],
         _mock: Box::new(slack),
+    });
+    let onelogin = OneLoginMock::start(OneLoginMockConfig {
+        users: 30,
+        roles: 4,
+        suspended_users: 2,
+        events: 90,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock OneLogin")?;
+    outln!("mock OneLogin on {}", onelogin.base_url());
+    let (base, c) = (onelogin.base_url(), onelogin.config().clone());
+    let e = onelogin.expected();
+    apps.push(DemoApp {
+        name: "onelogin-acme".into(),
+        connector: "onelogin",
+        config: pairs(&[
+            ("subdomain", "acme"),
+            ("base_url", &base),
+            ("client_id", &c.client_id),
+        ]),
+        secrets: pairs(&[("client_secret", &c.client_secret)]),
+        // OneLogin lists no groups: 0 of them, as the mock has.
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, 0),
+            (Kind::Activities, e.activities),
+        ],
+        _mock: Box::new(onelogin),
     });
     Ok(apps)
 }
