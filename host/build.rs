@@ -22,6 +22,7 @@ const BUILTIN: &[&str] = &[
     "atlassian",
     "servicenow",
     "salesforce",
+    "onelogin",
 ];
 
 fn main() {

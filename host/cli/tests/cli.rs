@@ -512,6 +512,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "atlassian-acme",
         "servicenow-acme",
         "salesforce-acme",
+        "onelogin-acme",
     ];
     for name in instances {
         assert!(

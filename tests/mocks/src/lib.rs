@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -37,6 +37,7 @@ pub mod m365;
 pub mod netdocuments;
 pub mod oauth;
 pub mod okta;
+pub mod onelogin;
 #[cfg(feature = "pki")]
 pub mod pki;
 pub mod proxy;
@@ -62,6 +63,7 @@ pub use oauth::{
     TokenRequest,
 };
 pub use okta::{LogKind, OKTA_MOCK_EPOCH_MS, OktaExpected, OktaMock, OktaMockConfig};
+pub use onelogin::{OneLoginExpected, OneLoginMock, OneLoginMockConfig};
 pub use proxy::{ForwardProxy, ForwardProxyConfig, ProxiedRequest};
 pub use salesforce::{
     SALESFORCE_PERMISSIONS, SalesforceExpected, SalesforceMock, SalesforceMockConfig,

@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{AtlassianMock, AtlassianMockConfig};
+use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
 use sluice_mocks::{
@@ -527,6 +528,35 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Findings, e.findings),
         ],
         _mock: Box::new(salesforce),
+    });
+    let onelogin = OneLoginMock::start(OneLoginMockConfig {
+        users: 30,
+        roles: 4,
+        suspended_users: 2,
+        events: 90,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock OneLogin")?;
+    outln!("mock OneLogin on {}", onelogin.base_url());
+    let (base, c) = (onelogin.base_url(), onelogin.config().clone());
+    let e = onelogin.expected();
+    apps.push(DemoApp {
+        name: "onelogin-acme".into(),
+        connector: "onelogin",
+        config: pairs(&[
+            ("subdomain", "acme"),
+            ("base_url", &base),
+            ("client_id", &c.client_id),
+        ]),
+        secrets: pairs(&[("client_secret", &c.client_secret)]),
+        // OneLogin lists no groups: 0 of them, as the mock has.
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, 0),
+            (Kind::Activities, e.activities),
+        ],
+        _mock: Box::new(onelogin),
     });
     Ok(apps)
 }
