@@ -19,6 +19,7 @@ const BUILTIN: &[&str] = &[
     "okta",
     "zendesk",
     "slack",
+    "zoom",
 ];
 
 fn main() {
