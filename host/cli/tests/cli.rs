@@ -509,6 +509,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "m365-contoso",
         "zendesk-acme",
         "slack-acme",
+        "zoom-acme",
     ];
     for name in instances {
         assert!(
@@ -635,6 +636,12 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Slack",
             "✔ ✔ ✔ ✔ ✔ ✔ — ✔ — — — suspend-user†, unsuspend-user†, revoke-sessions†",
+        ),
+        // Zoom's row marks only SSPM; deactivate/activate go beyond the table, and
+        // there is no user-activity trail (not supported by provider).
+        (
+            "Zoom",
+            "✔ — ✔ ✔ — ✔ — — ✔ — — suspend-user†, unsuspend-user†",
         ),
     ];
     for (name, cells) in rows {

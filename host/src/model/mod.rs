@@ -272,6 +272,9 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     ("slack", ActionKind::SuspendUser),
     ("slack", ActionKind::UnsuspendUser),
     ("slack", ActionKind::RevokeSessions),
+    // The table's Zoom row marks only SSPM: deactivate / activate go beyond it.
+    ("zoom", ActionKind::SuspendUser),
+    ("zoom", ActionKind::UnsuspendUser),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.
