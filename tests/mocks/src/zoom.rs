@@ -308,11 +308,11 @@ impl Account {
             self.sign_ins.push(Entry {
                 time_ms,
                 body: json!({
-                    "client_type": if i % 3 == 0 { "Browser" } else { "Windows" },
+                    "client_type": if i.is_multiple_of(3) { "Browser" } else { "Windows" },
                     "email": format!("user{}@example.com", i % 5),
                     "ip_address": format!("203.0.113.{}", i % 250),
                     "time": iso(time_ms),
-                    "type": if i % 2 == 0 { "Sign in" } else { "Sign out" },
+                    "type": if i.is_multiple_of(2) { "Sign in" } else { "Sign out" },
                     "version": "5.17.5.31030",
                 }),
             });
