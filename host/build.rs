@@ -23,6 +23,7 @@ const BUILTIN: &[&str] = &[
     "servicenow",
     "salesforce",
     "onelogin",
+    "zoom",
 ];
 
 fn main() {

@@ -279,6 +279,9 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     ("servicenow", ActionKind::SuspendUser),
     ("servicenow", ActionKind::UnsuspendUser),
     ("servicenow", ActionKind::RequirePasswordReset),
+    // The table's Zoom row marks only SSPM: deactivate / activate go beyond it.
+    ("zoom", ActionKind::SuspendUser),
+    ("zoom", ActionKind::UnsuspendUser),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

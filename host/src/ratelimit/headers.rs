@@ -10,8 +10,10 @@
 //!   Date and time in UTC)");
 //! - `x-burstlimit-{limit,remaining}` (DocuSign's burst window, documented as 30 s);
 //! - `sforce-limit-info: api-usage=USED/LIMIT` (Salesforce, a rolling 24 h window);
-//! - `retry-after` in seconds (fractions allowed, as Microsoft Graph sends) or as an
-//!   HTTP date.
+//! - `retry-after` in seconds (fractions allowed, as Microsoft Graph sends), as an
+//!   HTTP date, or as an RFC 3339 time (Zoom's daily limit: `Retry-After:
+//!   2020-05-31T00:00:00Z`, next to `X-RateLimit-Type: Daily-limit`; Zoom's
+//!   `X-RateLimit-Limit` / `-Remaining` are the `x-ratelimit-*` family above).
 //!
 //! Every wait read is capped at [`MAX_PROVIDER_WAIT`], whatever the spelling.
 
@@ -78,12 +80,16 @@ fn reset_in(v: &str, now: SystemTime) -> Option<Duration> {
     }
 }
 
-/// `Retry-After`: seconds or an HTTP date.
+/// `Retry-After`: seconds, an HTTP date, or an RFC 3339 time (Zoom).
 pub fn retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Some(n) = number(v) {
         return Some(capped(n));
     }
-    let at = httpdate::parse_http_date(v).ok()?;
+    let at = httpdate::parse_http_date(v).ok().or_else(|| {
+        let at = chrono::DateTime::parse_from_rfc3339(v).ok()?;
+        let ms = u64::try_from(at.timestamp_millis()).ok()?;
+        Some(UNIX_EPOCH + Duration::from_millis(ms))
+    })?;
     Some(
         at.duration_since(now)
             .unwrap_or(Duration::ZERO)
@@ -287,6 +293,15 @@ mod tests {
         let past = httpdate::fmt_http_date(now() - Duration::from_secs(90));
         assert_eq!(retry_after(&past, now()), Some(Duration::ZERO));
         assert_eq!(retry_after("soon", now()), None);
+        // Zoom's daily limit names the time it resets, in RFC 3339.
+        let zoom = chrono::DateTime::from_timestamp(NOW as i64 + 3600, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert_eq!(retry_after(&zoom, now()), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            retry_after("1999-01-01T00:00:00Z", now()),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after("-3", now()), None);
     }
 

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -48,6 +48,7 @@ pub mod slack;
 pub mod stepper;
 pub mod tls;
 pub mod zendesk;
+pub mod zoom;
 
 pub use atlassian::{AtlassianExpected, AtlassianMock, AtlassianMockConfig, EventTrail};
 pub use docusign::{
@@ -74,3 +75,4 @@ pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConf
 pub use stepper::{HeldPage, StepperMock};
 pub use tls::MockTls;
 pub use zendesk::{ZendeskExpected, ZendeskMock, ZendeskMockConfig};
+pub use zoom::{ZOOM_SCOPES, ZoomExpected, ZoomMock, ZoomMockConfig};

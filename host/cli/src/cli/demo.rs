@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin, Zoom) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -18,6 +18,7 @@ use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{AtlassianMock, AtlassianMockConfig};
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
+use sluice_mocks::{ZoomMock, ZoomMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
@@ -557,6 +558,39 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Activities, e.activities),
         ],
         _mock: Box::new(onelogin),
+    });
+    let zoom = ZoomMock::start(ZoomMockConfig {
+        users: 30,
+        admins: 2,
+        custom_role_users: 2,
+        inactive_users: 2,
+        pending_users: 1,
+        operation_logs: 60,
+        sign_ins: 90,
+        secure_settings: false,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Zoom")?;
+    outln!("mock Zoom on {} (API and OAuth)", zoom.base_url());
+    let (base, c) = (zoom.base_url(), zoom.config().clone());
+    let e = zoom.expected();
+    apps.push(DemoApp {
+        name: "zoom-acme".into(),
+        connector: "zoom",
+        config: pairs(&[
+            ("account_id", &c.account_id),
+            ("client_id", &c.client_id),
+            ("base_url", &base),
+            ("oauth_url", &base),
+        ]),
+        secrets: pairs(&[("client_secret", &c.client_secret)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Activities, e.admin_activity + e.logon),
+            (Kind::Findings, 5),
+        ],
+        _mock: Box::new(zoom),
     });
     Ok(apps)
 }
