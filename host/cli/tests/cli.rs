@@ -528,7 +528,8 @@ fn demo_once_scans_every_connector_through_the_daemon() {
             .find(|l| l.starts_with(&format!("`{name}`: ")))
             .unwrap_or_else(|| panic!("no summary for {name} in:\n{stdout}"));
         let counts: Vec<&str> = summary.split_once(": ").unwrap().1.split("), ").collect();
-        assert!(counts.len() >= 3, "{summary}");
+        // At least users and activities (OneLogin has no more kinds to count).
+        assert!(counts.len() >= 2, "{summary}");
         for count in counts {
             let (found, expected) = count.trim_end_matches(')').split_once(" (mock: ").unwrap();
             let found = found.split(' ').next().unwrap();
@@ -617,6 +618,7 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
     // permissions, posture, file content, sensitivity labels; then the actions. What each provider's API offers.
     let rows = [
         ("DocuSign", "✔ — ✔ ✔ ✔ ✔ — — ✔ — — —"),
+        ("OneLogin", "✔ — ✔ ✔ ✔ ✔ — — — — — —"),
         (
             "GitHub",
             "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ — — remove-collaborator†, revoke-app-permission†",
