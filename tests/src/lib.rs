@@ -407,6 +407,78 @@ pub fn test_plugin(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// What [`record_then_replay`] must not find in a recording, and where the scan may write.
+pub struct Recording<'a> {
+    /// Secrets the operator gave (tokens, passwords, client secrets); `mock-at-` (the
+    /// OAuth mock's access tokens) is always checked.
+    pub secrets: &'a [&'a str],
+    /// The token endpoint's path, the one place a read-only scan may POST to.
+    pub token_path: Option<&'a str>,
+}
+
+/// The connector's whole promise to `test-connector`: a full scan of `inst` by `component`,
+/// recorded to a directory, (1) fails no kind, (2) writes no secret and no access token,
+/// (3) changes nothing at the provider (no write but to the token endpoint), and (4) replays
+/// through the conformance checks with the provider's request log staying empty.
+/// `requests` and `clear_requests` are the mock's request log.
+pub async fn record_then_replay(
+    h: &Harness,
+    inst: &Instance,
+    component: &[u8],
+    recording: Recording<'_>,
+    requests: impl Fn() -> Vec<sluice_mocks::RequestRecord>,
+    clear_requests: impl FnOnce(),
+) {
+    use sluice::conformance::{ConformanceInput, record_scan, run};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (reports, exchanges) = record_scan(&h.store, inst, component, &[], dir.path(), None)
+        .await
+        .unwrap();
+    for r in &reports {
+        assert!(r.error.is_none(), "{:?}: {:?}", r.kind, r.error);
+    }
+    assert!(exchanges > 5, "{exchanges} exchanges");
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in recording.secrets.iter().chain(&["mock-at-"]) {
+            assert!(
+                !text.contains(secret),
+                "{} records a secret",
+                path.display()
+            );
+        }
+    }
+    let writes: Vec<_> = requests()
+        .into_iter()
+        .filter(|r| r.is_write() && Some(r.path()) != recording.token_path)
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a scan wrote to the provider: {writes:?}"
+    );
+
+    clear_requests();
+    let report = run(
+        component,
+        &ConformanceInput {
+            fixtures: dir.path().to_path_buf(),
+            config: Default::default(),
+            max_pages: 1000,
+            cache_dir: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.passed(), "{:#?}", report.checks);
+    let reached = requests();
+    assert!(
+        reached.is_empty(),
+        "a replay reached the provider: {reached:?}"
+    );
+}
+
 /// `../shared/fixtures` (or `SLUICE_FIXTURES_DIR`), when present.
 pub fn shared_fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("SLUICE_FIXTURES_DIR")

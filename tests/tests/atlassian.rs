@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use sluice::conformance::{ConformanceInput, record_scan, run};
 use sluice::control::ConnectError;
 use sluice::model::{
     ActionKind, ActivityKind, Capability, ConnectorError, Kind, Outcome, Record, UserStatus,
@@ -483,33 +482,16 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = AtlassianMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect_key(&h, &mock, KEY).await.unwrap();
-    let atlassian = test_plugin("atlassian");
-    let dir = tempfile::tempdir().unwrap();
-    let (reports, exchanges) = record_scan(&h.store, &inst, &atlassian, &[], dir.path(), None)
-        .await
-        .unwrap();
-    for r in &reports {
-        assert!(r.error.is_none(), "{:?}: {:?}", r.kind, r.error);
-    }
-    assert!(exchanges > 5, "{exchanges} exchanges");
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        assert!(!text.contains(KEY), "API key recorded");
-    }
-    assert!(!mock.requests().iter().any(|r| r.is_write()));
-
-    mock.clear_requests();
-    let report = run(
-        &atlassian,
-        &ConformanceInput {
-            fixtures: dir.path().to_path_buf(),
-            config: Default::default(),
-            max_pages: 1000,
-            cache_dir: None,
+    sluice_tests::record_then_replay(
+        &h,
+        &inst,
+        &test_plugin("atlassian"),
+        sluice_tests::Recording {
+            secrets: &[KEY],
+            token_path: None,
         },
+        || mock.requests(),
+        || mock.clear_requests(),
     )
-    .await
-    .unwrap();
-    assert!(report.passed(), "{:#?}", report.checks);
-    assert!(mock.requests().is_empty(), "a replay reached the provider");
+    .await;
 }

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use sluice::conformance::{ConformanceInput, record_scan, run};
 use sluice::control::ConnectError;
 use sluice::model::{
     ActionKind, ActivityKind, Capability, ConnectorError, Kind, Outcome, Record, UserStatus,
@@ -588,39 +587,16 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     .unwrap();
     let h = Harness::new().await;
     let inst = connect(&h, &mock).await;
-    let salesforce = test_plugin("salesforce");
-    let dir = tempfile::tempdir().unwrap();
-    let (reports, exchanges) = record_scan(&h.store, &inst, &salesforce, &[], dir.path(), None)
-        .await
-        .unwrap();
-    for r in &reports {
-        assert!(r.error.is_none(), "{:?}: {:?}", r.kind, r.error);
-    }
-    assert!(exchanges > 5, "{exchanges} exchanges");
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        assert!(!text.contains("PRIVATE KEY"), "key recorded");
-        assert!(!text.contains("mock-at-"), "access token recorded");
-    }
-    // Only the token endpoint was posted to.
-    assert!(
-        mock.requests()
-            .iter()
-            .all(|r| !r.is_write() || r.path() == "/services/oauth2/token")
-    );
-
-    mock.clear_requests();
-    let report = run(
-        &salesforce,
-        &ConformanceInput {
-            fixtures: dir.path().to_path_buf(),
-            config: Default::default(),
-            max_pages: 1000,
-            cache_dir: None,
+    sluice_tests::record_then_replay(
+        &h,
+        &inst,
+        &test_plugin("salesforce"),
+        sluice_tests::Recording {
+            secrets: &["PRIVATE KEY"],
+            token_path: Some("/services/oauth2/token"),
         },
+        || mock.requests(),
+        || mock.clear_requests(),
     )
-    .await
-    .unwrap();
-    assert!(report.passed(), "{:#?}", report.checks);
-    assert!(mock.requests().is_empty(), "a replay reached the provider");
+    .await;
 }

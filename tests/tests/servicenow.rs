@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use sluice::conformance::{ConformanceInput, record_scan, run};
 use sluice::control::{ConnectError, ConnectRequest, connect};
 use sluice::model::grants::GrantRequest;
 use sluice::model::{
@@ -665,33 +664,16 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = ServiceNowMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect_basic(&h, &mock, PASSWORD).await.unwrap();
-    let servicenow = test_plugin("servicenow");
-    let dir = tempfile::tempdir().unwrap();
-    let (reports, exchanges) = record_scan(&h.store, &inst, &servicenow, &[], dir.path(), None)
-        .await
-        .unwrap();
-    for r in &reports {
-        assert!(r.error.is_none(), "{:?}: {:?}", r.kind, r.error);
-    }
-    assert!(exchanges > 5, "{exchanges} exchanges");
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        assert!(!text.contains(PASSWORD), "password recorded");
-    }
-    assert!(!mock.requests().iter().any(|r| r.is_write()));
-
-    mock.clear_requests();
-    let report = run(
-        &servicenow,
-        &ConformanceInput {
-            fixtures: dir.path().to_path_buf(),
-            config: Default::default(),
-            max_pages: 1000,
-            cache_dir: None,
+    sluice_tests::record_then_replay(
+        &h,
+        &inst,
+        &test_plugin("servicenow"),
+        sluice_tests::Recording {
+            secrets: &[PASSWORD],
+            token_path: None,
         },
+        || mock.requests(),
+        || mock.clear_requests(),
     )
-    .await
-    .unwrap();
-    assert!(report.passed(), "{:#?}", report.checks);
-    assert!(mock.requests().is_empty(), "a replay reached the provider");
+    .await;
 }

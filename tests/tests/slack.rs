@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use sluice::conformance::{ConformanceInput, record_scan, run};
 use sluice::model::{
     ActionKind, ActivityKind, Capability, ConnectorError, Kind, Outcome, Record, UserStatus,
 };
@@ -506,33 +505,16 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = SlackMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let inst = connect(&h, &mock).await;
-    let slack = test_plugin("slack");
-    let dir = tempfile::tempdir().unwrap();
-    let (reports, exchanges) = record_scan(&h.store, &inst, &slack, &[], dir.path(), None)
-        .await
-        .unwrap();
-    for r in &reports {
-        assert!(r.error.is_none(), "{:?}: {:?}", r.kind, r.error);
-    }
-    assert!(exchanges > 5, "{exchanges} exchanges");
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        assert!(!text.contains(TOKEN), "token recorded");
-    }
-    assert!(!mock.requests().iter().any(|r| r.is_write()));
-
-    mock.clear_requests();
-    let report = run(
-        &slack,
-        &ConformanceInput {
-            fixtures: dir.path().to_path_buf(),
-            config: Default::default(),
-            max_pages: 1000,
-            cache_dir: None,
+    sluice_tests::record_then_replay(
+        &h,
+        &inst,
+        &test_plugin("slack"),
+        sluice_tests::Recording {
+            secrets: &[TOKEN],
+            token_path: None,
         },
+        || mock.requests(),
+        || mock.clear_requests(),
     )
-    .await
-    .unwrap();
-    assert!(report.passed(), "{:#?}", report.checks);
-    assert!(mock.requests().is_empty(), "a replay reached the provider");
+    .await;
 }

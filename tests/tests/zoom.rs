@@ -392,8 +392,6 @@ async fn shared_zoom_fixtures_parse_into_records() {
 /// and holds neither the client secret nor the access token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_scan_passes_test_connector_without_the_provider() {
-    use sluice::conformance::{ConformanceInput, record_scan, run};
-
     let mock = ZoomMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect(&h, &mock, ACCOUNT, SECRET).await.unwrap();
@@ -402,38 +400,16 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
         Some(dir) => std::fs::read(dir.join("zoom.wasm")).unwrap(),
         None => sluice_tests::test_plugin("zoom"),
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (reports, exchanges) = record_scan(&h.store, &inst, &zoom, &[], dir.path(), None)
-        .await
-        .unwrap();
-    for r in &reports {
-        assert!(r.error.is_none(), "{:?}: {:?}", r.kind, r.error);
-    }
-    assert!(exchanges > 5, "{exchanges} exchanges");
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        assert!(!text.contains(SECRET), "secret recorded");
-        assert!(!text.contains("mock-at-"), "access token recorded");
-    }
-    assert!(
-        !mock
-            .requests()
-            .iter()
-            .any(|r| r.is_write() && r.path().starts_with("/v2/"))
-    );
-
-    mock.clear_requests();
-    let report = run(
+    sluice_tests::record_then_replay(
+        &h,
+        &inst,
         &zoom,
-        &ConformanceInput {
-            fixtures: dir.path().to_path_buf(),
-            config: Default::default(),
-            max_pages: 1000,
-            cache_dir: None,
+        sluice_tests::Recording {
+            secrets: &[SECRET],
+            token_path: Some("/oauth/token"),
         },
+        || mock.requests(),
+        || mock.clear_requests(),
     )
-    .await
-    .unwrap();
-    assert!(report.passed(), "{:#?}", report.checks);
-    assert!(mock.requests().is_empty(), "a replay reached the provider");
+    .await;
 }
