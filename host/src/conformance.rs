@@ -859,6 +859,8 @@ pub async fn record_scan(
         activity_since: Some(since),
         now: Some(now),
         page_size,
+        // A replay pages each feed from its start, one page after another.
+        activity_partitions: 1,
         ..Default::default()
     };
     let reports = scan_instance(&scratch, &plugin, instance, kinds, &opts).await?;

@@ -7,7 +7,8 @@
 //! generation, so nothing is lost or duplicated and nothing is wrongly marked deleted.
 //!
 //! Activities are a feed: each page is committed with the connector's position, so the
-//! next run fetches only what is new.
+//! next run fetches only what is new. A first scan of a connector that reads time ranges
+//! is fetched as ranges side by side ([`partitions`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use crate::store::{
     Store, StoreError,
 };
 use tracing::Instrument as _;
+
+pub mod partitions;
 
 /// Knobs for a scan.
 #[derive(Clone, Debug)]
@@ -37,6 +40,9 @@ pub struct ScanOptions {
     pub now: Option<Millis>,
     /// Bounds on what a connector may hand over and the store keep.
     pub caps: ScanCaps,
+    /// A first activity scan of a connector that reads time ranges is fetched as up to
+    /// this many ranges side by side (at most [`partitions::MAX_RANGES`]; 1: one feed).
+    pub activity_partitions: u32,
 }
 
 /// Operator-tunable bounds on stored data. A connector that hands over more is
@@ -74,6 +80,7 @@ impl Default for ScanOptions {
             activity_since: None,
             now: None,
             caps: ScanCaps::default(),
+            activity_partitions: 4,
         }
     }
 }
@@ -158,6 +165,12 @@ pub trait Lister {
     fn version(&self) -> &str {
         ""
     }
+
+    /// Whether `list-activities` reads `[since, until)` ranges (contract 0.3.0
+    /// `activity-partitions`).
+    fn activity_partitions(&self) -> bool {
+        false
+    }
 }
 
 impl Lister for LoadedPlugin {
@@ -176,6 +189,10 @@ impl Lister for LoadedPlugin {
 
     fn version(&self) -> &str {
         &self.info.version
+    }
+
+    fn activity_partitions(&self) -> bool {
+        self.info.activity_partitions
     }
 }
 
@@ -283,6 +300,7 @@ pub async fn scan_kind(
             records: 0,
             started: Some(started),
             last_completed: state.last_completed,
+            partitions: Vec::new(),
         };
         store.put_scan_state(&instance.id, kind, &state)?;
     }
@@ -308,110 +326,139 @@ pub async fn scan_kind(
     let caps = &opts.caps;
     // Every cursor this run was handed: one handed again means paging that loops.
     let mut cursors: HashSet<u64> = state.cursor.iter().map(|c| hash(c)).collect();
-    loop {
-        if stop.is_stopped() {
-            report.stopped = true;
-            break;
+    if kind == Kind::Activities {
+        let since = opts
+            .activity_since
+            .unwrap_or(started - base.look_back_millis());
+        let now = ctx.now.unwrap_or(started);
+        if partitions::plan(plugin.activity_partitions(), opts, since, now, &mut state) {
+            store.put_scan_state(&instance.id, kind, &state)?;
         }
-        if fetched >= opts.max_pages {
-            report.error = Some(ConnectorError::Other(format!(
-                "stopped after {} pages; the scan resumes from its cursor next time",
-                opts.max_pages
-            )));
-            break;
-        }
-        if fetched_records >= caps.scan_records {
-            report.error = Some(ConnectorError::OverCap(format!(
-                "stopped after {fetched_records} records in one scan (daemon --max-scan-records {}); the scan resumes from its cursor next time",
-                caps.scan_records
-            )));
-            break;
-        }
-        if kind == Kind::Activities && state.cursor.is_none() {
-            ctx.since = Some(
-                opts.activity_since
-                    .unwrap_or(started - base.look_back_millis()),
-            );
-        }
-        let fetch = plugin
-            .page(ctx.clone(), kind, state.cursor.clone())
-            .instrument(tracing::debug_span!("page", n = fetched + 1));
-        let (result, committed) = tokio::join!(fetch, finish(pending.take()));
-        if let Some(done) = committed {
-            match over_cap(done, &mut report)? {
-                Some(done) => account(store, instance, kind, &mut report, done)?,
-                // The fetched page follows the refused one: it is not committed.
-                None => break,
+    }
+    let ranges = partitions::Scan {
+        store,
+        plugin,
+        instance,
+        base,
+        opts,
+        stop,
+    };
+    if !state.partitions.is_empty() {
+        partitions::scan(&ranges, &ctx, &mut state, &mut report).await?;
+    } else {
+        // One feed (or one generation) page after page.
+        loop {
+            if stop.is_stopped() {
+                report.stopped = true;
+                break;
             }
-        }
-        audit_scan_writes(store, instance, plugin.version(), kind, base)?;
-        let page: Page = match result {
-            Ok(p) => p,
-            Err(ConnectorError::Unsupported(why)) if report.pages == 0 => {
-                tracing::info!(instance = %instance.name, %kind, "skipped: {why}");
-                report.skipped = true;
-                if kind.is_snapshot() {
-                    state.in_progress = false;
-                    store.put_scan_state(&instance.id, kind, &state)?;
+            if fetched >= opts.max_pages {
+                report.error = Some(ConnectorError::Other(format!(
+                    "stopped after {} pages; the scan resumes from its cursor next time",
+                    opts.max_pages
+                )));
+                break;
+            }
+            if fetched_records >= caps.scan_records {
+                report.error = Some(ConnectorError::OverCap(format!(
+                    "stopped after {fetched_records} records in one scan (daemon --max-scan-records {}); the scan resumes from its cursor next time",
+                    caps.scan_records
+                )));
+                break;
+            }
+            if kind == Kind::Activities && state.cursor.is_none() {
+                ctx.since = Some(
+                    opts.activity_since
+                        .unwrap_or(started - base.look_back_millis()),
+                );
+            }
+            let fetch = plugin
+                .page(ctx.clone(), kind, state.cursor.clone())
+                .instrument(tracing::debug_span!("page", n = fetched + 1));
+            let (result, committed) = tokio::join!(fetch, finish(pending.take()));
+            if let Some(done) = committed {
+                match over_cap(done, &mut report)? {
+                    Some(done) => account(store, instance, kind, &mut report, done)?,
+                    // The fetched page follows the refused one: it is not committed.
+                    None => break,
                 }
+            }
+            audit_scan_writes(store, instance, plugin.version(), kind, base)?;
+            let page: Page = match result {
+                Ok(p) => p,
+                Err(ConnectorError::Unsupported(why)) if report.pages == 0 => {
+                    tracing::info!(instance = %instance.name, %kind, "skipped: {why}");
+                    report.skipped = true;
+                    if kind.is_snapshot() {
+                        state.in_progress = false;
+                        store.put_scan_state(&instance.id, kind, &state)?;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            };
+            fetched += 1;
+            let n = page.records.len() as u64;
+            if n > caps.page_records {
+                report.error = Some(ConnectorError::OverCap(format!(
+                    "a page of {n} records exceeds the cap of {} per page (daemon --max-page-records); nothing of it was stored",
+                    caps.page_records
+                )));
                 break;
             }
-            Err(e) => {
-                report.error = Some(e);
-                break;
-            }
-        };
-        fetched += 1;
-        let n = page.records.len() as u64;
-        if n > caps.page_records {
-            report.error = Some(ConnectorError::OverCap(format!(
-                "a page of {n} records exceeds the cap of {} per page (daemon --max-page-records); nothing of it was stored",
-                caps.page_records
-            )));
-            break;
-        }
-        fetched_records += n;
-        let previous_cursor = state.cursor.clone();
-        let last = if kind.is_snapshot() {
-            state.cursor = page.next_cursor.clone();
-            page.next_cursor.is_none()
-        } else {
-            if page.next_cursor.is_some() {
+            fetched_records += n;
+            let previous_cursor = state.cursor.clone();
+            let last = if kind.is_snapshot() {
                 state.cursor = page.next_cursor.clone();
-            }
-            // A feed that claims more but does not move would loop forever.
-            !page.more || (n == 0 && state.cursor == previous_cursor)
-        };
-        // Where the next page starts (an activity page that names none repeats its own).
-        if !last
-            && let Some(next) = &state.cursor
-            && !cursors.insert(hash(next))
-        {
-            report.error = Some(ConnectorError::OverCap(format!(
-                "paging loops: page {fetched} named a next cursor this scan was already given (`{}`); nothing of that page was stored",
-                cut(next, 80)
-            )));
-            break;
-        }
-        state.pages += 1;
-        state.records += n;
-        if last {
-            state.in_progress = false;
-            state.last_completed = Some(now_millis());
-        }
-        let (store2, id, committed_state) = (store.clone(), instance.id.clone(), state.clone());
-        let records = page.records;
-        pending = Some(PendingCommit {
-            records: n,
-            task: tokio::task::spawn_blocking({
-                let caps = caps.commit;
-                move || {
-                    store2.commit_page_capped(&id, kind, &records, &committed_state, last, &caps)
+                page.next_cursor.is_none()
+            } else {
+                if page.next_cursor.is_some() {
+                    state.cursor = page.next_cursor.clone();
                 }
-            }),
-        });
-        if last {
-            break;
+                // A feed that claims more but does not move would loop forever.
+                !page.more || (n == 0 && state.cursor == previous_cursor)
+            };
+            // Where the next page starts (an activity page that names none repeats its own).
+            if !last
+                && let Some(next) = &state.cursor
+                && !cursors.insert(hash(next))
+            {
+                report.error = Some(ConnectorError::OverCap(format!(
+                    "paging loops: page {fetched} named a next cursor this scan was already given (`{}`); nothing of that page was stored",
+                    cut(next, 80)
+                )));
+                break;
+            }
+            state.pages += 1;
+            state.records += n;
+            if last {
+                state.in_progress = false;
+                state.last_completed = Some(now_millis());
+            }
+            let (store2, id, committed_state) = (store.clone(), instance.id.clone(), state.clone());
+            let records = page.records;
+            pending = Some(PendingCommit {
+                records: n,
+                task: tokio::task::spawn_blocking({
+                    let caps = caps.commit;
+                    move || {
+                        store2.commit_page_capped(
+                            &id,
+                            kind,
+                            &records,
+                            &committed_state,
+                            last,
+                            &caps,
+                        )
+                    }
+                }),
+            });
+            if last {
+                break;
+            }
         }
     }
     if let Some(done) = finish(pending.take()).await

@@ -535,6 +535,7 @@ fn state(generation: u64, cursor: Option<String>) -> ScanState {
         records: 0,
         started: Some(1),
         last_completed: None,
+        partitions: Vec::new(),
     }
 }
 

@@ -435,9 +435,11 @@ async fn filters_narrow_queries_and_bad_input_gets_a_clear_4xx() {
     d.daemon.shutdown().await.unwrap();
 }
 
+/// A log spread over 87 days, so each time range of a first scan has pages to read.
 fn slow_org(name: &str) -> GithubMockConfig {
     GithubMockConfig {
         audit_events: 1500,
+        audit_spacing_ms: 5_000_000,
         latency: Duration::from_millis(25),
         ..org(name)
     }

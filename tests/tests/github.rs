@@ -90,7 +90,9 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
         .iter()
         .filter(|r| r.path().ends_with("/audit-log"))
         .count();
-    assert_eq!(audit_pages, exp.audit_events.div_ceil(5));
+    // A first scan reads the 90-day look-back as four time ranges side by side; the
+    // mock's log lies in its last hours, so the three older ranges are one empty page each.
+    assert_eq!(audit_pages, exp.audit_events.div_ceil(5) + 3);
 
     let status = h.store.instance("acme").unwrap().status;
     assert!(

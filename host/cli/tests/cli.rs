@@ -174,12 +174,34 @@ async fn bad_input_gets_clear_one_line_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
+    // One event a second: the whole log falls in the newest range of a first scan.
+    sigkill_mid_activity_scan(1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_a_partitioned_first_scan_then_rescan_gives_exactly_the_providers_records() {
+    // One event every 10 minutes: 83 days, inside the 90-day look-back, so each of the
+    // first scan's time ranges has pages of its own in flight when the kill comes.
+    let mock = sigkill_mid_activity_scan(600_000).await;
+    let ranges: std::collections::HashSet<String> = mock
+        .requests()
+        .iter()
+        .filter_map(|r| r.query_param("phrase"))
+        .filter(|phrase| phrase.contains(".."))
+        .collect();
+    assert!(ranges.len() >= 3, "not fetched as ranges: {ranges:?}");
+}
+
+/// Kill -9 a first scan well into the audit log, scan again, and compare every record
+/// with the mock's. The log's events are `spacing_ms` apart.
+async fn sigkill_mid_activity_scan(spacing_ms: i64) -> GithubMock {
     // 120 pages at 15 ms each: the activity scan runs for seconds.
     const EVENTS: usize = 12_000;
     let mock = GithubMock::start(GithubMockConfig {
         token: TOKEN.into(),
         members: 250,
         audit_events: EVENTS,
+        audit_spacing_ms: spacing_ms,
         latency: Duration::from_millis(15),
         ..Default::default()
     })
@@ -271,6 +293,7 @@ async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
     };
     let mock_ids: std::collections::HashSet<String> = mock.audit_event_ids().into_iter().collect();
     assert_eq!(act_ids, mock_ids);
+    mock
 }
 
 /// Wait (bounded) for the daemon to write `daemon.json`.

@@ -269,6 +269,26 @@ pub struct ScanState {
     pub records: u64,
     pub started: Option<Millis>,
     pub last_completed: Option<Millis>,
+    /// Activities: a first scan fetched as time ranges side by side, each at its own
+    /// position (committed with every page, like `cursor`). Empty otherwise; cleared,
+    /// with `cursor` set to the newest range's position, by the commit that ends the
+    /// last range.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Partition>,
+}
+
+/// One time range of a partitioned first activity scan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Partition {
+    /// The range's events from this time on (ms).
+    pub since: Millis,
+    /// ... and before this one; none for the newest range, which reads up to now and
+    /// whose final position is where the feed goes on afterwards.
+    pub until: Option<Millis>,
+    /// The connector's position in this range.
+    pub cursor: Option<String>,
+    /// The range's last page is committed.
+    pub done: bool,
 }
 
 /// One finished (or failed) scan of one kind, for history and status.

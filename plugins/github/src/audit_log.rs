@@ -7,6 +7,10 @@
 //! restarts the search at `created:>=<ts>` (whole seconds), dropping the events of that
 //! second it already returned.
 //!
+//! In a partitioned first scan the host asks for a time range (`until` set): the search
+//! is then `created:<since>..<until - 1 s>` (both ends inclusive, whole seconds), and the
+//! range ends when its search does.
+//!
 //! Audit logs are the one listing that runs to millions of records, so events are not
 //! parsed into `Value` trees: each item's text is split off the page, the few fields
 //! a record needs are deserialized from it, and the text itself is `raw`.
@@ -69,7 +73,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
     let feed = FeedCursor::resume(cursor, ctx.since)?;
     let url = match &feed.next {
         Some(url) => url.clone(),
-        None => search_url(&api, feed.ts),
+        None => search_url(&api, feed.ts, ctx.until),
     };
     let response = api.get(&url).send()?.error_for_status()?;
     let events = response.json_items()?;
@@ -79,16 +83,23 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
     Ok(feed.page(items, next, more))
 }
 
-/// The first page of a search for events from `since` (ms) on, or of all events.
-fn search_url(api: &Api, since: Option<i64>) -> String {
+/// The first page of a search for events from `since` (ms) on, or of all events;
+/// with `until`, only those before it.
+fn search_url(api: &Api, since: Option<i64>, until: Option<i64>) -> String {
     let request = api
         .get(api.org_url("/audit-log"))
         .query("include", "all")
         .query("order", "asc")
         .query("per_page", api.per_page());
-    match since.and_then(time::to_rfc3339) {
-        Some(since) => request.query("phrase", format_args!("created:>={since}")),
-        None => request,
+    // GitHub's ranges include both ends, in whole seconds: the last second before `until`.
+    let last = until.and_then(|until| time::to_rfc3339((until - 1).div_euclid(1000) * 1000));
+    match (since.and_then(time::to_rfc3339), last) {
+        (Some(since), Some(last)) => {
+            request.query("phrase", format_args!("created:{since}..{last}"))
+        }
+        (Some(since), None) => request.query("phrase", format_args!("created:>={since}")),
+        (None, Some(last)) => request.query("phrase", format_args!("created:<={last}")),
+        (None, None) => request,
     }
     .url()
     .to_owned()
@@ -243,6 +254,35 @@ mod tests {
         let ids: Vec<_> = pages[2].items.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["d"]);
         assert!(!pages[2].more);
+    }
+
+    #[test]
+    fn a_time_range_searches_from_since_to_the_second_before_until_and_ends_with_it() {
+        let first = "https://gh.test/orgs/acme/audit-log?include=all&order=asc&per_page=2\
+                     &phrase=created%3A2024-01-01T00%3A00%3A00Z..2024-01-01T00%3A59%3A59Z";
+        let second =
+            "https://gh.test/orgs/acme/audit-log?include=all&order=asc&per_page=2&after=MS4y";
+        let event = |id: &str, ts: i64| json!({"_document_id": id, "@timestamp": ts, "action": "org.update_member", "actor": "octocat"});
+        let host = fake::github(vec![
+            (
+                first.into(),
+                fake::json(
+                    &json!([event("a", NEW_YEAR + 1_000), event("b", NEW_YEAR + 2_000)]),
+                    Some(second),
+                ),
+            ),
+            (
+                second.into(),
+                fake::json(&json!([event("c", NEW_YEAR + 3_599_000)]), None),
+            ),
+        ]);
+        let mut ctx = fake::ctx(2, Some(NEW_YEAR));
+        ctx.until = Some(NEW_YEAR + 3_600_000);
+        let (run, host) = host
+            .run(|| sluice_sdk::testing::run_pages(None, 5, |c| list(&ctx, c.as_deref())).unwrap());
+        assert_eq!(host.requests().len(), 2, "the range ends with its search");
+        let ids: Vec<_> = run.items.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
     }
 
     #[test]

@@ -57,6 +57,9 @@ fn describe() -> ConnectorInfo {
         .concat(),
         // GitHub keeps the organisation audit log for 180 days (Git events: 7).
         max_look_back_days: Some(180),
+        // The audit log search takes `created:A..B`, so a first scan may be fetched as
+        // time ranges side by side.
+        activity_partitions: true,
         actions: vec![
             ActionKind::RemoveCollaborator,
             ActionKind::RevokeAppPermission,

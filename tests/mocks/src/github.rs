@@ -79,7 +79,8 @@ pub struct GithubMockConfig {
     pub teams: usize,
     /// Members per team, drawn in turn from admins then members (capped at their number).
     pub members_per_team: usize,
-    /// Audit events at start, one per second from [`audit_start`](Self::audit_start).
+    /// Audit events at start, one per [`audit_spacing_ms`](Self::audit_spacing_ms) from
+    /// [`audit_start`](Self::audit_start).
     pub audit_events: usize,
     /// `@timestamp` of audit event 0, in milliseconds since the epoch. `None` (the
     /// default) places the log relative to when the mock starts: event 0 at that moment,
@@ -88,6 +89,10 @@ pub struct GithubMockConfig {
     /// [`GithubMock::add_audit_events`] follow on one second apart. `Some(ms)` pins the
     /// log, e.g. at [`GITHUB_MOCK_EPOCH_MS`], for tests asserting exact times.
     pub audit_start: Option<i64>,
+    /// Milliseconds between consecutive audit events (default 1,000). Larger spacings
+    /// spread the log over days, as a real organisation's is; the default `audit_start`
+    /// then steps back by `audit_events` spacings.
+    pub audit_spacing_ms: i64,
     /// SAML SSO credential authorizations (served only when `saml_sso`).
     pub credential_authorizations: usize,
     /// GitHub App installations.
@@ -126,6 +131,7 @@ impl Default for GithubMockConfig {
             members_per_team: 3,
             audit_events: 250,
             audit_start: None,
+            audit_spacing_ms: 1_000,
             credential_authorizations: 3,
             installations: 2,
             two_factor_required: false,
@@ -233,12 +239,12 @@ impl Shared {
 const HOUR: Duration = Duration::from_secs(3_600);
 
 /// Where audit event 0 goes when [`GithubMockConfig::audit_start`] is `None`: `now`
-/// (ms since the epoch) floored to a whole second, minus one second per initial event,
+/// (ms since the epoch) floored to a whole second, minus one spacing per initial event,
 /// minus an hour.
-fn default_audit_start(now_ms: i64, audit_events: usize) -> i64 {
+fn default_audit_start(now_ms: i64, audit_events: usize, spacing_ms: i64) -> i64 {
     let events_ms = i64::try_from(audit_events)
         .unwrap_or(i64::MAX)
-        .saturating_mul(1_000);
+        .saturating_mul(spacing_ms);
     (now_ms - now_ms.rem_euclid(1_000))
         .saturating_sub(events_ms)
         .saturating_sub(3_600_000)
@@ -261,9 +267,9 @@ impl GithubMock {
             .as_deref()
             .map(Fixtures::load)
             .transpose()?;
-        let audit_start = config
-            .audit_start
-            .unwrap_or_else(|| default_audit_start(now_ms(), config.audit_events));
+        let audit_start = config.audit_start.unwrap_or_else(|| {
+            default_audit_start(now_ms(), config.audit_events, config.audit_spacing_ms)
+        });
         let shared = Arc::new(Shared {
             token: Mutex::new(config.token.clone()),
             state: Mutex::new(OrgState::generate(&config)),
@@ -271,7 +277,7 @@ impl GithubMock {
                 &config.org,
                 model::roster(&config),
                 config.teams,
-                audit_start,
+                (audit_start, config.audit_spacing_ms),
             ),
             fixtures,
             budget: RateBudget::new(config.rate_limit_per_hour, HOUR),
@@ -437,11 +443,11 @@ mod tests {
     fn default_audit_start_is_an_hour_and_the_events_before_now_in_whole_seconds() {
         let now = GITHUB_MOCK_EPOCH_MS + 86_400_000 + 123;
         assert_eq!(
-            default_audit_start(now, 250),
+            default_audit_start(now, 250, 1_000),
             GITHUB_MOCK_EPOCH_MS + 86_400_000 - 250_000 - 3_600_000
         );
         assert!(
-            default_audit_start(now, usize::MAX) < 0,
+            default_audit_start(now, usize::MAX, 1_000) < 0,
             "saturates, no overflow"
         );
     }

@@ -2,7 +2,7 @@
 //! GitHub's cursor paging (`after` / `before` from the `Link` header).
 //!
 //! Event *i* happens at the log's anchor ([`GithubMockConfig::audit_start`]) + *i*
-//! seconds and is otherwise derived from *i* alone, so the log can hold hundreds of
+//! spacings (one second unless the config says otherwise) and is otherwise derived from *i* alone, so the log can hold hundreds of
 //! thousands of events without storing them and appending events never changes earlier
 //! ones. Cursors encode the event's timestamp
 //! and `_document_id` (as GitHub's opaque cursors do), so a cursor stays valid while
@@ -19,9 +19,6 @@ use serde::Serialize;
 
 use super::model::{ORG_ID, Person, pick, splitmix64};
 use crate::server::RequestUrl;
-
-/// Milliseconds between consecutive events.
-const SPACING_MS: i64 = 1_000;
 
 /// What an event was about, which decides its target fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +102,8 @@ pub(crate) struct AuditLog {
     teams: usize,
     /// `@timestamp` of event 0, in milliseconds since the epoch.
     start_ms: i64,
+    /// Milliseconds between consecutive events.
+    spacing_ms: i64,
 }
 
 /// The fields a search can match without building the whole JSON body.
@@ -120,21 +119,28 @@ struct Facts {
 }
 
 impl AuditLog {
-    /// A log whose event 0 happens at `start_ms` (milliseconds since the epoch).
-    pub(crate) fn new(org: &str, roster: Vec<Person>, teams: usize, start_ms: i64) -> AuditLog {
+    /// A log whose event 0 happens at `start_ms` (milliseconds since the epoch), the
+    /// next ones `spacing_ms` apart.
+    pub(crate) fn new(
+        org: &str,
+        roster: Vec<Person>,
+        teams: usize,
+        (start_ms, spacing_ms): (i64, i64),
+    ) -> AuditLog {
         AuditLog {
             org: org.to_owned(),
             admins: roster.iter().filter(|p| p.admin).cloned().collect(),
             roster,
             teams,
             start_ms,
+            spacing_ms: spacing_ms.max(1),
         }
     }
 
     /// `@timestamp` of event `index`.
     fn timestamp_ms(&self, index: usize) -> i64 {
         self.start_ms
-            .saturating_add((index as i64).saturating_mul(SPACING_MS))
+            .saturating_add((index as i64).saturating_mul(self.spacing_ms))
     }
 
     /// The first event index (capped at `len`) whose timestamp is at or after `ms`.
@@ -143,7 +149,8 @@ impl AuditLog {
             return 0;
         }
         let offset = ms.saturating_sub(self.start_ms);
-        let index = offset.div_euclid(SPACING_MS) + i64::from(offset.rem_euclid(SPACING_MS) != 0);
+        let index =
+            offset.div_euclid(self.spacing_ms) + i64::from(offset.rem_euclid(self.spacing_ms) != 0);
         usize::try_from(index).map_or(len, |index| index.min(len))
     }
 
@@ -553,7 +560,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_document_ids_are_unique() {
-        let log = AuditLog::new("acme", Vec::new(), 0, BASE_TIME_MS);
+        let log = AuditLog::new("acme", Vec::new(), 0, (BASE_TIME_MS, 1_000));
         assert_eq!(decode_cursor(&log.cursor(41)), Some(BASE_TIME_MS + 41_000));
         assert_eq!(decode_cursor("not a cursor"), None);
         let ids: std::collections::HashSet<String> = (0..10_000).map(document_id).collect();
@@ -563,7 +570,7 @@ mod tests {
 
     #[test]
     fn created_bounds_follow_the_logs_anchor() {
-        let log = AuditLog::new("acme", Vec::new(), 0, BASE_TIME_MS + 500);
+        let log = AuditLog::new("acme", Vec::new(), 0, (BASE_TIME_MS + 500, 1_000));
         assert_eq!(log.timestamp_ms(2), BASE_TIME_MS + 2_500);
         assert_eq!(log.first_index_at_or_after(BASE_TIME_MS, 10), 0);
         assert_eq!(log.first_index_at_or_after(BASE_TIME_MS + 1_000, 10), 1);
@@ -574,7 +581,7 @@ mod tests {
 
     #[test]
     fn web_event_count_matches_a_scan() {
-        let log = AuditLog::new("acme", Vec::new(), 0, BASE_TIME_MS);
+        let log = AuditLog::new("acme", Vec::new(), 0, (BASE_TIME_MS, 1_000));
         for len in [0, 1, 3, 4, 11, 250, 1001] {
             let scanned = (0..len)
                 .filter(|&i| log.facts(i).target != Target::Git)
