@@ -46,6 +46,9 @@ sluice_sdk::connector!(Okta {
 fn describe() -> ConnectorInfo {
     ConnectorInfo {
         max_look_back_days: Some(90),
+        // The System Log takes `since` and `until`, so a first scan may be fetched as
+        // time ranges side by side.
+        activity_partitions: true,
         capabilities: [
             &Capability::DIRECTORY[..],
             &Capability::ACTIVITY,

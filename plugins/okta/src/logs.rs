@@ -13,6 +13,10 @@
 //!   a new search at `since=<ts>`, and the cursor drops that second's events it
 //!   already returned.
 //!
+//! In a partitioned first scan the host asks for a time range (`until` set): the request
+//! is then a *bounded* query (`since` and `until`, events published before `until`),
+//! whose next link Okta sends only while results remain, so the range ends with it.
+//!
 //! `client.geographicalContext` becomes the location (Okta names the country, not its
 //! ISO code, so only a two-letter value is kept as `country-code`), and
 //! `authenticationContext.externalSessionId` the session id.
@@ -66,7 +70,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
     let limit = api.limit(MAX_LIMIT);
     let url = match &feed.next {
         Some(url) => url.clone(),
-        None => search_url(&api, feed.ts, limit),
+        None => search_url(&api, (feed.ts, ctx.until), limit),
     };
     let (events, next) = api.list_page(&url)?;
     let items = json::map_items(&events, "System Log events", activity);
@@ -75,18 +79,21 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
     Ok(feed.page(items, next, more))
 }
 
-/// A polling query for events from `since` (ms) on; Okta's default (the last 7 days)
-/// without one.
-fn search_url(api: &Api, since: Option<i64>, limit: u32) -> String {
-    let request = api.get(api.url("/api/v1/logs"));
-    match since.and_then(time::to_rfc3339) {
-        Some(since) => request.query("since", since),
-        None => request,
+/// A polling query for events from `since` (ms) on (Okta's default without one: the
+/// last 7 days); with `until`, a bounded query for those published before it.
+fn search_url(api: &Api, (since, until): (Option<i64>, Option<i64>), limit: u32) -> String {
+    let mut request = api.get(api.url("/api/v1/logs"));
+    if let Some(since) = since.and_then(time::to_rfc3339) {
+        request = request.query("since", since);
     }
-    .query("sortOrder", "ASCENDING")
-    .query("limit", limit)
-    .url()
-    .to_owned()
+    if let Some(until) = until.and_then(time::to_rfc3339) {
+        request = request.query("until", until);
+    }
+    request
+        .query("sortOrder", "ASCENDING")
+        .query("limit", limit)
+        .url()
+        .to_owned()
 }
 
 /// The activity record for one LogEvent; none without a `uuid` or `published`.
@@ -233,6 +240,37 @@ mod tests {
         ]);
         assert_eq!(admin, [ActivityKind::Admin; 6]);
         assert_eq!(kind_of("user.account.update_password"), ActivityKind::User);
+    }
+
+    #[test]
+    fn a_time_range_is_a_bounded_query_that_ends_with_its_last_next_link() {
+        let first = "https://okta.test/api/v1/logs?since=2024-01-01T00%3A00%3A00Z&until=2024-01-01T01%3A00%3A00Z&sortOrder=ASCENDING&limit=2";
+        let second = "https://okta.test/api/v1/logs?since=2024-01-01T00%3A00%3A00Z&until=2024-01-01T01%3A00%3A00Z&sortOrder=ASCENDING&limit=2&after=2";
+        let event = |id: &str, ms: i64| json!({"uuid": id, "published": time::to_rfc3339(ms).unwrap(), "eventType": "user.session.start"});
+        let host = fake::okta(vec![
+            (
+                first.into(),
+                fake::json(
+                    &json!([event("a", NEW_YEAR + 1_000), event("b", NEW_YEAR + 2_000)]),
+                    Some(second),
+                ),
+            ),
+            (
+                second.into(),
+                fake::json(&json!([event("c", NEW_YEAR + 3_000)]), None),
+            ),
+        ]);
+        let mut ctx = fake::ctx(2, Some(NEW_YEAR));
+        ctx.until = Some(NEW_YEAR + 3_600_000);
+        let (run, host) = host
+            .run(|| sluice_sdk::testing::run_pages(None, 5, |c| list(&ctx, c.as_deref())).unwrap());
+        assert_eq!(
+            host.requests().len(),
+            2,
+            "the range ends with its last page"
+        );
+        let ids: Vec<_> = run.items.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
     }
 
     #[test]
