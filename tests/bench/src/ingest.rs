@@ -13,14 +13,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use github::GitHub;
 use sluice::capabilities::http::{HttpClient, HttpFailure, Method, OutboundRequest};
 use sluice::model::{self, ConnectorError, Kind, Page, Record};
 use sluice::runtime::CallContext;
 use sluice::scan::{Lister, ScanOptions, StopSignal, scan_kind};
-use sluice_mocks::GithubMock;
+use sluice_mocks::{GithubMock, GithubMockConfig};
 use sluice_sdk::Guest;
 use sluice_sdk::bindings::sluice::connector::http::{HttpError, Method as GuestMethod};
 use sluice_sdk::bindings::sluice::connector::types as guest;
@@ -357,6 +357,54 @@ async fn ingest(
     })
 }
 
+/// The provider round trip of the first-scan rows (a provider across a network).
+const ROUND_TRIP: Duration = Duration::from_millis(20);
+
+/// A first scan of `events` audit events spread over 80 days behind [`ROUND_TRIP`],
+/// read as up to `ranges` time ranges side by side (1: one feed, page after page).
+async fn first_scan(events: usize, ranges: u32) -> anyhow::Result<Run> {
+    let mock = GithubMock::start(GithubMockConfig {
+        token: crate::TOKEN.into(),
+        audit_events: events,
+        audit_spacing_ms: 80 * 86_400_000 / events.max(1) as i64,
+        latency: ROUND_TRIP,
+        rate_limit_per_hour: u32::MAX,
+        ..Default::default()
+    })
+    .await?;
+    let (h, inst, ctx) = crate::connected(&mock, crate::UNLIMITED).await?;
+    let opts = ScanOptions {
+        activity_partitions: ranges,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let report = scan_kind(
+        &h.store,
+        &h.github(),
+        &inst,
+        &ctx,
+        Kind::Activities,
+        &opts,
+        &StopSignal::new(),
+    )
+    .await?;
+    let secs = start.elapsed().as_secs_f64();
+    if let Some(e) = report.error {
+        anyhow::bail!("first scan failed: {e}");
+    }
+    anyhow::ensure!(
+        report.records as usize == events,
+        "scanned {} of {events} events",
+        report.records
+    );
+    Ok(Run {
+        records: report.records,
+        secs,
+        bytes: 0,
+        cpu: 0.0,
+    })
+}
+
 /// The native mapping alone, over recorded responses: no HTTP, no store.
 fn parse_only(recorded: Arc<Vec<Resp>>, ctx: &CallContext, rounds: usize) -> anyhow::Result<Run> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -472,6 +520,27 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Row>> {
         .note(format!(
             "baseline: native; {STREAMS} mock orgs scanned concurrently into one store; wasm {:.1} MB/s",
             wasm.mb_per_sec()
+        )),
+    );
+    // A first scan pays one round trip per page; as time ranges, four at once.
+    let events = if quick { 5_000 } else { 20_000 };
+    let one_feed = first_scan(events, 1).await?;
+    let ranged = first_scan(events, ScanOptions::default().activity_partitions).await?;
+    rows.push(
+        Row::new(
+            "ingest",
+            format!(
+                "first scan, {} events over 80 days, {} ms round trips: time ranges vs one feed",
+                count(events),
+                ROUND_TRIP.as_millis()
+            ),
+            ranged.per_sec(),
+            "records/s",
+        )
+        .against(one_feed.per_sec())
+        .note(format!(
+            "baseline: the same scan page after page; {:.2} s vs {:.2} s",
+            ranged.secs, one_feed.secs
         )),
     );
     // The ceiling: the native mapping replaying the first size's responses.
