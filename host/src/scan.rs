@@ -326,12 +326,14 @@ pub async fn scan_kind(
     let caps = &opts.caps;
     // Every cursor this run was handed: one handed again means paging that loops.
     let mut cursors: HashSet<u64> = state.cursor.iter().map(|c| hash(c)).collect();
-    if kind == Kind::Activities {
-        let since = opts
+    if kind == Kind::Activities && plugin.activity_partitions() && state.partitions.is_empty() {
+        let first_since = opts
             .activity_since
             .unwrap_or(started - base.look_back_millis());
         let now = ctx.now.unwrap_or(started);
-        if partitions::plan(plugin.activity_partitions(), opts, since, now, &mut state) {
+        if let Some(since) = partitions::start(store, instance, &state, first_since, now)?
+            && partitions::plan(true, opts, since, now, &mut state)
+        {
             store.put_scan_state(&instance.id, kind, &state)?;
         }
     }

@@ -3,6 +3,10 @@
 //! When a connector reads `[since, until)` ranges (`activity-partitions`, contract 0.3.0)
 //! and an activity feed has no position yet, the look-back is split into up to
 //! [`ScanOptions::activity_partitions`] ranges of at least an hour, on whole seconds.
+//! So is a catch-up: a feed last caught up more than [`CATCH_UP_MILLIS`] ago (a daemon
+//! that was down) is read from its newest stored event's second on as ranges, and the
+//! newest range's position replaces the feed's. (Like a one-feed restart at a time,
+//! this does not see events the provider publishes later with earlier times.)
 //! Each range is paged by its own fetcher, so a provider's page latency is paid side by
 //! side, not once per page in turn; one committer takes the pages as they arrive and
 //! commits each with every range's position (the page's events first, the state after
@@ -30,9 +34,34 @@ pub const MIN_RANGE_MILLIS: Millis = 3_600_000;
 /// Most ranges one scan runs at once.
 pub const MAX_RANGES: u32 = 8;
 
-/// Split a first activity scan of `[since, now)` into ranges when the connector reads
-/// ranges and the span is long enough. True when it did (the ranges are in `state`,
-/// not yet saved).
+/// A feed last caught up longer ago than this is caught up as ranges (6 hours).
+pub const CATCH_UP_MILLIS: Millis = 6 * 3_600_000;
+
+/// Where a partitioned read of the activity feed would start: the look-back's start for
+/// a first scan; for a catch-up, the newest stored event (or the last catch-up); none
+/// when the feed is read as it is.
+pub fn start(
+    store: &Store,
+    instance: &Instance,
+    state: &ScanState,
+    first_since: Millis,
+    now: Millis,
+) -> Result<Option<Millis>, ScanError> {
+    if state.cursor.is_none() {
+        return Ok(Some(first_since));
+    }
+    match state.last_completed {
+        Some(caught_up) if now - caught_up > CATCH_UP_MILLIS => {
+            let newest = store.newest_activity_time(&instance.id)?;
+            Ok(Some(newest.unwrap_or(caught_up).div_euclid(1000) * 1000))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Split a read of the activity feed from `since` (see [`start`]) to `now` into ranges
+/// when the connector reads ranges and the span is long enough. True when it did (the
+/// ranges are in `state`, not yet saved).
 pub fn plan(
     supported: bool,
     opts: &ScanOptions,
@@ -40,7 +69,7 @@ pub fn plan(
     now: Millis,
     state: &mut ScanState,
 ) -> bool {
-    if !supported || state.cursor.is_some() || !state.partitions.is_empty() {
+    if !supported || !state.partitions.is_empty() {
         return false;
     }
     let span = now - since;
@@ -261,8 +290,8 @@ mod tests {
     //! Ranges side by side keep a sequential feed's guarantees: every event once, each
     //! range resuming from its own committed position after an error.
 
-    use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
+    use std::sync::{LazyLock, Mutex};
     use std::time::Duration;
 
     use super::*;
@@ -270,7 +299,9 @@ mod tests {
     use crate::store::tests::{activity, ids, instance};
 
     const HOUR: Millis = 3_600_000;
-    const NOW: Millis = 1_800_000_000_000;
+    /// The tests' clock: now, on a whole second (the store stamps `last_completed`
+    /// with the wall clock, which catch-up compares with the run's clock).
+    static NOW: LazyLock<Millis> = LazyLock::new(|| now_millis().div_euclid(1000) * 1000);
 
     /// One call: the range start, its end, the cursor.
     type Asked = (Millis, Option<Millis>, Option<String>);
@@ -323,7 +354,8 @@ mod tests {
                 *self.fail_once.lock().unwrap() = None;
                 return Err(ConnectorError::Upstream("503 from the provider".into()));
             }
-            let until = ctx.until.unwrap_or(Millis::MAX);
+            // A provider has no events after now.
+            let until = ctx.until.or(ctx.now).unwrap_or(Millis::MAX);
             let inside: Vec<(usize, Millis)> = (self.times.iter().copied().enumerate())
                 .filter(|&(_, t)| since <= t && t < until)
                 .collect();
@@ -353,24 +385,24 @@ mod tests {
 
     fn opts() -> ScanOptions {
         ScanOptions {
-            now: Some(NOW),
-            activity_since: Some(NOW - 24 * HOUR),
+            now: Some(*NOW),
+            activity_since: Some(*NOW - 24 * HOUR),
             ..Default::default()
         }
     }
 
-    /// One event every `every` ms across the day before `NOW`.
-    fn spread(every: Millis) -> Vec<Millis> {
-        (0..24 * HOUR / every)
-            .map(|i| NOW - 24 * HOUR + i * every)
+    /// One event every `every` ms for `days` days from the day before `NOW`.
+    fn spread(every: Millis, days: i64) -> Vec<Millis> {
+        (0..days * 24 * HOUR / every)
+            .map(|i| *NOW - 24 * HOUR + i * every)
             .collect()
     }
 
     #[test]
     fn ranges_cover_the_span_on_whole_seconds_and_only_when_long_enough() {
         let mut state = ScanState::default();
-        let since = NOW - 24 * HOUR + 123;
-        assert!(plan(true, &opts(), since, NOW, &mut state));
+        let since = *NOW - 24 * HOUR + 123;
+        assert!(plan(true, &opts(), since, *NOW, &mut state));
         let ranges = &state.partitions;
         assert_eq!(ranges.len(), 4);
         assert_eq!(ranges[0].since, since);
@@ -381,14 +413,9 @@ mod tests {
         assert_eq!(ranges[3].until, None, "the newest reads up to now");
 
         let mut short = ScanState::default();
-        assert!(!plan(true, &opts(), NOW - HOUR, NOW, &mut short));
-        assert!(!plan(false, &opts(), since, NOW, &mut short));
-        let mut resumed = ScanState {
-            cursor: Some("7".into()),
-            ..Default::default()
-        };
-        assert!(!plan(true, &opts(), since, NOW, &mut resumed));
-        assert!(short.partitions.is_empty() && resumed.partitions.is_empty());
+        assert!(!plan(true, &opts(), *NOW - HOUR, *NOW, &mut short));
+        assert!(!plan(false, &opts(), since, *NOW, &mut short));
+        assert!(short.partitions.is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,7 +424,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let inst = instance("acme");
         store.create_instance(&inst, &Default::default()).unwrap();
-        let times = spread(60_000);
+        let times = spread(60_000, 1);
         let feed = Ranged::new(times.clone(), 50);
         let (ctx, stop) = (context(), StopSignal::new());
 
@@ -419,7 +446,7 @@ mod tests {
         let state = store.scan_state(&inst.id, Kind::Activities).unwrap();
         assert!(state.partitions.is_empty());
         // The newest range's end: 24 h of one event a minute, 6 h per range.
-        assert_eq!(state.cursor, Some(format!("{}+360", NOW - 6 * HOUR)));
+        assert_eq!(state.cursor, Some(format!("{}+360", *NOW - 6 * HOUR)));
 
         // The next run goes on from there as one feed.
         feed.asked.lock().unwrap().clear();
@@ -428,7 +455,7 @@ mod tests {
             .unwrap();
         let asked = feed.asked.lock().unwrap().clone();
         assert_eq!(asked.len(), 1);
-        assert_eq!(asked[0].2, Some(format!("{}+360", NOW - 6 * HOUR)));
+        assert_eq!(asked[0].2, Some(format!("{}+360", *NOW - 6 * HOUR)));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,10 +464,10 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let inst = instance("acme");
         store.create_instance(&inst, &Default::default()).unwrap();
-        let times = spread(60_000);
+        let times = spread(60_000, 1);
         let feed = Ranged::new(times.clone(), 50);
         let (ctx, stop) = (context(), StopSignal::new());
-        let second_range = NOW - 18 * HOUR;
+        let second_range = *NOW - 18 * HOUR;
         *feed.fail_once.lock().unwrap() = Some((second_range, 200));
 
         let first = scan_kind(&store, &feed, &inst, &ctx, Kind::Activities, &opts(), &stop)
@@ -479,6 +506,52 @@ mod tests {
         assert_eq!(first.records + second.records, times.len() as u64);
         let state = store.scan_state(&inst.id, Kind::Activities).unwrap();
         assert!(state.partitions.is_empty());
-        assert_eq!(state.cursor, Some(format!("{}+360", NOW - 6 * HOUR)));
+        assert_eq!(state.cursor, Some(format!("{}+360", *NOW - 6 * HOUR)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_feed_last_caught_up_a_day_ago_catches_up_as_ranges_and_stores_every_event_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let inst = instance("acme");
+        store.create_instance(&inst, &Default::default()).unwrap();
+        // A day before now and a day after: the second day happens while "down".
+        let times = spread(60_000, 2);
+        let feed = Ranged::new(times.clone(), 50);
+        let (ctx, stop) = (context(), StopSignal::new());
+        scan_kind(&store, &feed, &inst, &ctx, Kind::Activities, &opts(), &stop)
+            .await
+            .unwrap();
+        assert_eq!(ids(&store, &inst.id, Kind::Activities, false).len(), 1440);
+
+        // A day later: the feed was caught up 24 h ago, so it is read as ranges from
+        // its newest stored event on, not page after page from its cursor.
+        feed.asked.lock().unwrap().clear();
+        let later = ScanOptions {
+            now: Some(*NOW + 24 * HOUR),
+            ..opts()
+        };
+        let report = scan_kind(&store, &feed, &inst, &ctx, Kind::Activities, &later, &stop)
+            .await
+            .unwrap();
+        assert!(report.error.is_none(), "{:?}", report.error);
+        let asked = feed.asked.lock().unwrap().clone();
+        let ranges: HashSet<Millis> = asked.iter().map(|a| a.0).collect();
+        assert_eq!(ranges.len(), 4, "caught up as four ranges");
+        assert_eq!(
+            ranges.iter().min(),
+            Some(&(*NOW - 60_000)),
+            "from the newest event"
+        );
+        assert_eq!(
+            ids(&store, &inst.id, Kind::Activities, false).len(),
+            times.len(),
+            "every event once"
+        );
+        let state = store.scan_state(&inst.id, Kind::Activities).unwrap();
+        assert!(state.partitions.is_empty());
+        let newest = ranges.iter().max().unwrap();
+        let in_newest = times.iter().filter(|&&t| t >= *newest).count();
+        assert_eq!(state.cursor, Some(format!("{newest}+{in_newest}")));
     }
 }

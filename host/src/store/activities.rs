@@ -326,6 +326,16 @@ impl Iterator for ActivitiesDesc {
 }
 
 impl Store {
+    /// The time of the instance's newest stored event, if any (blocks are keyed by
+    /// their newest event, so this is the last key).
+    pub fn newest_activity_time(&self, instance_id: &str) -> Result<Option<Millis>, StoreError> {
+        let prefix = activities_prefix(instance_id);
+        match self.t()?.records.scan_prefix(&prefix).next_back() {
+            Some(entry) => Ok(Some(pos_time(&entry?.0[prefix.len()..])?)),
+            None => Ok(None),
+        }
+    }
+
     /// The widest time span of any activity block of the instance (0 when none).
     pub(super) fn activity_span(&self, instance_id: &str) -> Result<Millis, StoreError> {
         Ok(match self.t()?.records.get(span_key(instance_id))? {
