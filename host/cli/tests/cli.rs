@@ -175,14 +175,16 @@ async fn bad_input_gets_clear_one_line_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_scan_then_rescan_gives_exactly_the_providers_records() {
     // One event a second: the whole log falls in the newest range of a first scan.
-    sigkill_mid_activity_scan(1_000).await;
+    // 120 pages at 15 ms each: the activity scan runs for seconds.
+    sigkill_mid_activity_scan(1_000, Duration::from_millis(15)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_a_partitioned_first_scan_then_rescan_gives_exactly_the_providers_records() {
     // One event every 10 minutes: 83 days, inside the 90-day look-back, so each of the
     // first scan's time ranges has pages of its own in flight when the kill comes.
-    let mock = sigkill_mid_activity_scan(600_000).await;
+    // Four ranges of 30 pages at 100 ms each: the activity scan runs for seconds.
+    let mock = sigkill_mid_activity_scan(600_000, Duration::from_millis(100)).await;
     let ranges: std::collections::HashSet<String> = mock
         .requests()
         .iter()
@@ -193,16 +195,16 @@ async fn sigkill_mid_a_partitioned_first_scan_then_rescan_gives_exactly_the_prov
 }
 
 /// Kill -9 a first scan well into the audit log, scan again, and compare every record
-/// with the mock's. The log's events are `spacing_ms` apart.
-async fn sigkill_mid_activity_scan(spacing_ms: i64) -> GithubMock {
-    // 120 pages at 15 ms each: the activity scan runs for seconds.
+/// with the mock's. The log's events are `spacing_ms` apart; each response takes
+/// `latency`.
+async fn sigkill_mid_activity_scan(spacing_ms: i64, latency: Duration) -> GithubMock {
     const EVENTS: usize = 12_000;
     let mock = GithubMock::start(GithubMockConfig {
         token: TOKEN.into(),
         members: 250,
         audit_events: EVENTS,
         audit_spacing_ms: spacing_ms,
-        latency: Duration::from_millis(15),
+        latency,
         ..Default::default()
     })
     .await
