@@ -537,6 +537,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "salesforce-acme",
         "onelogin-acme",
         "zoom-acme",
+        "webex-acme",
     ];
     for name in instances {
         assert!(
@@ -686,6 +687,12 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Zoom",
             "✔ — ✔ ✔ — ✔ — — ✔ — — suspend-user†, unsuspend-user†",
+        ),
+        // Webex: groups, logon and admin activity (the table's "Not supported by
+        // provider") and turning sign-in off/on go beyond the table; no files yet.
+        (
+            "Webex",
+            "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
         ),
     ];
     for (name, cells) in rows {

@@ -74,8 +74,10 @@ mod tests {
     use crate::api::fake::{self, BASE};
 
     fn person(login_enabled: bool) -> Response {
-        fake::json(&json!({"id": "p1", "emails": ["p1@x.test"], "displayName": "P One",
-            "roles": [], "licenses": ["l1"], "loginEnabled": login_enabled}))
+        fake::json(
+            &json!({"id": "p1", "emails": ["p1@x.test"], "displayName": "P One",
+            "roles": [], "licenses": ["l1"], "loginEnabled": login_enabled}),
+        )
     }
 
     #[test]
@@ -105,7 +107,11 @@ mod tests {
         assert_eq!(sent.len(), 2);
         let body: Value = serde_json::from_slice(sent[1].body.as_deref().unwrap()).unwrap();
         assert_eq!(body["loginEnabled"], json!(false));
-        assert_eq!(body["licenses"], json!(["l1"]), "unchanged fields are sent back");
+        assert_eq!(
+            body["licenses"],
+            json!(["l1"]),
+            "unchanged fields are sent back"
+        );
 
         let host = fake::webex(vec![(url, person(false))]);
         let (result, host) = host.run(|| {
@@ -123,6 +129,9 @@ mod tests {
                 &action(ActionKind::UnsuspendUser, "p9", false),
             )
         });
-        assert!(matches!(result, Err(ConnectorError::NotFound(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ConnectorError::NotFound(_))),
+            "{result:?}"
+        );
     }
 }

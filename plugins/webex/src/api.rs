@@ -150,7 +150,8 @@ pub mod fake {
     /// The published example `name` (e.g. `people-list`), parsed; none (with a note)
     /// without the shared fixtures.
     pub fn fixture(name: &str) -> Option<Value> {
-        Fixtures::open("webex").map(|f| f.json(&format!("{name}.third-party-mirror-of-openapi.json")))
+        Fixtures::open("webex")
+            .map(|f| f.json(&format!("{name}.third-party-mirror-of-openapi.json")))
     }
 
     /// A 200 JSON response.
@@ -176,7 +177,10 @@ pub mod fake {
             .config("base_url", "https://webex.test/")
             .config("org_id", "org-1")
             .expect_header("accept", "application/json")
-            .routes(routes, error(404, "The requested resource could not be found."))
+            .routes(
+                routes,
+                error(404, "The requested resource could not be found."),
+            )
     }
 }
 
@@ -203,12 +207,21 @@ mod tests {
         assert!(matches!(check_status(fake::error(403, scope)),
             Err(ConnectorError::Forbidden(m)) if m.contains("missing required scopes")));
         assert!(matches!(
-            check_status(fake::error(401, "The request requires a valid access token set in the Authorization request header.")),
+            check_status(fake::error(
+                401,
+                "The request requires a valid access token set in the Authorization request header."
+            )),
             Err(ConnectorError::Unauthorized(_))
         ));
         let locked = Response::new(423, vec![("retry-after".into(), "7".into())], "{}");
-        assert_eq!(check_status(locked).unwrap_err(), ConnectorError::RateLimited(Some(7)));
+        assert_eq!(
+            check_status(locked).unwrap_err(),
+            ConnectorError::RateLimited(Some(7))
+        );
         let busy = Response::new(429, vec![("retry-after".into(), "3".into())], "{}");
-        assert_eq!(check_status(busy).unwrap_err(), ConnectorError::RateLimited(Some(3)));
+        assert_eq!(
+            check_status(busy).unwrap_err(),
+            ConnectorError::RateLimited(Some(3))
+        );
     }
 }

@@ -14,8 +14,8 @@
 //! (or the host's `since` on the first run) to the scan run's clock (`ctx.now`, so a
 //! recorded scan replays to the same requests), following `Link: rel="next"` while
 //! pages remain. The search's URL holds its bounds, so a resumed page reads the same
-//! window. Times are sent as RFC 3339 UTC with whole seconds; the next search starts
-//! at the newest event's second again and the SDK's [`FeedCursor`] drops the events
+//! window. Times are sent as RFC 3339 UTC with milliseconds, the start in whole
+//! seconds: the next search starts at the newest event's second again and the SDK's [`FeedCursor`] drops the events
 //! of that second already returned, so a rescan stores each event once whatever
 //! order Webex lists them in.
 //!
@@ -65,13 +65,18 @@ pub fn trails() -> Result<Vec<&'static str>, ConnectorError> {
             keys.push(*key);
         }
     }
-    Ok(TRAILS.iter().copied().filter(|k| keys.contains(k)).collect())
+    Ok(TRAILS
+        .iter()
+        .copied()
+        .filter(|k| keys.contains(k))
+        .collect())
 }
 
-/// RFC 3339 UTC with milliseconds, as Webex writes times (`2019-01-02T16:58:36.000Z`).
+/// RFC 3339 UTC with milliseconds, as Webex writes times (`2019-01-02T16:58:36.845Z`).
 pub fn webex_time(ms: i64) -> String {
-    time::to_rfc3339(ms)
-        .map(|t| t.replacen('Z', ".000Z", 1))
+    let millis = ms.rem_euclid(1000);
+    time::to_rfc3339(ms - millis)
+        .map(|t| t.replacen('Z', &format!(".{millis:03}Z"), 1))
         .unwrap_or_default()
 }
 
@@ -223,10 +228,16 @@ mod tests {
         assert_eq!(a.time, time::parse("2019-01-02T16:58:36.845Z").unwrap());
         assert_eq!(
             a.targets,
-            ["Acme Inc.", "NWIzZTBiZDgtZjg4Ni00MjViLWIzMTgtYWNlYjliN2EwZGFj"]
+            [
+                "Acme Inc.",
+                "NWIzZTBiZDgtZjg4Ni00MjViLWIzMTgtYWNlYjliN2EwZGFj"
+            ]
         );
         assert!(a.user_agent.as_deref().unwrap().starts_with("Mozilla/5.0"));
-        assert_eq!(serde_json::from_str::<Value>(&a.raw).unwrap(), admin["items"][0]);
+        assert_eq!(
+            serde_json::from_str::<Value>(&a.raw).unwrap(),
+            admin["items"][0]
+        );
 
         let s = security_event(&security["items"][0]).unwrap();
         assert_eq!(s.kind, ActivityKind::Logon);
@@ -242,7 +253,10 @@ mod tests {
             "data": {"roomId": "r1", "personEmail": "a@x.test",
                 "files": ["https://webexapis.com/v1/contents/c1"]}});
         let a = compliance_event(&event).unwrap();
-        assert_eq!((a.kind, a.action.as_str()), (ActivityKind::User, "messages.created"));
+        assert_eq!(
+            (a.kind, a.action.as_str()),
+            (ActivityKind::User, "messages.created")
+        );
         assert_eq!(a.actor.as_deref(), Some("a@x.test"));
         assert_eq!(a.targets, ["r1", "https://webexapis.com/v1/contents/c1"]);
     }
@@ -257,11 +271,14 @@ mod tests {
         );
         let admin = format!("{BASE}/adminAudit/events?orgId=org-1&from={from}&to={to}&max=50");
         let admin2 = format!("{admin}&cursor=n2");
-        let security =
-            format!("{BASE}/admin/securityAudit/events?orgId=org-1&startTime={from}&endTime={to}&max=50");
+        let security = format!(
+            "{BASE}/admin/securityAudit/events?orgId=org-1&startTime={from}&endTime={to}&max=50"
+        );
         let events = format!("{BASE}/events?from={from}&to={to}&max=50");
-        let ev = |id: &str, at: &str| json!({"id": id, "created": at,
-            "data": {"eventDescription": "User updated", "actorEmail": "admin@x.test"}});
+        let ev = |id: &str, at: &str| {
+            json!({"id": id, "created": at,
+            "data": {"eventDescription": "User updated", "actorEmail": "admin@x.test"}})
+        };
         let host = fake::webex(vec![
             (
                 admin.clone(),
@@ -274,7 +291,10 @@ mod tests {
                 admin2.clone(),
                 fake::json(&json!({"items": [ev("a1", "2023-12-31T23:10:00.000Z")]})),
             ),
-            (security.clone(), fake::json(&json!({"items": [ev("s1", "2023-12-31T23:20:00.000Z")]}))),
+            (
+                security.clone(),
+                fake::json(&json!({"items": [ev("s1", "2023-12-31T23:20:00.000Z")]})),
+            ),
             (
                 events.clone(),
                 fake::json(&json!({"items": [{"id": "c1", "resource": "memberships",
@@ -309,9 +329,15 @@ mod tests {
     }
 
     #[test]
+    fn times_are_written_with_milliseconds() {
+        assert_eq!(webex_time(NEW_YEAR + 845), "2024-01-01T00:00:00.845Z");
+        assert_eq!(webex_time(NEW_YEAR), "2024-01-01T00:00:00.000Z");
+    }
+
+    #[test]
     fn trails_come_from_config_in_reading_order() {
-        let host = sluice_sdk::testing::FakeHost::new()
-            .config("trails", "compliance-events, admin-audit");
+        let host =
+            sluice_sdk::testing::FakeHost::new().config("trails", "compliance-events, admin-audit");
         let (keys, _) = host.run(trails);
         assert_eq!(keys.unwrap(), [ADMIN_AUDIT, COMPLIANCE_EVENTS]);
         let host = sluice_sdk::testing::FakeHost::new().config("trails", "chat");

@@ -96,8 +96,10 @@ mod tests {
         let page = |start: u32, ids: &[&str]| {
             let groups: Vec<Value> = ids
                 .iter()
-                .map(|id| json!({"id": id, "displayName": format!("G {id}"),
-                    "members": [{"id": "p1", "type": "user"}]}))
+                .map(|id| {
+                    json!({"id": id, "displayName": format!("G {id}"),
+                    "members": [{"id": "p1", "type": "user"}]})
+                })
                 .collect();
             fake::json(&json!({"totalResults": 3, "startIndex": start,
                 "itemsPerPage": ids.len(), "groups": groups}))
@@ -109,7 +111,11 @@ mod tests {
         let ctx = fake::ctx(2, None);
         let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
         assert_eq!(host.requests().len(), 2);
-        let ids: Vec<_> = pages.iter().flat_map(|p| &p.items).map(|g| g.id.as_str()).collect();
+        let ids: Vec<_> = pages
+            .iter()
+            .flat_map(|p| &p.items)
+            .map(|g| g.id.as_str())
+            .collect();
         assert_eq!(ids, ["g1", "g2", "g3"]);
         assert_eq!(pages[0].items[0].members, ["p1"]);
     }

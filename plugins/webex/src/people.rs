@@ -130,7 +130,11 @@ mod tests {
         );
         assert_eq!(u.email.as_deref(), Some("john.andersen@example.com"));
         assert_eq!(u.display_name.as_deref(), Some("John Andersen"));
-        assert_eq!(u.status, UserStatus::Active, "loginEnabled is the string \"true\"");
+        assert_eq!(
+            u.status,
+            UserStatus::Active,
+            "loginEnabled is the string \"true\""
+        );
         assert!(u.is_admin);
         assert_eq!(u.roles.len(), 2, "one string holding two role ids");
         assert_eq!(u.roles[0], "Full Administrator");
@@ -186,6 +190,9 @@ mod tests {
             ))
         });
         let (result, _) = host.run(|| list(&fake::ctx(100, None), None));
-        assert!(matches!(result, Err(ConnectorError::Unauthorized(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ConnectorError::Unauthorized(_))),
+            "{result:?}"
+        );
     }
 }
