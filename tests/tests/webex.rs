@@ -147,7 +147,13 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_link_pages() {
     assert_eq!(pages("/v1/people"), 23_usize.div_ceil(5));
     assert_eq!(pages("/v1/adminAudit/events"), 12_usize.div_ceil(5));
     assert_eq!(pages("/v1/admin/securityAudit/events"), 9_usize.div_ceil(5));
-    assert_eq!(pages("/v1/events"), 14_usize.div_ceil(5));
+    let trail_pages = (requests.iter())
+        .filter(|r| r.path() == "/v1/events" && r.query_param("resource").is_none())
+        .count();
+    assert_eq!(trail_pages, 14_usize.div_ceil(5));
+    // Files: the deleted messages (none), then the created ones, none with a file.
+    assert_eq!(pages("/v1/events") - trail_pages, 1 + 14_usize.div_ceil(5));
+    assert_eq!(h.live(&inst, Kind::Files), exp.files);
     assert_eq!(pages("/v1/groups"), 1, "three groups on one page of five");
     assert!(
         (requests.iter())
@@ -429,6 +435,112 @@ async fn shared_webex_fixtures_parse_into_records() {
     };
     assert_eq!(group.name, "Sales Group");
     assert_eq!(group.members.len(), exp.group_members);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_messages_are_listed_read_in_chunks_and_quarantine_deletes_their_message() {
+    use sluice::runtime::MAX_FILE_CHUNK;
+    use sluice::session::InstanceSession;
+
+    let mock = WebexMock::start(WebexMockConfig {
+        file_messages: 7,
+        deleted_file_messages: 2,
+        file_size: MAX_FILE_CHUNK as usize + 1_000,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = Harness::new().await;
+    let (inst, _) = connect(&h, &mock).await;
+    mock.clear_requests();
+    let reports = h.scan(&inst, &[Kind::Files], 3).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    let exp = mock.expected();
+    assert_eq!(
+        exp.files, 5,
+        "seven messages with a file, two deleted since"
+    );
+    assert_eq!(h.live(&inst, Kind::Files), exp.files);
+    let files: Vec<sluice::model::File> = (h.records(&inst, Kind::Files, false).into_iter())
+        .filter_map(|r| match r.record {
+            Record::File(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let mut ids: Vec<String> = files.iter().map(|f| f.id.clone()).collect();
+    ids.sort();
+    let mut expected_ids = mock.file_ids();
+    expected_ids.sort();
+    assert_eq!(ids, expected_ids);
+    let first = files.iter().find(|f| f.id == mock.file_ids()[0]).unwrap();
+    assert_eq!(first.name, "report-0.pdf", "from Content-Disposition");
+    assert_eq!(first.size, Some(u64::from(MAX_FILE_CHUNK) + 1_000));
+    assert_eq!(first.mime_type.as_deref(), Some("application/pdf"));
+    // Deleted messages' files are not even asked about.
+    let heads = (mock.api_requests().iter())
+        .filter(|r| r.method == "HEAD")
+        .count();
+    assert_eq!(heads, exp.files);
+
+    // The host reads the content in chunks; the connector asks Webex for ranges.
+    let plugin = h.plugin("webex");
+    let session = InstanceSession::open(&plugin, &h.store, &inst).unwrap();
+    let content_id = first.id.split_once('.').unwrap().1.to_owned();
+    let whole = mock.file_content(&content_id).unwrap();
+    let chunk = (plugin.read_file(session.context(), &first.id, 0, u32::MAX))
+        .await
+        .unwrap();
+    assert_eq!(chunk.data.len(), MAX_FILE_CHUNK as usize);
+    assert_eq!(chunk.data, whole[..MAX_FILE_CHUNK as usize]);
+    assert!(!chunk.eof);
+    assert_eq!(chunk.size, Some(whole.len() as u64));
+    let rest = (plugin.read_file(
+        session.context(),
+        &first.id,
+        u64::from(MAX_FILE_CHUNK),
+        4096,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(rest.data, whole[MAX_FILE_CHUNK as usize..]);
+    assert!(rest.eof);
+
+    // Quarantine: the compliance officer deletes the message; the next scans show
+    // the file gone and the deletion in the compliance events.
+    h.scan(&inst, &[Kind::Activities], 100).await;
+    let target = first.id.clone();
+    let message = target.split_once('.').unwrap().0.to_owned();
+    let planned = h
+        .act(&inst, action(ActionKind::QuarantineFile, &target, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.requests,
+        [format!("DELETE {}/v1/messages/{message}", mock.base_url())]
+    );
+    assert_eq!(mock.file_ids().len(), 5, "a dry run deletes nothing");
+    let done = h
+        .act(&inst, action(ActionKind::QuarantineFile, &target, false))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "done", "{done:?}");
+    assert_eq!(mock.file_ids().len(), 4);
+    let reports = h.scan(&inst, &[Kind::Files], 3).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    assert_eq!(h.live(&inst, Kind::Files), 4);
+    let reports = h.scan(&inst, &[Kind::Activities], 100).await;
+    assert_eq!(reports[0].records, 1);
+    let deleted = h
+        .activities(&inst)
+        .into_iter()
+        .find(|a| a.action == "messages.deleted" && a.raw.value()["data"]["id"] == message.as_str())
+        .expect("the deletion in the compliance events");
+    assert_eq!(deleted.kind, ActivityKind::User);
+    let again = h
+        .act(&inst, action(ActionKind::QuarantineFile, &target, false))
+        .await
+        .unwrap();
+    assert_eq!(again.status, "already");
 }
 
 /// `sluice scan --record` against the mock, then `sluice test-connector` on what it

@@ -689,10 +689,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
             "✔ — ✔ ✔ — ✔ — — ✔ — — suspend-user†, unsuspend-user†",
         ),
         // Webex: groups, logon and admin activity (the table's "Not supported by
-        // provider") and turning sign-in off/on go beyond the table; no files yet.
+        // provider") and turning sign-in off/on go beyond the table; files are
+        // message attachments, quarantined by deleting their message.
         (
             "Webex",
-            "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, quarantine-file",
         ),
     ];
     for (name, cells) in rows {

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `suspend-user` | `PUT /v1/people/{personId}` with `loginEnabled: false` |
 //! | `unsuspend-user` | `PUT /v1/people/{personId}` with `loginEnabled: true` |
+//! | `quarantine-file` | `DELETE /v1/messages/{messageId}` (see [`delete_message`]) |
 //!
 //! Webex's update replaces the person ("include all details for the person"), so the
 //! action first reads `GET /v1/people/{personId}` and sends that body back with only
@@ -18,7 +19,7 @@ use serde_json::json;
 use sluice_sdk::prelude::*;
 
 use crate::api::{self, Api};
-use crate::people;
+use crate::{files, people};
 
 /// Performs or plans `action`.
 pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorError> {
@@ -26,6 +27,7 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
     let enable = match action.kind {
         ActionKind::SuspendUser => false,
         ActionKind::UnsuspendUser => true,
+        ActionKind::QuarantineFile => return delete_message(&api, action),
         _ => return Err(action::unsupported("Webex", action)),
     };
     let target = action.target.trim();
@@ -63,6 +65,27 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
         fields.insert("loginEnabled".into(), Value::Bool(enable));
     }
     Write::new(put(&person), what).perform(false)
+}
+
+/// `quarantine-file`: Webex has no quarantine; the compliance officer deletes the
+/// message that holds the file (`DELETE /v1/messages/{messageId}`,
+/// `spark-compliance:messages_write`), which removes it, and every other file of that
+/// message, for everyone, irreversibly. A message already gone (404) is `already`.
+fn delete_message(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
+    let (message, _) = files::split_id(action.target.trim())?;
+    let segment = action::target_segment(message)?;
+    let request =
+        http::delete(api.url(&format!("/messages/{segment}"))).header("accept", "application/json");
+    Write::new(
+        request,
+        format!(
+            "delete Webex message {message} with file {} (irreversible: Webex has no \
+             quarantine)",
+            action.target.trim()
+        ),
+    )
+    .gone_is_already()
+    .perform(action.dry_run)
 }
 
 #[cfg(test)]
@@ -133,5 +156,34 @@ mod tests {
             matches!(result, Err(ConnectorError::NotFound(_))),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn quarantine_deletes_the_message_holding_the_file() {
+        let url = format!("{BASE}/messages/m1");
+        let (result, host) = fake::webex(vec![]).run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::QuarantineFile, "m1.c1", true),
+            )
+        });
+        assert_eq!(result.unwrap().requests, [format!("DELETE {url}")]);
+        assert!(host.requests().is_empty());
+
+        let gone = fake::webex(vec![(url.clone(), Response::new(204, vec![], ""))]);
+        let (result, _) = gone.run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::QuarantineFile, "m1.c1", false),
+            )
+        });
+        assert_eq!(result.unwrap().status, ActionStatus::Done);
+        let (result, _) = fake::webex(vec![]).run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::QuarantineFile, "m1.c1", false),
+            )
+        });
+        assert_eq!(result.unwrap().status, ActionStatus::Already, "404: gone");
     }
 }

@@ -173,10 +173,14 @@ pub mod fake {
     /// A fake host for the API at `https://webex.test`, answering each URL from
     /// `routes` (exact match, method ignored) and 404 otherwise.
     pub fn webex(routes: Vec<(String, Response)>) -> FakeHost {
+        webex_any_type(routes).expect_header("accept", "application/json")
+    }
+
+    /// [`webex`] for requests of files' content, which accept any type.
+    pub fn webex_any_type(routes: Vec<(String, Response)>) -> FakeHost {
         FakeHost::new()
             .config("base_url", "https://webex.test/")
             .config("org_id", "org-1")
-            .expect_header("accept", "application/json")
             .routes(
                 routes,
                 error(404, "The requested resource could not be found."),

@@ -15,9 +15,12 @@
 //! | admin activity | `GET /v1/adminAudit/events` (the last day) | `audit:events_read`, authorized by a full administrator |
 //! | logon activity | `GET /v1/admin/securityAudit/events` (the last day) | `audit:events_read`, authorized by a full administrator |
 //! | user activity | `GET /v1/events` (the last day) | `spark-compliance:events_read`, authorized by a compliance officer |
+//! | files | `GET /v1/events?resource=messages&type=created` (the last day) | the same |
 //!
-//! A 401 from the first probe is `unauthorized`. The actions' scope
-//! (`spark-admin:people_write`) cannot be probed without writing; the guide says so.
+//! A 401 from the first probe is `unauthorized`. What cannot be probed without a
+//! file or a write is named in the guide: `spark-compliance:messages_read` (file
+//! content), `spark-admin:people_write` and `spark-compliance:messages_write` (the
+//! actions).
 
 use sluice_sdk::prelude::*;
 
@@ -35,7 +38,7 @@ struct Probe {
 }
 
 /// Each capability's scope, in probing order.
-const PROBES: [Probe; 6] = [
+const PROBES: [Probe; 7] = [
     Probe {
         capability: Capability::Accounts,
         scope: "spark-admin:people_read",
@@ -63,6 +66,11 @@ const PROBES: [Probe; 6] = [
     },
     Probe {
         capability: Capability::UserActivity,
+        scope: "spark-compliance:events_read",
+        role: Some("a compliance officer"),
+    },
+    Probe {
+        capability: Capability::Files,
         scope: "spark-compliance:events_read",
         role: Some("a compliance officer"),
     },
@@ -101,6 +109,13 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
                 api.get("/admin/securityAudit/events").query("orgId", org),
                 "startTime",
                 "endTime",
+            ),
+            Capability::Files => window(
+                api.get("/events")
+                    .query("resource", "messages")
+                    .query("type", "created"),
+                "from",
+                "to",
             ),
             _ => window(api.get("/events"), "from", "to"),
         };
@@ -200,7 +215,14 @@ mod tests {
                 ),
                 ok.clone(),
             ),
-            (format!("{BASE}/events?from={from}&to={to}&max=1"), ok),
+            (
+                format!("{BASE}/events?from={from}&to={to}&max=1"),
+                ok.clone(),
+            ),
+            (
+                format!("{BASE}/events?resource=messages&type=created&from={from}&to={to}&max=1"),
+                ok,
+            ),
         ]
     }
 
@@ -220,19 +242,24 @@ mod tests {
             ]
         );
         assert!(permissions.missing.is_empty(), "{:?}", permissions.missing);
-        assert_eq!(host.requests().len(), 7);
+        assert_eq!(host.requests().len(), 8);
     }
 
     #[test]
     fn missing_scopes_are_named_with_webex_s_answer() {
         let mut routes = routes();
+        routes[7].1 = fake::error(403, REFUSED);
         routes[6].1 = fake::error(403, REFUSED);
         routes[2].1 = fake::error(403, REFUSED);
         let (result, _) = fake::webex(routes).run(|| check(&fake::ctx(100, None)));
         let permissions = result.unwrap();
         assert_eq!(
             sluice_sdk::testing::missing(&permissions),
-            [Capability::Privileges, Capability::UserActivity]
+            [
+                Capability::Privileges,
+                Capability::UserActivity,
+                Capability::Files
+            ]
         );
         let why = &permissions.missing[1].1;
         assert!(why.contains("`spark-compliance:events_read`"), "{why}");

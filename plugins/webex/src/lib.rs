@@ -16,9 +16,11 @@
 //! | `list-activities` logon | `GET /v1/admin/securityAudit/events` | blank: beyond the table |
 //! | `act` suspend / unsuspend user | `PUT /v1/people/{personId}` (`loginEnabled`) | blank: beyond the table |
 //!
-//! Not yet: files (DLP, sharing control, file governance). Webex files are message
-//! attachments, reachable only through the compliance officer's messages and events
-//! and `GET /v1/contents/{contentId}`; see the guide (`docs/connectors/webex.md`).
+//! | `list-files`, `read-file` (DLP, sharing control) | `GET /v1/events` (messages created / deleted), `HEAD` / `GET /v1/contents/{contentId}` | yes |
+//! | `act` quarantine file (file governance) | `DELETE /v1/messages/{messageId}` (compliance officer; irreversible) | yes |
+//!
+//! Files are message attachments; see `files` for how they are listed and what
+//! "quarantine" means on Webex.
 //!
 //! Rate limits: Webex publishes no numbers ("limits will vary depending on the calls
 //! being made"), only that a throttled request is answered 429 with `Retry-After` in
@@ -29,6 +31,7 @@ mod actions;
 mod api;
 mod audit;
 mod check;
+mod files;
 mod groups;
 mod people;
 
@@ -43,6 +46,8 @@ sluice_sdk::connector!(Webex {
     list_users: people::list,
     list_groups: groups::list,
     list_activities: audit::list,
+    list_files: files::list,
+    read_file: files::read,
     act: actions::act,
 });
 
@@ -56,8 +61,14 @@ fn describe() -> ConnectorInfo {
             Capability::LogonActivity,
             Capability::UserActivity,
             Capability::AdminActivity,
+            Capability::Files,
+            Capability::FileContent,
         ],
-        actions: vec![ActionKind::SuspendUser, ActionKind::UnsuspendUser],
+        actions: vec![
+            ActionKind::SuspendUser,
+            ActionKind::UnsuspendUser,
+            ActionKind::QuarantineFile,
+        ],
         config: vec![
             ConfigField::new("client_id", "Client ID")
                 .required()
@@ -75,7 +86,8 @@ fn describe() -> ConnectorInfo {
                      administrator (and compliance officer for user activity), with the \
                      scopes spark:people_read, spark-admin:people_read, \
                      spark-admin:roles_read, identity:groups_read, audit:events_read, \
-                     spark-compliance:events_read (and spark-admin:people_write for the \
+                     spark-compliance:events_read, spark-compliance:messages_read (and \
+                     spark-admin:people_write, spark-compliance:messages_write for the \
                      actions). Webex renews it on use; it expires after about 90 days \
                      unused.",
                 ),
@@ -126,7 +138,9 @@ fn describe() -> ConnectorInfo {
             "People with their admin roles and sign-in state, groups, the admin audit \
              log, sign-in / sign-out (security audit) events and the compliance \
              officer's events (messages, memberships, files) of one Webex \
-             organization. Can turn a person's sign-in off and on.",
+             organization, and the files attached to messages, with their content for \
+             inspection. Can turn a person's sign-in off and on, and delete the message \
+             holding a file.",
         )
     }
 }
@@ -152,6 +166,8 @@ mod tests {
         assert_eq!(auth.refresh_token_field, "refresh_token");
         assert_eq!(info.max_look_back_days, Some(365));
         assert!(info.capabilities.contains(&Capability::UserActivity));
-        assert!(!info.capabilities.contains(&Capability::Files));
+        assert!(info.capabilities.contains(&Capability::Files));
+        assert!(info.capabilities.contains(&Capability::FileContent));
+        assert!(info.actions.contains(&ActionKind::QuarantineFile));
     }
 }

@@ -32,7 +32,9 @@
 //! | `GET /v1/roles` | `spark-admin:roles_read` |
 //! | `GET /v1/groups` | `identity:groups_read` |
 //! | `GET /v1/adminAudit/events`, `GET /v1/admin/securityAudit/events` | `audit:events_read` |
-//! | `GET /v1/events` | `spark-compliance:events_read` |
+//! | `GET /v1/events` (`resource`, `type` filters) | `spark-compliance:events_read` |
+//! | `GET`/`HEAD /v1/contents/{id}` (`Range` honoured) | `spark-compliance:messages_read` |
+//! | `DELETE /v1/messages/{id}` | `spark-compliance:messages_write` |
 //!
 //! People are in the shape of the published example (`shared/fixtures/webex/
 //! people-list…`): person 0 is the authorizing Full Administrator, people
@@ -41,7 +43,8 @@
 //! `loginEnabled: false`, the `invite_pending` before them `invitePending: true`.
 //! Group *g* holds every person *i* with `i % groups == g`. With
 //! [`WebexMockConfig::fixtures_dir`] people, roles and groups serve the published
-//! examples.
+//! examples. `file_messages` messages carry one file each (`report-<i>.pdf`,
+//! `file_size` bytes); a deleted message's content answers 410 Gone.
 //!
 //! Assumed where Webex publishes no example or statement: the `max` bound of the
 //! audit and compliance lists (1000, as security audit states), `count` at most 100 on
@@ -74,7 +77,7 @@ use crate::oauth::{OAuthMock, OAuthMockConfig};
 use crate::server::{MockServer, RequestRecord, RequestUrl};
 
 /// Every scope the connector reads with, plus the actions' write scope.
-pub const WEBEX_SCOPES: [&str; 7] = [
+pub const WEBEX_SCOPES: [&str; 9] = [
     "spark:people_read",
     "spark-admin:people_read",
     "spark-admin:people_write",
@@ -82,6 +85,8 @@ pub const WEBEX_SCOPES: [&str; 7] = [
     "identity:groups_read",
     "audit:events_read",
     "spark-compliance:events_read",
+    "spark-compliance:messages_read",
+    "spark-compliance:messages_write",
 ];
 
 /// Webex's 401 message.
@@ -119,6 +124,13 @@ pub struct WebexMockConfig {
     pub admin_events: usize,
     pub security_events: usize,
     pub compliance_events: usize,
+    /// Messages with one file attached (each a `messages.created` compliance event,
+    /// after the others)…
+    pub file_messages: usize,
+    /// …of which the last ones were deleted since (a `messages.deleted` event each).
+    pub deleted_file_messages: usize,
+    /// Bytes in each file.
+    pub file_size: usize,
     /// Time between two events of a trail (ms); the newest are an hour old.
     pub event_interval_ms: i64,
     /// Requests a minute before 429s.
@@ -144,6 +156,9 @@ impl Default for WebexMockConfig {
             admin_events: 3,
             security_events: 3,
             compliance_events: 3,
+            file_messages: 0,
+            deleted_file_messages: 0,
+            file_size: 3_000,
             event_interval_ms: 3_600_000,
             rate_limit_per_minute: 6_000,
             fixtures_dir: None,
@@ -168,6 +183,8 @@ pub struct WebexExpected {
     pub admin_activity: usize,
     pub logon: usize,
     pub user_activity: usize,
+    /// Files of messages not deleted.
+    pub files: usize,
 }
 
 /// A running Webex mock.
@@ -218,6 +235,15 @@ struct Event {
     body: Value,
 }
 
+/// A message with one file.
+#[derive(Debug, Clone)]
+struct Message {
+    id: String,
+    content_id: String,
+    name: String,
+    deleted: bool,
+}
+
 #[derive(Debug)]
 struct Org {
     people: Vec<Person>,
@@ -225,6 +251,8 @@ struct Org {
     admin_events: Vec<Event>,
     security_events: Vec<Event>,
     compliance_events: Vec<Event>,
+    /// Messages with files, in order.
+    messages: Vec<Message>,
     /// Events made so far, for unique ids.
     next_event: usize,
 }
@@ -304,6 +332,7 @@ impl Org {
             admin_events: Vec::new(),
             security_events: Vec::new(),
             compliance_events: Vec::new(),
+            messages: Vec::new(),
             next_event: 0,
         };
         let newest = now_ms() - now_ms().rem_euclid(1000) - 3_600_000;
@@ -313,7 +342,77 @@ impl Org {
             newest,
             c.event_interval_ms,
         );
+        org.add_file_messages(c, newest);
         org
+    }
+
+    /// The messages with files: created a second apart after the compliance events,
+    /// the last `deleted_file_messages` deleted a second after the last one.
+    fn add_file_messages(&mut self, c: &WebexMockConfig, newest: i64) {
+        let mut time_ms = (self.compliance_events.last()).map_or(newest, |e| e.time_ms) + 1_000;
+        for i in 0..c.file_messages {
+            let message = Message {
+                id: webex_id("MESSAGE", &format!("file-message-{i}")),
+                content_id: webex_id("CONTENT", &format!("content-{i}")),
+                name: format!("report-{i}.pdf"),
+                deleted: false,
+            };
+            let body = self.message_event(c, &message, "created", time_ms);
+            self.compliance_events.push(Event { time_ms, body });
+            self.messages.push(message);
+            time_ms += 1_000;
+        }
+        let first_deleted = c.file_messages.saturating_sub(c.deleted_file_messages);
+        for i in first_deleted..c.file_messages {
+            self.delete_message(c, i, time_ms);
+            time_ms += 1_000;
+        }
+    }
+
+    /// Marks message `i` deleted and logs its `messages.deleted` event at `time_ms`.
+    fn delete_message(&mut self, c: &WebexMockConfig, i: usize, time_ms: i64) {
+        self.messages[i].deleted = true;
+        let message = self.messages[i].clone();
+        let body = self.message_event(c, &message, "deleted", time_ms);
+        self.compliance_events.push(Event { time_ms, body });
+    }
+
+    /// A compliance event for `message` (its file in `files` when created).
+    fn message_event(
+        &mut self,
+        c: &WebexMockConfig,
+        message: &Message,
+        kind: &str,
+        time_ms: i64,
+    ) -> Value {
+        let n = self.next_event;
+        self.next_event += 1;
+        let sender = &self.people[n % self.people.len().max(1)];
+        let mut data = json!({
+            "id": message.id,
+            "roomId": webex_id("ROOM", "room-files"),
+            "roomType": "group",
+            "personId": sender.id,
+            "personEmail": sender.email,
+            "created": iso(time_ms),
+        });
+        if kind == "created" {
+            data["text"] = json!(format!("see {}", message.name));
+            data["files"] = json!([format!(
+                "https://webexapis.com/v1/contents/{}",
+                message.content_id
+            )]);
+        }
+        json!({
+            "id": webex_id("EVENT", &format!("compliance-{n}")),
+            "resource": "messages",
+            "type": kind,
+            "appId": webex_id("APPLICATION", "mock"),
+            "actorId": sender.id,
+            "orgId": c.org_id,
+            "created": iso(time_ms),
+            "data": data,
+        })
     }
 
     /// Adds `counts` events to the three trails, the newest at `newest`, `interval`
@@ -470,6 +569,25 @@ impl WebexMock {
         (state.people.iter().find(|p| p.id == id)).map(|p| p.login_enabled)
     }
 
+    /// The file ids (`{messageId}.{contentId}`) of messages not deleted, in order.
+    pub fn file_ids(&self) -> Vec<String> {
+        let state = self.shared.state();
+        (state.messages.iter())
+            .filter(|m| !m.deleted)
+            .map(|m| format!("{}.{}", m.id, m.content_id))
+            .collect()
+    }
+
+    /// The bytes of content `content_id`.
+    pub fn file_content(&self, content_id: &str) -> Option<Vec<u8>> {
+        let state = self.shared.state();
+        let at = state
+            .messages
+            .iter()
+            .position(|m| m.content_id == content_id)?;
+        Some(content_bytes(at, self.shared.config.file_size))
+    }
+
     /// Ids of the people without a role who may sign in, in order.
     pub fn ordinary_people(&self) -> Vec<String> {
         let state = self.shared.state();
@@ -530,6 +648,7 @@ impl WebexMock {
             admin_activity: state.admin_events.len(),
             logon: state.security_events.len(),
             user_activity: state.compliance_events.len(),
+            files: state.messages.iter().filter(|m| !m.deleted).count(),
         }
     }
 }
@@ -566,6 +685,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/adminAudit/events", get(admin_events))
         .route("/v1/admin/securityAudit/events", get(security_events))
         .route("/v1/events", get(compliance_events))
+        .route("/v1/contents/{id}", get(content))
+        .route("/v1/messages/{id}", axum::routing::delete(delete_message))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -602,6 +723,8 @@ fn bad_request(message: &str) -> Response {
 fn scope_of(method: &Method, path: &str) -> &'static str {
     match (method.as_str(), path) {
         ("PUT", _) => "spark-admin:people_write",
+        ("DELETE", _) => "spark-compliance:messages_write",
+        (_, p) if p.starts_with("/v1/contents/") => "spark-compliance:messages_read",
         (_, "/v1/people/me") => "spark:people_read",
         (_, p) if p.starts_with("/v1/people") => "spark-admin:people_read",
         (_, "/v1/roles") => "spark-admin:roles_read",
@@ -923,11 +1046,88 @@ async fn security_events(State(shared): State<Arc<Shared>>, url: RequestUrl) -> 
 }
 
 async fn compliance_events(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
-    let events = window(
+    let mut events = window(
         &url,
         &shared.state().compliance_events,
         ("from", "to"),
         false,
     )?;
+    for field in ["resource", "type"] {
+        if let Some(wanted) = url.param(field) {
+            events.retain(|e| e[field] == wanted);
+        }
+    }
     linked_page(&url, events)
+}
+
+/// File `i`'s content: `size` bytes of a repeated line naming it.
+fn content_bytes(i: usize, size: usize) -> Vec<u8> {
+    let line = format!("Webex mock file {i}: quarterly numbers, confidential.\n");
+    line.bytes().cycle().take(size).collect()
+}
+
+/// `GET` (and `HEAD`, which axum answers from it without the body) of a file's
+/// content: its name in `Content-Disposition`, `Content-Type`, `Content-Length`;
+/// a `Range: bytes=a-b` is answered 206 with `Content-Range`. A deleted message's
+/// file is 410 Gone.
+async fn content(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Answer {
+    let state = shared.state();
+    let at = (state.messages.iter().position(|m| m.content_id == id)).ok_or_else(no_person)?;
+    if state.messages[at].deleted {
+        return Err(error(
+            StatusCode::GONE,
+            "The requested resource is no longer available.",
+        ));
+    }
+    let bytes = content_bytes(at, shared.config.file_size);
+    let total = bytes.len();
+    let range = (headers.get("range").and_then(|v| v.to_str().ok()))
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    let (status, body, content_range) = match range {
+        Some((start, _)) if start >= total => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            set(&mut response, "content-range", format!("bytes */{total}"));
+            return Err(response);
+        }
+        Some((start, end)) => {
+            let end = end.min(total - 1);
+            (
+                StatusCode::PARTIAL_CONTENT,
+                bytes[start..=end].to_vec(),
+                Some(format!("bytes {start}-{end}/{total}")),
+            )
+        }
+        None => (StatusCode::OK, bytes, None),
+    };
+    let mut response = (status, body).into_response();
+    let name = state.messages[at].name.clone();
+    set(
+        &mut response,
+        "content-disposition",
+        format!("attachment; filename=\"{name}\""),
+    );
+    set(&mut response, "content-type", "application/pdf".into());
+    if let Some(range) = content_range {
+        set(&mut response, "content-range", range);
+    }
+    Ok(response)
+}
+
+/// The compliance officer's `DELETE /v1/messages/{id}`: 204, logged as a
+/// `messages.deleted` compliance event; 404 for an unknown or deleted message.
+async fn delete_message(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let mut state = shared.state();
+    let at =
+        (state.messages.iter().position(|m| m.id == id && !m.deleted)).ok_or_else(no_person)?;
+    let time_ms = (state.compliance_events.last())
+        .map_or(0, |e| e.time_ms + 1_000)
+        .max(now_ms() - now_ms().rem_euclid(1000));
+    state.delete_message(&shared.config, at, time_ms);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -599,6 +599,8 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
         admin_events: 40,
         security_events: 60,
         compliance_events: 80,
+        file_messages: 12,
+        deleted_file_messages: 2,
         ..Default::default()
     })
     .await
@@ -624,6 +626,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
                 Kind::Activities,
                 e.admin_activity + e.logon + e.user_activity,
             ),
+            (Kind::Files, e.files),
         ],
         _mock: Box::new(webex),
     });
