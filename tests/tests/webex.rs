@@ -183,8 +183,15 @@ async fn activity_rescans_read_only_new_events_and_store_each_once() {
     assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
     assert_eq!(reports[0].records, 12, "only the new events are stored");
     assert_eq!(h.live(&inst, Kind::Activities), 47);
-    // Each trail is searched again from its newest event's second only.
-    let requests = mock.api_requests();
+    // Each trail is searched again from its newest event's second only (the audit
+    // trails' searches first read the organization id from /v1/people/me).
+    let mut requests = mock.api_requests();
+    let me = requests
+        .iter()
+        .filter(|r| r.path() == "/v1/people/me")
+        .count();
+    assert_eq!(me, 2, "{requests:?}");
+    requests.retain(|r| r.path() != "/v1/people/me");
     assert_eq!(requests.len(), 3, "{requests:?}");
     for r in &requests {
         let from = r
@@ -258,9 +265,9 @@ async fn a_refused_refresh_token_or_secret_is_unauthorized_at_connect_and_no_sec
             assert!(!shown.contains(leaked), "{shown}");
         }
     }
-    let refused = mock.oauth().requests();
-    assert_eq!(refused.len(), 2);
-    assert!(refused.iter().all(|r| r.status >= 400), "{refused:?}");
+    let refused: Vec<u16> = mock.oauth().requests().iter().map(|r| r.status).collect();
+    assert!(refused.len() >= 2, "{refused:?}");
+    assert!(refused.iter().all(|status| *status >= 400), "{refused:?}");
     assert!(h.store.instances().unwrap().is_empty());
     assert_eq!(mock.oauth().issued(), 0);
     assert!(
@@ -282,7 +289,14 @@ async fn check_names_missing_scopes_in_webex_s_words_and_trails_can_be_left_out(
     let h = Harness::new().await;
     let (inst, perms) = connect(&h, &mock).await;
     let missing: Vec<Capability> = perms.missing.iter().map(|(c, _)| *c).collect();
-    assert_eq!(missing, [Capability::Groups, Capability::UserActivity]);
+    assert_eq!(
+        missing,
+        [
+            Capability::Groups,
+            Capability::UserActivity,
+            Capability::Files
+        ]
+    );
     let why = &perms.missing[1].1;
     assert!(why.contains("`spark-compliance:events_read`"), "{why}");
     assert!(why.contains("compliance officer"), "{why}");

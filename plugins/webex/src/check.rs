@@ -12,10 +12,10 @@
 //! | accounts | `GET /v1/people?max=1` | `spark-admin:people_read` |
 //! | privileges | `GET /v1/roles` | `spark-admin:roles_read` |
 //! | groups | `GET /v1/groups?count=1` | `identity:groups_read` |
-//! | admin activity | `GET /v1/adminAudit/events` (the last day) | `audit:events_read`, authorized by a full administrator |
-//! | logon activity | `GET /v1/admin/securityAudit/events` (the last day) | `audit:events_read`, authorized by a full administrator |
-//! | user activity | `GET /v1/events` (the last day) | `spark-compliance:events_read`, authorized by a compliance officer |
-//! | files | `GET /v1/events?resource=messages&type=created` (the last day) | the same |
+//! | admin activity | `GET /v1/adminAudit/events` (yesterday, UTC) | `audit:events_read`, authorized by a full administrator |
+//! | logon activity | `GET /v1/admin/securityAudit/events` (yesterday) | `audit:events_read`, authorized by a full administrator |
+//! | user activity | `GET /v1/events` (yesterday) | `spark-compliance:events_read`, authorized by a compliance officer |
+//! | files | `GET /v1/events?resource=messages&type=created` (yesterday) | the same |
 //!
 //! A 401 from the first probe is `unauthorized`. What cannot be probed without a
 //! file or a write is named in the guide: `spark-compliance:messages_read` (file
@@ -80,9 +80,12 @@ const PROBES: [Probe; 7] = [
 pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
     let api = Api::new(ctx)?;
     let (principal, org) = whoami(&api)?;
+    // The day before today (UTC): whole days, so a recorded check replays to the
+    // same URLs on the same day.
+    let today = ctx.now - ctx.now.rem_euclid(DAY_MS);
     let window = |r: http::Request, from: &str, to: &str| {
-        r.query(from, webex_time(ctx.now - DAY_MS))
-            .query(to, webex_time(ctx.now))
+        r.query(from, webex_time(today - DAY_MS))
+            .query(to, webex_time(today))
             .query("max", 1)
     };
     let mut granted: Vec<String> = Vec::new();
