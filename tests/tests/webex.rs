@@ -277,6 +277,28 @@ async fn a_refused_refresh_token_or_secret_is_unauthorized_at_connect_and_no_sec
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_access_token_is_renewed_with_the_refresh_token() {
+    let mock = WebexMock::start(config()).await.unwrap();
+    let h = Harness::new().await;
+    let (inst, _) = connect(&h, &mock).await;
+    assert_eq!(mock.oauth().issued(), 1);
+    // Webex's access tokens end after about 14 days; the API then answers 401.
+    mock.oauth().expire_all();
+    let reports = h.scan(&inst, &[Kind::Users], 50).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    assert_eq!(h.live(&inst, Kind::Users), 23);
+    let grants: Vec<Option<String>> = (mock.oauth().requests().iter())
+        .map(|r| r.field("grant_type").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        grants,
+        [Some("refresh_token".into()), Some("refresh_token".into())]
+    );
+    assert_eq!(mock.oauth().issued(), 2);
+    assert!(mock.api_requests().iter().any(|r| r.status == 401));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_names_missing_scopes_in_webex_s_words_and_trails_can_be_left_out() {
     // An integration without the compliance officer's and the groups scopes.
     let scopes: Vec<String> = (WEBEX_SCOPES.iter())
