@@ -19,6 +19,11 @@
 //! of that second already returned, so a rescan stores each event once whatever
 //! order Webex lists them in.
 //!
+//! In a partitioned first scan (`activity-partitions`) the host asks for time ranges
+//! side by side: `context.since` to `context.until`, which ends each search instead of
+//! `ctx.now` (Webex's `from`/`to` are bounds already), so a range ends with its last
+//! page.
+//!
 //! The audit trails require `orgId`: config `org_id`, else the token owner's
 //! organization (`GET /v1/people/me`), read only when a search starts. Webex returns
 //! at most a year of audit events per request, so the first scan's look-back is
@@ -45,7 +50,10 @@ const DEFAULT_LOOK_BACK_MS: i64 = 90 * 86_400_000;
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, ConnectorError> {
     let api = Api::new(ctx)?;
     let trails = trails()?;
-    FeedSet::resume(cursor, ctx.since)?.step(&trails, |source| read(&api, ctx.now, source))
+    // A time range of a partitioned first scan ends at `until`; otherwise at the run's
+    // clock.
+    let end = ctx.until.unwrap_or(ctx.now);
+    FeedSet::resume(cursor, ctx.since)?.step(&trails, |source| read(&api, end, source))
 }
 
 /// The enabled trails, from config `trails` (comma-separated keys, in reading order).
@@ -99,8 +107,8 @@ fn search_url(api: &Api, key: &str, from: i64, to: i64) -> Result<String, Connec
     Ok(request.query("max", api.page_size()).url().to_owned())
 }
 
-/// Reads one page of `source` at `now` (ms); says whether the source is done for
-/// this run.
+/// Reads one page of `source` up to `now` (ms, exclusive); says whether the source is
+/// done for this run.
 fn read(api: &Api, now: i64, source: Source<'_>) -> Result<(Vec<Activity>, bool), ConnectorError> {
     let feed = source.feed;
     let url = match feed.next.take() {
@@ -326,6 +334,27 @@ mod tests {
         assert_eq!(host.requests()[0].url, again);
         let ids: Vec<_> = page.items.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["a3"], "a2 was returned by the first run");
+    }
+
+    #[test]
+    fn a_time_range_ends_each_search_at_until() {
+        let enc = http::encode_component;
+        let (from, until) = (
+            enc("2023-12-31T20:00:00.000Z"),
+            enc("2023-12-31T21:00:00.000Z"),
+        );
+        let admin = format!("{BASE}/adminAudit/events?orgId=org-1&from={from}&to={until}&max=50");
+        let host = fake::webex(vec![])
+            .config("trails", "admin-audit")
+            .on_request(|_| Ok(fake::json(&json!({"items": []}))));
+        let ctx = Context {
+            since: Some(NEW_YEAR - 4 * 3_600_000),
+            until: Some(NEW_YEAR - 3 * 3_600_000),
+            ..fake::ctx(50, None)
+        };
+        let (page, host) = host.run(|| list(&ctx, None).unwrap());
+        assert_eq!(host.requests()[0].url, admin);
+        assert!(!page.more, "the range's one trail is done");
     }
 
     #[test]

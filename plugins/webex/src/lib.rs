@@ -130,6 +130,7 @@ fn describe() -> ConnectorInfo {
             max_concurrency: 4,
         }],
         max_look_back_days: Some(365),
+        activity_partitions: true,
         ..ConnectorInfo::new(
             "webex",
             "Webex",
@@ -165,6 +166,7 @@ mod tests {
         assert_eq!(auth.client_secret_field.as_deref(), Some("client_secret"));
         assert_eq!(auth.refresh_token_field, "refresh_token");
         assert_eq!(info.max_look_back_days, Some(365));
+        assert!(info.activity_partitions);
         assert!(info.capabilities.contains(&Capability::UserActivity));
         assert!(info.capabilities.contains(&Capability::Files));
         assert!(info.capabilities.contains(&Capability::FileContent));
