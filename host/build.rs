@@ -24,6 +24,7 @@ const BUILTIN: &[&str] = &[
     "salesforce",
     "onelogin",
     "zoom",
+    "webex",
 ];
 
 fn main() {

@@ -539,6 +539,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "salesforce-acme",
         "onelogin-acme",
         "zoom-acme",
+        "webex-acme",
     ];
     for name in instances {
         assert!(
@@ -688,6 +689,13 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Zoom",
             "✔ — ✔ ✔ — ✔ — — ✔ — — suspend-user†, unsuspend-user†",
+        ),
+        // Webex: groups, logon and admin activity (the table's "Not supported by
+        // provider") and turning sign-in off/on go beyond the table; files are
+        // message attachments, quarantined by deleting their message.
+        (
+            "Webex",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, quarantine-file",
         ),
     ];
     for (name, cells) in rows {

@@ -282,6 +282,10 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     // The table's Zoom row marks only SSPM: deactivate / activate go beyond it.
     ("zoom", ActionKind::SuspendUser),
     ("zoom", ActionKind::UnsuspendUser),
+    // The table's Webex row leaves user governance blank: turning sign-in off / on
+    // (`loginEnabled`) goes beyond it.
+    ("webex", ActionKind::SuspendUser),
+    ("webex", ActionKind::UnsuspendUser),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -47,6 +47,7 @@ pub mod servicenow;
 pub mod slack;
 pub mod stepper;
 pub mod tls;
+pub mod webex;
 pub mod zendesk;
 pub mod zoom;
 
@@ -74,5 +75,6 @@ pub use servicenow::{ServiceNowExpected, ServiceNowMock, ServiceNowMockConfig};
 pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConfig, SlackRole};
 pub use stepper::{HeldPage, StepperMock};
 pub use tls::MockTls;
+pub use webex::{WEBEX_SCOPES, WebexExpected, WebexMock, WebexMockConfig};
 pub use zendesk::{ZendeskExpected, ZendeskMock, ZendeskMockConfig};
 pub use zoom::{ZOOM_SCOPES, ZoomExpected, ZoomMock, ZoomMockConfig};

@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin, Zoom) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin, Zoom, Webex) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -24,6 +24,7 @@ use sluice_mocks::{
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
+use sluice_mocks::{WebexMock, WebexMockConfig};
 use sluice_mocks::{ZoomMock, ZoomMockConfig};
 
 use super::output;
@@ -587,6 +588,47 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Findings, 5),
         ],
         _mock: Box::new(zoom),
+    });
+    let webex = WebexMock::start(WebexMockConfig {
+        people: 30,
+        admins: 2,
+        read_only_admins: 2,
+        login_disabled: 2,
+        invite_pending: 1,
+        groups: 4,
+        admin_events: 40,
+        security_events: 60,
+        compliance_events: 80,
+        file_messages: 12,
+        deleted_file_messages: 2,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Webex")?;
+    outln!(
+        "mock Webex on {} (API and token endpoint)",
+        webex.base_url()
+    );
+    let (base, c) = (webex.base_url(), webex.config().clone());
+    let e = webex.expected();
+    apps.push(DemoApp {
+        name: "webex-acme".into(),
+        connector: "webex",
+        config: pairs(&[("client_id", &c.client_id), ("base_url", &base)]),
+        secrets: pairs(&[
+            ("client_secret", &c.client_secret),
+            ("refresh_token", &c.refresh_token),
+        ]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (
+                Kind::Activities,
+                e.admin_activity + e.logon + e.user_activity,
+            ),
+            (Kind::Files, e.files),
+        ],
+        _mock: Box::new(webex),
     });
     Ok(apps)
 }
