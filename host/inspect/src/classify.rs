@@ -230,8 +230,12 @@ fn card_issuer_ok(digits: &[u8]) -> bool {
 /// candidate fails, shorter prefixes ending at a group boundary are tried, so a card
 /// followed by another number ("4111 1111 1111 1111 2029") is still found.
 fn card(hay: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    // Not part of a word, nor the fraction of a decimal ("3.4111…", "3,4111…").
     let prev = start.checked_sub(1).map(|i| hay[i]);
-    if prev.is_some_and(|b| is_alnum(b) || b == b'.' || b == b',') {
+    let decimal_point = |b: u8| {
+        (b == b'.' || b == b',') && start >= 2 && hay[start - 2].is_ascii_digit()
+    };
+    if prev.is_some_and(|b| is_alnum(b) || decimal_point(b)) {
         return None;
     }
     // A digit right before a separator right before us: we are inside a longer run.

@@ -445,20 +445,83 @@ pub(crate) fn pdf(buf: &[u8], limits: &Limits, scanner: &mut TextScanner) -> Res
     if doc.is_encrypted() && !doc.was_encrypted() {
         return Err("encrypted PDF".to_owned());
     }
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let pages = doc.get_pages();
     if pages.len() > limits.max_pdf_pages {
         scanner.mark_truncated();
     }
     let page_limit = usize::try_from(limits.max_uncompressed_bytes).unwrap_or(usize::MAX);
-    for page in pages.into_iter().take(limits.max_pdf_pages) {
+    for page_id in pages.into_values().take(limits.max_pdf_pages) {
+        let mut text = String::new();
         // A page whose text cannot be read (an unsupported font encoding, a content
         // stream over the limit) is skipped; the rest of the document still counts.
-        let Ok(text) = doc.extract_text_with_limit(&[page], page_limit) else {
+        if pdf_page_text(&doc, page_id, page_limit, &mut text).is_err() {
             scanner.mark_truncated();
-            continue;
-        };
+        }
         if !scanner.push(text.as_bytes()) || !scanner.push(b"\n") {
             break;
+        }
+    }
+    Ok(())
+}
+
+/// One page's text in content order. Unlike lopdf's `extract_text`, a move to another
+/// line (`Td`/`TD` with a vertical offset, `Tm`, `T*`, `BT`/`ET`) ends a line, so text
+/// on separate lines is not glued into one token ("…1111Thank").
+fn pdf_page_text(
+    doc: &lopdf::Document,
+    page_id: lopdf::ObjectId,
+    limit: usize,
+    out: &mut String,
+) -> lopdf::Result<()> {
+    use lopdf::Object;
+    let encodings: std::collections::BTreeMap<Vec<u8>, lopdf::Encoding> = doc
+        .get_page_fonts(page_id)?
+        .into_iter()
+        .filter_map(|(name, font)| Some((name, font.get_font_encoding_with_limit(doc, limit).ok()?)))
+        .collect();
+    let content = lopdf::content::Content::decode(&doc.get_page_content_with_limit(page_id, limit)?)?;
+    let mut encoding = None;
+    fn show(encoding: Option<&lopdf::Encoding>, operands: &[Object], out: &mut String) {
+        let Some(encoding) = encoding else { return };
+        for operand in operands {
+            match operand {
+                Object::String(bytes, _) => {
+                    if let Ok(s) = lopdf::Document::decode_text(encoding, bytes) {
+                        out.push_str(&s);
+                    }
+                }
+                Object::Array(items) => show(Some(encoding), items, out),
+                // A large negative kern in a TJ array is a word gap.
+                Object::Integer(i) if *i < -100 => out.push(' '),
+                Object::Real(r) if *r < -100.0 => out.push(' '),
+                _ => {}
+            }
+        }
+    }
+    for op in &content.operations {
+        match op.operator.as_str() {
+            "Tf" => {
+                encoding = op
+                    .operands
+                    .first()
+                    .and_then(|o| o.as_name().ok())
+                    .and_then(|n| encodings.get(n));
+            }
+            "Tj" | "TJ" => show(encoding, &op.operands, out),
+            "'" => {
+                out.push('\n');
+                show(encoding, &op.operands, out);
+            }
+            "\"" => {
+                out.push('\n');
+                show(encoding, op.operands.get(2..).unwrap_or(&[]), out);
+            }
+            "Td" | "TD" => {
+                let dy = op.operands.get(1).and_then(|o| o.as_float().ok()).unwrap_or(0.0);
+                out.push(if dy == 0.0 { ' ' } else { '\n' });
+            }
+            "T*" | "Tm" | "BT" | "ET" => out.push('\n'),
+            _ => {}
         }
     }
     Ok(())
