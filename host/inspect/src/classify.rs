@@ -141,9 +141,7 @@ impl Classifier {
             Builtin::Iban => iban(hay, start, end),
             Builtin::Ssn => ssn(hay, start, end).then_some((start, end)),
             Builtin::Email => email(hay, start, end),
-            Builtin::AwsAccessKeyId => {
-                isolated(hay, start, end, is_alnum).then_some((start, end))
-            }
+            Builtin::AwsAccessKeyId => isolated(hay, start, end, is_alnum).then_some((start, end)),
             Builtin::AwsSecretAccessKey => aws_secret(hay, start, end).then_some((start, end)),
             Builtin::GithubToken => github_token(hay, start, end).then_some((start, end)),
             Builtin::SlackToken => {
@@ -191,7 +189,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Issuer identification: known prefixes and the lengths each network issues.
@@ -232,9 +230,8 @@ fn card_issuer_ok(digits: &[u8]) -> bool {
 fn card(hay: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
     // Not part of a word, nor the fraction of a decimal ("3.4111…", "3,4111…").
     let prev = start.checked_sub(1).map(|i| hay[i]);
-    let decimal_point = |b: u8| {
-        (b == b'.' || b == b',') && start >= 2 && hay[start - 2].is_ascii_digit()
-    };
+    let decimal_point =
+        |b: u8| (b == b'.' || b == b',') && start >= 2 && hay[start - 2].is_ascii_digit();
     if prev.is_some_and(|b| is_alnum(b) || decimal_point(b)) {
         return None;
     }
@@ -246,7 +243,9 @@ fn card(hay: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
     let sep = cand.iter().copied().find(|b| !b.is_ascii_digit());
     let Some(sep) = sep else {
         let next = hay.get(end).copied();
-        if next.is_some_and(|b| is_alnum(b) || b == b'.' && hay.get(end + 1).is_some_and(u8::is_ascii_digit)) {
+        if next.is_some_and(|b| {
+            is_alnum(b) || b == b'.' && hay.get(end + 1).is_some_and(u8::is_ascii_digit)
+        }) {
             return None;
         }
         return (card_issuer_ok(cand) && luhn(cand)).then_some((start, end));
@@ -378,7 +377,11 @@ pub(crate) fn iban_mod97(iban: &[u8]) -> bool {
             b'A'..=b'Z' => u32::from(c - b'A') + 10,
             _ => return false,
         };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -419,7 +422,11 @@ fn ssn(hay: &[u8], start: usize, end: usize) -> bool {
     if !isolated(hay, start, end, token) {
         return false;
     }
-    let digits: Vec<u8> = hay[start..end].iter().copied().filter(u8::is_ascii_digit).collect();
+    let digits: Vec<u8> = hay[start..end]
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_digit)
+        .collect();
     if end - start == 9 {
         let from = start.saturating_sub(40);
         let before = hay[from..start].to_ascii_lowercase();
@@ -467,7 +474,11 @@ fn aws_key_id_near(hay: &[u8], start: usize, end: usize) -> bool {
     for prefix in [&b"AKIA"[..], b"ASIA"] {
         for at in memchr::memmem::find_iter(window, prefix) {
             let id = &window[at..];
-            if id.len() >= 20 && id[4..20].iter().all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)) {
+            if id.len() >= 20
+                && id[4..20]
+                    .iter()
+                    .all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+            {
                 return true;
             }
         }

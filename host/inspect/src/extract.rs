@@ -67,11 +67,16 @@ fn from_mime(mime: &str) -> Option<Format> {
         "application/pdf" | "application/x-pdf" => Format::Pdf,
         m if m.starts_with("text/") => Format::Text,
         m if m.ends_with("+xml") => Format::Text,
-        "application/xml" | "application/csv" | "application/x-yaml" | "application/yaml"
-        | "application/javascript" | "application/x-sh" | "application/sql"
-        | "application/x-pem-file" | "application/toml" | "application/x-httpd-php" => {
-            Format::Text
-        }
+        "application/xml"
+        | "application/csv"
+        | "application/x-yaml"
+        | "application/yaml"
+        | "application/javascript"
+        | "application/x-sh"
+        | "application/sql"
+        | "application/x-pem-file"
+        | "application/toml"
+        | "application/x-httpd-php" => Format::Text,
         _ => return None,
     })
 }
@@ -80,9 +85,9 @@ fn from_extension(name: &str) -> Option<Format> {
     let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
     Some(match ext.as_str() {
         "txt" | "text" | "csv" | "tsv" | "log" | "md" | "markdown" | "xml" | "yaml" | "yml"
-        | "toml" | "ini" | "cfg" | "conf" | "env" | "properties" | "sql" | "sh" | "py"
-        | "js" | "ts" | "rb" | "go" | "rs" | "java" | "cs" | "php" | "html" | "htm" | "pem"
-        | "key" | "tf" | "tfvars" => Format::Text,
+        | "toml" | "ini" | "cfg" | "conf" | "env" | "properties" | "sql" | "sh" | "py" | "js"
+        | "ts" | "rb" | "go" | "rs" | "java" | "cs" | "php" | "html" | "htm" | "pem" | "key"
+        | "tf" | "tfvars" => Format::Text,
         "json" | "ndjson" | "jsonl" | "geojson" => Format::Json,
         "docx" | "docm" => Format::Docx,
         "xlsx" | "xlsm" => Format::Xlsx,
@@ -97,7 +102,13 @@ fn from_extension(name: &str) -> Option<Format> {
 /// inspected whatever the name says.
 pub(crate) fn detect(name: &str, mime: Option<&str>) -> Detected {
     let mime = mime
-        .map(|m| m.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|m| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|m| !m.is_empty() && !GENERIC_MIME.contains(&m.as_str()));
     if let Some(mime) = &mime {
         if let Some(format) = from_mime(mime) {
@@ -279,7 +290,10 @@ fn ooxml_parts(format: Format, names: &[String]) -> Vec<String> {
     parts.sort_by_key(|n| {
         let stem = n.strip_suffix(".xml").unwrap_or(n);
         let digits_at = stem.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-        (stem[..digits_at].to_owned(), stem[digits_at..].parse::<u64>().unwrap_or(0))
+        (
+            stem[..digits_at].to_owned(),
+            stem[digits_at..].parse::<u64>().unwrap_or(0),
+        )
     });
     parts
 }
@@ -477,9 +491,12 @@ fn pdf_page_text(
     let encodings: std::collections::BTreeMap<Vec<u8>, lopdf::Encoding> = doc
         .get_page_fonts(page_id)?
         .into_iter()
-        .filter_map(|(name, font)| Some((name, font.get_font_encoding_with_limit(doc, limit).ok()?)))
+        .filter_map(|(name, font)| {
+            Some((name, font.get_font_encoding_with_limit(doc, limit).ok()?))
+        })
         .collect();
-    let content = lopdf::content::Content::decode(&doc.get_page_content_with_limit(page_id, limit)?)?;
+    let content =
+        lopdf::content::Content::decode(&doc.get_page_content_with_limit(page_id, limit)?)?;
     let mut encoding = None;
     fn show(encoding: Option<&lopdf::Encoding>, operands: &[Object], out: &mut String) {
         let Some(encoding) = encoding else { return };
@@ -517,7 +534,11 @@ fn pdf_page_text(
                 show(encoding, op.operands.get(2..).unwrap_or(&[]), out);
             }
             "Td" | "TD" => {
-                let dy = op.operands.get(1).and_then(|o| o.as_float().ok()).unwrap_or(0.0);
+                let dy = op
+                    .operands
+                    .get(1)
+                    .and_then(|o| o.as_float().ok())
+                    .unwrap_or(0.0);
                 out.push(if dy == 0.0 { ' ' } else { '\n' });
             }
             "T*" | "Tm" | "BT" | "ET" => out.push('\n'),

@@ -340,7 +340,10 @@ enum State {
     /// Scanned as it arrives.
     Text(TextScanner),
     /// Read whole, then extracted (`None`: a zip whose members say which OOXML kind).
-    Buffer { format: Option<Format>, buf: Vec<u8> },
+    Buffer {
+        format: Option<Format>,
+        buf: Vec<u8>,
+    },
     Refused(String),
 }
 

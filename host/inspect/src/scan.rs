@@ -158,7 +158,12 @@ impl TextScanner {
         if last {
             return;
         }
-        let earliest = self.resume.iter().copied().min().unwrap_or(self.base + stop as u64);
+        let earliest = self
+            .resume
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(self.base + stop as u64);
         let cut = usize::try_from(earliest - self.base)
             .unwrap_or(usize::MAX)
             .saturating_sub(KEEP_BEFORE);

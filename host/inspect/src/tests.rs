@@ -10,7 +10,12 @@ use crate::classify::base62_6;
 use crate::*;
 
 /// Runs `chunks` through a fresh inspection and checks the redaction invariant.
-fn inspect_with(inspector: &Inspector, name: &str, mime: Option<&str>, chunks: &[&[u8]]) -> Outcome {
+fn inspect_with(
+    inspector: &Inspector,
+    name: &str,
+    mime: Option<&str>,
+    chunks: &[&[u8]],
+) -> Outcome {
     let mut inspection = inspector.start(name, mime);
     for chunk in chunks {
         inspection.feed(chunk);
@@ -21,8 +26,14 @@ fn inspect_with(inspector: &Inspector, name: &str, mime: Option<&str>, chunks: &
     outcome
 }
 
+/// The default inspector, compiled once (regex compilation is slow unoptimised).
+fn default_inspector() -> &'static Inspector {
+    static INSPECTOR: std::sync::OnceLock<Inspector> = std::sync::OnceLock::new();
+    INSPECTOR.get_or_init(|| Inspector::new(Config::default()).unwrap())
+}
+
 fn inspect(name: &str, chunks: &[&[u8]]) -> Outcome {
-    inspect_with(&Inspector::new(Config::default()).unwrap(), name, None, chunks)
+    inspect_with(default_inspector(), name, None, chunks)
 }
 
 fn text(s: &str) -> Outcome {
@@ -58,9 +69,10 @@ fn assert_redacted(outcome: &Outcome, raw: &[Vec<u8>]) {
 /// (classifier, count) of each hit.
 fn found(outcome: &Outcome) -> Vec<(String, u64)> {
     match outcome {
-        Outcome::Inspected { hits, .. } => {
-            hits.iter().map(|h| (h.classifier.clone(), h.count)).collect()
-        }
+        Outcome::Inspected { hits, .. } => hits
+            .iter()
+            .map(|h| (h.classifier.clone(), h.count))
+            .collect(),
         Outcome::NotInspected { reason } => panic!("not inspected: {reason}"),
     }
 }
@@ -119,14 +131,14 @@ fn cards_with_known_prefixes_and_luhn_are_found_in_any_printed_grouping() {
 #[test]
 fn card_near_misses_are_not_cards() {
     for near_miss in [
-        "4111111111111112",      // Luhn fails
-        "4111 1111 1111 1112",   // Luhn fails, grouped
-        "1234567812345670",      // Luhn ok, no issuer starts with 1
-        "94111111111111111",     // a valid card inside a longer digit run
-        "x4111111111111111",     // part of a word
-        "4111 1111-1111 1111",   // mixed separators
+        "4111111111111112",        // Luhn fails
+        "4111 1111 1111 1112",     // Luhn fails, grouped
+        "1234567812345670",        // Luhn ok, no issuer starts with 1
+        "94111111111111111",       // a valid card inside a longer digit run
+        "x4111111111111111",       // part of a word
+        "4111 1111-1111 1111",     // mixed separators
         "41 11 11 11 11 11 11 11", // not a printed layout
-        "3.4111111111111111",    // a decimal
+        "3.4111111111111111",      // a decimal
     ] {
         let out = text(&format!("value {near_miss} end"));
         assert_eq!(count(&out, "card"), 0, "{near_miss}");
@@ -152,11 +164,11 @@ fn ibans_pass_the_country_length_and_mod_97() {
         assert_eq!(found(&out), vec![("iban".to_owned(), 1)], "{iban}");
     }
     for near_miss in [
-        "GB83 WEST 1234 5698 7654 32",   // wrong check digits
-        "GB82 WEST 1234 5698 7654 33",   // one character changed
-        "GB82WEST1234569876543",         // too short for GB
-        "ZZ82WEST12345698765432",        // no such country
-        "GB82 WE ST12 3456 9876 5432",   // spaces not every four
+        "GB83 WEST 1234 5698 7654 32", // wrong check digits
+        "GB82 WEST 1234 5698 7654 33", // one character changed
+        "GB82WEST1234569876543",       // too short for GB
+        "ZZ82WEST12345698765432",      // no such country
+        "GB82 WE ST12 3456 9876 5432", // spaces not every four
     ] {
         let out = text(&format!("wire to {near_miss} today"));
         assert_eq!(count(&out, "iban"), 0, "{near_miss}");
@@ -175,9 +187,9 @@ fn ssns_in_valid_ranges_dashed_or_next_to_the_keyword() {
         "id 123-00-4567",
         "id 123-45-0000",
         "id 078-05-1120",
-        "order 123456789 shipped",  // bare digits, no keyword
-        "ssn 000123456",            // keyword, but area 000
-        "tel 1-123-45-6789",        // inside a longer dashed run
+        "order 123456789 shipped", // bare digits, no keyword
+        "ssn 000123456",           // keyword, but area 000
+        "tel 1-123-45-6789",       // inside a longer dashed run
     ] {
         assert_eq!(count(&text(near_miss), "ssn"), 0, "{near_miss}");
     }
@@ -191,7 +203,11 @@ fn emails_are_a_hit_only_in_bulk() {
     let nine: String = (0..9).map(|i| format!("user{i}@example.com ")).collect();
     assert_eq!(count(&text(&nine), "email"), 0);
     let same = "Alice@Example.com alice@example.com ".repeat(20);
-    assert_eq!(count(&text(&same), "email"), 0, "one address repeated is one");
+    assert_eq!(
+        count(&text(&same), "email"),
+        0,
+        "one address repeated is one"
+    );
 
     let config = Config {
         email_min_distinct: 3,
@@ -200,20 +216,34 @@ fn emails_are_a_hit_only_in_bulk() {
     let inspector = Inspector::new(config).unwrap();
     let three = b"a@x.org b@x.org c@x.org d@x.c0m";
     let out = inspect_with(&inspector, "a.txt", None, &[three]);
-    assert_eq!(count(&out, "email"), 3, "a TLD with a digit is not an address");
+    assert_eq!(
+        count(&out, "email"),
+        3,
+        "a TLD with a digit is not an address"
+    );
 }
 
 #[test]
 fn aws_key_ids_alone_and_secrets_only_near_an_id() {
     let id = "AKIAIOSFODNN7EXAMPLE";
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    let out = text(&format!("aws_access_key_id = {id}\naws_secret_access_key = {secret}\n"));
+    let out = text(&format!(
+        "aws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
+    ));
     assert_eq!(count(&out, "aws-access-key-id"), 1);
     assert_eq!(count(&out, "aws-secret-access-key"), 1);
     let alone = text(&format!("checksum {secret}\n"));
     assert_eq!(count(&alone, "aws-secret-access-key"), 0);
-    for near_miss in ["AKIAIOSFODNN7EXAMPL", "AKIAIOSFODNN1EXAMPLE", "XAKIAIOSFODNN7EXAMPLE"] {
-        assert_eq!(count(&text(near_miss), "aws-access-key-id"), 0, "{near_miss}");
+    for near_miss in [
+        "AKIAIOSFODNN7EXAMPL",
+        "AKIAIOSFODNN1EXAMPLE",
+        "XAKIAIOSFODNN7EXAMPLE",
+    ] {
+        assert_eq!(
+            count(&text(near_miss), "aws-access-key-id"),
+            0,
+            "{near_miss}"
+        );
     }
 }
 
@@ -243,7 +273,11 @@ fn slack_tokens() {
         "xapp-1-A0123456789-1234567890123-0123456789abcdef0123456789abcdef",
         "xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OTAxMi0x",
     ] {
-        assert_eq!(count(&text(&format!("SLACK={token}\n")), "slack-token"), 1, "{token}");
+        assert_eq!(
+            count(&text(&format!("SLACK={token}\n")), "slack-token"),
+            1,
+            "{token}"
+        );
     }
     for near_miss in ["xoxb-", "xoxz-123456789012-abcdef", "myxoxb-1234-5678"] {
         assert_eq!(count(&text(near_miss), "slack-token"), 0, "{near_miss}");
@@ -334,8 +368,12 @@ fn bad_configs_are_refused() {
     );
     let parsed: Result<Config, _> = serde_json::from_str(r#"{"builtins":["card"],"colour":1}"#);
     assert!(parsed.is_err(), "unknown keys are rejected");
-    let parsed: Config = serde_json::from_str(r#"{"builtins":["card","aws-access-key-id"]}"#).unwrap();
-    assert_eq!(parsed.builtins, vec![Builtin::Card, Builtin::AwsAccessKeyId]);
+    let parsed: Config =
+        serde_json::from_str(r#"{"builtins":["card","aws-access-key-id"]}"#).unwrap();
+    assert_eq!(
+        parsed.builtins,
+        vec![Builtin::Card, Builtin::AwsAccessKeyId]
+    );
 }
 
 #[test]
@@ -358,16 +396,24 @@ fn only_enabled_builtins_run() {
 
 #[test]
 fn snippets_redact_the_match_and_mask_neighbours() {
-    let out = text("Customer Bob, card 4111 1111 1111 1111 and backup 5555555555554444, tel 555-0199-1234.");
+    let out = text(
+        "Customer Bob, card 4111 1111 1111 1111 and backup 5555555555554444, tel 555-0199-1234.",
+    );
     assert_eq!(count(&out, "card"), 2);
     let s = snippets(&out, "card");
     assert!(s[0].contains("[card …1111]"), "{s:?}");
     assert!(s[0].contains("Customer Bob, card"), "context kept: {s:?}");
-    assert!(s[0].contains("[card]"), "the neighbouring card is masked: {s:?}");
+    assert!(
+        s[0].contains("[card]"),
+        "the neighbouring card is masked: {s:?}"
+    );
     assert!(!s[0].contains("5555"), "{s:?}");
     assert!(s[1].contains("[card …4444]"), "{s:?}");
     assert!(!s[1].contains("4111"), "{s:?}");
-    assert!(s[1].contains("###-####-####"), "long digit runs masked: {s:?}");
+    assert!(
+        s[1].contains("###-####-####"),
+        "long digit runs masked: {s:?}"
+    );
 }
 
 #[test]
@@ -375,7 +421,10 @@ fn snippets_are_capped_but_counts_are_not() {
     let many = "key AKIAIOSFODNN7EXAMPLE\n".repeat(50);
     let out = text(&many);
     assert_eq!(count(&out, "aws-access-key-id"), 50);
-    assert_eq!(snippets(&out, "aws-access-key-id").len(), Limits::default().max_snippets);
+    assert_eq!(
+        snippets(&out, "aws-access-key-id").len(),
+        Limits::default().max_snippets
+    );
 }
 
 // ---- chunking ---------------------------------------------------------------------
@@ -386,7 +435,10 @@ fn long_text() -> (Vec<u8>, u64) {
     let mut doc = Vec::new();
     let mut planted = 0;
     for i in 0..400 {
-        doc.extend_from_slice(format!("line {i} lorem ipsum dolor sit amet, consectetur adipiscing elit. ").as_bytes());
+        doc.extend_from_slice(
+            format!("line {i} lorem ipsum dolor sit amet, consectetur adipiscing elit. ")
+                .as_bytes(),
+        );
         if i % 7 == 3 {
             doc.extend_from_slice(b"card 4111 1111 1111 1111 ");
             planted += 1;
@@ -415,7 +467,12 @@ fn a_match_split_across_chunks_is_found_exactly_once() {
     doc2.extend_from_slice(&doc[at..]);
     for split in card_at..card_at + 21 {
         let out = inspect("big.txt", &[&doc2[..split], &doc2[split..]]);
-        assert_eq!(count(&out, "card"), planted + 1, "split at {}", split - card_at);
+        assert_eq!(
+            count(&out, "card"),
+            planted + 1,
+            "split at {}",
+            split - card_at
+        );
     }
 }
 
@@ -457,13 +514,16 @@ fn text_past_the_byte_limit_is_truncated_not_refused() {
 #[test]
 fn csv_and_json_strings_and_keys() {
     let csv = b"name,card\nBob,4111111111111111\nAlice,5555555555554444\n";
-    let out = inspect_with(&Inspector::new(Config::default()).unwrap(), "x.csv", Some("text/csv"), &[csv]);
+    let out = inspect_with(default_inspector(), "x.csv", Some("text/csv"), &[csv]);
     assert_eq!(count(&out, "card"), 2);
 
     // An escaped card (\u0034 is '4') and a key holding an IBAN.
     let json = br#"{"customer": {"card": "\u0034111111111111111", "GB82WEST12345698765432": true, "n": 5}}"#;
     let out = inspect("export.json", &[json]);
-    assert_eq!(found(&out), vec![("card".to_owned(), 1), ("iban".to_owned(), 1)]);
+    assert_eq!(
+        found(&out),
+        vec![("card".to_owned(), 1), ("iban".to_owned(), 1)]
+    );
 
     // JSON Lines does not parse as one document: scanned as text.
     let lines = b"{\"a\": \"4111111111111111\"}\n{\"b\": \"AKIAIOSFODNN7EXAMPLE\"}\n";
@@ -503,9 +563,17 @@ fn docx_text_with_a_card_split_across_runs() {
 <w:p><w:r><w:t>IBAN GB82 WEST 1234 5698 7654 32 &amp; more</w:t></w:r></w:p>
 </w:body></w:document>"#;
     let file = docx(xml);
-    let out = inspect_with(&Inspector::new(Config::default()).unwrap(), "contract.docx", Some(DOCX_MIME), &[&file]);
+    let out = inspect_with(
+        default_inspector(),
+        "contract.docx",
+        Some(DOCX_MIME),
+        &[&file],
+    );
     // styles.xml is not text: its digits are not counted.
-    assert_eq!(found(&out), vec![("card".to_owned(), 1), ("iban".to_owned(), 1)]);
+    assert_eq!(
+        found(&out),
+        vec![("card".to_owned(), 1), ("iban".to_owned(), 1)]
+    );
     // No MIME, no extension: sniffed as a zip, then as a docx by its members.
     let chunks: Vec<&[u8]> = file.chunks(100).collect();
     assert_eq!(inspect("blob", &chunks), out);
@@ -524,14 +592,20 @@ fn xlsx_shared_strings_and_inline_cells() {
     let out = inspect("people.xlsx", &[&file]);
     assert_eq!(
         found(&out),
-        vec![("card".to_owned(), 1), ("iban".to_owned(), 1), ("ssn".to_owned(), 1)]
+        vec![
+            ("card".to_owned(), 1),
+            ("iban".to_owned(), 1),
+            ("ssn".to_owned(), 1)
+        ]
     );
 }
 
 #[test]
 fn pptx_slides_and_notes() {
     let slide = |t: &str| {
-        format!(r#"<p:sld xmlns:a="a" xmlns:p="p"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>{t}</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#)
+        format!(
+            r#"<p:sld xmlns:a="a" xmlns:p="p"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>{t}</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#
+        )
     };
     let s1 = slide("Deploy with AKIAIOSFODNN7EXAMPLE");
     let s2 = slide("nothing here");
@@ -540,13 +614,19 @@ fn pptx_slides_and_notes() {
         ("ppt/presentation.xml", b"<p:presentation/>"),
         ("ppt/slides/slide1.xml", s1.as_bytes()),
         ("ppt/slides/slide2.xml", s2.as_bytes()),
-        ("ppt/slides/_rels/slide1.xml.rels", b"<Relationships>AKIAIOSFODNN7EXAMPLE</Relationships>"),
+        (
+            "ppt/slides/_rels/slide1.xml.rels",
+            b"<Relationships>AKIAIOSFODNN7EXAMPLE</Relationships>",
+        ),
         ("ppt/notesSlides/notesSlide1.xml", notes.as_bytes()),
     ]);
     let out = inspect("deck.pptx", &[&file]);
     assert_eq!(
         found(&out),
-        vec![("aws-access-key-id".to_owned(), 1), ("slack-token".to_owned(), 1)]
+        vec![
+            ("aws-access-key-id".to_owned(), 1),
+            ("slack-token".to_owned(), 1)
+        ]
     );
 }
 
@@ -567,7 +647,10 @@ fn a_zip_bomb_is_refused() {
     let file = zip_of(&[("word/document.xml", &xml)]);
     assert!(file.len() < 100_000, "{}", file.len());
     let out = inspect_with(&inspector, "bomb.docx", None, &[&file]);
-    assert_eq!(reason(&out), "zip bomb: docx expands past the 1 MiB uncompressed limit");
+    assert_eq!(
+        reason(&out),
+        "zip bomb: docx expands past the 1 MiB uncompressed limit"
+    );
 }
 
 #[test]
@@ -601,7 +684,9 @@ fn containers_past_the_byte_limit_and_corrupt_or_unknown_files_are_not_inspected
         "corrupt docx: invalid Zip archive: Could not find EOCD"
     );
     assert!(reason(&inspect("broken.pdf", &[b"%PDF-1.4 garbage"])).starts_with("corrupt pdf"));
-    let png = Inspector::new(Config::default()).unwrap().start("a.png", Some("image/png"));
+    let png = Inspector::new(Config::default())
+        .unwrap()
+        .start("a.png", Some("image/png"));
     assert!(!png.wants_more());
     assert_eq!(reason(&png.finish()), "not inspected (image/png)");
     assert_eq!(
@@ -609,7 +694,10 @@ fn containers_past_the_byte_limit_and_corrupt_or_unknown_files_are_not_inspected
         "not inspected (application/octet-stream)"
     );
     assert_eq!(
-        reason(&inspect("archive", &[&zip_of(&[("a.txt", b"4111111111111111")])])),
+        reason(&inspect(
+            "archive",
+            &[&zip_of(&[("a.txt", b"4111111111111111")])]
+        )),
         "not inspected (zip archive)"
     );
     assert_eq!(
@@ -660,8 +748,17 @@ fn pdf_with_text(lines: &[&str]) -> Vec<u8> {
 
 #[test]
 fn pdf_text_is_inspected() {
-    let pdf = pdf_with_text(&["Invoice 2291", "Paid by card 4111 1111 1111 1111", "Thank you"]);
-    let out = inspect_with(&Inspector::new(Config::default()).unwrap(), "invoice.pdf", Some("application/pdf"), &[&pdf]);
+    let pdf = pdf_with_text(&[
+        "Invoice 2291",
+        "Paid by card 4111 1111 1111 1111",
+        "Thank you",
+    ]);
+    let out = inspect_with(
+        default_inspector(),
+        "invoice.pdf",
+        Some("application/pdf"),
+        &[&pdf],
+    );
     assert_eq!(found(&out), vec![("card".to_owned(), 1)]);
     // Sniffed by its magic when nothing else says.
     assert_eq!(inspect("scan-0001", &[&pdf]), out);
@@ -708,9 +805,8 @@ mod arbitrary_bytes {
             chunk in 1usize..600,
             (name, mime) in formats(),
         ) {
-            let inspector = Inspector::new(Config::default()).unwrap();
             let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
-            inspect_with(&inspector, name, mime, &chunks);
+            inspect_with(default_inspector(), name, mime, &chunks);
         }
 
         #[test]
@@ -719,12 +815,13 @@ mod arbitrary_bytes {
             flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
             cut in any::<prop::sample::Index>(),
         ) {
-            let file = match seed {
-                0 => docx("<w:p><w:t>4111111111111111</w:t></w:p>"),
-                1 => pdf_with_text(&["card 4111 1111 1111 1111"]),
-                _ => zip_of(&[("xl/workbook.xml", b"<w/>"), ("xl/sharedStrings.xml", b"<si><t>x</t></si>")]),
-            };
-            let mut file = file;
+            static FILES: std::sync::OnceLock<[Vec<u8>; 3]> = std::sync::OnceLock::new();
+            let files = FILES.get_or_init(|| [
+                docx("<w:p><w:t>4111111111111111</w:t></w:p>"),
+                pdf_with_text(&["card 4111 1111 1111 1111"]),
+                zip_of(&[("xl/workbook.xml", b"<w/>"), ("xl/sharedStrings.xml", b"<si><t>x</t></si>")]),
+            ]);
+            let mut file = files[seed].clone();
             for (at, byte) in flips {
                 let i = at.index(file.len());
                 file[i] = byte;
@@ -744,11 +841,9 @@ mod arbitrary_bytes {
         ) {
             let doc: String = parts.concat();
             let chunks: Vec<&[u8]> = doc.as_bytes().chunks(chunk).collect();
-            let inspector = Inspector::new(Config { email_min_distinct: 1, ..Config::default() }).unwrap();
-            let whole = inspect_with(&inspector, "t.txt", None, &[doc.as_bytes()]);
-            let split = inspect_with(&inspector, "t.txt", None, &chunks);
+            let whole = inspect_with(default_inspector(), "t.txt", None, &[doc.as_bytes()]);
+            let split = inspect_with(default_inspector(), "t.txt", None, &chunks);
             prop_assert_eq!(whole, split);
         }
     }
 }
-
