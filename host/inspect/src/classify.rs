@@ -59,6 +59,31 @@ impl Builtin {
         Builtin::Jwt,
     ];
 
+    /// Candidates with no literal to search for: found together in one pass (see
+    /// [`crate::scan::SharedPass`]).
+    pub(crate) fn shares_pass(self) -> bool {
+        matches!(
+            self,
+            Builtin::Card
+                | Builtin::Iban
+                | Builtin::Ssn
+                | Builtin::Email
+                | Builtin::AwsSecretAccessKey
+        )
+    }
+
+    /// Whether a candidate can start with byte `b` (for the shared pass: a member is
+    /// not run where it cannot match).
+    pub(crate) fn can_start(self, b: u8) -> bool {
+        match self {
+            Builtin::Card | Builtin::Ssn => b.is_ascii_digit(),
+            Builtin::Iban => b.is_ascii_uppercase(),
+            Builtin::Email => b.is_ascii_alphanumeric() || b"._%+-".contains(&b),
+            Builtin::AwsSecretAccessKey => b.is_ascii_alphanumeric() || b == b'/' || b == b'+',
+            _ => true,
+        }
+    }
+
     /// The name used in config and in [`crate::Hit::classifier`].
     pub fn name(self) -> &'static str {
         match self {
@@ -75,7 +100,7 @@ impl Builtin {
         }
     }
 
-    fn pattern(self) -> &'static str {
+    pub(crate) fn pattern(self) -> &'static str {
         match self {
             // Digits with optional single space/dash separators; grouping is checked after.
             Builtin::Card => r"[0-9](?:[ -]?[0-9]){12,18}",

@@ -74,7 +74,7 @@ pub use classify::Builtin;
 
 use classify::{Classifier, Kind};
 use extract::{Detected, Format, Sniffed};
-use scan::{Rules, TextScanner};
+use scan::{Rules, SharedPass, TextScanner};
 
 /// What to look for and how much to read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -259,9 +259,34 @@ impl Inspector {
         for rule in &config.patterns {
             operator(&rule.name, rule.regex.clone())?;
         }
+        let members: Vec<usize> = classifiers
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.kind, Kind::Builtin(b) if b.shares_pass()))
+            .map(|(i, _)| i)
+            .collect();
+        let shared = (members.len() > 1).then(|| {
+            let pattern = |i: usize| match classifiers[i].kind {
+                Kind::Builtin(b) => b.pattern(),
+                Kind::Operator => unreachable!("only built-ins share the pass"),
+            };
+            let joint: Vec<String> = members
+                .iter()
+                .map(|&i| format!("(?:{})", pattern(i)))
+                .collect();
+            let compile = |p: &str| regex::bytes::Regex::new(p).expect("built-in patterns compile");
+            SharedPass {
+                regex: compile(&joint.join("|")),
+                members: members
+                    .iter()
+                    .map(|&i| (i, compile(&format!(r"\A(?:{})", pattern(i)))))
+                    .collect(),
+            }
+        });
         Ok(Inspector {
             rules: Arc::new(Rules {
                 classifiers,
+                shared,
                 email_min_distinct: config.email_min_distinct.max(1),
                 max_snippets: config.limits.max_snippets,
             }),
