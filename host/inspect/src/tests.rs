@@ -32,6 +32,15 @@ fn default_inspector() -> &'static Inspector {
     INSPECTOR.get_or_init(|| Inspector::new(Config::default()).unwrap())
 }
 
+/// An inspector with every built-in and the given limits.
+fn limited(limits: Limits) -> Inspector {
+    Inspector::new(Config {
+        limits,
+        ..Config::default()
+    })
+    .unwrap()
+}
+
 fn inspect(name: &str, chunks: &[&[u8]]) -> Outcome {
     inspect_with(default_inspector(), name, None, chunks)
 }
@@ -478,14 +487,10 @@ fn a_match_split_across_chunks_is_found_exactly_once() {
 
 #[test]
 fn text_past_the_byte_limit_is_truncated_not_refused() {
-    let config = Config {
-        limits: Limits {
-            max_file_bytes: 1000,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
-    let inspector = Inspector::new(config).unwrap();
+    let inspector = limited(Limits {
+        max_file_bytes: 1000,
+        ..Limits::default()
+    });
     let mut doc = b"card 4111111111111111 ".to_vec();
     doc.extend_from_slice(&[b'a'; 2000]);
     doc.extend_from_slice(b" 5555555555554444");
@@ -632,14 +637,10 @@ fn pptx_slides_and_notes() {
 
 #[test]
 fn a_zip_bomb_is_refused() {
-    let config = Config {
-        limits: Limits {
-            max_uncompressed_bytes: 1 << 20,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
-    let inspector = Inspector::new(config).unwrap();
+    let inspector = limited(Limits {
+        max_uncompressed_bytes: 1 << 20,
+        ..Limits::default()
+    });
     // 8 MiB of text compresses to a few KiB.
     let mut xml = b"<w:document><w:body><w:p><w:r><w:t>".to_vec();
     xml.extend(std::iter::repeat_n(b'a', 8 << 20));
@@ -655,14 +656,10 @@ fn a_zip_bomb_is_refused() {
 
 #[test]
 fn containers_past_the_byte_limit_and_corrupt_or_unknown_files_are_not_inspected() {
-    let config = Config {
-        limits: Limits {
-            max_file_bytes: 1 << 10,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
-    let inspector = Inspector::new(config).unwrap();
+    let inspector = limited(Limits {
+        max_file_bytes: 1 << 10,
+        ..Limits::default()
+    });
     // Pseudo-random letters: they do not compress below the limit.
     let mut state = 0x2545_f491_u32;
     let noise: String = (0..5000)
@@ -903,4 +900,28 @@ fn throughput() {
             );
         }
     }
+}
+
+#[test]
+fn unnamed_text_is_sniffed_and_json_past_the_limit_is_scanned_as_text() {
+    let out = inspect("README", &[b"deploy key AKIAIOSFODNN7EXAMPLE\n"]);
+    assert_eq!(found(&out), vec![("aws-access-key-id".to_owned(), 1)]);
+
+    let inspector = limited(Limits {
+        max_file_bytes: 100,
+        ..Limits::default()
+    });
+    let mut json = br#"{"card": "4111111111111111", "pad": ""#.to_vec();
+    json.extend_from_slice(&[b'x'; 200]);
+    json.extend_from_slice(br#""}"#);
+    let out = inspect_with(&inspector, "big.json", None, &[&json[..50], &json[50..]]);
+    let Outcome::Inspected {
+        truncated, bytes, ..
+    } = &out
+    else {
+        panic!("{out:?}");
+    };
+    assert!(truncated);
+    assert_eq!(*bytes, 100);
+    assert_eq!(count(&out, "card"), 1);
 }
