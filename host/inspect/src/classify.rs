@@ -515,8 +515,11 @@ fn aws_key_id_near(hay: &[u8], start: usize, end: usize) -> bool {
 /// cases and digits, with an access key id within 256 bytes either side: forty
 /// base64 characters alone are far too common (hashes, blobs) to report.
 fn aws_secret(hay: &[u8], start: usize, end: usize) -> bool {
-    let token = |b: u8| is_alnum(b) || b == b'/' || b == b'+' || b == b'=';
-    if !isolated(hay, start, end, token) {
+    // `=` may come before (`key=…`), not after (base64 padding: a longer value).
+    let base64 = |b: u8| is_alnum(b) || b == b'/' || b == b'+';
+    let before = start.checked_sub(1).map(|i| hay[i]);
+    let after = hay.get(end).copied();
+    if before.is_some_and(base64) || after.is_some_and(|b| base64(b) || b == b'=') {
         return false;
     }
     let s = &hay[start..end];

@@ -312,13 +312,33 @@ fn snippet(all: &[Classifier], own: &Classifier, buf: &[u8], s: usize, e: usize)
 /// digits of any run of five or more (spaces or dashes between) replaced by `#`:
 /// validated or not, near a match is where more sensitive text is likely.
 fn mask(all: &[Classifier], piece: &[u8]) -> String {
+    // Candidates of all classifiers, overlapping ones merged under the name of the one
+    // that starts first (an IBAN's digits also look like the tail of a card).
+    let mut spans: Vec<(usize, usize, usize)> = all
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| {
+            c.regex
+                .find_iter(piece)
+                .map(move |m| (m.start(), m.end(), ci))
+        })
+        .filter(|(s, e, _)| e > s)
+        .collect();
+    spans.sort_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
     let mut owner: Vec<Option<usize>> = vec![None; piece.len()];
-    for (ci, classifier) in all.iter().enumerate() {
-        for m in classifier.regex.find_iter(piece) {
-            for slot in &mut owner[m.range()] {
-                slot.get_or_insert(ci);
+    let mut current: Option<(usize, usize, usize)> = None;
+    for (s, e, ci) in spans {
+        match &mut current {
+            Some((_, cur_end, _)) if s < *cur_end => *cur_end = (*cur_end).max(e),
+            _ => {
+                if let Some((cs, ce, cci)) = current.replace((s, e, ci)) {
+                    owner[cs..ce].fill(Some(cci));
+                }
             }
         }
+    }
+    if let Some((cs, ce, cci)) = current {
+        owner[cs..ce].fill(Some(cci));
     }
     let mut bytes = piece.to_vec();
     mask_digit_runs(&mut bytes);

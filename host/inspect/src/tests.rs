@@ -241,6 +241,16 @@ fn aws_key_ids_alone_and_secrets_only_near_an_id() {
     ));
     assert_eq!(count(&out, "aws-access-key-id"), 1);
     assert_eq!(count(&out, "aws-secret-access-key"), 1);
+    let packed = text(&format!(
+        "aws_access_key_id={id}\naws_secret_access_key={secret}\n"
+    ));
+    assert_eq!(count(&packed, "aws-secret-access-key"), 1);
+    let padded = text(&format!("{id} {secret}=\n"));
+    assert_eq!(
+        count(&padded, "aws-secret-access-key"),
+        0,
+        "base64 padding: longer"
+    );
     let alone = text(&format!("checksum {secret}\n"));
     assert_eq!(count(&alone, "aws-secret-access-key"), 0);
     for near_miss in [
