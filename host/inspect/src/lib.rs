@@ -168,6 +168,8 @@ pub enum ConfigError {
     DuplicateName(String),
     #[error("a rule has an empty name")]
     EmptyName,
+    #[error("rule `{0}`: the regex matches empty text")]
+    MatchesEmpty(String),
 }
 
 /// The result of one file's inspection, stored per file version.
@@ -236,6 +238,10 @@ impl Inspector {
                     name: name.to_owned(),
                     error: e.to_string(),
                 })?;
+            // One that matches nothing at all would "match" between every two bytes.
+            if regex.is_match(b"") {
+                return Err(ConfigError::MatchesEmpty(name.to_owned()));
+            }
             classifiers.push(Classifier {
                 name: name.to_owned(),
                 kind: Kind::Operator,

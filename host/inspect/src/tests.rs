@@ -385,6 +385,17 @@ fn bad_configs_are_refused() {
         Inspector::new(clash).unwrap_err(),
         ConfigError::DuplicateName("card".into())
     );
+    let empty = Config {
+        patterns: vec![PatternRule {
+            name: "digits".into(),
+            regex: "[0-9]*".into(),
+        }],
+        ..Config::default()
+    };
+    assert_eq!(
+        Inspector::new(empty).unwrap_err(),
+        ConfigError::MatchesEmpty("digits".into())
+    );
     let parsed: Result<Config, _> = serde_json::from_str(r#"{"builtins":["card"],"colour":1}"#);
     assert!(parsed.is_err(), "unknown keys are rejected");
     let parsed: Config =
@@ -769,6 +780,14 @@ fn pdf_text_is_inspected() {
     assert_eq!(found(&out), vec![("card".to_owned(), 1)]);
     // Sniffed by its magic when nothing else says.
     assert_eq!(inspect("scan-0001", &[&pdf]), out);
+}
+
+#[test]
+fn inspectors_are_shared_across_threads_and_inspections_move_between_them() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Inspector>();
+    send::<Inspection>();
 }
 
 #[test]
