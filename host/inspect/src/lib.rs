@@ -50,13 +50,17 @@
 //!
 //! # Limits
 //! [`Limits`]: bytes read per file (text past it is not scanned and the result is
-//! `truncated`; a container past it is refused), text scanned, total uncompressed
-//! bytes read from a zip (and each PDF page's decompressed content), zip entries, PDF
-//! pages, snippets kept per classifier. Work is linear in the bytes read. A match is
-//! at most 12 KiB long: an operator regex matching more may be split. Wall-clock
-//! limits belong to the caller (run inspections on a bounded worker pool with a
-//! deadline); a panic inside the PDF or zip parser is caught and reported as
-//! not inspected.
+//! `truncated`; JSON past it is scanned as text, `truncated`; a container past it is
+//! refused: it must be whole to be read), text scanned, total uncompressed bytes read
+//! from a zip (and each PDF page's decompressed content), zip entries, PDF pages,
+//! snippets kept per classifier. [`Inspection::wants_more`] tells the caller when to
+//! stop reading. Work is linear in the bytes read; the classifiers without a literal
+//! to search for (card, IBAN, SSN, email, AWS secret) share one automaton pass. A
+//! match is at most 12 KiB long: an operator regex matching more may be split.
+//! Wall-clock limits belong to the caller (a bounded worker pool with a deadline):
+//! containers are parsed inside [`Inspection::finish`], which is bounded by the limits
+//! above but cannot be interrupted; a panic inside the PDF or zip parser is caught and
+//! reported as not inspected.
 
 use std::collections::HashSet;
 use std::sync::Arc;
