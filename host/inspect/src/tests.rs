@@ -874,63 +874,6 @@ mod arbitrary_bytes {
     }
 }
 
-/// Throughput over plain text with every built-in on (issue 25 asks ≥ 300 MB/s per
-/// core), on two corpora: a CSV export with an email address on every line (a
-/// candidate every ~170 bytes) and prose with a few numbers. Run optimised:
-/// `cargo test --release -p sluice-inspect throughput -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement, run optimised by hand"]
-fn throughput() {
-    let corpus = |line: &dyn Fn(u32) -> String| {
-        let mut doc = Vec::with_capacity(64 << 20);
-        let mut n = 0u32;
-        while doc.len() < 64 << 20 {
-            n += 1;
-            doc.extend_from_slice(line(n).as_bytes());
-            if n.is_multiple_of(1000) {
-                doc.extend_from_slice(b"card 4111 1111 1111 1111 key AKIAIOSFODNN7EXAMPLE\n");
-            }
-        }
-        doc
-    };
-    let csv = corpus(&|n| {
-        format!(
-            "{n},2026-01-05,Order for ACME Corp shipped to 12 Main Street, Springfield; \
-             contact jane.doe{}@example.com, ref INV-{n:08}, total 1234.56 USD\n",
-            n % 50
-        )
-    });
-    let prose = corpus(&|n| {
-        format!(
-            "In {n} cases the committee reviewed the quarterly report and found that \
-             revenue rose 4.5% to 1,234 million while costs fell; see section {n}.\n"
-        )
-    });
-    for (corpus, doc) in [("csv with emails", &csv), ("prose", &prose)] {
-        let each = Builtin::ALL.map(|b| (b.name(), vec![b]));
-        for (label, builtins) in [("all", Builtin::ALL.to_vec())].into_iter().chain(each) {
-            let inspector = Inspector::new(Config {
-                builtins,
-                ..Config::default()
-            })
-            .unwrap();
-            let started = std::time::Instant::now();
-            let mut inspection = inspector.start("doc.txt", None);
-            for chunk in doc.chunks(256 << 10) {
-                inspection.feed(chunk);
-            }
-            let out = inspection.finish();
-            let secs = started.elapsed().as_secs_f64();
-            println!(
-                "{corpus}, {label}: {} MiB in {secs:.3} s: {:.0} MB/s; {:?}",
-                doc.len() >> 20,
-                doc.len() as f64 / secs / 1e6,
-                found(&out)
-            );
-        }
-    }
-}
-
 #[test]
 fn unnamed_text_is_sniffed_and_json_past_the_limit_is_scanned_as_text() {
     let out = inspect("README", &[b"deploy key AKIAIOSFODNN7EXAMPLE\n"]);

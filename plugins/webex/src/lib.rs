@@ -15,7 +15,6 @@
 //! | `list-activities` admin | `GET /v1/adminAudit/events` | "Not supported by provider": beyond the table |
 //! | `list-activities` logon | `GET /v1/admin/securityAudit/events` | blank: beyond the table |
 //! | `act` suspend / unsuspend user | `PUT /v1/people/{personId}` (`loginEnabled`) | blank: beyond the table |
-//!
 //! | `list-files`, `read-file` (DLP, sharing control) | `GET /v1/events` (messages created / deleted), `HEAD` / `GET /v1/contents/{contentId}` | yes |
 //! | `act` quarantine file (file governance) | `DELETE /v1/messages/{messageId}` (compliance officer; irreversible) | yes |
 //!

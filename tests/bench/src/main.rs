@@ -6,6 +6,7 @@
 
 mod calls;
 mod ingest;
+mod inspect;
 mod limits;
 mod peers;
 mod plugins;
@@ -110,7 +111,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these groups (repeatable): ingest, calls, plugins, storage, limiter, scale,
-    /// peers.
+    /// inspect, peers.
     #[arg(long = "only", value_name = "GROUP")]
     only: Vec<String>,
     /// Sluice against grove, the Singer tap and Airbyte's source (installed from PyPI
@@ -247,6 +248,9 @@ fn main() -> anyhow::Result<()> {
         }
         if want("scale") {
             rows.extend(scale::run(quick).await?);
+        }
+        if want("inspect") {
+            rows.extend(tokio::task::spawn_blocking(move || inspect::run(quick)).await??);
         }
         if want("peers") {
             rows.extend(peers::run(quick, args.peer_rounds).await?);
