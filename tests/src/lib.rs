@@ -257,6 +257,22 @@ impl Harness {
             .unwrap()
     }
 
+    /// Scan the instance's users in pages of `page_size` and return `id`'s stored status:
+    /// how a governance action shows in the next scan.
+    pub async fn scanned_status(
+        &self,
+        inst: &Instance,
+        id: &str,
+        page_size: u32,
+    ) -> Option<sluice::model::UserStatus> {
+        let reports = self.scan(inst, &[Kind::Users], page_size).await;
+        assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+        self.users(inst)
+            .into_iter()
+            .find(|u| u.id == id)
+            .map(|u| u.status)
+    }
+
     /// The instance's live users, as stored.
     pub fn users(&self, inst: &Instance) -> Vec<sluice::model::User> {
         (self.records(inst, Kind::Users, false).into_iter())

@@ -256,7 +256,7 @@ async fn actions_change_the_org_and_the_next_scan_shows_it() {
     let inst = connect(&h, &mock).await;
     let target = mock.user_ids_with_status("ACTIVE").pop().unwrap();
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
 
@@ -274,7 +274,7 @@ async fn actions_change_the_org_and_the_next_scan_shows_it() {
     );
     assert_eq!(mock.user_status(&target).as_deref(), Some("SUSPENDED"));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Suspended)
     );
 
@@ -293,7 +293,7 @@ async fn actions_change_the_org_and_the_next_scan_shows_it() {
     assert_eq!(done.status, "done");
     assert_eq!(mock.user_status(&target).as_deref(), Some("ACTIVE"));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
     let again = h
@@ -335,16 +335,6 @@ async fn actions_change_the_org_and_the_next_scan_shows_it() {
         matches!(missing, ConnectorError::NotFound(_)),
         "{missing:?}"
     );
-}
-
-/// The status user `id` has after a fresh users scan.
-async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
-    let reports = h.scan(inst, &[Kind::Users], 50).await;
-    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    h.users(inst)
-        .into_iter()
-        .find(|u| u.id == id)
-        .map(|u| u.status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

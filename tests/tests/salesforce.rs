@@ -313,16 +313,6 @@ async fn a_key_salesforce_does_not_know_is_unauthorized_without_leaking_it() {
     assert!(message.contains("INVALID_SESSION_ID"), "{message}");
 }
 
-/// The status user `id` has after a fresh users scan.
-async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
-    let reports = h.scan(inst, &[Kind::Users], 200).await;
-    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    h.users(inst)
-        .into_iter()
-        .find(|u| u.id == id)
-        .map(|u| u.status)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
     let mock = SalesforceMock::start(config()).await.unwrap();
@@ -330,7 +320,7 @@ async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
     let inst = connect(&h, &mock).await;
     let target = mock.plain_user_ids().pop().unwrap();
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 200).await,
         Some(UserStatus::Active)
     );
     h.scan(&inst, &[Kind::Activities], 200).await;
@@ -354,7 +344,7 @@ async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
     assert_eq!(done.status, "done", "{done:?}");
     assert_eq!(mock.is_frozen(&target), Some(true));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 200).await,
         Some(UserStatus::Suspended)
     );
     // Salesforce logs the freeze in the Setup Audit Trail; the next scan shows it.
@@ -376,7 +366,7 @@ async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
         .unwrap();
     assert_eq!(done.status, "done");
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 200).await,
         Some(UserStatus::Active)
     );
 
@@ -387,7 +377,7 @@ async fn freeze_deactivate_and_revoke_show_in_the_next_scans() {
     assert_eq!(done.status, "done", "{done:?}");
     assert_eq!(mock.is_active(&target), Some(false));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 200).await,
         Some(UserStatus::Disabled)
     );
 

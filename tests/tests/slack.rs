@@ -283,7 +283,7 @@ async fn actions_change_the_workspace_and_the_next_scan_shows_it() {
     let target = mock.member_ids(SlackRole::Member).pop().unwrap();
     let scim = format!("{}/scim/v1/Users/{target}", mock.base_url());
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 100).await,
         Some(UserStatus::Active)
     );
     h.scan(&inst, &[Kind::Activities], 100).await;
@@ -296,7 +296,7 @@ async fn actions_change_the_workspace_and_the_next_scan_shows_it() {
     assert_eq!(done.requests, [format!("DELETE {scim}")]);
     assert_eq!(mock.is_deactivated(&target), Some(true));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 100).await,
         Some(UserStatus::Disabled)
     );
 
@@ -316,7 +316,7 @@ async fn actions_change_the_workspace_and_the_next_scan_shows_it() {
     assert_eq!(done.requests, [format!("PATCH {scim}")]);
     assert_eq!(mock.is_deactivated(&target), Some(false));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 100).await,
         Some(UserStatus::Active)
     );
 
@@ -371,16 +371,6 @@ async fn actions_change_the_workspace_and_the_next_scan_shows_it() {
         matches!(missing, ConnectorError::NotFound(_)),
         "{missing:?}"
     );
-}
-
-/// The status member `id` has after a fresh users scan.
-async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
-    let reports = h.scan(inst, &[Kind::Users], 100).await;
-    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    h.users(inst)
-        .into_iter()
-        .find(|u| u.id == id)
-        .map(|u| u.status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -361,16 +361,6 @@ async fn check_names_missing_scopes_in_webex_s_words_and_trails_can_be_left_out(
     assert_eq!(reports[0].records as usize, exp.admin_activity + exp.logon);
 }
 
-/// The status person `id` has after a fresh users scan.
-async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
-    let reports = h.scan(inst, &[Kind::Users], 50).await;
-    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    h.users(inst)
-        .into_iter()
-        .find(|u| u.id == id)
-        .map(|u| u.status)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_and_enabling_sign_in_show_in_the_next_scans() {
     let mock = WebexMock::start(config()).await.unwrap();
@@ -378,7 +368,7 @@ async fn disabling_and_enabling_sign_in_show_in_the_next_scans() {
     let (inst, _) = connect(&h, &mock).await;
     let target = mock.ordinary_people().pop().unwrap();
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
     h.scan(&inst, &[Kind::Activities], 100).await;
@@ -400,7 +390,7 @@ async fn disabling_and_enabling_sign_in_show_in_the_next_scans() {
     assert_eq!(done.status, "done", "{done:?}");
     assert_eq!(mock.login_enabled(&target), Some(false));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Suspended)
     );
     // Webex logs it in the admin audit events; the next incremental scan shows it.
@@ -430,7 +420,7 @@ async fn disabling_and_enabling_sign_in_show_in_the_next_scans() {
         .unwrap();
     assert_eq!(done.status, "done");
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
     let missing = h

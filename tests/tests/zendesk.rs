@@ -252,16 +252,6 @@ async fn bad_credentials_are_unauthorized_and_no_secret_leaks() {
     }
 }
 
-/// The status user `id` has after a fresh users scan.
-async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
-    let reports = h.scan(inst, &[Kind::Users], 50).await;
-    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    h.users(inst)
-        .into_iter()
-        .find(|u| u.id == id)
-        .map(|u| u.status)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_and_unsuspend_show_in_the_next_scans() {
     let mock = ZendeskMock::start(config()).await.unwrap();
@@ -269,7 +259,7 @@ async fn suspend_and_unsuspend_show_in_the_next_scans() {
     let (inst, _) = connect_token(&h, &mock, TOKEN).await.unwrap();
     let target = mock.active_user_ids("agent").pop().unwrap();
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
     h.scan(&inst, &[Kind::Activities], 100).await;
@@ -294,7 +284,7 @@ async fn suspend_and_unsuspend_show_in_the_next_scans() {
     assert_eq!(done.requests, [format!("PUT {user_url}")]);
     assert_eq!(mock.is_suspended(&target), Some(true));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Suspended)
     );
     // Zendesk logs the suspension; the next incremental scan shows it.
@@ -324,7 +314,7 @@ async fn suspend_and_unsuspend_show_in_the_next_scans() {
         .unwrap();
     assert_eq!(done.status, "done");
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
 

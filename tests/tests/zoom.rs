@@ -273,16 +273,6 @@ async fn check_names_missing_scopes_and_plans_in_zoom_s_words() {
     assert!(perms.missing[1].1.contains("Pro or higher plan"));
 }
 
-/// The status user `id` has after a fresh users scan.
-async fn scanned_status(h: &Harness, inst: &Instance, id: &str) -> Option<UserStatus> {
-    let reports = h.scan(inst, &[Kind::Users], 50).await;
-    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
-    h.users(inst)
-        .into_iter()
-        .find(|u| u.id == id)
-        .map(|u| u.status)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivate_and_activate_show_in_the_next_scans() {
     let mock = ZoomMock::start(config()).await.unwrap();
@@ -290,7 +280,7 @@ async fn deactivate_and_activate_show_in_the_next_scans() {
     let (inst, _) = connect(&h, &mock, ACCOUNT, SECRET).await.unwrap();
     let target = mock.active_member_ids().pop().unwrap();
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
     h.scan(&inst, &[Kind::Activities], 100).await;
@@ -312,7 +302,7 @@ async fn deactivate_and_activate_show_in_the_next_scans() {
     assert_eq!(done.status, "done", "{done:?}");
     assert_eq!(mock.status_of(&target).as_deref(), Some("inactive"));
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Suspended)
     );
     // Zoom logs it in the operation log; the next incremental scan shows it.
@@ -342,7 +332,7 @@ async fn deactivate_and_activate_show_in_the_next_scans() {
         .unwrap();
     assert_eq!(done.status, "done");
     assert_eq!(
-        scanned_status(&h, &inst, &target).await,
+        h.scanned_status(&inst, &target, 50).await,
         Some(UserStatus::Active)
     );
     let missing = h
