@@ -423,6 +423,45 @@ pub fn test_plugin(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// After `target` was suspended: suspending it again answers `already` and sends no
+/// write; unsuspending is `done` and the next users scan (pages of `page_size`) shows it
+/// active; suspending `unknown` is `not-found`. `requests` and `clear_requests` are the
+/// mock's request log.
+pub async fn assert_suspend_is_idempotent_and_reversible(
+    h: &Harness,
+    inst: &Instance,
+    (target, unknown): (&str, &str),
+    page_size: u32,
+    requests: impl Fn() -> Vec<sluice_mocks::RequestRecord>,
+    clear_requests: impl FnOnce(),
+) {
+    clear_requests();
+    let again = h
+        .act(inst, action(ActionKind::SuspendUser, target, false))
+        .await
+        .unwrap();
+    assert_eq!(again.status, "already");
+    assert!(requests().iter().all(|r| !r.is_write()));
+
+    let done = h
+        .act(inst, action(ActionKind::UnsuspendUser, target, false))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "done");
+    assert_eq!(
+        h.scanned_status(inst, target, page_size).await,
+        Some(sluice::model::UserStatus::Active)
+    );
+    let missing = h
+        .act(inst, action(ActionKind::SuspendUser, unknown, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, ConnectorError::NotFound(_)),
+        "{missing:?}"
+    );
+}
+
 /// What [`record_then_replay`] must not find in a recording, and where the scan may write.
 pub struct Recording<'a> {
     /// Secrets the operator gave (tokens, passwords, client secrets); `mock-at-` (the

@@ -406,31 +406,15 @@ async fn disabling_and_enabling_sign_in_show_in_the_next_scans() {
         (ActivityKind::Admin, "User updated")
     );
 
-    mock.clear_requests();
-    let again = h
-        .act(&inst, action(ActionKind::SuspendUser, &target, false))
-        .await
-        .unwrap();
-    assert_eq!(again.status, "already");
-    assert!(mock.requests().iter().all(|r| !r.is_write()));
-
-    let done = h
-        .act(&inst, action(ActionKind::UnsuspendUser, &target, false))
-        .await
-        .unwrap();
-    assert_eq!(done.status, "done");
-    assert_eq!(
-        h.scanned_status(&inst, &target, 50).await,
-        Some(UserStatus::Active)
-    );
-    let missing = h
-        .act(&inst, action(ActionKind::SuspendUser, "nobody", false))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(missing, ConnectorError::NotFound(_)),
-        "{missing:?}"
-    );
+    sluice_tests::assert_suspend_is_idempotent_and_reversible(
+        &h,
+        &inst,
+        (&target, "nobody"),
+        50,
+        || mock.requests(),
+        || mock.clear_requests(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
