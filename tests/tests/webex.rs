@@ -595,3 +595,110 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     )
     .await;
 }
+
+/// Sharing control: a file is shared with its space's members, so a member from
+/// another organization makes it `shared-externally`; `remove-file-collaborator` takes
+/// that member out of the space, and the next files scan no longer counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_in_a_files_space_share_its_files_outside_until_removed() {
+    let mock = WebexMock::start(WebexMockConfig {
+        file_messages: 4,
+        external_members: 2,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = Harness::new().await;
+    let (inst, _) = connect(&h, &mock).await;
+    let files = |h: &Harness| -> Vec<sluice::model::File> {
+        (h.records(&inst, Kind::Files, false).into_iter())
+            .filter_map(|r| match r.record {
+                Record::File(f) => Some(f),
+                _ => None,
+            })
+            .collect()
+    };
+    let shared = |h: &Harness| files(h).into_iter().filter(|f| f.shared_externally).count();
+    h.scan(&inst, &[Kind::Files], 100).await;
+    let exp = mock.expected();
+    assert_eq!((exp.files, exp.files_shared_externally), (4, 2));
+    assert_eq!(shared(&h), exp.files_shared_externally);
+    let outside = files(&h).into_iter().find(|f| f.shared_externally).unwrap();
+    let mut guests: Vec<&str> = (outside.sharing.principals.iter())
+        .filter(|p| p.external)
+        .map(|p| p.id.as_str())
+        .collect();
+    guests.sort();
+    assert_eq!(guests, ["guest0@partner.example", "guest1@partner.example"]);
+
+    for (n, guest) in guests.iter().enumerate() {
+        let mut remove = action(ActionKind::RemoveFileCollaborator, &outside.id, false);
+        remove.params = vec![("principal".into(), (*guest).into())];
+        let done = h.act(&inst, remove.clone()).await.unwrap();
+        assert_eq!(done.status, "done", "{done:?}");
+        assert!(!mock.is_member_of_file_space(&outside.id, guest));
+        let again = h.act(&inst, remove).await.unwrap();
+        assert_eq!(again.status, "already", "not a member any more");
+        h.scan(&inst, &[Kind::Files], 100).await;
+        let left = if n == 0 {
+            exp.files_shared_externally
+        } else {
+            0
+        };
+        assert_eq!(shared(&h), left, "after removing {guest}");
+    }
+}
+
+/// DLP near-real-time: an org-wide Webex webhook on new messages, created with the
+/// instance's hook secret, makes Webex post each new message to `/hooks/{instance}`
+/// signed with `X-Spark-Signature` (HMAC-SHA1); the daemon checks the signature and
+/// scans files at once, so the new file is listed without waiting for the schedule.
+/// A delivery signed with another secret is refused and scans nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webex_webhook_lists_a_new_file_at_once() {
+    use sluice_tests::daemon::{TestDaemon, WAIT};
+
+    let mock = WebexMock::start(WebexMockConfig {
+        file_messages: 2,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = TestDaemon::start(dir.path()).await;
+    let (status, body) = d
+        .api(
+            "POST",
+            "/v1/instances",
+            Some(serde_json::json!({
+                "connector": "webex",
+                "name": "acme",
+                "config": { "client_id": CLIENT, "base_url": mock.base_url() },
+                "secrets": { "client_secret": SECRET, "refresh_token": REFRESH },
+                "allow_private_network": true,
+                "grants": { "egress": "all", "actions": "all" },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "connect: {body}");
+    d.wait_scanned("acme").await;
+    let id = body["instance"]["id"].as_str().unwrap();
+    let secret = sluice::store::hook_secret(dir.path(), id).unwrap();
+    let before = d.all_ids("acme", "files", 1000).await;
+    assert_eq!(before.len(), 2);
+
+    mock.register_webhook(&d.url("/hooks/acme?kind=files"), secret.expose());
+    mock.register_webhook(&d.url("/hooks/acme?kind=files"), "not-the-hook-secret");
+    let (file, statuses) = mock.post_file_message().await;
+    assert_eq!(statuses, [202, 401], "the right secret, then the wrong one");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !d.all_ids("acme", "files", 1000).await.contains(&file) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook did not scan files"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.all_ids("acme", "files", 1000).await.len(), 3);
+    d.daemon.shutdown().await.unwrap();
+}

@@ -692,10 +692,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         ),
         // Webex: groups, logon and admin activity (the table's "Not supported by
         // provider") and turning sign-in off/on go beyond the table; files are
-        // message attachments, quarantined by deleting their message.
+        // message attachments, quarantined by deleting their message, shared with
+        // their space's members (one of whom the sharing control removes).
         (
             "Webex",
-            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, quarantine-file",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, quarantine-file, remove-file-collaborator",
         ),
     ];
     for (name, cells) in rows {

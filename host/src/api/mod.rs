@@ -31,6 +31,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use sha1::Sha1;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -409,7 +410,8 @@ struct HookParams {
 /// The caller proves it knows the instance's hook secret (`sluice instances webhook
 /// NAME`) in one of two ways: `Authorization: Bearer SECRET`, or an HMAC-SHA256 of the
 /// raw body keyed with the secret in `X-Hub-Signature-256: sha256=HEX` (GitHub's
-/// webhook signature) or `X-Sluice-Signature-256`.
+/// webhook signature) or `X-Sluice-Signature-256`, or an HMAC-SHA1 in
+/// `X-Spark-Signature: HEX` (how Webex signs a webhook created with `secret`).
 async fn hook(
     State(st): St,
     Path(name): Path<String>,
@@ -472,7 +474,7 @@ async fn hook(
 enum HookProof {
     /// The instance's secret as a bearer token.
     Bearer,
-    /// An HMAC-SHA256 of the body (these bytes), which a replay would repeat.
+    /// An HMAC of the body (these bytes), which a replay would repeat.
     Signature(Vec<u8>),
 }
 
@@ -482,11 +484,21 @@ fn hook_authentic(headers: &HeaderMap, body: &[u8], secret: &Secret) -> Option<H
         return bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes()))
             .then_some(HookProof::Bearer);
     }
+    let key = secret.expose().as_bytes();
+    if let Some(sig) = header("x-spark-signature") {
+        // SHA-1 is weak as a hash but HMAC-SHA1 is still unforgeable without the key;
+        // it is the only signature Webex sends.
+        let sig = hex::decode(sig.trim()).ok()?;
+        let mut mac = Hmac::<Sha1>::new_from_slice(key).ok()?;
+        mac.update(body);
+        mac.verify_slice(&sig).ok()?;
+        return Some(HookProof::Signature(sig));
+    }
     let sig = header("x-hub-signature-256")
         .or_else(|| header("x-sluice-signature-256"))
         .and_then(|v| v.strip_prefix("sha256="))
         .and_then(|h| hex::decode(h.trim()).ok())?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
     mac.update(body);
     mac.verify_slice(&sig).ok()?;
     Some(HookProof::Signature(sig))

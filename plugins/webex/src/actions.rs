@@ -6,6 +6,7 @@
 //! | `suspend-user` | `PUT /v1/people/{personId}` with `loginEnabled: false` |
 //! | `unsuspend-user` | `PUT /v1/people/{personId}` with `loginEnabled: true` |
 //! | `quarantine-file` | `DELETE /v1/messages/{messageId}` (see [`delete_message`]) |
+//! | `remove-file-collaborator` | `DELETE /v1/memberships/{membershipId}` (see [`remove_member`]) |
 //!
 //! Webex's update replaces the person ("include all details for the person"), so the
 //! action first reads `GET /v1/people/{personId}` and sends that body back with only
@@ -28,6 +29,7 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
         ActionKind::SuspendUser => false,
         ActionKind::UnsuspendUser => true,
         ActionKind::QuarantineFile => return delete_message(&api, action),
+        ActionKind::RemoveFileCollaborator => return remove_member(&api, action),
         _ => return Err(action::unsupported("Webex", action)),
     };
     let target = action.target.trim();
@@ -86,6 +88,70 @@ fn delete_message(api: &Api, action: &Action) -> Result<ActionOutcome, Connector
     )
     .gone_is_already()
     .perform(action.dry_run)
+}
+
+/// `remove-file-collaborator`: a Webex file is shared with the members of its space,
+/// so the person (`principal`: email or person id, as in `file.sharing`) leaves the
+/// space of the file's message. Three requests: the message
+/// (`GET /v1/messages/{messageId}`, for its `roomId`), the person's membership there
+/// (`GET /v1/memberships?roomId=…&personEmail=…` or `personId=…`) and its
+/// `DELETE /v1/memberships/{membershipId}` (`spark-compliance:memberships_write`).
+/// They lose every file and message of that space, which the outcome says. Not a
+/// member (any more) is `already`; a message gone is `not-found`.
+fn remove_member(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
+    let file = action.target.trim();
+    let (message, _) = files::split_id(file)?;
+    let principal = action::param(action, "principal").ok_or_else(|| {
+        ConnectorError::Other(
+            "remove-file-collaborator needs `principal`: the member's email or person id".into(),
+        )
+    })?;
+    let what = |room: &str| {
+        format!(
+            "remove {principal} from Webex space {room}, which holds file {file} (they lose              every message and file of the space)"
+        )
+    };
+    if action.dry_run {
+        let plan = [
+            format!("GET {}", api.url(&format!("/messages/{message}"))),
+            format!("GET {}", api.url("/memberships")),
+            format!("DELETE {}", api.url("/memberships/{membershipId}")),
+        ];
+        return Ok(ActionOutcome::planned(&what("of the file"), plan.to_vec()));
+    }
+    let segment = action::target_segment(message)?;
+    let found = api.get(&format!("/messages/{segment}")).send()?;
+    if found.status() == 404 {
+        return Err(ConnectorError::not_found(format!(
+            "Webex message {message} of file {file} is gone: {}",
+            api::message(&found)
+        )));
+    }
+    let found = api::check_status(found)?.json_value()?;
+    let room = json::str_at(&found, "roomId")
+        .ok_or_else(|| ConnectorError::upstream("the message answered no `roomId`"))?;
+    let by = if principal.contains('@') {
+        "personEmail"
+    } else {
+        "personId"
+    };
+    let (members, _) = api.page(
+        api.get("/memberships")
+            .query("roomId", &room)
+            .query(by, principal),
+    )?;
+    let Some(membership) = members.first().and_then(|m| json::str_at(m, "id")) else {
+        return Ok(ActionOutcome::already(
+            &format!("{principal} is not a member of Webex space {room}"),
+            Vec::new(),
+        ));
+    };
+    let segment = action::target_segment(&membership)?;
+    let request = http::delete(api.url(&format!("/memberships/{segment}")))
+        .header("accept", "application/json");
+    Write::new(request, what(&room))
+        .gone_is_already()
+        .perform(false)
 }
 
 #[cfg(test)]
@@ -156,6 +222,58 @@ mod tests {
             matches!(result, Err(ConnectorError::NotFound(_))),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn removing_a_collaborator_deletes_their_membership_of_the_file_s_space() {
+        let remove = |principal: &str, dry_run: bool| {
+            let mut a = action(ActionKind::RemoveFileCollaborator, "m1.c1", dry_run);
+            a.params = vec![("principal".into(), principal.into())];
+            a
+        };
+        let members = format!("{BASE}/memberships?roomId=r1&personEmail=g%40p.test");
+        let routes = |members_body: Value| {
+            vec![
+                (
+                    format!("{BASE}/messages/m1"),
+                    fake::json(&json!({"id": "m1", "roomId": "r1"})),
+                ),
+                (members.clone(), fake::json(&members_body)),
+                (
+                    format!("{BASE}/memberships/ms9"),
+                    Response::new(204, vec![], ""),
+                ),
+            ]
+        };
+        let (result, host) = fake::webex(routes(json!({"items": [{"id": "ms9"}]})))
+            .run(|| act(&fake::ctx(100, None), &remove("g@p.test", false)));
+        let outcome = result.unwrap();
+        assert_eq!(outcome.status, ActionStatus::Done, "{}", outcome.message);
+        assert!(outcome.message.contains("space r1"), "{}", outcome.message);
+        let sent: Vec<String> = (host.requests().iter())
+            .map(|r| format!("{:?} {}", r.method, r.url))
+            .collect();
+        assert_eq!(
+            sent.last().unwrap(),
+            &format!("Method::Delete {BASE}/memberships/ms9")
+        );
+
+        let (result, host) = fake::webex(routes(json!({"items": []})))
+            .run(|| act(&fake::ctx(100, None), &remove("g@p.test", false)));
+        assert_eq!(result.unwrap().status, ActionStatus::Already);
+        assert_eq!(host.requests().len(), 2, "no DELETE");
+
+        let (result, host) =
+            fake::webex(vec![]).run(|| act(&fake::ctx(100, None), &remove("g@p.test", true)));
+        assert_eq!(result.unwrap().status, ActionStatus::Planned);
+        assert!(host.requests().is_empty(), "a dry run reads nothing");
+        let (result, _) = fake::webex(vec![]).run(|| {
+            act(
+                &fake::ctx(100, None),
+                &action(ActionKind::RemoveFileCollaborator, "m1.c1", false),
+            )
+        });
+        assert!(result.is_err(), "no principal");
     }
 
     #[test]

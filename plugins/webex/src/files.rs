@@ -16,27 +16,35 @@
 //! A file's id is `{messageId}.{contentId}` (`.` is not in Webex's base64url ids):
 //! `read-file` needs the content, the governance action the message. Its path is
 //! the space (`room {roomId}`), its owner the sender's email, and its sharing the
-//! space as a group principal; whether the space has members from other
-//! organizations is not read (that needs `GET /v1/memberships?roomId=` per space), so
-//! `shared-externally` stays false.
+//! space as a group principal plus every member of the space from another
+//! organization (`GET /v1/memberships?roomId=`, `Link`-paged, once per space and page;
+//! a member is external when their `personOrgId` is not the organization's id). Such a
+//! member makes the file `shared-externally`. Without
+//! `spark-compliance:memberships_read` the members are not read: a warning says so
+//! and the file lists the space alone.
 //!
 //! `read-file` is `GET /v1/contents/{contentId}` with `Range: bytes=o-(o+n-1)`: a 206
 //! is the chunk, a 200 (no range support) is cut to it. Webex answers 423 with
 //! `Retry-After` while it scans a new file for malware (the host waits), and 410
 //! for a file it removed.
 //!
-//! Scopes: `spark-compliance:events_read` to list, `spark-compliance:messages_read`
-//! to read content, `spark-compliance:messages_write` for the action.
+//! Scopes: `spark-compliance:events_read` to list, `spark-compliance:memberships_read`
+//! for the members from other organizations, `spark-compliance:messages_read` to read
+//! content, `spark-compliance:messages_write` and `spark-compliance:memberships_write`
+//! for the actions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sluice_sdk::prelude::*;
 
-use crate::api::{self, Api};
+use crate::api::{self, Api, MAX_PAGE_SIZE};
 use crate::audit::webex_time;
 
 /// How far back files are listed: messages of the last 90 days.
 pub const LOOK_BACK_DAYS: i64 = 90;
+/// Pages of one space's members read at most (1000 members a page).
+const MAX_MEMBER_PAGES: usize = 100;
+
 /// Deleted message ids carried in the cursor at most; more are logged and their
 /// files listed until a later scan's window no longer holds them.
 pub const MAX_DELETED: usize = 20_000;
@@ -95,11 +103,12 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<FilePage, ConnectorEr
             }
         }
         Search::Created => {
+            let mut spaces = Spaces::new(&api);
             for event in &events {
                 let deleted =
                     json::str_at(event, "/data/id").is_some_and(|id| position.state.contains(&id));
                 if !deleted {
-                    items.extend(files_of(&api, event)?);
+                    items.extend(files_of(&api, &mut spaces, event)?);
                 }
             }
         }
@@ -128,8 +137,104 @@ pub fn split_id(id: &str) -> Result<(&str, &str), ConnectorError> {
         })
 }
 
+/// The members from other organizations of the spaces seen on one page, each space
+/// read once.
+struct Spaces<'a> {
+    api: &'a Api,
+    /// The organization's id, read when the first space is.
+    org: Option<String>,
+    /// Each space's external members; `None` when they cannot be read.
+    guests: BTreeMap<String, Option<Vec<SharePrincipal>>>,
+}
+
+impl<'a> Spaces<'a> {
+    fn new(api: &'a Api) -> Self {
+        Spaces {
+            api,
+            org: None,
+            guests: BTreeMap::new(),
+        }
+    }
+
+    /// The members of space `room` from other organizations.
+    fn guests(&mut self, room: &str) -> Result<Option<&[SharePrincipal]>, ConnectorError> {
+        if !self.guests.contains_key(room) {
+            let org = match &self.org {
+                Some(org) => org.clone(),
+                None => self.org.insert(self.api.org_id()?).clone(),
+            };
+            let guests = read_guests(self.api, room, &org)?;
+            self.guests.insert(room.to_owned(), guests);
+        }
+        Ok(self.guests.get(room).and_then(Option::as_deref))
+    }
+}
+
+/// Every member of `room` whose `personOrgId` is not `org`, as external user
+/// principals (a moderator as `owner`, anyone else as `editor`: members post and share);
+/// `None`, with a warning, when the scope to read members is missing.
+fn read_guests(
+    api: &Api,
+    room: &str,
+    org: &str,
+) -> Result<Option<Vec<SharePrincipal>>, ConnectorError> {
+    let mut url = api
+        .get("/memberships")
+        .query("roomId", room)
+        .query("max", MAX_PAGE_SIZE)
+        .url()
+        .to_owned();
+    let mut guests = Vec::new();
+    for _ in 0..MAX_MEMBER_PAGES {
+        let (members, next) = match api.page(api.get_url(&url)) {
+            Err(ConnectorError::Forbidden(why)) => {
+                log::warn(format_args!(
+                    "members of space {room} not read, so files there are not known to be                      shared outside the organization: {why} (needs                      spark-compliance:memberships_read)"
+                ));
+                return Ok(None);
+            }
+            page => page?,
+        };
+        guests.extend(members.iter().filter_map(|m| guest(m, org)));
+        match next {
+            Some(next) => url = next,
+            None => return Ok(Some(guests)),
+        }
+    }
+    log::warn(format_args!(
+        "space {room} has more than {} members; only those read are listed",
+        MAX_MEMBER_PAGES * MAX_PAGE_SIZE as usize
+    ));
+    Ok(Some(guests))
+}
+
+/// A membership of a person from another organization than `org`, as a principal.
+pub fn guest(membership: &Value, org: &str) -> Option<SharePrincipal> {
+    let their_org = json::str_at(membership, "personOrgId")?;
+    if their_org == org {
+        return None;
+    }
+    let id =
+        json::str_at(membership, "personEmail").or_else(|| json::str_at(membership, "personId"))?;
+    let moderator = json::bool_at(membership, "isModerator").unwrap_or(false);
+    Some(SharePrincipal {
+        id,
+        kind: PrincipalKind::User,
+        external: true,
+        role: if moderator {
+            ShareRole::Owner
+        } else {
+            ShareRole::Editor
+        },
+    })
+}
+
 /// The files of one `messages.created` event, each with its `HEAD` details.
-fn files_of(api: &Api, event: &Value) -> Result<Vec<File>, ConnectorError> {
+fn files_of(
+    api: &Api,
+    spaces: &mut Spaces<'_>,
+    event: &Value,
+) -> Result<Vec<File>, ConnectorError> {
     let Some(message) = json::at(event, "data") else {
         return Ok(Vec::new());
     };
@@ -149,7 +254,14 @@ fn files_of(api: &Api, event: &Value) -> Result<Vec<File>, ConnectorError> {
             continue;
         }
         let head = api::check_status(head)?;
-        files.push(file(&message_id, content, &url, message, &head));
+        let mut file = file(&message_id, content, &url, message, &head);
+        if let Some(room) = json::str_at(message, "roomId")
+            && let Some(guests) = spaces.guests(&room)?
+        {
+            file.shared_externally = !guests.is_empty();
+            file.sharing.principals.extend(guests.iter().cloned());
+        }
+        files.push(file);
     }
     Ok(files)
 }
@@ -315,6 +427,15 @@ mod tests {
                 fake::json(&json!({"items": [created("m1", &["c1", "c2"]),
                     created("m2", &["c3"]), created("m3", &["c4"])]})),
             ),
+            (
+                format!("{BASE}/memberships?roomId=room-1&max=1000"),
+                fake::json(&json!({"items": [
+                    {"id": "ms1", "personId": "p1", "personEmail": "a@x.test",
+                        "personOrgId": "org-1", "isModerator": true},
+                    {"id": "ms2", "personId": "g1", "personEmail": "guest@partner.test",
+                        "personOrgId": "org-2", "isModerator": false},
+                ]})),
+            ),
             (format!("{BASE}/contents/c1"), head("plan.pdf")),
             (format!("{BASE}/contents/c2"), head("budget.pdf")),
             (
@@ -338,6 +459,30 @@ mod tests {
             .filter(|r| r.method == Method::Head)
             .count();
         assert_eq!(heads, 3, "no HEAD for the deleted message's file");
+        // The space's member from org-2 (not config `org_id` org-1) shares both files
+        // outside; the space's members are read once for the page.
+        for f in &files {
+            assert!(f.shared_externally, "{}", f.id);
+            let guests: Vec<_> = (f.sharing.principals.iter())
+                .filter(|p| p.external)
+                .map(|p| (p.id.as_str(), p.role))
+                .collect();
+            assert_eq!(guests, [("guest@partner.test", ShareRole::Editor)]);
+        }
+        let member_reads = (host.requests().iter())
+            .filter(|r| r.url.contains("/memberships"))
+            .count();
+        assert_eq!(member_reads, 1);
+    }
+
+    #[test]
+    fn members_of_the_own_organization_do_not_share_outside() {
+        let member = |org: &str| json!({"personEmail": "a@x.test", "personOrgId": org});
+        assert_eq!(guest(&member("org-1"), "org-1"), None);
+        let outside = guest(&member("org-2"), "org-1").unwrap();
+        assert!(outside.external);
+        assert_eq!(outside.kind, PrincipalKind::User);
+        assert_eq!(guest(&json!({"personEmail": "a@x.test"}), "org-1"), None);
     }
 
     #[test]

@@ -67,6 +67,7 @@ fn describe() -> ConnectorInfo {
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
             ActionKind::QuarantineFile,
+            ActionKind::RemoveFileCollaborator,
         ],
         config: vec![
             ConfigField::new("client_id", "Client ID")

@@ -75,6 +75,6 @@ pub use servicenow::{ServiceNowExpected, ServiceNowMock, ServiceNowMockConfig};
 pub use slack::{AuditKind, SLACK_SCOPES, SlackExpected, SlackMock, SlackMockConfig, SlackRole};
 pub use stepper::{HeldPage, StepperMock};
 pub use tls::MockTls;
-pub use webex::{WEBEX_SCOPES, WebexExpected, WebexMock, WebexMockConfig};
+pub use webex::{WEBEX_SCOPES, WebexExpected, WebexMock, WebexMockConfig, spark_signature};
 pub use zendesk::{ZendeskExpected, ZendeskMock, ZendeskMockConfig};
 pub use zoom::{ZOOM_SCOPES, ZoomExpected, ZoomMock, ZoomMockConfig};

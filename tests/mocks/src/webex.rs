@@ -35,6 +35,8 @@
 //! | `GET /v1/events` (`resource`, `type` filters) | `spark-compliance:events_read` |
 //! | `GET`/`HEAD /v1/contents/{id}` (`Range` honoured) | `spark-compliance:messages_read` |
 //! | `DELETE /v1/messages/{id}` | `spark-compliance:messages_write` |
+//! | `GET /v1/memberships` (`roomId`, `personId`, `personEmail`) | `spark-compliance:memberships_read` |
+//! | `DELETE /v1/memberships/{id}` | `spark-compliance:memberships_write` |
 //!
 //! People are in the shape of the published example (`shared/fixtures/webex/
 //! people-list…`): person 0 is the authorizing Full Administrator, people
@@ -44,7 +46,15 @@
 //! Group *g* holds every person *i* with `i % groups == g`. With
 //! [`WebexMockConfig::fixtures_dir`] people, roles and groups serve the published
 //! examples. `file_messages` messages carry one file each (`report-<i>.pdf`,
-//! `file_size` bytes); a deleted message's content answers 410 Gone.
+//! `file_size` bytes); a deleted message's content answers 410 Gone. File message
+//! *i* is in space `room-files-{i % 2}`; both spaces hold people 0..3, and space 1 also
+//! `external_members` people of another organization (`personOrgId`).
+//!
+//! Webhooks: [`WebexMock::register_webhook`] stands for the operator's
+//! `POST /v1/webhooks` (`resource=messages`, `event=created`, `ownedBy=org`, a
+//! `secret`); [`WebexMock::post_file_message`] then delivers, as Webex does, a `POST`
+//! to the `targetUrl` with the notification envelope and `X-Spark-Signature`: the hex
+//! HMAC-SHA1 of the body keyed with the secret.
 //!
 //! Assumed where Webex publishes no example or statement: the `max` bound of the
 //! audit and compliance lists (1000, as security audit states), `count` at most 100 on
@@ -77,7 +87,7 @@ use crate::oauth::{OAuthMock, OAuthMockConfig};
 use crate::server::{MockServer, RequestRecord, RequestUrl};
 
 /// Every scope the connector reads with, plus the actions' write scope.
-pub const WEBEX_SCOPES: [&str; 9] = [
+pub const WEBEX_SCOPES: [&str; 11] = [
     "spark:people_read",
     "spark-admin:people_read",
     "spark-admin:people_write",
@@ -87,6 +97,8 @@ pub const WEBEX_SCOPES: [&str; 9] = [
     "spark-compliance:events_read",
     "spark-compliance:messages_read",
     "spark-compliance:messages_write",
+    "spark-compliance:memberships_read",
+    "spark-compliance:memberships_write",
 ];
 
 /// Webex's 401 message.
@@ -131,6 +143,8 @@ pub struct WebexMockConfig {
     pub deleted_file_messages: usize,
     /// Bytes in each file.
     pub file_size: usize,
+    /// Members of another organization in the second files space.
+    pub external_members: usize,
     /// Time between two events of a trail (ms); the newest are an hour old.
     pub event_interval_ms: i64,
     /// Requests a minute before 429s.
@@ -159,6 +173,7 @@ impl Default for WebexMockConfig {
             file_messages: 0,
             deleted_file_messages: 0,
             file_size: 3_000,
+            external_members: 0,
             event_interval_ms: 3_600_000,
             rate_limit_per_minute: 6_000,
             fixtures_dir: None,
@@ -183,8 +198,10 @@ pub struct WebexExpected {
     pub admin_activity: usize,
     pub logon: usize,
     pub user_activity: usize,
-    /// Files of messages not deleted.
+    /// Files of messages not deleted…
     pub files: usize,
+    /// …of which in a space with members of another organization.
+    pub files_shared_externally: usize,
 }
 
 /// A running Webex mock.
@@ -241,7 +258,27 @@ struct Message {
     id: String,
     content_id: String,
     name: String,
+    room: String,
     deleted: bool,
+}
+
+/// A person's membership of a space.
+#[derive(Debug, Clone)]
+struct Membership {
+    id: String,
+    room: String,
+    person_id: String,
+    email: String,
+    org_id: String,
+    moderator: bool,
+}
+
+/// A webhook the operator registered.
+#[derive(Debug, Clone)]
+struct Webhook {
+    id: String,
+    target_url: String,
+    secret: String,
 }
 
 #[derive(Debug)]
@@ -253,12 +290,17 @@ struct Org {
     compliance_events: Vec<Event>,
     /// Messages with files, in order.
     messages: Vec<Message>,
+    /// Memberships of the files spaces.
+    memberships: Vec<Membership>,
+    webhooks: Vec<Webhook>,
     /// Events made so far, for unique ids.
     next_event: usize,
 }
 
 /// The default organization id, in Webex's form.
 const ORG_ID: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9tb2NrLW9yZw";
+/// The organization of the external members.
+const GUEST_ORG_ID: &str = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9ndWVzdC1vcmc";
 /// (id, name) of the organization's roles.
 const ROLES: [(&str, &str); 4] = [
     (
@@ -278,6 +320,11 @@ const ROLES: [(&str, &str); 4] = [
         "Support Administrator",
     ),
 ];
+/// The id of files space `n`.
+fn files_room(n: usize) -> String {
+    webex_id("ROOM", &format!("room-files-{n}"))
+}
+
 /// 2024-01-01T00:00:00Z, the anchor of people's creation dates.
 const EPOCH_MS: i64 = 1_704_067_200_000;
 
@@ -333,8 +380,11 @@ impl Org {
             security_events: Vec::new(),
             compliance_events: Vec::new(),
             messages: Vec::new(),
+            memberships: Vec::new(),
+            webhooks: Vec::new(),
             next_event: 0,
         };
+        org.add_memberships(c);
         let newest = now_ms() - now_ms().rem_euclid(1000) - 3_600_000;
         org.add_events(
             c,
@@ -350,22 +400,59 @@ impl Org {
     /// the last `deleted_file_messages` deleted a second after the last one.
     fn add_file_messages(&mut self, c: &WebexMockConfig, newest: i64) {
         let mut time_ms = (self.compliance_events.last()).map_or(newest, |e| e.time_ms) + 1_000;
-        for i in 0..c.file_messages {
-            let message = Message {
-                id: webex_id("MESSAGE", &format!("file-message-{i}")),
-                content_id: webex_id("CONTENT", &format!("content-{i}")),
-                name: format!("report-{i}.pdf"),
-                deleted: false,
-            };
-            let body = self.message_event(c, &message, "created", time_ms);
-            self.compliance_events.push(Event { time_ms, body });
-            self.messages.push(message);
+        for _ in 0..c.file_messages {
+            self.add_file_message(c, time_ms);
             time_ms += 1_000;
         }
         let first_deleted = c.file_messages.saturating_sub(c.deleted_file_messages);
         for i in first_deleted..c.file_messages {
             self.delete_message(c, i, time_ms);
             time_ms += 1_000;
+        }
+    }
+
+    /// Appends the next message with a file, created at `time_ms`; its event body.
+    fn add_file_message(&mut self, c: &WebexMockConfig, time_ms: i64) -> Value {
+        let i = self.messages.len();
+        let message = Message {
+            id: webex_id("MESSAGE", &format!("file-message-{i}")),
+            content_id: webex_id("CONTENT", &format!("content-{i}")),
+            name: format!("report-{i}.pdf"),
+            room: files_room(i % 2),
+            deleted: false,
+        };
+        let body = self.message_event(c, &message, "created", time_ms);
+        self.compliance_events.push(Event {
+            time_ms,
+            body: body.clone(),
+        });
+        self.messages.push(message);
+        body
+    }
+
+    /// People 0..3 in both files spaces, moderated by person 0; the guests in space 1.
+    fn add_memberships(&mut self, c: &WebexMockConfig) {
+        for room in 0..2 {
+            for (i, p) in self.people.iter().take(3).enumerate() {
+                self.memberships.push(Membership {
+                    id: webex_id("MEMBERSHIP", &format!("{room}-{i}")),
+                    room: files_room(room),
+                    person_id: p.id.clone(),
+                    email: p.email.clone(),
+                    org_id: c.org_id.clone(),
+                    moderator: i == 0,
+                });
+            }
+        }
+        for g in 0..c.external_members {
+            self.memberships.push(Membership {
+                id: webex_id("MEMBERSHIP", &format!("guest-{g}")),
+                room: files_room(1),
+                person_id: webex_id("PEOPLE", &format!("guest-{g}")),
+                email: format!("guest{g}@partner.example"),
+                org_id: GUEST_ORG_ID.into(),
+                moderator: false,
+            });
         }
     }
 
@@ -390,7 +477,7 @@ impl Org {
         let sender = &self.people[n % self.people.len().max(1)];
         let mut data = json!({
             "id": message.id,
-            "roomId": webex_id("ROOM", "room-files"),
+            "roomId": message.room,
             "roomType": "group",
             "personId": sender.id,
             "personEmail": sender.email,
@@ -512,6 +599,13 @@ impl Org {
     }
 }
 
+impl Org {
+    /// Whether space `room` has a member of another organization.
+    fn room_has_guests(&self, room: &str, c: &WebexMockConfig) -> bool {
+        (self.memberships.iter()).any(|m| m.room == room && m.org_id != c.org_id)
+    }
+}
+
 impl WebexMock {
     /// Binds `127.0.0.1:0` and serves on the current tokio runtime. Fails if the
     /// listener cannot be bound or a fixture cannot be read or parsed.
@@ -588,6 +682,95 @@ impl WebexMock {
         Some(content_bytes(at, self.shared.config.file_size))
     }
 
+    /// Registers an org-wide webhook on `messages` `created`, as the operator does
+    /// with `POST /v1/webhooks` (`ownedBy=org`); deliveries go to `target_url`,
+    /// signed with `secret`.
+    pub fn register_webhook(&self, target_url: &str, secret: &str) {
+        let mut state = self.shared.state();
+        let id = webex_id("WEBHOOK", &format!("hook-{}", state.webhooks.len()));
+        state.webhooks.push(Webhook {
+            id,
+            target_url: target_url.to_owned(),
+            secret: secret.to_owned(),
+        });
+    }
+
+    /// Posts a message with a file now and delivers the `messages` `created`
+    /// notification to every registered webhook; the new file's id and each
+    /// delivery's HTTP status.
+    pub async fn post_file_message(&self) -> (String, Vec<u16>) {
+        let (id, deliveries) = {
+            let mut state = self.shared.state();
+            let c = &self.shared.config;
+            let time_ms = (state.compliance_events.last())
+                .map_or(0, |e| e.time_ms + 1_000)
+                .max(now_ms() - now_ms().rem_euclid(1000));
+            let event = state.add_file_message(c, time_ms);
+            let message = state.messages.last().cloned().expect("just added");
+            let deliveries: Vec<(String, String, Vec<u8>)> = (state.webhooks.iter())
+                .map(|hook| {
+                    let body = json!({
+                        "id": hook.id,
+                        "name": "Sluice files",
+                        "targetUrl": hook.target_url,
+                        "resource": "messages",
+                        "event": "created",
+                        "orgId": c.org_id,
+                        "createdBy": state.people.first().map(|p| p.id.clone()),
+                        "appId": webex_id("APPLICATION", "mock"),
+                        "ownedBy": "org",
+                        "status": "active",
+                        "created": iso(time_ms),
+                        "actorId": event["actorId"],
+                        // Webex sends the message's ids, not its text or files.
+                        "data": {
+                            "id": message.id,
+                            "roomId": message.room,
+                            "roomType": "group",
+                            "personId": event["data"]["personId"],
+                            "personEmail": event["data"]["personEmail"],
+                            "created": iso(time_ms),
+                        },
+                    });
+                    let body = serde_json::to_vec(&body).unwrap_or_default();
+                    (
+                        hook.target_url.clone(),
+                        spark_signature(&hook.secret, &body),
+                        body,
+                    )
+                })
+                .collect();
+            (format!("{}.{}", message.id, message.content_id), deliveries)
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        let mut statuses = Vec::new();
+        for (url, signature, body) in deliveries {
+            let status = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-spark-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16());
+            statuses.push(status);
+        }
+        (id, statuses)
+    }
+
+    /// Whether `email` is a member of the space of file `file_id`'s message.
+    pub fn is_member_of_file_space(&self, file_id: &str, email: &str) -> bool {
+        let state = self.shared.state();
+        let Some(message) = (state.messages.iter()).find(|m| file_id.starts_with(&m.id)) else {
+            return false;
+        };
+        (state.memberships.iter()).any(|m| m.room == message.room && m.email == email)
+    }
+
     /// Ids of the people without a role who may sign in, in order.
     pub fn ordinary_people(&self) -> Vec<String> {
         let state = self.shared.state();
@@ -649,8 +832,20 @@ impl WebexMock {
             logon: state.security_events.len(),
             user_activity: state.compliance_events.len(),
             files: state.messages.iter().filter(|m| !m.deleted).count(),
+            files_shared_externally: (state.messages.iter())
+                .filter(|m| !m.deleted && state.room_has_guests(&m.room, &self.shared.config))
+                .count(),
         }
     }
+}
+
+/// Webex's `X-Spark-Signature`: hex HMAC-SHA1 of the body keyed with the webhook's
+/// secret.
+pub fn spark_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn load_fixtures(dir: &FsPath) -> io::Result<Published> {
@@ -686,7 +881,15 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/admin/securityAudit/events", get(security_events))
         .route("/v1/events", get(compliance_events))
         .route("/v1/contents/{id}", get(content))
-        .route("/v1/messages/{id}", axum::routing::delete(delete_message))
+        .route(
+            "/v1/messages/{id}",
+            get(show_message).delete(delete_message),
+        )
+        .route("/v1/memberships", get(list_memberships))
+        .route(
+            "/v1/memberships/{id}",
+            axum::routing::delete(delete_membership),
+        )
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -723,7 +926,10 @@ fn bad_request(message: &str) -> Response {
 fn scope_of(method: &Method, path: &str) -> &'static str {
     match (method.as_str(), path) {
         ("PUT", _) => "spark-admin:people_write",
+        ("DELETE", p) if p.starts_with("/v1/memberships/") => "spark-compliance:memberships_write",
         ("DELETE", _) => "spark-compliance:messages_write",
+        (_, "/v1/memberships") => "spark-compliance:memberships_read",
+        (_, p) if p.starts_with("/v1/messages/") => "spark-compliance:messages_read",
         (_, p) if p.starts_with("/v1/contents/") => "spark-compliance:messages_read",
         (_, "/v1/people/me") => "spark:people_read",
         (_, p) if p.starts_with("/v1/people") => "spark-admin:people_read",
@@ -1129,5 +1335,62 @@ async fn delete_message(State(shared): State<Arc<Shared>>, Path(id): Path<String
         .map_or(0, |e| e.time_ms + 1_000)
         .max(now_ms() - now_ms().rem_euclid(1000));
     state.delete_message(&shared.config, at, time_ms);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /v1/messages/{id}`: the message (its space), for a compliance officer; 404
+/// for an unknown or deleted one.
+async fn show_message(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let state = shared.state();
+    let message =
+        (state.messages.iter().find(|m| m.id == id && !m.deleted)).ok_or_else(no_person)?;
+    Ok(Json(json!({
+        "id": message.id,
+        "roomId": message.room,
+        "roomType": "group",
+        "text": format!("see {}", message.name),
+        "files": [format!("https://webexapis.com/v1/contents/{}", message.content_id)],
+    }))
+    .into_response())
+}
+
+fn membership_json(m: &Membership) -> Value {
+    json!({
+        "id": m.id,
+        "roomId": m.room,
+        "personId": m.person_id,
+        "personEmail": m.email,
+        "personDisplayName": m.email,
+        "personOrgId": m.org_id,
+        "isModerator": m.moderator,
+        "isMonitor": false,
+        "isRoomHidden": false,
+        "roomType": "group",
+        "created": iso(EPOCH_MS),
+    })
+}
+
+/// `GET /v1/memberships`: a compliance officer lists any space's members with
+/// `roomId` (optionally one person by `personId` or `personEmail`), `Link`-paged.
+/// Without `roomId` the list is the caller's own memberships: none here.
+async fn list_memberships(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
+    let state = shared.state();
+    let Some(room) = url.param("roomId") else {
+        return linked_page(&url, Vec::new());
+    };
+    let items = (state.memberships.iter())
+        .filter(|m| m.room == room)
+        .filter(|m| url.param("personId").is_none_or(|p| p == m.person_id))
+        .filter(|m| url.param("personEmail").is_none_or(|e| e == m.email))
+        .map(membership_json)
+        .collect();
+    linked_page(&url, items)
+}
+
+/// `DELETE /v1/memberships/{id}`: 204; 404 for an unknown membership.
+async fn delete_membership(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let mut state = shared.state();
+    let at = (state.memberships.iter().position(|m| m.id == id)).ok_or_else(no_person)?;
+    state.memberships.remove(at);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
