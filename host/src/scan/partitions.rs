@@ -15,16 +15,29 @@
 //! events are keyed by id, so a page fetched twice is stored once. The newest range has
 //! no end: its final position is where the feed goes on from, set (and the ranges
 //! cleared) by the commit that finishes the last range.
+//!
+//! Logs are rarely even: a bulk change can put most of a year's events into one day.
+//! So when a range is through while others are not, the bounded range with the most
+//! time left is split again ([`resplit`]): its committed pages show which way it pages
+//! (newest or oldest first) and so where its unread part lies, and that part is handed
+//! to new ranges (a fetcher each, up to the scan's number of ranges), saved with the
+//! page that finished the other range. The split range is marked done with the bounds
+//! it read, its fetcher stops, and any page of it still in flight is dropped: the new
+//! ranges read those events again (stored once, keyed by id). A range whose order
+//! cannot be told (one event time so far, or times going both ways) is not split.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use super::{
     Lister, ScanError, ScanOptions, StopSignal, account, audit_scan_writes, cut, hash, over_cap,
 };
-use crate::model::{ConnectorError, Kind, KindReport, Millis, Page, now_millis};
+use crate::model::{ConnectorError, Kind, KindReport, Millis, Page, Record, now_millis};
 use crate::runtime::CallContext;
 use crate::store::{Instance, Partition, ScanState, Store};
 
@@ -92,7 +105,9 @@ pub fn plan(
     true
 }
 
-/// What a range's fetcher hands the committer.
+/// What a range's fetcher hands the committer. Every fetcher's last message is a
+/// `Page` with `last`, a `Failed` or an `Ended`, so the committer knows when all are
+/// through without waiting for the channel to close.
 enum Fetched {
     Page {
         range: usize,
@@ -102,7 +117,24 @@ enum Fetched {
         /// The range's last page.
         last: bool,
     },
-    Failed(ConnectorError),
+    Failed(usize, ConnectorError),
+    /// The fetcher stopped before the range's end: halted, retired or stopped.
+    Ended(usize),
+}
+
+impl Fetched {
+    fn range(&self) -> usize {
+        match self {
+            Fetched::Page { range, .. } | Fetched::Failed(range, _) | Fetched::Ended(range) => {
+                *range
+            }
+        }
+    }
+
+    /// The fetcher's last message.
+    fn is_final(&self) -> bool {
+        !matches!(self, Fetched::Page { last: false, .. })
+    }
 }
 
 /// What a partitioned scan works on (the arguments of [`super::scan_kind`]).
@@ -115,14 +147,33 @@ pub struct Scan<'a, L> {
     pub stop: &'a StopSignal,
 }
 
+/// Whether the fetchers should stop: all of them (`halt`), or one range (retired by a
+/// re-split, see [`Progress`]).
+struct Halts {
+    all: AtomicBool,
+    retired: Mutex<HashSet<usize>>,
+}
+
+impl Halts {
+    fn halted(&self, range: usize) -> bool {
+        self.all.load(Ordering::SeqCst)
+            || self
+                .retired
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&range)
+    }
+}
+
 /// Page one range from its saved position to its end, handing each page on; stops at
-/// the first error, or when the committer stops (`halt`, or the channel closes).
+/// the first error, when halted, or when the committer is gone. Its last message says
+/// it is through (see [`Fetched`]).
 async fn fetch_range(
     plugin: &impl Lister,
     mut ctx: CallContext,
     range: (usize, Partition),
     tx: mpsc::Sender<Fetched>,
-    halt: &AtomicBool,
+    halts: &Halts,
     stop: &StopSignal,
 ) {
     let (index, range) = range;
@@ -131,12 +182,16 @@ async fn fetch_range(
     let mut cursor = range.cursor;
     // Every cursor this range was handed: one handed again means paging that loops.
     let mut given: HashSet<u64> = cursor.iter().map(|c| hash(c)).collect();
-    while !halt.load(Ordering::SeqCst) && !stop.is_stopped() {
+    loop {
+        if halts.halted(index) || stop.is_stopped() {
+            let _ = tx.send(Fetched::Ended(index)).await;
+            return;
+        }
         let fetched = match plugin
             .page(ctx.clone(), Kind::Activities, cursor.clone())
             .await
         {
-            Err(e) => Fetched::Failed(e),
+            Err(e) => Fetched::Failed(index, e),
             Ok(page) => {
                 let previous = cursor.clone();
                 if page.next_cursor.is_some() {
@@ -145,13 +200,14 @@ async fn fetch_range(
                 // A feed that claims more but does not move would loop forever.
                 let last = !page.more || (page.records.is_empty() && cursor == previous);
                 match &cursor {
-                    Some(next) if !last && !given.insert(hash(next)) => {
-                        Fetched::Failed(ConnectorError::OverCap(format!(
+                    Some(next) if !last && !given.insert(hash(next)) => Fetched::Failed(
+                        index,
+                        ConnectorError::OverCap(format!(
                             "paging loops: a page of the range from {} named a next cursor this scan was already given (`{}`); nothing of that page was stored",
                             range.since,
                             cut(next, 80)
-                        )))
-                    }
+                        )),
+                    ),
                     _ => Fetched::Page {
                         range: index,
                         page,
@@ -161,11 +217,114 @@ async fn fetch_range(
                 }
             }
         };
-        let end = !matches!(fetched, Fetched::Page { last: false, .. });
+        let end = fetched.is_final();
         if tx.send(fetched).await.is_err() || end {
             return;
         }
     }
+}
+
+/// What the committed pages of one range tell about the part of it not yet read: a
+/// feed pages a time range from one end to the other, so once the order is known the
+/// rest lies before the oldest event seen (newest first) or after the newest (oldest
+/// first).
+#[derive(Debug, Default, Clone)]
+struct Progress {
+    /// Newest first (true) or oldest first; none until two times differ.
+    newest_first: Option<bool>,
+    /// The pages' times went both ways: the rest cannot be told, so never re-split.
+    unordered: bool,
+    oldest: Option<Millis>,
+    newest: Option<Millis>,
+    /// The last event time of the last page.
+    last: Option<Millis>,
+}
+
+impl Progress {
+    fn saw(&mut self, page: &Page) {
+        let times = page.records.iter().filter_map(|r| match r {
+            Record::Activity(a) => Some(a.time),
+            _ => None,
+        });
+        for t in times {
+            if let Some(before) = self.last
+                && before != t
+            {
+                let descending = t < before;
+                match self.newest_first {
+                    None => self.newest_first = Some(descending),
+                    Some(order) if order != descending => self.unordered = true,
+                    Some(_) => {}
+                }
+            }
+            self.last = Some(t);
+            self.oldest = Some(self.oldest.map_or(t, |o| o.min(t)));
+            self.newest = Some(self.newest.map_or(t, |n| n.max(t)));
+        }
+    }
+
+    /// The part of `range` not read yet, on whole seconds, when it can be told; it
+    /// takes in the second of the boundary event again (stored once: events are keyed
+    /// by id).
+    fn rest(&self, range: &Partition) -> Option<(Millis, Millis)> {
+        let until = range.until?;
+        if self.unordered {
+            return None;
+        }
+        let (from, to) = match self.newest_first? {
+            true => (range.since, self.oldest?.div_euclid(1000) * 1000 + 1000),
+            false => (self.newest?.div_euclid(1000) * 1000, until),
+        };
+        (from < to).then_some((from.max(range.since), to.min(until)))
+    }
+}
+
+/// When a range is through and fewer than `target` remain, the unfinished bounded range
+/// with the most time left is retired and what it has left is fetched as new ranges side
+/// by side (at least [`MIN_RANGE_MILLIS`] each). The retired range is marked done with
+/// the bounds of what it read; its fetcher stops and its pages still in flight are
+/// dropped (the new ranges read them again). The newest range is never retired: its
+/// position is where the feed goes on from. Returns the retired range's index and the
+/// new ranges' indexes.
+fn resplit(
+    state: &mut ScanState,
+    progress: &[Progress],
+    target: usize,
+) -> Option<(usize, std::ops::Range<usize>)> {
+    let open = state.partitions.iter().filter(|p| !p.done).count();
+    let free = target.checked_sub(open)?;
+    if free == 0 {
+        return None;
+    }
+    let (retire, (from, to)) = (state.partitions.iter().enumerate())
+        .filter(|(_, p)| !p.done && p.until.is_some())
+        .filter_map(|(i, p)| Some((i, progress.get(i)?.rest(p)?)))
+        .max_by_key(|(_, (from, to))| to - from)?;
+    let pieces = (free as i64 + 1).min((to - from) / MIN_RANGE_MILLIS);
+    if pieces < 2 {
+        return None;
+    }
+    let old = &mut state.partitions[retire];
+    // What it read: the rest is fetched anew.
+    if progress[retire].newest_first == Some(true) {
+        old.since = to;
+    } else {
+        old.until = Some(from);
+    }
+    old.done = true;
+    let bound = |k: i64| match k {
+        0 => from,
+        k if k == pieces => to,
+        k => (from + (to - from) * k / pieces).div_euclid(1000) * 1000,
+    };
+    let first = state.partitions.len();
+    state.partitions.extend((0..pieces).map(|k| Partition {
+        since: bound(k),
+        until: Some(bound(k + 1)),
+        cursor: None,
+        done: false,
+    }));
+    Some((retire, first..state.partitions.len()))
 }
 
 /// Fetch every unfinished range of `state` side by side and commit their pages as they
@@ -185,30 +344,53 @@ pub async fn scan(
         stop,
     } = *scan;
     let kind = Kind::Activities;
-    let halt = AtomicBool::new(false);
-    let (tx, mut rx) = mpsc::channel(state.partitions.len());
-    let fetchers = futures_util::future::join_all(
-        state
-            .partitions
-            .iter()
-            .cloned()
-            .enumerate()
-            .filter(|(_, range)| !range.done)
-            .map(|range| fetch_range(plugin, ctx.clone(), range, tx.clone(), &halt, stop))
-            .collect::<Vec<_>>(),
-    );
-    drop(tx);
+    let target = opts.activity_partitions.clamp(1, MAX_RANGES) as usize;
+    let halts = Halts {
+        all: AtomicBool::new(false),
+        retired: Mutex::new(HashSet::new()),
+    };
+    let (tx, mut rx) = mpsc::channel(2 * MAX_RANGES as usize);
+    // Ranges to fetch go to the pool, which runs a fetcher for each.
+    let (launch, mut to_launch) = mpsc::unbounded_channel::<(usize, Partition)>();
+    let pool = async {
+        let mut running = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                next = to_launch.recv() => match next {
+                    Some(range) => running.push(fetch_range(plugin, ctx.clone(), range, tx.clone(), &halts, stop)),
+                    None => break,
+                },
+                Some(()) = running.next(), if !running.is_empty() => {}
+            }
+        }
+        while running.next().await.is_some() {}
+    };
     let commit = async {
+        let mut active = 0usize;
+        for range in (state.partitions.iter().cloned().enumerate()).filter(|(_, r)| !r.done) {
+            active += 1;
+            let _ = launch.send(range);
+        }
+        let mut progress = vec![Progress::default(); state.partitions.len()];
         let caps = &opts.caps;
         let (mut fetched, mut fetched_records) = (0u64, 0u64);
         let result: Result<(), ScanError> = async {
-            while let Some(got) = rx.recv().await {
+            while active > 0 {
+                let Some(got) = rx.recv().await else { break };
+                if got.is_final() {
+                    active -= 1;
+                }
+                // A retired range's pages are read again by the ranges that replaced it.
+                if state.partitions[got.range()].done {
+                    continue;
+                }
                 audit_scan_writes(store, instance, plugin.version(), kind, base)?;
                 let (range, page, cursor, last) = match got {
-                    Fetched::Failed(e) => {
+                    Fetched::Failed(_, e) => {
                         report.error = Some(e);
                         break;
                     }
+                    Fetched::Ended(_) => continue,
                     Fetched::Page {
                         range,
                         page,
@@ -226,6 +408,7 @@ pub async fn scan(
                     break;
                 }
                 fetched_records += n;
+                progress[range].saw(&page);
                 let at = &mut state.partitions[range];
                 at.cursor = cursor;
                 at.done = last;
@@ -239,6 +422,20 @@ pub async fn scan(
                         .and_then(|p| p.cursor.clone());
                     state.partitions.clear();
                     state.last_completed = Some(now_millis());
+                } else if last
+                    && let Some((retired, added)) = resplit(state, &progress, target)
+                {
+                    // Saved with this page: a crash after it resumes the new ranges.
+                    progress.resize(state.partitions.len(), Progress::default());
+                    halts
+                        .retired
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(retired);
+                    for i in added {
+                        active += 1;
+                        let _ = launch.send((i, state.partitions[i].clone()));
+                    }
                 }
                 let (store2, id, committed) = (store.clone(), instance.id.clone(), state.clone());
                 let commit_caps = caps.commit;
@@ -273,12 +470,13 @@ pub async fn scan(
         }
         .await;
         // Fetchers stop at their next page, or at once when waiting to hand one over.
-        halt.store(true, Ordering::SeqCst);
+        halts.all.store(true, Ordering::SeqCst);
+        drop(launch);
         rx.close();
         while rx.try_recv().is_ok() {}
         result
     };
-    let (_, result) = tokio::join!(fetchers, commit);
+    let (_, result) = tokio::join!(pool, commit);
     if stop.is_stopped() && !state.partitions.is_empty() && report.error.is_none() {
         report.stopped = true;
     }
@@ -312,6 +510,8 @@ mod tests {
     struct Ranged {
         times: Vec<Millis>,
         page: usize,
+        /// Page each range newest first, as GitHub and Webex do (else oldest first).
+        newest_first: bool,
         fail_once: Mutex<Option<(Millis, usize)>>,
         asked: Mutex<Vec<Asked>>,
         in_flight: AtomicUsize,
@@ -323,6 +523,7 @@ mod tests {
             Ranged {
                 times,
                 page,
+                newest_first: false,
                 fail_once: Mutex::new(None),
                 asked: Mutex::new(Vec::new()),
                 in_flight: AtomicUsize::new(0),
@@ -356,9 +557,12 @@ mod tests {
             }
             // A provider has no events after now.
             let until = ctx.until.or(ctx.now).unwrap_or(Millis::MAX);
-            let inside: Vec<(usize, Millis)> = (self.times.iter().copied().enumerate())
+            let mut inside: Vec<(usize, Millis)> = (self.times.iter().copied().enumerate())
                 .filter(|&(_, t)| since <= t && t < until)
                 .collect();
+            if self.newest_first {
+                inside.reverse();
+            }
             let end = (offset + self.page).min(inside.len());
             Ok(Page {
                 records: inside[offset..end]
@@ -553,5 +757,135 @@ mod tests {
         let newest = ranges.iter().max().unwrap();
         let in_newest = times.iter().filter(|&&t| t >= *newest).count();
         assert_eq!(state.cursor, Some(format!("{newest}+{in_newest}")));
+    }
+
+    #[test]
+    fn the_rest_of_a_range_lies_past_its_last_event_in_paging_order() {
+        let range = Partition {
+            since: 10_000,
+            until: Some(100_000),
+            cursor: None,
+            done: false,
+        };
+        let page = |times: &[Millis]| Page {
+            records: times
+                .iter()
+                .map(|&t| activity(&format!("e{t}"), t))
+                .collect(),
+            next_cursor: None,
+            more: true,
+        };
+        let mut newest_first = Progress::default();
+        newest_first.saw(&page(&[90_500, 80_000, 70_250]));
+        assert_eq!(newest_first.rest(&range), Some((10_000, 71_000)));
+        let mut oldest_first = Progress::default();
+        oldest_first.saw(&page(&[20_000, 30_000]));
+        oldest_first.saw(&page(&[40_700]));
+        assert_eq!(oldest_first.rest(&range), Some((40_000, 100_000)));
+        // One time only, times both ways, or the open range: nothing can be told.
+        let mut flat = Progress::default();
+        flat.saw(&page(&[50_000, 50_000]));
+        assert_eq!(flat.rest(&range), None);
+        let mut both = Progress::default();
+        both.saw(&page(&[20_000, 30_000, 25_000]));
+        assert_eq!(both.rest(&range), None);
+        let open = Partition {
+            until: None,
+            ..range.clone()
+        };
+        assert_eq!(oldest_first.rest(&open), None);
+    }
+
+    /// A log whose events crowd into one of the four ranges: one a second for its six
+    /// hours, one a minute elsewhere.
+    fn crowded() -> Vec<Millis> {
+        let start = *NOW - 24 * HOUR;
+        let mut times: Vec<Millis> = (0..24 * 60).map(|m| start + m * 60_000).collect();
+        times.extend((0..6 * 3600).map(|s| start + 6 * HOUR + s * 1000 + 500));
+        times.sort();
+        times
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crowded_range_is_split_again_when_others_finish_and_every_event_is_stored_once() {
+        for newest_first in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let inst = instance("acme");
+            store.create_instance(&inst, &Default::default()).unwrap();
+            let times = crowded();
+            let mut feed = Ranged::new(times.clone(), 100);
+            feed.newest_first = newest_first;
+            let (ctx, stop) = (context(), StopSignal::new());
+
+            let report = scan_kind(&store, &feed, &inst, &ctx, Kind::Activities, &opts(), &stop)
+                .await
+                .unwrap();
+            assert!(report.error.is_none(), "{:?}", report.error);
+            let stored = ids(&store, &inst.id, Kind::Activities, false);
+            let unique: HashSet<&String> = stored.iter().collect();
+            assert_eq!(stored.len(), times.len(), "newest first: {newest_first}");
+            assert_eq!(unique.len(), times.len());
+            let asked = feed.asked.lock().unwrap().clone();
+            let ranges: HashSet<Millis> = asked.iter().map(|a| a.0).collect();
+            assert!(
+                ranges.len() > 4,
+                "the crowded range was not split again ({} ranges, newest first: {newest_first})",
+                ranges.len()
+            );
+            let state = store.scan_state(&inst.id, Kind::Activities).unwrap();
+            assert!(state.partitions.is_empty());
+            // The feed goes on from the newest range's end, as without re-splitting.
+            let tail = *NOW - 6 * HOUR;
+            let in_tail = times.iter().filter(|&&t| t >= tail).count();
+            assert_eq!(state.cursor, Some(format!("{tail}+{in_tail}")));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scan_cut_short_after_a_split_resumes_the_new_ranges_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let inst = instance("acme");
+        store.create_instance(&inst, &Default::default()).unwrap();
+        let times = crowded();
+        let mut feed = Ranged::new(times.clone(), 100);
+        feed.newest_first = true;
+        let (ctx, stop) = (context(), StopSignal::new());
+        let short = ScanOptions {
+            max_pages: 60,
+            ..opts()
+        };
+        let first = scan_kind(&store, &feed, &inst, &ctx, Kind::Activities, &short, &stop)
+            .await
+            .unwrap();
+        assert!(first.error.is_some(), "stopped by the page cap");
+        let saved = store.scan_state(&inst.id, Kind::Activities).unwrap();
+        assert!(
+            saved.partitions.len() > 4,
+            "the split is saved: {:?}",
+            saved.partitions
+        );
+        let mut total = first.records;
+        for _ in 0..20 {
+            let state = store.scan_state(&inst.id, Kind::Activities).unwrap();
+            if state.partitions.is_empty() && state.cursor.is_some() {
+                break;
+            }
+            let next = scan_kind(&store, &feed, &inst, &ctx, Kind::Activities, &short, &stop)
+                .await
+                .unwrap();
+            total += next.records;
+        }
+        let stored = ids(&store, &inst.id, Kind::Activities, false);
+        assert_eq!(stored.len(), times.len(), "no gaps, no duplicates");
+        assert!(total >= times.len() as u64);
+        assert!(
+            store
+                .scan_state(&inst.id, Kind::Activities)
+                .unwrap()
+                .partitions
+                .is_empty()
+        );
     }
 }
