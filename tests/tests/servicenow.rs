@@ -671,6 +671,8 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = ServiceNowMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect_basic(&h, &mock, PASSWORD).await.unwrap();
+    mock.clear_requests();
+    let listed_files = std::cell::Cell::new(false);
     sluice_tests::record_then_replay(
         &h,
         &inst,
@@ -679,10 +681,20 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
             secrets: &[PASSWORD],
             token_path: None,
         },
-        || mock.requests(),
+        || {
+            let requests = mock.requests();
+            if requests.iter().any(|r| r.path() == "/api/now/attachment") {
+                listed_files.set(true);
+            }
+            requests
+        },
         || mock.clear_requests(),
     )
     .await;
+    assert!(
+        listed_files.get(),
+        "the recorded scan lists attachments too"
+    );
 }
 
 /// The files a files scan stored.
@@ -871,7 +883,7 @@ async fn a_business_rule_s_hook_call_scans_files_at_once() {
     assert_eq!(wrong.status().as_u16(), 401);
     let ok = d.raw(hook(secret.expose().to_owned())).await;
     assert_eq!(ok.status().as_u16(), 202);
-    let triggered: serde_json::Value = ok.json().await.unwrap();
+    let triggered: serde_json::Value = serde_json::from_slice(&ok.bytes().await.unwrap()).unwrap();
     assert_eq!(triggered["triggered"], serde_json::json!(["files"]));
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
