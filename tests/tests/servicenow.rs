@@ -114,6 +114,8 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_offset_pages() {
     assert_eq!(h.live(&inst, Kind::Groups), exp.groups);
     assert_eq!(h.live(&inst, Kind::Activities), exp.activities);
     assert_eq!(h.live(&inst, Kind::Findings), exp.findings);
+    assert_eq!(h.live(&inst, Kind::Files), exp.files);
+    assert_eq!(exp.files, 3);
 
     let users = h.users(&inst);
     let count = |f: &dyn Fn(&sluice::model::User) -> bool| users.iter().filter(|u| f(u)).count();
@@ -516,6 +518,7 @@ async fn check_names_each_refused_table_and_its_role_in_servicenow_s_words() {
             "sysevent".into(),
             "sys_audit".into(),
             "sys_properties".into(),
+            "sys_attachment".into(),
         ],
         ..config()
     })
@@ -540,7 +543,9 @@ async fn check_names_each_refused_table_and_its_role_in_servicenow_s_words() {
             Capability::LogonActivity,
             Capability::UserActivity,
             Capability::AdminActivity,
-            Capability::Posture
+            Capability::Posture,
+            Capability::Files,
+            Capability::FileContent
         ]
     );
     let why = |c: Capability| &perms.missing.iter().find(|(m, _)| *m == c).unwrap().1;
@@ -555,6 +560,8 @@ async fn check_names_each_refused_table_and_its_role_in_servicenow_s_words() {
     assert!(why(Capability::LogonActivity).contains("[sysevent]"));
     assert!(why(Capability::AdminActivity).contains("[sys_audit]"));
     assert!(why(Capability::Posture).contains("security_admin"));
+    assert!(why(Capability::Files).contains("[sys_attachment]"));
+    assert!(why(Capability::FileContent).contains("Attachment API"));
     // Users still scan; activity is refused in ServiceNow's words; posture fails each
     // finding with the reason rather than guessing.
     let reports = h
@@ -664,6 +671,8 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = ServiceNowMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect_basic(&h, &mock, PASSWORD).await.unwrap();
+    mock.clear_requests();
+    let listed_files = std::cell::Cell::new(false);
     sluice_tests::record_then_replay(
         &h,
         &inst,
@@ -672,8 +681,222 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
             secrets: &[PASSWORD],
             token_path: None,
         },
-        || mock.requests(),
+        || {
+            let requests = mock.requests();
+            if requests.iter().any(|r| r.path() == "/api/now/attachment") {
+                listed_files.set(true);
+            }
+            requests
+        },
         || mock.clear_requests(),
     )
     .await;
+    assert!(
+        listed_files.get(),
+        "the recorded scan lists attachments too"
+    );
+}
+
+/// The files a files scan stored.
+fn files(h: &Harness, inst: &Instance) -> Vec<sluice::model::File> {
+    (h.records(inst, Kind::Files, false).into_iter())
+        .filter_map(|r| match r.record {
+            Record::File(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+/// SHA-256 of `bytes`, hex.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_listed_exactly_read_in_chunks_and_a_deletion_shows_in_the_next_scan() {
+    use sluice::runtime::MAX_FILE_CHUNK;
+    use sluice::session::InstanceSession;
+
+    let mock = ServiceNowMock::start(ServiceNowMockConfig {
+        attachments: 7,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let big_content: Vec<u8> = (0..MAX_FILE_CHUNK as usize + 1_000)
+        .map(|i| b"0123456789abcdef\n"[i % 17])
+        .collect();
+    let big = mock.add_attachment("incident", "export.csv", &big_content);
+    let h = Harness::new().await;
+    let (inst, perms) = connect_basic(&h, &mock, PASSWORD).await.unwrap();
+    assert!(perms.granted.contains(&"read:sys_attachment".to_owned()));
+    mock.clear_requests();
+    let reports = h.scan(&inst, &[Kind::Files], 3).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    let exp = mock.expected();
+    assert_eq!(exp.files, 8);
+    assert_eq!(h.live(&inst, Kind::Files), exp.files);
+    let stored = files(&h, &inst);
+    let mut ids: Vec<String> = stored.iter().map(|f| f.id.clone()).collect();
+    ids.sort();
+    let mut expected = mock.attachment_ids();
+    expected.sort();
+    assert_eq!(ids, expected);
+    // Offset pages of three, oldest first, through `Link: rel="next"`.
+    let requests = mock.requests();
+    let pages: Vec<_> = (requests.iter())
+        .filter(|r| r.path() == "/api/now/attachment")
+        .map(|r| r.query_param("sysparm_offset").unwrap())
+        .collect();
+    assert_eq!(pages, ["0", "3", "6"]);
+    assert!(
+        (requests.iter())
+            .filter(|r| r.path() == "/api/now/attachment")
+            .all(|r| r
+                .query_param("sysparm_query")
+                .unwrap()
+                .ends_with("ORDERBYsys_created_on^ORDERBYsys_id"))
+    );
+
+    let first = stored
+        .iter()
+        .find(|f| f.id == mock.attachment_ids()[0])
+        .unwrap();
+    let content = mock.attachment_content(&first.id).unwrap();
+    assert_eq!(first.name, "evidence-0.txt");
+    assert_eq!(first.size, Some(content.len() as u64));
+    assert_eq!(first.mime_type.as_deref(), Some("text/plain"));
+    assert_eq!(first.owner.as_deref(), Some("user1"));
+    assert!(
+        first
+            .path
+            .as_deref()
+            .is_some_and(|p| p.starts_with("incident/")),
+        "{:?}",
+        first.path
+    );
+    let hash = first.content_hash.as_ref().unwrap();
+    assert_eq!(
+        (hash.algorithm.as_str(), hash.value.as_str()),
+        ("sha256", sha256(&content).as_str())
+    );
+    assert!(stored.iter().all(|f| !f.public && !f.shared_externally));
+
+    // The host reads content in chunks; ServiceNow answers each with the whole file,
+    // which the connector cuts to the chunk.
+    let plugin = h.plugin("servicenow");
+    let session = InstanceSession::open(&plugin, &h.store, &inst).unwrap();
+    mock.clear_requests();
+    let chunk = (plugin.read_file(session.context(), &big, 0, u32::MAX))
+        .await
+        .unwrap();
+    assert_eq!(chunk.data.len(), MAX_FILE_CHUNK as usize);
+    assert_eq!(chunk.data, big_content[..MAX_FILE_CHUNK as usize]);
+    assert!(!chunk.eof);
+    assert_eq!(chunk.size, Some(big_content.len() as u64));
+    let rest = (plugin.read_file(session.context(), &big, u64::from(MAX_FILE_CHUNK), 4096))
+        .await
+        .unwrap();
+    assert_eq!(rest.data, big_content[MAX_FILE_CHUNK as usize..]);
+    assert!(rest.eof);
+    let downloads: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    assert_eq!(
+        downloads,
+        [
+            format!("/api/now/attachment/{big}/file"),
+            format!("/api/now/attachment/{big}/file")
+        ]
+    );
+    let small = (plugin.read_file(session.context(), &first.id, 0, u32::MAX))
+        .await
+        .unwrap();
+    assert_eq!((small.data, small.eof), (content, true));
+
+    // An attachment deleted in ServiceNow (deletion is permanent) is gone from the
+    // next scan, and reading it is not-found.
+    let response = reqwest::Client::new()
+        .delete(format!("{}/api/now/attachment/{big}", mock.base_url()))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let reports = h.scan(&inst, &[Kind::Files], 3).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    assert_eq!(h.live(&inst, Kind::Files), 7);
+    assert!(files(&h, &inst).iter().all(|f| f.id != big));
+    let gone = plugin.read_file(session.context(), &big, 0, 1024).await;
+    assert!(matches!(gone, Err(ConnectorError::NotFound(_))), "{gone:?}");
+}
+
+/// A business rule on sys_attachment posting to `/hooks/{instance}?kind=files` with
+/// the hook secret: the daemon scans files at once, and the new attachment is listed
+/// long before the twelve-hourly files schedule would have found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_rule_s_hook_call_scans_files_at_once() {
+    use sluice_tests::daemon::{TestDaemon, WAIT};
+
+    let mock = ServiceNowMock::start(config()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = TestDaemon::start(dir.path()).await;
+    let (status, body) = d
+        .api(
+            "POST",
+            "/v1/instances",
+            Some(serde_json::json!({
+                "connector": "servicenow",
+                "name": "acme",
+                "config": { "instance": "acme", "base_url": mock.base_url(), "username": USER },
+                "secrets": { "password": PASSWORD },
+                "allow_private_network": true,
+                "grants": { "egress": "all", "actions": "all" },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "connect: {body}");
+    d.wait_scanned("acme").await;
+    assert_eq!(
+        d.all_ids("acme", "files", 100).await.len(),
+        mock.expected().files
+    );
+    let id = body["instance"]["id"].as_str().unwrap();
+    let secret = sluice::store::hook_secret(dir.path(), id).unwrap();
+
+    let added = mock.add_attachment("incident", "customer-list.csv", b"name,card\n");
+    // What the business rule sends: `Authorization: Bearer <hook secret>`.
+    let hook = |bearer: String| {
+        d.client()
+            .post(d.url("/hooks/acme?kind=files"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"table":"incident","sys_id":"{added}"}}"#))
+    };
+    let wrong = d.raw(hook("not-the-secret".into())).await;
+    assert_eq!(wrong.status().as_u16(), 401);
+    let ok = d.raw(hook(secret.expose().to_owned())).await;
+    assert_eq!(ok.status().as_u16(), 202);
+    let triggered: serde_json::Value = serde_json::from_slice(&ok.bytes().await.unwrap()).unwrap();
+    assert_eq!(triggered["triggered"], serde_json::json!(["files"]));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ids = d.all_ids("acme", "files", 100).await;
+        if ids.contains(&added) {
+            assert_eq!(ids.len(), mock.expected().files);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hook did not scan files: {ids:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    d.daemon.shutdown().await.unwrap();
 }

@@ -674,10 +674,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
             "Atlassian",
             "✔ ✔ ✔ ✔ ✔ ✔ — — — — — suspend-user†, unsuspend-user†",
         ),
-        // ServiceNow's user governance goes beyond the provider docs' table.
+        // ServiceNow's user governance goes beyond the provider docs' table; files
+        // are record attachments (DLP).
         (
             "ServiceNow",
-            "✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — — suspend-user†, unsuspend-user†, require-password-reset†",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ — suspend-user†, unsuspend-user†, require-password-reset†",
         ),
         // Salesforce: user activity through Event Monitoring; no files yet.
         (

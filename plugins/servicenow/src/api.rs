@@ -95,6 +95,29 @@ impl Api {
             .query("sysparm_offset", 0)
     }
 
+    /// The first page of the Attachment API's metadata list, `GET /api/now/attachment`:
+    /// the `sys_attachment` rows matching the encoded `query`, `limit` rows. It pages
+    /// like the Table API (`sysparm_limit`/`sysparm_offset`, `Link` header) but
+    /// documents no `sysparm_fields`, so every column comes back.
+    pub fn attachments(&self, query: &str, limit: u32) -> Request {
+        let mut request = self.get(self.url("/api/now/attachment"));
+        if !query.is_empty() {
+            request = request.query("sysparm_query", query);
+        }
+        request
+            .query("sysparm_limit", limit)
+            .query("sysparm_offset", 0)
+    }
+
+    /// `{base}/api/now/attachment/{sys_id}{rest}`, `sys_id` encoded as one path
+    /// segment (`..` and friends refused).
+    pub fn attachment_url(&self, sys_id: &str, rest: &str) -> Result<String, ConnectorError> {
+        let segment = path_segment(sys_id.trim()).ok_or_else(|| {
+            ConnectorError::not_found(format!("`{sys_id}` is not a ServiceNow attachment sys_id"))
+        })?;
+        Ok(self.url(&format!("/api/now/attachment/{segment}{rest}")))
+    }
+
     /// A GET asking for JSON (ServiceNow answers 400 to requests without `Accept`).
     pub fn get(&self, url: impl Into<String>) -> Request {
         http::get(url).header("accept", "application/json")

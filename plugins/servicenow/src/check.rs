@@ -8,7 +8,9 @@
 //!    `user_name`), and whether the User table is readable at all;
 //! 2. `sys_user_has_role?sysparm_query=user=javascript:gs.getUserID()`: its roles
 //!    (`granted` lists them as `role:<name>`);
-//! 3. one row (`sysparm_limit=1`) of every other table a capability reads.
+//! 3. one row (`sysparm_limit=1`) of every other table a capability reads;
+//! 4. one attachment, `GET /api/now/attachment?sysparm_limit=1` (the Attachment API
+//!    over `sys_attachment`), for files and their content.
 //!
 //! | capability | table(s) | role that reads them out of the box |
 //! |---|---|---|
@@ -18,9 +20,12 @@
 //! | logon activity | `sysevent` | `admin` |
 //! | user, admin activity | `sys_audit` | `admin` |
 //! | posture | `sys_properties` | `admin` (changing the `glide.security.*` ones takes the elevated `security_admin`) |
+//! | files, file content | `sys_attachment` (Attachment API) | `admin`; otherwise read on `sys_attachment` and on each attachment's record (`itil` for incidents, …) |
 //!
 //! A refused table marks its capabilities missing with ServiceNow's own message; a
-//! readable one is `granted` as `read:<table>`. The actions need `write` on `sys_user`
+//! readable one is `granted` as `read:<table>`. Attachments are guarded twice: the
+//! Attachment API's own ACL (a 403) and the parent record's read ACL, which hides an
+//! attachment without an error; `check` can only see the first. The actions need `write` on `sys_user`
 //! (`admin` or `user_admin`), which a read probe cannot tell.
 
 use sluice_sdk::prelude::*;
@@ -55,6 +60,11 @@ const TABLES: &[(&str, &[Capability], &str)] = &[
         "the System Property [sys_properties] table (`admin` role; changing the security properties takes the elevated `security_admin` role)",
     ),
 ];
+
+/// What reads attachments, in ServiceNow's terms.
+const ATTACHMENTS: &str = "the Attachment [sys_attachment] table through the Attachment API \
+    (`admin` role, or a role with read on sys_attachment and on the records the files are \
+    attached to, such as `itil` for incidents)";
 
 /// Validates the credentials and reports which tables they may read.
 pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
@@ -122,6 +132,18 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
             }
         }
     }
+    let probe = api.attachments("", 1);
+    match refusal(probe.send()?)? {
+        Ok(_) => granted.push("read:sys_attachment".to_owned()),
+        Err(why) => {
+            for capability in [Capability::Files, Capability::FileContent] {
+                missing.push((
+                    capability,
+                    format!("reading {ATTACHMENTS} was refused: {why}"),
+                ));
+            }
+        }
+    }
     Ok(Permissions {
         principal,
         granted,
@@ -160,6 +182,9 @@ mod tests {
         ))
     }
 
+    const ATTACHMENT_PROBE: &str =
+        "https://acme.service-now.test/api/now/attachment?sysparm_limit=1&sysparm_offset=0";
+
     fn routes(refused: &[&str]) -> Vec<(String, Response)> {
         let mut routes = vec![
             (
@@ -190,6 +215,16 @@ mod tests {
             };
             routes.push((probe(table), answer));
         }
+        let attachments = if refused.contains(&"sys_attachment") {
+            fake::error(
+                403,
+                "User Not Authorized",
+                "Failed API level ACL Validation",
+            )
+        } else {
+            fake::page(json!([{"sys_id": "x", "file_name": "a.txt"}]), None)
+        };
+        routes.push((ATTACHMENT_PROBE.to_owned(), attachments));
         routes
     }
 
@@ -209,11 +244,12 @@ mod tests {
                 "read:sys_user_grmember",
                 "read:sysevent",
                 "read:sys_audit",
-                "read:sys_properties"
+                "read:sys_properties",
+                "read:sys_attachment"
             ]
         );
         assert!(permissions.missing.is_empty());
-        assert_eq!(host.requests().len(), 7);
+        assert_eq!(host.requests().len(), 8);
     }
 
     #[test]
@@ -222,6 +258,7 @@ mod tests {
             "sys_audit",
             "sys_properties",
             "sys_user_grmember",
+            "sys_attachment",
         ]))
         .run(|| check(&fake::ctx(100, None)));
         let permissions = result.unwrap();
@@ -231,7 +268,9 @@ mod tests {
                 Capability::Groups,
                 Capability::UserActivity,
                 Capability::AdminActivity,
-                Capability::Posture
+                Capability::Posture,
+                Capability::Files,
+                Capability::FileContent
             ]
         );
         let why = &permissions.missing[1].1;
@@ -242,6 +281,13 @@ mod tests {
             "{why}"
         );
         assert!(permissions.missing[3].1.contains("security_admin"));
+        let files = &permissions.missing[4].1;
+        assert!(
+            files.contains("[sys_attachment]")
+                && files.contains("Attachment API")
+                && files.contains("User Not Authorized"),
+            "{files}"
+        );
     }
 
     #[test]

@@ -12,11 +12,13 @@
 //! | `list-activities` (logon) | `sysevent`: `login`, `login.failed`, `logout`, `external.authentication.*` | yes |
 //! | `list-activities` (user, admin) | `sys_audit`: audited field changes | Partial, Partial |
 //! | `posture` | `sys_properties`: the instance security hardening settings | yes |
+//! | `list-files`, `read-file` (DLP periodic, near-real-time) | `sys_attachment` through the Attachment API (`/api/now/attachment`) | yes, yes |
 //! | `act` lock out / deactivate, unlock / reactivate, require password reset | `PATCH sys_user` | blank: beyond the table |
 //!
-//! Not implemented, though the provider docs' table marks them: DLP (periodic and
-//! near-real-time), which for ServiceNow means reading attachments (`sys_attachment`)
-//! and the records' text; see `docs/connectors/servicenow.md`.
+//! DLP inspects attachments (`files`); near-real-time is a business rule on
+//! `sys_attachment` calling Sluice's `/hooks/{instance}?kind=files`, set up in the
+//! instance (see `docs/connectors/servicenow.md`). Records' own text fields are not
+//! files and are not inspected.
 //!
 //! Requirements, in ServiceNow's words: the Table API's "calling user must have
 //! sufficient roles to access the data in the table"; out of the box `admin` reads
@@ -45,6 +47,7 @@ mod actions;
 mod activity;
 mod api;
 mod check;
+mod files;
 mod groups;
 mod posture;
 mod users;
@@ -61,6 +64,8 @@ sluice_sdk::connector!(ServiceNow {
     list_groups: groups::list,
     list_activities: activity::list,
     posture: posture::findings,
+    list_files: files::list,
+    read_file: files::read,
     act: actions::act,
 });
 
@@ -73,7 +78,11 @@ fn describe() -> ConnectorInfo {
         capabilities: [
             &Capability::DIRECTORY[..],
             &Capability::ACTIVITY,
-            &[Capability::Posture],
+            &[
+                Capability::Posture,
+                Capability::Files,
+                Capability::FileContent,
+            ],
         ]
         .concat(),
         actions: vec![
@@ -95,8 +104,9 @@ fn describe() -> ConnectorInfo {
                 .example("sluice.integration")
                 .description(
                     "The user name of the integration user (basic auth). Give it the \
-                     `admin` role, or `user_admin` for users and groups only; tick \"Web \
-                     service access only\" and set its time zone to GMT.",
+                     `admin` role, or `user_admin` for users and groups only (attachments \
+                     need read on their records' tables); tick \"Web service access only\" \
+                     and set its time zone to GMT.",
                 ),
             ConfigField::new("password", "Integration user password")
                 .secret()
@@ -148,9 +158,10 @@ fn describe() -> ConnectorInfo {
             env!("CARGO_PKG_VERSION"),
             "ServiceNow, Inc.",
             "Users with their roles, groups and their members, sign-ins and failed \
-             sign-ins from the event log, audited record changes, and the instance's \
-             security properties of one ServiceNow instance. Can lock out, deactivate and \
-             reactivate users and require a password reset.",
+             sign-ins from the event log, audited record changes, the instance's \
+             security properties, and record attachments with their content (for DLP) of \
+             one ServiceNow instance. Can lock out, deactivate and reactivate users and \
+             require a password reset.",
         )
     }
 }
@@ -180,6 +191,11 @@ mod tests {
             Some("https://{instance}.service-now.com")
         );
         assert!(info.capabilities.contains(&Capability::Posture));
-        assert!(!info.capabilities.contains(&Capability::Files));
+        assert!(info.capabilities.contains(&Capability::Files));
+        assert!(info.capabilities.contains(&Capability::FileContent));
+        assert!(
+            !info.actions.contains(&ActionKind::TrashFile),
+            "ServiceNow deletes attachments permanently: no trash"
+        );
     }
 }

@@ -20,6 +20,13 @@
 //! - a table the caller's roles may not read ([`ServiceNowMockConfig::refused_tables`])
 //!   is 403 `{"error":{"message":"User Not Authorized","detail":"Failed API level ACL
 //!   Validation"},"status":"failure"}`, and writes need `admin` or `user_admin`;
+//! - the Attachment API over `sys_attachment`: `GET /api/now/attachment` lists
+//!   metadata rows exactly as the Table API lists a table (encoded query, offset
+//!   paging, `Link`), `GET /api/now/attachment/{sys_id}` is one row, `GET
+//!   /api/now/attachment/{sys_id}/file` the whole content with its `content_type` and
+//!   an `X-Attachment-Metadata` header (always 200: ServiceNow documents no byte
+//!   ranges, so `Range` is ignored), `DELETE /api/now/attachment/{sys_id}` is 204; an
+//!   unknown sys_id is 404 `No Record found`. `hash` is the content's SHA-256 (hex);
 //! - under a rate-limit rule every answer carries `X-RateLimit-Limit` (per hour),
 //!   `X-RateLimit-Reset` (Unix time) and `X-RateLimit-Rule`; a denied request is 429
 //!   with `Retry-After` and the published body (`shared/fixtures/servicenow/
@@ -33,12 +40,16 @@
 //! `login.failed`, `logout`, a second apart) and, between them, other events the
 //! connector must not read; `sys_audit` holds field changes of `sys_user`,
 //! `sys_user_has_role`, `sys_properties` (admin) and `incident`, `change_request`
-//! (user). With [`ServiceNowMockConfig::fixtures_dir`], `sys_user` and
+//! (user). `sys_attachment` holds [`ServiceNowMockConfig::attachments`] files attached
+//! in turn to incidents, change requests and knowledge articles, created a minute
+//! apart by users 1… . With [`ServiceNowMockConfig::fixtures_dir`], `sys_user` and
 //! `sys_user_has_role` hold ServiceNow's published example rows instead.
 //!
 //! Assumed where ServiceNow publishes no example: the rows of `sys_user_group`,
 //! `sys_user_grmember`, `sysevent`, `sys_audit` and `sys_properties` (their documented
-//! columns), the 403 detail text, and that encoded-query date-times are UTC.
+//! columns), the 403 detail text, that encoded-query date-times are UTC, the
+//! attachment rows beyond the published `GET /now/attachment/{sys_id}` example
+//! (`hash`, `size_compressed`, `state`), and the Attachment API's 404 body.
 
 // Handlers answer `Result<Response, Response>` (ServiceNow's error body is a response too).
 #![allow(clippy::result_large_err)]
@@ -99,7 +110,11 @@ pub struct ServiceNowMockConfig {
     pub activity_start: Option<i64>,
     /// `sys_properties` rows (name, value).
     pub properties: Vec<(String, String)>,
-    /// Tables whose reads the caller's ACLs refuse (403).
+    /// Attachments in `sys_attachment` at start, and the size of each one's content.
+    pub attachments: usize,
+    pub attachment_size: usize,
+    /// Tables whose reads the caller's ACLs refuse (403); `sys_attachment` refuses the
+    /// Attachment API too.
     pub refused_tables: Vec<String>,
     /// The rate-limit rule's requests per hour.
     pub rate_limit_per_hour: u32,
@@ -136,6 +151,8 @@ impl Default for ServiceNowMockConfig {
             ]
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .into(),
+            attachments: 3,
+            attachment_size: 2_000,
             refused_tables: Vec::new(),
             rate_limit_per_hour: 10_000,
             fixtures_dir: None,
@@ -165,6 +182,8 @@ pub struct ServiceNowExpected {
     pub failed_logon: usize,
     pub user_activity: usize,
     pub admin_activity: usize,
+    /// Attachments (files).
+    pub files: usize,
     /// Security properties judged by the connector's posture: ServiceNow's hardening
     /// settings it reads (fixed, whatever `sys_properties` holds).
     pub findings: usize,
@@ -203,7 +222,10 @@ const TABLES: &[&str] = &[
     "sysevent",
     "sys_audit",
     "sys_properties",
+    "sys_attachment",
 ];
+/// Tables attachments are attached to, in turn.
+const ATTACHED_TO: &[&str] = &["incident", "change_request", "kb_knowledge"];
 
 /// A running ServiceNow mock.
 #[derive(Debug)]
@@ -240,6 +262,11 @@ struct Instance {
     audits: usize,
     /// `sys_created_on` of the newest activity row, ms.
     newest: i64,
+    /// Attachment content by sys_id, and attachments added so far (for sys_ids).
+    contents: BTreeMap<String, Vec<u8>>,
+    attachments: usize,
+    /// `http://127.0.0.1:PORT`, for links.
+    base: String,
 }
 
 fn now_ms() -> i64 {
@@ -264,6 +291,18 @@ fn sys_id(kind: u32, n: usize) -> String {
     format!("{kind:08x}c0a8016401c5a33b{n:08x}")
 }
 
+/// Attachment `a`'s content: `size` bytes of numbered text lines.
+fn attachment_content(a: usize, size: usize) -> Vec<u8> {
+    let mut text = Vec::with_capacity(size + 64);
+    let mut line = 0;
+    while text.len() < size {
+        text.extend_from_slice(format!("attachment {a} line {line}\n").as_bytes());
+        line += 1;
+    }
+    text.truncate(size);
+    text
+}
+
 impl Instance {
     fn rows(&mut self, table: &'static str) -> &mut Vec<Value> {
         self.tables.entry(table).or_default()
@@ -277,7 +316,10 @@ impl Instance {
     }
 
     fn generate(c: &ServiceNowMockConfig, base: &str, start: i64) -> Instance {
-        let mut inst = Instance::default();
+        let mut inst = Instance {
+            base: base.to_owned(),
+            ..Instance::default()
+        };
         let reference = |table: &str, id: &str| json!({"link": format!("{base}/api/now/table/{table}/{id}"), "value": id});
         for (r, role) in ROLES.iter().enumerate() {
             inst.rows("sys_user_role").push(json!({
@@ -360,6 +402,14 @@ impl Instance {
                 "sys_updated_on": glide(EPOCH_MS), "sys_updated_by": "admin",
             }));
         }
+        for a in 0..c.attachments {
+            let table = ATTACHED_TO[a % ATTACHED_TO.len()];
+            let owner = format!("user{}", 1 + a % c.users.saturating_sub(1).max(1));
+            let name = format!("evidence-{a}.txt");
+            let content = attachment_content(a, c.attachment_size);
+            let time = EPOCH_MS + a as i64 * 60_000;
+            inst.add_attachment(table, &name, "text/plain", &owner, content, time);
+        }
         inst.newest = start - 1_000;
         inst.add_sign_ins(c.sign_ins, start, c.users);
         inst.add_audits(c.audits, start);
@@ -370,6 +420,41 @@ impl Instance {
     fn next_time(&mut self, at: i64) -> i64 {
         self.newest = (self.newest + 1_000).max(at);
         self.newest
+    }
+
+    /// Attaches `content` to a record of `table` as `owner` at `time`; its sys_id.
+    fn add_attachment(
+        &mut self,
+        table: &str,
+        name: &str,
+        content_type: &str,
+        owner: &str,
+        content: Vec<u8>,
+        time: i64,
+    ) -> String {
+        use sha2::Digest;
+        let id = sys_id(0xb, self.attachments);
+        let record = sys_id(0xc, self.attachments);
+        self.attachments += 1;
+        let hash: String = sha2::Sha256::digest(&content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let link = format!("{}/api/now/attachment/{id}/file", self.base);
+        self.rows("sys_attachment").push(json!({
+            "sys_id": id, "file_name": name, "content_type": content_type,
+            "size_bytes": content.len().to_string(),
+            "size_compressed": (content.len() / 2).to_string(), "compressed": "true",
+            "hash": hash, "table_name": table, "table_sys_id": record,
+            "download_link": link,
+            "image_height": "", "image_width": "", "average_image_color": "",
+            "chunk_size_bytes": "700000", "state": "available", "sys_tags": "",
+            "sys_mod_count": "0",
+            "sys_created_by": owner, "sys_created_on": glide(time),
+            "sys_updated_by": owner, "sys_updated_on": glide(time),
+        }));
+        self.contents.insert(id.clone(), content);
+        id
     }
 
     fn add_sign_ins(&mut self, n: usize, at: i64, users: usize) {
@@ -542,6 +627,32 @@ impl ServiceNowMock {
         self.shared.state().add_audits(n, now_ms());
     }
 
+    /// Attaches `content` (`text/plain`) to a new record of `table` now, as user 1;
+    /// its sys_id.
+    pub fn add_attachment(&self, table: &str, name: &str, content: &[u8]) -> String {
+        self.shared.state().add_attachment(
+            table,
+            name,
+            "text/plain",
+            "user1",
+            content.to_vec(),
+            now_ms(),
+        )
+    }
+
+    /// The sys_ids of the attachments now, oldest first.
+    pub fn attachment_ids(&self) -> Vec<String> {
+        let state = self.shared.state();
+        (state.tables.get("sys_attachment").into_iter().flatten())
+            .filter_map(|r| r["sys_id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Attachment `id`'s content; none once deleted.
+    pub fn attachment_content(&self, id: &str) -> Option<Vec<u8>> {
+        self.shared.state().contents.get(id).cloned()
+    }
+
     /// Replaces the pending faults (see [`Faults`]); throttling faults are 429 with
     /// `Retry-After: retry_after_secs`.
     pub fn inject_faults(&self, faults: Faults) {
@@ -611,6 +722,7 @@ impl ServiceNowMock {
             failed_logon,
             user_activity: audits.len() - admin_activity,
             admin_activity,
+            files: rows("sys_attachment").len(),
             findings: HARDENING_SETTINGS,
         }
     }
@@ -636,6 +748,12 @@ fn router(shared: Arc<Shared>) -> Router {
             "/api/now/table/{table}/{sys_id}",
             get(get_record).patch(patch_record),
         )
+        .route("/api/now/attachment", get(list_attachments))
+        .route(
+            "/api/now/attachment/{sys_id}",
+            get(get_attachment).delete(delete_attachment),
+        )
+        .route("/api/now/attachment/{sys_id}/file", get(attachment_file))
         .fallback(|| async {
             error(
                 StatusCode::BAD_REQUEST,
@@ -1007,9 +1125,70 @@ async fn list_table(
     axum::Extension(caller): axum::Extension<Caller>,
     url: RequestUrl,
 ) -> Answer {
-    let table = table_of(&shared, &table)?;
+    list_rows(&shared, &table, &caller, &url)
+}
+
+/// `GET /api/now/attachment`: `sys_attachment` rows, queried and paged as a table.
+async fn list_attachments(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    url: RequestUrl,
+) -> Answer {
+    list_rows(&shared, "sys_attachment", &caller, &url)
+}
+
+/// `GET /api/now/attachment/{sys_id}`: one attachment's metadata.
+async fn get_attachment(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let table = table_of(&shared, "sys_attachment")?;
     let state = shared.state();
-    let query = EncodedQuery::parse(url.param("sysparm_query").unwrap_or_default(), &caller);
+    let row = state.find(table, &id).ok_or_else(not_found)?;
+    Ok(Json(json!({ "result": row })).into_response())
+}
+
+/// `GET /api/now/attachment/{sys_id}/file`: the whole content, whatever `Range` asks.
+async fn attachment_file(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    let table = table_of(&shared, "sys_attachment")?;
+    let state = shared.state();
+    let row = state.find(table, &id).ok_or_else(not_found)?;
+    let content = state.contents.get(&id).cloned().unwrap_or_default();
+    let metadata = json!({"sys_id": id, "file_name": row["file_name"],
+        "size_bytes": row["size_bytes"], "content_type": row["content_type"]});
+    let mut response = content.into_response();
+    if let Ok(mime) = HeaderValue::from_str(row["content_type"].as_str().unwrap_or_default()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, mime);
+    }
+    set(&mut response, "x-attachment-metadata", metadata.to_string());
+    Ok(response)
+}
+
+/// `DELETE /api/now/attachment/{sys_id}`: 204; permanent, as ServiceNow's is.
+async fn delete_attachment(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Answer {
+    let table = table_of(&shared, "sys_attachment")?;
+    if !caller.roles.iter().any(|r| r == "admin") {
+        return Err(refused());
+    }
+    let mut state = shared.state();
+    let rows = state.rows(table);
+    let before = rows.len();
+    rows.retain(|r| r["sys_id"].as_str() != Some(id.as_str()));
+    if rows.len() == before {
+        return Err(not_found());
+    }
+    state.contents.remove(&id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The rows of `table` the encoded query selects, one offset page with its links.
+fn list_rows(shared: &Shared, table: &str, caller: &Caller, url: &RequestUrl) -> Answer {
+    let table = table_of(shared, table)?;
+    let state = shared.state();
+    let query = EncodedQuery::parse(url.param("sysparm_query").unwrap_or_default(), caller);
     let mut rows: Vec<&Value> = state
         .tables
         .get(table)

@@ -476,6 +476,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
         members_per_group: 4,
         sign_ins: 60,
         audits: 40,
+        attachments: 12,
         ..Default::default()
     })
     .await
@@ -497,6 +498,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Groups, e.groups),
             (Kind::Activities, e.activities),
             (Kind::Findings, e.findings),
+            (Kind::Files, e.files),
         ],
         _mock: Box::new(servicenow),
     });
