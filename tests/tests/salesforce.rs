@@ -204,6 +204,7 @@ async fn files_are_listed_with_their_sharing_and_read_in_chunks_through_the_host
     let mock = SalesforceMock::start(SalesforceMockConfig {
         files: 7,
         large_file: large,
+        public_links: 1,
         ..config()
     })
     .await
