@@ -111,10 +111,7 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_batches() {
     let files = files(&h, &inst);
     let count = |f: &dyn Fn(&sluice::model::File) -> bool| files.iter().filter(|x| f(x)).count();
     assert_eq!(count(&|f| f.public), exp.public_files);
-    assert_eq!(
-        count(&|f| f.shared_externally),
-        exp.externally_shared_files
-    );
+    assert_eq!(count(&|f| f.shared_externally), exp.externally_shared_files);
     assert!(exp.externally_shared_files > exp.public_files);
     assert_eq!(count(&|f| f.content_hash.is_some()), exp.files);
 
@@ -257,9 +254,14 @@ async fn files_are_listed_with_their_sharing_and_read_in_chunks_through_the_host
     assert_eq!(chunk.data, whole[..MAX_FILE_CHUNK as usize]);
     assert!(!chunk.eof);
     assert_eq!(chunk.size, Some(whole.len() as u64));
-    let rest = (plugin.read_file(session.context(), &first.id, u64::from(MAX_FILE_CHUNK), 4096))
-        .await
-        .unwrap();
+    let rest = (plugin.read_file(
+        session.context(),
+        &first.id,
+        u64::from(MAX_FILE_CHUNK),
+        4096,
+    ))
+    .await
+    .unwrap();
     assert_eq!(rest.data, whole[MAX_FILE_CHUNK as usize..]);
     assert!(rest.eof);
     let ranged: Vec<_> = (mock.requests().into_iter())
@@ -291,7 +293,10 @@ async fn files_are_listed_with_their_sharing_and_read_in_chunks_through_the_host
         .read_file(session.context(), "069999999999999AAA", 0, 10)
         .await
         .unwrap_err();
-    assert!(matches!(missing, ConnectorError::NotFound(_)), "{missing:?}");
+    assert!(
+        matches!(missing, ConnectorError::NotFound(_)),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,7 +361,10 @@ async fn trashing_a_file_and_removing_its_public_link_show_in_the_next_scans() {
     assert_eq!(done.status, "done", "{done:?}");
     assert!(mock.public_links(&public).is_empty());
     h.scan(&inst, &[Kind::Files], 200).await;
-    let file = files(&h, &inst).into_iter().find(|f| f.id == public).unwrap();
+    let file = files(&h, &inst)
+        .into_iter()
+        .find(|f| f.id == public)
+        .unwrap();
     assert!(!file.public && file.sharing.links.is_empty());
     assert_eq!(
         files(&h, &inst).iter().filter(|f| f.public).count(),
@@ -397,7 +405,11 @@ async fn a_files_rescan_shows_new_files_and_versions_and_stores_each_file_once()
     assert_eq!(reports[0].deleted, 0);
     let after = files(&h, &inst);
     assert_eq!(after.len(), 5);
-    assert_eq!(h.records(&inst, Kind::Files, true).len(), 5, "no duplicates");
+    assert_eq!(
+        h.records(&inst, Kind::Files, true).len(),
+        5,
+        "no duplicates"
+    );
     assert!(after.iter().any(|f| f.id == added));
     let now = after.iter().find(|f| f.id == changed).unwrap();
     let (_, checksum) = mock.file_content(&changed).unwrap();

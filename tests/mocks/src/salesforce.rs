@@ -861,7 +861,11 @@ impl Org {
             "IsLatest": true, "CreatedDate": sf_time(time), "LastModifiedDate": sf_time(time),
             "SystemModstamp": sf_time(time),
         }));
-        if let Some(d) = self.list("ContentDocument").iter_mut().find(|d| d["Id"] == document) {
+        if let Some(d) = self
+            .list("ContentDocument")
+            .iter_mut()
+            .find(|d| d["Id"] == document)
+        {
             d["LatestPublishedVersionId"] = json!(id);
             d["ContentSize"] = json!(size);
             d["LastModifiedDate"] = json!(sf_time(time));
@@ -1150,10 +1154,16 @@ impl SalesforceMock {
 
     /// The ids of the public links (`ContentDistribution`) of `document`.
     pub fn public_links(&self, document: &str) -> Vec<String> {
-        (self.shared.org().objects.get("ContentDistribution").into_iter().flatten())
-            .filter(|d| d["ContentDocumentId"] == document)
-            .filter_map(|d| d["Id"].as_str().map(str::to_owned))
-            .collect()
+        (self
+            .shared
+            .org()
+            .objects
+            .get("ContentDistribution")
+            .into_iter()
+            .flatten())
+        .filter(|d| d["ContentDocumentId"] == document)
+        .filter_map(|d| d["Id"].as_str().map(str::to_owned))
+        .collect()
     }
 
     pub fn inject_faults(&self, faults: Faults) {
@@ -1224,9 +1234,9 @@ impl SalesforceMock {
             .collect();
         let public = |d: &Value| !of("ContentDistribution", d).is_empty();
         let external = |d: &Value| {
-            of("ContentDocumentLink", d)
-                .iter()
-                .any(|l| external_ids.contains(&&l["LinkedEntityId"]) && l["LinkedEntityId"] != d["OwnerId"])
+            of("ContentDocumentLink", d).iter().any(|l| {
+                external_ids.contains(&&l["LinkedEntityId"]) && l["LinkedEntityId"] != d["OwnerId"]
+            })
         };
         SalesforceExpected {
             users: users.len(),
