@@ -32,6 +32,8 @@ fn config() -> SalesforceMockConfig {
         event_log_files: 2,
         rows_per_log_file: 7,
         oauth_tokens: 5,
+        files: 250,
+        public_links: 3,
         ..Default::default()
     }
 }
@@ -103,6 +105,15 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_batches() {
     assert_eq!(h.live(&inst, Kind::Activities), exp.activities);
     assert_eq!(h.live(&inst, Kind::AppPermissions), exp.app_permissions);
     assert_eq!(h.live(&inst, Kind::Findings), exp.findings);
+    // Files: two batches of latest versions, each completed with its sharing.
+    assert_eq!((exp.files, exp.public_files), (250, 3));
+    assert_eq!(h.live(&inst, Kind::Files), exp.files);
+    let files = files(&h, &inst);
+    let count = |f: &dyn Fn(&sluice::model::File) -> bool| files.iter().filter(|x| f(x)).count();
+    assert_eq!(count(&|f| f.public), exp.public_files);
+    assert_eq!(count(&|f| f.shared_externally), exp.externally_shared_files);
+    assert!(exp.externally_shared_files > exp.public_files);
+    assert_eq!(count(&|f| f.content_hash.is_some()), exp.files);
 
     let users = h.users(&inst);
     let count = |f: &dyn Fn(&sluice::model::User) -> bool| users.iter().filter(|u| f(u)).count();
@@ -169,6 +180,242 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_batches() {
         matches!(status, InstanceStatus::Connected { .. }),
         "{status:?}"
     );
+}
+
+/// The files in the store (not deleted).
+fn files(h: &Harness, inst: &Instance) -> Vec<sluice::model::File> {
+    (h.records(inst, Kind::Files, false).into_iter())
+        .filter_map(|r| match r.record {
+            Record::File(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_listed_with_their_sharing_and_read_in_chunks_through_the_host() {
+    use sluice::runtime::MAX_FILE_CHUNK;
+    use sluice::session::InstanceSession;
+
+    let large = MAX_FILE_CHUNK as usize + 1_000;
+    let mock = SalesforceMock::start(SalesforceMockConfig {
+        files: 7,
+        large_file: large,
+        public_links: 1,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = Harness::new().await;
+    let inst = connect(&h, &mock).await;
+    mock.clear_requests();
+    let reports = h.scan(&inst, &[Kind::Files], 200).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    let stored = files(&h, &inst);
+    let mut ids: Vec<String> = stored.iter().map(|f| f.id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, mock.file_ids());
+    // Sharing is read with ContentDocumentId IN (…), never unfiltered.
+    let queries: Vec<String> = (mock.requests().iter())
+        .filter_map(|r| r.query_param("q"))
+        .collect();
+    let links: Vec<&String> = (queries.iter())
+        .filter(|q| q.contains("FROM ContentDocumentLink"))
+        .collect();
+    assert_eq!(links.len(), 1, "{queries:?}");
+    assert!(links[0].contains("WHERE ContentDocumentId IN ("));
+
+    let first = stored.iter().find(|f| f.id == mock.file_ids()[0]).unwrap();
+    assert_eq!(first.name, "Document 0.pdf");
+    assert_eq!(first.mime_type.as_deref(), Some("application/pdf"));
+    assert_eq!(first.size, Some(large as u64));
+    assert_eq!(first.owner.as_deref(), Some("005000000000000AAA"));
+    assert!(first.public, "file 0 has a public link");
+    assert_eq!(first.sharing.links.len(), 1);
+    let group = (first.sharing.principals.iter())
+        .find(|p| p.id.starts_with("0F9"))
+        .expect("the Chatter group link");
+    assert_eq!(group.role, sluice::model::ShareRole::Editor);
+    let second = stored.iter().find(|f| f.id == mock.file_ids()[1]).unwrap();
+    assert!(second.sharing.principals.iter().any(|p| p.external));
+    assert!(second.shared_externally && !second.public);
+
+    // The host reads the content in chunks; the connector asks for ranges of the
+    // latest version's VersionData, and the bytes are Salesforce's MD5 of them.
+    let plugin = h.plugin("salesforce");
+    let session = InstanceSession::open(&plugin, &h.store, &inst).unwrap();
+    let (whole, checksum) = mock.file_content(&first.id).unwrap();
+    assert_eq!(first.content_hash.as_ref().unwrap().value, checksum);
+    mock.clear_requests();
+    let chunk = (plugin.read_file(session.context(), &first.id, 0, u32::MAX))
+        .await
+        .unwrap();
+    assert_eq!(chunk.data.len(), MAX_FILE_CHUNK as usize);
+    assert_eq!(chunk.data, whole[..MAX_FILE_CHUNK as usize]);
+    assert!(!chunk.eof);
+    assert_eq!(chunk.size, Some(whole.len() as u64));
+    let rest = (plugin.read_file(
+        session.context(),
+        &first.id,
+        u64::from(MAX_FILE_CHUNK),
+        4096,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(rest.data, whole[MAX_FILE_CHUNK as usize..]);
+    assert!(rest.eof);
+    let ranged: Vec<_> = (mock.requests().into_iter())
+        .filter(|r| r.path().ends_with("/VersionData"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(ranged, [206, 206]);
+
+    // An org that ignores Range answers the whole content, cut to the window.
+    let whole_only = SalesforceMock::start(SalesforceMockConfig {
+        files: 2,
+        version_ranges: false,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h2 = Harness::new().await;
+    let inst2 = connect(&h2, &whole_only).await;
+    let id = whole_only.file_ids()[1].clone();
+    let (content, _) = whole_only.file_content(&id).unwrap();
+    let plugin = h2.plugin("salesforce");
+    let session = InstanceSession::open(&plugin, &h2.store, &inst2).unwrap();
+    let chunk = (plugin.read_file(session.context(), &id, 100, 50))
+        .await
+        .unwrap();
+    assert_eq!(chunk.data, content[100..150]);
+    assert_eq!((chunk.eof, chunk.size), (false, Some(content.len() as u64)));
+    let missing = plugin
+        .read_file(session.context(), "069999999999999AAA", 0, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, ConnectorError::NotFound(_)),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trashing_a_file_and_removing_its_public_link_show_in_the_next_scans() {
+    let mock = SalesforceMock::start(SalesforceMockConfig {
+        files: 5,
+        public_links: 2,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = Harness::new().await;
+    let inst = connect(&h, &mock).await;
+    h.scan(&inst, &[Kind::Files], 200).await;
+    assert_eq!(h.live(&inst, Kind::Files), 5);
+    let ids = mock.file_ids();
+    let base = format!("{}/services/data/v62.0/sobjects", mock.base_url());
+
+    // trash-file: the document goes to the Recycle Bin.
+    let target = ids[4].clone();
+    let planned = h
+        .act(&inst, action(ActionKind::TrashFile, &target, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.requests,
+        [format!("DELETE {base}/ContentDocument/{target}")]
+    );
+    assert_eq!(mock.file_ids().len(), 5, "a dry run deletes nothing");
+    let done = h
+        .act(&inst, action(ActionKind::TrashFile, &target, false))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "done", "{done:?}");
+    assert!(mock.is_recycled(&target));
+    let reports = h.scan(&inst, &[Kind::Files], 200).await;
+    assert_eq!(reports[0].deleted, 1);
+    assert_eq!(h.live(&inst, Kind::Files), 4);
+    assert!(!files(&h, &inst).iter().any(|f| f.id == target));
+    let again = h
+        .act(&inst, action(ActionKind::TrashFile, &target, false))
+        .await
+        .unwrap();
+    assert_eq!(again.status, "already", "ENTITY_IS_DELETED is gone already");
+
+    // remove-public-link: the file's ContentDistribution is deleted.
+    let public = ids[0].clone();
+    let link = mock.public_links(&public)[0].clone();
+    let planned = h
+        .act(&inst, action(ActionKind::RemovePublicLink, &public, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.requests,
+        [format!("DELETE {base}/ContentDistribution/{link}")]
+    );
+    assert_eq!(mock.public_links(&public).len(), 1);
+    let done = h
+        .act(&inst, action(ActionKind::RemovePublicLink, &public, false))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "done", "{done:?}");
+    assert!(mock.public_links(&public).is_empty());
+    h.scan(&inst, &[Kind::Files], 200).await;
+    let file = files(&h, &inst)
+        .into_iter()
+        .find(|f| f.id == public)
+        .unwrap();
+    assert!(!file.public && file.sharing.links.is_empty());
+    assert_eq!(
+        files(&h, &inst).iter().filter(|f| f.public).count(),
+        mock.expected().public_files
+    );
+    let again = h
+        .act(&inst, action(ActionKind::RemovePublicLink, &public, false))
+        .await
+        .unwrap();
+    assert_eq!(again.status, "already");
+}
+
+/// Files are a snapshot kind: the host starts every files scan without a cursor and
+/// marks what it did not see as deleted, so a rescan lists every file. What a rescan
+/// must show is exactly the change: a new file, a new version's content hash, and
+/// nothing stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_rescan_shows_new_files_and_versions_and_stores_each_file_once() {
+    let mock = SalesforceMock::start(SalesforceMockConfig {
+        files: 4,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = Harness::new().await;
+    let inst = connect(&h, &mock).await;
+    h.scan(&inst, &[Kind::Files], 200).await;
+    let before = files(&h, &inst);
+    let changed = mock.file_ids()[2].clone();
+    let old_hash = (before.iter().find(|f| f.id == changed).unwrap())
+        .content_hash
+        .clone()
+        .unwrap();
+    let added = mock.add_file(0);
+    mock.add_version(&changed);
+    let reports = h.scan(&inst, &[Kind::Files], 200).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    assert_eq!(reports[0].deleted, 0);
+    let after = files(&h, &inst);
+    assert_eq!(after.len(), 5);
+    assert_eq!(
+        h.records(&inst, Kind::Files, true).len(),
+        5,
+        "no duplicates"
+    );
+    assert!(after.iter().any(|f| f.id == added));
+    let now = after.iter().find(|f| f.id == changed).unwrap();
+    let (_, checksum) = mock.file_content(&changed).unwrap();
+    assert_eq!(now.content_hash.as_ref().unwrap().value, checksum);
+    assert_ne!(now.content_hash.as_ref().unwrap(), &old_hash);
+    assert_eq!(now.raw.value()["version"]["VersionNumber"], "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,11 +693,17 @@ async fn check_names_missing_permissions_and_event_monitoring_in_salesforce_s_wo
         [
             Capability::LogonActivity,
             Capability::UserActivity,
-            Capability::AppPermissions
+            Capability::Files,
+            Capability::AppPermissions,
+            Capability::FileContent,
         ]
     );
     let why = |c| &perms.missing.iter().find(|(m, _)| *m == c).unwrap().1;
     assert!(why(Capability::LogonActivity).contains("\"Manage Users\""));
+    for c in [Capability::Files, Capability::FileContent] {
+        assert!(why(c).contains("\"View All Data\""), "{}", why(c));
+        assert!(why(c).contains("\"Query All Files\""), "{}", why(c));
+    }
     assert!(
         why(Capability::UserActivity)
             .contains("INVALID_TYPE: sObject type 'EventLogFile' is not supported"),
@@ -467,6 +720,13 @@ async fn check_names_missing_permissions_and_event_monitoring_in_salesforce_s_wo
         h.live(&inst, Kind::Activities),
         exp.logon + exp.admin_activity
     );
+    // Without "Query All Files" Salesforce answers only the user's own files (here
+    // file 0), which is why `check` names it; the sharing queries still work, since
+    // they filter on ContentDocumentId.
+    let reports = h.scan(&inst, &[Kind::Files], 200).await;
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    assert_eq!(h.live(&inst, Kind::Files), 1);
+    assert!(exp.files > 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,6 +831,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = SalesforceMock::start(SalesforceMockConfig {
         users: 30,
         login_history: 12,
+        files: 12,
         ..config()
     })
     .await
@@ -589,4 +850,68 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
         || mock.clear_requests(),
     )
     .await;
+}
+
+/// DLP near-real-time: a Salesforce flow (or Apex trigger) on ContentVersion POSTs to
+/// the daemon's hook with the instance's secret as a bearer token; the hook starts a
+/// files scan at once, which lists the new file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_hook_posted_with_the_secret_lists_a_new_file_at_once() {
+    use sluice_tests::daemon::{TestDaemon, WAIT};
+
+    let mock = SalesforceMock::start(SalesforceMockConfig {
+        users: 20,
+        login_history: 5,
+        files: 3,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = TestDaemon::start(dir.path()).await;
+    let base = mock.base_url();
+    let (status, connected) = d
+        .api(
+            "POST",
+            "/v1/instances",
+            Some(serde_json::json!({
+                "connector": "salesforce",
+                "name": "acme",
+                "config": {
+                    "instance_url": base, "login_url": base,
+                    "consumer_key": mock.config().consumer_key,
+                    "username": mock.config().username,
+                },
+                "secrets": { "private_key": TEST_RSA_PRIVATE_KEY_PKCS8_PEM },
+                "allow_private_network": true,
+                "grants": { "egress": "all", "actions": "all" },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "connect: {connected}");
+    d.wait_scanned("acme").await;
+    assert_eq!(d.all_ids("acme", "files", 100).await.len(), 3);
+    let id = connected["instance"]["id"].as_str().unwrap();
+    let secret = sluice::store::hook_secret(dir.path(), id).unwrap();
+
+    let added = mock.add_file(0);
+    let hook = |token: &str| {
+        d.client()
+            .post(d.url("/hooks/acme?kind=files"))
+            .bearer_auth(token)
+            .body(format!(r#"{{"ContentDocumentId":"{added}"}}"#))
+    };
+    assert_eq!(d.raw(hook("wrong")).await.status().as_u16(), 401);
+    let ok = d.raw(hook(secret.expose())).await;
+    assert_eq!(ok.status().as_u16(), 202);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !d.all_ids("acme", "files", 100).await.contains(&added) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hook did not scan files"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.all_ids("acme", "files", 100).await.len(), 4);
+    d.daemon.shutdown().await.unwrap();
 }

@@ -680,10 +680,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
             "ServiceNow",
             "✔ ✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ — suspend-user†, unsuspend-user†, require-password-reset†",
         ),
-        // Salesforce: user activity through Event Monitoring; no files yet.
+        // Salesforce: user activity through Event Monitoring; Salesforce Files with
+        // content; removing public links goes beyond the table (sharing control blank).
         (
             "Salesforce",
-            "✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ — — suspend-user, unsuspend-user, revoke-app-permission",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ ✔ ✔ ✔ — suspend-user, unsuspend-user, revoke-app-permission, trash-file, remove-public-link†",
         ),
         // Zoom's row marks only SSPM; deactivate/activate go beyond the table, and
         // there is no user-activity trail (not supported by provider).

@@ -286,6 +286,9 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     // (`loginEnabled`) goes beyond it.
     ("webex", ActionKind::SuspendUser),
     ("webex", ActionKind::UnsuspendUser),
+    // The table's Salesforce row leaves sharing control blank: deleting a file's
+    // public links (ContentDistribution) goes beyond it.
+    ("salesforce", ActionKind::RemovePublicLink),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

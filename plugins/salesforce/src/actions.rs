@@ -7,6 +7,8 @@
 //! | `unsuspend-user` | `freeze` (default) | `PATCH …/sobjects/UserLogin/{login id}` `{"IsFrozen": false}` |
 //! | `unsuspend-user` | `deactivate` | `PATCH …/sobjects/User/{id}` `{"IsActive": true}` |
 //! | `revoke-app-permission` | | `DELETE …/sobjects/OauthToken/{id}` |
+//! | `trash-file` | | `DELETE …/sobjects/ContentDocument/{id}` (see `files`) |
+//! | `remove-public-link` | | `DELETE …/sobjects/ContentDistribution/{id}`, each of the file's (see `files`) |
 //!
 //! Freezing stops the user signing in but keeps the license and everything the user
 //! owns; deactivating frees the license too (Salesforce never deletes users). The
@@ -29,6 +31,8 @@ pub fn act(ctx: &Context, action: &Action) -> Result<ActionOutcome, ConnectorErr
         ActionKind::SuspendUser => true,
         ActionKind::UnsuspendUser => false,
         ActionKind::RevokeAppPermission => return revoke(&api, action),
+        ActionKind::TrashFile => return crate::files::trash(&api, action),
+        ActionKind::RemovePublicLink => return crate::files::remove_public_links(&api, action),
         _ => return Err(action::unsupported("Salesforce", action)),
     };
     let user = record_id(&action.target, "user")?;

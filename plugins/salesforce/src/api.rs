@@ -322,9 +322,13 @@ pub mod fake {
     /// A fake host for the org at [`INSTANCE`], answering each URL from `routes`
     /// (exact match, method ignored) and 404 `NOT_FOUND` otherwise.
     pub fn org(routes: Vec<(String, Response)>) -> FakeHost {
+        org_any_accept(routes).expect_header("accept", "application/json")
+    }
+
+    /// [`org`] for requests of content (`VersionData`), which ask for any type.
+    pub fn org_any_accept(routes: Vec<(String, Response)>) -> FakeHost {
         FakeHost::new()
             .config("instance_url", &format!("{INSTANCE}/"))
-            .expect_header("accept", "application/json")
             .routes(
                 routes,
                 error(404, "NOT_FOUND", "The requested resource does not exist"),

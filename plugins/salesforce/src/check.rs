@@ -10,6 +10,7 @@
 //! | privileges, admin activity, posture | "View Setup and Configuration" (`PermissionsViewSetup`) |
 //! | logon activity, app permissions | "Manage Users" (`PermissionsManageUsers`): everyone's login history and OAuth tokens |
 //! | user activity | "View Event Log Files" (`PermissionsViewEventLogFiles`) and Event Monitoring in the org |
+//! | files, file content | "View All Data" (`PermissionsViewAllData`) and "Query All Files" (`PermissionsQueryAllFiles`, which needs "View All Data"): without them Salesforce answers only the files the user owns, was given, or sees in its libraries and groups |
 //!
 //! 2. `SELECT Id FROM EventLogFile LIMIT 1`: whether the org has Event Monitoring
 //!    (Salesforce Shield or the add-on). Without it Salesforce answers `INVALID_TYPE`,
@@ -17,7 +18,10 @@
 //!
 //! `granted` lists every permission the query returned true, then `EventLogFile`
 //! when the probe succeeded. The principal is the configured `username` (the JWT's
-//! subject). The governance actions need "Manage Users" (or "Freeze Users" to freeze).
+//! subject). The user governance actions need "Manage Users" (or "Freeze Users" to
+//! freeze); deleting a file or its public links needs access to the file (its owner,
+//! or "Modify All Data" for the files the user can see). A capability missing for
+//! several reasons gets one entry naming them all.
 
 use sluice_sdk::prelude::*;
 
@@ -48,6 +52,16 @@ pub const NEEDED: &[(&str, &str, &[Capability])] = &[
         "PermissionsViewEventLogFiles",
         "View Event Log Files",
         &[Capability::UserActivity],
+    ),
+    (
+        "PermissionsViewAllData",
+        "View All Data",
+        &[Capability::Files, Capability::FileContent],
+    ),
+    (
+        "PermissionsQueryAllFiles",
+        "Query All Files",
+        &[Capability::Files, Capability::FileContent],
     ),
     ("PermissionsFreezeUsers", "Freeze Users", &[]),
     ("PermissionsModifyAllData", "Modify All Data", &[]),
@@ -99,6 +113,13 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
         }
     }
     missing.sort_by_key(|(c, _)| *c as u8);
+    missing.dedup_by(|later, first| {
+        let same = later.0 == first.0;
+        if same {
+            first.1 = format!("{}; {}", first.1, later.1);
+        }
+        same
+    });
     Ok(Permissions {
         principal: config::get("username"),
         granted,
@@ -166,11 +187,18 @@ mod tests {
             [
                 Capability::LogonActivity,
                 Capability::UserActivity,
-                Capability::AppPermissions
+                Capability::Files,
+                Capability::AppPermissions,
+                Capability::FileContent,
             ]
         );
         let why = |c| p.missing.iter().find(|(m, _)| *m == c).unwrap().1.clone();
         assert!(why(Capability::LogonActivity).contains("\"Manage Users\""));
+        assert_eq!(
+            why(Capability::Files),
+            "the user lacks the \"View All Data\" permission (PermissionsViewAllData); \
+             the user lacks the \"Query All Files\" permission (PermissionsQueryAllFiles)"
+        );
         assert!(
             why(Capability::UserActivity)
                 .contains("INVALID_TYPE: sObject type 'EventLogFile' is not supported.")

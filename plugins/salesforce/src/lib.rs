@@ -18,9 +18,9 @@
 //! | `posture` | Tooling API `SecurityHealthCheck`, `SecurityHealthCheckRisks` (Health Check) | yes (SSPM) |
 //! | `act` suspend / unsuspend user | `UserLogin.IsFrozen` (default) or `User.IsActive` (`mode=deactivate`) | yes (user governance) |
 //! | `act` revoke app permission | `DELETE …/sobjects/OauthToken/{id}` | yes |
-//!
-//! The table's Salesforce row also marks DLP (periodic and near-real-time) and file
-//! governance; Salesforce Files (`ContentDocument`) are not read by this version.
+//! | `list-files`, `read-file` (DLP periodic, near-real-time) | Salesforce Files: latest `ContentVersion`s, `ContentDocumentLink`, `ContentDistribution`; `…/ContentVersion/{id}/VersionData` | yes, yes |
+//! | `act` trash file | `DELETE …/sobjects/ContentDocument/{id}` (Recycle Bin) | yes (file governance) |
+//! | `act` remove public link | `DELETE …/sobjects/ContentDistribution/{id}` | – (sharing control: beyond the table) |
 //!
 //! The instance URL (My Domain, `https://acme.my.salesforce.com`) is a config field:
 //! Salesforce's token answer names it (`instance_url`), but the host keeps token
@@ -43,6 +43,7 @@ mod activity;
 mod api;
 mod apps;
 mod check;
+mod files;
 mod groups;
 mod posture;
 mod users;
@@ -58,6 +59,8 @@ sluice_sdk::connector!(Salesforce {
     list_users: users::list,
     list_groups: groups::list,
     list_activities: activity::list,
+    list_files: files::list,
+    read_file: files::read,
     list_app_permissions: apps::list,
     posture: posture::posture,
     act: actions::act,
@@ -72,13 +75,20 @@ fn describe() -> ConnectorInfo {
         capabilities: [
             &Capability::DIRECTORY[..],
             &Capability::ACTIVITY,
-            &[Capability::AppPermissions, Capability::Posture],
+            &[
+                Capability::AppPermissions,
+                Capability::Posture,
+                Capability::Files,
+                Capability::FileContent,
+            ],
         ]
         .concat(),
         actions: vec![
             ActionKind::SuspendUser,
             ActionKind::UnsuspendUser,
             ActionKind::RevokeAppPermission,
+            ActionKind::TrashFile,
+            ActionKind::RemovePublicLink,
         ],
         config: vec![
             ConfigField::new("instance_url", "My Domain URL")
@@ -108,7 +118,8 @@ fn describe() -> ConnectorInfo {
                 .description(
                     "The Salesforce username the connector acts as (the JWT's subject). \
                      It needs \"API Enabled\", \"View Setup and Configuration\" and \"Manage \
-                     Users\", and \"View Event Log Files\" for user activity.",
+                     Users\", \"View Event Log Files\" for user activity, and \"View All \
+                     Data\" with \"Query All Files\" for files.",
                 ),
             ConfigField::new("private_key", "Private key (PEM)")
                 .secret()
@@ -165,8 +176,10 @@ fn describe() -> ConnectorInfo {
             "Users with their profiles and permission sets, public groups and their \
              members, sign-ins (LoginHistory), setup changes (Setup Audit Trail), user \
              activity from Event Monitoring log files (Salesforce Shield), connected apps' \
-             OAuth tokens and Health Check of one Salesforce org. Can freeze, deactivate \
-             and restore users and revoke OAuth tokens.",
+             OAuth tokens, Health Check, and Salesforce Files with their sharing and \
+             content of one Salesforce org. Can freeze, deactivate and restore users, \
+             revoke OAuth tokens, move files to the Recycle Bin and delete their public \
+             links.",
         )
     }
 }
@@ -200,6 +213,8 @@ mod tests {
         }
         assert_eq!(info.rate_limits[0].requests, 100_000);
         assert_eq!(info.max_look_back_days, Some(180));
-        assert!(!info.capabilities.contains(&Capability::Files));
+        assert!(info.capabilities.contains(&Capability::Files));
+        assert!(info.capabilities.contains(&Capability::FileContent));
+        assert!(info.actions.contains(&ActionKind::TrashFile));
     }
 }

@@ -30,11 +30,18 @@
 //! | `PATCH /services/data/{v}/sobjects/User/{id}` | `IsActive` |
 //! | `DELETE /services/data/{v}/sobjects/OauthToken/{id}` | revoke |
 //! | `GET /services/data/{v}/sobjects/EventLogFile/{id}/LogFile` | the CSV |
+//! | `GET /services/data/{v}/sobjects/ContentVersion/{id}/VersionData` | a file's content (`Range` honoured unless [`SalesforceMockConfig::version_ranges`] is off) |
+//! | `DELETE /services/data/{v}/sobjects/ContentDocument/{id}` | to the Recycle Bin (`ENTITY_IS_DELETED` after) |
+//! | `DELETE /services/data/{v}/sobjects/ContentDistribution/{id}` | a public link |
 //!
 //! Objects: `User`, `UserLogin`, `PermissionSetAssignment` (with the assigned
 //! `PermissionSet`), `Group`, `GroupMember`, `LoginHistory`, `SetupAuditTrail`,
 //! `EventLogFile`, `OauthToken`, `UserPermissionAccess`; Tooling `SecurityHealthCheck`,
-//! `SecurityHealthCheckRisks`. User 0 is the integration user. With
+//! `SecurityHealthCheckRisks`; Salesforce Files: `ContentDocument`, `ContentVersion`
+//! (`Checksum` the MD5 of the content), `ContentDocumentLink`, `ContentDistribution`.
+//! Without "Query All Files" a `ContentVersion` query answers only the integration
+//! user's files and a `ContentDocumentLink` query needs a `ContentDocumentId`,
+//! `LinkedEntityId` or `Id` filter, as Salesforce documents. User 0 is the integration user. With
 //! [`SalesforceMockConfig::fixtures_dir`] the User, PermissionSetAssignment,
 //! LoginHistory and SetupAuditTrail records are Salesforce's published examples
 //! (`shared/fixtures/salesforce/query-*.json`) instead.
@@ -42,7 +49,9 @@
 //! Assumed where Salesforce publishes no example: a throttling 429 with `Retry-After`
 //! (injected faults only: Salesforce's documented refusal is the 403 above), the
 //! Setup Audit Trail `Action` of a freeze (`frozeuser`, `unfrozeuser`) and of a
-//! deactivation (`deactivateduser`, `activateduser`), and Event Monitoring CSV rows.
+//! deactivation (`deactivateduser`, `activateduser`), Event Monitoring CSV rows, and
+//! `Range` answers (206 with `Content-Range`) of `VersionData`, which Salesforce's
+//! blob resource does not document.
 
 // Handlers answer `Result<Response, Response>` (Salesforce's error body is a response too).
 #![allow(clippy::result_large_err)]
@@ -64,6 +73,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 use crate::faults::{self, FaultPlan, Faults, RateBudget};
@@ -71,13 +81,15 @@ use crate::oauth::{JwtAcceptance, OAuthMock, OAuthMockConfig};
 use crate::server::{MockServer, RequestRecord, RequestUrl};
 
 /// Every system permission the mock's `UserPermissionAccess` knows.
-pub const SALESFORCE_PERMISSIONS: [&str; 6] = [
+pub const SALESFORCE_PERMISSIONS: [&str; 8] = [
     "PermissionsApiEnabled",
     "PermissionsViewSetup",
     "PermissionsManageUsers",
     "PermissionsViewEventLogFiles",
     "PermissionsFreezeUsers",
     "PermissionsModifyAllData",
+    "PermissionsViewAllData",
+    "PermissionsQueryAllFiles",
 ];
 
 /// The mock org.
@@ -118,6 +130,16 @@ pub struct SalesforceMockConfig {
     pub oauth_tokens: usize,
     /// The integration user's system permissions (`UserPermissionAccess`).
     pub permissions: Vec<String>,
+    /// Salesforce Files (`ContentDocument`s, one version each at start), owners drawn
+    /// in turn from the users; file `f` holds `file_size + f` bytes, file 0
+    /// `large_file` bytes when that is not 0.
+    pub files: usize,
+    pub file_size: usize,
+    pub large_file: usize,
+    /// The first files have a public link (`ContentDistribution`).
+    pub public_links: usize,
+    /// `VersionData` answers a `Range` with 206; off, with the whole content (200).
+    pub version_ranges: bool,
     /// Requests per 24 hours (`Sforce-Limit-Info`).
     pub daily_limit: u32,
     /// Serve Salesforce's example records from this folder (`shared/fixtures/salesforce`).
@@ -145,6 +167,11 @@ impl Default for SalesforceMockConfig {
             event_log_files: 2,
             rows_per_log_file: 3,
             oauth_tokens: 3,
+            files: 6,
+            file_size: 1_500,
+            large_file: 0,
+            public_links: 2,
+            version_ranges: true,
             permissions: SALESFORCE_PERMISSIONS.map(str::to_owned).to_vec(),
             daily_limit: 100_000,
             fixtures_dir: None,
@@ -169,6 +196,11 @@ pub struct SalesforceExpected {
     pub app_permissions: usize,
     pub findings: usize,
     pub failing_findings: usize,
+    /// Files in the listing (Recycle Bin aside), those with a live public link, and
+    /// those shared with an external user or publicly.
+    pub files: usize,
+    pub public_files: usize,
+    pub externally_shared_files: usize,
 }
 
 /// A running Salesforce mock.
@@ -201,6 +233,13 @@ struct Org {
     objects: HashMap<&'static str, Vec<Value>>,
     /// CSV content by EventLogFile id.
     log_files: HashMap<String, String>,
+    /// Content by ContentVersion id.
+    contents: HashMap<String, Vec<u8>>,
+    /// Deleted ContentDocument ids (the Recycle Bin).
+    recycled: Vec<String>,
+    /// Numbers the next file and version.
+    next_file: usize,
+    next_version: usize,
     /// Numbers the next generated LoginHistory and SetupAuditTrail records.
     next_login: usize,
     next_setup: usize,
@@ -321,6 +360,66 @@ const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("UserPermissionAccess", &SALESFORCE_PERMISSIONS),
+    (
+        "ContentVersion",
+        &[
+            "Id",
+            "ContentDocumentId",
+            "Title",
+            "PathOnClient",
+            "FileExtension",
+            "FileType",
+            "ContentSize",
+            "Checksum",
+            "OwnerId",
+            "VersionNumber",
+            "IsLatest",
+            "CreatedDate",
+            "LastModifiedDate",
+            "SystemModstamp",
+        ],
+    ),
+    (
+        "ContentDocument",
+        &[
+            "Id",
+            "Title",
+            "FileExtension",
+            "FileType",
+            "ContentSize",
+            "OwnerId",
+            "LatestPublishedVersionId",
+            "CreatedDate",
+            "LastModifiedDate",
+            "SystemModstamp",
+        ],
+    ),
+    (
+        "ContentDocumentLink",
+        &[
+            "Id",
+            "ContentDocumentId",
+            "LinkedEntityId",
+            "ShareType",
+            "Visibility",
+            "SystemModstamp",
+        ],
+    ),
+    (
+        "ContentDistribution",
+        &[
+            "Id",
+            "ContentDocumentId",
+            "ContentVersionId",
+            "Name",
+            "DistributionPublicUrl",
+            "PreferencesAllowViewInBrowser",
+            "PreferencesAllowOriginalDownload",
+            "PreferencesExpires",
+            "ExpiryDate",
+            "CreatedDate",
+        ],
+    ),
     (
         "SecurityHealthCheck",
         &[
@@ -661,7 +760,118 @@ impl Org {
         org.objects.insert("SetupAuditTrail", Vec::new());
         org.add_logins(c, c.login_history, start);
         org.add_setup(c.setup_audit, start, None);
+        for f in 0..c.files {
+            let owner = sf_id("005", f % c.users.max(1));
+            org.add_file(c, &owner, start - (c.files - f) as i64 * 60_000);
+        }
         org
+    }
+
+    /// A new file owned by `owner`, created at `time` with one version; shared with a
+    /// Chatter group (even files), a portal user (every third), and by a public link
+    /// (the first `public_links`). Returns its ContentDocument id.
+    fn add_file(&mut self, c: &SalesforceMockConfig, owner: &str, time: i64) -> String {
+        let f = self.next_file;
+        self.next_file += 1;
+        let document = sf_id("069", f);
+        let (ext, kind) = [("pdf", "PDF"), ("docx", "WORD_X"), ("csv", "CSV")][f % 3];
+        let title = format!("Document {f}");
+        self.list("ContentDocument").push(json!({
+            "attributes": attributes("ContentDocument", &document),
+            "Id": document, "Title": title, "FileExtension": ext, "FileType": kind,
+            "OwnerId": owner, "CreatedDate": sf_time(time),
+        }));
+        let size = if f == 0 && c.large_file > 0 {
+            c.large_file
+        } else {
+            c.file_size + f
+        };
+        self.add_version(&document, size, time);
+        let mut link = |entity: String, share: &str, visibility: &str| {
+            let n = self.objects.get("ContentDocumentLink").map_or(0, Vec::len);
+            let id = sf_id("06A", n);
+            self.list("ContentDocumentLink").push(json!({
+                "attributes": attributes("ContentDocumentLink", &id),
+                "Id": id, "ContentDocumentId": document, "LinkedEntityId": entity,
+                "ShareType": share, "Visibility": visibility, "SystemModstamp": sf_time(time),
+            }));
+        };
+        link(owner.to_owned(), "I", "AllUsers");
+        if f.is_multiple_of(2) {
+            link(sf_id("0F9", 1), "C", "InternalUsers");
+        }
+        if f % 3 == 1 && c.external_users > 0 && c.users > 0 {
+            link(sf_id("005", c.users - 1), "V", "AllUsers");
+        }
+        if f < c.public_links {
+            let id = sf_id("04I", f);
+            let version = self.latest(&document).map(|v| v["Id"].clone());
+            self.list("ContentDistribution").push(json!({
+                "attributes": attributes("ContentDistribution", &id),
+                "Id": id, "ContentDocumentId": document, "ContentVersionId": version,
+                "Name": format!("Document {f}"),
+                "DistributionPublicUrl": format!("https://acme.my.salesforce-sites.com/sfc/p/{id}"),
+                "PreferencesAllowViewInBrowser": true, "PreferencesAllowOriginalDownload": true,
+                "PreferencesExpires": false, "ExpiryDate": null, "CreatedDate": sf_time(time),
+            }));
+        }
+        document
+    }
+
+    /// The latest version of `document`.
+    fn latest(&self, document: &str) -> Option<&Value> {
+        self.objects
+            .get("ContentVersion")?
+            .iter()
+            .find(|v| v["ContentDocumentId"] == document && v["IsLatest"] == true)
+    }
+
+    /// A new latest version of `document` with `size` bytes, at `time`.
+    fn add_version(&mut self, document: &str, size: usize, time: i64) {
+        let n = self.next_version;
+        self.next_version += 1;
+        let id = sf_id("068", n);
+        let content: Vec<u8> = (0..size).map(|i| ((i * 31 + n * 7) % 251) as u8).collect();
+        let checksum: String = Md5::digest(&content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let Some(doc) = self
+            .list("ContentDocument")
+            .iter()
+            .find(|d| d["Id"] == document)
+            .cloned()
+        else {
+            return;
+        };
+        let mut number = 1;
+        for v in self.list("ContentVersion") {
+            if v["ContentDocumentId"] == document {
+                v["IsLatest"] = json!(false);
+                number += 1;
+            }
+        }
+        let ext = doc["FileExtension"].as_str().unwrap_or_default().to_owned();
+        self.list("ContentVersion").push(json!({
+            "attributes": attributes("ContentVersion", &id),
+            "Id": id, "ContentDocumentId": document, "Title": doc["Title"],
+            "PathOnClient": format!("{}.{ext}", doc["Title"].as_str().unwrap_or_default()),
+            "FileExtension": ext, "FileType": doc["FileType"], "ContentSize": size,
+            "Checksum": checksum, "OwnerId": doc["OwnerId"], "VersionNumber": number.to_string(),
+            "IsLatest": true, "CreatedDate": sf_time(time), "LastModifiedDate": sf_time(time),
+            "SystemModstamp": sf_time(time),
+        }));
+        if let Some(d) = self
+            .list("ContentDocument")
+            .iter_mut()
+            .find(|d| d["Id"] == document)
+        {
+            d["LatestPublishedVersionId"] = json!(id);
+            d["ContentSize"] = json!(size);
+            d["LastModifiedDate"] = json!(sf_time(time));
+            d["SystemModstamp"] = json!(sf_time(time));
+        }
+        self.contents.insert(id, content);
     }
 
     fn list(&mut self, object: &'static str) -> &mut Vec<Value> {
@@ -899,6 +1109,63 @@ impl SalesforceMock {
 
     /// Replaces the pending faults (see [`Faults`]); throttling faults are 429 with
     /// `Retry-After: retry_after_secs`.
+    /// A new file owned by user `owner` (an index), created now; its ContentDocument id.
+    pub fn add_file(&self, owner: usize) -> String {
+        let c = &self.shared.config;
+        let mut org = self.shared.org();
+        let time = org.next_time("ContentVersion", "SystemModstamp", now_ms() - 1_000);
+        org.add_file(c, &sf_id("005", owner % c.users.max(1)), time)
+    }
+
+    /// A new version of `document` (other content, one byte longer), uploaded now.
+    pub fn add_version(&self, document: &str) {
+        let mut org = self.shared.org();
+        let size = org
+            .latest(document)
+            .and_then(|v| v["ContentSize"].as_u64())
+            .unwrap_or(0) as usize;
+        let time = org.next_time("ContentVersion", "SystemModstamp", now_ms() - 1_000);
+        org.add_version(document, size + 1, time);
+    }
+
+    /// Ids of the files in the listing (not in the Recycle Bin), in id order.
+    pub fn file_ids(&self) -> Vec<String> {
+        let org = self.shared.org();
+        let mut ids: Vec<String> = (org.objects.get("ContentDocument").into_iter().flatten())
+            .filter_map(|d| d["Id"].as_str().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Whether `document` is in the Recycle Bin.
+    pub fn is_recycled(&self, document: &str) -> bool {
+        self.shared.org().recycled.iter().any(|d| d == document)
+    }
+
+    /// The content of `document`'s latest version, and its `Checksum`.
+    pub fn file_content(&self, document: &str) -> Option<(Vec<u8>, String)> {
+        let org = self.shared.org();
+        let version = org.latest(document)?;
+        let id = version["Id"].as_str()?;
+        let checksum = version["Checksum"].as_str()?.to_owned();
+        Some((org.contents.get(id)?.clone(), checksum))
+    }
+
+    /// The ids of the public links (`ContentDistribution`) of `document`.
+    pub fn public_links(&self, document: &str) -> Vec<String> {
+        (self
+            .shared
+            .org()
+            .objects
+            .get("ContentDistribution")
+            .into_iter()
+            .flatten())
+        .filter(|d| d["ContentDocumentId"] == document)
+        .filter_map(|d| d["Id"].as_str().map(str::to_owned))
+        .collect()
+    }
+
     pub fn inject_faults(&self, faults: Faults) {
         self.shared.faults.inject(faults, &self.shared.budget);
     }
@@ -952,6 +1219,25 @@ impl SalesforceMock {
         };
         let failing = HEALTH_CHECK.iter().filter(|h| !h.5).count()
             + usize::from(HEALTH_SCORE.parse::<i64>().unwrap_or(0) < 70);
+        let none = Vec::new();
+        let documents = objects.get("ContentDocument").unwrap_or(&none);
+        let of = |object: &str, d: &Value| {
+            (objects.get(object).unwrap_or(&none).iter())
+                .filter(|r| r["ContentDocumentId"] == d["Id"])
+                .cloned()
+                .collect::<Vec<Value>>()
+        };
+        let external_ids: Vec<&Value> = users
+            .iter()
+            .filter(|u| u["UserType"] != "Standard")
+            .map(|u| &u["Id"])
+            .collect();
+        let public = |d: &Value| !of("ContentDistribution", d).is_empty();
+        let external = |d: &Value| {
+            of("ContentDocumentLink", d).iter().any(|l| {
+                external_ids.contains(&&l["LinkedEntityId"]) && l["LinkedEntityId"] != d["OwnerId"]
+            })
+        };
         SalesforceExpected {
             users: users.len(),
             admins: users
@@ -976,6 +1262,12 @@ impl SalesforceMock {
             app_permissions: objects["OauthToken"].len(),
             findings: HEALTH_CHECK.len() + 1,
             failing_findings: failing,
+            files: documents.len(),
+            public_files: documents.iter().filter(|d| public(d)).count(),
+            externally_shared_files: documents
+                .iter()
+                .filter(|d| public(d) || external(d))
+                .count(),
         }
     }
 }
@@ -1000,6 +1292,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/services/data/{version}/sobjects/EventLogFile/{id}/LogFile",
             get(log_file),
+        )
+        .route(
+            "/services/data/{version}/sobjects/ContentVersion/{id}/VersionData",
+            get(version_data),
         )
         .fallback(|| async {
             error(
@@ -1166,10 +1462,27 @@ async fn query(
     {
         return Err(unsupported());
     }
+    if *name == "ContentDocumentLink"
+        && !has("PermissionsQueryAllFiles")
+        && !["ContentDocumentId", "LinkedEntityId", "Id"]
+            .iter()
+            .any(|f| parsed.filters_on(f))
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "Implementation restriction: ContentDocumentLink requires a filter by a single Id on ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using the IN operator.",
+        ));
+    }
     let version = version.trim_start_matches('v').to_owned();
     let rows = {
         let org = shared.org();
-        let records = org.objects.get(name).cloned().unwrap_or_default();
+        let mut records = org.objects.get(name).cloned().unwrap_or_default();
+        if *name == "ContentVersion" && !has("PermissionsQueryAllFiles") {
+            // Without "Query All Files" a user sees its own files (the mock's rule).
+            let me = sf_id("005", 0);
+            records.retain(|v| v["OwnerId"] == me.as_str());
+        }
         parsed
             .run(&records, schema, &version)
             .map_err(|(code, m)| error(StatusCode::BAD_REQUEST, code, &m))?
@@ -1307,11 +1620,62 @@ async fn update(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE` of an `OauthToken`: revokes it.
+/// `DELETE` of an `OauthToken` (revokes it), a `ContentDocument` (to the Recycle Bin,
+/// with its versions, links and public links) or a `ContentDistribution`.
 async fn remove(
     State(shared): State<Arc<Shared>>,
     Path((_, object, id)): Path<(String, String, String)>,
 ) -> Answer {
+    let gone = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
+    };
+    let has = |p: &str| shared.config.permissions.iter().any(|g| g == p);
+    if object == "ContentDocument" {
+        let mut org = shared.org();
+        if org.recycled.contains(&id) {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "ENTITY_IS_DELETED",
+                "entity is deleted",
+            ));
+        }
+        let owner = (org.list("ContentDocument").iter())
+            .find(|d| d["Id"] == id.as_str())
+            .map(|d| d["OwnerId"].clone())
+            .ok_or_else(gone)?;
+        if owner != sf_id("005", 0).as_str() && !has("PermissionsModifyAllData") {
+            return Err(insufficient());
+        }
+        for object in [
+            "ContentDocument",
+            "ContentVersion",
+            "ContentDocumentLink",
+            "ContentDistribution",
+        ] {
+            let key = if object == "ContentDocument" {
+                "Id"
+            } else {
+                "ContentDocumentId"
+            };
+            org.list(object).retain(|r| r[key] != id.as_str());
+        }
+        org.recycled.push(id);
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if object == "ContentDistribution" {
+        let mut org = shared.org();
+        let links = org.list("ContentDistribution");
+        let before = links.len();
+        links.retain(|d| d["Id"] != id.as_str());
+        if links.len() == before {
+            return Err(gone());
+        }
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     if object != "OauthToken" {
         return Err(error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -1354,4 +1718,52 @@ async fn log_file(
         )
     })?;
     Ok(([("content-type", "text/csv")], csv).into_response())
+}
+
+/// A file version's content: the `Range` asked for (206, `Content-Range`) when
+/// ranges are on and the range is satisfiable, 416 past the end, else the whole.
+async fn version_data(
+    State(shared): State<Arc<Shared>>,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    let content = shared.org().contents.get(&id).cloned().ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
+    })?;
+    let binary = [("content-type", "application/octet-stream")];
+    let range = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+        .filter(|(a, b)| a <= b);
+    match range {
+        Some((first, last)) if shared.config.version_ranges => {
+            let total = content.len();
+            if first >= total {
+                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                set(&mut r, "content-range", format!("bytes */{total}"));
+                return Ok(r);
+            }
+            let last = last.min(total - 1);
+            let mut r = (
+                StatusCode::PARTIAL_CONTENT,
+                binary,
+                content[first..=last].to_vec(),
+            )
+                .into_response();
+            set(
+                &mut r,
+                "content-range",
+                format!("bytes {first}-{last}/{total}"),
+            );
+            Ok(r)
+        }
+        _ => Ok((binary, content).into_response()),
+    }
 }

@@ -530,6 +530,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Activities, e.activities),
             (Kind::AppPermissions, e.app_permissions),
             (Kind::Findings, e.findings),
+            (Kind::Files, e.files),
         ],
         _mock: Box::new(salesforce),
     });

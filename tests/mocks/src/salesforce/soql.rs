@@ -290,6 +290,13 @@ fn order(a: &Value, b: &Value) -> Ordering {
 impl Query {
     /// Runs the query over `records` of an object whose fields are `schema` (top-level
     /// names; relationship names included), `version` the API version of `attributes.url`.
+    /// Whether a condition filters on `field`.
+    pub(crate) fn filters_on(&self, field: &str) -> bool {
+        self.conditions
+            .iter()
+            .any(|c| c.field.eq_ignore_ascii_case(field))
+    }
+
     pub(crate) fn run(
         &self,
         records: &[Value],
