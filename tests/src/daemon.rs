@@ -1,7 +1,7 @@
 //! A daemon in this test process, with a real HTTP client for its API.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,6 +14,7 @@ pub struct TestDaemon {
     pub daemon: Daemon,
     pub token: String,
     http: reqwest::Client,
+    data_dir: PathBuf,
 }
 
 /// Bounds for every wait in these tests.
@@ -47,6 +48,7 @@ impl TestDaemon {
             daemon,
             token,
             http,
+            data_dir: data_dir.to_path_buf(),
         }
     }
 
@@ -102,15 +104,29 @@ impl TestDaemon {
 
     /// Connect a GitHub instance through the API.
     pub async fn connect_github(&self, mock: &GithubMock, name: &str) -> Value {
+        let config = serde_json::json!({ "org": mock.config().org, "base_url": mock.base_url() });
+        let secrets = serde_json::json!({ "token": mock.config().token });
+        self.connect("github", name, config, secrets).await
+    }
+
+    /// Connect an instance of `connector` through the API, reaching a loopback mock,
+    /// every egress and action granted; the API's answer.
+    pub async fn connect(
+        &self,
+        connector: &str,
+        name: &str,
+        config: Value,
+        secrets: Value,
+    ) -> Value {
         let (status, body) = self
             .api(
                 "POST",
                 "/v1/instances",
                 Some(serde_json::json!({
-                    "connector": "github",
+                    "connector": connector,
                     "name": name,
-                    "config": { "org": mock.config().org, "base_url": mock.base_url() },
-                    "secrets": { "token": mock.config().token },
+                    "config": config,
+                    "secrets": secrets,
                     "allow_private_network": true,
                     "grants": { "egress": "all", "actions": "all" },
                 })),
@@ -118,6 +134,31 @@ impl TestDaemon {
             .await;
         assert_eq!(status, 201, "connect: {body}");
         body
+    }
+
+    /// The webhook secret of the instance `connected` (the answer of [`Self::connect`]).
+    pub fn hook_secret(&self, connected: &Value) -> sluice::store::Secret {
+        let id = connected["instance"]["id"]
+            .as_str()
+            .expect("an instance id");
+        sluice::store::hook_secret(&self.data_dir, id).unwrap()
+    }
+
+    /// Wait until record `id` of `kind` is listed for instance `name` (bounded by
+    /// [`WAIT`]); every id listed then.
+    pub async fn wait_for_record(&self, name: &str, kind: &str, id: &str) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let ids = self.all_ids(name, kind, 1000).await;
+            if ids.iter().any(|listed| listed == id) {
+                return ids;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{kind} `{id}` of `{name}` not listed in time: {ids:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Wait until every kind of `name` has completed at least once and nothing runs.

@@ -91,8 +91,15 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
         .filter(|r| r.path().ends_with("/audit-log"))
         .count();
     // A first scan reads the 90-day look-back as four time ranges side by side; the
-    // mock's log lies in its last hours, so the three older ranges are one empty page each.
-    assert_eq!(audit_pages, exp.audit_events.div_ceil(5) + 3);
+    // mock's log lies in its last hours, so the three older ranges are one empty page
+    // each. A connector built for an older contract (SLUICE_TEST_CONNECTORS) reads
+    // one feed.
+    let older_ranges = if h.plugin("github").info.activity_partitions {
+        3
+    } else {
+        0
+    };
+    assert_eq!(audit_pages, exp.audit_events.div_ceil(5) + older_ranges);
 
     let status = h.store.instance("acme").unwrap().status;
     assert!(

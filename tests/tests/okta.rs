@@ -126,10 +126,19 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
     assert_eq!(pages("/api/v1/apps"), 1);
     // 57 events in pages of 5: 12 pages, the last one short. The first scan reads the
     // look-back as four time ranges; the log lies in the newest, so the three older
-    // ranges are one empty bounded query each.
-    assert_eq!(pages("/api/v1/logs"), exp.activities.div_ceil(5) + 3);
+    // ranges are one empty bounded query each (none for a connector built for an
+    // older contract, SLUICE_TEST_CONNECTORS, which reads one feed).
+    let older_ranges = if h.plugin("okta").info.activity_partitions {
+        3
+    } else {
+        0
+    };
+    assert_eq!(
+        pages("/api/v1/logs"),
+        exp.activities.div_ceil(5) + older_ranges
+    );
     let bounded = requests.iter().filter(|r| r.query_param("until").is_some());
-    assert_eq!(bounded.count(), 3);
+    assert_eq!(bounded.count(), older_ranges);
     assert!(
         requests
             .iter()

@@ -857,7 +857,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
 /// files scan at once, which lists the new file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_files_hook_posted_with_the_secret_lists_a_new_file_at_once() {
-    use sluice_tests::daemon::{TestDaemon, WAIT};
+    use sluice_tests::daemon::TestDaemon;
 
     let mock = SalesforceMock::start(SalesforceMockConfig {
         users: 20,
@@ -870,29 +870,21 @@ async fn a_files_hook_posted_with_the_secret_lists_a_new_file_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::start(dir.path()).await;
     let base = mock.base_url();
-    let (status, connected) = d
-        .api(
-            "POST",
-            "/v1/instances",
-            Some(serde_json::json!({
-                "connector": "salesforce",
-                "name": "acme",
-                "config": {
-                    "instance_url": base, "login_url": base,
-                    "consumer_key": mock.config().consumer_key,
-                    "username": mock.config().username,
-                },
-                "secrets": { "private_key": TEST_RSA_PRIVATE_KEY_PKCS8_PEM },
-                "allow_private_network": true,
-                "grants": { "egress": "all", "actions": "all" },
-            })),
+    let connected = d
+        .connect(
+            "salesforce",
+            "acme",
+            serde_json::json!({
+                "instance_url": base, "login_url": base,
+                "consumer_key": mock.config().consumer_key,
+                "username": mock.config().username,
+            }),
+            serde_json::json!({ "private_key": TEST_RSA_PRIVATE_KEY_PKCS8_PEM }),
         )
         .await;
-    assert_eq!(status, 201, "connect: {connected}");
     d.wait_scanned("acme").await;
     assert_eq!(d.all_ids("acme", "files", 100).await.len(), 3);
-    let id = connected["instance"]["id"].as_str().unwrap();
-    let secret = sluice::store::hook_secret(dir.path(), id).unwrap();
+    let secret = d.hook_secret(&connected);
 
     let added = mock.add_file(0);
     let hook = |token: &str| {
@@ -904,14 +896,6 @@ async fn a_files_hook_posted_with_the_secret_lists_a_new_file_at_once() {
     assert_eq!(d.raw(hook("wrong")).await.status().as_u16(), 401);
     let ok = d.raw(hook(secret.expose())).await;
     assert_eq!(ok.status().as_u16(), 202);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !d.all_ids("acme", "files", 100).await.contains(&added) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the hook did not scan files"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(d.all_ids("acme", "files", 100).await.len(), 4);
+    assert_eq!(d.wait_for_record("acme", "files", &added).await.len(), 4);
     d.daemon.shutdown().await.unwrap();
 }

@@ -842,33 +842,25 @@ async fn attachments_are_listed_exactly_read_in_chunks_and_a_deletion_shows_in_t
 /// long before the twelve-hourly files schedule would have found it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_business_rule_s_hook_call_scans_files_at_once() {
-    use sluice_tests::daemon::{TestDaemon, WAIT};
+    use sluice_tests::daemon::TestDaemon;
 
     let mock = ServiceNowMock::start(config()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::start(dir.path()).await;
-    let (status, body) = d
-        .api(
-            "POST",
-            "/v1/instances",
-            Some(serde_json::json!({
-                "connector": "servicenow",
-                "name": "acme",
-                "config": { "instance": "acme", "base_url": mock.base_url(), "username": USER },
-                "secrets": { "password": PASSWORD },
-                "allow_private_network": true,
-                "grants": { "egress": "all", "actions": "all" },
-            })),
+    let connected = d
+        .connect(
+            "servicenow",
+            "acme",
+            serde_json::json!({ "instance": "acme", "base_url": mock.base_url(), "username": USER }),
+            serde_json::json!({ "password": PASSWORD }),
         )
         .await;
-    assert_eq!(status, 201, "connect: {body}");
     d.wait_scanned("acme").await;
     assert_eq!(
         d.all_ids("acme", "files", 100).await.len(),
         mock.expected().files
     );
-    let id = body["instance"]["id"].as_str().unwrap();
-    let secret = sluice::store::hook_secret(dir.path(), id).unwrap();
+    let secret = d.hook_secret(&connected);
 
     let added = mock.add_attachment("incident", "customer-list.csv", b"name,card\n");
     // What the business rule sends: `Authorization: Bearer <hook secret>`.
@@ -885,18 +877,7 @@ async fn a_business_rule_s_hook_call_scans_files_at_once() {
     assert_eq!(ok.status().as_u16(), 202);
     let triggered: serde_json::Value = serde_json::from_slice(&ok.bytes().await.unwrap()).unwrap();
     assert_eq!(triggered["triggered"], serde_json::json!(["files"]));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ids = d.all_ids("acme", "files", 100).await;
-        if ids.contains(&added) {
-            assert_eq!(ids.len(), mock.expected().files);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the hook did not scan files: {ids:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let ids = d.wait_for_record("acme", "files", &added).await;
+    assert_eq!(ids.len(), mock.expected().files);
     d.daemon.shutdown().await.unwrap();
 }

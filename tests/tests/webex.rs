@@ -656,7 +656,7 @@ async fn guests_in_a_files_space_share_its_files_outside_until_removed() {
 /// A delivery signed with another secret is refused and scans nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_webex_webhook_lists_a_new_file_at_once() {
-    use sluice_tests::daemon::{TestDaemon, WAIT};
+    use sluice_tests::daemon::TestDaemon;
 
     let mock = WebexMock::start(WebexMockConfig {
         file_messages: 2,
@@ -666,39 +666,22 @@ async fn a_signed_webex_webhook_lists_a_new_file_at_once() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = TestDaemon::start(dir.path()).await;
-    let (status, body) = d
-        .api(
-            "POST",
-            "/v1/instances",
-            Some(serde_json::json!({
-                "connector": "webex",
-                "name": "acme",
-                "config": { "client_id": CLIENT, "base_url": mock.base_url() },
-                "secrets": { "client_secret": SECRET, "refresh_token": REFRESH },
-                "allow_private_network": true,
-                "grants": { "egress": "all", "actions": "all" },
-            })),
+    let connected = d
+        .connect(
+            "webex",
+            "acme",
+            serde_json::json!({ "client_id": CLIENT, "base_url": mock.base_url() }),
+            serde_json::json!({ "client_secret": SECRET, "refresh_token": REFRESH }),
         )
         .await;
-    assert_eq!(status, 201, "connect: {body}");
     d.wait_scanned("acme").await;
-    let id = body["instance"]["id"].as_str().unwrap();
-    let secret = sluice::store::hook_secret(dir.path(), id).unwrap();
-    let before = d.all_ids("acme", "files", 1000).await;
-    assert_eq!(before.len(), 2);
+    let secret = d.hook_secret(&connected);
+    assert_eq!(d.all_ids("acme", "files", 1000).await.len(), 2);
 
     mock.register_webhook(&d.url("/hooks/acme?kind=files"), secret.expose());
     mock.register_webhook(&d.url("/hooks/acme?kind=files"), "not-the-hook-secret");
     let (file, statuses) = mock.post_file_message().await;
     assert_eq!(statuses, [202, 401], "the right secret, then the wrong one");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !d.all_ids("acme", "files", 1000).await.contains(&file) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the webhook did not scan files"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(d.all_ids("acme", "files", 1000).await.len(), 3);
+    assert_eq!(d.wait_for_record("acme", "files", &file).await.len(), 3);
     d.daemon.shutdown().await.unwrap();
 }

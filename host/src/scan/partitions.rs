@@ -579,6 +579,16 @@ mod tests {
         }
     }
 
+    /// A store in a fresh directory (kept while the first value lives) with one
+    /// instance.
+    fn fresh() -> (tempfile::TempDir, Store, Instance) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let inst = instance("acme");
+        store.create_instance(&inst, &Default::default()).unwrap();
+        (dir, store, inst)
+    }
+
     fn context() -> CallContext {
         CallContext {
             page_size: 100,
@@ -624,10 +634,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_first_scan_fetches_ranges_side_by_side_and_stores_every_event_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let inst = instance("acme");
-        store.create_instance(&inst, &Default::default()).unwrap();
+        let (_dir, store, inst) = fresh();
         let times = spread(60_000, 1);
         let feed = Ranged::new(times.clone(), 50);
         let (ctx, stop) = (context(), StopSignal::new());
@@ -664,10 +671,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_error_in_one_range_keeps_every_ranges_position_and_the_rescan_resumes_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let inst = instance("acme");
-        store.create_instance(&inst, &Default::default()).unwrap();
+        let (_dir, store, inst) = fresh();
         let times = spread(60_000, 1);
         let feed = Ranged::new(times.clone(), 50);
         let (ctx, stop) = (context(), StopSignal::new());
@@ -715,10 +719,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_feed_last_caught_up_a_day_ago_catches_up_as_ranges_and_stores_every_event_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let inst = instance("acme");
-        store.create_instance(&inst, &Default::default()).unwrap();
+        let (_dir, store, inst) = fresh();
         // A day before now and a day after: the second day happens while "down".
         let times = spread(60_000, 2);
         let feed = Ranged::new(times.clone(), 50);
@@ -809,10 +810,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_crowded_range_is_split_again_when_others_finish_and_every_event_is_stored_once() {
         for newest_first in [false, true] {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path()).unwrap();
-            let inst = instance("acme");
-            store.create_instance(&inst, &Default::default()).unwrap();
+            let (_dir, store, inst) = fresh();
             let times = crowded();
             let mut feed = Ranged::new(times.clone(), 100);
             feed.newest_first = newest_first;
@@ -844,10 +842,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_scan_cut_short_after_a_split_resumes_the_new_ranges_and_loses_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let inst = instance("acme");
-        store.create_instance(&inst, &Default::default()).unwrap();
+        let (_dir, store, inst) = fresh();
         let times = crowded();
         let mut feed = Ranged::new(times.clone(), 100);
         feed.newest_first = true;
