@@ -353,49 +353,17 @@ pub fn read(
     let document = record_id(id, "file (ContentDocument)")?;
     let (version, listed_size) = latest_version(&api, document)?;
     if listed_size.is_some_and(|size| offset >= size) {
-        return Ok(FileChunk {
-            data: Vec::new(),
-            eof: true,
-            size: listed_size,
-        });
+        return Ok(files::past_end(listed_size));
     }
-    let last = offset + u64::from(length.max(1)) - 1;
     let url = format!(
         "{}/VersionData",
         api.sobject_url("ContentVersion", &version)?
     );
     let response = http::get(url)
         .header("accept", "*/*")
-        .header("range", format!("bytes={offset}-{last}"))
+        .header("range", files::range(offset, length))
         .send()?;
-    if response.status() == 416 {
-        return Ok(FileChunk {
-            data: Vec::new(),
-            eof: true,
-            size: listed_size,
-        });
-    }
-    let response = api::checked(response)?;
-    let (data, size) = if response.status() == 206 {
-        let total = response
-            .header("content-range")
-            .and_then(|r| r.rsplit_once('/'))
-            .and_then(|(_, total)| total.trim().parse::<u64>().ok())
-            .or(listed_size);
-        (response.body().to_vec(), total)
-    } else {
-        let body = response.body();
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(body.len());
-        let end = start.saturating_add(length as usize).min(body.len());
-        (body[start..end].to_vec(), Some(body.len() as u64))
-    };
-    let eof = match size {
-        Some(size) => offset + data.len() as u64 >= size,
-        None => data.len() < length as usize,
-    };
-    Ok(FileChunk { data, eof, size })
+    files::ranged(response, offset, length, listed_size, api::checked)
 }
 
 /// `trash-file`: moves the document to the Recycle Bin; one already gone is `already`.

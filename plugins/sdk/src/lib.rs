@@ -53,6 +53,7 @@ pub mod action;
 pub mod config;
 mod connector;
 pub mod error;
+pub mod files;
 pub mod http;
 mod imports;
 pub mod json;
@@ -98,6 +99,7 @@ pub use connector::Connector;
 pub mod prelude {
     pub use crate::action::{self, Write};
     pub use crate::bindings::sluice::connector::types::*;
+    pub use crate::files;
     pub use crate::http::{self, Response};
     pub use crate::pagination::{self, At, Cursor, FeedCursor, FeedSet, ListCursor, Phase};
     pub use crate::{Connector, config, json, log, time};

@@ -114,10 +114,9 @@ pub fn read(
 ) -> Result<FileChunk, ConnectorError> {
     let api = Api::new(ctx)?;
     let url = api.attachment_url(id, "/file")?;
-    let last = offset.saturating_add(u64::from(length.max(1)) - 1);
     let response = http::get(url)
         .header("accept", "*/*")
-        .header("range", format!("bytes={offset}-{last}"))
+        .header("range", files::range(offset, length))
         .send()?;
     match response.status() {
         404 => {
@@ -132,35 +131,9 @@ pub fn read(
                 api::error_text(&response)
             )));
         }
-        416 => {
-            return Ok(FileChunk {
-                data: Vec::new(),
-                eof: true,
-                size: None,
-            });
-        }
         _ => {}
     }
-    let response = response.error_for_status()?;
-    let (data, size) = if response.status() == 206 {
-        let total = response
-            .header("content-range")
-            .and_then(|r| r.rsplit_once('/'))
-            .and_then(|(_, total)| total.trim().parse::<u64>().ok());
-        (response.body().to_vec(), total)
-    } else {
-        let body = response.body();
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(body.len());
-        let end = start.saturating_add(length as usize).min(body.len());
-        (body[start..end].to_vec(), Some(body.len() as u64))
-    };
-    let eof = match size {
-        Some(size) => offset + data.len() as u64 >= size,
-        None => data.len() < length as usize,
-    };
-    Ok(FileChunk { data, eof, size })
+    files::ranged(response, offset, length, None, Response::error_for_status)
 }
 
 #[cfg(test)]

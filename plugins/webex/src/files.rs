@@ -332,11 +332,10 @@ pub fn read(
     let api = Api::new(ctx)?;
     let (_, content) = split_id(id)?;
     let segment = action::target_segment(content)?;
-    let last = offset + u64::from(length.max(1)) - 1;
     let response = api
         .get_url(&api.url(&format!("/contents/{segment}")))
         .header("accept", "*/*")
-        .header("range", format!("bytes={offset}-{last}"))
+        .header("range", files::range(offset, length))
         .send()?;
     if response.status() == 410 {
         return Err(ConnectorError::not_found(format!(
@@ -344,33 +343,7 @@ pub fn read(
             api::message(&response)
         )));
     }
-    if response.status() == 416 {
-        return Ok(FileChunk {
-            data: Vec::new(),
-            eof: true,
-            size: None,
-        });
-    }
-    let response = api::check_status(response)?;
-    let (data, size) = if response.status() == 206 {
-        let total = response
-            .header("content-range")
-            .and_then(|r| r.rsplit_once('/'))
-            .and_then(|(_, total)| total.trim().parse::<u64>().ok());
-        (response.body().to_vec(), total)
-    } else {
-        let body = response.body();
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(body.len());
-        let end = start.saturating_add(length as usize).min(body.len());
-        (body[start..end].to_vec(), Some(body.len() as u64))
-    };
-    let eof = match size {
-        Some(size) => offset + data.len() as u64 >= size,
-        None => data.len() < length as usize,
-    };
-    Ok(FileChunk { data, eof, size })
+    files::ranged(response, offset, length, None, api::check_status)
 }
 
 #[cfg(test)]
