@@ -1586,6 +1586,12 @@ pub struct RecordsQuery {
     /// Free text, matched case-insensitively anywhere in the record (raw JSON
     /// included).
     pub q: Option<String>,
+    /// Files only: shared `public` (a link anyone can open), `external` (a public link
+    /// or a principal outside the organisation) or `internal` (neither).
+    pub shared: Option<String>,
+    /// Files only: whose content inspection matched this classifier (`card`, `iban`,
+    /// `ssn`, `email`, `aws-access-key-id`, `private-key`, an operator rule's name, …).
+    pub classifier: Option<String>,
     /// Include records marked deleted (gone from the provider since a scan).
     #[serde(default)]
     pub deleted: bool,
@@ -1607,6 +1613,8 @@ impl RecordsQuery {
             kind: self.kind.clone(),
             status: self.status.clone(),
             q: self.q.clone(),
+            shared: self.shared.clone(),
+            classifier: self.classifier.clone(),
             include_deleted: self.deleted,
         })
     }

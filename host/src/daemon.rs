@@ -35,7 +35,7 @@ use crate::metrics::{InstanceLabels, Metrics};
 use crate::model::{ConnectorError, Millis, now_millis};
 use crate::registry::{Plugins, watch};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::scan::{KindReport, ScanOptions, scan_kind};
+use crate::scan::{KindReport, ScanOptions, inspect_after_scan, scan_kind};
 use crate::scheduler::{self, Job, ScanRunner, SchedulerConfig, SchedulerHandle};
 use crate::session::{InstanceSession, unapproved};
 use crate::store::{InstanceStatus, Store, api_token};
@@ -183,7 +183,7 @@ impl DaemonRunner {
                 .update_instance(&inst.id, |i| i.permissions = Some(permissions.clone()))
                 .map_err(other)?;
         }
-        let report = scan_kind(
+        let mut report = scan_kind(
             &self.store,
             &entry.plugin,
             &inst,
@@ -191,6 +191,16 @@ impl DaemonRunner {
             job.kind,
             &self.options,
             &job.stop,
+        )
+        .await
+        .map_err(|e| ConnectorError::Other(e.to_string()))?;
+        inspect_after_scan(
+            &self.store,
+            &entry.plugin,
+            &inst,
+            &ctx,
+            &self.options,
+            &mut report,
         )
         .await
         .map_err(|e| ConnectorError::Other(e.to_string()))?;

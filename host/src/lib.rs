@@ -33,6 +33,7 @@ pub mod capabilities;
 pub mod conformance;
 pub mod control;
 pub mod daemon;
+pub mod inspection;
 pub(crate) mod metrics;
 pub mod model;
 pub mod ratelimit;

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::inspection::{InspectOptions, inspect_files};
 use crate::model::{ConnectorError, Kind, Millis, Page, SentWrite, now_millis};
 use crate::runtime::{CallContext, LoadedPlugin, findings_page};
 use crate::session::InstanceSession;
@@ -43,6 +44,8 @@ pub struct ScanOptions {
     /// A first activity scan of a connector that reads time ranges is fetched as up to
     /// this many ranges side by side (at most [`partitions::MAX_RANGES`]; 1: one feed).
     pub activity_partitions: u32,
+    /// Content inspection after a files scan.
+    pub inspection: Arc<InspectOptions>,
 }
 
 /// Operator-tunable bounds on stored data. A connector that hands over more is
@@ -81,6 +84,7 @@ impl Default for ScanOptions {
             now: None,
             caps: ScanCaps::default(),
             activity_partitions: 4,
+            inspection: Arc::default(),
         }
     }
 }
@@ -312,6 +316,7 @@ pub async fn scan_kind(
         error: None,
         skipped: false,
         stopped: false,
+        inspection: None,
     };
     let mut ctx = base.clone();
     ctx.page_size = opts.page_size;
@@ -483,6 +488,29 @@ pub async fn scan_kind(
     Ok(report)
 }
 
+/// After a files scan that reached its last page, inspect the content of the files
+/// whose version has no result yet (see [`crate::inspection`]); the report says what
+/// was read.
+pub async fn inspect_after_scan(
+    store: &Store,
+    plugin: &LoadedPlugin,
+    instance: &Instance,
+    ctx: &CallContext,
+    opts: &ScanOptions,
+    report: &mut KindReport,
+) -> Result<(), ScanError> {
+    if report.kind != Kind::Files || report.error.is_some() || report.skipped || report.stopped {
+        return Ok(());
+    }
+    if store.scan_state(&instance.id, Kind::Files)?.in_progress {
+        return Ok(());
+    }
+    report.inspection = inspect_files(store, plugin, &instance.id, ctx, &opts.inspection)
+        .instrument(tracing::info_span!("inspect", instance = %instance.name))
+        .await?;
+    Ok(())
+}
+
 /// Scan the given kinds (all the connector supports when empty), in connect order.
 /// Stops early on errors that will fail every kind (bad credentials, bad config).
 pub async fn scan_instance(
@@ -519,6 +547,8 @@ pub async fn scan_instance(
             &StopSignal::new(),
         )
         .await?;
+        let mut report = report;
+        inspect_after_scan(store, plugin, instance, &ctx, opts, &mut report).await?;
         let fatal = matches!(
             report.error,
             Some(ConnectorError::Unauthorized(_) | ConnectorError::InvalidConfig(_))

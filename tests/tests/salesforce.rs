@@ -9,7 +9,7 @@ use sluice::model::{
     ActionKind, ActivityKind, Capability, ConnectorError, Kind, Outcome, Record, UserStatus,
 };
 use sluice::scan::{ScanOptions, scan_instance};
-use sluice::store::{Instance, InstanceStatus};
+use sluice::store::{Instance, InstanceStatus, RecordFilter};
 use sluice_mocks::oauth::{OTHER_RSA_PRIVATE_KEY_PKCS8_PEM, TEST_RSA_PRIVATE_KEY_PKCS8_PEM};
 use sluice_mocks::{Faults, SalesforceMock, SalesforceMockConfig};
 use sluice_tests::{
@@ -375,6 +375,82 @@ async fn trashing_a_file_and_removing_its_public_link_show_in_the_next_scans() {
         .await
         .unwrap();
     assert_eq!(again.status, "already");
+}
+
+/// Issue 25's loop on one provider: a files scan inspects content in the host, the
+/// query finds the public file holding card numbers, the action takes its link away,
+/// and the rescan shows it no longer shared, without reading any content again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_file_holding_card_numbers_is_found_made_private_and_not_read_again() {
+    let mock = SalesforceMock::start(SalesforceMockConfig {
+        files: 6,
+        public_links: 3,
+        ..config()
+    })
+    .await
+    .unwrap();
+    let h = Harness::new().await;
+    let inst = connect(&h, &mock).await;
+    // Documents 2 and 5 are CSV (the mock cycles pdf, docx, csv): 2 has a public link,
+    // 5 is shared inside the org only.
+    let ids = mock.file_ids();
+    let cards = "name,card\nana,4111 1111 1111 1111\nbob,5500-0000-0000-0004\n";
+    mock.upload_version(&ids[2], cards.as_bytes());
+    mock.upload_version(&ids[5], cards.as_bytes());
+
+    let reports = h.scan(&inst, &[Kind::Files], 200).await;
+    let inspection = reports[0].inspection.clone().expect("files are inspected");
+    assert_eq!(inspection.with_hits, 2, "{inspection:?}");
+    assert_eq!(inspection.inspected + inspection.not_inspected, 6);
+    let query = |shared: &str| {
+        let filter = RecordFilter {
+            shared: Some(shared.into()),
+            classifier: Some("card".into()),
+            ..RecordFilter::default()
+        };
+        let page = h
+            .store
+            .query(&inst.id, Kind::Files, &filter, None, 100)
+            .unwrap();
+        page.items
+    };
+    let public = query("public");
+    assert_eq!(
+        public.iter().map(|r| r.record.id()).collect::<Vec<_>>(),
+        [ids[2].as_str()]
+    );
+    let found = public[0].inspection.as_ref().unwrap();
+    let sluice_inspect::Outcome::Inspected { hits, .. } = &found.outcome else {
+        panic!("{found:?}")
+    };
+    assert_eq!((hits[0].classifier.as_str(), hits[0].count), ("card", 2));
+    let snippets = hits[0].snippets.join(" ");
+    assert!(!snippets.contains("4111 1111 1111 1111"), "{snippets}");
+    assert!(snippets.contains("[card …1111]"), "{snippets}");
+    let internal = query("internal");
+    assert_eq!(
+        internal.iter().map(|r| r.record.id()).collect::<Vec<_>>(),
+        [ids[5].as_str()]
+    );
+
+    let done = h
+        .act(&inst, action(ActionKind::RemovePublicLink, &ids[2], false))
+        .await
+        .unwrap();
+    assert_eq!(done.status, "done", "{done:?}");
+    mock.clear_requests();
+    let reports = h.scan(&inst, &[Kind::Files], 200).await;
+    assert!(query("public").is_empty(), "the link is gone");
+    assert_eq!(query("internal").len(), 2);
+    let again = reports[0].inspection.clone().unwrap();
+    assert_eq!((again.unchanged, again.bytes), (6, 0), "{again:?}");
+    assert!(
+        !mock
+            .requests()
+            .iter()
+            .any(|r| r.path_and_query.contains("/VersionData")),
+        "an unchanged file's content is not read again"
+    );
 }
 
 /// Files are a snapshot kind: the host starts every files scan without a cursor and

@@ -567,6 +567,21 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         stdout.contains("`github-acme`: 17 users (mock: 17), 4 groups (mock: 4), 250 activities (mock: 250), 5 app-permissions (mock: 5)"),
         "{stdout}"
     );
+    // Content inspection found the card numbers in the publicly shared CSV, and shows
+    // them counted, never printed.
+    let dlp = stdout
+        .split("content inspection: files in `salesforce-acme`")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no content inspection in:\n{stdout}"));
+    let row = dlp
+        .lines()
+        .find(|l| l.contains("card x2"))
+        .unwrap_or_else(|| panic!("{dlp}"));
+    assert!(row.contains("Document 2.csv"), "{row}");
+    assert!(
+        !stdout.contains("4111 1111 1111 1111"),
+        "a raw match is never shown"
+    );
     // The governance preview names the exact request, sends nothing, and is audited.
     assert!(
         stdout.contains("remove-collaborator") && stdout.contains("dry run, nothing sent"),

@@ -97,6 +97,19 @@ fn from_extension(name: &str) -> Option<Format> {
     })
 }
 
+/// Extensions of media, archives and binaries: never text, so a file named so is not
+/// read even when the provider gives no MIME type.
+fn media_extension(name: &str) -> Option<String> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    const MEDIA: &[&str] = &[
+        "png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp", "heic", "ico", "psd", "mp3",
+        "wav", "flac", "aac", "m4a", "ogg", "mp4", "m4v", "mov", "avi", "mkv", "webm", "wmv",
+        "zip", "gz", "tgz", "bz2", "xz", "7z", "rar", "tar", "iso", "dmg", "exe", "dll", "so",
+        "bin", "msi", "apk", "jar", "woff", "woff2", "ttf", "otf",
+    ];
+    MEDIA.contains(&ext.as_str()).then_some(ext)
+}
+
 /// MIME type first; a generic or unknown one falls back to the name's extension, and
 /// an unknown extension to sniffing. Media types (image, audio, video, font) are never
 /// inspected whatever the name says.
@@ -121,6 +134,12 @@ pub(crate) fn detect(name: &str, mime: Option<&str>) -> Detected {
     }
     if let Some(format) = from_extension(name) {
         return Detected::Known(format);
+    }
+    if mime.is_none()
+        && let Some(ext) = media_extension(name)
+    {
+        // Nothing to read in it, and often large: refused before a byte is fetched.
+        return Detected::Unsupported(format!("{ext} file"));
     }
     match mime {
         Some(mime) => Detected::Unsupported(mime),

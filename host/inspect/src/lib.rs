@@ -177,7 +177,7 @@ pub enum ConfigError {
 }
 
 /// The result of one file's inspection, stored per file version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "status")]
 pub enum Outcome {
     Inspected {
@@ -197,7 +197,7 @@ pub enum Outcome {
 }
 
 /// One classifier's findings in a file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hit {
     pub classifier: String,
     /// Matches (for `email`: distinct addresses).

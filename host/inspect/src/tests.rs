@@ -707,6 +707,14 @@ fn containers_past_the_byte_limit_and_corrupt_or_unknown_files_are_not_inspected
         .start("a.png", Some("image/png"));
     assert!(!png.wants_more());
     assert_eq!(reason(&png.finish()), "not inspected (image/png)");
+    for name in ["clip.MP4", "backup.tar", "photo.jpeg"] {
+        let media = Inspector::new(Config::default()).unwrap().start(name, None);
+        assert!(
+            !media.wants_more(),
+            "{name} is refused before a byte is read"
+        );
+        assert!(reason(&media.finish()).ends_with(" file)"), "{name}");
+    }
     assert_eq!(
         reason(&inspect("blob", &[&[0u8, 1, 2, 3, 255, 254]])),
         "not inspected (application/octet-stream)"

@@ -1249,6 +1249,33 @@ pub struct KindReport {
     /// Stopped at a page boundary by a `crate::scan::StopSignal`; resumes from its cursor.
     #[serde(default)]
     pub stopped: bool,
+    /// Files only: the content inspection that followed the scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspection: Option<InspectReport>,
+}
+
+/// What one content-inspection run over an instance's files did
+/// (see `crate::inspection`).
+#[derive(
+    Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct InspectReport {
+    /// Files whose content was read and inspected this run.
+    pub inspected: u64,
+    /// Of those, files in which a classifier matched.
+    pub with_hits: u64,
+    /// Files recorded as not inspected (their type, a limit, a time limit).
+    pub not_inspected: u64,
+    /// Files skipped because this version was inspected before.
+    pub unchanged: u64,
+    /// Content bytes read.
+    pub bytes: u64,
+    /// Files left for the next run: the run's byte or time budget was spent, or
+    /// reading failed.
+    pub pending: u64,
+    /// The first read error, when one stopped files from being inspected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ConnectorError>,
 }
 
 impl KindReport {
@@ -1262,6 +1289,7 @@ impl KindReport {
             error: Some(error),
             skipped: false,
             stopped: false,
+            inspection: None,
         }
     }
 }

@@ -78,6 +78,7 @@ impl ScanRunner for FakeRunner {
             error: None,
             skipped: false,
             stopped: false,
+            inspection: None,
         };
         for _ in 0..self.pages {
             if job.stop.is_stopped() {

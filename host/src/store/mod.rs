@@ -28,6 +28,7 @@
 
 mod activities;
 pub(crate) mod audit;
+mod inspections;
 mod keys;
 mod query;
 mod secrets;
@@ -49,6 +50,7 @@ use crate::model::{ConnectorError, Kind, Millis, Permissions, Record, now_millis
 
 pub use crate::model::secret::{Secret, Secrets};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditVerification, HostWrite};
+pub use inspections::{FileInspection, file_version};
 pub use keys::{HOOKS_KEY_FILE, TOKEN_FILE, api_token, hook_secret};
 pub use query::{DEFAULT_PAGE, MAX_PAGE, RecordFilter, RecordPage};
 use secrets::{SecretBox, write_private};
@@ -252,6 +254,10 @@ pub struct StoredRecord {
     pub first_seen: Millis,
     pub last_seen: Millis,
     pub record: Record,
+    /// Files, in query answers: the content inspection of the file (never stored
+    /// with the record; see [`FileInspection`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspection: Option<FileInspection>,
 }
 
 /// Saved progress of one kind's scan for one instance.
@@ -718,6 +724,10 @@ impl Store {
             (&self.t()?.records, tagged(STATE_TAG, p.clone())),
             (&self.t()?.records, tagged(activities::SPAN_TAG, p.clone())),
             (&self.t()?.records, tagged(usage::USAGE_TAG, p.clone())),
+            (
+                &self.t()?.records,
+                tagged(inspections::INSPECT_TAG, p.clone()),
+            ),
             (&self.t()?.runs, p),
         ] {
             let mut batch = sled::Batch::default();

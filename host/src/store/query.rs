@@ -35,6 +35,14 @@ pub struct RecordFilter {
     pub status: Option<String>,
     /// Free text, matched case-insensitively anywhere in the record (raw JSON included).
     pub q: Option<String>,
+    /// Files shared this way: `public` (a link anyone can open), `external` (a public
+    /// link or a principal outside the organisation), `internal` (neither).
+    #[serde(default)]
+    pub shared: Option<String>,
+    /// Files whose content inspection matched this classifier (`card`, `iban`, an
+    /// operator rule's name, …).
+    #[serde(default)]
+    pub classifier: Option<String>,
     /// Include records marked deleted (gone from the provider since a scan).
     #[serde(default)]
     pub include_deleted: bool,
@@ -82,6 +90,17 @@ impl RecordFilter {
                     "unknown activity kind `{k}` (expected logon, user or admin)"
                 ));
             }
+        }
+        if let Some(s) = &self.shared {
+            only("shared", kind == Kind::Files, "files")?;
+            if !SHARED.contains(&s.as_str()) {
+                return Err(format!(
+                    "unknown sharing `{s}` (expected public, external or internal)"
+                ));
+            }
+        }
+        if self.classifier.is_some() {
+            only("classifier", kind == Kind::Files, "files")?;
         }
         if let Some(s) = &self.status {
             match kind {
@@ -140,6 +159,13 @@ impl RecordFilter {
                 {
                     return false;
                 }
+                let external = f.public || f.shared_externally;
+                match self.shared.as_deref() {
+                    Some("public") if !f.public => return false,
+                    Some("external") if !external => return false,
+                    Some("internal") if external => return false,
+                    _ => {}
+                }
             }
             Record::AppPermission(p) => {
                 if let Some(actor) = &self.actor
@@ -176,6 +202,9 @@ impl RecordFilter {
         true
     }
 }
+
+/// The values of [`RecordFilter::shared`].
+const SHARED: [&str; 3] = ["public", "external", "internal"];
 
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
@@ -238,8 +267,19 @@ impl Store {
             };
             for item in self.t()?.records.range(lo..prefix_end(&p)) {
                 let (k, v) = item?;
-                let r: StoredRecord = from_json(&v)?;
-                if filter.matches(&r) {
+                let mut r: StoredRecord = from_json(&v)?;
+                if !filter.matches(&r) {
+                    continue;
+                }
+                if let Record::File(f) = &r.record {
+                    r.inspection = self.inspection(instance_id, &f.id)?;
+                    if let Some(c) = &filter.classifier
+                        && !r.inspection.as_ref().is_some_and(|i| i.matched(c))
+                    {
+                        continue;
+                    }
+                }
+                {
                     items.push(r);
                     last_pos = Some(k[p.len()..].to_vec());
                     if items.len() == limit {

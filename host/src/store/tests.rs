@@ -239,6 +239,7 @@ fn stored_at_1(record: Record) -> StoredRecord {
         first_seen: 1,
         last_seen: 1,
         record,
+        inspection: None,
     }
 }
 

@@ -829,9 +829,16 @@ impl Org {
     /// A new latest version of `document` with `size` bytes, at `time`.
     fn add_version(&mut self, document: &str, size: usize, time: i64) {
         let n = self.next_version;
+        let content: Vec<u8> = (0..size).map(|i| ((i * 31 + n * 7) % 251) as u8).collect();
+        self.add_version_of(document, content, time);
+    }
+
+    /// A new latest version of `document` holding `content`, at `time`.
+    fn add_version_of(&mut self, document: &str, content: Vec<u8>, time: i64) {
+        let n = self.next_version;
         self.next_version += 1;
         let id = sf_id("068", n);
-        let content: Vec<u8> = (0..size).map(|i| ((i * 31 + n * 7) % 251) as u8).collect();
+        let size = content.len();
         let checksum: String = Md5::digest(&content)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -1126,6 +1133,13 @@ impl SalesforceMock {
             .unwrap_or(0) as usize;
         let time = org.next_time("ContentVersion", "SystemModstamp", now_ms() - 1_000);
         org.add_version(document, size + 1, time);
+    }
+
+    /// A new version of `document` holding `content` (a user uploads an edit), now.
+    pub fn upload_version(&self, document: &str, content: &[u8]) {
+        let mut org = self.shared.org();
+        let time = org.next_time("ContentVersion", "SystemModstamp", now_ms() - 1_000);
+        org.add_version_of(document, content.to_vec(), time);
     }
 
     /// Ids of the files in the listing (not in the Recycle Bin), in id order.

@@ -33,9 +33,13 @@ use sluice::control::{ActInput, ConnectInput};
 use sluice::daemon::{Daemon, shutdown_signal};
 use sluice::model::grants::GrantRequest;
 use sluice::model::{ActionKind, Kind};
-use sluice::store::{AuditFilter, RecordQuery, Secret};
+use sluice::store::{AuditFilter, RecordFilter, RecordQuery, Secret};
 
 /// The kinds the demo summarises, in connect order.
+/// The demo's sensitive file: two test card numbers (they pass Luhn; no real card).
+const DEMO_CARDS: &str =
+    "name,card,expires\nAna Lima,4111 1111 1111 1111,12/29\nBo Chen,5500-0000-0000-0004,01/30\n";
+
 const SHOWN: [Kind; 5] = [
     Kind::Users,
     Kind::Groups,
@@ -152,6 +156,19 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             rows.len()
         );
         output::records(kind, &rows, false)?;
+    }
+    if let Some((_, sf)) = connected.iter().find(|(a, _)| a.connector == "salesforce") {
+        let filter = RecordFilter {
+            shared: Some("external".into()),
+            classifier: Some("card".into()),
+            ..RecordFilter::default()
+        };
+        let found = store.query(&sf.id, Kind::Files, &filter, None, args.rows)?;
+        outln!(
+            "\ncontent inspection: files in `{0}` shared outside the org holding card numbers (sluice files {0} --shared external --classifier card):",
+            sf.name
+        );
+        output::records(Kind::Files, &found.items, false)?;
     }
     outln!();
     output::instances_table(&control.instances()?).print();
@@ -506,11 +523,17 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
         users: 60,
         login_history: 150,
         setup_audit: 30,
+        public_links: 3,
         ..Default::default()
     })
     .await
     .context("starting the mock Salesforce")?;
     outln!("mock Salesforce on {}", salesforce.base_url());
+    // Someone uploads a spreadsheet of card numbers into a file shared by a public link
+    // (the third document is a CSV), for content inspection to find.
+    if let Some(document) = salesforce.file_ids().get(2) {
+        salesforce.upload_version(document, DEMO_CARDS.as_bytes());
+    }
     let (base, c) = (salesforce.base_url(), salesforce.config().clone());
     let e = salesforce.expected();
     apps.push(DemoApp {

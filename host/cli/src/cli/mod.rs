@@ -6,6 +6,7 @@
 
 mod client;
 mod demo;
+mod inspect;
 mod install;
 mod limits;
 mod network;
@@ -327,6 +328,8 @@ pub struct DaemonArgs {
     #[command(flatten)]
     pub limits: limits::LimitArgs,
     #[command(flatten)]
+    pub inspect: inspect::InspectArgs,
+    #[command(flatten)]
     pub outbound: network::OutboundArgs,
     #[command(flatten)]
     pub tls: network::ApiTlsArgs,
@@ -626,6 +629,15 @@ pub struct QueryArgs {
     /// Free text, matched anywhere in the record (raw provider JSON included).
     #[arg(long, short = 'q')]
     pub search: Option<String>,
+    /// Files shared this way: public (a link anyone can open), external (a public
+    /// link or someone outside the organisation) or internal (neither).
+    #[arg(long, value_parser = ["public", "external", "internal"])]
+    pub shared: Option<String>,
+    /// Files whose content inspection matched this classifier: card, iban, ssn, email,
+    /// aws-access-key-id, aws-secret-access-key, github-token, slack-token,
+    /// private-key, jwt, or an operator rule's name.
+    #[arg(long)]
+    pub classifier: Option<String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -887,6 +899,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.runtime.pooling_slots = Some(daemon::pool_slots(cfg.scheduler.max_concurrent));
             cfg.runtime.compile_in_child = std::env::current_exe().ok();
             args.limits.apply(&mut cfg)?;
+            args.inspect.apply(&mut cfg)?;
             cfg.network = args.outbound.network()?;
             cfg.api_tls = args.tls.tls()?;
             let proxy = cfg
@@ -1431,6 +1444,8 @@ async fn query(env: &Env, kind: Kind, q: QueryArgs) -> anyhow::Result<()> {
         kind: q.kind,
         status: q.status,
         q: q.search,
+        shared: q.shared,
+        classifier: q.classifier,
         deleted: q.deleted,
         cursor: None,
         limit: None,

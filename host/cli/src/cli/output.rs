@@ -704,8 +704,42 @@ pub fn record_json(r: &StoredRecord) -> Value {
         m.insert("deleted".into(), json!(r.deleted));
         m.insert("first_seen".into(), json!(r.first_seen));
         m.insert("last_seen".into(), json!(r.last_seen));
+        if let Some(i) = &r.inspection {
+            m.insert("inspection".into(), json!(i));
+        }
     }
     v
+}
+
+/// A file's inspection in a few words: the classifiers that matched with their
+/// counts, `clean`, why it was not inspected, or `-` before its first inspection.
+fn inspection_summary(r: &StoredRecord, f: &sluice::model::File) -> String {
+    let Some(i) = &r.inspection else {
+        return "-".into();
+    };
+    let mut text = match &i.outcome {
+        sluice_inspect::Outcome::Inspected {
+            hits, truncated, ..
+        } => {
+            let mut t = if hits.is_empty() {
+                "clean".to_string()
+            } else {
+                hits.iter()
+                    .map(|h| format!("{} x{}", h.classifier, h.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if *truncated {
+                t.push_str(" (partly read)");
+            }
+            t
+        }
+        sluice_inspect::Outcome::NotInspected { reason } => reason.clone(),
+    };
+    if i.version != sluice::store::file_version(f) {
+        text.push_str(" (an older version)");
+    }
+    text
 }
 
 pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Result<()> {
@@ -725,7 +759,7 @@ pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Resu
         ]),
         Kind::Groups => Table::new(&["ID", "NAME", "MEMBERS"]),
         Kind::Activities => Table::new(&["TIME", "KIND", "ACTOR", "ACTION", "TARGETS", "IP"]),
-        Kind::Files => Table::new(&["ID", "NAME", "OWNER", "EXTERNAL", "PUBLIC"]),
+        Kind::Files => Table::new(&["ID", "NAME", "OWNER", "EXTERNAL", "PUBLIC", "CONTENT"]),
         Kind::AppPermissions => Table::new(&["ID", "APP", "GRANTEE", "SCOPES"]),
         Kind::Findings => Table::new(&["RESULT", "SEVERITY", "ID", "TITLE"]),
     };
@@ -763,6 +797,7 @@ pub fn records(kind: Kind, records: &[StoredRecord], json: bool) -> anyhow::Resu
                 opt(&f.owner),
                 f.shared_externally.to_string(),
                 f.public.to_string(),
+                short(&inspection_summary(r, f), 60),
             ],
             Record::AppPermission(a) => vec![
                 format!("{}{gone}", a.id),
