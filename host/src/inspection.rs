@@ -254,7 +254,7 @@ async fn inspect_one(
             opts.file_time.as_secs()
         ),
     };
-    let mut offset = 0u64;
+    let (mut offset, mut eof) = (0u64, false);
     while inspection.wants_more() {
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return time_out(budget, too_slow(), offset);
@@ -293,11 +293,18 @@ async fn inspect_one(
             Err(Stopped::Failed) => return Step::Done(failed(), offset),
         };
         if chunk.eof || n == 0 {
+            eof = true;
             break;
         }
     }
     match on_worker(opts, deadline, move || inspection.finish()).await {
-        Ok(outcome) => Step::Done(outcome, offset),
+        Ok(mut outcome) => {
+            // The inspector stopped wanting bytes at a limit: the rest was never read.
+            if let Outcome::Inspected { truncated, .. } = &mut outcome {
+                *truncated |= !eof;
+            }
+            Step::Done(outcome, offset)
+        }
         Err(Stopped::TimedOut) => time_out(budget, too_slow(), offset),
         Err(Stopped::Failed) => Step::Done(failed(), offset),
     }
@@ -380,6 +387,8 @@ mod tests {
         hang: Vec<String>,
         /// Ids whose reads fail with this error.
         fail: BTreeMap<String, ConnectorError>,
+        /// Ids of files this many bytes long, all `a`, made up as they are read.
+        huge: BTreeMap<String, u64>,
         reads: Mutex<Vec<(String, u64)>>,
     }
 
@@ -411,6 +420,14 @@ mod tests {
             }
             if let Some(e) = self.fail.get(id) {
                 return Err(e.clone());
+            }
+            if let Some(&size) = self.huge.get(id) {
+                let n = u64::from(length).min(size.saturating_sub(offset));
+                return Ok(FileChunk {
+                    data: vec![b'a'; n as usize],
+                    eof: offset + n >= size,
+                    size: Some(size),
+                });
             }
             let body = &self.content[id];
             let start = (offset as usize).min(body.len());
@@ -673,6 +690,37 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(hits(&store, &id, "ok"), [("card".to_string(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_two_gigabyte_file_is_read_only_up_to_the_per_file_limit() {
+        let files = [file("dump", "dump.log", "h1"), file("ok", "ok.txt", "h2")];
+        let (_dir, store, id) = stored(&files);
+        let mut reader = script(&[("ok", CARD_LINE)]);
+        reader.huge.insert("dump".into(), 2 << 30);
+        let limit = 4 << 20;
+        let config = Config {
+            limits: sluice_inspect::Limits {
+                max_file_bytes: limit,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let opts = InspectOptions::with_config(config).unwrap();
+        let report = run(&store, &reader, &id, &opts).await;
+        assert_eq!((report.inspected, report.with_hits), (2, 1), "{report:?}");
+        let chunks = limit.div_ceil(u64::from(MAX_FILE_CHUNK));
+        assert!(
+            reader.reads_of("dump") as u64 <= chunks + 1,
+            "{} reads of a 2 GiB file",
+            reader.reads_of("dump")
+        );
+        match store.inspection(&id, "dump").unwrap().unwrap().outcome {
+            Outcome::Inspected {
+                truncated, bytes, ..
+            } => assert!(truncated && bytes <= limit, "{bytes}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
