@@ -37,6 +37,7 @@ impl TestDaemon {
             ..Default::default()
         };
         cfg.shutdown_grace = Duration::from_secs(20);
+        cfg.runtime.shared_cache_dir = Some(crate::suite_compile_cache());
         tune(&mut cfg);
         let daemon = Daemon::start(cfg).await.expect("daemon starts");
         let token = sluice::store::api_token(data_dir)

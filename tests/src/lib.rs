@@ -38,6 +38,22 @@ pub fn frozen_connectors() -> Option<PathBuf> {
     })
 }
 
+/// The compile cache of the built-in connectors that every test of a run shares, as
+/// operators share `~/.cache/sluice`: compiling a connector takes seconds, and the
+/// suite would otherwise compile the same ones for every test. Entries are keyed by
+/// content hash and engine, written atomically. Beside the test binaries
+/// (`target/tmp`), else in the system's temp dir.
+pub fn suite_compile_cache() -> PathBuf {
+    let beside = std::env::current_exe().ok().and_then(|exe| {
+        // target/debug/deps/NAME → target/tmp
+        Some(exe.parent()?.parent()?.parent()?.join("tmp"))
+    });
+    beside
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sluice-suite-compile-cache")
+}
+
 /// A sluice "process" in a temp dir.
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -91,6 +107,10 @@ impl Harness {
         let runtime = Runtime::new(
             RuntimeConfig {
                 cache_dir: Some(dir.path().join("cache")),
+                shared_cache_dir: config
+                    .shared_cache_dir
+                    .clone()
+                    .or_else(|| Some(suite_compile_cache())),
                 ..config
             },
             HttpClient::with_network(http.clone(), network, Outbound::new(&http.retry)).unwrap(),
