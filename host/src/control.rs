@@ -322,6 +322,10 @@ pub struct ScanInput {
     /// Wait for the scans to finish and return their reports.
     #[serde(default)]
     pub wait: bool,
+    /// Files: list only what changed since the last complete listing (a provider's
+    /// change notification); the regular full scan keeps its schedule.
+    #[serde(default)]
+    pub changes_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -870,22 +874,20 @@ impl Control {
         match &self.scheduler {
             Some(s) => {
                 let wait = s
-                    .trigger(&inst.id, &input.kinds)
+                    .trigger_scan(&inst.id, &input.kinds, input.changes_only)
                     .await
                     .map_err(|e| ControlError::Unavailable(e.to_string()))?;
                 let reports = if input.wait { wait.await } else { Vec::new() };
                 Ok(ScanOutput { reports })
             }
             None => {
-                let reports = scan_instance(
-                    &self.store,
-                    &entry.plugin,
-                    &inst,
-                    &input.kinds,
-                    &self.scan_options,
-                )
-                .await
-                .map_err(|e| ControlError::Internal(e.to_string()))?;
+                let opts = ScanOptions {
+                    changes_only: input.changes_only,
+                    ..self.scan_options.clone()
+                };
+                let reports = scan_instance(&self.store, &entry.plugin, &inst, &input.kinds, &opts)
+                    .await
+                    .map_err(|e| ControlError::Internal(e.to_string()))?;
                 self.store.flush()?;
                 Ok(ScanOutput { reports })
             }

@@ -183,13 +183,23 @@ impl DaemonRunner {
                 .update_instance(&inst.id, |i| i.permissions = Some(permissions.clone()))
                 .map_err(other)?;
         }
+        let changes;
+        let options = if job.changes_only {
+            changes = ScanOptions {
+                changes_only: true,
+                ..self.options.clone()
+            };
+            &changes
+        } else {
+            &self.options
+        };
         let mut report = scan_kind(
             &self.store,
             &entry.plugin,
             &inst,
             &ctx,
             job.kind,
-            &self.options,
+            options,
             &job.stop,
         )
         .await

@@ -46,7 +46,17 @@ pub struct ScanOptions {
     pub activity_partitions: u32,
     /// Content inspection after a files scan.
     pub inspection: Arc<InspectOptions>,
+    /// Files: list only what changed since the last complete listing (the connector
+    /// gets `context.since`), and sweep nothing at the end: a provider's change
+    /// notification (a webhook) asks for this, so a new share is seen at once without
+    /// listing the tenant. The interval's scans stay full, and find deletions. Without
+    /// a complete listing yet, or with one interrupted, the scan is a full one.
+    pub changes_only: bool,
 }
+
+/// How far back of the last listing's start a changes scan reaches, for providers'
+/// clocks and updates still being indexed when that listing ran.
+pub const CHANGES_OVERLAP: Millis = 5 * 60 * 1000;
 
 /// Operator-tunable bounds on stored data. A connector that hands over more is
 /// stopped with an `over-cap` error naming the cap; nothing of the refused page is
@@ -85,6 +95,7 @@ impl Default for ScanOptions {
             caps: ScanCaps::default(),
             activity_partitions: 4,
             inspection: Arc::default(),
+            changes_only: false,
         }
     }
 }
@@ -295,7 +306,15 @@ pub async fn scan_kind(
 ) -> Result<KindReport, ScanError> {
     let started = now_millis();
     let mut state = store.scan_state(&instance.id, kind)?;
-    if kind.is_snapshot() && !state.in_progress {
+    // A changes scan lists into the current generation and is not resumed: its pages
+    // are upserts, its cursor lives in this run only, and nothing is swept.
+    let changes = opts.changes_only
+        && kind == Kind::Files
+        && !state.in_progress
+        && state.changes_since.is_some();
+    if changes {
+        state.cursor = None;
+    } else if kind.is_snapshot() && !state.in_progress {
         state = ScanState {
             generation: state.generation + 1,
             cursor: None,
@@ -305,6 +324,7 @@ pub async fn scan_kind(
             started: Some(started),
             last_completed: state.last_completed,
             partitions: Vec::new(),
+            changes_since: state.changes_since,
         };
         store.put_scan_state(&instance.id, kind, &state)?;
     }
@@ -321,6 +341,9 @@ pub async fn scan_kind(
     let mut ctx = base.clone();
     ctx.page_size = opts.page_size;
     ctx.now = Some(opts.now.unwrap_or(started));
+    if changes {
+        ctx.since = state.changes_since;
+    }
     // Page N is committed on a blocking thread while page N+1 is fetched: the
     // connector call and the sled commit each take about half of a page's time, so
     // overlapping them nearly halves a scan. Commits still happen one at a time and in
@@ -444,8 +467,22 @@ pub async fn scan_kind(
             if last {
                 state.in_progress = false;
                 state.last_completed = Some(now_millis());
+                if kind == Kind::Files {
+                    let listed_from = if changes {
+                        started
+                    } else {
+                        state.started.unwrap_or(started)
+                    };
+                    state.changes_since = Some(listed_from - CHANGES_OVERLAP);
+                }
             }
-            let (store2, id, committed_state) = (store.clone(), instance.id.clone(), state.clone());
+            let (store2, id, mut committed_state) =
+                (store.clone(), instance.id.clone(), state.clone());
+            if changes && !last {
+                // Not resumable: an interrupted changes scan leaves no cursor behind.
+                committed_state.cursor = None;
+            }
+            let sweep = last && !changes;
             let records = page.records;
             pending = Some(PendingCommit {
                 records: n,
@@ -457,7 +494,7 @@ pub async fn scan_kind(
                             kind,
                             &records,
                             &committed_state,
-                            last,
+                            sweep,
                             &caps,
                         )
                     }
@@ -723,5 +760,118 @@ mod tests {
         assert_eq!((report.pages, report.records, report.deleted), (2, 2, 1));
         assert_eq!(ids(&store, &inst.id, Kind::Users, true), ["u2"]);
         assert_eq!(ids(&store, &inst.id, Kind::Users, false), ["u1", "u3"]);
+    }
+
+    /// Files listed whole, or only those changed when the host passes `since`.
+    struct Tenant {
+        all: Vec<&'static str>,
+        changed: Vec<&'static str>,
+        asked_since: Mutex<Vec<Option<Millis>>>,
+    }
+
+    impl Lister for Tenant {
+        async fn page(
+            &self,
+            ctx: CallContext,
+            _kind: Kind,
+            _cursor: Option<String>,
+        ) -> Result<Page, ConnectorError> {
+            self.asked_since.lock().unwrap().push(ctx.since);
+            let ids = if ctx.since.is_some() {
+                &self.changed
+            } else {
+                &self.all
+            };
+            Ok(Page {
+                records: ids.iter().map(|id| file(id)).collect(),
+                next_cursor: None,
+                more: false,
+            })
+        }
+    }
+
+    fn file(id: &str) -> crate::model::Record {
+        crate::model::Record::File(crate::model::File {
+            id: id.into(),
+            name: format!("{id}.txt"),
+            path: None,
+            owner: None,
+            mime_type: None,
+            size: None,
+            modified: None,
+            shared_externally: false,
+            public: false,
+            sharing: Default::default(),
+            labels: vec![],
+            content_hash: None,
+            raw: serde_json::json!({ "id": id }).into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_changes_scan_lists_since_the_last_listing_and_sweeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let inst = instance("acme");
+        store.create_instance(&inst, &Default::default()).unwrap();
+        let (ctx, stop) = (context(), StopSignal::new());
+        let changes = ScanOptions {
+            changes_only: true,
+            ..ScanOptions::default()
+        };
+        let tenant = |all: Vec<&'static str>, changed: Vec<&'static str>| Tenant {
+            all,
+            changed,
+            asked_since: Mutex::new(vec![]),
+        };
+
+        // Before any complete listing a changes scan is a full one.
+        let first = tenant(vec!["f1", "f2", "f3"], vec![]);
+        let before = now_millis();
+        scan_kind(&store, &first, &inst, &ctx, Kind::Files, &changes, &stop)
+            .await
+            .unwrap();
+        assert_eq!(*first.asked_since.lock().unwrap(), [None]);
+        let state = store.scan_state(&inst.id, Kind::Files).unwrap();
+        let since = state.changes_since.expect("a complete listing sets it");
+        assert!(since >= before - CHANGES_OVERLAP && since <= now_millis() - CHANGES_OVERLAP);
+
+        // A changes scan: the connector is asked for what changed since then, and the
+        // files it does not list are not marked deleted.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second = tenant(vec!["f1"], vec!["f2", "f4"]);
+        let report = scan_kind(&store, &second, &inst, &ctx, Kind::Files, &changes, &stop)
+            .await
+            .unwrap();
+        assert_eq!(*second.asked_since.lock().unwrap(), [Some(since)]);
+        assert_eq!((report.records, report.deleted), (2, 0));
+        assert_eq!(
+            ids(&store, &inst.id, Kind::Files, false),
+            ["f1", "f2", "f3", "f4"]
+        );
+        let after = store.scan_state(&inst.id, Kind::Files).unwrap();
+        assert_eq!(after.generation, state.generation, "no new generation");
+        assert!(
+            after.changes_since.unwrap() > since,
+            "the next changes scan starts later"
+        );
+        assert!(!after.in_progress && after.cursor.is_none());
+
+        // The regular full scan still finds deletions.
+        let third = tenant(vec!["f1", "f4"], vec![]);
+        let report = scan_kind(
+            &store,
+            &third,
+            &inst,
+            &ctx,
+            Kind::Files,
+            &ScanOptions::default(),
+            &stop,
+        )
+        .await
+        .unwrap();
+        assert_eq!(*third.asked_since.lock().unwrap(), [None]);
+        assert_eq!(report.deleted, 2);
+        assert_eq!(ids(&store, &inst.id, Kind::Files, true), ["f2", "f3"]);
     }
 }

@@ -536,6 +536,7 @@ fn state(generation: u64, cursor: Option<String>) -> ScanState {
         started: Some(1),
         last_completed: None,
         partitions: Vec::new(),
+        changes_since: None,
     }
 }
 

@@ -460,6 +460,9 @@ async fn hook(
             ScanInput {
                 kinds: kinds.clone(),
                 wait: false,
+                // A change notification: files list what changed since the last
+                // listing; other kinds scan as usual (activities are incremental).
+                changes_only: true,
             },
         )
         .await?;

@@ -143,6 +143,9 @@ impl Control {
                     ScanInput {
                         kinds: vec![kind],
                         wait: true,
+                        // A full rescan: not every provider marks a file changed
+                        // when only its sharing changed.
+                        changes_only: false,
                     },
                 )
                 .await

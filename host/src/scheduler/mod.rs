@@ -91,6 +91,8 @@ pub struct Job {
     pub kind: Kind,
     /// Run the connector's `check` first and save the permissions (connect flow).
     pub check: bool,
+    /// List only what changed since the last listing (see `ScanOptions::changes_only`).
+    pub changes_only: bool,
     pub stop: StopSignal,
 }
 
@@ -152,6 +154,7 @@ enum Command {
     Trigger {
         id: String,
         kinds: Vec<Kind>,
+        changes_only: bool,
         reply: oneshot::Sender<Result<Vec<oneshot::Receiver<KindReport>>, ScheduleError>>,
     },
     Snapshot(oneshot::Sender<HashMap<String, Vec<KindSchedule>>>),
@@ -199,11 +202,24 @@ impl SchedulerHandle {
         instance_id: &str,
         kinds: &[Kind],
     ) -> Result<impl Future<Output = Vec<KindReport>> + use<>, ScheduleError> {
+        self.trigger_scan(instance_id, kinds, false).await
+    }
+
+    /// [`Self::trigger`], as a changes scan where the kind has one (files, see
+    /// `ScanOptions::changes_only`) when `changes_only`: the kind's regular scan keeps
+    /// its due time. A full scan already due or asked for wins.
+    pub async fn trigger_scan(
+        &self,
+        instance_id: &str,
+        kinds: &[Kind],
+        changes_only: bool,
+    ) -> Result<impl Future<Output = Vec<KindReport>> + use<>, ScheduleError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Trigger {
                 id: instance_id.to_string(),
                 kinds: kinds.to_vec(),
+                changes_only,
                 reply,
             })
             .map_err(|_| ScheduleError::Stopped)?;
@@ -274,6 +290,12 @@ struct Slot {
     last_finished: Option<Millis>,
     /// Triggered while running: run again right after.
     rerun: bool,
+    /// The next run is a changes scan, triggered ahead of the regular one, which was
+    /// due at `full_due` and is put back there after it.
+    changes_only: bool,
+    full_due: Option<Instant>,
+    /// The running scan is a changes scan.
+    running_changes: bool,
     /// Waiting for the next run's report / for the running one's.
     waiters_next: Vec<oneshot::Sender<KindReport>>,
     waiters_running: Vec<oneshot::Sender<KindReport>>,
@@ -381,8 +403,13 @@ impl<R: ScanRunner> Actor<R> {
                     let _ = reply.send(());
                 }
             }
-            Command::Trigger { id, kinds, reply } => {
-                let _ = reply.send(self.trigger(&id, &kinds));
+            Command::Trigger {
+                id,
+                kinds,
+                changes_only,
+                reply,
+            } => {
+                let _ = reply.send(self.trigger(&id, &kinds, changes_only));
             }
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
@@ -467,6 +494,7 @@ impl<R: ScanRunner> Actor<R> {
         &mut self,
         id: &str,
         kinds: &[Kind],
+        changes_only: bool,
     ) -> Result<Vec<oneshot::Receiver<KindReport>>, ScheduleError> {
         let entry = self
             .entries
@@ -483,7 +511,15 @@ impl<R: ScanRunner> Actor<R> {
             out.push(rx);
             if slot.running.is_some() {
                 slot.rerun = true;
-            } else {
+            } else if !changes_only {
+                slot.changes_only = false;
+                slot.full_due = None;
+                slot.next_due = Some(now);
+            } else if !slot.changes_only && slot.next_due.is_some_and(|d| d > now) {
+                slot.changes_only = true;
+                slot.full_due = slot.next_due;
+                slot.next_due = Some(now);
+            } else if slot.next_due.is_none() {
                 slot.next_due = Some(now);
             }
         }
@@ -519,12 +555,15 @@ impl<R: ScanRunner> Actor<R> {
         slot.running = Some((run_id, stop.clone()));
         slot.next_due = None;
         slot.rerun = false;
+        let changes_only = std::mem::take(&mut slot.changes_only);
+        slot.running_changes = changes_only;
         slot.waiters_running = std::mem::take(&mut slot.waiters_next);
         self.running.insert(run_id, (id.to_string(), kind));
         let job = Job {
             instance_id: id.to_string(),
             kind,
             check,
+            changes_only,
             stop,
         };
         tracing::debug!(instance = %entry.name, %kind, "scan starting");
@@ -600,6 +639,13 @@ impl<R: ScanRunner> Actor<R> {
             let jitter = config.jitter_bound(slot.interval).mul_f64(success_jitter);
             slot.next_due = Some(now + slot.interval + jitter);
             opened_gate = gate == Some(kind);
+        }
+        // A changes scan ran ahead of the regular scan; whatever its outcome, the
+        // regular scan stays due when it was (it finds deletions).
+        if std::mem::take(&mut slot.running_changes)
+            && let Some(due) = slot.full_due.take()
+        {
+            slot.next_due = Some(due.min(slot.next_due.unwrap_or(due)));
         }
         if slot.rerun || !slot.waiters_next.is_empty() {
             slot.rerun = false;
@@ -680,6 +726,9 @@ fn new_slot(k: &KindPlan, next_due: Option<Instant>) -> Slot {
         last_success: k.last_completed,
         last_finished: k.last_completed,
         rerun: false,
+        changes_only: false,
+        full_due: None,
+        running_changes: false,
         waiters_next: Vec::new(),
         waiters_running: Vec::new(),
     }

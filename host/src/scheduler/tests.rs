@@ -16,6 +16,7 @@ struct Started {
     instance: String,
     kind: Kind,
     check: bool,
+    changes_only: bool,
 }
 
 /// Scans take `pages × PAGE_TIME`; failures are scripted per (instance, kind).
@@ -67,6 +68,7 @@ impl ScanRunner for FakeRunner {
             instance: job.instance_id.clone(),
             kind: job.kind,
             check: job.check,
+            changes_only: job.changes_only,
         });
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
@@ -413,6 +415,50 @@ async fn a_trigger_runs_now_and_reports_and_one_during_a_run_reruns_after() {
         h.trigger("nope", &[]).await.err(),
         Some(ScheduleError::NotScheduled("nope".into()))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_changes_trigger_runs_a_changes_scan_and_keeps_the_full_scan_due() {
+    let runner = FakeRunner::new(1);
+    let h = start(config(), runner.clone());
+    // The last full files scan was nearly an interval ago: the next is due soon.
+    let interval = default_interval(Kind::Files).as_millis() as Millis;
+    h.upsert(plan(
+        "a",
+        &[Kind::Files],
+        Some(now_millis() - interval + 120_000),
+    ));
+    advance(Duration::from_secs(1)).await;
+    // Virtual time moves, the wall clock does not: compare what is left until due.
+    let left = |h: SchedulerHandle| async move {
+        h.snapshot().await["a"][0].next_run.expect("scheduled") - now_millis()
+    };
+    let left_before = left(h.clone()).await;
+
+    let wait = h.trigger_scan("a", &[Kind::Files], true).await.unwrap();
+    let reports = tokio::spawn(wait);
+    advance(Duration::from_secs(5)).await;
+    assert_eq!(reports.await.unwrap().len(), 1);
+    let started = runner.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    assert!(
+        started[0].changes_only,
+        "a webhook's trigger is a changes scan"
+    );
+    let left_after = left(h.clone()).await;
+    assert!(
+        left_after <= left_before - 4_000,
+        "the full scan stays due when it was ({left_before} ms), not an interval after the changes scan ({left_after} ms)"
+    );
+
+    // An operator's trigger is a full scan, now.
+    let wait = h.trigger("a", &[Kind::Files]).await.unwrap();
+    let reports = tokio::spawn(wait);
+    advance(Duration::from_secs(5)).await;
+    assert_eq!(reports.await.unwrap().len(), 1);
+    let started = runner.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 2);
+    assert!(!started[1].changes_only);
 }
 
 #[tokio::test(start_paused = true)]

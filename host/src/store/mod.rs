@@ -281,6 +281,11 @@ pub struct ScanState {
     /// last range.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<Partition>,
+    /// Snapshot kinds: a changes scan (`ScanOptions::changes_only`) lists what changed
+    /// from this time on: when the last complete listing started, less
+    /// `scan::CHANGES_OVERLAP`. None until a listing completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_since: Option<Millis>,
 }
 
 /// One time range of a partitioned first activity scan.

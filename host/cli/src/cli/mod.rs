@@ -185,6 +185,10 @@ pub enum Command {
         /// With a daemon: start the scan and return without waiting.
         #[arg(long)]
         no_wait: bool,
+        /// Files: list only what changed since the last complete listing, as a
+        /// provider's change notification does (deletions show in the full scans).
+        #[arg(long, conflicts_with = "record")]
+        changes: bool,
         /// Record every request and response of a full scan from scratch into DIR
         /// (auth headers and secrets redacted), for `sluice test-connector --fixtures
         /// DIR`. The scan goes into a scratch store: the instance's records and cursors
@@ -1076,6 +1080,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             instance,
             kinds,
             no_wait,
+            changes,
             json,
             record: None,
         } => {
@@ -1086,6 +1091,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     ScanInput {
                         kinds,
                         wait: !no_wait,
+                        changes_only: changes,
                     },
                 )
                 .await?;
