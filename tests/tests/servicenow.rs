@@ -879,5 +879,21 @@ async fn a_business_rule_s_hook_call_scans_files_at_once() {
     assert_eq!(triggered["triggered"], serde_json::json!(["files"]));
     let ids = d.wait_for_record("acme", "files", &added).await;
     assert_eq!(ids.len(), mock.expected().files);
+    // A changes scan: only what changed since the first listing was asked for, and
+    // the files it did not list are still there.
+    let listings: Vec<String> = (mock.requests().into_iter())
+        .filter(|r| r.path_and_query.starts_with("/api/now/attachment?"))
+        .map(|r| r.path_and_query)
+        .collect();
+    assert!(
+        listings
+            .last()
+            .is_some_and(|l| l.contains("sys_updated_on")),
+        "{listings:?}"
+    );
+    assert!(
+        !listings[0].contains("sys_updated_on"),
+        "the first scan lists all"
+    );
     d.daemon.shutdown().await.unwrap();
 }

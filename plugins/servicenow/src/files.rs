@@ -12,11 +12,10 @@
 //! finished scan is recorded as deleted (which is how a deletion, permanent in
 //! ServiceNow, reaches Sluice).
 //!
-//! When the host passes `context.since` (the 0.3.0 host does so only for
-//! `list-activities`), the list is the attachments changed since then,
+//! When the host passes `context.since` (a changes scan, after a business rule
+//! notifies the instance's webhook), the list is the attachments changed since then,
 //! `sys_updated_on>=<YYYY-MM-DD HH:MM:SS>^ORDERBYsys_updated_on^ORDERBYsys_id`, in the
-//! date format of the activity queries: ready for a host that scans files
-//! incrementally, unused today.
+//! date format of the activity queries.
 //!
 //! | `file` | `sys_attachment` |
 //! |---|---|
