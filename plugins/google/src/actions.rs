@@ -108,16 +108,27 @@ mod tests {
                 fake::json(&json!({"id": "u1", "suspended": false}))
             })
         });
-        let (outcome, host) =
-            host.run(|| act(&fake::ctx(2, None), &test_action(ActionKind::SuspendUser, "u1", false)));
+        let (outcome, host) = host.run(|| {
+            act(
+                &fake::ctx(2, None),
+                &test_action(ActionKind::SuspendUser, "u1", false),
+            )
+        });
         let outcome = outcome.unwrap();
         assert_eq!(outcome.status, ActionStatus::Done);
         assert_eq!(outcome.requests, [format!("PUT {user}")]);
         assert_eq!(host.requests().len(), 2);
 
-        let host = fake::google(vec![(read, fake::json(&json!({"id": "u1", "suspended": true})))]);
-        let (outcome, _) =
-            host.run(|| act(&fake::ctx(2, None), &test_action(ActionKind::SuspendUser, "u1", false)));
+        let host = fake::google(vec![(
+            read,
+            fake::json(&json!({"id": "u1", "suspended": true})),
+        )]);
+        let (outcome, _) = host.run(|| {
+            act(
+                &fake::ctx(2, None),
+                &test_action(ActionKind::SuspendUser, "u1", false),
+            )
+        });
         assert_eq!(outcome.unwrap().status, ActionStatus::Already);
     }
 
@@ -134,7 +145,9 @@ mod tests {
         assert_eq!(outcome.unwrap().status, ActionStatus::Already);
         assert_eq!(
             host.requests()[0].line(),
-            format!("DELETE {ADMIN}/admin/directory/v1/users/u1/tokens/123-abc.apps.googleusercontent.com")
+            format!(
+                "DELETE {ADMIN}/admin/directory/v1/users/u1/tokens/123-abc.apps.googleusercontent.com"
+            )
         );
     }
 }

@@ -104,7 +104,8 @@ fn read(api: &Api, end: i64, source: Source<'_>) -> Result<(Vec<Activity>, bool)
             search.token.as_deref(),
         )
         .query("startTime", rfc(search.start))
-        .query("endTime", rfc(search.end));
+        // Whole seconds, rounded up: an event in the run's own second is included.
+        .query("endTime", rfc(search.end + 999));
     let (entries, token) = api::items_and_token(api.fetch(request)?, "items");
     let mut items: Vec<Activity> = entries.iter().flat_map(activities).collect();
     let next = token.map(|token| {
@@ -143,7 +144,8 @@ pub fn activities(value: &Value) -> Vec<Activity> {
         .cloned()
         .unwrap_or_default();
     let several = events.len() > 1;
-    let actor = json::str_at(value, "/actor/email").or_else(|| json::str_at(value, "/actor/profileId"));
+    let actor =
+        json::str_at(value, "/actor/email").or_else(|| json::str_at(value, "/actor/profileId"));
     let location = json::str_at(value, "/networkInfo/regionCode").map(|country| Location {
         country_code: Some(country.to_ascii_uppercase()),
         region: json::str_at(value, "/networkInfo/subdivisionCode"),
@@ -185,7 +187,9 @@ fn targets(event: &Value) -> Vec<String> {
     };
     parameters
         .iter()
-        .filter(|p| json::str_at(p, "name").is_some_and(|n| TARGET_PARAMETERS.contains(&n.as_str())))
+        .filter(|p| {
+            json::str_at(p, "name").is_some_and(|n| TARGET_PARAMETERS.contains(&n.as_str()))
+        })
         .filter_map(|p| json::str_at(p, "value"))
         .collect()
 }
@@ -236,7 +240,10 @@ mod tests {
 
     #[test]
     fn each_application_is_searched_to_now_and_resumes_after_its_newest_event() {
-        let base = format!("{}/admin/reports/v1/activity/users/all/applications", fake::ADMIN);
+        let base = format!(
+            "{}/admin/reports/v1/activity/users/all/applications",
+            fake::ADMIN
+        );
         let event = |t: &str, q: &str| {
             json!({"id": {"time": t, "uniqueQualifier": q, "applicationName": "login"},
                 "events": [{"name": "login_success"}]})
@@ -260,7 +267,10 @@ mod tests {
                 login2.clone(),
                 fake::json(&json!({"items": [event("2024-07-01T08:00:00Z", "z")]})),
             ),
-            (admin.clone(), fake::json(&json!({"kind": "admin#reports#activities"}))),
+            (
+                admin.clone(),
+                fake::json(&json!({"kind": "admin#reports#activities"})),
+            ),
         ])
         .config("applications", "login, admin");
         let mut ctx = fake::ctx(2, time::parse("2024-07-01T00:00:00Z"));
@@ -272,6 +282,9 @@ mod tests {
         assert_eq!(urls, [login, login2, admin]);
         assert_eq!(run.items.len(), 3);
         let cursor = run.cursor.unwrap();
-        assert!(cursor.contains(r#""login":{"ts":1719828000500,"seen":["login-1719828000500-b"]}"#), "{cursor}");
+        assert!(
+            cursor.contains(r#""login":{"ts":1719828000500,"seen":["login-1719828000500-b"]}"#),
+            "{cursor}"
+        );
     }
 }

@@ -41,7 +41,11 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<AppPermissionPage, Co
             continue;
         }
         let (tokens, _) = api::items_and_token(api::checked(response)?.json_value()?, "items");
-        items.extend(tokens.iter().filter_map(|t| grant(t, &id, email.as_deref())));
+        items.extend(
+            tokens
+                .iter()
+                .filter_map(|t| grant(t, &id, email.as_deref())),
+        );
     }
     Ok(AppPermissionPage {
         items,

@@ -28,8 +28,8 @@
 
 use sluice_sdk::prelude::*;
 
-use crate::activities;
 use crate::api::{self, Api};
+use crate::{activities, files};
 
 /// The scope prefix every scope shares.
 pub const SCOPE_ROOT: &str = "https://www.googleapis.com/auth/";
@@ -111,16 +111,17 @@ pub fn requested_scopes() -> Vec<String> {
 pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
     let api = Api::new(ctx)?;
     let requested = requested_scopes();
-    let asks = |scope: &str| requested.iter().any(|r| r == &format!("{SCOPE_ROOT}{scope}"));
+    let asks = |scope: &str| {
+        requested
+            .iter()
+            .any(|r| r == &format!("{SCOPE_ROOT}{scope}"))
+    };
     let admin = config::required("admin_email")?;
     let customer = http::encode_component(&api.customer);
-    let rfc = |ms: i64| time::to_rfc3339(ms).unwrap_or_default();
-    let day = (rfc(ctx.now - 86_400_000), rfc(ctx.now));
+    // The newest event only, without times: a recorded check replays at another time.
     let report = |app: &str| {
         api.get(api.reports(&format!("/activity/users/all/applications/{app}")))
             .query("maxResults", 1)
-            .query("startTime", &day.0)
-            .query("endTime", &day.1)
     };
     let mut missing = Vec::new();
     for probe in &PROBES {
@@ -151,11 +152,13 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
             Capability::LogonActivity => report("login"),
             Capability::AdminActivity => report("admin"),
             Capability::UserActivity => report("drive"),
-            Capability::AppPermissions => api.get(api.directory(&format!(
-                "/users/{}/tokens",
-                http::encode_component(&admin)
-            ))),
-            _ => api.get(api.drive("/files")).query("pageSize", 1),
+            Capability::AppPermissions => {
+                api.get(api.directory(&format!("/users/{}/tokens", http::encode_component(&admin))))
+            }
+            _ => api
+                .get(api.drive("/files"))
+                .query("pageSize", 1)
+                .query("corpora", files::corpora()),
         };
         let response = request.send()?;
         if response.status() == 401 {
@@ -275,15 +278,22 @@ mod tests {
                 Capability::SensitivityLabels,
             ]
         );
-        assert!(permissions.missing[0].1.contains("admin.directory.group.readonly"));
-        assert!(permissions.missing[2].1.contains("Admin SDK API has not been used"));
+        assert!(
+            permissions.missing[0]
+                .1
+                .contains("admin.directory.group.readonly")
+        );
+        assert!(
+            permissions.missing[2]
+                .1
+                .contains("Admin SDK API has not been used")
+        );
     }
 
     #[test]
     fn a_rejected_token_is_unauthorized() {
-        let host = fake::google(vec![]).on_request(|_| {
-            Ok(fake::error(401, "authError", "Invalid Credentials"))
-        });
+        let host = fake::google(vec![])
+            .on_request(|_| Ok(fake::error(401, "authError", "Invalid Credentials")));
         let (result, _) = host.run(|| check(&fake::ctx(100, None)));
         assert!(matches!(result, Err(ConnectorError::Unauthorized(_))));
     }

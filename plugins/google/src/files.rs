@@ -64,8 +64,7 @@ pub const FILE_FIELDS: &str = "id,name,mimeType,parents,owners(emailAddress,disp
     shared,webViewLink,md5Checksum,size,modifiedTime,trashed,driveId,labelInfo";
 
 /// The fields of a permission when read on their own.
-pub const PERMISSION_FIELDS: &str =
-    "nextPageToken,permissions(id,type,role,emailAddress,domain,allowFileDiscovery,expirationTime,deleted)";
+pub const PERMISSION_FIELDS: &str = "nextPageToken,permissions(id,type,role,emailAddress,domain,allowFileDiscovery,expirationTime,deleted)";
 
 /// Pages of permissions read per file at most.
 const PERMISSION_PAGES: usize = 20;
@@ -117,7 +116,7 @@ impl Listing {
         match permissions(&self.api, &id) {
             Ok(permissions) => Ok(file(value, &self.domains, Some(&permissions))),
             Err(ConnectorError::Forbidden(why) | ConnectorError::NotFound(why)) => {
-                log::info(&format!("file {id}: sharing not readable ({why})"));
+                log::info(format!("file {id}: sharing not readable ({why})"));
                 Ok(file(value, &self.domains, None))
             }
             Err(e) => Err(e),
@@ -139,9 +138,6 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<FilePage, ConnectorEr
         return changes(&listing, position);
     }
     let api = &listing.api;
-    let corpora = config::get("drive_corpora")
-        .filter(|c| !c.trim().is_empty())
-        .unwrap_or_else(|| "domain".into());
     let request = api
         .page(
             api.drive("/files"),
@@ -149,7 +145,7 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<FilePage, ConnectorEr
             api.page_size(MAX_FILES),
             position.token.as_deref(),
         )
-        .query("corpora", corpora)
+        .query("corpora", corpora())
         .query("includeItemsFromAllDrives", "true")
         .query("supportsAllDrives", "true")
         .query("q", "trashed = false")
@@ -174,6 +170,13 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<FilePage, ConnectorEr
         items,
         next_cursor: next.map(|n| Cursor::encode(&n)),
     })
+}
+
+/// The `corpora` files are listed from: config `drive_corpora`, `domain` by default.
+pub fn corpora() -> String {
+    config::get("drive_corpora")
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| "domain".into())
 }
 
 /// `changes.getStartPageToken`: where the change feed is now.
@@ -204,7 +207,12 @@ fn changes(listing: &Listing, position: FilesCursor) -> Result<FilePage, Connect
         );
     let body = api.fetch(listing.with_labels(request))?;
     let mut items = Vec::new();
-    for change in body.get("changes").and_then(Value::as_array).into_iter().flatten() {
+    for change in body
+        .get("changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let kind = json::str_at(change, "changeType");
         if kind.as_deref().is_some_and(|k| k != "file")
             || json::bool_at(change, "removed") == Some(true)
@@ -220,10 +228,12 @@ fn changes(listing: &Listing, position: FilesCursor) -> Result<FilePage, Connect
         items.extend(listing.file(value)?);
     }
     let next = json::str_at(&body, "nextPageToken").filter(|t| !t.is_empty());
-    if next.is_none() {
-        if let Some(start) = json::str_at(&body, "newStartPageToken") {
-            log::info(&format!("Drive changes read to the end; the feed goes on at {start}"));
-        }
+    if next.is_none()
+        && let Some(start) = json::str_at(&body, "newStartPageToken")
+    {
+        log::info(format!(
+            "Drive changes read to the end; the feed goes on at {start}"
+        ));
     }
     Ok(FilePage {
         items,
@@ -239,7 +249,10 @@ fn changes(listing: &Listing, position: FilesCursor) -> Result<FilePage, Connect
 
 /// Every permission of file `id` (`permissions.list`).
 pub fn permissions(api: &Api, id: &str) -> Result<Vec<Value>, ConnectorError> {
-    let url = api.drive(&format!("/files/{}/permissions", http::encode_component(id)));
+    let url = api.drive(&format!(
+        "/files/{}/permissions",
+        http::encode_component(id)
+    ));
     let (all, _) = pagination::collect_all(String::new(), PERMISSION_PAGES, |token| {
         let token = (!token.is_empty()).then_some(token);
         let request = api
@@ -354,7 +367,12 @@ pub fn file(value: &Value, domains: &[String], permissions: Option<&[Value]>) ->
     let labels = value
         .pointer("/labelInfo/labels")
         .and_then(Value::as_array)
-        .map(|labels| labels.iter().filter_map(|l| json::str_at(l, "id")).collect())
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|l| json::str_at(l, "id"))
+                .collect()
+        })
         .unwrap_or_default();
     Some(File {
         path: None,
@@ -383,18 +401,27 @@ pub fn file(value: &Value, domains: &[String], permissions: Option<&[Value]>) ->
 /// The format a Google Workspace document is exported in for reading; none for the
 /// types without content.
 pub fn export_format(mime_type: &str) -> Option<&'static str> {
-    Some(match mime_type.strip_prefix("application/vnd.google-apps.")? {
-        "document" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "spreadsheet" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "presentation" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "drawing" => "application/pdf",
-        "script" => "application/vnd.google-apps.script+json",
-        _ => return None,
-    })
+    Some(
+        match mime_type.strip_prefix("application/vnd.google-apps.")? {
+            "document" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "spreadsheet" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "presentation" => {
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            }
+            "drawing" => "application/pdf",
+            "script" => "application/vnd.google-apps.script+json",
+            _ => return None,
+        },
+    )
 }
 
 /// `read-file`: `length` bytes of file `id` from `offset`.
-pub fn read(ctx: &Context, id: &str, offset: u64, length: u32) -> Result<FileChunk, ConnectorError> {
+pub fn read(
+    ctx: &Context,
+    id: &str,
+    offset: u64,
+    length: u32,
+) -> Result<FileChunk, ConnectorError> {
     let api = Api::new(ctx)?;
     let segment = action::target_segment(id)?;
     let meta = api.fetch(
@@ -427,7 +454,11 @@ pub fn read(ctx: &Context, id: &str, offset: u64, length: u32) -> Result<FileChu
 }
 
 /// `DELETE …/files/{file}/permissions/{permission}`.
-fn delete_permission(api: &Api, file: &str, permission: &str) -> Result<http::Request, ConnectorError> {
+fn delete_permission(
+    api: &Api,
+    file: &str,
+    permission: &str,
+) -> Result<http::Request, ConnectorError> {
     Ok(http::delete(api.drive(&format!(
         "/files/{file}/permissions/{}",
         action::target_segment(permission)?
@@ -471,7 +502,10 @@ fn delete_picked(
         .filter_map(|p| json::str_at(p, "id"))
         .collect();
     if ids.is_empty() {
-        return Ok(ActionOutcome::already(&format!("Drive file {file} {none}"), Vec::new()));
+        return Ok(ActionOutcome::already(
+            &format!("Drive file {file} {none}"),
+            Vec::new(),
+        ));
     }
     let requests = ids
         .iter()
@@ -479,7 +513,10 @@ fn delete_picked(
         .collect::<Result<Vec<_>, _>>()?;
     perform_all(
         requests,
-        &format!("delete {} permission(s) of Drive file {file}: {what}", ids.len()),
+        &format!(
+            "delete {} permission(s) of Drive file {file}: {what}",
+            ids.len()
+        ),
         action.dry_run,
     )
 }
@@ -487,14 +524,21 @@ fn delete_picked(
 /// `remove-public-link`: deletes the file's `anyone` permissions.
 pub fn remove_public_link(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let domains = api::internal_domains();
-    delete_picked(api, action, "anyone with the link", "has no public link", |p| {
-        reach(p, &domains) == Reach::Anyone
-    })
+    delete_picked(
+        api,
+        action,
+        "anyone with the link",
+        "has no public link",
+        |p| reach(p, &domains) == Reach::Anyone,
+    )
 }
 
 /// `remove-external-sharing`: deletes every permission reaching outside the
 /// organisation: `anyone`, other domains, and users and groups of other domains.
-pub fn remove_external_sharing(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
+pub fn remove_external_sharing(
+    api: &Api,
+    action: &Action,
+) -> Result<ActionOutcome, ConnectorError> {
     let domains = api::internal_domains();
     delete_picked(
         api,
@@ -614,17 +658,30 @@ pub fn quarantine(api: &Api, action: &Action) -> Result<ActionOutcome, Connector
 }
 
 /// `apply-label`: `POST /drive/v3/files/{id}/modifyLabels` adding label `label` (a
-/// Drive label id, without field values). A file with the label is `already`.
+/// Drive label id, without field values; by default the one label of
+/// `drive_label_ids` when it names one). A file with the label is `already`.
 pub fn apply_label(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
-    let label = action::param(action, "label")
-        .ok_or_else(|| ConnectorError::other("apply-label needs param `label` (a Drive label id)"))?
-        .to_owned();
+    let configured: Vec<String> = config::get("drive_label_ids")
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let label = match (action::param(action, "label"), configured.as_slice()) {
+        (Some(label), _) => label.to_owned(),
+        // The one label the instance reads needs no naming.
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return Err(ConnectorError::other(
+                "apply-label needs param `label` (a Drive label id)",
+            ));
+        }
+    };
     let file = action::target_segment(&action.target)?;
     Write::new(
-        http::post(api.drive(&format!("/files/{file}/modifyLabels"))).json_body(
-            &serde_json::json!({"kind": "drive#modifyLabelsRequest",
-                "labelModifications": [{"labelId": label}]}),
-        ),
+        http::post(api.drive(&format!("/files/{file}/modifyLabels")))
+            .json_body(&serde_json::json!({"kind": "drive#modifyLabelsRequest",
+                "labelModifications": [{"labelId": label}]})),
         format!("apply Drive label {label} to file {file}"),
     )
     .perform_unless(action.dry_run, || {
@@ -637,7 +694,10 @@ pub fn apply_label(api: &Api, action: &Action) -> Result<ActionOutcome, Connecto
         let has = now
             .pointer("/labelInfo/labels")
             .and_then(Value::as_array)
-            .is_some_and(|l| l.iter().any(|l| json::str_at(l, "id").as_deref() == Some(&label)));
+            .is_some_and(|l| {
+                l.iter()
+                    .any(|l| json::str_at(l, "id").as_deref() == Some(&label))
+            });
         Ok(has.then(|| format!("Drive file {file} has label {label}")))
     })
 }
@@ -670,13 +730,20 @@ mod tests {
         let pricing = &files[0];
         assert!(pricing.shared_externally && !pricing.public);
         assert_eq!(pricing.owner.as_deref(), Some("alice.admin@example.com"));
-        assert_eq!(pricing.sharing.principals.len(), 1, "the owner is not listed");
+        assert_eq!(
+            pricing.sharing.principals.len(),
+            1,
+            "the owner is not listed"
+        );
         let vendor = &pricing.sharing.principals[0];
         assert_eq!(vendor.id, "vendor.rep@partner.example.net");
         assert!(vendor.external);
         assert_eq!(vendor.role, ShareRole::Editor);
         assert_eq!(pricing.sharing.links.len(), 1);
-        assert_eq!(pricing.sharing.links[0].audience, LinkAudience::Organization);
+        assert_eq!(
+            pricing.sharing.links[0].audience,
+            LinkAudience::Organization
+        );
         assert_eq!(pricing.sharing.links[0].domain, None, "our own domain");
         let agenda = &files[1];
         assert!(agenda.public && agenda.shared_externally);
@@ -692,7 +759,10 @@ mod tests {
             })
         );
         assert_eq!(pdf.modified, time::parse("2024-02-02T17:45:09.000Z"));
-        assert_eq!(serde_json::from_str::<Value>(&pdf.raw).unwrap(), body["files"][2]);
+        assert_eq!(
+            serde_json::from_str::<Value>(&pdf.raw).unwrap(),
+            body["files"][2]
+        );
     }
 
     #[test]
@@ -702,7 +772,10 @@ mod tests {
                 "role": "reader"}]});
         let f = file(&value, &domains(), None).unwrap();
         assert!(f.shared_externally && !f.public);
-        assert_eq!(f.sharing.links[0].domain.as_deref(), Some("partner.example.net"));
+        assert_eq!(
+            f.sharing.links[0].domain.as_deref(),
+            Some("partner.example.net")
+        );
         assert_eq!(f.labels, ["L1"]);
     }
 
@@ -737,8 +810,10 @@ mod tests {
             ),
             (
                 files_url(None),
-                fake::json(&json!({"files": [{"id": "a", "name": "a"}, {"id": "b", "name": "b"}],
-                    "nextPageToken": "f2"})),
+                fake::json(
+                    &json!({"files": [{"id": "a", "name": "a"}, {"id": "b", "name": "b"}],
+                    "nextPageToken": "f2"}),
+                ),
             ),
             (
                 files_url(Some("f2")),
@@ -786,8 +861,12 @@ mod tests {
             "file": {"id": "n", "name": "new.txt"}},
             {"changeType": "file", "fileId": "t", "file": {"id": "t", "name": "t", "trashed": true}}]);
         let host = fake::google(vec![(changes_url("77"), fake::json(&changed))]);
-        let (page, host) =
-            host.run(|| list(&fake::ctx(2, None), Some(r#"{"changes":true,"token":"77"}"#)));
+        let (page, host) = host.run(|| {
+            list(
+                &fake::ctx(2, None),
+                Some(r#"{"changes":true,"token":"77"}"#),
+            )
+        });
         let page = page.unwrap();
         assert_eq!(host.requests().len(), 1, "no listing, no start token");
         assert_eq!(page.items.len(), 1);
@@ -828,14 +907,20 @@ mod tests {
             "{DRIVE}/drive/v3/files/f1/export?mimeType=application%2Fvnd.openxmlformats-officedocument.wordprocessingml.document"
         );
         let host = fake::google(vec![
-            (META.into(), meta("application/vnd.google-apps.document", None)),
+            (
+                META.into(),
+                meta("application/vnd.google-apps.document", None),
+            ),
             (export, Response::new(200, vec![], b"0123456789".to_vec())),
         ]);
         let (chunk, _) = host.run(|| read(&fake::ctx(2, None), "f1", 8, 4));
         let chunk = chunk.unwrap();
         assert_eq!((chunk.data.as_slice(), chunk.eof), (&b"89"[..], true));
 
-        let host = fake::google(vec![(META.into(), meta("application/vnd.google-apps.form", None))]);
+        let host = fake::google(vec![(
+            META.into(),
+            meta("application/vnd.google-apps.form", None),
+        )]);
         let (result, _) = host.run(|| read(&fake::ctx(2, None), "f1", 0, 4));
         assert!(matches!(result, Err(ConnectorError::Unsupported(_))));
     }
@@ -873,7 +958,10 @@ mod tests {
             .collect();
         for id in internal {
             assert!(
-                outcome.requests.iter().all(|r| !r.contains(&format!("/permissions/{id}?"))),
+                outcome
+                    .requests
+                    .iter()
+                    .all(|r| !r.contains(&format!("/permissions/{id}?"))),
                 "{id} is inside the organisation"
             );
         }
@@ -881,10 +969,12 @@ mod tests {
 
     #[test]
     fn trash_reads_first_and_a_trashed_file_is_already() {
-        let current = format!(
-            "{DRIVE}/drive/v3/files/f1?supportsAllDrives=true&fields=id%2Ctrashed"
-        );
-        let host = fake::google(vec![(current, fake::json(&json!({"id": "f1", "trashed": true})))]);
+        let current =
+            format!("{DRIVE}/drive/v3/files/f1?supportsAllDrives=true&fields=id%2Ctrashed");
+        let host = fake::google(vec![(
+            current,
+            fake::json(&json!({"id": "f1", "trashed": true})),
+        )]);
         let (outcome, host) = host.run(|| {
             let api = Api::new(&fake::ctx(2, None)).unwrap();
             trash(&api, &test_action(ActionKind::TrashFile, "f1", false))

@@ -69,7 +69,9 @@ fn members(api: &Api, id: &str) -> Result<Vec<String>, ConnectorError> {
         Ok(api::items_and_token(api.fetch(request)?, "members"))
     })?;
     if cut {
-        log::warn(&format!("group {id}: members beyond {MEMBER_PAGES} pages not read"));
+        log::warn(format!(
+            "group {id}: members beyond {MEMBER_PAGES} pages not read"
+        ));
     }
     Ok(members.iter().map(member_id).collect())
 }

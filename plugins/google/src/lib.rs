@@ -216,7 +216,10 @@ mod tests {
         };
         assert_eq!(auth.token_url, "{token_url}");
         assert_eq!(auth.audience, "{token_url}");
-        assert_eq!((auth.issuer_field.as_str(), auth.subject_field.as_str()), ("client_email", "admin_email"));
+        assert_eq!(
+            (auth.issuer_field.as_str(), auth.subject_field.as_str()),
+            ("client_email", "admin_email")
+        );
         let token_url = info.config.iter().find(|f| f.name == "token_url").unwrap();
         assert_eq!(
             token_url.default.as_deref(),

@@ -69,14 +69,17 @@ pub fn roles(api: &Api) -> Result<Roles, ConnectorError> {
         pagination::collect_all(String::new(), ROLE_PAGES, |token| {
             let token = (!token.is_empty()).then_some(token);
             let response = api.page(url.clone(), "maxResults", size, token).send()?;
-            let (items, next) = api::items_and_token(api::checked(response)?.json_value()?, "items");
+            let (items, next) =
+                api::items_and_token(api::checked(response)?.json_value()?, "items");
             Ok((items, next))
         })
     };
     let names = match read("roles", 100) {
         Ok((roles, _)) => roles,
         Err(ConnectorError::Forbidden(why)) => {
-            log::info(&format!("roles not readable ({why}); users show isAdmin alone"));
+            log::info(format!(
+                "roles not readable ({why}); users show isAdmin alone"
+            ));
             return Ok(Roles::new());
         }
         Err(e) => return Err(e),
@@ -92,7 +95,10 @@ pub fn roles(api: &Api) -> Result<Roles, ConnectorError> {
         else {
             continue;
         };
-        let name = names.get(&role).cloned().unwrap_or_else(|| format!("role {role}"));
+        let name = names
+            .get(&role)
+            .cloned()
+            .unwrap_or_else(|| format!("role {role}"));
         let list = held.entry(who).or_default();
         if !list.contains(&name) {
             list.push(name);
@@ -153,7 +159,10 @@ mod tests {
         };
         let base = format!("{}/admin/directory/v1/customer/my_customer", fake::ADMIN);
         let host = fake::google(vec![
-            (format!("{base}/roles?maxResults=100"), fake::json(&roles_body)),
+            (
+                format!("{base}/roles?maxResults=100"),
+                fake::json(&roles_body),
+            ),
             (
                 format!("{base}/roleassignments?maxResults=200"),
                 fake::json(&assignments),
@@ -198,7 +207,11 @@ mod tests {
         let host = fake::google(vec![
             (
                 format!("{base}/customer/my_customer/roles?maxResults=100"),
-                fake::error(403, "forbidden", "Not Authorized to access this resource/api"),
+                fake::error(
+                    403,
+                    "forbidden",
+                    "Not Authorized to access this resource/api",
+                ),
             ),
             (
                 format!("{base}/users?maxResults=2&customer=my_customer&orderBy=email"),

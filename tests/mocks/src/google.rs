@@ -223,7 +223,8 @@ impl MockFile {
     }
 
     fn is_doc(&self) -> bool {
-        (self.meta["mimeType"].as_str()).is_some_and(|m| m.starts_with("application/vnd.google-apps."))
+        (self.meta["mimeType"].as_str())
+            .is_some_and(|m| m.starts_with("application/vnd.google-apps."))
     }
 
     /// The whole `files.get` answer.
@@ -284,7 +285,10 @@ fn content_bytes(i: usize, size: usize) -> Vec<u8> {
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Workspace {
@@ -403,7 +407,8 @@ impl Workspace {
         let (public, external, domain) = (c.public_files, c.external_files, c.domain_files);
         for (f, file) in w.files.iter_mut().enumerate() {
             if f < public {
-                file.permissions.push(json!({"kind": "drive#permission", "id": "anyoneWithLink",
+                file.permissions
+                    .push(json!({"kind": "drive#permission", "id": "anyoneWithLink",
                     "type": "anyone", "role": "reader", "allowFileDiscovery": false}));
             } else if f < public + external {
                 file.permissions.push(json!({"kind": "drive#permission",
@@ -443,8 +448,10 @@ impl Workspace {
         }
         MockFile {
             meta,
-            permissions: vec![json!({"kind": "drive#permission", "id": format!("6{f:019}"),
-                "type": "user", "emailAddress": owner, "role": "owner"})],
+            permissions: vec![
+                json!({"kind": "drive#permission", "id": format!("6{f:019}"),
+                "type": "user", "emailAddress": owner, "role": "owner"}),
+            ],
             trashed: false,
             parents: vec![format!("0ROOT{}", f % c.users.max(1))],
             labels: Vec::new(),
@@ -453,7 +460,14 @@ impl Workspace {
     }
 
     /// `n` events of `app` ending at `newest`, `interval` apart, after the existing ones.
-    fn add_events(&mut self, app: &str, n: usize, newest: i64, interval: i64, c: &GoogleMockConfig) {
+    fn add_events(
+        &mut self,
+        app: &str,
+        n: usize,
+        newest: i64,
+        interval: i64,
+        c: &GoogleMockConfig,
+    ) {
         let last = (self.activities.get(app))
             .and_then(|l| l.last())
             .and_then(|a| a["id"]["time"].as_str())
@@ -461,13 +475,19 @@ impl Workspace {
             .map(|t| t.timestamp_millis());
         let start = newest - interval * (n as i64 - 1).max(0);
         for k in 0..n as i64 {
-            let t = last.map_or(start + k * interval, |l| (start + k * interval).max(l + 1_000));
+            let t = last.map_or(start + k * interval, |l| {
+                (start + k * interval).max(l + 1_000)
+            });
             self.events += 1;
             let who = format!("user{}@{}", self.events % 5, c.domain);
             let (kind, name, parameters) = match app {
                 "login" => (
                     "login",
-                    if self.events % 4 == 0 { "login_failure" } else { "login_success" },
+                    if self.events % 4 == 0 {
+                        "login_failure"
+                    } else {
+                        "login_success"
+                    },
                     json!([{"name": "login_type", "value": "google_password"}]),
                 ),
                 "admin" => (
@@ -522,9 +542,12 @@ impl Workspace {
     }
 
     fn user_index(&self, key: &str) -> Option<usize> {
-        self.users
-            .iter()
-            .position(|u| u["id"] == key || u["primaryEmail"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(key)))
+        self.users.iter().position(|u| {
+            u["id"] == key
+                || u["primaryEmail"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(key))
+        })
     }
 
     fn file_index(&self, id: &str) -> Option<usize> {
@@ -621,9 +644,11 @@ impl GoogleMock {
         let f = state.files.len() + 100;
         let mut file = state.make_file(f, false, &self.shared.config);
         if external {
-            file.permissions.push(json!({"kind": "drive#permission", "id": format!("4{f:019}"),
+            file.permissions.push(
+                json!({"kind": "drive#permission", "id": format!("4{f:019}"),
                 "type": "user", "emailAddress": format!("vendor{f}@partner.example.net"),
-                "role": "reader"}));
+                "role": "reader"}),
+            );
         }
         let id = file.id();
         state.files.push(file);
@@ -643,20 +668,28 @@ impl GoogleMock {
     /// Ids of the files not in the trash, in order.
     pub fn file_ids(&self) -> Vec<String> {
         let state = self.shared.state();
-        (state.files.iter().filter(|f| !f.trashed)).map(MockFile::id).collect()
+        (state.files.iter().filter(|f| !f.trashed))
+            .map(MockFile::id)
+            .collect()
     }
 
     /// File `id`'s bytes (a Google Doc's export), and its MD5 (none for a Doc).
     pub fn file_content(&self, id: &str) -> Option<(Vec<u8>, Option<String>)> {
         let state = self.shared.state();
         let file = &state.files[state.file_index(id)?];
-        Some((file.content.clone(), file.meta["md5Checksum"].as_str().map(str::to_owned)))
+        Some((
+            file.content.clone(),
+            file.meta["md5Checksum"].as_str().map(str::to_owned),
+        ))
     }
 
     /// File `id`'s permissions (the owner's included).
     pub fn permissions_of(&self, id: &str) -> Vec<Value> {
         let state = self.shared.state();
-        state.file_index(id).map(|at| state.files[at].permissions.clone()).unwrap_or_default()
+        state
+            .file_index(id)
+            .map(|at| state.files[at].permissions.clone())
+            .unwrap_or_default()
     }
 
     /// File `id`'s parents and whether it is in the trash.
@@ -669,7 +702,10 @@ impl GoogleMock {
     /// File `id`'s Drive labels.
     pub fn labels_of(&self, id: &str) -> Vec<String> {
         let state = self.shared.state();
-        state.file_index(id).map(|at| state.files[at].labels.clone()).unwrap_or_default()
+        state
+            .file_index(id)
+            .map(|at| state.files[at].labels.clone())
+            .unwrap_or_default()
     }
 
     /// User `key`'s (id or email) `suspended`, none for an unknown user.
@@ -726,14 +762,19 @@ impl GoogleMock {
         let flag = |u: &Value, k: &str| u[k].as_bool() == Some(true);
         let count = |f: &dyn Fn(&Value) -> bool| state.users.iter().filter(|u| f(u)).count();
         let events = |app: &str| {
-            (state.activities.get(app))
-                .map_or(0, |l| l.iter().map(|a| a["events"].as_array().map_or(0, Vec::len)).sum())
+            (state.activities.get(app)).map_or(0, |l| {
+                l.iter()
+                    .map(|a| a["events"].as_array().map_or(0, Vec::len))
+                    .sum()
+            })
         };
         let live: Vec<&MockFile> = state.files.iter().filter(|f| !f.trashed).collect();
         let outside = |p: &Value| {
             p["role"] != "owner"
                 && (p["type"] == "anyone"
-                    || p["emailAddress"].as_str().is_some_and(|e| !e.ends_with(&format!("@{domain}")))
+                    || p["emailAddress"]
+                        .as_str()
+                        .is_some_and(|e| !e.ends_with(&format!("@{domain}")))
                     || p["domain"].as_str().is_some_and(|d| d != domain))
         };
         GoogleExpected {
@@ -761,12 +802,15 @@ impl GoogleMock {
 }
 
 /// Serves the published examples in place of the generated users, roles, groups,
-/// grants, activities and files.
+/// grants, activities and files (activity times moved to the last hours).
 fn load_fixtures(dir: &FsPath, w: &mut Workspace) -> io::Result<()> {
     let read = |name: &str| -> io::Result<Value> {
         let path = dir.join(format!("{name}.rendered-from-discovery.json"));
         serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
         })
     };
     let list = |v: &Value, key: &str| v[key].as_array().cloned().unwrap_or_default();
@@ -785,8 +829,14 @@ fn load_fixtures(dir: &FsPath, w: &mut Workspace) -> io::Result<()> {
         let user = token["userKey"].as_str().unwrap_or_default().to_owned();
         w.tokens.entry(user).or_default().push(token);
     }
+    // The published events are from 2024; they are moved to the last hours (order
+    // kept, a minute apart) so a first scan's look-back reaches them.
+    let newest = now_ms() - now_ms().rem_euclid(1000) - 3_600_000;
     for app in ["login", "admin", "drive", "token"] {
         let mut items = list(&read(&format!("reports-activities.list-{app}"))?, "items");
+        for (k, item) in items.iter_mut().enumerate() {
+            item["id"]["time"] = json!(iso(newest - k as i64 * 60_000));
+        }
         items.reverse();
         w.activities.insert(app.into(), items);
     }
@@ -823,13 +873,25 @@ type Answer = Result<Response, Response>;
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/admin/directory/v1/users", get(list_users))
-        .route("/admin/directory/v1/users/{key}", get(show_user).put(update_user))
+        .route(
+            "/admin/directory/v1/users/{key}",
+            get(show_user).put(update_user),
+        )
         .route("/admin/directory/v1/users/{key}/signOut", post(sign_out))
         .route("/admin/directory/v1/users/{key}/tokens", get(list_tokens))
-        .route("/admin/directory/v1/users/{key}/tokens/{client}", delete(delete_token))
+        .route(
+            "/admin/directory/v1/users/{key}/tokens/{client}",
+            delete(delete_token),
+        )
         .route("/admin/directory/v1/groups", get(list_groups))
-        .route("/admin/directory/v1/groups/{key}/members", get(list_members))
-        .route("/admin/directory/v1/customer/{customer}/roles", get(list_roles))
+        .route(
+            "/admin/directory/v1/groups/{key}/members",
+            get(list_members),
+        )
+        .route(
+            "/admin/directory/v1/customer/{customer}/roles",
+            get(list_roles),
+        )
         .route(
             "/admin/directory/v1/customer/{customer}/roleassignments",
             get(list_assignments),
@@ -842,7 +904,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/drive/v3/files/{id}", get(get_file).patch(update_file))
         .route("/drive/v3/files/{id}/export", get(export_file))
         .route("/drive/v3/files/{id}/permissions", get(list_permissions))
-        .route("/drive/v3/files/{id}/permissions/{pid}", delete(delete_permission))
+        .route(
+            "/drive/v3/files/{id}/permissions/{pid}",
+            delete(delete_permission),
+        )
         .route("/drive/v3/files/{id}/modifyLabels", post(modify_labels))
         .route("/drive/v3/changes/startPageToken", get(start_page_token))
         .route("/drive/v3/changes", get(list_changes))
@@ -857,19 +922,31 @@ fn router(shared: Arc<Shared>) -> Router {
 fn error(status: StatusCode, reason: &str, message: &str, code: &str) -> Response {
     (
         status,
-        Json(json!({"error": {"code": status.as_u16(), "message": message,
+        Json(
+            json!({"error": {"code": status.as_u16(), "message": message,
             "errors": [{"message": message, "domain": "global", "reason": reason}],
-            "status": code}})),
+            "status": code}}),
+        ),
     )
         .into_response()
 }
 
 fn bad_request(message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid", message, "INVALID_ARGUMENT")
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid",
+        message,
+        "INVALID_ARGUMENT",
+    )
 }
 
 fn not_found(what: &str) -> Response {
-    error(StatusCode::NOT_FOUND, "notFound", &format!("{what} not found"), "NOT_FOUND")
+    error(
+        StatusCode::NOT_FOUND,
+        "notFound",
+        &format!("{what} not found"),
+        "NOT_FOUND",
+    )
 }
 
 /// The read-only scope an endpoint needs and the broader one that also serves, by
@@ -877,13 +954,23 @@ fn not_found(what: &str) -> Response {
 fn requirement(method: &Method, path: &str) -> (&'static str, &'static str) {
     let write = *method != Method::GET;
     if path.starts_with("/drive/") {
-        return if write { ("drive", "drive") } else { ("drive.readonly", "drive") };
+        return if write {
+            ("drive", "drive")
+        } else {
+            ("drive.readonly", "drive")
+        };
     }
     if path.starts_with("/admin/reports/") {
-        return ("admin.reports.audit.readonly", "admin.reports.audit.readonly");
+        return (
+            "admin.reports.audit.readonly",
+            "admin.reports.audit.readonly",
+        );
     }
     if path.contains("/tokens") || path.ends_with("/signOut") {
-        return ("admin.directory.user.security", "admin.directory.user.security");
+        return (
+            "admin.directory.user.security",
+            "admin.directory.user.security",
+        );
     }
     if path.contains("/groups") {
         return ("admin.directory.group.readonly", "admin.directory.group");
@@ -913,7 +1000,8 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
         );
     };
     let (scope, broader) = requirement(request.method(), request.uri().path());
-    if !token.has_scope(&format!("{ROOT}{scope}")) && !token.has_scope(&format!("{ROOT}{broader}")) {
+    if !token.has_scope(&format!("{ROOT}{scope}")) && !token.has_scope(&format!("{ROOT}{broader}"))
+    {
         return error(
             StatusCode::FORBIDDEN,
             "insufficientPermissions",
@@ -927,7 +1015,11 @@ async fn authenticate(State(shared): State<Arc<Shared>>, request: Request, next:
 /// Injected faults, then the per-second budget.
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let throttled = |retry_after: Option<u64>, as_403: bool| {
-        let status = if as_403 { StatusCode::FORBIDDEN } else { StatusCode::TOO_MANY_REQUESTS };
+        let status = if as_403 {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
         let mut response = error(
             status,
             "rateLimitExceeded",
@@ -940,9 +1032,10 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         response
     };
     match shared.faults.take() {
-        Some(faults::Fault::SecondaryLimit { retry_after_secs, as_403 }) => {
-            throttled((retry_after_secs > 0).then_some(retry_after_secs), as_403)
-        }
+        Some(faults::Fault::SecondaryLimit {
+            retry_after_secs,
+            as_403,
+        }) => throttled((retry_after_secs > 0).then_some(retry_after_secs), as_403),
         Some(faults::Fault::ServerError { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             error(status, "backendError", "Backend Error", "INTERNAL")
@@ -952,7 +1045,10 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         fault => {
             let budget = shared.budget.consume();
             if !budget.allowed {
-                let wait = budget.reset_epoch_secs.saturating_sub(now_ms() as u64 / 1000).max(1);
+                let wait = budget
+                    .reset_epoch_secs
+                    .saturating_sub(now_ms() as u64 / 1000)
+                    .max(1);
                 return throttled(Some(wait), false);
             }
             let response = next.run(request).await;
@@ -966,7 +1062,9 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
 
 fn set(response: &mut Response, name: &'static str, value: String) {
     if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().insert(HeaderName::from_static(name), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(name), value);
     }
 }
 
@@ -1013,12 +1111,21 @@ async fn list_users(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answe
     if url.param("orderBy") == Some("email") {
         users.sort_by(|a, b| a["primaryEmail"].as_str().cmp(&b["primaryEmail"].as_str()));
     }
-    page(&url, "users", &users, ("maxResults", 100, 500), "u", "admin#directory#users")
+    page(
+        &url,
+        "users",
+        &users,
+        ("maxResults", 100, 500),
+        "u",
+        "admin#directory#users",
+    )
 }
 
 async fn show_user(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Answer {
     let state = shared.state();
-    let at = state.user_index(&key).ok_or_else(|| not_found("Resource"))?;
+    let at = state
+        .user_index(&key)
+        .ok_or_else(|| not_found("Resource"))?;
     Ok(Json(state.users[at].clone()).into_response())
 }
 
@@ -1027,9 +1134,12 @@ async fn update_user(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let change: Value = serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON payload"))?;
+    let change: Value =
+        serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON payload"))?;
     let mut state = shared.state();
-    let at = state.user_index(&key).ok_or_else(|| not_found("Resource"))?;
+    let at = state
+        .user_index(&key)
+        .ok_or_else(|| not_found("Resource"))?;
     let before = state.users[at]["suspended"].as_bool();
     for field in ["suspended", "changePasswordAtNextLogin", "archived"] {
         if let Some(value) = change.get(field) {
@@ -1039,7 +1149,11 @@ async fn update_user(
     let after = state.users[at]["suspended"].as_bool();
     let user = state.users[at].clone();
     if before != after {
-        let name = if after == Some(true) { "SUSPEND_USER" } else { "UNSUSPEND_USER" };
+        let name = if after == Some(true) {
+            "SUSPEND_USER"
+        } else {
+            "UNSUSPEND_USER"
+        };
         let email = user["primaryEmail"].as_str().unwrap_or_default().to_owned();
         state.events += 1;
         let time = now_ms().max(
@@ -1063,14 +1177,21 @@ async fn update_user(
 
 async fn sign_out(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Answer {
     let state = shared.state();
-    state.user_index(&key).ok_or_else(|| not_found("Resource"))?;
+    state
+        .user_index(&key)
+        .ok_or_else(|| not_found("Resource"))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_tokens(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Answer {
     let state = shared.state();
-    let at = state.user_index(&key).ok_or_else(|| not_found("Resource"))?;
-    let id = state.users[at]["id"].as_str().unwrap_or_default().to_owned();
+    let at = state
+        .user_index(&key)
+        .ok_or_else(|| not_found("Resource"))?;
+    let id = state.users[at]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let items = state.tokens.get(&id).cloned().unwrap_or_default();
     Ok(Json(json!({"kind": "admin#directory#tokenList", "items": items})).into_response())
 }
@@ -1080,8 +1201,13 @@ async fn delete_token(
     Path((key, client)): Path<(String, String)>,
 ) -> Answer {
     let mut state = shared.state();
-    let at = state.user_index(&key).ok_or_else(|| not_found("Resource"))?;
-    let id = state.users[at]["id"].as_str().unwrap_or_default().to_owned();
+    let at = state
+        .user_index(&key)
+        .ok_or_else(|| not_found("Resource"))?;
+    let id = state.users[at]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let tokens = state.tokens.entry(id).or_default();
     let before = tokens.len();
     tokens.retain(|t| t["clientId"] != client.as_str());
@@ -1093,8 +1219,20 @@ async fn delete_token(
 
 async fn list_groups(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     needs_customer(&url)?;
-    let groups: Vec<Value> = shared.state().groups.iter().map(|(g, _)| g.clone()).collect();
-    page(&url, "groups", &groups, ("maxResults", 200, 200), "g", "admin#directory#groups")
+    let groups: Vec<Value> = shared
+        .state()
+        .groups
+        .iter()
+        .map(|(g, _)| g.clone())
+        .collect();
+    page(
+        &url,
+        "groups",
+        &groups,
+        ("maxResults", 200, 200),
+        "g",
+        "admin#directory#groups",
+    )
 }
 
 async fn list_members(
@@ -1106,17 +1244,38 @@ async fn list_members(
     let (_, members) = (state.groups.iter())
         .find(|(g, _)| g["id"] == key.as_str() || g["email"] == key.as_str())
         .ok_or_else(|| not_found("Resource"))?;
-    page(&url, "members", members, ("maxResults", 200, 200), "m", "admin#directory#members")
+    page(
+        &url,
+        "members",
+        members,
+        ("maxResults", 200, 200),
+        "m",
+        "admin#directory#members",
+    )
 }
 
 async fn list_roles(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     let roles = shared.state().roles.clone();
-    page(&url, "items", &roles, ("maxResults", 100, 100), "r", "admin#directory#roles")
+    page(
+        &url,
+        "items",
+        &roles,
+        ("maxResults", 100, 100),
+        "r",
+        "admin#directory#roles",
+    )
 }
 
 async fn list_assignments(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     let items = shared.state().assignments.clone();
-    page(&url, "items", &items, ("maxResults", 100, 200), "a", "admin#directory#roleAssignments")
+    page(
+        &url,
+        "items",
+        &items,
+        ("maxResults", 100, 200),
+        "a",
+        "admin#directory#roleAssignments",
+    )
 }
 
 /// An RFC 3339 query time in ms; 400 as Google answers a malformed one.
@@ -1138,10 +1297,15 @@ async fn list_activities(
     let start = time_param(&url, "startTime")?.unwrap_or(i64::MIN);
     let end = time_param(&url, "endTime")?.unwrap_or(i64::MAX);
     if start > end {
-        return Err(bad_request("Start time must be less than or equal to the end time"));
+        return Err(bad_request(
+            "Start time must be less than or equal to the end time",
+        ));
     }
     let state = shared.state();
-    let all = state.activities.get(&app).ok_or_else(|| bad_request("Invalid applicationName"))?;
+    let all = state
+        .activities
+        .get(&app)
+        .ok_or_else(|| bad_request("Invalid applicationName"))?;
     let items: Vec<Value> = (all.iter().rev())
         .filter(|a| {
             (a["id"]["time"].as_str())
@@ -1150,19 +1314,35 @@ async fn list_activities(
         })
         .cloned()
         .collect();
-    page(&url, "items", &items, ("maxResults", 1000, 1000), "p", "admin#reports#activities")
+    page(
+        &url,
+        "items",
+        &items,
+        ("maxResults", 1000, 1000),
+        "p",
+        "admin#reports#activities",
+    )
 }
 
 async fn list_files(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     if url.param("corpora").is_none() {
         return Err(bad_request("corpora is required by this mock"));
     }
-    let hide_trashed = url.param("q").is_some_and(|q| q.replace(' ', "") == "trashed=false");
+    let hide_trashed = url
+        .param("q")
+        .is_some_and(|q| q.replace(' ', "") == "trashed=false");
     let files: Vec<Value> = (shared.state().files.iter())
         .filter(|f| !hide_trashed || !f.trashed)
         .map(MockFile::json)
         .collect();
-    page(&url, "files", &files, ("pageSize", 100, 1000), "f", "drive#fileList")
+    page(
+        &url,
+        "files",
+        &files,
+        ("pageSize", 100, 1000),
+        "f",
+        "drive#fileList",
+    )
 }
 
 /// `files.get` (metadata), or with `alt=media` the content: `Range` honoured; a
@@ -1174,7 +1354,9 @@ async fn get_file(
     headers: HeaderMap,
 ) -> Answer {
     let state = shared.state();
-    let file = &state.files[state.file_index(&id).ok_or_else(|| not_found(&format!("File: {id}")))?];
+    let file = &state.files[state
+        .file_index(&id)
+        .ok_or_else(|| not_found(&format!("File: {id}")))?];
     if url.param("alt") != Some("media") {
         return Ok(Json(file.json()).into_response());
     }
@@ -1200,8 +1382,13 @@ async fn get_file(
         }
         Some((start, end)) => {
             let end = end.min(total - 1);
-            let mut response = (StatusCode::PARTIAL_CONTENT, bytes[start..=end].to_vec()).into_response();
-            set(&mut response, "content-range", format!("bytes {start}-{end}/{total}"));
+            let mut response =
+                (StatusCode::PARTIAL_CONTENT, bytes[start..=end].to_vec()).into_response();
+            set(
+                &mut response,
+                "content-range",
+                format!("bytes {start}-{end}/{total}"),
+            );
             Ok(response)
         }
         None => Ok((StatusCode::OK, bytes.clone()).into_response()),
@@ -1214,7 +1401,9 @@ async fn export_file(
     url: RequestUrl,
 ) -> Answer {
     let state = shared.state();
-    let file = &state.files[state.file_index(&id).ok_or_else(|| not_found(&format!("File: {id}")))?];
+    let file = &state.files[state
+        .file_index(&id)
+        .ok_or_else(|| not_found(&format!("File: {id}")))?];
     if !file.is_doc() {
         return Err(error(
             StatusCode::FORBIDDEN,
@@ -1242,7 +1431,9 @@ async fn update_file(
         serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON payload"))?
     };
     let mut state = shared.state();
-    let at = state.file_index(&id).ok_or_else(|| not_found(&format!("File: {id}")))?;
+    let at = state
+        .file_index(&id)
+        .ok_or_else(|| not_found(&format!("File: {id}")))?;
     let file = &mut state.files[at];
     if let Some(trashed) = change.get("trashed").and_then(Value::as_bool) {
         file.trashed = trashed;
@@ -1272,8 +1463,17 @@ async fn list_permissions(
     url: RequestUrl,
 ) -> Answer {
     let state = shared.state();
-    let file = &state.files[state.file_index(&id).ok_or_else(|| not_found(&format!("File: {id}")))?];
-    page(&url, "permissions", &file.permissions, ("pageSize", 100, 100), "q", "drive#permissionList")
+    let file = &state.files[state
+        .file_index(&id)
+        .ok_or_else(|| not_found(&format!("File: {id}")))?];
+    page(
+        &url,
+        "permissions",
+        &file.permissions,
+        ("pageSize", 100, 100),
+        "q",
+        "drive#permissionList",
+    )
 }
 
 async fn delete_permission(
@@ -1281,10 +1481,15 @@ async fn delete_permission(
     Path((id, pid)): Path<(String, String)>,
 ) -> Answer {
     let mut state = shared.state();
-    let at = state.file_index(&id).ok_or_else(|| not_found(&format!("File: {id}")))?;
+    let at = state
+        .file_index(&id)
+        .ok_or_else(|| not_found(&format!("File: {id}")))?;
     let file = &mut state.files[at];
-    let found = (file.permissions.iter().position(|p| p["id"] == pid.as_str()))
-        .ok_or_else(|| not_found(&format!("Permission: {pid}")))?;
+    let found = (file
+        .permissions
+        .iter()
+        .position(|p| p["id"] == pid.as_str()))
+    .ok_or_else(|| not_found(&format!("Permission: {pid}")))?;
     if file.permissions[found]["role"] == "owner" {
         return Err(error(
             StatusCode::FORBIDDEN,
@@ -1303,11 +1508,18 @@ async fn modify_labels(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let request: Value = serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON payload"))?;
+    let request: Value =
+        serde_json::from_slice(&body).map_err(|_| bad_request("Invalid JSON payload"))?;
     let mut state = shared.state();
-    let at = state.file_index(&id).ok_or_else(|| not_found(&format!("File: {id}")))?;
+    let at = state
+        .file_index(&id)
+        .ok_or_else(|| not_found(&format!("File: {id}")))?;
     let mut modified = Vec::new();
-    for m in request["labelModifications"].as_array().into_iter().flatten() {
+    for m in request["labelModifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let Some(label) = m["labelId"].as_str() else {
             return Err(bad_request("labelId is required"));
         };
@@ -1318,12 +1530,18 @@ async fn modify_labels(
         modified.push(json!({"id": label, "kind": "drive#label"}));
     }
     state.changed(&id);
-    Ok(Json(json!({"kind": "drive#modifyLabelsResponse", "modifiedLabels": modified})).into_response())
+    Ok(
+        Json(json!({"kind": "drive#modifyLabelsResponse", "modifiedLabels": modified}))
+            .into_response(),
+    )
 }
 
 async fn start_page_token(State(shared): State<Arc<Shared>>) -> Answer {
     let next = shared.state().next_change;
-    Ok(Json(json!({"kind": "drive#startPageToken", "startPageToken": next.to_string()})).into_response())
+    Ok(
+        Json(json!({"kind": "drive#startPageToken", "startPageToken": next.to_string()}))
+            .into_response(),
+    )
 }
 
 /// `changes.list`: every change from the token's number on (a file changed twice is
@@ -1339,14 +1557,20 @@ async fn list_changes(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Ans
     let state = shared.state();
     let pending: Vec<&(u64, String, i64)> = (state.changes.iter())
         .filter(|(n, id, _)| {
-            *n >= from && !state.changes.iter().any(|(m, other, _)| other == id && *m > *n)
+            *n >= from
+                && !state
+                    .changes
+                    .iter()
+                    .any(|(m, other, _)| other == id && *m > *n)
         })
         .collect();
     let mut changes = Vec::new();
     for (_, id, time) in pending.iter().take(size) {
         let file = state.file_index(id).map(|at| state.files[at].json());
-        changes.push(json!({"kind": "drive#change", "changeType": "file", "time": iso(*time),
-            "removed": file.is_none(), "fileId": id, "file": file}));
+        changes.push(
+            json!({"kind": "drive#change", "changeType": "file", "time": iso(*time),
+            "removed": file.is_none(), "fileId": id, "file": file}),
+        );
     }
     let mut body = json!({"kind": "drive#changeList", "changes": changes});
     match pending.get(size) {

@@ -21,10 +21,10 @@ use sluice_mocks::{
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
     OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
+use sluice_mocks::{GoogleMock, GoogleMockConfig};
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
-use sluice_mocks::{GoogleMock, GoogleMockConfig};
 use sluice_mocks::{WebexMock, WebexMockConfig};
 use sluice_mocks::{ZoomMock, ZoomMockConfig};
 
@@ -656,7 +656,11 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
         "mock Google Workspace on {} (Admin SDK, Drive and token endpoint)",
         google.base_url()
     );
-    let (base, token_url, c) = (google.base_url(), google.token_url(), google.config().clone());
+    let (base, token_url, c) = (
+        google.base_url(),
+        google.token_url(),
+        google.config().clone(),
+    );
     let e = google.expected();
     apps.push(DemoApp {
         name: "google-acme".into(),
