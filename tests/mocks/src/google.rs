@@ -425,7 +425,7 @@ impl Workspace {
 
     /// File `f`: owned by user `f % users`, in that user's root folder.
     fn make_file(&self, f: usize, doc: bool, c: &GoogleMockConfig) -> MockFile {
-        let owner = if f % c.users.max(1) == 0 {
+        let owner = if f.is_multiple_of(c.users.max(1)) {
             c.admin_email.clone()
         } else {
             format!("user{}@{}", f % c.users.max(1), c.domain)
@@ -483,7 +483,7 @@ impl Workspace {
             let (kind, name, parameters) = match app {
                 "login" => (
                     "login",
-                    if self.events % 4 == 0 {
+                    if self.events.is_multiple_of(4) {
                         "login_failure"
                     } else {
                         "login_success"
