@@ -289,6 +289,9 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     // The table's Salesforce row leaves sharing control blank: deleting a file's
     // public links (ContentDistribution) goes beyond it.
     ("salesforce", ActionKind::RemovePublicLink),
+    // The table's Google Workspace row has user governance; a password change at the
+    // next sign-in (`changePasswordAtNextLogin`) goes beyond what it lists.
+    ("google", ActionKind::RequirePasswordReset),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

@@ -32,6 +32,7 @@ pub mod atlassian;
 pub mod docusign;
 mod faults;
 pub mod github;
+pub mod google;
 pub mod hostile;
 pub mod m365;
 pub mod netdocuments;
@@ -57,6 +58,7 @@ pub use docusign::{
 };
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
+pub use google::{GOOGLE_SCOPES, GoogleExpected, GoogleMock, GoogleMockConfig};
 pub use hostile::{EchoMock, PagesMock};
 pub use m365::{M365Expected, M365Mock, M365MockConfig};
 pub use netdocuments::{NetDocumentsExpected, NetDocumentsMock, NetDocumentsMockConfig};

@@ -1,7 +1,7 @@
 //! `sluice demo`: the daemon's main job end to end, against the built-in mock providers.
 //!
 //! Starts every built-in connector's mock provider on loopback (two GitHub
-//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin, Zoom, Webex) and a daemon (in this
+//! organisations, Okta, DocuSign, NetDocuments, Microsoft 365, Slack, Zendesk, Atlassian, ServiceNow, Salesforce, OneLogin, Zoom, Webex, Google Workspace) and a daemon (in this
 //! process, with sled in a fresh data dir), connects one instance per mock through the
 //! same operation the API uses, waits for the scheduler's first full scan of all, prints
 //! what was found against what each mock holds and the status table, and keeps the daemon's API up until Ctrl-C (`--once`
@@ -21,6 +21,7 @@ use sluice_mocks::{
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
     OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
+use sluice_mocks::{GoogleMock, GoogleMockConfig};
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
@@ -655,6 +656,56 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Files, e.files),
         ],
         _mock: Box::new(webex),
+    });
+    let google = GoogleMock::start(GoogleMockConfig {
+        users: 40,
+        delegated_admins: 3,
+        suspended_users: 2,
+        groups: 6,
+        login_events: 60,
+        admin_events: 30,
+        drive_events: 50,
+        token_events: 10,
+        files: 25,
+        public_files: 3,
+        external_files: 4,
+        domain_files: 5,
+        google_docs: 4,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Google Workspace")?;
+    outln!(
+        "mock Google Workspace on {} (Admin SDK, Drive and token endpoint)",
+        google.base_url()
+    );
+    let (base, token_url, c) = (
+        google.base_url(),
+        google.token_url(),
+        google.config().clone(),
+    );
+    let e = google.expected();
+    apps.push(DemoApp {
+        name: "google-acme".into(),
+        connector: "google",
+        config: pairs(&[
+            ("client_email", &c.client_email),
+            ("admin_email", &c.admin_email),
+            ("admin_url", &base),
+            ("drive_url", &base),
+            ("token_url", &token_url),
+        ]),
+        secrets: pairs(&[("private_key", TEST_RSA_PRIVATE_KEY_PKCS8_PEM)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (
+                Kind::Activities,
+                e.admin_activity + e.logon + e.user_activity,
+            ),
+            (Kind::Files, e.files),
+        ],
+        _mock: Box::new(google),
     });
     Ok(apps)
 }
