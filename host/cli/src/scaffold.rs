@@ -71,6 +71,10 @@ const VENDORED: &[(&str, &str)] = &[
         include_str!("../../../plugins/sdk/src/error.rs"),
     ),
     (
+        "sluice-sdk/src/files.rs",
+        include_str!("../../../plugins/sdk/src/files.rs"),
+    ),
+    (
         "sluice-sdk/src/http.rs",
         include_str!("../../../plugins/sdk/src/http.rs"),
     ),
