@@ -540,6 +540,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "onelogin-acme",
         "zoom-acme",
         "webex-acme",
+        "dropbox-acme",
     ];
     for name in instances {
         assert!(
@@ -699,6 +700,12 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Webex",
             "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, quarantine-file, remove-file-collaborator",
+        ),
+        // Dropbox: every identity and activity cell, members' files with content and
+        // the file actions; suspending members goes beyond the table.
+        (
+            "Dropbox",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, trash-file, quarantine-file, remove-public-link, remove-file-collaborator",
         ),
     ];
     for (name, cells) in rows {

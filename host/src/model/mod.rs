@@ -289,6 +289,10 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     // The table's Salesforce row leaves sharing control blank: deleting a file's
     // public links (ContentDistribution) goes beyond it.
     ("salesforce", ActionKind::RemovePublicLink),
+    // The table's Dropbox row leaves user governance blank: suspending members goes
+    // beyond it.
+    ("dropbox", ActionKind::SuspendUser),
+    ("dropbox", ActionKind::UnsuspendUser),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`dropbox`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -30,6 +30,7 @@
 
 pub mod atlassian;
 pub mod docusign;
+pub mod dropbox;
 mod faults;
 pub mod github;
 pub mod hostile;
@@ -52,6 +53,7 @@ pub mod zendesk;
 pub mod zoom;
 
 pub use atlassian::{AtlassianExpected, AtlassianMock, AtlassianMockConfig, EventTrail};
+pub use dropbox::{DROPBOX_SCOPES, DropboxExpected, DropboxMock, DropboxMockConfig};
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
 };
