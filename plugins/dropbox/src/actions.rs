@@ -65,7 +65,9 @@ fn write(
     if response.status() == 409 {
         return Ok((on_error(&RouteError::of(&response))?, None));
     }
-    let body = api::check_status(response)?.json_value().unwrap_or(Value::Null);
+    let body = api::check_status(response)?
+        .json_value()
+        .unwrap_or(Value::Null);
     Ok((ActionOutcome::done(what, requests), Some(body)))
 }
 
@@ -88,7 +90,10 @@ fn suspend(api: &Api, action: &Action, suspend: bool) -> Result<ActionOutcome, C
     };
     let on_error = |e: &RouteError| match e.tag.as_str() {
         "suspend_inactive_user" => Ok(ActionOutcome::already(
-            &format!("{member} is not active (suspended already, or only invited): {}", e.summary),
+            &format!(
+                "{member} is not active (suspended already, or only invited): {}",
+                e.summary
+            ),
             Vec::new(),
         )),
         "unsuspend_non_suspended_member" => Ok(ActionOutcome::already(
@@ -124,7 +129,10 @@ fn trash(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let request = api::as_member(api.rpc("files/delete_v2", &json!({"path": file})), member);
     let on_error = |e: &RouteError| {
         if gone(e) {
-            Ok(ActionOutcome::already(&format!("{file} is gone: {}", e.summary), Vec::new()))
+            Ok(ActionOutcome::already(
+                &format!("{file} is gone: {}", e.summary),
+                Vec::new(),
+            ))
         } else {
             Err(e.clone().into_error(&what))
         }
@@ -149,7 +157,10 @@ fn quarantine(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErro
         member,
     );
     let delete = api::as_member(api.rpc("files/delete_v2", &json!({"path": file})), member);
-    let save_line = format!("{} as {admin}", api.rpc("files/copy_reference/save", &Value::Null).line());
+    let save_line = format!(
+        "{} as {admin}",
+        api.rpc("files/copy_reference/save", &Value::Null).line()
+    );
     let what = format!("move Dropbox file {file} of {member} into {folder} of {admin}");
     if action.dry_run {
         let plan = vec![get.line(), save_line, delete.line()];
@@ -158,12 +169,16 @@ fn quarantine(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErro
     let got = match api.call_or_route_error(get)? {
         Ok(got) => got,
         Err(e) if gone(&e) => {
-            return Ok(ActionOutcome::already(&format!("{file} is gone: {}", e.summary), Vec::new()));
+            return Ok(ActionOutcome::already(
+                &format!("{file} is gone: {}", e.summary),
+                Vec::new(),
+            ));
         }
         Err(e) => return Err(e.into_error(&what)),
     };
-    let reference = json::str_at(&got, "copy_reference")
-        .ok_or_else(|| ConnectorError::upstream("files/copy_reference/get answered no copy_reference"))?;
+    let reference = json::str_at(&got, "copy_reference").ok_or_else(|| {
+        ConnectorError::upstream("files/copy_reference/get answered no copy_reference")
+    })?;
     let name = json::str_at(&got, "/metadata/name").unwrap_or_else(|| file.to_owned());
     // The file id keeps two quarantined files of one name apart, and makes a retry
     // find its own copy.
@@ -178,7 +193,7 @@ fn quarantine(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErro
     match api.call_or_route_error(save)? {
         Ok(_) => {}
         // A retry after the copy but before the delete: the copy is there.
-        Err(e) if e.tag == "path" && e.detail.as_deref() == Some("conflict") => {}
+        Err(e) if e.is("path", Some("conflict")) => {}
         Err(e) => return Err(e.into_error(&format!("copy {file} to {path}"))),
     }
     let requests = vec![
@@ -191,7 +206,10 @@ fn quarantine(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErro
         Err(e) if gone(&e) => {}
         Err(e) => return Err(e.into_error(&format!("delete {file} after copying it to {path}"))),
     }
-    Ok(ActionOutcome::done(&format!("{what} (as {path})"), requests))
+    Ok(ActionOutcome::done(
+        &format!("{what} (as {path})"),
+        requests,
+    ))
 }
 
 /// `remove-public-link`: every link on the file that reaches anyone or the team.
@@ -207,12 +225,18 @@ fn remove_links(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorEr
     let revoke_line = format!("POST {}", api.url("sharing/revoke_shared_link"));
     let what = format!("revoke the shared links of Dropbox file {file} of {member}");
     if action.dry_run {
-        return Ok(ActionOutcome::planned(&what, vec![list.line(), revoke_line]));
+        return Ok(ActionOutcome::planned(
+            &what,
+            vec![list.line(), revoke_line],
+        ));
     }
     let links = match api.call_or_route_error(list)? {
         Ok(body) => api::items_and_cursor(body, "links").0,
         Err(e) if gone(&e) => {
-            return Ok(ActionOutcome::already(&format!("{file} is gone: {}", e.summary), Vec::new()));
+            return Ok(ActionOutcome::already(
+                &format!("{file} is gone: {}", e.summary),
+                Vec::new(),
+            ));
         }
         Err(e) => return Err(e.into_error(&what)),
     };
@@ -229,7 +253,10 @@ fn remove_links(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorEr
     }
     let mut requests = Vec::new();
     for url in &urls {
-        let revoke = api::as_member(api.rpc("sharing/revoke_shared_link", &json!({"url": url})), member);
+        let revoke = api::as_member(
+            api.rpc("sharing/revoke_shared_link", &json!({"url": url})),
+            member,
+        );
         requests.push(revoke.line());
         match api.call_or_route_error(revoke)? {
             Ok(_) => {}
@@ -267,7 +294,10 @@ fn remove_collaborator(api: &Api, action: &Action) -> Result<ActionOutcome, Conn
             return no_explicit_access(e, principal, file);
         }
         if gone(e) {
-            return Err(ConnectorError::not_found(format!("{file} is gone: {}", e.summary)));
+            return Err(ConnectorError::not_found(format!(
+                "{file} is gone: {}",
+                e.summary
+            )));
         }
         Err(e.clone().into_error(&what))
     };
@@ -292,7 +322,11 @@ fn remove_collaborator(api: &Api, action: &Action) -> Result<ActionOutcome, Conn
 
 /// `no_explicit_access`: without access from a folder the collaborator is gone
 /// already; with it, only the shared folder's owner can take it away.
-fn no_explicit_access(e: &RouteError, principal: &str, file: &str) -> Result<ActionOutcome, ConnectorError> {
+fn no_explicit_access(
+    e: &RouteError,
+    principal: &str,
+    file: &str,
+) -> Result<ActionOutcome, ConnectorError> {
     if json::at(&e.error, "access_level").is_none() {
         return Ok(ActionOutcome::already(
             &format!("{principal} has no access to {file}"),
@@ -313,7 +347,13 @@ mod tests {
     use super::*;
     use crate::api::fake;
 
-    fn run(host: sluice_sdk::testing::FakeHost, a: Action) -> (Result<ActionOutcome, ConnectorError>, sluice_sdk::testing::FakeHost) {
+    fn run(
+        host: sluice_sdk::testing::FakeHost,
+        a: Action,
+    ) -> (
+        Result<ActionOutcome, ConnectorError>,
+        sluice_sdk::testing::FakeHost,
+    ) {
         host.run(|| act(&fake::ctx(10, None), &a))
     }
 
@@ -355,7 +395,10 @@ mod tests {
         );
         assert_eq!(result.unwrap().status, ActionStatus::Done);
         assert_eq!(host.requests().len(), 1);
-        let (result, host) = run(fake::dropbox(|_| unreachable!()), action(ActionKind::UnsuspendUser, "dbmid:a", true));
+        let (result, host) = run(
+            fake::dropbox(|_| unreachable!()),
+            action(ActionKind::UnsuspendUser, "dbmid:a", true),
+        );
         assert_eq!(
             result.unwrap().requests,
             [format!("POST {}/team/members/unsuspend", fake::API)]
@@ -374,11 +417,17 @@ mod tests {
             action(ActionKind::TrashFile, "dbmid:a/id:1", false),
         );
         assert_eq!(result.unwrap().status, ActionStatus::Done);
-        assert_eq!(host.requests()[0].url, format!("{}/files/delete_v2", fake::API));
+        assert_eq!(
+            host.requests()[0].url,
+            format!("{}/files/delete_v2", fake::API)
+        );
         let (result, _) = run(
             fake::dropbox(|_| {
-                fake::route_error("path_lookup/not_found/..", &json!({".tag": "path_lookup",
-                    "path_lookup": {".tag": "not_found"}}))
+                fake::route_error(
+                    "path_lookup/not_found/..",
+                    &json!({".tag": "path_lookup",
+                    "path_lookup": {".tag": "not_found"}}),
+                )
             }),
             action(ActionKind::TrashFile, "dbmid:a/id:1", false),
         );
@@ -403,12 +452,18 @@ mod tests {
         })
         .config("quarantine_member", "dbmid:root")
         .config("quarantine_folder", "/Hold/");
-        let (result, host) = run(host, action(ActionKind::QuarantineFile, "dbmid:a/id:1", false));
+        let (result, host) = run(
+            host,
+            action(ActionKind::QuarantineFile, "dbmid:a/id:1", false),
+        );
         let outcome = result.unwrap();
         assert_eq!(outcome.status, ActionStatus::Done, "{}", outcome.message);
         assert_eq!(outcome.requests.len(), 3);
         assert_eq!(host.requests().len(), 3);
-        let (result, _) = run(fake::dropbox(|_| unreachable!()), action(ActionKind::QuarantineFile, "dbmid:a/id:1", false));
+        let (result, _) = run(
+            fake::dropbox(|_| unreachable!()),
+            action(ActionKind::QuarantineFile, "dbmid:a/id:1", false),
+        );
         assert!(matches!(result, Err(ConnectorError::InvalidConfig(_))));
     }
 
@@ -430,11 +485,17 @@ mod tests {
             }
             other => panic!("{other}"),
         });
-        let (result, host) = run(host, action(ActionKind::RemovePublicLink, "dbmid:a/id:1", false));
+        let (result, host) = run(
+            host,
+            action(ActionKind::RemovePublicLink, "dbmid:a/id:1", false),
+        );
         assert_eq!(result.unwrap().status, ActionStatus::Done);
         assert_eq!(host.requests().len(), 2);
         let host = fake::dropbox(|_| fake::json(&json!({"links": [], "has_more": false})));
-        let (result, _) = run(host, action(ActionKind::RemovePublicLink, "dbmid:a/id:1", false));
+        let (result, _) = run(
+            host,
+            action(ActionKind::RemovePublicLink, "dbmid:a/id:1", false),
+        );
         assert_eq!(result.unwrap().status, ActionStatus::Already);
     }
 
@@ -446,20 +507,40 @@ mod tests {
             a
         };
         let host = fake::dropbox(|r| {
-            assert_eq!(fake::body(r)["member"], json!({".tag": "email", "email": "g@y.test"}));
+            assert_eq!(
+                fake::body(r)["member"],
+                json!({".tag": "email", "email": "g@y.test"})
+            );
             fake::json(&json!({".tag": "success", "success": {}}))
         });
-        assert_eq!(run(host, remove("g@y.test")).0.unwrap().status, ActionStatus::Done);
+        assert_eq!(
+            run(host, remove("g@y.test")).0.unwrap().status,
+            ActionStatus::Done
+        );
         let host = fake::dropbox(|_| {
-            fake::route_error("no_explicit_access/..", &json!({".tag": "no_explicit_access"}))
+            fake::route_error(
+                "no_explicit_access/..",
+                &json!({".tag": "no_explicit_access"}),
+            )
         });
-        assert_eq!(run(host, remove("g@y.test")).0.unwrap().status, ActionStatus::Already);
+        assert_eq!(
+            run(host, remove("g@y.test")).0.unwrap().status,
+            ActionStatus::Already
+        );
         let host = fake::dropbox(|_| {
-            fake::route_error("no_explicit_access/..", &json!({".tag": "no_explicit_access",
-                "access_level": {".tag": "viewer"}}))
+            fake::route_error(
+                "no_explicit_access/..",
+                &json!({".tag": "no_explicit_access",
+                "access_level": {".tag": "viewer"}}),
+            )
         });
-        assert!(matches!(run(host, remove("dbid:g")).0, Err(ConnectorError::Other(m)) if m.contains("shared folder")));
-        let (result, _) = run(fake::dropbox(|_| unreachable!()), action(ActionKind::RemoveFileCollaborator, "dbmid:a/id:1", false));
+        assert!(
+            matches!(run(host, remove("dbid:g")).0, Err(ConnectorError::Other(m)) if m.contains("shared folder"))
+        );
+        let (result, _) = run(
+            fake::dropbox(|_| unreachable!()),
+            action(ActionKind::RemoveFileCollaborator, "dbmid:a/id:1", false),
+        );
         assert!(result.is_err(), "no principal");
     }
 }

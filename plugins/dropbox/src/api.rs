@@ -376,16 +376,27 @@ mod tests {
         );
         let error = RouteError::of(&gone);
         assert!(error.is("path_lookup", Some("not_found")));
-        assert!(matches!(check_status(gone), Err(ConnectorError::NotFound(_))));
+        assert!(matches!(
+            check_status(gone),
+            Err(ConnectorError::NotFound(_))
+        ));
     }
 
     #[test]
     fn pages_continue_only_while_has_more() {
-        let (items, next) =
-            items_and_cursor(json!({"members": [1, 2], "cursor": "c", "has_more": true}), "members");
+        let (items, next) = items_and_cursor(
+            json!({"members": [1, 2], "cursor": "c", "has_more": true}),
+            "members",
+        );
         assert_eq!((items.len(), next.as_deref()), (2, Some("c")));
-        let (_, next) = items_and_cursor(json!({"members": [], "cursor": "c", "has_more": false}), "members");
+        let (_, next) = items_and_cursor(
+            json!({"members": [], "cursor": "c", "has_more": false}),
+            "members",
+        );
         assert_eq!(next, None);
-        assert_eq!(tag(&json!({"status": {".tag": "active"}}), "/status").as_deref(), Some("active"));
+        assert_eq!(
+            tag(&json!({"status": {".tag": "active"}}), "/status").as_deref(),
+            Some("active")
+        );
     }
 }

@@ -79,7 +79,11 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
         api.rpc("team/members/list_v2", &json!({"limit": 1})),
         "`members.read`",
     )?;
-    note(result, &["members.read"], &[Capability::Accounts, Capability::Privileges]);
+    note(
+        result,
+        &["members.read"],
+        &[Capability::Accounts, Capability::Privileges],
+    );
     let member = list
         .as_ref()
         .and_then(|l| json::at(l, "members"))
@@ -98,7 +102,10 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
 
     let today = ctx.now - ctx.now.rem_euclid(DAY_MS);
     let (result, _) = probe(
-        api.rpc("team_log/get_events", &search("all", today - DAY_MS, today, 1)),
+        api.rpc(
+            "team_log/get_events",
+            &search("all", today - DAY_MS, today, 1),
+        ),
         "`events.read`",
     )?;
     note(
@@ -114,7 +121,11 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
     let Some(member) = member else {
         let why = "no active team member to act as (or `members.read` missing), so files \
                    cannot be listed";
-        note(Probe::Missing(why.into()), &[], &[Capability::Files, Capability::FileContent]);
+        note(
+            Probe::Missing(why.into()),
+            &[],
+            &[Capability::Files, Capability::FileContent],
+        );
         return Ok(found.permissions(principal));
     };
     let (listing, _) = probe(
@@ -197,21 +208,49 @@ mod tests {
     fn team(without: &'static [&'static str]) -> sluice_sdk::testing::FakeHost {
         fake::dropbox(move |r| {
             let (scope, ok) = match fake::route(r) {
-                "team/get_info" => ("team_info.read", fake::json(&json!({"name": "Acme", "team_id": "dbtid:1"}))),
-                "team/members/list_v2" => ("members.read", fake::json(&json!({"members": [
+                "team/get_info" => (
+                    "team_info.read",
+                    fake::json(&json!({"name": "Acme", "team_id": "dbtid:1"})),
+                ),
+                "team/members/list_v2" => (
+                    "members.read",
+                    fake::json(&json!({"members": [
                     {"profile": {"team_member_id": "dbmid:a", "status": {".tag": "active"}}}],
-                    "has_more": true, "cursor": "c"}))),
-                "team/groups/list" => ("groups.read", fake::json(&json!({"groups": [], "has_more": false}))),
+                    "has_more": true, "cursor": "c"})),
+                ),
+                "team/groups/list" => (
+                    "groups.read",
+                    fake::json(&json!({"groups": [], "has_more": false})),
+                ),
                 "team_log/get_events" => {
-                    assert_eq!(fake::body(r)["time"]["start_time"], json!("2023-12-31T00:00:00Z"));
-                    ("events.read", fake::json(&json!({"events": [], "has_more": false})))
+                    assert_eq!(
+                        fake::body(r)["time"]["start_time"],
+                        json!("2023-12-31T00:00:00Z")
+                    );
+                    (
+                        "events.read",
+                        fake::json(&json!({"events": [], "has_more": false})),
+                    )
                 }
-                "files/list_folder" => ("files.metadata.read", fake::json(&json!({"entries": [], "has_more": false}))),
-                "sharing/list_shared_links" => ("sharing.read", fake::json(&json!({"links": [], "has_more": false}))),
-                "files/download" => ("files.content.read", fake::route_error("path/not_file/", &json!({".tag": "path"}))),
+                "files/list_folder" => (
+                    "files.metadata.read",
+                    fake::json(&json!({"entries": [], "has_more": false})),
+                ),
+                "sharing/list_shared_links" => (
+                    "sharing.read",
+                    fake::json(&json!({"links": [], "has_more": false})),
+                ),
+                "files/download" => (
+                    "files.content.read",
+                    fake::route_error("path/not_file/", &json!({".tag": "path"})),
+                ),
                 other => panic!("{other}"),
             };
-            if without.contains(&scope) { missing_scope(scope) } else { ok }
+            if without.contains(&scope) {
+                missing_scope(scope)
+            } else {
+                ok
+            }
         })
     }
 
@@ -239,7 +278,8 @@ mod tests {
 
     #[test]
     fn missing_scopes_are_named_per_capability() {
-        let (result, _) = team(&["events.read", "sharing.read"]).run(|| check(&fake::ctx(10, None)));
+        let (result, _) =
+            team(&["events.read", "sharing.read"]).run(|| check(&fake::ctx(10, None)));
         let p = result.unwrap();
         assert_eq!(
             sluice_sdk::testing::missing(&p),
@@ -250,15 +290,28 @@ mod tests {
                 Capability::Files
             ]
         );
-        assert!(p.missing[0].1.contains("`events.read`"), "{}", p.missing[0].1);
-        assert!(p.missing[3].1.contains("missing_scope/sharing.read"), "{}", p.missing[3].1);
+        assert!(
+            p.missing[0].1.contains("`events.read`"),
+            "{}",
+            p.missing[0].1
+        );
+        assert!(
+            p.missing[3].1.contains("missing_scope/sharing.read"),
+            "{}",
+            p.missing[3].1
+        );
     }
 
     #[test]
     fn a_rejected_token_is_unauthorized() {
         let host = fake::dropbox(|_| {
-            Response::new(401, vec![], json!({"error_summary": "invalid_access_token/..",
-                "error": {".tag": "invalid_access_token"}}).to_string())
+            Response::new(
+                401,
+                vec![],
+                json!({"error_summary": "invalid_access_token/..",
+                "error": {".tag": "invalid_access_token"}})
+                .to_string(),
+            )
         });
         let (result, _) = host.run(|| check(&fake::ctx(10, None)));
         assert!(matches!(result, Err(ConnectorError::Unauthorized(_))));

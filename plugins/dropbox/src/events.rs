@@ -73,9 +73,7 @@ pub fn sources() -> Result<Vec<String>, ConnectorError> {
     };
     let mut keys: Vec<String> = Vec::new();
     for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        let valid = word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_');
+        let valid = word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         if !valid {
             return Err(ConnectorError::invalid_config(format!(
                 "`categories` names `{word}`; give Dropbox event categories such as \
@@ -175,12 +173,20 @@ fn targets(event: &Value) -> Vec<String> {
     };
     add(json::str_at(event, "/context/team_member_id"));
     add(json::str_at(event, "/context/email"));
-    for asset in json::at(event, "assets").and_then(Value::as_array).into_iter().flatten() {
+    for asset in json::at(event, "assets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         add(json::str_at(asset, "file_id"));
         add(json::str_at(asset, "/path/contextual"));
         add(json::str_at(asset, "display_name"));
     }
-    for p in json::at(event, "participants").and_then(Value::as_array).into_iter().flatten() {
+    for p in json::at(event, "participants")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         add(json::str_at(p, "/user/email"));
         add(json::str_at(p, "/group/display_name"));
     }
@@ -249,21 +255,40 @@ mod tests {
         assert_eq!(a.kind, ActivityKind::User);
         assert_eq!(a.actor.as_deref(), Some("john_smith@acmecorp.com"));
         assert_eq!(a.ip.as_deref(), Some("45.56.78.100"));
-        assert_eq!(a.location.as_ref().unwrap().country_code.as_deref(), Some("US"));
+        assert_eq!(
+            a.location.as_ref().unwrap().country_code.as_deref(),
+            Some("US")
+        );
         assert_eq!(
             a.session_id.as_deref(),
             Some("dbwsid:123456789012345678901234567890123456789")
         );
         assert!(a.targets.contains(&"id:jQKLsZFQImAAAAAAEZAAQt".to_owned()));
-        assert!(a.targets.contains(&"dbmid:AAFoi-tmvRuQR0jU-3fN4B-9nZo6nHcDO9Q".to_owned()));
-        assert_eq!(a.id, activity(&published["events"][0]).unwrap().id, "stable");
+        assert!(
+            a.targets
+                .contains(&"dbmid:AAFoi-tmvRuQR0jU-3fN4B-9nZo6nHcDO9Q".to_owned())
+        );
+        assert_eq!(
+            a.id,
+            activity(&published["events"][0]).unwrap().id,
+            "stable"
+        );
     }
 
     #[test]
     fn kinds_follow_category_and_actor() {
-        assert_eq!(kind(&event(0, "logins", "login_success")), ActivityKind::Logon);
-        assert_eq!(kind(&event(0, "members", "member_change_status")), ActivityKind::Admin);
-        assert_eq!(kind(&event(0, "sharing", "shared_link_create")), ActivityKind::User);
+        assert_eq!(
+            kind(&event(0, "logins", "login_success")),
+            ActivityKind::Logon
+        );
+        assert_eq!(
+            kind(&event(0, "members", "member_change_status")),
+            ActivityKind::Admin
+        );
+        assert_eq!(
+            kind(&event(0, "sharing", "shared_link_create")),
+            ActivityKind::User
+        );
         let mut by_admin = event(0, "sharing", "shared_link_remove");
         by_admin["actor"] = json!({".tag": "admin", "admin": {"email": "root@x.test"}});
         assert_eq!(kind(&by_admin), ActivityKind::Admin);
@@ -290,14 +315,18 @@ mod tests {
                 } else {
                     // The restart at the newest event's second returns it again.
                     assert_eq!(start, "2023-12-31T23:00:03Z");
-                    fake::json(&json!({"events": [event(3, "sharing", "shared_link_create")],
-                        "cursor": "e3", "has_more": false}))
+                    fake::json(
+                        &json!({"events": [event(3, "sharing", "shared_link_create")],
+                        "cursor": "e3", "has_more": false}),
+                    )
                 }
             }
             "team_log/get_events/continue" => {
                 assert_eq!(fake::body(r)["cursor"], json!("e1"));
-                fake::json(&json!({"events": [event(3, "sharing", "shared_link_create")],
-                    "cursor": "e2", "has_more": false}))
+                fake::json(
+                    &json!({"events": [event(3, "sharing", "shared_link_create")],
+                    "cursor": "e2", "has_more": false}),
+                )
             }
             other => panic!("{other}"),
         });
@@ -311,7 +340,10 @@ mod tests {
         let (first, second, third) = result.unwrap();
         assert_eq!((first.items.len(), first.more), (2, true));
         assert_eq!((second.items.len(), second.more), (1, false));
-        assert!(third.items.is_empty(), "the boundary event is not returned twice");
+        assert!(
+            third.items.is_empty(),
+            "the boundary event is not returned twice"
+        );
         assert_eq!(host.requests().len(), 3);
         let _ = now;
     }

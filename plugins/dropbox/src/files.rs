@@ -244,7 +244,10 @@ pub fn file(
     File {
         path: json::str_at(entry, "path_display"),
         owner,
-        mime_type: name.rsplit_once('.').and_then(|(_, ext)| mime_type(ext)).map(str::to_owned),
+        mime_type: name
+            .rsplit_once('.')
+            .and_then(|(_, ext)| mime_type(ext))
+            .map(str::to_owned),
         size: json::i64_at(entry, "size").and_then(|s| u64::try_from(s).ok()),
         modified: json::timestamp_at(entry, "server_modified"),
         shared_externally: public || principals.iter().any(|p| p.external),
@@ -276,7 +279,10 @@ pub fn split_id(id: &str) -> Result<(&str, &str), ConnectorError> {
 }
 
 /// Every link `member` made, by file id.
-fn member_links(api: &Api, member: &str) -> Result<BTreeMap<String, Vec<ShareLink>>, ConnectorError> {
+fn member_links(
+    api: &Api,
+    member: &str,
+) -> Result<BTreeMap<String, Vec<ShareLink>>, ConnectorError> {
     let mut by_file: BTreeMap<String, Vec<ShareLink>> = BTreeMap::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_SHARING_PAGES {
@@ -336,10 +342,9 @@ fn role(access: Option<&str>) -> ShareRole {
 }
 
 /// The principals of one `SharedFileMembers` / `SharedFolderMembers` page: users,
-/// groups and invitees, owners aside; and the owner (`team_member_id`, email).
-pub fn principals(page: &Value) -> (Vec<SharePrincipal>, Option<(Option<String>, Option<String>)>) {
-    let mut out = Vec::new();
-    let mut owner = None;
+/// groups and invitees, owners aside, and the owner.
+pub fn principals(page: &Value) -> Folder {
+    let mut found = Folder::default();
     let list = |key: &str| {
         json::at(page, key)
             .and_then(Value::as_array)
@@ -349,16 +354,15 @@ pub fn principals(page: &Value) -> (Vec<SharePrincipal>, Option<(Option<String>,
     for u in list("users") {
         let access = api::tag(&u, "/access_type");
         if access.as_deref() == Some("owner") {
-            owner = Some((
-                json::str_at(&u, "/user/team_member_id"),
-                json::str_at(&u, "/user/email"),
-            ));
+            found.owner_member = json::str_at(&u, "/user/team_member_id");
+            found.owner_email = json::str_at(&u, "/user/email");
             continue;
         }
-        let Some(id) = json::str_at(&u, "/user/email").or_else(|| json::str_at(&u, "/user/account_id")) else {
+        let id = json::str_at(&u, "/user/email").or_else(|| json::str_at(&u, "/user/account_id"));
+        let Some(id) = id else {
             continue;
         };
-        out.push(SharePrincipal {
+        found.principals.push(SharePrincipal {
             id,
             kind: PrincipalKind::User,
             external: json::bool_at(&u, "/user/same_team") != Some(true),
@@ -369,7 +373,7 @@ pub fn principals(page: &Value) -> (Vec<SharePrincipal>, Option<(Option<String>,
         let Some(id) = json::str_at(&g, "/group/group_id") else {
             continue;
         };
-        out.push(SharePrincipal {
+        found.principals.push(SharePrincipal {
             id,
             kind: PrincipalKind::Group,
             external: json::bool_at(&g, "/group/same_team") == Some(false),
@@ -380,25 +384,25 @@ pub fn principals(page: &Value) -> (Vec<SharePrincipal>, Option<(Option<String>,
         let Some(id) = json::str_at(&i, "/invitee/email") else {
             continue;
         };
-        out.push(SharePrincipal {
+        found.principals.push(SharePrincipal {
             id,
             kind: PrincipalKind::User,
             external: json::bool_at(&i, "/user/same_team") != Some(true),
             role: role(api::tag(&i, "/access_type").as_deref()),
         });
     }
-    (out, owner)
+    found
 }
 
-/// Reads every page of a members list: `route` with `args`, then `route/continue`.
+/// Reads every page of a members list as `member`: `route` with `args`, then
+/// `route/continue`; none (with a warning) when Dropbox refuses it.
 fn all_members(
     api: &Api,
     member: &str,
     route: &str,
     args: &Value,
-) -> Result<Option<(Vec<SharePrincipal>, Option<(Option<String>, Option<String>)>)>, ConnectorError> {
-    let mut all = Vec::new();
-    let mut owner = None;
+) -> Result<Option<Folder>, ConnectorError> {
+    let mut all = Folder::default();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_SHARING_PAGES {
         let request = match &cursor {
@@ -415,37 +419,34 @@ fn all_members(
                 return Ok(None);
             }
         };
-        let (found, page_owner) = principals(&page);
-        all.extend(found);
-        owner = owner.or(page_owner);
+        let found = principals(&page);
+        all.principals.extend(found.principals);
+        all.owner_member = all.owner_member.or(found.owner_member);
+        all.owner_email = all.owner_email.or(found.owner_email);
         // These lists return a cursor only while more members follow.
         match json::str_at(&page, "cursor").filter(|c| !c.is_empty()) {
             Some(next) => cursor = Some(next),
-            None => return Ok(Some((all, owner))),
+            None => return Ok(Some(all)),
         }
     }
-    Ok(Some((all, owner)))
+    Ok(Some(all))
 }
 
 /// Shared folder `folder`'s members as `member` sees them; none when unreadable.
 fn folder_members(api: &Api, member: &str, folder: &str) -> Result<Option<Folder>, ConnectorError> {
     let args = json!({"shared_folder_id": folder, "limit": MAX_MEMBERS_LIMIT});
-    let read = all_members(api, member, "sharing/list_folder_members", &args)?;
-    Ok(read.map(|(principals, owner)| {
-        let (owner_member, owner_email) = owner.unwrap_or_default();
-        Folder {
-            principals,
-            owner_member,
-            owner_email,
-        }
-    }))
+    all_members(api, member, "sharing/list_folder_members", &args)
 }
 
 /// File `file`'s own members (not the folder's), as `member` sees them.
-fn file_members(api: &Api, member: &str, file: &str) -> Result<Vec<SharePrincipal>, ConnectorError> {
+fn file_members(
+    api: &Api,
+    member: &str,
+    file: &str,
+) -> Result<Vec<SharePrincipal>, ConnectorError> {
     let args = json!({"file": file, "include_inherited": false, "limit": MAX_MEMBERS_LIMIT});
     let read = all_members(api, member, "sharing/list_file_members", &args)?;
-    Ok(read.map(|(p, _)| p).unwrap_or_default())
+    Ok(read.map(|f| f.principals).unwrap_or_default())
 }
 
 /// The media type of a file extension, for the common ones.
@@ -468,7 +469,12 @@ pub fn mime_type(extension: &str) -> Option<&'static str> {
 }
 
 /// Up to `length` bytes of file `id` from `offset`.
-pub fn read(ctx: &Context, id: &str, offset: u64, length: u32) -> Result<FileChunk, ConnectorError> {
+pub fn read(
+    ctx: &Context,
+    id: &str,
+    offset: u64,
+    length: u32,
+) -> Result<FileChunk, ConnectorError> {
     let api = Api::new(ctx)?;
     let (member, file) = split_id(id)?;
     let arg = json!({"path": file}).to_string();
@@ -535,7 +541,9 @@ mod tests {
                     {".tag": "file", "id": "id:2", "url": "https://db.test/s/2",
                         "link_permissions": {"resolved_visibility": {".tag": "team_only"}}},
                 ], "has_more": false})),
-                ("sharing/list_shared_links", Some(_)) => fake::json(&json!({"links": [], "has_more": false})),
+                ("sharing/list_shared_links", Some(_)) => {
+                    fake::json(&json!({"links": [], "has_more": false}))
+                }
                 ("sharing/list_folder_members", Some(_)) => fake::json(&json!({
                     "users": [user("a@x.test", Some("dbmid:a"), true, "owner"),
                         user("b@x.test", Some("dbmid:b"), true, "editor"),
@@ -554,22 +562,44 @@ mod tests {
         let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));
         let files: Vec<&File> = pages.iter().flat_map(|p| &p.items).collect();
         let ids: Vec<&str> = files.iter().map(|f| f.id.as_str()).collect();
-        assert_eq!(ids, ["dbmid:a/id:1", "dbmid:a/id:2", "dbmid:b/id:3"], "b does not list a's folder");
+        assert_eq!(
+            ids,
+            ["dbmid:a/id:1", "dbmid:a/id:2", "dbmid:b/id:3"],
+            "b does not list a's folder"
+        );
         let plan = files[0];
         assert!(plan.public && plan.shared_externally);
-        let shared: Vec<_> = plan.sharing.principals.iter().map(|p| (p.id.as_str(), p.external)).collect();
+        let shared: Vec<_> = plan
+            .sharing
+            .principals
+            .iter()
+            .map(|p| (p.id.as_str(), p.external))
+            .collect();
         assert_eq!(shared, [("b@x.test", false), ("guest@y.test", true)]);
         assert_eq!(plan.owner.as_deref(), Some("a@x.test"));
         assert_eq!(plan.content_hash.as_ref().unwrap().algorithm, "dropbox");
         assert_eq!(plan.mime_type.as_deref(), Some("application/pdf"));
         let private = files[1];
         assert!(!private.public);
-        assert_eq!(private.sharing.links[0].audience, LinkAudience::Organization);
-        assert!(private.shared_externally, "an invitee without a team account");
+        assert_eq!(
+            private.sharing.links[0].audience,
+            LinkAudience::Organization
+        );
+        assert!(
+            private.shared_externally,
+            "an invitee without a team account"
+        );
         assert!(!files[2].shared_externally);
         assert_eq!(files[2].path.as_deref(), Some("/notes.txt"));
-        let folder_reads = host.requests().iter().filter(|r| fake::route(r) == "sharing/list_folder_members").count();
-        assert_eq!(folder_reads, 2, "once per member page that holds the folder");
+        let folder_reads = host
+            .requests()
+            .iter()
+            .filter(|r| fake::route(r) == "sharing/list_folder_members")
+            .count();
+        assert_eq!(
+            folder_reads, 2,
+            "once per member page that holds the folder"
+        );
         for r in host.requests() {
             if fake::route(r).starts_with("files/") || fake::route(r).starts_with("sharing/") {
                 assert!(r.header("dropbox-api-select-user").is_some(), "{}", r.url);
@@ -588,18 +618,36 @@ mod tests {
         };
         let link = share_link(&links["links"][0]).unwrap();
         assert_eq!(link.audience, LinkAudience::Anyone);
-        let (principals, owner) = principals(&file_members);
-        assert_eq!(owner, Some((Some("dbmid:abcd1234".into()), Some("bob@example.com".into()))));
-        let found: Vec<_> = principals.iter().map(|p| (p.id.as_str(), p.kind, p.external)).collect();
+        let read = principals(&file_members);
+        assert_eq!(read.owner_member.as_deref(), Some("dbmid:abcd1234"));
+        assert_eq!(read.owner_email.as_deref(), Some("bob@example.com"));
+        let principals = read.principals;
+        let found: Vec<_> = principals
+            .iter()
+            .map(|p| (p.id.as_str(), p.kind, p.external))
+            .collect();
         assert_eq!(
             found,
             [
-                ("g:e2db7665347abcd600000000001a2b3c", PrincipalKind::Group, false),
+                (
+                    "g:e2db7665347abcd600000000001a2b3c",
+                    PrincipalKind::Group,
+                    false
+                ),
                 ("jessica@example.com", PrincipalKind::User, true)
             ]
         );
-        let m = Member { id: "dbmid:abcd1234".into(), email: Some("bob@example.com".into()) };
-        let f = file(&m, &listing["entries"][0], m.email.clone(), vec![link], principals);
+        let m = Member {
+            id: "dbmid:abcd1234".into(),
+            email: Some("bob@example.com".into()),
+        };
+        let f = file(
+            &m,
+            &listing["entries"][0],
+            m.email.clone(),
+            vec![link],
+            principals,
+        );
         assert_eq!(f.id, "dbmid:abcd1234/id:a4ayc_80_OEAAAAAAAAAXw");
         assert_eq!(f.name, "Prime_Numbers.txt");
         assert_eq!(f.path.as_deref(), Some("/Homework/math/Prime_Numbers.txt"));
@@ -619,12 +667,17 @@ mod tests {
             assert_eq!(r.header("dropbox-api-select-user"), Some("dbmid:a"));
             assert_eq!(r.header("dropbox-api-arg"), Some(r#"{"path":"id:1"}"#));
             assert_eq!(r.header("range"), Some("bytes=2-5"));
-            Response::new(206, vec![("content-range".into(), "bytes 2-5/10".into())], "2345")
+            Response::new(
+                206,
+                vec![("content-range".into(), "bytes 2-5/10".into())],
+                "2345",
+            )
         });
         let (chunk, _) = host.run(|| read(&fake::ctx(10, None), "dbmid:a/id:1", 2, 4).unwrap());
         assert_eq!(chunk.data, b"2345");
         assert_eq!((chunk.eof, chunk.size), (false, Some(10)));
-        let (result, _) = fake::dropbox(|_| unreachable!()).run(|| read(&fake::ctx(10, None), "id:1", 0, 4));
+        let (result, _) =
+            fake::dropbox(|_| unreachable!()).run(|| read(&fake::ctx(10, None), "id:1", 0, 4));
         assert!(matches!(result, Err(ConnectorError::NotFound(_))));
     }
 }

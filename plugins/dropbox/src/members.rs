@@ -87,9 +87,7 @@ pub fn user(member: &Value) -> Option<User> {
         email,
         display_name: json::str_at(member, "/profile/name/display_name"),
         status: status(member),
-        is_admin: roles
-            .iter()
-            .any(|r| !r.eq_ignore_ascii_case("member only")),
+        is_admin: roles.iter().any(|r| !r.eq_ignore_ascii_case("member only")),
         roles,
         group_ids: json::strings_at(member, "/profile/groups"),
         created: json::timestamp_at(member, "/profile/joined_on"),
@@ -113,7 +111,10 @@ mod tests {
         let u = user(member).unwrap();
         assert_eq!(u.id, "dbmid:FDFSVF-DFSDF");
         assert_eq!(u.email.as_deref(), Some("tami@seagull.com"));
-        assert_eq!(u.display_name.as_deref(), Some("Franz Ferdinand (Personal)"));
+        assert_eq!(
+            u.display_name.as_deref(),
+            Some("Franz Ferdinand (Personal)")
+        );
         assert_eq!(u.status, UserStatus::Active);
         assert!(u.is_admin);
         assert_eq!(u.roles, ["User management admin"]);
@@ -143,7 +144,10 @@ mod tests {
         let ctx = fake::ctx(2, None);
         let (pages, _) = host.run(|| sluice_sdk::testing::all_pages(5, |c| list(&ctx, c)));
         let users: Vec<&User> = pages.iter().flat_map(|p| &p.items).collect();
-        let seen: Vec<_> = users.iter().map(|u| (u.id.as_str(), u.status, u.is_admin)).collect();
+        let seen: Vec<_> = users
+            .iter()
+            .map(|u| (u.id.as_str(), u.status, u.is_admin))
+            .collect();
         assert_eq!(
             seen,
             [
