@@ -67,7 +67,9 @@ async fn connect_with(
 }
 
 async fn connect(h: &Harness, mock: &DropboxMock) -> (Instance, sluice::model::Permissions) {
-    connect_with(h, mock, &[], APP_SECRET, REFRESH).await.unwrap()
+    connect_with(h, mock, &[], APP_SECRET, REFRESH)
+        .await
+        .unwrap()
 }
 
 fn files(h: &Harness, inst: &Instance) -> Vec<sluice::model::File> {
@@ -120,7 +122,13 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
     }
     let exp = mock.expected();
     assert_eq!(
-        (exp.users, exp.admins, exp.suspended, exp.invited, exp.groups),
+        (
+            exp.users,
+            exp.admins,
+            exp.suspended,
+            exp.invited,
+            exp.groups
+        ),
         (13, 3, 2, 1, 3)
     );
     assert_eq!(h.live(&inst, Kind::Users), exp.users);
@@ -141,13 +149,23 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
     assert_eq!(members, exp.group_members);
 
     let acts = h.activities(&inst);
-    assert_eq!(acts.len(), exp.logon + exp.admin_activity + exp.user_activity);
+    assert_eq!(
+        acts.len(),
+        exp.logon + exp.admin_activity + exp.user_activity
+    );
     let kind = |k| acts.iter().filter(|a| a.kind == k).count();
     assert_eq!(
-        (kind(ActivityKind::Logon), kind(ActivityKind::Admin), kind(ActivityKind::User)),
+        (
+            kind(ActivityKind::Logon),
+            kind(ActivityKind::Admin),
+            kind(ActivityKind::User)
+        ),
         (exp.logon, exp.admin_activity, exp.user_activity)
     );
-    assert_eq!((exp.logon, exp.admin_activity, exp.user_activity), (7, 6, 7));
+    assert_eq!(
+        (exp.logon, exp.admin_activity, exp.user_activity),
+        (7, 6, 7)
+    );
     let sign_in = acts.iter().find(|a| a.kind == ActivityKind::Logon).unwrap();
     assert_eq!(sign_in.action, "login_success");
     assert!(sign_in.ip.as_deref().unwrap().starts_with("198.51.100."));
@@ -155,10 +173,17 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_cursor_pages() {
         sign_in.location.as_ref().unwrap().country_code.as_deref(),
         Some("DE")
     );
-    assert!(sign_in.session_id.as_deref().unwrap().starts_with("dbwsid:"));
+    assert!(
+        sign_in
+            .session_id
+            .as_deref()
+            .unwrap()
+            .starts_with("dbwsid:")
+    );
 
-    // Cursor paging with limit 4: members and groups continue while has_more.
-    assert_eq!(calls(&mock, "team/members/list_v2"), 1);
+    // Cursor paging with limit 4: members and groups continue while has_more. The
+    // files scan walks the members too, 50 at a time: one more first page.
+    assert_eq!(calls(&mock, "team/members/list_v2"), 2);
     assert_eq!(
         calls(&mock, "team/members/list/continue_v2"),
         13_usize.div_ceil(4) - 1
@@ -239,13 +264,21 @@ async fn a_refused_refresh_token_or_secret_is_unauthorized_at_connect_and_no_sec
             panic!("expected unauthorized, got {err}");
         };
         let shown = format!("{message} {err} {err:?}");
-        for leaked in [APP_SECRET, "dropbox-wrong-secret", REFRESH, "dropbox-refresh-revoked"] {
+        for leaked in [
+            APP_SECRET,
+            "dropbox-wrong-secret",
+            REFRESH,
+            "dropbox-refresh-revoked",
+        ] {
             assert!(!shown.contains(leaked), "{shown}");
         }
     }
     assert!(h.store.instances().unwrap().is_empty());
     assert_eq!(mock.oauth().issued(), 0);
-    assert!(mock.api_requests().is_empty(), "no API call without a token");
+    assert!(
+        mock.api_requests().is_empty(),
+        "no API call without a token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,9 +302,21 @@ async fn check_names_missing_scopes_in_dropbox_s_words() {
             Capability::Files
         ]
     );
-    assert!(perms.missing[0].1.contains("`events.read`"), "{:?}", perms.missing);
-    assert!(perms.missing[0].1.contains("missing_scope"), "{:?}", perms.missing);
-    assert!(perms.missing[3].1.contains("`sharing.read`"), "{:?}", perms.missing);
+    assert!(
+        perms.missing[0].1.contains("`events.read`"),
+        "{:?}",
+        perms.missing
+    );
+    assert!(
+        perms.missing[0].1.contains("missing_scope"),
+        "{:?}",
+        perms.missing
+    );
+    assert!(
+        perms.missing[3].1.contains("`sharing.read`"),
+        "{:?}",
+        perms.missing
+    );
     let reports = h.scan(&inst, &[Kind::Activities], 10).await;
     assert!(
         matches!(&reports[0].error, Some(ConnectorError::Forbidden(m)) if m.contains("events.read")),
@@ -345,10 +390,16 @@ async fn suspending_and_unsuspending_show_in_the_next_scans_and_errors_map() {
         .unwrap();
     assert_eq!(twice.status, "already");
     let missing = h
-        .act(&inst, action(ActionKind::SuspendUser, "dbmid:nobody", false))
+        .act(
+            &inst,
+            action(ActionKind::SuspendUser, "dbmid:nobody", false),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(missing, ConnectorError::NotFound(_)), "{missing:?}");
+    assert!(
+        matches!(missing, ConnectorError::NotFound(_)),
+        "{missing:?}"
+    );
     let admin = mock.member_id(0);
     let refused = h
         .act(&inst, action(ActionKind::SuspendUser, &admin, false))
@@ -452,12 +503,20 @@ async fn files_are_listed_once_with_their_sharing_and_read_in_chunks() {
         .map(|p| p.id.as_str())
         .collect();
     outside.sort();
-    assert_eq!(outside, ["partner0@partner.example", "partner1@partner.example"]);
-    assert!(plan.sharing.principals.iter().any(|p| p.id == "member1@acme.example" && !p.external));
+    assert_eq!(
+        outside,
+        ["partner0@partner.example", "partner1@partner.example"]
+    );
+    assert!(
+        plan.sharing
+            .principals
+            .iter()
+            .any(|p| p.id == "member1@acme.example" && !p.external)
+    );
     assert_eq!(plan.content_hash.as_ref().unwrap().algorithm, "dropbox");
-    // Every listing and sharing call acted as a member; the folder's members were read
-    // once per page that held its files, by each of its two members.
-    assert_eq!(calls(&mock, "sharing/list_folder_members"), 2);
+    // The folder's members are read once per page that holds its files: pages of 3
+    // entries put them on two pages of each of its two members' listings.
+    assert_eq!(calls(&mock, "sharing/list_folder_members"), 4);
 
     // The host reads content in chunks; the connector asks Dropbox for ranges.
     let plugin = h.plugin("dropbox");
@@ -491,7 +550,10 @@ async fn file_actions_show_in_the_next_files_scan() {
     let (inst, _) = connect_with(
         &h,
         &mock,
-        &[("quarantine_member", &admin), ("quarantine_folder", "/Quarantine")],
+        &[
+            ("quarantine_member", &admin),
+            ("quarantine_folder", "/Quarantine"),
+        ],
         APP_SECRET,
         REFRESH,
     )
@@ -505,23 +567,41 @@ async fn file_actions_show_in_the_next_files_scan() {
     // remove-public-link: the public files lose their link.
     let public = files(&h, &inst).into_iter().find(|f| f.public).unwrap();
     let done = h
-        .act(&inst, action(ActionKind::RemovePublicLink, &public.id, false))
+        .act(
+            &inst,
+            action(ActionKind::RemovePublicLink, &public.id, false),
+        )
         .await
         .unwrap();
     assert_eq!(done.status, "done", "{done:?}");
     h.scan(&inst, &[Kind::Files], 100).await;
     assert!(!find(&h, &public.id).unwrap().public);
     let again = h
-        .act(&inst, action(ActionKind::RemovePublicLink, &public.id, false))
+        .act(
+            &inst,
+            action(ActionKind::RemovePublicLink, &public.id, false),
+        )
         .await
         .unwrap();
     assert_eq!(again.status, "already");
 
     // remove-file-collaborator: an outside member of a file of their own.
     let shared = (files(&h, &inst).into_iter())
-        .find(|f| f.path.as_deref().is_some_and(|p| p.starts_with("/Documents")) && f.shared_externally)
+        .find(|f| {
+            f.path
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/Documents"))
+                && f.sharing.principals.iter().any(|p| p.external)
+        })
         .unwrap();
-    let outsider = shared.sharing.principals.iter().find(|p| p.external).unwrap().id.clone();
+    let outsider = shared
+        .sharing
+        .principals
+        .iter()
+        .find(|p| p.external)
+        .unwrap()
+        .id
+        .clone();
     let mut remove = action(ActionKind::RemoveFileCollaborator, &shared.id, false);
     remove.params = vec![("principal".into(), outsider.clone())];
     let done = h.act(&inst, remove.clone()).await.unwrap();
@@ -530,7 +610,10 @@ async fn file_actions_show_in_the_next_files_scan() {
     assert!(!find(&h, &shared.id).unwrap().shared_externally);
     assert_eq!(h.act(&inst, remove).await.unwrap().status, "already");
     // An outsider of the shared folder reaches its files through the folder: refused.
-    let plan = files(&h, &inst).into_iter().find(|f| f.name == "plan-0.txt").unwrap();
+    let plan = files(&h, &inst)
+        .into_iter()
+        .find(|f| f.name == "plan-0.txt")
+        .unwrap();
     let mut folder_guest = action(ActionKind::RemoveFileCollaborator, &plan.id, false);
     folder_guest.params = vec![("principal".into(), "partner0@partner.example".into())];
     let refused = h.act(&inst, folder_guest).await.unwrap_err();
@@ -565,7 +648,11 @@ async fn file_actions_show_in_the_next_files_scan() {
         .await
         .unwrap();
     assert_eq!(planned.requests.len(), 3, "{planned:?}");
-    assert!(mock.paths_of(0).iter().all(|p| !p.starts_with("/Quarantine")));
+    assert!(
+        mock.paths_of(0)
+            .iter()
+            .all(|p| !p.starts_with("/Quarantine"))
+    );
     let done = h
         .act(&inst, action(ActionKind::QuarantineFile, &target, false))
         .await
@@ -574,7 +661,11 @@ async fn file_actions_show_in_the_next_files_scan() {
     h.scan(&inst, &[Kind::Files], 100).await;
     assert!(find(&h, &target).is_none());
     let held = (files(&h, &inst).into_iter())
-        .find(|f| f.path.as_deref().is_some_and(|p| p.starts_with("/Quarantine/")))
+        .find(|f| {
+            f.path
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/Quarantine/"))
+        })
         .expect("the copy in the quarantine folder");
     assert!(held.id.starts_with(&admin), "{}", held.id);
     assert_eq!(
@@ -601,7 +692,10 @@ async fn a_files_rescan_shows_new_and_deleted_files_and_stores_each_once() {
     let reports = h.scan(&inst, &[Kind::Files], 100).await;
     assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
     assert_eq!(h.live(&inst, Kind::Files), before + 1);
-    let new = files(&h, &inst).into_iter().find(|f| f.id == added).unwrap();
+    let new = files(&h, &inst)
+        .into_iter()
+        .find(|f| f.id == added)
+        .unwrap();
     assert_eq!(
         new.mime_type.as_deref(),
         Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
@@ -629,9 +723,15 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     .unwrap();
     let h = Harness::new().await;
     let admin = mock.member_id(0);
-    let (inst, _) = connect_with(&h, &mock, &[("quarantine_member", &admin)], APP_SECRET, REFRESH)
-        .await
-        .unwrap();
+    let (inst, _) = connect_with(
+        &h,
+        &mock,
+        &[("quarantine_member", &admin)],
+        APP_SECRET,
+        REFRESH,
+    )
+    .await
+    .unwrap();
     let dropbox = match sluice_tests::frozen_connectors() {
         Some(dir) => std::fs::read(dir.join("dropbox.wasm")).unwrap(),
         None => sluice_tests::test_plugin("dropbox"),

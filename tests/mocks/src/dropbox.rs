@@ -327,7 +327,8 @@ impl Team {
         let homes = team.files.len();
         for (n, f) in team.files.iter_mut().enumerate().take(homes) {
             if n < c.public_links {
-                f.links.push(format!("https://www.dropbox.com/s/mock{n}/link"));
+                f.links
+                    .push(format!("https://www.dropbox.com/s/mock{n}/link"));
             } else if n < c.public_links + c.external_file_members {
                 f.members.push(Person {
                     email: format!("outsider{n}@elsewhere.example"),
@@ -468,9 +469,8 @@ impl Team {
     }
 
     fn find(&self, m: usize, path: &str) -> Option<usize> {
-        (self.files.iter()).position(|f| {
-            self.visible(f, m) && (f.id == path || f.path.eq_ignore_ascii_case(path))
-        })
+        (self.files.iter())
+            .position(|f| self.visible(f, m) && (f.id == path || f.path.eq_ignore_ascii_case(path)))
     }
 }
 
@@ -485,7 +485,10 @@ impl DropboxMock {
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                     Ok(value[key].as_array().cloned().unwrap_or_default())
                 };
-                Some((read("team-members-list_v2", "members")?, read("team-groups-list", "groups")?))
+                Some((
+                    read("team-members-list_v2", "members")?,
+                    read("team-groups-list", "groups")?,
+                ))
             }
             None => None,
         };
@@ -770,9 +773,9 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         Some(faults::Fault::SecondaryLimit {
             retry_after_secs, ..
         }) => throttled(retry_after_secs),
-        Some(faults::Fault::ServerError { status }) => {
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY).into_response()
-        }
+        Some(faults::Fault::ServerError { status }) => StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::BAD_GATEWAY)
+            .into_response(),
         Some(faults::Fault::ResetMidBody) => faults::reset_mid_body(next.run(request).await).await,
         Some(faults::Fault::TruncatedBody) => faults::truncate_body(next.run(request).await).await,
         fault => {
@@ -799,7 +802,9 @@ fn cursor(state: &Value) -> String {
 }
 
 fn uncursor(body: &Value) -> Result<Value, Response> {
-    let text = body["cursor"].as_str().ok_or_else(|| bad_request("cursor is required"))?;
+    let text = body["cursor"]
+        .as_str()
+        .ok_or_else(|| bad_request("cursor is required"))?;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .ok()
@@ -814,7 +819,9 @@ fn limit_of(body: &Value, default: usize, max: usize) -> Result<usize, Response>
             .as_u64()
             .map(|n| n as usize)
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| bad_request(&format!("Error in call: limit must be between 1 and {max}"))),
+            .ok_or_else(|| {
+                bad_request(&format!("Error in call: limit must be between 1 and {max}"))
+            }),
     }
 }
 
@@ -843,15 +850,20 @@ fn selected(state: &Team, headers: &HeaderMap, route: &str) -> Result<usize, Res
              specify the exact user <https://www.dropbox.com/developers/documentation/http/teams>."
         )));
     };
-    (state.members.iter().position(|m| m.id == id && m.status != "invited"))
-        .ok_or_else(|| auth_error("invalid_select_user", json!({})))
+    (state
+        .members
+        .iter()
+        .position(|m| m.id == id && m.status != "invited"))
+    .ok_or_else(|| auth_error("invalid_select_user", json!({})))
 }
 
 fn member_json(state: &Team, m: usize, groups: usize) -> Value {
     let member = &state.members[m];
     let roles: Vec<Value> = (member.roles.iter())
-        .map(|r| json!({"role_id": format!("pid_dbtmr:{}", r.len()), "name": r,
-            "description": "Mock admin role"}))
+        .map(|r| {
+            json!({"role_id": format!("pid_dbtmr:{}", r.len()), "name": r,
+            "description": "Mock admin role"})
+        })
         .collect();
     let group_ids: Vec<String> = if groups == 0 {
         Vec::new()
@@ -929,7 +941,8 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             .get("dropbox-api-arg")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| bad_request("Error in call to API function \"files/download\": Must provide HTTP header \"Dropbox-API-Arg\" or URL parameter \"arg\"."))?;
-        serde_json::from_str(arg).map_err(|_| bad_request("Dropbox-API-Arg: could not decode input as JSON"))?
+        serde_json::from_str(arg)
+            .map_err(|_| bad_request("Dropbox-API-Arg: could not decode input as JSON"))?
     } else if bytes.is_empty() {
         Value::Null
     } else {
@@ -955,24 +968,35 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             };
             let members: Vec<Value> = match published {
                 Some((members, _)) => members.clone(),
-                None => (0..state.members.len()).map(|m| member_json(&state, m, c.groups)).collect(),
+                None => (0..state.members.len())
+                    .map(|m| member_json(&state, m, c.groups))
+                    .collect(),
             };
             Ok(json_answer(paged(members, "members", page_state)))
         }
         "team/members/suspend" | "team/members/unsuspend" => {
             let id = body["user"]["team_member_id"].as_str().unwrap_or_default();
             let Some(m) = state.members.iter().position(|x| x.id == id) else {
-                return Err(route_error("user_not_found/..", json!({".tag": "user_not_found"})));
+                return Err(route_error(
+                    "user_not_found/..",
+                    json!({".tag": "user_not_found"}),
+                ));
             };
             if route.ends_with("/suspend") {
                 if state.members[m].status != "active" {
-                    return Err(route_error("suspend_inactive_user/..", json!({".tag": "suspend_inactive_user"})));
+                    return Err(route_error(
+                        "suspend_inactive_user/..",
+                        json!({".tag": "suspend_inactive_user"}),
+                    ));
                 }
                 let admins = (state.members.iter())
                     .filter(|x| x.status == "active" && x.roles.contains(&"Team admin"))
                     .count();
                 if state.members[m].roles.contains(&"Team admin") && admins == 1 {
-                    return Err(route_error("suspend_last_admin/..", json!({".tag": "suspend_last_admin"})));
+                    return Err(route_error(
+                        "suspend_last_admin/..",
+                        json!({".tag": "suspend_last_admin"}),
+                    ));
                 }
                 state.members[m].status = "suspended";
             } else {
@@ -985,8 +1009,12 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
                 state.members[m].status = "active";
             }
             let status = state.members[m].status;
-            state.log(2, Some(m), json!({".tag": "member_change_status_details",
-                "new_value": {".tag": status}}));
+            state.log(
+                2,
+                Some(m),
+                json!({".tag": "member_change_status_details",
+                "new_value": {".tag": status}}),
+            );
             Ok(json_answer(Value::Null))
         }
         "team/groups/list" | "team/groups/list/continue" => {
@@ -1009,7 +1037,10 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             let page_state = if route.ends_with("continue") {
                 uncursor(&body)?
             } else {
-                let id = body["group"]["group_id"].as_str().unwrap_or_default().to_owned();
+                let id = body["group"]["group_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 json!({"offset": 0, "limit": limit_of(&body, 1000, 1000)?, "group": id})
             };
             let id = page_state["group"].as_str().unwrap_or_default().to_owned();
@@ -1017,7 +1048,10 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
                 Vec::new()
             } else {
                 let Some(g) = (0..c.groups).find(|g| group_id(*g) == id) else {
-                    return Err(route_error("group_not_found/..", json!({".tag": "group_not_found"})));
+                    return Err(route_error(
+                        "group_not_found/..",
+                        json!({".tag": "group_not_found"}),
+                    ));
                 };
                 (0..state.members.len())
                     .filter(|m| m % c.groups == g)
@@ -1038,9 +1072,16 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
                 let bound = |name: &str| -> Result<Value, Response> {
                     match &body["time"][name] {
                         Value::Null => Ok(Value::Null),
-                        v => v.as_str().and_then(parse_time).map(|t| json!(t)).ok_or_else(|| {
-                            route_error("invalid_time_range/..", json!({".tag": "invalid_time_range"}))
-                        }),
+                        v => v
+                            .as_str()
+                            .and_then(parse_time)
+                            .map(|t| json!(t))
+                            .ok_or_else(|| {
+                                route_error(
+                                    "invalid_time_range/..",
+                                    json!({".tag": "invalid_time_range"}),
+                                )
+                            }),
                     }
                 };
                 json!({"offset": 0, "limit": limit_of(&body, 1000, 1000)?,
@@ -1054,7 +1095,11 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             let category = page_state["category"].as_str().map(str::to_owned);
             let events: Vec<Value> = (state.events.iter())
                 .filter(|(t, _)| (start..end).contains(t))
-                .filter(|(_, e)| category.as_deref().is_none_or(|c| e["event_category"][".tag"] == c))
+                .filter(|(_, e)| {
+                    category
+                        .as_deref()
+                        .is_none_or(|c| e["event_category"][".tag"] == c)
+                })
                 .map(|(_, e)| e.clone())
                 .collect();
             Ok(json_answer(paged(events, "events", page_state)))
@@ -1077,10 +1122,12 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             let mut entries = vec![json!({".tag": "folder", "name": "Documents",
                 "id": format!("id:docs{m}"), "path_lower": "/documents", "path_display": "/Documents"})];
             if state.folder.iter().any(|p| p.member == Some(m)) {
-                entries.push(json!({".tag": "folder", "name": "Projects", "id": "id:projects",
+                entries.push(
+                    json!({".tag": "folder", "name": "Projects", "id": "id:projects",
                     "path_lower": "/projects", "path_display": "/Projects",
                     "sharing_info": {"read_only": false, "shared_folder_id": SHARED_FOLDER,
-                        "traverse_only": false, "no_access": false}}));
+                        "traverse_only": false, "no_access": false}}),
+                );
             }
             entries.extend(
                 (state.files.iter())
@@ -1093,7 +1140,10 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             let m = selected(&state, &headers, &route)?;
             let path = body["path"].as_str().unwrap_or_default();
             if path == "/" || path.is_empty() {
-                return Err(route_error("path/not_file/..", json!({".tag": "path", "path": {".tag": "not_file"}})));
+                return Err(route_error(
+                    "path/not_file/..",
+                    json!({".tag": "path", "path": {".tag": "not_file"}}),
+                ));
             }
             let at = state.find(m, path).ok_or_else(|| not_found("path"))?;
             let f = &state.files[at];
@@ -1110,14 +1160,21 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
                 }
                 Some((start, end)) => {
                     let end = end.min(total - 1);
-                    (StatusCode::PARTIAL_CONTENT, f.content[start..=end].to_vec(),
-                        Some(format!("bytes {start}-{end}/{total}")))
+                    (
+                        StatusCode::PARTIAL_CONTENT,
+                        f.content[start..=end].to_vec(),
+                        Some(format!("bytes {start}-{end}/{total}")),
+                    )
                 }
                 None => (StatusCode::OK, f.content.clone(), None),
             };
             let mut response = (status, bytes).into_response();
             set(&mut response, "content-type", "application/octet-stream");
-            set(&mut response, "dropbox-api-result", &state.file_json(f, false).to_string());
+            set(
+                &mut response,
+                "dropbox-api-result",
+                &state.file_json(f, false).to_string(),
+            );
             if let Some(range) = content_range {
                 set(&mut response, "content-range", &range);
             }
@@ -1126,7 +1183,9 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
         "files/delete_v2" => {
             let m = selected(&state, &headers, &route)?;
             let path = body["path"].as_str().unwrap_or_default();
-            let at = state.find(m, path).ok_or_else(|| not_found("path_lookup"))?;
+            let at = state
+                .find(m, path)
+                .ok_or_else(|| not_found("path_lookup"))?;
             state.files[at].deleted = true;
             let entry = state.file_json(&state.files[at], false);
             state.log(1, Some(m), json!({".tag": "file_delete_details"}));
@@ -1139,19 +1198,26 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             let reference = format!("AAmockref{}", state.references.len());
             state.references.push((reference.clone(), at));
             let entry = state.file_json(&state.files[at], false);
-            Ok(json_answer(json!({"metadata": entry, "copy_reference": reference,
-                "expires": iso(now_ms() + 30 * 86_400_000)})))
+            Ok(json_answer(
+                json!({"metadata": entry, "copy_reference": reference,
+                "expires": iso(now_ms() + 30 * 86_400_000)}),
+            ))
         }
         "files/copy_reference/save" => {
             let m = selected(&state, &headers, &route)?;
             let reference = body["copy_reference"].as_str().unwrap_or_default();
             let path = body["path"].as_str().unwrap_or_default().to_owned();
             let Some(&(_, source)) = state.references.iter().find(|(r, _)| r == reference) else {
-                return Err(route_error("invalid_copy_reference/..", json!({".tag": "invalid_copy_reference"})));
+                return Err(route_error(
+                    "invalid_copy_reference/..",
+                    json!({".tag": "invalid_copy_reference"}),
+                ));
             };
             if state.find(m, &path).is_some() {
-                return Err(route_error("path/conflict/file/..",
-                    json!({".tag": "path", "path": {".tag": "conflict", "conflict": {".tag": "file"}}})));
+                return Err(route_error(
+                    "path/conflict/file/..",
+                    json!({".tag": "path", "path": {".tag": "conflict", "conflict": {".tag": "file"}}}),
+                ));
             }
             let content = state.files[source].content.clone();
             let at = state.add_file(c, Some(m), &path);
@@ -1183,8 +1249,13 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
         "sharing/revoke_shared_link" => {
             let m = selected(&state, &headers, &route)?;
             let url = body["url"].as_str().unwrap_or_default();
-            let Some(at) = (state.files.iter()).position(|f| state.visible(f, m) && f.links.iter().any(|l| l == url)) else {
-                return Err(route_error("shared_link_not_found/..", json!({".tag": "shared_link_not_found"})));
+            let Some(at) = (state.files.iter())
+                .position(|f| state.visible(f, m) && f.links.iter().any(|l| l == url))
+            else {
+                return Err(route_error(
+                    "shared_link_not_found/..",
+                    json!({".tag": "shared_link_not_found"}),
+                ));
             };
             state.files[at].links.retain(|l| l != url);
             state.log(1, Some(m), json!({".tag": "shared_link_remove_details"}));
@@ -1198,11 +1269,19 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
                 json!({"offset": 0, "limit": limit_of(&body, 1000, 1000)?,
                     "folder": body["shared_folder_id"]})
             };
-            if page_state["folder"] != SHARED_FOLDER || !state.folder.iter().any(|p| p.member == Some(m)) {
-                return Err(route_error("access_error/invalid_id/..",
-                    json!({".tag": "access_error", "access_error": {".tag": "invalid_id"}})));
+            if page_state["folder"] != SHARED_FOLDER
+                || !state.folder.iter().any(|p| p.member == Some(m))
+            {
+                return Err(route_error(
+                    "access_error/invalid_id/..",
+                    json!({".tag": "access_error", "access_error": {".tag": "invalid_id"}}),
+                ));
             }
-            let users: Vec<Value> = state.folder.iter().map(|p| person_json(&state, p)).collect();
+            let users: Vec<Value> = state
+                .folder
+                .iter()
+                .map(|p| person_json(&state, p))
+                .collect();
             Ok(json_answer(members_page(users, page_state)))
         }
         "sharing/list_file_members" | "sharing/list_file_members/continue" => {
@@ -1212,7 +1291,10 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             } else {
                 let file = body["file"].as_str().unwrap_or_default();
                 let at = state.find(m, file).ok_or_else(|| {
-                    route_error("user_error/..", json!({".tag": "user_error", "user_error": {".tag": "email_unverified"}}))
+                    route_error(
+                        "user_error/..",
+                        json!({".tag": "user_error", "user_error": {".tag": "email_unverified"}}),
+                    )
                 })?;
                 json!({"offset": 0, "limit": limit_of(&body, 100, 300)?, "file": at,
                     "inherited": body["include_inherited"] != false})
@@ -1220,8 +1302,14 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             let f = &state.files[page_state["file"].as_u64().unwrap_or(0) as usize];
             let mut users: Vec<Value> = Vec::new();
             if let Some(home) = f.home {
-                users.push(person_json(&state, &Person {
-                    email: state.members[home].email.clone(), member: Some(home), access: "owner"}));
+                users.push(person_json(
+                    &state,
+                    &Person {
+                        email: state.members[home].email.clone(),
+                        member: Some(home),
+                        access: "owner",
+                    },
+                ));
             } else if page_state["inherited"] == true {
                 users.extend(state.folder.iter().map(|p| person_json(&state, p)));
             }
@@ -1231,14 +1319,22 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
         "sharing/remove_file_member_2" => {
             let m = selected(&state, &headers, &route)?;
             let file = body["file"].as_str().unwrap_or_default();
-            let at = state.find(m, file).ok_or_else(|| not_found("access_error"))?;
-            let who = body["member"]["email"].as_str()
+            let at = state
+                .find(m, file)
+                .ok_or_else(|| not_found("access_error"))?;
+            let who = body["member"]["email"]
+                .as_str()
                 .or_else(|| body["member"]["dropbox_id"].as_str())
-                .unwrap_or_default().to_owned();
+                .unwrap_or_default()
+                .to_owned();
             let is = |p: &Person| p.email == who || format!("dbid:ext-{}", p.email) == who;
             if let Some(i) = state.files[at].members.iter().position(is) {
                 state.files[at].members.remove(i);
-                state.log(1, Some(m), json!({".tag": "shared_content_remove_member_details"}));
+                state.log(
+                    1,
+                    Some(m),
+                    json!({".tag": "shared_content_remove_member_details"}),
+                );
                 return Ok(json_answer(json!({".tag": "success"})));
             }
             let inherited = state.files[at].home.is_none() && state.folder.iter().any(is);
@@ -1248,7 +1344,11 @@ async fn rpc(State(shared): State<Arc<Shared>>, headers: HeaderMap, request: Req
             }
             Err(route_error("no_explicit_access/..", error))
         }
-        _ => Err((StatusCode::NOT_FOUND, format!("Unknown API function: \"{route}\"")).into_response()),
+        _ => Err((
+            StatusCode::NOT_FOUND,
+            format!("Unknown API function: \"{route}\""),
+        )
+            .into_response()),
     }
 }
 

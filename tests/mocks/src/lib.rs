@@ -53,10 +53,10 @@ pub mod zendesk;
 pub mod zoom;
 
 pub use atlassian::{AtlassianExpected, AtlassianMock, AtlassianMockConfig, EventTrail};
-pub use dropbox::{DROPBOX_SCOPES, DropboxExpected, DropboxMock, DropboxMockConfig};
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
 };
+pub use dropbox::{DROPBOX_SCOPES, DropboxExpected, DropboxMock, DropboxMockConfig};
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
 pub use hostile::{EchoMock, PagesMock};

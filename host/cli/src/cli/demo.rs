@@ -21,12 +21,12 @@ use sluice_mocks::{
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
     OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
+use sluice_mocks::{DropboxMock, DropboxMockConfig};
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
 use sluice_mocks::{WebexMock, WebexMockConfig};
 use sluice_mocks::{ZoomMock, ZoomMockConfig};
-use sluice_mocks::{DropboxMock, DropboxMockConfig};
 
 use super::output;
 use super::{Env, GlobalArgs};
