@@ -790,7 +790,8 @@ async fn a_hook_lists_a_new_file_at_once() {
             d.client()
                 .post(d.url("/hooks/acme?kind=files"))
                 .bearer_auth("not-the-hook-secret")
-                .json(&body),
+                .header("content-type", "application/json")
+                .body(body.to_string()),
         )
         .await;
     assert_eq!(wrong.status(), 401);
@@ -799,7 +800,8 @@ async fn a_hook_lists_a_new_file_at_once() {
             d.client()
                 .post(d.url("/hooks/acme?kind=files"))
                 .bearer_auth(secret.expose())
-                .json(&body),
+                .header("content-type", "application/json")
+                .body(body.to_string()),
         )
         .await;
     assert_eq!(right.status(), 202);

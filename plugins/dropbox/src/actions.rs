@@ -270,12 +270,18 @@ fn remove_links(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorEr
 /// `remove-file-collaborator`: `sharing/remove_file_member_2`.
 fn remove_collaborator(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let (member, file) = files::split_id(&action.target)?;
-    let principal = action::param(action, "principal").ok_or_else(|| {
-        ConnectorError::other(
-            "remove-file-collaborator needs `principal`: the collaborator's email or dbid: \
-             account id, as in the file's sharing",
-        )
-    })?;
+    let principal = match action::param(action, "principal") {
+        Some(principal) => principal,
+        // A dry run names the request without one (`sluice test-connector` plans every
+        // action on the first file).
+        None if action.dry_run => "the `principal` given",
+        None => {
+            return Err(ConnectorError::other(
+                "remove-file-collaborator needs `principal`: the collaborator's email or \
+                 dbid: account id, as in the file's sharing",
+            ));
+        }
+    };
     let selector = if principal.contains('@') {
         json!({".tag": "email", "email": principal})
     } else {
@@ -542,5 +548,16 @@ mod tests {
             action(ActionKind::RemoveFileCollaborator, "dbmid:a/id:1", false),
         );
         assert!(result.is_err(), "no principal");
+        let (result, host) = run(
+            fake::dropbox(|_| unreachable!()),
+            action(ActionKind::RemoveFileCollaborator, "dbmid:a/id:1", true),
+        );
+        let planned = result.unwrap();
+        assert_eq!(planned.status, ActionStatus::Planned);
+        assert_eq!(
+            planned.requests,
+            [format!("POST {}/sharing/remove_file_member_2", fake::API)]
+        );
+        assert!(host.requests().is_empty());
     }
 }

@@ -44,7 +44,9 @@ fn probe(request: http::Request, scopes: &str) -> Result<(Probe, Option<Value>),
         409 => Ok((Probe::Granted, None)),
         401 | 403 => {
             let body = response.json_value().unwrap_or(Value::Null);
-            if response.status() == 401 && api::missing_scope(&body).is_none() {
+            // A member the app may not act as is a files problem, not bad credentials.
+            let member = api::tag(&body, "/error").as_deref() == Some("invalid_select_user");
+            if response.status() == 401 && api::missing_scope(&body).is_none() && !member {
                 return Err(api::check_status(response).unwrap_err());
             }
             Ok((

@@ -95,11 +95,14 @@ pub fn dropbox_time(ms: i64) -> String {
     time::to_rfc3339(ms - ms.rem_euclid(1000)).unwrap_or_default()
 }
 
-/// The first page's arguments of a search of `key` over `[from, to)` (ms).
+/// The first page's arguments of a search of `key` over `[from, to)` (ms; Dropbox
+/// takes whole seconds: `from` rounded down, `to` up).
 pub fn search(key: &str, from: i64, to: i64, limit: u32) -> Value {
     let mut args = json!({
         "limit": limit,
-        "time": {"start_time": dropbox_time(from), "end_time": dropbox_time(to)},
+        // The end rounded up to a whole second: an event in the run's own second is
+        // read now, and the next search (from that second) drops it as seen.
+        "time": {"start_time": dropbox_time(from), "end_time": dropbox_time(to.saturating_add(999))},
     });
     if key != ALL {
         args["category"] = json!({".tag": key});
@@ -353,6 +356,14 @@ mod tests {
         let args = search("logins", 0, 1000, 10);
         assert_eq!(args["category"], json!({".tag": "logins"}));
         assert_eq!(args["time"]["start_time"], json!("1970-01-01T00:00:00Z"));
+        let args = search(ALL, 1_500, 2_500, 10);
+        assert_eq!(args["time"]["start_time"], json!("1970-01-01T00:00:01Z"));
+        assert_eq!(
+            args["time"]["end_time"],
+            json!("1970-01-01T00:00:03Z"),
+            "rounded up"
+        );
+        assert!(args.get("category").is_none());
         let host = fake::dropbox(|_| unreachable!()).config("categories", "logins, members,logins");
         let (keys, _) = host.run(sources);
         assert_eq!(keys.unwrap(), ["logins", "members"]);
