@@ -30,8 +30,8 @@ fn config() -> DropboxMockConfig {
     }
 }
 
-/// A team with files: 10 members with files (13 less 1 invited less 2… no: suspended
-/// members keep theirs), a shared folder with outsiders, links and outside members.
+/// A team with files: the 12 members who are not invited (suspended members keep
+/// theirs), a shared folder with outsiders, public links and outside members.
 fn files_config() -> DropboxMockConfig {
     DropboxMockConfig {
         files_per_member: 2,
@@ -680,9 +680,10 @@ async fn file_actions_show_in_the_next_files_scan() {
 }
 
 /// Files are a snapshot kind: the host starts every files scan without a cursor and
-/// marks what it did not see as deleted. A rescan shows exactly the change.
+/// marks what it did not see as deleted (trash in `file_actions_show_in_the_next_files_scan`).
+/// A rescan shows the new file, and stores every file once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_files_rescan_shows_new_and_deleted_files_and_stores_each_once() {
+async fn a_files_rescan_shows_a_new_file_and_stores_each_once() {
     let mock = DropboxMock::start(files_config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect(&h, &mock).await;
