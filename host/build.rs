@@ -26,6 +26,7 @@ const BUILTIN: &[&str] = &[
     "zoom",
     "webex",
     "google",
+    "dropbox",
 ];
 
 fn main() {

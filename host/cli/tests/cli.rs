@@ -541,6 +541,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "zoom-acme",
         "webex-acme",
         "google-acme",
+        "dropbox-acme",
     ];
     for name in instances {
         assert!(
@@ -593,9 +594,10 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "{stdout}"
     );
     // The dry run, after one entry per write M365 declared and sent while scanning
-    // (it starts its audit subscriptions): 4 content types.
+    // (it starts its audit subscriptions): 4 content types; and Dropbox's first scan,
+    // whose reads are POSTs declared as scan writes, one entry per request (58).
     assert!(
-        stdout.contains("audit log: 5 entries, hash chain verified"),
+        stdout.contains("audit log: 63 entries, hash chain verified"),
         "{stdout}"
     );
     assert!(!dir.path().join("daemon.json").exists());
@@ -722,6 +724,11 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Google Workspace",
             "✔ ✔ ✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ suspend-user, unsuspend-user, require-sign-in, require-password-reset†, revoke-app-permission, trash-file, quarantine-file, remove-public-link, remove-external-sharing, remove-file-collaborator, appl…",
+        // Dropbox: every identity and activity cell, members' files with content and
+        // the file actions; suspending members goes beyond the table.
+        (
+            "Dropbox",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, trash-file, quarantine-file, remove-public-link, remove-file-collaborator",
         ),
     ];
     for (name, cells) in rows {

@@ -292,6 +292,10 @@ const BEYOND_PROVIDER_DOCS: &[(&str, ActionKind)] = &[
     // The table's Google Workspace row has user governance; a password change at the
     // next sign-in (`changePasswordAtNextLogin`) goes beyond what it lists.
     ("google", ActionKind::RequirePasswordReset),
+    // The table's Dropbox row leaves user governance blank: suspending members goes
+    // beyond it.
+    ("dropbox", ActionKind::SuspendUser),
+    ("dropbox", ActionKind::UnsuspendUser),
 ];
 
 /// Whether connector `id`'s `action` goes beyond the provider docs' table.

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`dropbox`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -30,6 +30,7 @@
 
 pub mod atlassian;
 pub mod docusign;
+pub mod dropbox;
 mod faults;
 pub mod github;
 pub mod google;
@@ -56,6 +57,7 @@ pub use atlassian::{AtlassianExpected, AtlassianMock, AtlassianMockConfig, Event
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
 };
+pub use dropbox::{DROPBOX_SCOPES, DropboxExpected, DropboxMock, DropboxMockConfig};
 pub use faults::Faults;
 pub use github::{Expected, GITHUB_MOCK_EPOCH_MS, GithubMock, GithubMockConfig};
 pub use google::{GOOGLE_SCOPES, GoogleExpected, GoogleMock, GoogleMockConfig};

@@ -22,6 +22,7 @@ use sluice_mocks::{
     OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
 use sluice_mocks::{GoogleMock, GoogleMockConfig};
+use sluice_mocks::{DropboxMock, DropboxMockConfig};
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
@@ -696,6 +697,40 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             ("token_url", &token_url),
         ]),
         secrets: pairs(&[("private_key", TEST_RSA_PRIVATE_KEY_PKCS8_PEM)]),
+    let dropbox = DropboxMock::start(DropboxMockConfig {
+        members: 20,
+        admins: 2,
+        suspended: 1,
+        invited: 1,
+        groups: 3,
+        events: 60,
+        files_per_member: 3,
+        shared_folder_files: 4,
+        external_collaborators: 1,
+        public_links: 2,
+        external_file_members: 1,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Dropbox")?;
+    outln!(
+        "mock Dropbox on {} (API, content and token endpoint)",
+        dropbox.base_url()
+    );
+    let (base, c) = (dropbox.base_url(), dropbox.config().clone());
+    let e = dropbox.expected();
+    apps.push(DemoApp {
+        name: "dropbox-acme".into(),
+        connector: "dropbox",
+        config: pairs(&[
+            ("client_id", &c.client_id),
+            ("api_url", &base),
+            ("content_url", &base),
+        ]),
+        secrets: pairs(&[
+            ("client_secret", &c.client_secret),
+            ("refresh_token", &c.refresh_token),
+        ]),
         expected: vec![
             (Kind::Users, e.users),
             (Kind::Groups, e.groups),
@@ -706,6 +741,7 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Files, e.files),
         ],
         _mock: Box::new(google),
+        _mock: Box::new(dropbox),
     });
     Ok(apps)
 }
