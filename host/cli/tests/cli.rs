@@ -724,6 +724,7 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Google Workspace",
             "✔ ✔ ✔ ✔ ✔ ✔ ✔ ✔ — ✔ ✔ suspend-user, unsuspend-user, require-sign-in, require-password-reset†, revoke-app-permission, trash-file, quarantine-file, remove-public-link, remove-external-sharing, remove-file-collaborator, appl…",
+        ),
         // Dropbox: every identity and activity cell, members' files with content and
         // the file actions; suspending members goes beyond the table.
         (

@@ -21,8 +21,8 @@ use sluice_mocks::{
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
     OktaMockConfig, SlackMock, SlackMockConfig, ZendeskMock, ZendeskMockConfig,
 };
-use sluice_mocks::{GoogleMock, GoogleMockConfig};
 use sluice_mocks::{DropboxMock, DropboxMockConfig};
+use sluice_mocks::{GoogleMock, GoogleMockConfig};
 use sluice_mocks::{OneLoginMock, OneLoginMockConfig};
 use sluice_mocks::{SalesforceMock, SalesforceMockConfig};
 use sluice_mocks::{ServiceNowMock, ServiceNowMockConfig};
@@ -697,6 +697,17 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             ("token_url", &token_url),
         ]),
         secrets: pairs(&[("private_key", TEST_RSA_PRIVATE_KEY_PKCS8_PEM)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (
+                Kind::Activities,
+                e.admin_activity + e.logon + e.user_activity,
+            ),
+            (Kind::Files, e.files),
+        ],
+        _mock: Box::new(google),
+    });
     let dropbox = DropboxMock::start(DropboxMockConfig {
         members: 20,
         admins: 2,
@@ -740,7 +751,6 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             ),
             (Kind::Files, e.files),
         ],
-        _mock: Box::new(google),
         _mock: Box::new(dropbox),
     });
     Ok(apps)
