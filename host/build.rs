@@ -25,6 +25,7 @@ const BUILTIN: &[&str] = &[
     "onelogin",
     "zoom",
     "webex",
+    "box",
 ];
 
 fn main() {
