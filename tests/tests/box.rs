@@ -113,7 +113,13 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
     }
     let exp = mock.expected();
     assert_eq!(
-        (exp.users, exp.admins, exp.suspended, exp.groups, exp.activities),
+        (
+            exp.users,
+            exp.admins,
+            exp.suspended,
+            exp.groups,
+            exp.activities
+        ),
         (12, 3, 2, 3, 23)
     );
     assert_eq!(h.live(&inst, Kind::Users), exp.users);
@@ -162,9 +168,7 @@ async fn full_scan_collects_every_kind_with_exact_counts_across_pages() {
         exp.labeled_files
     );
     let company = (stored.iter())
-        .filter(|f| {
-            (f.sharing.links.iter()).any(|l| l.audience == LinkAudience::Organization)
-        })
+        .filter(|f| (f.sharing.links.iter()).any(|l| l.audience == LinkAudience::Organization))
         .count();
     assert_eq!(company, 2);
 
@@ -251,7 +255,9 @@ async fn a_wrong_secret_or_enterprise_is_unauthorized_at_connect_and_no_secret_l
     assert!(message.contains("invalid_client"), "{message}");
     assert!(!format!("{err} {err:?}").contains("wrong-secret-value"));
     // The right app, another enterprise: Box refuses the grant's subject.
-    let err = connect_with(&h, &mock, "99999", SECRET, &[]).await.unwrap_err();
+    let err = connect_with(&h, &mock, "99999", SECRET, &[])
+        .await
+        .unwrap_err();
     let ConnectError::Check(ConnectorError::Unauthorized(message)) = &err else {
         panic!("{err}")
     };
@@ -410,7 +416,10 @@ async fn files_are_read_in_chunks_through_box_s_download_redirect() {
         .read_file(session.context(), "499999@2000", 0, 10)
         .await
         .unwrap_err();
-    assert!(matches!(missing, ConnectorError::NotFound(_)), "{missing:?}");
+    assert!(
+        matches!(missing, ConnectorError::NotFound(_)),
+        "{missing:?}"
+    );
 }
 
 /// Sharing control, file governance and labels: each action shows in the next files
@@ -444,7 +453,9 @@ async fn file_actions_show_in_the_next_files_scan() {
         .unwrap();
     assert_eq!(
         planned.requests,
-        [format!("PUT {base}/2.0/files/{public_id}?fields=shared_link")]
+        [format!(
+            "PUT {base}/2.0/files/{public_id}?fields=shared_link"
+        )]
     );
     assert!(mock.file_state(public_id).unwrap().0.is_some(), "dry run");
     let done = h
@@ -508,7 +519,10 @@ async fn file_actions_show_in_the_next_files_scan() {
     assert_eq!(reports[0].deleted, 1, "the record under its former owner");
     let moved = format!("{target_id}@{owner}");
     let after = files(&h, &inst);
-    assert_eq!(find(&after, &moved).unwrap().path.as_deref(), Some("/Quarantine"));
+    assert_eq!(
+        find(&after, &moved).unwrap().path.as_deref(),
+        Some("/Quarantine")
+    );
     let again = h
         .act(&inst, action(ActionKind::QuarantineFile, &moved, false))
         .await

@@ -55,7 +55,10 @@ fn user_status(api: &Api, action: &Action, status: &str) -> Result<ActionOutcome
         "reactivate"
     };
     Write::new(request, format!("{verb} Box user {target}")).perform_unless(action.dry_run, || {
-        let response = api.get(&format!("/users/{segment}")).query("fields", "status").send()?;
+        let response = api
+            .get(&format!("/users/{segment}"))
+            .query("fields", "status")
+            .send()?;
         if response.status() == 404 {
             return Err(ConnectorError::not_found(format!(
                 "no Box user `{target}`: {}",
@@ -107,10 +110,16 @@ fn remove_link(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErr
 
 fn trash(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
     let (file, user) = files::split_id(&action.target)?;
-    let request = api::as_user(http::delete(api.url(&format!("/files/{file}"))), user.as_deref());
-    Write::new(request, format!("move Box file {file} to its owner's trash"))
-        .gone_is_already()
-        .perform(action.dry_run)
+    let request = api::as_user(
+        http::delete(api.url(&format!("/files/{file}"))),
+        user.as_deref(),
+    );
+    Write::new(
+        request,
+        format!("move Box file {file} to its owner's trash"),
+    )
+    .gone_is_already()
+    .perform(action.dry_run)
 }
 
 fn quarantine(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
@@ -156,7 +165,12 @@ fn remove_collaborator(api: &Api, action: &Action) -> Result<ActionOutcome, Conn
     if found.is_none() {
         let ancestors: Vec<String> = json::at(&value, "/path_collection/entries")
             .and_then(Value::as_array)
-            .map(|entries| entries.iter().filter_map(|e| json::str_at(e, "id")).collect())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| json::str_at(e, "id"))
+                    .collect()
+            })
             .unwrap_or_default();
         for folder in ancestors.iter().rev().filter(|id| *id != "0") {
             let collaborations = files::collaborations(api, "folders", folder, user.as_deref())?;
@@ -179,9 +193,12 @@ fn remove_collaborator(api: &Api, action: &Action) -> Result<ActionOutcome, Conn
         http::delete(api.url(&format!("/collaborations/{segment}"))),
         user.as_deref(),
     );
-    Write::new(request, format!("remove {principal}'s collaboration {id} on {on}"))
-        .gone_is_already()
-        .perform(action.dry_run)
+    Write::new(
+        request,
+        format!("remove {principal}'s collaboration {id} on {on}"),
+    )
+    .gone_is_already()
+    .perform(action.dry_run)
 }
 
 fn apply_label(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorError> {
@@ -195,9 +212,12 @@ fn apply_label(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErr
     let url = api.url(&format!(
         "/files/{file}/metadata/enterprise/{CLASSIFICATION_TEMPLATE}"
     ));
-    let current = api::as_user(api.get(&format!(
-        "/files/{file}/metadata/enterprise/{CLASSIFICATION_TEMPLATE}"
-    )), user.as_deref())
+    let current = api::as_user(
+        api.get(&format!(
+            "/files/{file}/metadata/enterprise/{CLASSIFICATION_TEMPLATE}"
+        )),
+        user.as_deref(),
+    )
     .send()?;
     let existing = match current.status() {
         404 => None,
@@ -210,11 +230,16 @@ fn apply_label(api: &Api, action: &Action) -> Result<ActionOutcome, ConnectorErr
     let request = match &existing {
         None => http::post(url).json_body(&json!({ CLASSIFICATION_KEY: label })),
         Some(_) => http::put(url)
-            .json_body(&json!([{"op": "replace", "path": format!("/{CLASSIFICATION_KEY}"),
-                "value": label}]))
+            .json_body(
+                &json!([{"op": "replace", "path": format!("/{CLASSIFICATION_KEY}"),
+                "value": label}]),
+            )
             .header("content-type", "application/json-patch+json"),
     };
-    let request = api::as_user(request.header("accept", "application/json"), user.as_deref());
+    let request = api::as_user(
+        request.header("accept", "application/json"),
+        user.as_deref(),
+    );
     let already = existing.as_deref() == Some(label);
     Write::new(request, what).perform_unless(action.dry_run, || {
         Ok(already.then(|| format!("Box file {file} is classified {label}")))
@@ -241,10 +266,17 @@ mod tests {
                 format!("{BASE}/users/7?fields=status"),
                 fake::json(&json!({"type": "user", "id": "7", "status": "active"})),
             ),
-            (format!("{BASE}/users/7"), fake::json(&json!({"id": "7", "status": "inactive"}))),
+            (
+                format!("{BASE}/users/7"),
+                fake::json(&json!({"id": "7", "status": "inactive"})),
+            ),
         ]);
-        let (result, host) =
-            host.run(|| act(&fake::ctx(10, None), &action(ActionKind::SuspendUser, "7", false)));
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::SuspendUser, "7", false),
+            )
+        });
         assert_eq!(result.unwrap().status, ActionStatus::Done);
         let put = &host.requests()[1];
         assert_eq!(put.line(), format!("PUT {BASE}/users/7"));
@@ -255,12 +287,20 @@ mod tests {
             format!("{BASE}/users/7?fields=status"),
             fake::json(&json!({"id": "7", "status": "inactive"})),
         )]);
-        let (result, host) =
-            host.run(|| act(&fake::ctx(10, None), &action(ActionKind::SuspendUser, "7", false)));
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::SuspendUser, "7", false),
+            )
+        });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
         assert_eq!(host.requests().len(), 1);
-        let (result, _) = fake::boxed(vec![])
-            .run(|| act(&fake::ctx(10, None), &action(ActionKind::UnsuspendUser, "9", false)));
+        let (result, _) = fake::boxed(vec![]).run(|| {
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::UnsuspendUser, "9", false),
+            )
+        });
         assert!(matches!(result, Err(ConnectorError::NotFound(_))));
     }
 
@@ -271,11 +311,17 @@ mod tests {
             fake::json(&json!({"id": "100", "shared_link": {"access": "open"}})),
         )]);
         let (result, host) = host.run(|| {
-            act(&fake::ctx(10, None), &action(ActionKind::RemovePublicLink, "100@1", true))
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::RemovePublicLink, "100@1", true),
+            )
         });
         let outcome = result.unwrap();
         assert_eq!(outcome.status, ActionStatus::Planned);
-        assert_eq!(outcome.requests, [format!("PUT {BASE}/files/100?fields=shared_link")]);
+        assert_eq!(
+            outcome.requests,
+            [format!("PUT {BASE}/files/100?fields=shared_link")]
+        );
         assert_eq!(host.requests().len(), 1, "a dry run only reads");
         assert_eq!(host.requests()[0].header("as-user"), Some("1"));
 
@@ -284,17 +330,26 @@ mod tests {
             fake::json(&json!({"id": "100", "shared_link": null})),
         )]);
         let (result, _) = host.run(|| {
-            act(&fake::ctx(10, None), &action(ActionKind::RemovePublicLink, "100@1", false))
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::RemovePublicLink, "100@1", false),
+            )
         });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
 
         let host = fake::boxed(vec![]).config("quarantine_folder_id", "555");
         let (result, _) = host.run(|| {
-            act(&fake::ctx(10, None), &action(ActionKind::QuarantineFile, "100@1", false))
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::QuarantineFile, "100@1", false),
+            )
         });
         assert!(matches!(result, Err(ConnectorError::NotFound(_))));
         let (result, _) = fake::boxed(vec![]).run(|| {
-            act(&fake::ctx(10, None), &action(ActionKind::QuarantineFile, "100@1", false))
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::QuarantineFile, "100@1", false),
+            )
         });
         assert!(matches!(result, Err(ConnectorError::InvalidConfig(_))));
 
@@ -302,10 +357,17 @@ mod tests {
             format!("{BASE}/files/100"),
             Response::new(404, vec![], ""),
         )]);
-        let (result, host) =
-            host.run(|| act(&fake::ctx(10, None), &action(ActionKind::TrashFile, "100@1", false)));
+        let (result, host) = host.run(|| {
+            act(
+                &fake::ctx(10, None),
+                &action(ActionKind::TrashFile, "100@1", false),
+            )
+        });
         assert_eq!(result.unwrap().status, ActionStatus::Already);
-        assert_eq!(host.requests()[0].line(), format!("DELETE {BASE}/files/100"));
+        assert_eq!(
+            host.requests()[0].line(),
+            format!("DELETE {BASE}/files/100")
+        );
     }
 
     #[test]
@@ -313,8 +375,10 @@ mod tests {
         let host = fake::boxed(vec![
             (
                 format!("{BASE}/files/100?fields=path_collection"),
-                fake::json(&json!({"id": "100", "path_collection": {"total_count": 2, "entries": [
-                    {"type": "folder", "id": "0"}, {"type": "folder", "id": "10"}]}})),
+                fake::json(
+                    &json!({"id": "100", "path_collection": {"total_count": 2, "entries": [
+                    {"type": "folder", "id": "0"}, {"type": "folder", "id": "10"}]}}),
+                ),
             ),
             (
                 format!("{BASE}/files/100/collaborations?limit=1000"),
@@ -325,7 +389,10 @@ mod tests {
                 fake::json(&json!({"entries": [{"type": "collaboration", "id": "c9",
                     "accessible_by": {"type": "user", "id": "99", "login": "Guest@Partner.test"}}]})),
             ),
-            (format!("{BASE}/collaborations/c9"), Response::new(204, vec![], "")),
+            (
+                format!("{BASE}/collaborations/c9"),
+                Response::new(204, vec![], ""),
+            ),
         ]);
         let a = with_param(
             action(ActionKind::RemoveFileCollaborator, "100@1", false),
@@ -336,14 +403,25 @@ mod tests {
         let outcome = result.unwrap();
         assert_eq!(outcome.status, ActionStatus::Done, "{outcome:?}");
         assert!(outcome.message.contains("folder 10"), "{}", outcome.message);
-        assert_eq!(outcome.requests, [format!("DELETE {BASE}/collaborations/c9")]);
-        assert!(host.requests().iter().all(|r| r.header("as-user") == Some("1")));
+        assert_eq!(
+            outcome.requests,
+            [format!("DELETE {BASE}/collaborations/c9")]
+        );
+        assert!(
+            host.requests()
+                .iter()
+                .all(|r| r.header("as-user") == Some("1"))
+        );
     }
 
     #[test]
     fn labels_are_added_or_replaced() {
         let meta = format!("{BASE}/files/100/metadata/enterprise/{CLASSIFICATION_TEMPLATE}");
-        let a = with_param(action(ActionKind::ApplyLabel, "100@1", false), "label", "Confidential");
+        let a = with_param(
+            action(ActionKind::ApplyLabel, "100@1", false),
+            "label",
+            "Confidential",
+        );
         let host = fake::boxed(vec![]).on_request({
             let meta = meta.clone();
             move |r| {
@@ -357,11 +435,17 @@ mod tests {
         let (result, host) = host.run(|| act(&fake::ctx(10, None), &a));
         assert_eq!(result.unwrap().status, ActionStatus::Done);
         assert_eq!(host.requests()[1].method, Method::Post);
-        let host = fake::boxed(vec![(meta.clone(), fake::json(&json!({CLASSIFICATION_KEY: "Public"})))]);
+        let host = fake::boxed(vec![(
+            meta.clone(),
+            fake::json(&json!({CLASSIFICATION_KEY: "Public"})),
+        )]);
         let (result, host) = host.run(|| act(&fake::ctx(10, None), &a));
         assert!(result.is_ok());
         let put = &host.requests()[1];
         assert_eq!(put.method, Method::Put);
-        assert_eq!(put.header("content-type"), Some("application/json-patch+json"));
+        assert_eq!(
+            put.header("content-type"),
+            Some("application/json-patch+json")
+        );
     }
 }

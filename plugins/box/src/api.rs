@@ -161,7 +161,10 @@ mod tests {
     fn markers_and_offsets_end_lists() {
         let (entries, marker) = entries_and_marker(json!({"entries": [1, 2], "next_marker": "m2"}));
         assert_eq!((entries.len(), marker.as_deref()), (2, Some("m2")));
-        assert_eq!(entries_and_marker(json!({"entries": [], "next_marker": ""})).1, None);
+        assert_eq!(
+            entries_and_marker(json!({"entries": [], "next_marker": ""})).1,
+            None
+        );
         assert_eq!(entries_and_marker(json!({"entries": [1]})).1, None);
         let page = |offset, n: usize| {
             let entries: Vec<u32> = (0..n as u32).collect();
@@ -194,8 +197,15 @@ mod tests {
         let Some(body) = fake::fixture("rate-limit-429") else {
             return;
         };
-        let response = Response::new(429, vec![("retry-after".into(), "100".into())], body.to_string());
-        assert_eq!(error_code(&response).as_deref(), Some("rate_limit_exceeded"));
+        let response = Response::new(
+            429,
+            vec![("retry-after".into(), "100".into())],
+            body.to_string(),
+        );
+        assert_eq!(
+            error_code(&response).as_deref(),
+            Some("rate_limit_exceeded")
+        );
         assert_eq!(
             response.error_for_status(),
             Err(ConnectorError::RateLimited(Some(100)))

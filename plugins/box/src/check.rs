@@ -30,7 +30,10 @@ pub const READ_FILES: &str = "Read all files and folders stored in Box";
 /// Validates the credentials and reports what the app's scopes allow.
 pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
     let api = Api::new(ctx)?;
-    let me = api.fetch(api.get("/users/me").query("fields", "id,name,login,role,enterprise"))?;
+    let me = api.fetch(
+        api.get("/users/me")
+            .query("fields", "id,name,login,role,enterprise"),
+    )?;
     let principal = json::str_at(&me, "login").or_else(|| json::str_at(&me, "id"));
     let mut granted: Vec<String> = Vec::new();
     let mut missing = Vec::new();
@@ -40,7 +43,11 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
         }
     };
 
-    let users = api.get("/users").query("limit", 1).query("fields", "id,role").send()?;
+    let users = api
+        .get("/users")
+        .query("limit", 1)
+        .query("fields", "id,role")
+        .send()?;
     let mut some_user = None;
     match refusal(users)? {
         Ok(body) => {
@@ -128,7 +135,11 @@ pub fn check(ctx: &Context) -> Result<Permissions, ConnectorError> {
 fn refusal(response: Response) -> Result<Result<Value, String>, ConnectorError> {
     match response.status() {
         200..=299 => Ok(Ok(response.json_value()?)),
-        403 | 404 => Ok(Err(format!("{} {}", response.status(), api::message(&response)))),
+        403 | 404 => Ok(Err(format!(
+            "{} {}",
+            response.status(),
+            api::message(&response)
+        ))),
         _ => Err(response.error_for_status().err().unwrap_or_else(|| {
             ConnectorError::upstream("unexpected answer to a probe".to_owned())
         })),
@@ -151,7 +162,9 @@ mod tests {
         let all = vec![
             (
                 format!("{BASE}/users/me?fields=id%2Cname%2Clogin%2Crole%2Centerprise"),
-                ok(json!({"type": "user", "id": "5", "login": "AutomationUser_1_x@boxdevedition.com"})),
+                ok(
+                    json!({"type": "user", "id": "5", "login": "AutomationUser_1_x@boxdevedition.com"}),
+                ),
             ),
             (
                 format!("{BASE}/users?limit=1&fields=id%2Crole"),
@@ -162,7 +175,10 @@ mod tests {
                 format!("{BASE}/events?stream_type=admin_logs&limit=1"),
                 ok(json!({"entries": [], "next_stream_position": "1"})),
             ),
-            (format!("{BASE}/folders/0/items?limit=1"), ok(json!({"entries": []}))),
+            (
+                format!("{BASE}/folders/0/items?limit=1"),
+                ok(json!({"entries": []})),
+            ),
             (
                 format!("{BASE}/metadata_templates/enterprise/{CLASSIFICATION_TEMPLATE}/schema"),
                 ok(json!({"templateKey": CLASSIFICATION_TEMPLATE})),
@@ -212,8 +228,8 @@ mod tests {
 
     #[test]
     fn refused_probes_name_the_scope_in_box_s_words() {
-        let (result, _) = fake::boxed(routes(&["/events", "/folders/0"]))
-            .run(|| check(&fake::ctx(100, None)));
+        let (result, _) =
+            fake::boxed(routes(&["/events", "/folders/0"])).run(|| check(&fake::ctx(100, None)));
         let permissions = result.unwrap();
         assert_eq!(
             sluice_sdk::testing::missing(&permissions),
@@ -225,8 +241,16 @@ mod tests {
                 Capability::FileContent,
             ]
         );
-        assert!(permissions.missing[0].1.contains("\"Manage enterprise properties\""));
-        assert!(permissions.missing[0].1.contains("access_denied_insufficient_permissions"));
+        assert!(
+            permissions.missing[0]
+                .1
+                .contains("\"Manage enterprise properties\"")
+        );
+        assert!(
+            permissions.missing[0]
+                .1
+                .contains("access_denied_insufficient_permissions")
+        );
         assert!(permissions.missing[3].1.contains(AS_USER));
     }
 

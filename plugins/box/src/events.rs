@@ -245,7 +245,11 @@ mod tests {
             };
             let host = fake::boxed(vec![]).on_request(move |_| Ok(fake::json(&body)));
             let (page, _) = host.run(|| list(&fake::ctx(2, Some(T0)), None).unwrap());
-            assert_eq!(page.items.len(), 1, "{name}: the published entries are one event");
+            assert_eq!(
+                page.items.len(),
+                1,
+                "{name}: the published entries are one event"
+            );
             assert!(page.more, "{name}");
         }
         let Some(body) = fake::fixture("events-admin_logs.sdk-fixture") else {
@@ -294,7 +298,11 @@ mod tests {
                 }
             }
         });
-        let ids: Vec<&str> = pages.iter().flat_map(|p| &p.items).map(|a| a.id.as_str()).collect();
+        let ids: Vec<&str> = pages
+            .iter()
+            .flat_map(|p| &p.items)
+            .map(|a| a.id.as_str())
+            .collect();
         assert_eq!(ids, ["a", "b", "c"]);
         let cursor = pages.last().unwrap().next_cursor.clone().unwrap();
         assert_eq!(cursor, format!(r#"{{"ts":{},"seen":["c"]}}"#, T0 + 9_000));

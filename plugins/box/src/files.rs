@@ -394,8 +394,7 @@ pub fn link(shared_link: &Value) -> Option<ShareLink> {
         "company" => LinkAudience::Organization,
         _ => return None,
     };
-    let can_edit = json::str_at(shared_link, "effective_permission").as_deref()
-        == Some("can_edit")
+    let can_edit = json::str_at(shared_link, "effective_permission").as_deref() == Some("can_edit")
         || json::bool_at(shared_link, "/permissions/can_edit").unwrap_or(false);
     Some(ShareLink {
         audience,
@@ -471,7 +470,10 @@ fn file(item: &Value, path: &str, user: &str, shared: &[Principal]) -> Option<Fi
 pub fn record(item: &Value) -> Option<File> {
     let id = json::str_at(item, "id")?;
     let name = json::str_at(item, "name").unwrap_or_else(|| id.clone());
-    let links: Vec<ShareLink> = json::at(item, "shared_link").and_then(link).into_iter().collect();
+    let links: Vec<ShareLink> = json::at(item, "shared_link")
+        .and_then(link)
+        .into_iter()
+        .collect();
     let public = links.iter().any(|l| l.audience == LinkAudience::Anyone);
     let extension = json::str_at(item, "extension")
         .or_else(|| name.rsplit_once('.').map(|(_, ext)| ext.to_owned()));
@@ -513,7 +515,12 @@ pub fn split_id(id: &str) -> Result<(String, Option<String>), ConnectorError> {
 }
 
 /// Up to `length` bytes of file `id`'s content from `offset`.
-pub fn read(ctx: &Context, id: &str, offset: u64, length: u32) -> Result<FileChunk, ConnectorError> {
+pub fn read(
+    ctx: &Context,
+    id: &str,
+    offset: u64,
+    length: u32,
+) -> Result<FileChunk, ConnectorError> {
     let api = Api::new(ctx)?;
     let (file, user) = split_id(id)?;
     let request = http::get(api.url(&format!("/files/{file}/content")))
@@ -661,7 +668,12 @@ mod tests {
             .map(|r| (r.header("as-user"), r.url.contains("/folders/20/")))
             .collect();
         assert!(as_user.iter().all(|(u, _)| u.is_some()));
-        assert!(as_user.iter().filter(|(_, twenty)| *twenty).all(|(u, _)| *u == Some("2")));
+        assert!(
+            as_user
+                .iter()
+                .filter(|(_, twenty)| *twenty)
+                .all(|(u, _)| *u == Some("2"))
+        );
         let as_two = (host.requests().iter())
             .filter(|r| r.header("as-user") == Some("2"))
             .count();
@@ -672,7 +684,8 @@ mod tests {
     fn configured_domains_skip_the_domains_pass() {
         let host = fake::boxed(vec![(users_url(), fake::json(&json!({"entries": []})))])
             .config("internal_domains", "acme.test, @Acme.example");
-        let (pages, host) = host.run(|| sluice_sdk::testing::all_pages(5, |c| list(&fake::ctx(10, None), c)));
+        let (pages, host) =
+            host.run(|| sluice_sdk::testing::all_pages(5, |c| list(&fake::ctx(10, None), c)));
         assert_eq!(pages.len(), 1);
         assert_eq!(host.requests().len(), 1, "one users page, no domains pass");
         assert_eq!(start_domains(), ["acme.example", "acme.test"]);
@@ -722,7 +735,13 @@ mod tests {
         assert_eq!(principals.len(), 2);
         assert!(principals[1].group && !principals[0].external);
         let rendered = fake::fixture("folder-collaborations.list.rendered-from-openapi").unwrap();
-        assert!(rendered["entries"].as_array().unwrap().iter().all(|c| collaborator_id(c).is_some()));
+        assert!(
+            rendered["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| collaborator_id(c).is_some())
+        );
         let items = fake::fixture("folder-items.list.rendered-from-openapi").unwrap();
         let files = (items["entries"].as_array().unwrap().iter())
             .filter(|e| e["type"] == "file")
@@ -741,7 +760,11 @@ mod tests {
             ),
             (
                 download.into(),
-                Response::new(206, vec![("content-range".into(), "bytes 2-5/10".into())], "2345"),
+                Response::new(
+                    206,
+                    vec![("content-range".into(), "bytes 2-5/10".into())],
+                    "2345",
+                ),
             ),
         ]);
         let (chunk, host) = host.run(|| read(&fake::ctx(10, None), "100@1", 2, 4).unwrap());

@@ -94,7 +94,10 @@ mod tests {
         let names: Vec<String> = list.iter().filter_map(group).map(|g| g.name).collect();
         assert_eq!(names, ["Test Group 1", "Test Group 2"]);
         let (entries, _) = api::entries_and_offset(members, 0);
-        let ids: Vec<String> = entries.iter().filter_map(|m| json::str_at(m, "/user/id")).collect();
+        let ids: Vec<String> = entries
+            .iter()
+            .filter_map(|m| json::str_at(m, "/user/id"))
+            .collect();
         assert_eq!(ids, ["2222"]);
         if let Some(rendered) = fake::fixture("groups.list.rendered-from-openapi") {
             let (list, _) = api::entries_and_offset(rendered, 0);
@@ -129,7 +132,10 @@ mod tests {
                     {"type": "group_membership", "id": "m1", "user": {"type": "user", "id": "u1"}},
                     {"type": "group_membership", "id": "m2", "user": {"type": "user", "id": "u2"}}]})),
             ),
-            (members("g2", 0), fake::json(&json!({"total_count": 0, "entries": []}))),
+            (
+                members("g2", 0),
+                fake::json(&json!({"total_count": 0, "entries": []})),
+            ),
         ]);
         let ctx = fake::ctx(1, None);
         let (pages, _) = host.run(|| sluice_sdk::testing::all_pages(10, |c| list(&ctx, c)));

@@ -17,7 +17,8 @@ use sluice_sdk::prelude::*;
 use crate::api::{self, Api, MAX_LIMIT};
 
 /// The user fields read; `role` and `enterprise` are not in Box's default set.
-pub const FIELDS: &str = "id,type,name,login,status,role,created_at,modified_at,enterprise,job_title";
+pub const FIELDS: &str =
+    "id,type,name,login,status,role,created_at,modified_at,enterprise,job_title";
 
 /// One page of users.
 pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<UserPage, ConnectorError> {
@@ -106,7 +107,10 @@ mod tests {
                 name.contains("marker"),
                 "{name}: only the marker example pages by marker"
             );
-            let users: Vec<User> = list.iter().filter_map(|u| user(u, Some("11446498"))).collect();
+            let users: Vec<User> = list
+                .iter()
+                .filter_map(|u| user(u, Some("11446498")))
+                .collect();
             assert_eq!(users.len(), list.len(), "{name}");
             for (u, raw) in users.iter().zip(&list) {
                 assert_eq!(serde_json::from_str::<Value>(&u.raw).unwrap(), *raw);
@@ -123,7 +127,10 @@ mod tests {
         assert_eq!(u.display_name.as_deref(), Some("Aaron Levie"));
         assert!(u.is_admin && !u.is_external);
         assert_eq!(u.roles, ["admin"]);
-        assert_eq!(u.created, sluice_sdk::time::parse("2012-12-12T10:53:43-08:00"));
+        assert_eq!(
+            u.created,
+            sluice_sdk::time::parse("2012-12-12T10:53:43-08:00")
+        );
         assert!(user(&body["entries"][0], Some("1")).unwrap().is_external);
     }
 

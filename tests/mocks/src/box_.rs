@@ -367,7 +367,13 @@ impl Enterprise {
                 });
             }
             if u < c.external_collaborations {
-                e.collaborate("folder", &projects, None, &format!("guest{u}@partner.example"), "editor");
+                e.collaborate(
+                    "folder",
+                    &projects,
+                    None,
+                    &format!("guest{u}@partner.example"),
+                    "editor",
+                );
             }
             if owners.len() > 1 {
                 let next = &owners[(u + 1) % owners.len()];
@@ -387,7 +393,10 @@ impl Enterprise {
         let newest = now_ms() - now_ms().rem_euclid(1000) - 3_600_000;
         let start = newest - c.event_interval_ms * (c.events as i64 - 1).max(0);
         for k in 0..c.events {
-            e.log(EVENT_TYPES[k % EVENT_TYPES.len()].0, start + k as i64 * c.event_interval_ms);
+            e.log(
+                EVENT_TYPES[k % EVENT_TYPES.len()].0,
+                start + k as i64 * c.event_interval_ms,
+            );
         }
         e
     }
@@ -503,20 +512,22 @@ impl Enterprise {
             return true;
         }
         let on = |kind: &str, id: &str| {
-            (self.collaborations.iter())
-                .any(|c| c.item_type == kind && c.item_id == id && c.user_id.as_deref() == Some(user))
+            (self.collaborations.iter()).any(|c| {
+                c.item_type == kind && c.item_id == id && c.user_id.as_deref() == Some(user)
+            })
         };
         on(item.0, item.1) || self.ancestors(parent).iter().any(|f| on("folder", &f.id))
     }
 
     fn file_json(&self, f: &MockFile, fields: &str, enterprise: &str) -> Value {
-        let path: Vec<Value> = std::iter::once(json!({"type": "folder", "id": "0", "name": "All Files"}))
-            .chain(
-                self.ancestors(&f.parent)
-                    .iter()
-                    .map(|a| json!({"type": "folder", "id": a.id, "name": a.name})),
-            )
-            .collect();
+        let path: Vec<Value> =
+            std::iter::once(json!({"type": "folder", "id": "0", "name": "All Files"}))
+                .chain(
+                    self.ancestors(&f.parent)
+                        .iter()
+                        .map(|a| json!({"type": "folder", "id": a.id, "name": a.name})),
+                )
+                .collect();
         let parent = match self.folder_of(&f.parent) {
             Some(p) => json!({"type": "folder", "id": p.id, "name": p.name}),
             None => json!({"type": "folder", "id": "0", "name": "All Files"}),
@@ -532,7 +543,10 @@ impl Enterprise {
                 "download_count": 0, "preview_count": 0,
             })
         });
-        let sha1 = format!("{:040x}", f.id.parse::<u64>().unwrap_or(0) * 7919 + f.size as u64);
+        let sha1 = format!(
+            "{:040x}",
+            f.id.parse::<u64>().unwrap_or(0) * 7919 + f.size as u64
+        );
         let mut body = json!({
             "type": "file", "id": f.id, "etag": "1", "sequence_id": "1", "name": f.name,
             "sha1": sha1, "size": f.size, "extension": "txt",
@@ -550,13 +564,17 @@ impl Enterprise {
                 "name": name, "definition": "Not to be shared outside the company.",
                 "color": "#FF0000"})),
         });
-        if fields.contains(&format!("metadata.enterprise_{enterprise}.{BOX_CLASSIFICATION_TEMPLATE}")) {
-            let instance = f.classification.as_ref().map(|name| json!({
-                "Box__Security__Classification__Key": name,
-                "$parent": format!("file_{}", f.id),
-                "$template": BOX_CLASSIFICATION_TEMPLATE,
-                "$scope": format!("enterprise_{enterprise}"),
-            }));
+        if fields.contains(&format!(
+            "metadata.enterprise_{enterprise}.{BOX_CLASSIFICATION_TEMPLATE}"
+        )) {
+            let instance = f.classification.as_ref().map(|name| {
+                json!({
+                    "Box__Security__Classification__Key": name,
+                    "$parent": format!("file_{}", f.id),
+                    "$template": BOX_CLASSIFICATION_TEMPLATE,
+                    "$scope": format!("enterprise_{enterprise}"),
+                })
+            });
             body["metadata"] = json!({format!("enterprise_{enterprise}"): {
                 BOX_CLASSIFICATION_TEMPLATE: instance}});
             // Box leaves out what a file does not have.
@@ -581,7 +599,9 @@ impl Enterprise {
     fn collaboration_json(&self, c: &Collaboration) -> Value {
         let accessible_by = match &c.user_id {
             Some(id) => self.mini_user(id),
-            None => json!({"type": "user", "id": format!("88{}", c.id), "name": c.login, "login": c.login}),
+            None => {
+                json!({"type": "user", "id": format!("88{}", c.id), "name": c.login, "login": c.login})
+            }
         };
         json!({
             "type": "collaboration", "id": c.id, "status": "accepted", "role": c.role,
@@ -601,7 +621,10 @@ impl BoxMock {
             };
             let path = dir.join(name);
             let value = serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
             })?;
             Ok(Some(value))
         };
@@ -722,7 +745,12 @@ impl BoxMock {
     pub fn file_state(&self, id: &str) -> Option<(Option<String>, String, String, bool)> {
         let state = self.shared.state();
         (state.files.iter().find(|f| f.id == id)).map(|f| {
-            (f.link.map(str::to_owned), f.parent.clone(), f.owner.clone(), f.trashed)
+            (
+                f.link.map(str::to_owned),
+                f.parent.clone(),
+                f.owner.clone(),
+                f.trashed,
+            )
         })
     }
 
@@ -738,7 +766,12 @@ impl BoxMock {
     /// The classification of file `id` (Box id).
     pub fn classification_of(&self, id: &str) -> Option<String> {
         let state = self.shared.state();
-        state.files.iter().find(|f| f.id == id)?.classification.clone()
+        state
+            .files
+            .iter()
+            .find(|f| f.id == id)?
+            .classification
+            .clone()
     }
 
     /// Exact counts a complete scan must yield now.
@@ -756,7 +789,9 @@ impl BoxMock {
             (state.events.iter())
                 .filter(|e| {
                     let t = e.body["event_type"].as_str().unwrap_or_default();
-                    EVENT_TYPES.iter().any(|(name, kind)| *name == t && *kind == k)
+                    EVENT_TYPES
+                        .iter()
+                        .any(|(name, kind)| *name == t && *kind == k)
                         || (k == "admin" && t == "EDIT_USER")
                         || (k == "user" && matches!(t, "DELETE" | "MOVE" | "UNSHARE"))
                 })
@@ -779,7 +814,9 @@ impl BoxMock {
         BoxExpected {
             users: state.users.len(),
             admins: (state.users.iter()).filter(|u| u.role != "user").count(),
-            suspended: (state.users.iter()).filter(|u| u.status == "inactive").count(),
+            suspended: (state.users.iter())
+                .filter(|u| u.status == "inactive")
+                .count(),
             groups: state.groups.len(),
             logon: kind("logon"),
             user_activity: kind("user"),
@@ -798,12 +835,10 @@ impl BoxMock {
 type Answer = Result<Response, Response>;
 
 fn router(shared: Arc<Shared>) -> Router {
-    let classification = format!(
-        "/2.0/files/{{id}}/metadata/enterprise/{BOX_CLASSIFICATION_TEMPLATE}"
-    );
-    let template = format!(
-        "/2.0/metadata_templates/enterprise/{BOX_CLASSIFICATION_TEMPLATE}/schema"
-    );
+    let classification =
+        format!("/2.0/files/{{id}}/metadata/enterprise/{BOX_CLASSIFICATION_TEMPLATE}");
+    let template =
+        format!("/2.0/metadata_templates/enterprise/{BOX_CLASSIFICATION_TEMPLATE}/schema");
     let api = Router::new()
         .route("/2.0/users/me", get(me))
         .route("/2.0/users", get(list_users))
@@ -812,7 +847,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/2.0/groups/{id}/memberships", get(memberships))
         .route("/2.0/events", get(events))
         .route("/2.0/folders/{id}/items", get(folder_items))
-        .route("/2.0/folders/{id}/collaborations", get(folder_collaborations))
+        .route(
+            "/2.0/folders/{id}/collaborations",
+            get(folder_collaborations),
+        )
         .route("/2.0/files/{id}/collaborations", get(file_collaborations))
         .route(
             "/2.0/files/{id}",
@@ -857,7 +895,9 @@ fn not_found() -> Response {
 
 fn set(response: &mut Response, name: &'static str, value: String) {
     if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().insert(HeaderName::from_static(name), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(name), value);
     }
 }
 
@@ -868,7 +908,11 @@ async fn box_subject(State(shared): State<Arc<Shared>>, request: Request, next: 
         return StatusCode::BAD_REQUEST.into_response();
     };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     if field("grant_type") == Some("client_credentials")
         && (field("box_subject_type") != Some("enterprise")
             || field("box_subject_id") != Some(shared.config.enterprise_id.as_str()))
@@ -879,7 +923,8 @@ async fn box_subject(State(shared): State<Arc<Shared>>, request: Request, next: 
         )
             .into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// The scope a request needs.
@@ -933,7 +978,9 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         response
     };
     match shared.faults.take() {
-        Some(faults::Fault::SecondaryLimit { retry_after_secs, .. }) => throttled(retry_after_secs),
+        Some(faults::Fault::SecondaryLimit {
+            retry_after_secs, ..
+        }) => throttled(retry_after_secs),
         Some(faults::Fault::ServerError { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             error(status, "internal_server_error", "Internal Server Error")
@@ -971,7 +1018,11 @@ fn limit(url: &RequestUrl, default: usize, max: usize) -> Result<usize, Response
     match url.param("limit").map(str::parse::<usize>) {
         None => Ok(default),
         Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(error(StatusCode::BAD_REQUEST, "bad_request", "Invalid value for 'limit'")),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Invalid value for 'limit'",
+        )),
     }
 }
 
@@ -983,7 +1034,13 @@ fn marker_page(url: &RequestUrl, items: Vec<Value>, default: usize, max: usize) 
         Some(m) => m
             .strip_prefix('m')
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_parameter", "Invalid marker"))?,
+            .ok_or_else(|| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_parameter",
+                    "Invalid marker",
+                )
+            })?,
     };
     let end = (offset + size).min(items.len());
     let next = (end < items.len()).then(|| format!("m{end}"));
@@ -1001,7 +1058,13 @@ fn offset_page(url: &RequestUrl, items: Vec<Value>, default: usize, max: usize) 
     let offset = url
         .param("offset")
         .map_or(Ok(0), str::parse::<usize>)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_request", "Invalid value for 'offset'"))?;
+        .map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Invalid value for 'offset'",
+            )
+        })?;
     let end = (offset + size).min(items.len());
     Ok(Json(json!({
         "total_count": items.len(),
@@ -1040,7 +1103,11 @@ async fn list_users(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answe
 
 async fn show_user(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
     let state = shared.state();
-    let user = state.users.iter().find(|u| u.id == id).ok_or_else(not_found)?;
+    let user = state
+        .users
+        .iter()
+        .find(|u| u.id == id)
+        .ok_or_else(not_found)?;
     Ok(Json(state.user_json(user, &shared.config.enterprise_id)).into_response())
 }
 
@@ -1053,9 +1120,19 @@ async fn update_user(
     let status = match body["status"].as_str() {
         Some("active") => "active",
         Some("inactive") => "inactive",
-        _ => return Err(error(StatusCode::BAD_REQUEST, "bad_request", "Invalid status")),
+        _ => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Invalid status",
+            ));
+        }
     };
-    let at = state.users.iter().position(|u| u.id == id).ok_or_else(not_found)?;
+    let at = state
+        .users
+        .iter()
+        .position(|u| u.id == id)
+        .ok_or_else(not_found)?;
     if state.users[at].status != status {
         state.users[at].status = status;
         state.log_now("EDIT_USER");
@@ -1067,8 +1144,10 @@ async fn update_user(
 async fn list_groups(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     let state = shared.state();
     let groups = (state.groups.iter())
-        .map(|(id, name, _)| json!({"type": "group", "id": id, "name": name,
-            "group_type": "managed_group", "description": format!("{name} of Acme")}))
+        .map(|(id, name, _)| {
+            json!({"type": "group", "id": id, "name": name,
+            "group_type": "managed_group", "description": format!("{name} of Acme")})
+        })
         .collect();
     offset_page(&url, groups, 100, 1000)
 }
@@ -1079,18 +1158,28 @@ async fn memberships(
     url: RequestUrl,
 ) -> Answer {
     let state = shared.state();
-    let (_, name, members) = state.groups.iter().find(|g| g.0 == id).ok_or_else(not_found)?;
+    let (_, name, members) = state
+        .groups
+        .iter()
+        .find(|g| g.0 == id)
+        .ok_or_else(not_found)?;
     let entries = (members.iter().enumerate())
-        .map(|(k, m)| json!({"type": "group_membership", "id": format!("7{id}{k}"),
+        .map(|(k, m)| {
+            json!({"type": "group_membership", "id": format!("7{id}{k}"),
             "user": state.mini_user(m), "role": "member",
-            "group": {"type": "group", "id": id, "name": name, "group_type": "managed_group"}}))
+            "group": {"type": "group", "id": id, "name": name, "group_type": "managed_group"}})
+        })
         .collect();
     offset_page(&url, entries, 100, 1000)
 }
 
 async fn events(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     if url.param("stream_type") != Some("admin_logs") {
-        return Err(error(StatusCode::BAD_REQUEST, "bad_request", "Invalid stream_type"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Invalid stream_type",
+        ));
     }
     let size = limit(&url, 100, 500)?;
     let bound = |name: &str| -> Result<Option<i64>, Response> {
@@ -1098,7 +1187,13 @@ async fn events(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
             .map(|t| {
                 DateTime::parse_from_rfc3339(t)
                     .map(|t| t.timestamp_millis())
-                    .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_request", &format!("Invalid {name}")))
+                    .map_err(|_| {
+                        error(
+                            StatusCode::BAD_REQUEST,
+                            "bad_request",
+                            &format!("Invalid {name}"),
+                        )
+                    })
             })
             .transpose()
     };
@@ -1106,11 +1201,19 @@ async fn events(State(shared): State<Arc<Shared>>, url: RequestUrl) -> Answer {
     let position = url
         .param("stream_position")
         .map_or(Ok(0), str::parse::<usize>)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_request", "Invalid stream_position"))?;
+        .map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Invalid stream_position",
+            )
+        })?;
     let entries: Vec<Value> = match &shared.fixture_events {
         Some(fixture) => fixture["entries"].as_array().cloned().unwrap_or_default(),
         None => (shared.state().events.iter())
-            .filter(|e| after.is_none_or(|a| e.time_ms >= a) && before.is_none_or(|b| e.time_ms < b))
+            .filter(|e| {
+                after.is_none_or(|a| e.time_ms >= a) && before.is_none_or(|b| e.time_ms < b)
+            })
             .map(|e| e.body.clone())
             .collect(),
     };
@@ -1138,8 +1241,11 @@ async fn folder_items(
     let mut items = Vec::new();
     if id == "0" {
         let collaborated = |kind: &str, item: &str| {
-            (state.collaborations.iter())
-                .any(|c| c.item_type == kind && c.item_id == item && c.user_id.as_deref() == Some(user.as_str()))
+            (state.collaborations.iter()).any(|c| {
+                c.item_type == kind
+                    && c.item_id == item
+                    && c.user_id.as_deref() == Some(user.as_str())
+            })
         };
         for f in &state.folders {
             if (f.owner == user && f.parent == "0") || collaborated("folder", &f.id) {
@@ -1171,7 +1277,13 @@ async fn folder_items(
 }
 
 /// The collaborations on `kind` item `id`, if `user` reaches it.
-fn collaborations_of(shared: &Shared, kind: &str, id: &str, user: &str, url: &RequestUrl) -> Answer {
+fn collaborations_of(
+    shared: &Shared,
+    kind: &str,
+    id: &str,
+    user: &str,
+    url: &RequestUrl,
+) -> Answer {
     let state = shared.state();
     let reachable = match kind {
         "folder" => (state.folder_of(id))
@@ -1227,7 +1339,10 @@ async fn show_file(
     let state = shared.state();
     let at = file_at(&state, &id, &acting(&headers))?;
     let fields = url.param("fields").unwrap_or_default().to_owned();
-    Ok(Json(state.file_json(&state.files[at], &fields, &shared.config.enterprise_id)).into_response())
+    Ok(
+        Json(state.file_json(&state.files[at], &fields, &shared.config.enterprise_id))
+            .into_response(),
+    )
 }
 
 /// `PUT /2.0/files/{id}`: `shared_link` (null removes it) and `parent` (a move, which
@@ -1243,7 +1358,9 @@ async fn update_file(
     let at = file_at(&state, &id, &user)?;
     if let Some(target) = body.pointer("/parent/id").and_then(Value::as_str) {
         let folder = state.folder_of(target).cloned().ok_or_else(not_found)?;
-        if !(folder.open_upload || state.reaches(&user, &folder.owner, &folder.parent, ("folder", target))) {
+        if !(folder.open_upload
+            || state.reaches(&user, &folder.owner, &folder.parent, ("folder", target)))
+        {
             return Err(error(
                 StatusCode::FORBIDDEN,
                 "access_denied_insufficient_permissions",
@@ -1274,10 +1391,7 @@ async fn trash_file(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn remove_collaboration(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Answer {
+async fn remove_collaboration(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
     let mut state = shared.state();
     let at = (state.collaborations.iter().position(|c| c.id == id)).ok_or_else(not_found)?;
     state.collaborations.remove(at);
@@ -1294,7 +1408,11 @@ async fn content(
     let state = shared.state();
     file_at(&state, &id, &acting(&headers))?;
     let mut response = StatusCode::FOUND.into_response();
-    set(&mut response, "location", format!("{}/d/1/{id}/download", url.base()));
+    set(
+        &mut response,
+        "location",
+        format!("{}/d/1/{id}/download", url.base()),
+    );
     Ok(response)
 }
 
@@ -1324,7 +1442,11 @@ async fn download(
             let end = end.min(total - 1);
             let mut response =
                 (StatusCode::PARTIAL_CONTENT, bytes[start..=end].to_vec()).into_response();
-            set(&mut response, "content-range", format!("bytes {start}-{end}/{total}"));
+            set(
+                &mut response,
+                "content-range",
+                format!("bytes {start}-{end}/{total}"),
+            );
             Ok(response)
         }
         None => Ok((StatusCode::OK, bytes).into_response()),
@@ -1340,8 +1462,13 @@ async fn show_classification(
     let at = file_at(&state, &id, &acting(&headers))?;
     match &state.files[at].classification {
         Some(name) => Ok(Json(json!({"Box__Security__Classification__Key": name,
-            "$template": BOX_CLASSIFICATION_TEMPLATE})).into_response()),
-        None => Err(error(StatusCode::NOT_FOUND, "instance_not_found", "Instance not found")),
+            "$template": BOX_CLASSIFICATION_TEMPLATE}))
+        .into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "instance_not_found",
+            "Instance not found",
+        )),
     }
 }
 
@@ -1354,9 +1481,15 @@ async fn add_classification(
     let mut state = shared.state();
     let at = file_at(&state, &id, &acting(&headers))?;
     if state.files[at].classification.is_some() {
-        return Err(error(StatusCode::CONFLICT, "tuple_already_exists", "A metadata instance already exists"));
+        return Err(error(
+            StatusCode::CONFLICT,
+            "tuple_already_exists",
+            "A metadata instance already exists",
+        ));
     }
-    let name = body["Box__Security__Classification__Key"].as_str().unwrap_or_default();
+    let name = body["Box__Security__Classification__Key"]
+        .as_str()
+        .unwrap_or_default();
     state.files[at].classification = Some(name.to_owned());
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -1379,7 +1512,11 @@ async fn update_classification(
 
 async fn show_template(State(shared): State<Arc<Shared>>) -> Answer {
     if !shared.config.classifications {
-        return Err(error(StatusCode::NOT_FOUND, "instance_not_found", "Template not found"));
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "instance_not_found",
+            "Template not found",
+        ));
     }
     Ok(Json(json!({
         "type": "metadata_template", "templateKey": BOX_CLASSIFICATION_TEMPLATE,
