@@ -472,9 +472,9 @@ async fn file_actions_show_in_the_next_files_scan() {
         .unwrap();
     assert_eq!(again.status, "already");
 
-    // remove-file-collaborator: the outside guest reaches file 2 (in Archive) through
-    // user 0's Projects folder; removing them there unshares Projects and Archive.
-    let inside = mock.nth_file(2);
+    // remove-file-collaborator: an outside guest reaches file 6 (user 1's, in Archive)
+    // through user 1's Projects folder; removing them there unshares both folders.
+    let inside = mock.nth_file(6);
     let file = find(&after, &inside).unwrap();
     assert!(file.shared_externally);
     let guest = (file.sharing.principals.iter())
@@ -482,7 +482,7 @@ async fn file_actions_show_in_the_next_files_scan() {
         .unwrap()
         .id
         .clone();
-    assert_eq!(guest, "guest0@partner.example");
+    assert_eq!(guest, "guest1@partner.example");
     let mut remove = action(ActionKind::RemoveFileCollaborator, &inside, false);
     remove.params = vec![("principal".into(), guest.clone())];
     let done = h.act(&inst, remove.clone()).await.unwrap();
@@ -505,7 +505,7 @@ async fn file_actions_show_in_the_next_files_scan() {
     assert_eq!(h.act(&inst, label).await.unwrap().status, "already");
 
     // quarantine-file: moved into the admin's quarantine folder, which now owns it.
-    let target = mock.nth_file(6);
+    let target = mock.nth_file(7);
     let (target_id, _) = target.split_once('@').unwrap();
     let done = h
         .act(&inst, action(ActionKind::QuarantineFile, &target, false))
@@ -530,7 +530,7 @@ async fn file_actions_show_in_the_next_files_scan() {
     assert_eq!(again.status, "already");
 
     // trash-file: gone from the next scan; trashing it again is `already`.
-    let trashed = mock.nth_file(7);
+    let trashed = mock.nth_file(8);
     let done = h
         .act(&inst, action(ActionKind::TrashFile, &trashed, false))
         .await
