@@ -252,7 +252,10 @@ async fn a_wrong_secret_or_enterprise_is_unauthorized_at_connect_and_no_secret_l
     let ConnectError::Check(ConnectorError::Unauthorized(message)) = &err else {
         panic!("{err}")
     };
-    assert!(message.contains("invalid_client"), "{message}");
+    assert!(
+        message.contains("Client authentication failed"),
+        "{message}"
+    );
     assert!(!format!("{err} {err:?}").contains("wrong-secret-value"));
     // The right app, another enterprise: Box refuses the grant's subject.
     let err = connect_with(&h, &mock, "99999", SECRET, &[])
@@ -261,7 +264,10 @@ async fn a_wrong_secret_or_enterprise_is_unauthorized_at_connect_and_no_secret_l
     let ConnectError::Check(ConnectorError::Unauthorized(message)) = &err else {
         panic!("{err}")
     };
-    assert!(message.contains("invalid_grant"), "{message}");
+    assert!(
+        message.contains("Grant credentials are invalid"),
+        "{message}"
+    );
     assert!(!format!("{err} {err:?}").contains(SECRET));
     assert!(h.store.instances().unwrap().is_empty());
     assert!(

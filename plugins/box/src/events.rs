@@ -86,7 +86,9 @@ pub fn list(ctx: &Context, cursor: Option<&str>) -> Result<ActivityPage, Connect
         Some(next) => Cursor::decode::<Search>(next)?,
         None => Search {
             after: feed.ts.unwrap_or(ctx.now).div_euclid(1000) * 1000,
-            before: ctx.until.unwrap_or(ctx.now),
+            // Box's times are whole seconds: round up, so events of the run's own
+            // second are in this search rather than the next run's.
+            before: (ctx.until.unwrap_or(ctx.now) + 999).div_euclid(1000) * 1000,
             position: None,
         },
     };
@@ -265,21 +267,21 @@ mod tests {
 
     #[test]
     fn a_run_pages_by_stream_position_and_the_next_starts_at_its_newest_second() {
-        let now = T0 + 3_600_000;
+        let now = T0 + 3_600_000 - 400;
         let since = T0 - 1_000;
         let host = fake::boxed(vec![
             (
-                url(since, now, None),
+                url(since, T0 + 3_600_000, None),
                 fake::json(&json!({"chunk_size": 2, "next_stream_position": "p1",
                     "entries": [entry("a", "LOGIN", 1), entry("b", "EDIT", 5)]})),
             ),
             (
-                url(since, now, Some("p1")),
+                url(since, T0 + 3_600_000, Some("p1")),
                 fake::json(&json!({"chunk_size": 1, "next_stream_position": "p2",
                     "entries": [entry("c", "NEW_USER", 9)]})),
             ),
             (
-                url(since, now, Some("p2")),
+                url(since, T0 + 3_600_000, Some("p2")),
                 fake::json(&json!({"chunk_size": 0, "next_stream_position": "p2", "entries": []})),
             ),
         ]);
@@ -308,7 +310,7 @@ mod tests {
         assert_eq!(cursor, format!(r#"{{"ts":{},"seen":["c"]}}"#, T0 + 9_000));
 
         // The next run searches from c's second and drops c.
-        let later = now + 60_000;
+        let later = T0 + 3_660_000;
         let host = fake::boxed(vec![
             (
                 url(T0 + 9_000, later, None),

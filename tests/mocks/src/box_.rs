@@ -437,12 +437,13 @@ impl Enterprise {
         });
     }
 
-    /// Logs an event of `event_type` at `time_ms` (after the newest, whole seconds).
+    /// Logs an event of `event_type` at `time_ms` (not before the newest; several may
+    /// share a second, as Box's whole-second times do).
     fn log(&mut self, event_type: &str, time_ms: i64) {
         let time_ms = self
             .events
             .last()
-            .map_or(time_ms, |e| time_ms.max(e.time_ms + 1_000));
+            .map_or(time_ms, |e| time_ms.max(e.time_ms));
         let n = self.events.len();
         let actor = &self.users[n % self.users.len().max(1)];
         let body = json!({
@@ -676,12 +677,13 @@ impl BoxMock {
         self.server.log().clear();
     }
 
-    /// Logs `n` more events now, a second apart.
+    /// Logs `n` more events, a second apart, the last now.
     pub fn add_events(&self, n: usize) {
         let mut state = self.shared.state();
+        let now = now_ms() - now_ms().rem_euclid(1000);
         for k in 0..n {
-            let event_type = EVENT_TYPES[(state.events.len() + k) % EVENT_TYPES.len()].0;
-            state.log_now(event_type);
+            let event_type = EVENT_TYPES[state.events.len() % EVENT_TYPES.len()].0;
+            state.log(event_type, now - (n - 1 - k) as i64 * 1000);
         }
     }
 
