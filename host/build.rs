@@ -27,6 +27,7 @@ const BUILTIN: &[&str] = &[
     "webex",
     "google",
     "dropbox",
+    "box",
 ];
 
 fn main() {

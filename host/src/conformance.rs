@@ -443,7 +443,8 @@ fn dry_runs(
 
 /// A dry run of `action` on the first record of its target kind, with the params a
 /// real action would get (`act` adds a user's login and email; `remove-group-member`
-/// needs a `member`: the first user).
+/// needs a `member`: the first user; `remove-file-collaborator` a `principal` and
+/// `apply-label` a `label`, from the file).
 fn default_fixture(
     action: ActionKind,
     first_of: impl Fn(Kind) -> Option<Record>,
@@ -460,6 +461,27 @@ fn default_fixture(
             "remove-group-member needs a `member`: no user was listed; name one in the manifest's `actions` params".to_string()
         })?;
         params.insert("member".into(), member.id().to_string());
+    }
+    // File actions that name what they change: the file's own first principal or label
+    // when it has one, else (for a collaborator) the first user, whom the dry run finds
+    // without access.
+    if let Record::File(file) = &target {
+        if action == ActionKind::RemoveFileCollaborator {
+            let principal = (file.sharing.principals.first().map(|p| p.id.clone())).or_else(|| {
+                first_of(Kind::Users).and_then(|u| match u {
+                    Record::User(u) => u.email.or(u.login).or(Some(u.id)),
+                    _ => None,
+                })
+            });
+            params.extend(principal.map(|p| ("principal".to_string(), p)));
+        }
+        if action == ActionKind::ApplyLabel {
+            let label = file
+                .labels
+                .first()
+                .map(|l| l.split(':').next().unwrap_or(l).to_string());
+            params.extend(label.map(|l| ("label".to_string(), l)));
+        }
     }
     Ok(ActionFixture {
         action,

@@ -542,6 +542,7 @@ fn demo_once_scans_every_connector_through_the_daemon() {
         "webex-acme",
         "google-acme",
         "dropbox-acme",
+        "box-acme",
     ];
     for name in instances {
         assert!(
@@ -730,6 +731,12 @@ fn connectors_shows_each_built_in_connectors_capability_row() {
         (
             "Dropbox",
             "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ — suspend-user†, unsuspend-user†, trash-file, quarantine-file, remove-public-link, remove-file-collaborator",
+        ),
+        // Box: every cell of its row, app permissions aside (not supported by
+        // provider); files with content and classifications as labels.
+        (
+            "Box",
+            "✔ ✔ ✔ ✔ ✔ ✔ ✔ — — ✔ ✔ suspend-user, unsuspend-user, remove-public-link, remove-file-collaborator, trash-file, quarantine-file, apply-label",
         ),
     ];
     for (name, cells) in rows {

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Modules: one per provider ([`github`], [`okta`], [`docusign`], [`netdocuments`],
-//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`dropbox`], [`zendesk`] (which also serves the test-only `templated` connector);
+//! [`m365`], [`slack`], [`atlassian`], [`servicenow`], [`salesforce`], [`onelogin`], [`zoom`], [`webex`], [`dropbox`], [`box_`], [`zendesk`] (which also serves the test-only `templated` connector);
 //! [`stepper`] for the test-only stepper connector); [`oauth`] (a token endpoint any provider mock mounts, with the test RSA
 //! key pair for JWT grants); [`proxy`] (a forward proxy, for the outbound proxy
 //! tests); `pki` (feature `pki`: a test CA and the certificates it signs); `server` (binding, serving, request log, latency), [`tls`] (HTTPS with a
@@ -29,6 +29,8 @@
 //! mock.
 
 pub mod atlassian;
+/// Box (`box` is a Rust keyword).
+pub mod box_;
 pub mod docusign;
 pub mod dropbox;
 mod faults;
@@ -54,6 +56,10 @@ pub mod zendesk;
 pub mod zoom;
 
 pub use atlassian::{AtlassianExpected, AtlassianMock, AtlassianMockConfig, EventTrail};
+pub use box_::{
+    BOX_CLASSIFICATION_TEMPLATE, BOX_SCOPES, BoxExpected, BoxMock, BoxMockConfig,
+    QUARANTINE_FOLDER_ID,
+};
 pub use docusign::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignExpected, DocusignMock, DocusignMockConfig,
 };

@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 use sluice_mocks::oauth::TEST_RSA_PRIVATE_KEY_PKCS8_PEM;
 use sluice_mocks::{AtlassianMock, AtlassianMockConfig};
+use sluice_mocks::{BoxMock, BoxMockConfig};
 use sluice_mocks::{
     DOCUSIGN_ACCOUNT_ID, DOCUSIGN_ORG_ID, DocusignMock, DocusignMockConfig, GithubMock,
     GithubMockConfig, M365Mock, M365MockConfig, NetDocumentsMock, NetDocumentsMockConfig, OktaMock,
@@ -752,6 +753,44 @@ async fn start_mocks() -> anyhow::Result<Vec<DemoApp>> {
             (Kind::Files, e.files),
         ],
         _mock: Box::new(dropbox),
+    });
+    let boxed = BoxMock::start(BoxMockConfig {
+        users: 20,
+        coadmins: 2,
+        inactive_users: 2,
+        groups: 4,
+        events: 80,
+        event_interval_ms: 900_000,
+        files_per_user: 3,
+        public_links: 4,
+        external_collaborations: 2,
+        ..Default::default()
+    })
+    .await
+    .context("starting the mock Box")?;
+    outln!(
+        "mock Box on {} (API, token endpoint and download host)",
+        boxed.base_url()
+    );
+    let (base, c) = (boxed.base_url(), boxed.config().clone());
+    let e = boxed.expected();
+    apps.push(DemoApp {
+        name: "box-acme".into(),
+        connector: "box",
+        config: pairs(&[
+            ("enterprise_id", &c.enterprise_id),
+            ("client_id", &c.client_id),
+            ("base_url", &base),
+            ("download_url", &base),
+        ]),
+        secrets: pairs(&[("client_secret", &c.client_secret)]),
+        expected: vec![
+            (Kind::Users, e.users),
+            (Kind::Groups, e.groups),
+            (Kind::Activities, e.activities),
+            (Kind::Files, e.files),
+        ],
+        _mock: Box::new(boxed),
     });
     Ok(apps)
 }
