@@ -14,7 +14,7 @@
 //! | 4 | [`capabilities`] | the outbound pipeline: egress policy, credentials, limiter, transport, record/replay |
 //! | 5 | [`runtime`] | the wasmtime sandbox: engine, per-version bindings, per-call stores and limits |
 //! | 6 | [`session`] | an instance ready for calls: context, grants, limits and token hooks in one place |
-//! | 7 | [`scan`], [`scheduler`], [`registry`], [`conformance`] | pages into the store; when scans run; plugin discovery and hot loading; `test-connector` |
+//! | 7 | [`scan`], [`inspection`], [`scheduler`], [`registry`], [`conformance`] | pages into the store; file content inspection after a files scan; when scans run; plugin discovery and hot loading; `test-connector` |
 //! | 8 | [`control`], [`daemon`], [`api`] | the operations (one typed spelling each), the long-running service and its HTTP surface |
 //!
 //! Where an operation lives: [`control`] has one method per operation (connect, scan,
