@@ -443,6 +443,18 @@ pub fn test_plugin(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The component of connector `id` under test: its frozen build when
+/// `SLUICE_TEST_CONNECTORS` names a folder of them, else the built-in.
+pub fn connector_under_test(id: &str) -> Vec<u8> {
+    match frozen_connectors() {
+        Some(dir) => {
+            let path = dir.join(format!("{id}.wasm"));
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        }
+        None => test_plugin(id),
+    }
+}
+
 /// After `target` was suspended: suspending it again answers `already` and sends no
 /// write; unsuspending is `done` and the next users scan (pages of `page_size`) shows it
 /// active; suspending `unknown` is `not-found`. `requests` and `clear_requests` are the

@@ -610,10 +610,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     .unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect(&h, &mock).await;
-    let component = match sluice_tests::frozen_connectors() {
-        Some(dir) => std::fs::read(dir.join("box.wasm")).unwrap(),
-        None => sluice_tests::test_plugin("box"),
-    };
+    let component = sluice_tests::connector_under_test("box");
     sluice_tests::record_then_replay(
         &h,
         &inst,

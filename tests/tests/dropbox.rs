@@ -733,10 +733,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     )
     .await
     .unwrap();
-    let dropbox = match sluice_tests::frozen_connectors() {
-        Some(dir) => std::fs::read(dir.join("dropbox.wasm")).unwrap(),
-        None => sluice_tests::test_plugin("dropbox"),
-    };
+    let dropbox = sluice_tests::connector_under_test("dropbox");
     sluice_tests::record_then_replay(
         &h,
         &inst,

@@ -825,10 +825,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
         )
         .await
         .unwrap();
-    let google = match sluice_tests::frozen_connectors() {
-        Some(dir) => std::fs::read(dir.join("google.wasm")).unwrap(),
-        None => sluice_tests::test_plugin("google"),
-    };
+    let google = sluice_tests::connector_under_test("google");
     // A line of the private key's body stands for the key.
     let key_line = TEST_RSA_PRIVATE_KEY_PKCS8_PEM.lines().nth(1).unwrap();
     sluice_tests::record_then_replay(

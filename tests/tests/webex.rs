@@ -577,11 +577,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = WebexMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect(&h, &mock).await;
-    // The built-in, or the build under test when SLUICE_TEST_CONNECTORS names one.
-    let webex = match sluice_tests::frozen_connectors() {
-        Some(dir) => std::fs::read(dir.join("webex.wasm")).unwrap(),
-        None => sluice_tests::test_plugin("webex"),
-    };
+    let webex = sluice_tests::connector_under_test("webex");
     sluice_tests::record_then_replay(
         &h,
         &inst,

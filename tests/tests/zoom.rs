@@ -369,11 +369,7 @@ async fn a_recorded_scan_passes_test_connector_without_the_provider() {
     let mock = ZoomMock::start(config()).await.unwrap();
     let h = Harness::new().await;
     let (inst, _) = connect(&h, &mock, ACCOUNT, SECRET).await.unwrap();
-    // The built-in, or the build under test when SLUICE_TEST_CONNECTORS names one.
-    let zoom = match sluice_tests::frozen_connectors() {
-        Some(dir) => std::fs::read(dir.join("zoom.wasm")).unwrap(),
-        None => sluice_tests::test_plugin("zoom"),
-    };
+    let zoom = sluice_tests::connector_under_test("zoom");
     sluice_tests::record_then_replay(
         &h,
         &inst,
